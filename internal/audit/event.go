@@ -1,0 +1,106 @@
+// Package audit is the append-only, hash-chained audit trail: recording
+// events inside the caller's transaction, querying, exporting and verifying.
+package audit
+
+import (
+	"context"
+	"time"
+)
+
+// Event is one audited fact. Record fills Time, and the origin fields
+// (actor, IP, user agent, request id) from the context when they are empty.
+type Event struct {
+	Time       time.Time
+	ActorID    int64  // 0 for system or neox
+	ActorName  string // username snapshot, or "system" / "neox"
+	ActorRole  string
+	Action     string // one of the Action* constants
+	Outcome    string // one of the Outcome* constants
+	TargetType string // "user", "refund", "session", "webhook", "config", "audit"
+	TargetID   string
+	ClientIP   string
+	UserAgent  string
+	RequestID  string
+	// Details is stored as JSON. Keys that look secret are redacted and
+	// bank account numbers masked by Record; callers should still not pass them.
+	Details map[string]any
+}
+
+// Outcomes.
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure"
+	OutcomeDenied  = "denied"
+	OutcomeUnknown = "unknown"
+)
+
+// Actions recorded by the application.
+const (
+	ActionLogin          = "auth.login"
+	ActionLoginFailed    = "auth.login_failed"
+	ActionLoginThrottled = "auth.login_throttled"
+	ActionLogout         = "auth.logout"
+	ActionSessionRevoked = "auth.sessions_revoked"
+	ActionPasswordChange = "auth.password_changed"
+
+	ActionUserCreated       = "user.created"
+	ActionUserDisabled      = "user.disabled"
+	ActionUserEnabled       = "user.enabled"
+	ActionUserPasswordReset = "user.password_reset"
+	ActionUserRoleChanged   = "user.role_changed"
+
+	ActionRefundRequested = "refund.requested"
+	ActionRefundApproved  = "refund.approved"
+	ActionRefundRejected  = "refund.rejected"
+	ActionRefundCancelled = "refund.cancelled"
+	ActionRefundState     = "refund.state_changed"
+
+	ActionNeoXCall        = "neox.call"
+	ActionWebhookReceived = "webhook.received"
+	ActionConfigStartup   = "config.startup"
+	ActionAuditExport     = "audit.exported"
+)
+
+// Origin says who is acting and from where; handlers put it in the request
+// context so domain code can record events without knowing about HTTP.
+type Origin struct {
+	ActorID   int64
+	ActorName string
+	ActorRole string
+	ClientIP  string
+	UserAgent string
+	RequestID string
+}
+
+type originKey struct{}
+
+// WithOrigin returns a context carrying o.
+func WithOrigin(ctx context.Context, o Origin) context.Context {
+	return context.WithValue(ctx, originKey{}, o)
+}
+
+// OriginFrom returns the origin stored in ctx, if any.
+func OriginFrom(ctx context.Context) (Origin, bool) {
+	o, ok := ctx.Value(originKey{}).(Origin)
+	return o, ok
+}
+
+// fillOrigin copies origin fields from ctx into e where e leaves them empty.
+func (e *Event) fillOrigin(ctx context.Context) {
+	o, ok := OriginFrom(ctx)
+	if !ok {
+		return
+	}
+	if e.ActorID == 0 && e.ActorName == "" {
+		e.ActorID, e.ActorName, e.ActorRole = o.ActorID, o.ActorName, o.ActorRole
+	}
+	if e.ClientIP == "" {
+		e.ClientIP = o.ClientIP
+	}
+	if e.UserAgent == "" {
+		e.UserAgent = o.UserAgent
+	}
+	if e.RequestID == "" {
+		e.RequestID = o.RequestID
+	}
+}

@@ -1,0 +1,113 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+func openTest(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestOpenAppliesPragmasOnEveryConnection(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	for name, pool := range map[string]*sql.DB{"write": db.Write, "read": db.Read} {
+		var mode string
+		var fk, sync, busy int
+		if err := pool.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		pool.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk)
+		pool.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync)
+		pool.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy)
+		if mode != "wal" || fk != 1 || sync != 2 || busy != 5000 {
+			t.Errorf("%s pool: journal_mode=%s foreign_keys=%d synchronous=%d busy_timeout=%d", name, mode, fk, sync, busy)
+		}
+	}
+	if _, err := db.Read.ExecContext(ctx, "INSERT INTO settings(key, value) VALUES ('x', 'y')"); err == nil {
+		t.Error("read pool accepted a write")
+	}
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	before, err := db.Applied(ctx)
+	if err != nil || len(before) == 0 {
+		t.Fatalf("applied = %v, %v", before, err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("second migrate: %v", err)
+	}
+	after, _ := db.Applied(ctx)
+	if len(after) != len(before) {
+		t.Errorf("migrations re-applied: %v -> %v", before, after)
+	}
+}
+
+func TestTxRollsBackOnError(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	boom := errors.New("boom")
+	err := db.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO settings(key, value) VALUES ('a', 'b')"); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+	var n int
+	db.Read.QueryRowContext(ctx, "SELECT count(*) FROM settings").Scan(&n)
+	if n != 0 {
+		t.Errorf("rolled-back row is visible: %d rows", n)
+	}
+}
+
+// Concurrent read-modify-write transactions must serialize, not fail with
+// SQLITE_BUSY and not lose updates.
+func TestConcurrentWritersSerialize(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	db.Write.ExecContext(ctx, "INSERT INTO settings(key, value) VALUES ('n', 0)")
+	var wg sync.WaitGroup
+	errs := make(chan error, 50)
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- db.Tx(ctx, func(tx *sql.Tx) error {
+				var v int
+				if err := tx.QueryRowContext(ctx, "SELECT value FROM settings WHERE key='n'").Scan(&v); err != nil {
+					return err
+				}
+				_, err := tx.ExecContext(ctx, "UPDATE settings SET value = ? WHERE key='n'", v+1)
+				return err
+			})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var v int
+	db.Read.QueryRowContext(ctx, "SELECT value FROM settings WHERE key='n'").Scan(&v)
+	if v != 50 {
+		t.Errorf("counter = %d, want 50", v)
+	}
+}
