@@ -1,5 +1,3 @@
-// Package audit is the append-only, hash-chained audit trail: recording
-// events inside the caller's transaction, querying, exporting and verifying.
 package audit
 
 import (
@@ -7,8 +5,10 @@ import (
 	"time"
 )
 
-// Event is one audited fact. Record fills Time, and the origin fields
-// (actor, IP, user agent, request id) from the context when they are empty.
+// Event is one audited fact. Record sets Time from the Log's clock (a value
+// set by the caller is ignored, so nobody can backdate an event), and fills
+// the origin fields (actor, IP, user agent, request id) from the context
+// when they are empty.
 type Event struct {
 	Time       time.Time
 	ActorID    int64  // 0 for system or neox

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/app"
+	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/auth"
+)
+
+// openForCmd parses a subcommand's flags (the database settings every
+// subcommand accepts, plus extra) and opens the app.
+func openForCmd(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (*app.App, *flag.FlagSet, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data-dir", firstNonEmpty(getenv("DATA_DIR"), "data"), "data directory (DATA_DIR)")
+	dbPath := fs.String("db-path", getenv("DB_PATH"), "database file (DB_PATH)")
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, &exitError{2, err}
+	}
+	env := func(k string) string {
+		switch k {
+		case "DATA_DIR":
+			return *dataDir
+		case "DB_PATH":
+			return *dbPath
+		}
+		return getenv(k)
+	}
+	cfg, err := app.ParseConfig(name, nil, env, stderr)
+	if err != nil {
+		return nil, nil, &exitError{2, fmt.Errorf("configuration: %w", err)}
+	}
+	a, err := app.Open(ctx, cfg, app.NewLogger(stderr, cfg.Level()), app.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, fs, nil
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func migrateCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	a, _, err := openForCmd(ctx, "migrate", args, getenv, stderr, nil)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	names, err := a.DB.Applied(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database %s is at migration %s (%d applied)\n", a.Cfg.DBPath, names[len(names)-1], len(names))
+	return nil
+}
+
+// cliContext marks changes made from the command line in the audit trail.
+func cliContext(ctx context.Context) context.Context {
+	return audit.WithOrigin(ctx, audit.Origin{ActorName: "cli", ActorRole: "operator", ClientIP: "local"})
+}
+
+func userCmd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return &exitError{2, errors.New("user: want add, disable, enable or reset-password\n" + usage)}
+	}
+	var username, role, name string
+	a, _, err := openForCmd(ctx, "user "+args[0], args[1:], getenv, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&username, "username", "", "username")
+		if args[0] == "add" {
+			fs.StringVar(&role, "role", "staff", "staff, manager or admin")
+			fs.StringVar(&name, "name", "", "display name")
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ctx = cliContext(ctx)
+	if username == "" {
+		return &exitError{2, errors.New("-username is required")}
+	}
+	readPassword := func() (string, error) {
+		line, err := bufio.NewReader(io.LimitReader(stdin, 1024)).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("read password from stdin: %w", err)
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" {
+			return "", &exitError{2, errors.New("no password on stdin (example: echo 'a long passphrase' | web user add ...)")}
+		}
+		return line, nil
+	}
+	switch args[0] {
+	case "add":
+		r, err := auth.ParseRole(role)
+		if err != nil {
+			return &exitError{2, err}
+		}
+		pw, err := readPassword()
+		if err != nil {
+			return err
+		}
+		u, err := a.Auth.CreateUser(ctx, username, name, r, pw, false)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "added %s (%s)\n", u.Username, u.Role)
+	case "disable", "enable":
+		u, err := a.Auth.UserByUsername(ctx, username)
+		if err != nil {
+			return fmt.Errorf("user %q: %w", username, err)
+		}
+		if err := a.Auth.SetDisabled(ctx, u.ID, args[0] == "disable"); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%sd %s\n", args[0], u.Username)
+	case "reset-password":
+		u, err := a.Auth.UserByUsername(ctx, username)
+		if err != nil {
+			return fmt.Errorf("user %q: %w", username, err)
+		}
+		pw, err := readPassword()
+		if err != nil {
+			return err
+		}
+		if err := a.Auth.ResetPassword(ctx, u.ID, pw, false); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "password reset for %s; their sessions have ended\n", u.Username)
+	default:
+		return &exitError{2, fmt.Errorf("user: unknown action %q", args[0])}
+	}
+	return nil
+}
+
+func auditCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return &exitError{2, errors.New("audit: want verify or export")}
+	}
+	var from, to string
+	a, _, err := openForCmd(ctx, "audit "+args[0], args[1:], getenv, stderr, func(fs *flag.FlagSet) {
+		if args[0] == "export" {
+			fs.StringVar(&from, "from", "", "start time, RFC 3339")
+			fs.StringVar(&to, "to", "", "end time, RFC 3339")
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ctx = cliContext(ctx)
+	switch args[0] {
+	case "verify":
+		st, err := a.Audit.Verify(ctx, audit.Anchor{})
+		if err != nil {
+			return err
+		}
+		if !st.OK {
+			return &exitError{1, fmt.Errorf("audit chain BROKEN at event %d: %s (verified up to event %d)", st.BrokenSeq, st.Problem, st.VerifiedSeq)}
+		}
+		fmt.Fprintf(stdout, "audit chain OK: %d events, verified up to event %d at %s\n", st.Count, st.VerifiedSeq, st.VerifiedAt.UTC().Format(time.RFC3339))
+	case "export":
+		var f audit.Filter
+		for _, p := range []struct {
+			v   string
+			dst *time.Time
+		}{{from, &f.From}, {to, &f.To}} {
+			if p.v == "" {
+				continue
+			}
+			t, err := time.Parse(time.RFC3339, p.v)
+			if err != nil {
+				return &exitError{2, fmt.Errorf("%q is not an RFC 3339 time (example: 2026-11-01T00:00:00+07:00)", p.v)}
+			}
+			*p.dst = t
+		}
+		n, err := a.Audit.ExportCSV(ctx, stdout, f)
+		if err != nil {
+			return err
+		}
+		if err := a.Audit.RecordNow(ctx, audit.Event{Action: audit.ActionAuditExport, Outcome: audit.OutcomeSuccess,
+			TargetType: "audit", Details: map[string]any{"rows": n, "from": from, "to": to, "via": "cli"}}); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "exported %d events\n", n)
+	default:
+		return &exitError{2, fmt.Errorf("audit: unknown action %q", args[0])}
+	}
+	return nil
+}

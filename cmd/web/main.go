@@ -1,0 +1,76 @@
+// Command web is Refund Desk: the server and its operator subcommands.
+//
+//	web                       serve (default)
+//	web migrate               apply database migrations and exit
+//	web user add -username U -role R [-name N]   password from stdin
+//	web user disable -username U
+//	web user reset-password -username U          password from stdin
+//	web audit verify          exit 1 and name the first bad row on a broken chain
+//	web audit export          the audit trail as CSV on stdout
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "refunddesk:", err)
+		os.Exit(exitCode(err))
+	}
+}
+
+// exitError carries a specific exit status (audit verify uses 1 for a
+// broken chain, usage errors use 2).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func exitCode(err error) int {
+	if e, ok := err.(*exitError); ok {
+		return e.code
+	}
+	return 1
+}
+
+// run dispatches to the subcommand named by args.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 || len(args[0]) > 0 && args[0][0] == '-' {
+		return serve(ctx, args, getenv, stdout, stderr)
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "migrate":
+		return migrateCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "user":
+		return userCmd(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "audit":
+		return auditCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return &exitError{2, fmt.Errorf("unknown command %q\n%s", args[0], usage)}
+}
+
+const usage = `usage:
+  web [flags]                                   serve (see -h for flags and their environment names)
+  web migrate                                   apply database migrations
+  web user add -username U -role staff|manager|admin [-name N]   (password on stdin)
+  web user disable -username U
+  web user enable -username U
+  web user reset-password -username U            (password on stdin)
+  web audit verify                              check the audit hash chain (exit 1 if broken)
+  web audit export [-from RFC3339] [-to RFC3339] CSV of the audit trail on stdout`

@@ -1,0 +1,117 @@
+// Package app wires the configured parts together: database, services,
+// NeoX clients or the sandbox, and the HTTP server. cmd/web and the
+// end-to-end tests both start the application through it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/handlers"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
+)
+
+// App is everything opened for one configuration.
+type App struct {
+	Cfg   Config
+	DB    *store.DB
+	Auth  *auth.Service
+	Audit *audit.Log
+	Log   *slog.Logger
+	// Now is the clock for sessions and audit; tests inject one.
+	Now func() time.Time
+}
+
+// Options tune Open for tests.
+type Options struct {
+	Now   func() time.Time
+	Argon *auth.Params // nil: production parameters
+}
+
+// NewLogger returns the text logger the app writes to w.
+func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// Open opens the database (applying migrations) and the services on it.
+func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts Options) (*App, error) {
+	db, err := store.Open(ctx, cfg.DBPath)
+	if err != nil {
+		return nil, err
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	al := audit.New(db, now)
+	ao := auth.Options{Now: now, IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute}
+	if opts.Argon != nil {
+		ao.Argon = *opts.Argon
+	}
+	svc := auth.NewService(db, al, ao)
+	return &App{Cfg: cfg, DB: db, Auth: svc, Audit: al, Log: logger, Now: now}, nil
+}
+
+// Close releases the database.
+func (a *App) Close() error { return a.DB.Close() }
+
+// Prepare does what a server start needs before serving: the first admin
+// (returning its one-time password when it was just created), the startup
+// audit event and the session keys. It returns the HTTP handler.
+func (a *App) Prepare(ctx context.Context) (http.Handler, string, error) {
+	password, created, err := a.Auth.EnsureAdmin(ctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("create first admin: %w", err)
+	}
+	if !created {
+		password = ""
+	}
+	if err := a.Audit.RecordNow(ctx, audit.Event{ActorName: "system", Action: audit.ActionConfigStartup,
+		Outcome: audit.OutcomeSuccess, TargetType: "config", Details: a.Cfg.Redacted()}); err != nil {
+		return nil, "", fmt.Errorf("audit startup: %w", err)
+	}
+	keys, err := auth.LoadOrCreateKeys(ctx, a.DB, a.Cfg.SessionKey)
+	if err != nil {
+		return nil, "", err
+	}
+	a.Auth.UseSessionKeys(keys, auth.CookieOptions{Secure: strings.HasPrefix(a.Cfg.BaseURL, "https://")})
+	srv := handlers.New(handlers.Deps{DB: a.DB, Auth: a.Auth, Audit: a.Audit, Logger: a.Log, Now: a.Now})
+	return srv.Handler(), password, nil
+}
+
+// Serve serves h on ln until ctx is cancelled, then shuts down gracefully:
+// stop accepting, finish in-flight requests, return nil.
+func (a *App) Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	hs := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	a.Log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	a.Log.Info("stopped")
+	return nil
+}

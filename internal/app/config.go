@@ -1,0 +1,214 @@
+package app
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Config is everything the server needs, parsed once from flags with
+// environment fallbacks and validated before anything starts.
+type Config struct {
+	Addr            string
+	DataDir         string
+	DBPath          string
+	BaseURL         string
+	LogLevel        string
+	SessionIdle     time.Duration
+	SessionAbsolute time.Duration
+	SessionKey      string // optional; generated and stored in the database otherwise
+
+	NeoXMode          string // sandbox | live
+	PGURL             string
+	PGMerchantCode    string
+	PGSecretKey       string
+	OpenAPIURL        string
+	GCClientID        string
+	GCClientSecret    string
+	GCWebhookSecret   string
+	COLClientID       string
+	COLClientSecret   string
+	COLScope          string
+	COLWebhookSecret  string
+	WebhookBasicUser  string
+	WebhookBasicPass  string
+	NeoXTimeout       time.Duration
+	SandboxSettleTime time.Duration
+}
+
+const redacted = "[redacted]"
+
+func mask(s string) string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// LogValue is what slog and the startup audit event see: secrets redacted.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("addr", c.Addr), slog.String("db_path", c.DBPath), slog.String("base_url", c.BaseURL),
+		slog.String("neox_mode", c.NeoXMode), slog.String("neox_pg_url", c.PGURL),
+		slog.String("neox_pg_merchant_code", c.PGMerchantCode), slog.String("neox_pg_secret_key", mask(c.PGSecretKey)),
+		slog.String("neox_openapi_url", c.OpenAPIURL), slog.String("neox_gc_client_id", c.GCClientID),
+		slog.String("neox_gc_client_secret", mask(c.GCClientSecret)), slog.String("neox_gc_webhook_secret", mask(c.GCWebhookSecret)),
+		slog.String("neox_col_client_id", c.COLClientID), slog.String("neox_col_client_secret", mask(c.COLClientSecret)),
+		slog.String("neox_col_scope", c.COLScope), slog.String("neox_col_webhook_secret", mask(c.COLWebhookSecret)),
+		slog.String("webhook_basic_user", c.WebhookBasicUser), slog.String("webhook_basic_pass", mask(c.WebhookBasicPass)),
+		slog.String("session_key", mask(c.SessionKey)),
+		slog.Duration("session_idle_timeout", c.SessionIdle), slog.Duration("session_absolute_timeout", c.SessionAbsolute),
+	)
+}
+
+// String never prints secrets.
+func (c Config) String() string { return c.LogValue().String() }
+
+// Redacted returns the configuration as a map for the startup audit event.
+func (c Config) Redacted() map[string]any {
+	m := map[string]any{}
+	for _, a := range c.LogValue().Group() {
+		m[a.Key] = a.Value.String()
+	}
+	return m
+}
+
+// ParseConfig reads flags from args; each flag falls back to the
+// environment variable of the same name, then to a default that needs no
+// setup (sandbox mode, ./data).
+func ParseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := func(key, def string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return def
+	}
+	var idle, absolute, neoxTimeout, settle string
+	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "data"), "directory for the database (DATA_DIR)")
+	fs.StringVar(&c.DBPath, "db-path", env("DB_PATH", ""), "database file; default DATA_DIR/refunddesk.db (DB_PATH)")
+	fs.StringVar(&c.BaseURL, "base-url", env("BASE_URL", ""), "public URL; https turns on Secure cookies (BASE_URL)")
+	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (LOG_LEVEL)")
+	fs.StringVar(&idle, "session-idle-timeout", env("SESSION_IDLE_TIMEOUT", "30m"), "sign out after this much inactivity (SESSION_IDLE_TIMEOUT)")
+	fs.StringVar(&absolute, "session-absolute-timeout", env("SESSION_ABSOLUTE_TIMEOUT", "12h"), "sign out this long after sign-in (SESSION_ABSOLUTE_TIMEOUT)")
+	fs.StringVar(&c.SessionKey, "session-key", env("SESSION_KEY", ""), "64+ hex chars; default: generated and kept in the database (SESSION_KEY)")
+	fs.StringVar(&c.NeoXMode, "neox-mode", env("NEOX_MODE", "sandbox"), "sandbox (built-in NeoX stand-in) or live (NEOX_MODE)")
+	fs.StringVar(&c.PGURL, "neox-pg-url", env("NEOX_PG_URL", ""), "NeoX PG base URL (NEOX_PG_URL)")
+	fs.StringVar(&c.PGMerchantCode, "neox-pg-merchant-code", env("NEOX_PG_MERCHANT_CODE", ""), "(NEOX_PG_MERCHANT_CODE)")
+	fs.StringVar(&c.PGSecretKey, "neox-pg-secret-key", env("NEOX_PG_SECRET_KEY", ""), "(NEOX_PG_SECRET_KEY)")
+	fs.StringVar(&c.OpenAPIURL, "neox-openapi-url", env("NEOX_OPENAPI_URL", ""), "NeoX open API base URL for GC, COL and tokens (NEOX_OPENAPI_URL)")
+	fs.StringVar(&c.GCClientID, "neox-gc-client-id", env("NEOX_GC_CLIENT_ID", ""), "(NEOX_GC_CLIENT_ID)")
+	fs.StringVar(&c.GCClientSecret, "neox-gc-client-secret", env("NEOX_GC_CLIENT_SECRET", ""), "(NEOX_GC_CLIENT_SECRET)")
+	fs.StringVar(&c.GCWebhookSecret, "neox-gc-webhook-secret", env("NEOX_GC_WEBHOOK_SECRET", ""), "(NEOX_GC_WEBHOOK_SECRET)")
+	fs.StringVar(&c.COLClientID, "neox-col-client-id", env("NEOX_COL_CLIENT_ID", ""), "(NEOX_COL_CLIENT_ID)")
+	fs.StringVar(&c.COLClientSecret, "neox-col-client-secret", env("NEOX_COL_CLIENT_SECRET", ""), "(NEOX_COL_CLIENT_SECRET)")
+	fs.StringVar(&c.COLScope, "neox-col-scope", env("NEOX_COL_SCOPE", "collection"), "OAuth scope for COL tokens (NEOX_COL_SCOPE)")
+	fs.StringVar(&c.COLWebhookSecret, "neox-col-webhook-secret", env("NEOX_COL_WEBHOOK_SECRET", ""), "(NEOX_COL_WEBHOOK_SECRET)")
+	fs.StringVar(&c.WebhookBasicUser, "webhook-basic-user", env("WEBHOOK_BASIC_USER", ""), "optional Basic Auth user NeoX sends with webhooks (WEBHOOK_BASIC_USER)")
+	fs.StringVar(&c.WebhookBasicPass, "webhook-basic-pass", env("WEBHOOK_BASIC_PASS", ""), "(WEBHOOK_BASIC_PASS)")
+	fs.StringVar(&neoxTimeout, "neox-timeout", env("NEOX_TIMEOUT", "15s"), "timeout of one NeoX call (NEOX_TIMEOUT)")
+	fs.StringVar(&settle, "sandbox-settle-delay", env("SANDBOX_SETTLE_DELAY", "3s"), "sandbox: delay between refund state changes (SANDBOX_SETTLE_DELAY)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var errs []error
+	dur := func(name, v string, min time.Duration) time.Duration {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < min {
+			errs = append(errs, fmt.Errorf("%s: %q is not a duration of at least %s (examples: 30m, 12h)", name, v, min))
+		}
+		return d
+	}
+	c.SessionIdle = dur("SESSION_IDLE_TIMEOUT", idle, time.Minute)
+	c.SessionAbsolute = dur("SESSION_ABSOLUTE_TIMEOUT", absolute, time.Minute)
+	c.NeoXTimeout = dur("NEOX_TIMEOUT", neoxTimeout, 100*time.Millisecond)
+	c.SandboxSettleTime = dur("SANDBOX_SETTLE_DELAY", settle, 0)
+	if c.SessionIdle > c.SessionAbsolute {
+		errs = append(errs, errors.New("SESSION_IDLE_TIMEOUT must not exceed SESSION_ABSOLUTE_TIMEOUT"))
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("ADDR: %q is not host:port", c.Addr))
+	}
+	if c.DBPath == "" {
+		c.DBPath = filepath.Join(c.DataDir, "refunddesk.db")
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = "http://" + c.Addr
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("BASE_URL: %q is not an http(s) URL", c.BaseURL))
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("LOG_LEVEL: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	switch c.NeoXMode {
+	case "sandbox":
+	case "live":
+		errs = append(errs, c.liveErrors()...)
+	default:
+		errs = append(errs, fmt.Errorf("NEOX_MODE: %q is not sandbox or live", c.NeoXMode))
+	}
+	if (c.WebhookBasicUser == "") != (c.WebhookBasicPass == "") {
+		errs = append(errs, errors.New("WEBHOOK_BASIC_USER and WEBHOOK_BASIC_PASS go together"))
+	}
+	return c, errors.Join(errs...)
+}
+
+// liveErrors names what live mode is missing. A product with no
+// credentials at all is simply disabled; a half-configured one is an error.
+func (c Config) liveErrors() []error {
+	var errs []error
+	check := func(product string, vals map[string]string) {
+		var missing []string
+		set := 0
+		for k, v := range vals {
+			if v == "" {
+				missing = append(missing, k)
+			} else {
+				set++
+			}
+		}
+		if set > 0 && len(missing) > 0 {
+			errs = append(errs, fmt.Errorf("NEOX_MODE=live: %s is partly configured; missing %s", product, strings.Join(slices.Sorted(slices.Values(missing)), ", ")))
+		}
+	}
+	check("PG", map[string]string{"NEOX_PG_URL": c.PGURL, "NEOX_PG_MERCHANT_CODE": c.PGMerchantCode, "NEOX_PG_SECRET_KEY": c.PGSecretKey})
+	check("GC", map[string]string{"NEOX_OPENAPI_URL": c.OpenAPIURL, "NEOX_GC_CLIENT_ID": c.GCClientID, "NEOX_GC_CLIENT_SECRET": c.GCClientSecret, "NEOX_GC_WEBHOOK_SECRET": c.GCWebhookSecret})
+	check("COL", map[string]string{"NEOX_OPENAPI_URL": c.OpenAPIURL, "NEOX_COL_CLIENT_ID": c.COLClientID, "NEOX_COL_CLIENT_SECRET": c.COLClientSecret, "NEOX_COL_WEBHOOK_SECRET": c.COLWebhookSecret})
+	if c.PGSecretKey == "" && c.GCClientID == "" && c.COLClientID == "" {
+		errs = append(errs, errors.New("NEOX_MODE=live: no NeoX product is configured; set NEOX_PG_* or NEOX_GC_* or NEOX_COL_* (or use NEOX_MODE=sandbox)"))
+	}
+	for name, v := range map[string]string{"NEOX_PG_URL": c.PGURL, "NEOX_OPENAPI_URL": c.OpenAPIURL} {
+		if v == "" {
+			continue
+		}
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s: %q is not an http(s) URL", name, v))
+		}
+	}
+	return errs
+}
+
+// Level is the parsed LOG_LEVEL.
+func (c Config) Level() slog.Level {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(c.LogLevel))
+	return l
+}

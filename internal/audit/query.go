@@ -1,0 +1,322 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/store"
+)
+
+// Entry is a stored event with its position in the chain.
+type Entry struct {
+	Seq int64
+	Event
+	DetailsJSON string // the redacted details exactly as stored and hashed
+	PrevHash    string
+	Hash        string
+}
+
+// Filter selects events; zero fields match everything. From is inclusive,
+// To exclusive; the string fields are exact matches except Text, a
+// case-insensitive (ASCII) substring of the target id.
+type Filter struct {
+	From, To   time.Time
+	Actor      string
+	Action     string
+	Outcome    string
+	TargetType string
+	TargetID   string
+	Text       string
+}
+
+// Cursor is a keyset position: BeforeSeq asks for the events older than it
+// (the next page, newest first), AfterSeq for those newer (the previous
+// page). The zero Cursor is the first (newest) page.
+type Cursor struct {
+	BeforeSeq, AfterSeq int64
+}
+
+// IsZero reports whether c is the first-page cursor.
+func (c Cursor) IsZero() bool { return c.BeforeSeq == 0 && c.AfterSeq == 0 }
+
+// Encode renders c for a URL query value: "" for the zero cursor, "b<seq>"
+// or "a<seq>" otherwise.
+func (c Cursor) Encode() string {
+	switch {
+	case c.BeforeSeq > 0:
+		return "b" + strconv.FormatInt(c.BeforeSeq, 10)
+	case c.AfterSeq > 0:
+		return "a" + strconv.FormatInt(c.AfterSeq, 10)
+	}
+	return ""
+}
+
+// ErrBadCursor is returned by ParseCursor for a value Encode cannot produce.
+var ErrBadCursor = errors.New("audit: bad page cursor")
+
+// ParseCursor reads a value made by Cursor.Encode ("" is the zero cursor).
+func ParseCursor(s string) (Cursor, error) {
+	if s == "" {
+		return Cursor{}, nil
+	}
+	n, err := strconv.ParseInt(s[1:], 10, 64)
+	if err != nil || n <= 0 {
+		return Cursor{}, fmt.Errorf("%w: %q", ErrBadCursor, s)
+	}
+	switch s[0] {
+	case 'b':
+		return Cursor{BeforeSeq: n}, nil
+	case 'a':
+		return Cursor{AfterSeq: n}, nil
+	}
+	return Cursor{}, fmt.Errorf("%w: %q", ErrBadCursor, s)
+}
+
+// Page is one page of events, newest first. Next (older) and Prev (newer)
+// are zero when there is nothing in that direction.
+type Page struct {
+	Entries    []Entry
+	Next, Prev Cursor
+}
+
+// Page sizes for Query.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 500
+)
+
+const selectCols = `seq, at, actor_id, actor_name, actor_role, action, outcome, target_type, target_id,
+	client_ip, user_agent, request_id, details, prev_hash, hash`
+
+// where renders f as SQL conditions (joined with AND, "1" when empty).
+// Time bounds become seq bounds found through the (at, seq) index, which
+// is exact because Record never lets time decrease along seq; the "+at"
+// checks stay for rows imported from elsewhere, and the unary + keeps the
+// planner from walking the at index and sorting instead of walking seq.
+func (f Filter) where() (string, []any) {
+	var conds []string
+	var args []any
+	add := func(c string, a ...any) { conds = append(conds, c); args = append(args, a...) }
+	if !f.From.IsZero() {
+		from := store.FormatTime(f.From)
+		add(`seq >= (SELECT seq FROM audit_events WHERE at >= ? ORDER BY at, seq LIMIT 1) AND +at >= ?`, from, from)
+	}
+	if !f.To.IsZero() {
+		to := store.FormatTime(f.To)
+		add(`seq <= (SELECT seq FROM audit_events WHERE at < ? ORDER BY at DESC, seq DESC LIMIT 1) AND +at < ?`, to, to)
+	}
+	if f.Actor != "" {
+		add(`actor_name = ?`, f.Actor)
+	}
+	if f.Action != "" {
+		add(`action = ?`, f.Action)
+	}
+	if f.Outcome != "" {
+		add(`outcome = ?`, f.Outcome)
+	}
+	if f.TargetType != "" {
+		add(`target_type = ?`, f.TargetType)
+	}
+	if f.TargetID != "" {
+		add(`target_id = ?`, f.TargetID)
+	}
+	if f.Text != "" {
+		add(`target_id LIKE ? ESCAPE '\'`, "%"+likeEscape(f.Text)+"%")
+	}
+	if len(conds) == 0 {
+		return "1", nil
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// Query returns one page of the events matching f, newest first, from the
+// read pool. limit ≤ 0 means DefaultPageSize; it is capped at MaxPageSize.
+// Each page is an index range walk of limit+1 rows plus one existence
+// probe in the other direction, so page depth does not matter.
+func (l *Log) Query(ctx context.Context, f Filter, c Cursor, limit int) (Page, error) {
+	if limit <= 0 {
+		limit = DefaultPageSize
+	}
+	limit = min(limit, MaxPageSize)
+	where, args := f.where()
+
+	backward := c.AfterSeq > 0 && c.BeforeSeq == 0 // towards newer events
+	q := `SELECT ` + selectCols + ` FROM audit_events WHERE ` + where
+	qargs := slices.Clone(args)
+	switch {
+	case backward:
+		q += ` AND seq > ? ORDER BY seq ASC`
+		qargs = append(qargs, c.AfterSeq)
+	case c.BeforeSeq > 0:
+		q += ` AND seq < ? ORDER BY seq DESC`
+		qargs = append(qargs, c.BeforeSeq)
+	default:
+		q += ` ORDER BY seq DESC`
+	}
+	q += ` LIMIT ?`
+	qargs = append(qargs, limit+1)
+	entries, err := l.list(ctx, q, qargs...)
+	if err != nil {
+		return Page{}, err
+	}
+	more := len(entries) > limit
+	if more {
+		entries = entries[:limit]
+	}
+	if backward {
+		slices.Reverse(entries)
+	}
+	p := Page{Entries: entries}
+	if len(entries) == 0 {
+		return p, nil
+	}
+	newest, oldest := entries[0].Seq, entries[len(entries)-1].Seq
+	// The direction we paged in is known from limit+1; the other needs a probe.
+	var olderExists, newerExists bool
+	if backward {
+		newerExists = more
+		olderExists, err = l.exists(ctx, where, args, `seq < ?`, oldest)
+	} else {
+		olderExists = more
+		newerExists = c.BeforeSeq > 0
+		if newerExists {
+			newerExists, err = l.exists(ctx, where, args, `seq > ?`, newest)
+		}
+	}
+	if err != nil {
+		return Page{}, err
+	}
+	if olderExists {
+		p.Next = Cursor{BeforeSeq: oldest}
+	}
+	if newerExists {
+		p.Prev = Cursor{AfterSeq: newest}
+	}
+	return p, nil
+}
+
+func (l *Log) exists(ctx context.Context, where string, args []any, cond string, seq int64) (bool, error) {
+	var one int
+	err := l.db.Read.QueryRowContext(ctx, `SELECT 1 FROM audit_events WHERE `+where+` AND `+cond+` LIMIT 1`,
+		append(slices.Clone(args), seq)...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("audit: query: %w", err)
+	}
+	return true, nil
+}
+
+// Get returns the event with the given seq, or ErrNotFound.
+func (l *Log) Get(ctx context.Context, seq int64) (Entry, error) {
+	es, err := l.list(ctx, `SELECT `+selectCols+` FROM audit_events WHERE seq = ?`, seq)
+	if err != nil {
+		return Entry{}, err
+	}
+	if len(es) == 0 {
+		return Entry{}, fmt.Errorf("%w: seq %d", ErrNotFound, seq)
+	}
+	return es[0], nil
+}
+
+// Timeline returns every event about one target (for a refund: type
+// "refund" and its id), oldest first. No events is an empty slice, not an
+// error.
+func (l *Log) Timeline(ctx context.Context, targetType, targetID string) ([]Entry, error) {
+	return l.list(ctx, `SELECT `+selectCols+` FROM audit_events
+		WHERE target_type = ? AND target_id = ? ORDER BY seq ASC`, targetType, targetID)
+}
+
+// Actors lists the distinct actor names, sorted, for a filter drop-down.
+// It skips through the (actor_name, seq) index, one probe per name, so it
+// costs the number of actors rather than the number of events.
+func (l *Log) Actors(ctx context.Context) ([]string, error) {
+	rows, err := l.db.Read.QueryContext(ctx, `WITH RECURSIVE a(name) AS (
+		SELECT min(actor_name) FROM audit_events
+		UNION ALL
+		SELECT (SELECT min(actor_name) FROM audit_events WHERE actor_name > a.name) FROM a WHERE a.name IS NOT NULL
+	) SELECT name FROM a WHERE name IS NOT NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("audit: actors: %w", err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("audit: actors: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+func (l *Log) list(ctx context.Context, q string, args ...any) ([]Entry, error) {
+	rows, err := l.db.Read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("audit: query: %w", err)
+	}
+	defer rows.Close()
+	out := []Entry{}
+	var r row
+	for rows.Next() {
+		if err := r.scan(rows); err != nil {
+			return nil, err
+		}
+		e, err := r.entry()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit: query: %w", err)
+	}
+	return out, nil
+}
+
+func (r *row) scan(rows *sql.Rows) error {
+	err := rows.Scan(&r.Seq, &r.At, &r.ActorID, &r.ActorName, &r.ActorRole, &r.Action, &r.Outcome,
+		&r.TargetType, &r.TargetID, &r.ClientIP, &r.UserAgent, &r.RequestID, &r.Details, &r.PrevHash, &r.Hash)
+	if err != nil {
+		return fmt.Errorf("audit: scan: %w", err)
+	}
+	return nil
+}
+
+func (r *row) entry() (Entry, error) {
+	t, err := store.ParseTime(r.At)
+	if err != nil {
+		return Entry{}, fmt.Errorf("audit: seq %d: bad time %q: %w", r.Seq, r.At, err)
+	}
+	var details map[string]any
+	dec := json.NewDecoder(bytes.NewReader([]byte(r.Details)))
+	dec.UseNumber()
+	if err := dec.Decode(&details); err != nil {
+		return Entry{}, fmt.Errorf("audit: seq %d: bad details: %w", r.Seq, err)
+	}
+	return Entry{
+		Seq: r.Seq,
+		Event: Event{
+			Time: t, ActorID: r.ActorID, ActorName: r.ActorName, ActorRole: r.ActorRole,
+			Action: r.Action, Outcome: r.Outcome, TargetType: r.TargetType, TargetID: r.TargetID,
+			ClientIP: r.ClientIP, UserAgent: r.UserAgent, RequestID: r.RequestID, Details: details,
+		},
+		DetailsJSON: r.Details,
+		PrevHash:    r.PrevHash,
+		Hash:        r.Hash,
+	}, nil
+}

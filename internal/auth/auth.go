@@ -1,0 +1,177 @@
+// Package auth holds users and roles, argon2id password hashing, login
+// throttling and the SQLite-backed session store.
+//
+// Every change that matters to an auditor is recorded through a Recorder
+// inside the same write transaction as the change, so the event commits if
+// and only if the change does.
+package auth
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
+)
+
+// Recorder appends audit events inside the caller's transaction.
+type Recorder interface {
+	// Record appends e using tx. An error makes the caller roll back the
+	// change the event describes.
+	Record(ctx context.Context, tx *sql.Tx, e audit.Event) error
+}
+
+// Options tune a Service; zero values take the defaults.
+type Options struct {
+	Now             func() time.Time // default time.Now
+	IdleTimeout     time.Duration    // default 30m
+	AbsoluteTimeout time.Duration    // default 12h
+	Argon           Params           // default DefaultParams()
+	Throttle        ThrottlePolicy   // default DefaultThrottlePolicy()
+}
+
+// Service manages users, logins and sessions.
+type Service struct {
+	db       *store.DB
+	rec      Recorder
+	now      func() time.Time
+	idle     time.Duration
+	absolute time.Duration
+	argon    Params
+	throttle ThrottlePolicy
+
+	// verify checks a password against a stored hash; tests wrap it to count
+	// the (expensive) hash computations.
+	verify func(encoded, password string) (bool, error)
+
+	dummyOnce sync.Once
+	dummyHash string
+	dummyErr  error
+
+	sessions atomic.Pointer[SessionStore]
+}
+
+// NewService returns a Service using db and recording audit events with
+// rec. It panics when rec is nil: auth changes must never go unaudited.
+func NewService(db *store.DB, rec Recorder, opts Options) *Service {
+	if db == nil || rec == nil {
+		panic("auth.NewService: db and recorder are required")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 30 * time.Minute
+	}
+	if opts.AbsoluteTimeout <= 0 {
+		opts.AbsoluteTimeout = 12 * time.Hour
+	}
+	return &Service{
+		db:       db,
+		rec:      rec,
+		now:      opts.Now,
+		idle:     opts.IdleTimeout,
+		absolute: opts.AbsoluteTimeout,
+		argon:    opts.Argon.withDefaults(),
+		throttle: opts.Throttle.withDefaults(),
+		verify:   VerifyPassword,
+	}
+}
+
+// nowUTC is the clock reading as stored: UTC, microsecond precision, no
+// monotonic part, so values read back compare equal.
+func (s *Service) nowUTC() time.Time {
+	return s.now().UTC().Truncate(time.Microsecond)
+}
+
+// Errors returned by the Service. Handlers map them to statuses; anything
+// else is internal.
+var (
+	// ErrInvalidCredentials is returned for an unknown user, a wrong
+	// password and a disabled account alike, so logins do not reveal which
+	// usernames exist.
+	ErrInvalidCredentials = errors.New("auth: invalid username or password")
+	// ErrThrottled matches every *ThrottledError.
+	ErrThrottled = errors.New("auth: too many failed attempts, try again later")
+	// ErrNotFound: no user with that id or name.
+	ErrNotFound = errors.New("auth: user not found")
+	// ErrUsernameTaken: CreateUser with an existing username (case-insensitive).
+	ErrUsernameTaken = errors.New("auth: username already taken")
+	// ErrInvalidInput matches every *ValidationError.
+	ErrInvalidInput = errors.New("auth: invalid input")
+	// ErrWeakPassword matches a *ValidationError whose "password" field is set.
+	ErrWeakPassword = errors.New("auth: password does not meet the policy")
+	// ErrDisabled: the operation needs an enabled account.
+	ErrDisabled = errors.New("auth: account is disabled")
+	// ErrLastAdmin: the change would leave no enabled admin.
+	ErrLastAdmin = errors.New("auth: cannot remove the last enabled admin")
+	// ErrNoSession: no session cookie, or its session expired, was revoked,
+	// or belongs to a disabled user.
+	ErrNoSession = errors.New("auth: no valid session")
+)
+
+// ThrottledError says how long to wait before the next login attempt.
+type ThrottledError struct {
+	RetryAfter time.Duration
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("%v (retry after %s)", ErrThrottled, e.RetryAfter)
+}
+
+// Is makes errors.Is(err, ErrThrottled) true.
+func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }
+
+// ValidationError carries one message per invalid form field ("username",
+// "display_name", "password", "role", "lang").
+type ValidationError struct {
+	Fields map[string]string
+}
+
+func (e *ValidationError) Error() string {
+	keys := make([]string, 0, len(e.Fields))
+	for k := range e.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + ": " + e.Fields[k]
+	}
+	return "auth: invalid input: " + strings.Join(parts, "; ")
+}
+
+// Is makes errors.Is match ErrInvalidInput, and ErrWeakPassword when the
+// password field is among the problems.
+func (e *ValidationError) Is(target error) bool {
+	switch target {
+	case ErrInvalidInput:
+		return true
+	case ErrWeakPassword:
+		return e.Fields["password"] != ""
+	}
+	return false
+}
+
+// fieldErrors collects validation messages; err returns nil when empty.
+type fieldErrors map[string]string
+
+func (f fieldErrors) add(field, msg string) {
+	if msg != "" && f[field] == "" {
+		f[field] = msg
+	}
+}
+
+func (f fieldErrors) err() error {
+	if len(f) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: map[string]string(f)}
+}

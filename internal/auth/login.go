@@ -1,0 +1,136 @@
+package auth
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"math"
+	"strings"
+
+	"github.com/neox-refund-desk/refunddesk/internal/audit"
+)
+
+// Authenticate checks a username and password from clientIP.
+//
+// It returns ErrInvalidCredentials alike for an unknown user, a wrong
+// password and a disabled account, and an unknown user still costs one
+// argon2id computation (against a dummy hash), so neither the answer nor its
+// timing reveals which usernames exist. Attempts are throttled per username
+// and per address (see ThrottlePolicy); a throttled attempt returns a
+// *ThrottledError (errors.Is ErrThrottled) without checking the password.
+//
+// Every attempt is audited in its own committed transaction:
+// auth.login (success), auth.login_failed (details.reason: unknown_user,
+// wrong_password, disabled, invalid_stored_hash, changed_during_login) or
+// auth.login_throttled (details.scope: user or ip).
+func (s *Service) Authenticate(ctx context.Context, username, password, clientIP string) (User, error) {
+	name := NormalizeUsername(username)
+	keys := s.throttleKeys(name, clientIP)
+	base := audit.Event{ClientIP: strings.TrimSpace(clientIP), TargetType: "user"}
+
+	var throttled *ThrottledError
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		wait, scope, err := s.countAttempt(ctx, tx, keys, s.nowUTC())
+		if err != nil || wait == 0 {
+			return err
+		}
+		throttled = &ThrottledError{RetryAfter: wait}
+		e := base
+		e.Action, e.Outcome = audit.ActionLoginThrottled, audit.OutcomeDenied
+		e.Details = map[string]any{"username": clip(name, 64), "scope": scope,
+			"retry_after_seconds": int64(math.Ceil(wait.Seconds()))}
+		return s.rec.Record(ctx, tx, e)
+	})
+	if err != nil {
+		return User{}, err
+	}
+	if throttled != nil {
+		return User{}, throttled
+	}
+
+	// The slow hash runs outside any transaction: the writer is shared.
+	u, hash, err := s.credentials(ctx, "username = ?", name)
+	found := err == nil
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return User{}, err
+	}
+	if !found {
+		if hash, err = s.dummy(); err != nil {
+			return User{}, err
+		}
+	}
+	ok, verr := s.verify(hash, password)
+	var reason string
+	switch {
+	case !found:
+		reason = "unknown_user"
+	case verr != nil:
+		reason = "invalid_stored_hash"
+	case !ok:
+		reason = "wrong_password"
+	case u.Disabled:
+		reason = "disabled"
+	}
+
+	if reason == "" {
+		var upgraded string
+		if needsRehash(hash, s.argon) {
+			// Best effort: a failure only means the upgrade waits.
+			upgraded, _ = s.hashPassword(password)
+		}
+		stale := false
+		err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+			// The account may have been disabled or its password changed
+			// while the hash ran.
+			var current string
+			var disabled bool
+			err := tx.QueryRowContext(ctx, `SELECT password_hash, disabled FROM users WHERE id = ?`, u.ID).
+				Scan(&current, &disabled)
+			if errors.Is(err, sql.ErrNoRows) || (err == nil && (current != hash || disabled)) {
+				stale = true
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if err := clearAttempt(ctx, tx, keys); err != nil {
+				return err
+			}
+			if upgraded != "" {
+				if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, upgraded, u.ID); err != nil {
+					return err
+				}
+			}
+			e := base
+			e.ActorID, e.ActorName, e.ActorRole = u.ID, u.Username, string(u.Role)
+			e.Action, e.Outcome, e.TargetID = audit.ActionLogin, audit.OutcomeSuccess, userTarget(u.ID)
+			e.Details = map[string]any{"must_change": u.MustChangePassword}
+			return s.rec.Record(ctx, tx, e)
+		})
+		if err != nil {
+			return User{}, err
+		}
+		if !stale {
+			return u, nil
+		}
+		reason = "changed_during_login"
+	}
+
+	// The failure is committed on its own even though the login fails.
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if err := s.pruneThrottle(ctx, tx, s.nowUTC()); err != nil {
+			return err
+		}
+		e := base
+		e.Action, e.Outcome = audit.ActionLoginFailed, audit.OutcomeFailure
+		if found {
+			e.TargetID = userTarget(u.ID)
+		}
+		e.Details = map[string]any{"username": clip(name, 64), "reason": reason}
+		return s.rec.Record(ctx, tx, e)
+	})
+	if err != nil {
+		return User{}, err
+	}
+	return User{}, ErrInvalidCredentials
+}

@@ -1,0 +1,505 @@
+package auth
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
+)
+
+// Role is what a user may do. Admin manages users and is not implicitly a
+// manager.
+type Role string
+
+// Roles.
+const (
+	RoleStaff   Role = "staff"   // looks up transactions, requests refunds
+	RoleManager Role = "manager" // also approves refunds, reviews the audit trail
+	RoleAdmin   Role = "admin"   // manages users
+)
+
+// Roles lists every role, least privileged first.
+func Roles() []Role { return []Role{RoleStaff, RoleManager, RoleAdmin} }
+
+// ParseRole reads a role name (case-insensitive); an unknown name returns a
+// *ValidationError for field "role".
+func ParseRole(s string) (Role, error) {
+	r := Role(strings.ToLower(strings.TrimSpace(s)))
+	if !r.Valid() {
+		return "", &ValidationError{Fields: map[string]string{"role": "Choose staff, manager or admin."}}
+	}
+	return r, nil
+}
+
+// Valid reports whether r is one of the defined roles.
+func (r Role) Valid() bool {
+	return r == RoleStaff || r == RoleManager || r == RoleAdmin
+}
+
+// User is an account. The password hash never leaves this package.
+type User struct {
+	ID                 int64
+	Username           string
+	DisplayName        string
+	Role               Role
+	Disabled           bool
+	MustChangePassword bool
+	Lang               string
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// Name is the display name, or the username when there is none.
+func (u User) Name() string {
+	if u.DisplayName != "" {
+		return u.DisplayName
+	}
+	return u.Username
+}
+
+const userColumns = `id, username, display_name, role, disabled, must_change, lang, created_at, updated_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+// scanUser reads userColumns, followed by any extra destinations.
+func scanUser(sc scanner, extra ...any) (User, error) {
+	var u User
+	var role, created, updated string
+	dest := append([]any{&u.ID, &u.Username, &u.DisplayName, &role, &u.Disabled,
+		&u.MustChangePassword, &u.Lang, &created, &updated}, extra...)
+	if err := sc.Scan(dest...); err != nil {
+		return User{}, err
+	}
+	u.Role = Role(role)
+	var err1, err2 error
+	u.CreatedAt, err1 = store.ParseTime(created)
+	u.UpdatedAt, err2 = store.ParseTime(updated)
+	if err := errors.Join(err1, err2); err != nil {
+		return User{}, fmt.Errorf("user %d: %w", u.ID, err)
+	}
+	return u, nil
+}
+
+var usernameRE = regexp.MustCompile(`^[a-z0-9._-]{3,32}$`)
+
+// NormalizeUsername is how usernames are compared and stored: trimmed and
+// lower-cased.
+func NormalizeUsername(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+func checkUsername(name string) string {
+	if !usernameRE.MatchString(name) {
+		return "Use 3 to 32 characters: a-z, 0-9, dot, underscore or hyphen."
+	}
+	return ""
+}
+
+func checkDisplayName(s string) string {
+	if utf8.RuneCountInString(s) > 100 {
+		return "Use at most 100 characters."
+	}
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 || !utf8.ValidString(s) {
+		return "Contains characters that are not allowed."
+	}
+	return ""
+}
+
+var langRE = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$`)
+
+func userTarget(id int64) string { return strconv.FormatInt(id, 10) }
+
+// CreateUser adds an account. Errors: *ValidationError (ErrInvalidInput,
+// ErrWeakPassword), ErrUsernameTaken. Audited as user.created.
+func (s *Service) CreateUser(ctx context.Context, username, displayName string, role Role, password string, mustChange bool) (User, error) {
+	username = NormalizeUsername(username)
+	displayName = strings.TrimSpace(displayName)
+	fe := fieldErrors{}
+	fe.add("username", checkUsername(username))
+	fe.add("display_name", checkDisplayName(displayName))
+	if !role.Valid() {
+		fe.add("role", "Choose staff, manager or admin.")
+	}
+	fe.add("password", checkPassword(password, username))
+	if err := fe.err(); err != nil {
+		return User{}, err
+	}
+	hash, err := s.hashPassword(password)
+	if err != nil {
+		return User{}, err
+	}
+	var u User
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		u, err = s.insertUser(ctx, tx, username, displayName, role, hash, mustChange)
+		if err != nil {
+			return err
+		}
+		return s.rec.Record(ctx, tx, audit.Event{
+			Action: audit.ActionUserCreated, Outcome: audit.OutcomeSuccess,
+			TargetType: "user", TargetID: userTarget(u.ID),
+			Details: map[string]any{"username": u.Username, "role": string(u.Role), "must_change": mustChange},
+		})
+	})
+	if err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
+func (s *Service) insertUser(ctx context.Context, tx *sql.Tx, username, displayName string, role Role, hash string, mustChange bool) (User, error) {
+	now := s.nowUTC()
+	res, err := tx.ExecContext(ctx, `INSERT INTO users
+		(username, display_name, role, disabled, must_change, password_hash, lang, created_at, updated_at)
+		VALUES (?, ?, ?, 0, ?, ?, '', ?, ?)`,
+		username, displayName, string(role), mustChange, hash, store.FormatTime(now), store.FormatTime(now))
+	if err != nil {
+		if store.IsConstraint(err) && strings.Contains(strings.ToUpper(err.Error()), "UNIQUE") {
+			return User{}, ErrUsernameTaken
+		}
+		return User{}, fmt.Errorf("insert user: %w", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return User{}, err
+	}
+	return User{ID: id, Username: username, DisplayName: displayName, Role: role,
+		MustChangePassword: mustChange, CreatedAt: now, UpdatedAt: now}, nil
+}
+
+// User returns the user with id, or ErrNotFound.
+func (s *Service) User(ctx context.Context, id int64) (User, error) {
+	u, err := scanUser(s.db.Read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, ErrNotFound
+	}
+	return u, err
+}
+
+// UserByUsername returns the user named name (case-insensitive), or ErrNotFound.
+func (s *Service) UserByUsername(ctx context.Context, name string) (User, error) {
+	u, err := scanUser(s.db.Read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`,
+		NormalizeUsername(name)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, ErrNotFound
+	}
+	return u, err
+}
+
+// ListUsers returns every user ordered by username.
+func (s *Service) ListUsers(ctx context.Context) ([]User, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// CountUsers returns how many users exist (enabled or not).
+func (s *Service) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.Read.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	return n, err
+}
+
+// SetLang stores the user's UI language ("" for the default, else a tag
+// like "vi" or "en-US"). Not audited: it is a preference. Errors:
+// *ValidationError, ErrNotFound.
+func (s *Service) SetLang(ctx context.Context, userID int64, lang string) error {
+	lang = strings.TrimSpace(lang)
+	if lang != "" && (len(lang) > 35 || !langRE.MatchString(lang)) {
+		return &ValidationError{Fields: map[string]string{"lang": "Unknown language."}}
+	}
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET lang = ?, updated_at = ? WHERE id = ?`,
+			lang, store.FormatTime(s.nowUTC()), userID)
+		return affectedOne(res, err, ErrNotFound)
+	})
+}
+
+// SetRole changes a user's role; it takes effect on their next request.
+// Errors: *ValidationError, ErrNotFound, ErrLastAdmin. Audited as
+// user.role_changed (not when the role is unchanged).
+func (s *Service) SetRole(ctx context.Context, userID int64, role Role) error {
+	if !role.Valid() {
+		return &ValidationError{Fields: map[string]string{"role": "Choose staff, manager or admin."}}
+	}
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		u, err := userTx(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		if u.Role == role {
+			return nil
+		}
+		if u.Role == RoleAdmin && !u.Disabled {
+			if err := ensureOtherAdmin(ctx, tx, u.ID); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET role = ?, updated_at = ? WHERE id = ?`,
+			string(role), store.FormatTime(s.nowUTC()), u.ID); err != nil {
+			return err
+		}
+		return s.rec.Record(ctx, tx, audit.Event{
+			Action: audit.ActionUserRoleChanged, Outcome: audit.OutcomeSuccess,
+			TargetType: "user", TargetID: userTarget(u.ID),
+			Details: map[string]any{"username": u.Username, "from": string(u.Role), "to": string(role)},
+		})
+	})
+}
+
+// SetDisabled disables or re-enables a user. Disabling ends all their
+// sessions in the same transaction. Errors: ErrNotFound, ErrLastAdmin.
+// Audited as user.disabled / user.enabled (not when nothing changes).
+func (s *Service) SetDisabled(ctx context.Context, userID int64, disabled bool) error {
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		u, err := userTx(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		if u.Disabled == disabled {
+			return nil
+		}
+		if disabled && u.Role == RoleAdmin {
+			if err := ensureOtherAdmin(ctx, tx, u.ID); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?`,
+			disabled, store.FormatTime(s.nowUTC()), u.ID); err != nil {
+			return err
+		}
+		action, details := audit.ActionUserEnabled, map[string]any{"username": u.Username}
+		if disabled {
+			n, err := deleteUserSessions(ctx, tx, u.ID)
+			if err != nil {
+				return err
+			}
+			action, details["sessions_ended"] = audit.ActionUserDisabled, n
+		}
+		return s.rec.Record(ctx, tx, audit.Event{
+			Action: action, Outcome: audit.OutcomeSuccess,
+			TargetType: "user", TargetID: userTarget(u.ID), Details: details,
+		})
+	})
+}
+
+// ResetPassword sets a new password for a user (an admin action) and ends
+// all of that user's sessions; it also lifts their login throttle. Errors:
+// ErrNotFound, *ValidationError. Audited as user.password_reset.
+func (s *Service) ResetPassword(ctx context.Context, userID int64, next string, mustChange bool) error {
+	u, err := s.User(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if msg := checkPassword(next, u.Username); msg != "" {
+		return &ValidationError{Fields: map[string]string{"password": msg}}
+	}
+	hash, err := s.hashPassword(next)
+	if err != nil {
+		return err
+	}
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, must_change = ?, updated_at = ? WHERE id = ?`,
+			hash, mustChange, store.FormatTime(s.nowUTC()), u.ID)
+		if err := affectedOne(res, err, ErrNotFound); err != nil {
+			return err
+		}
+		n, err := deleteUserSessions(ctx, tx, u.ID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM login_throttle WHERE key = ?`, userThrottleKey(u.Username)); err != nil {
+			return err
+		}
+		return s.rec.Record(ctx, tx, audit.Event{
+			Action: audit.ActionUserPasswordReset, Outcome: audit.OutcomeSuccess,
+			TargetType: "user", TargetID: userTarget(u.ID),
+			Details: map[string]any{"username": u.Username, "must_change": mustChange, "sessions_ended": n},
+		})
+	})
+}
+
+// ChangePassword lets a user replace their own password after proving the
+// current one. On success it clears must-change and ends ALL of the user's
+// sessions, including the current one: the caller then issues a fresh
+// session with StartSession. A wrong current password counts against the
+// user's login throttle. Errors: ErrNotFound, ErrDisabled,
+// ErrInvalidCredentials, *ThrottledError, *ValidationError. Audited as
+// auth.password_changed (success or failure).
+func (s *Service) ChangePassword(ctx context.Context, userID int64, current, next string) error {
+	u, hash, err := s.credentials(ctx, "id = ?", userID)
+	if err != nil {
+		return err
+	}
+	if u.Disabled {
+		return ErrDisabled
+	}
+	if msg := checkPassword(next, u.Username); msg != "" {
+		return &ValidationError{Fields: map[string]string{"password": msg}}
+	}
+	event := audit.Event{
+		ActorID: u.ID, ActorName: u.Username, ActorRole: string(u.Role),
+		Action: audit.ActionPasswordChange, TargetType: "user", TargetID: userTarget(u.ID),
+	}
+	var throttled error
+	keys := []throttleKey{{key: userThrottleKey(u.Username), free: s.throttle.UserFailures}}
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		wait, _, err := s.countAttempt(ctx, tx, keys, s.nowUTC())
+		if err != nil || wait == 0 {
+			return err
+		}
+		throttled = &ThrottledError{RetryAfter: wait}
+		e := event
+		e.Outcome, e.Details = audit.OutcomeDenied, map[string]any{"reason": "throttled"}
+		return s.rec.Record(ctx, tx, e)
+	})
+	if err != nil {
+		return err
+	}
+	if throttled != nil {
+		return throttled
+	}
+	ok, err := s.verify(hash, current)
+	if err != nil || !ok {
+		err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+			e := event
+			e.Outcome, e.Details = audit.OutcomeFailure, map[string]any{"reason": "wrong_current_password"}
+			return s.rec.Record(ctx, tx, e)
+		})
+		return errors.Join(ErrInvalidCredentials, err)
+	}
+	if next == current {
+		return &ValidationError{Fields: map[string]string{"password": "Choose a password different from the current one."}}
+	}
+	newHash, err := s.hashPassword(next)
+	if err != nil {
+		return err
+	}
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		// The hash condition loses a race against a concurrent change or reset.
+		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, must_change = 0, updated_at = ?
+			WHERE id = ? AND password_hash = ? AND disabled = 0`,
+			newHash, store.FormatTime(s.nowUTC()), u.ID, hash)
+		if err := affectedOne(res, err, ErrInvalidCredentials); err != nil {
+			return err
+		}
+		n, err := deleteUserSessions(ctx, tx, u.ID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM login_throttle WHERE key = ?`, userThrottleKey(u.Username)); err != nil {
+			return err
+		}
+		e := event
+		e.Outcome, e.Details = audit.OutcomeSuccess, map[string]any{"sessions_ended": n}
+		return s.rec.Record(ctx, tx, e)
+	})
+}
+
+// EnsureAdmin creates the first account when there are no users at all:
+// "admin", role admin, a random one-time password of 20 readable
+// characters that must be changed at first login. It returns that password
+// and created=true only when it created the account; the caller shows it
+// once and never logs it. Audited as user.created by "system".
+func (s *Service) EnsureAdmin(ctx context.Context) (password string, created bool, err error) {
+	n, err := s.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return "", false, err
+	}
+	password, err = randomPassword(20)
+	if err != nil {
+		return "", false, err
+	}
+	hash, err := s.hashPassword(password)
+	if err != nil {
+		return "", false, err
+	}
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		// Re-check inside the write transaction: another process may have won.
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil || n > 0 {
+			return err
+		}
+		u, err := s.insertUser(ctx, tx, "admin", "Administrator", RoleAdmin, hash, true)
+		if err != nil {
+			return err
+		}
+		created = true
+		return s.rec.Record(ctx, tx, audit.Event{
+			ActorName: "system", Action: audit.ActionUserCreated, Outcome: audit.OutcomeSuccess,
+			TargetType: "user", TargetID: userTarget(u.ID),
+			Details: map[string]any{"username": u.Username, "role": string(u.Role), "must_change": true, "bootstrap": true},
+		})
+	})
+	if err != nil || !created {
+		return "", false, err
+	}
+	return password, true, nil
+}
+
+// credentials loads a user and their password hash from the read pool.
+func (s *Service) credentials(ctx context.Context, where string, arg any) (User, string, error) {
+	var hash string
+	u, err := scanUser(s.db.Read.QueryRowContext(ctx,
+		`SELECT `+userColumns+`, password_hash FROM users WHERE `+where, arg), &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, "", ErrNotFound
+	}
+	return u, hash, err
+}
+
+// userTx loads a user inside a write transaction.
+func userTx(ctx context.Context, tx *sql.Tx, id int64) (User, error) {
+	u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, ErrNotFound
+	}
+	return u, err
+}
+
+// ensureOtherAdmin returns ErrLastAdmin unless an enabled admin other than
+// id exists.
+func ensureOtherAdmin(ctx context.Context, tx *sql.Tx, id int64) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0 AND id <> ?`,
+		id).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrLastAdmin
+	}
+	return nil
+}
+
+// affectedOne turns an Exec result that touched no row into notFound.
+func affectedOne(res sql.Result, err error, notFound error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return notFound
+	}
+	return nil
+}

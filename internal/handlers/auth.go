@@ -1,0 +1,147 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+
+	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/web/templates"
+)
+
+// handleLoginForm serves GET /login.
+func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) {
+	if _, _, err := s.auth.CurrentUser(r); err == nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	p := s.page(r, "Sign in", "")
+	s.render(w, r, http.StatusOK, templates.LoginPage(p, templates.LoginForm{Next: safeNext(r.URL.Query().Get("next"))}))
+}
+
+// handleLogin serves POST /login.
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	username := strings.TrimSpace(r.PostForm.Get("username"))
+	form := templates.LoginForm{Username: username, Next: safeNext(r.PostForm.Get("next"))}
+	u, err := s.auth.Authenticate(r.Context(), username, r.PostForm.Get("password"), clientIP(r))
+	var te *auth.ThrottledError
+	switch {
+	case errors.As(err, &te):
+		mins := int(math.Ceil(te.RetryAfter.Minutes()))
+		form.Error = fmt.Sprintf("Too many failed sign-ins. Wait %d minute(s) and try again.", max(mins, 1))
+		w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(te.RetryAfter.Seconds()))))
+		s.render(w, r, http.StatusTooManyRequests, templates.LoginPage(s.page(r, "Sign in", ""), form))
+		return
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		form.Error = "Wrong username or password."
+		s.render(w, r, http.StatusUnauthorized, templates.LoginPage(s.page(r, "Sign in", ""), form))
+		return
+	case err != nil:
+		s.renderError(w, r, err)
+		return
+	}
+	if err := s.auth.StartSession(r.Context(), w, r, u); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if u.MustChangePassword {
+		redirect(w, r, "/account")
+		return
+	}
+	redirect(w, r, form.Next)
+}
+
+// safeNext keeps post-login redirects on this site.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+		return "/"
+	}
+	return next
+}
+
+// handleLogout serves POST /logout.
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	if err := s.auth.EndSession(r.Context(), w, r); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	redirect(w, r, "/login?flash=signed-out")
+}
+
+// handleHome serves GET /.
+func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, templates.HomePage(s.page(r, "Dashboard", "home")))
+}
+
+// handleAccount serves GET /account.
+func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request) {
+	u, _ := userFrom(r.Context())
+	s.render(w, r, http.StatusOK, templates.AccountPage(s.page(r, "Account", "account"),
+		templates.AccountForm{MustChange: u.MustChangePassword}))
+}
+
+// handleChangePassword serves POST /account/password.
+func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) {
+	u, _ := userFrom(r.Context())
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	current, next, confirm := r.PostForm.Get("current"), r.PostForm.Get("new"), r.PostForm.Get("confirm")
+	form := templates.AccountForm{MustChange: u.MustChangePassword, Errors: templates.FieldErrors{}}
+	if next != confirm {
+		form.Errors["confirm"] = "The two new passwords differ."
+	}
+	if next == current && next != "" {
+		form.Errors["new"] = "Choose a password different from the current one."
+	}
+	if len(form.Errors) == 0 {
+		err := s.auth.ChangePassword(r.Context(), u.ID, current, next)
+		var ve *auth.ValidationError
+		switch {
+		case errors.Is(err, auth.ErrInvalidCredentials):
+			form.Errors["current"] = "That is not your current password."
+		case errors.As(err, &ve):
+			for k, v := range ve.Fields {
+				form.Errors[fieldFor(k)] = v
+			}
+		case err != nil:
+			s.renderError(w, r, err)
+			return
+		}
+	}
+	if len(form.Errors) > 0 {
+		s.render(w, r, http.StatusUnprocessableEntity, templates.AccountPage(s.page(r, "Account", "account"), form))
+		return
+	}
+	// Changing the password ended every session; start a fresh one here.
+	u.MustChangePassword = false
+	if err := s.auth.StartSession(r.Context(), w, r, u); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	redirect(w, r, "/?flash=password-changed")
+}
+
+func fieldFor(k string) string {
+	if k == "password" {
+		return "new"
+	}
+	return k
+}
+
+// handleSignOutAll serves POST /account/signout-all.
+func (s *Server) handleSignOutAll(w http.ResponseWriter, r *http.Request) {
+	u, _ := userFrom(r.Context())
+	if _, err := s.auth.EndAllSessions(r.Context(), u.ID); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	redirect(w, r, "/login?flash=signed-out-everywhere")
+}

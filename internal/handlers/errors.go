@@ -1,0 +1,35 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/neox-refund-desk/refunddesk/web/templates"
+)
+
+// renderStatus renders an error page (or a short fragment for htmx).
+func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, status int, heading, message string) {
+	if r.Header.Get("HX-Request") == "true" {
+		s.render(w, r, status, templates.FlashMessage(templates.Flash{Kind: "error", Text: message}))
+		return
+	}
+	s.render(w, r, status, templates.ErrorPage(s.page(r, heading, ""), status, heading, message))
+}
+
+// renderError is the one place an unexpected error becomes a response. It
+// logs internal errors and never shows their text to the user.
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		s.renderStatus(w, r, http.StatusRequestEntityTooLarge, "Too much data", "The form you sent is larger than allowed.")
+	case errors.Is(err, errNotFound):
+		s.renderStatus(w, r, http.StatusNotFound, "Not found", "That record does not exist.")
+	default:
+		s.log.ErrorContext(r.Context(), "request failed", "err", err, "path", r.URL.Path, "request_id", requestIDFrom(r.Context()))
+		s.renderStatus(w, r, http.StatusInternalServerError, "Something went wrong",
+			"The server hit an unexpected error. It has been logged; please try again. Reference: "+requestIDFrom(r.Context()))
+	}
+}
+
+var errNotFound = errors.New("not found")

@@ -1,0 +1,152 @@
+package handlers
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
+)
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// env is a real server over a real SQLite file, on a fake clock.
+type env struct {
+	t     *testing.T
+	url   string
+	db    *store.DB
+	auth  *auth.Service
+	audit *audit.Log
+	clock *clock
+}
+
+const testPassword = "correct horse battery staple"
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	c := &clock{now: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
+	al := audit.New(db, c.Now)
+	svc := auth.NewService(db, al, auth.Options{Now: c.Now, Argon: auth.Params{Memory: 8 * 1024, Time: 1, Threads: 1}})
+	keys, err := auth.LoadOrCreateKeys(ctx, db, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.UseSessionKeys(keys, auth.CookieOptions{})
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := New(Deps{DB: db, Auth: svc, Audit: al, Logger: logger, Now: c.Now})
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return &env{t: t, url: ts.URL, db: db, auth: svc, audit: al, clock: c}
+}
+
+func (e *env) user(name string, role auth.Role) auth.User {
+	e.t.Helper()
+	u, err := e.auth.CreateUser(context.Background(), name, "", role, testPassword, false)
+	if err != nil {
+		e.t.Fatalf("create %s: %v", name, err)
+	}
+	return u
+}
+
+func (e *env) client() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+type result struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (e *env) do(c *http.Client, method, path string, form url.Values, hdr map[string]string) result {
+	e.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, e.url+path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if method != http.MethodGet {
+		req.Header.Set("Origin", e.url)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return result{resp.StatusCode, resp.Header, string(b)}
+}
+
+func (e *env) get(c *http.Client, path string) result { return e.do(c, http.MethodGet, path, nil, nil) }
+func (e *env) post(c *http.Client, path string, form url.Values) result {
+	return e.do(c, http.MethodPost, path, form, nil)
+}
+
+// login signs a fresh client in and returns it.
+func (e *env) login(name string) *http.Client {
+	e.t.Helper()
+	c := e.client()
+	r := e.post(c, "/login", url.Values{"username": {name}, "password": {testPassword}})
+	if r.status != http.StatusSeeOther {
+		e.t.Fatalf("login %s: status %d body %.300s", name, r.status, r.body)
+	}
+	return c
+}
+
+func (e *env) sessionCookie(c *http.Client) string {
+	u, _ := url.Parse(e.url)
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == auth.DefaultCookieName {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+func (e *env) auditCount(action string) int {
+	e.t.Helper()
+	var n int
+	if err := e.db.Read.QueryRow(`SELECT count(*) FROM audit_events WHERE action = ?`, action).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}

@@ -1,0 +1,98 @@
+// Package handlers is the HTTP edge: routes, middleware, and one file per
+// area. Handlers parse, validate, call the domain and render; errors are
+// rendered once, by renderError.
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/a-h/templ"
+
+	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
+)
+
+// Deps are the server's explicit dependencies.
+type Deps struct {
+	DB     *store.DB
+	Auth   *auth.Service
+	Audit  *audit.Log
+	Logger *slog.Logger
+	Now    func() time.Time
+	// MaxBodyBytes bounds every request body; 0 means 1 MiB.
+	MaxBodyBytes int64
+}
+
+// Server serves the web UI, health checks and webhooks.
+type Server struct {
+	db      *store.DB
+	auth    *auth.Service
+	audit   *audit.Log
+	log     *slog.Logger
+	now     func() time.Time
+	maxBody int64
+}
+
+// New builds a Server from its dependencies.
+func New(d Deps) *Server {
+	s := &Server{db: d.DB, auth: d.Auth, audit: d.Audit, log: d.Logger, now: d.Now, maxBody: d.MaxBodyBytes}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = 1 << 20
+	}
+	return s
+}
+
+// render writes a templ component with status, rendering into a buffer
+// first so a failing render still produces a clean 500.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	var buf bytes.Buffer
+	if err := c.Render(r.Context(), &buf); err != nil {
+		s.log.ErrorContext(r.Context(), "render failed", "err", err, "path", r.URL.Path)
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// redirect answers a form post: HX-Redirect for htmx, 303 otherwise.
+func redirect(w http.ResponseWriter, r *http.Request, to string) {
+	if r.Header.Get("HX-Request") == "true" {
+		w.Header().Set("HX-Redirect", to)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// handleHealthz serves GET /healthz: the process is up.
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// handleReadyz serves GET /readyz: the database answers.
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.db.Ping(ctx); err != nil {
+		s.log.ErrorContext(ctx, "readiness check failed", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("database unavailable\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}

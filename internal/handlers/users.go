@@ -1,0 +1,150 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/web/templates"
+)
+
+// handleUsers serves GET /users.
+func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) {
+	s.renderUsers(w, r, http.StatusOK, templates.UserForm{Role: "staff"})
+}
+
+func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, status int, f templates.UserForm) {
+	users, err := s.auth.ListUsers(r.Context())
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	rows := make([]templates.UserRow, 0, len(users))
+	for _, u := range users {
+		rows = append(rows, templates.UserRow{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName,
+			Role: string(u.Role), Disabled: u.Disabled, MustChange: u.MustChangePassword,
+			Created: u.CreatedAt.Format("2006-01-02")})
+	}
+	s.render(w, r, status, templates.UsersPage(s.page(r, "Users", "users"), rows, f))
+}
+
+// handleUserAdd serves POST /users: creates a user with a one-time password.
+func (s *Server) handleUserAdd(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	f := templates.UserForm{
+		Username:    strings.TrimSpace(r.PostForm.Get("username")),
+		DisplayName: strings.TrimSpace(r.PostForm.Get("display_name")),
+		Role:        r.PostForm.Get("role"),
+		Errors:      templates.FieldErrors{},
+	}
+	role, err := auth.ParseRole(f.Role)
+	if err != nil {
+		f.Errors["role"] = "Choose staff, manager or admin."
+	}
+	if len(f.DisplayName) > 80 {
+		f.Errors["display_name"] = "Keep the name under 80 characters."
+	}
+	if len(f.Errors) == 0 {
+		password := auth.GeneratePassword()
+		_, err = s.auth.CreateUser(r.Context(), f.Username, f.DisplayName, role, password, true)
+		var ve *auth.ValidationError
+		switch {
+		case errors.Is(err, auth.ErrUsernameTaken):
+			f.Errors["username"] = "That username is taken."
+		case errors.As(err, &ve):
+			for k, v := range ve.Fields {
+				f.Errors[k] = v
+			}
+		case err != nil:
+			s.renderError(w, r, err)
+			return
+		default:
+			s.render(w, r, http.StatusOK, templates.OneTimePasswordPage(s.page(r, "User added", "users"), f.Username, password))
+			return
+		}
+	}
+	s.renderUsers(w, r, http.StatusUnprocessableEntity, f)
+}
+
+// userID reads the {id} path value; a malformed id is a 404.
+func (s *Server) userID(r *http.Request) (auth.User, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return auth.User{}, errNotFound
+	}
+	u, err := s.auth.User(r.Context(), id)
+	if errors.Is(err, auth.ErrNotFound) {
+		return auth.User{}, errNotFound
+	}
+	return u, err
+}
+
+// handleUserDisable serves POST /users/{id}/disable.
+func (s *Server) handleUserDisable(w http.ResponseWriter, r *http.Request) {
+	s.setDisabled(w, r, true, "user-disabled")
+}
+
+// handleUserEnable serves POST /users/{id}/enable.
+func (s *Server) handleUserEnable(w http.ResponseWriter, r *http.Request) {
+	s.setDisabled(w, r, false, "user-enabled")
+}
+
+func (s *Server) setDisabled(w http.ResponseWriter, r *http.Request, disabled bool, flash string) {
+	u, err := s.userID(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if me, _ := userFrom(r.Context()); disabled && me.ID == u.ID {
+		s.renderStatus(w, r, http.StatusConflict, "Not possible", "You cannot disable your own account.")
+		return
+	}
+	if err := s.auth.SetDisabled(r.Context(), u.ID, disabled); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	redirect(w, r, "/users?flash="+flash)
+}
+
+// handleUserResetPassword serves POST /users/{id}/reset-password.
+func (s *Server) handleUserResetPassword(w http.ResponseWriter, r *http.Request) {
+	u, err := s.userID(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	password := auth.GeneratePassword()
+	if err := s.auth.ResetPassword(r.Context(), u.ID, password, true); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, templates.OneTimePasswordPage(s.page(r, "Password reset", "users"), u.Username, password))
+}
+
+// handleUserRole serves POST /users/{id}/role.
+func (s *Server) handleUserRole(w http.ResponseWriter, r *http.Request) {
+	u, err := s.userID(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	role, err := auth.ParseRole(r.FormValue("role"))
+	if err != nil {
+		s.renderStatus(w, r, http.StatusUnprocessableEntity, "Unknown role", "Choose staff, manager or admin.")
+		return
+	}
+	if me, _ := userFrom(r.Context()); me.ID == u.ID && role != auth.RoleAdmin {
+		s.renderStatus(w, r, http.StatusConflict, "Not possible", "You cannot remove your own admin role; ask another admin.")
+		return
+	}
+	if err := s.auth.SetRole(r.Context(), u.ID, role); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	redirect(w, r, "/users?flash=role-changed")
+}
