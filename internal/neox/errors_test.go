@@ -148,10 +148,22 @@ func TestInvalidInputSendsNothing(t *testing.T) {
 	f := newFakeOpenAPI(t, gcOK)
 	ctx := context.Background()
 	errs := []error{
-		func() error { _, err := NewGC(f.config(), nil).Refund(ctx, GCRefundRequest{RequestID: "r", CollectionOrderID: "c", FeeChargeWay: "X"}); return err }(),
-		func() error { _, err := NewGC(f.config(), nil).Refund(ctx, GCRefundRequest{CollectionOrderID: "c", FeeChargeWay: "OUR"}); return err }(),
-		func() error { _, err := NewCOL(f.config(), nil).Refund(ctx, COLRefundRequest{RequestID: "r", CollectionTransID: "t"}); return err }(),
-		func() error { _, err := NewCOL(f.config(), nil).ListRefunds(ctx, COLListQuery{PageSize: 501}); return err }(),
+		func() error {
+			_, err := NewGC(f.config(), nil).Refund(ctx, GCRefundRequest{RequestID: "r", CollectionOrderID: "c", FeeChargeWay: "X"})
+			return err
+		}(),
+		func() error {
+			_, err := NewGC(f.config(), nil).Refund(ctx, GCRefundRequest{CollectionOrderID: "c", FeeChargeWay: "OUR"})
+			return err
+		}(),
+		func() error {
+			_, err := NewCOL(f.config(), nil).Refund(ctx, COLRefundRequest{RequestID: "r", CollectionTransID: "t"})
+			return err
+		}(),
+		func() error {
+			_, err := NewCOL(f.config(), nil).ListRefunds(ctx, COLListQuery{PageSize: 501})
+			return err
+		}(),
 	}
 	for i, err := range errs {
 		if err == nil || IsUnknown(err) {

@@ -42,7 +42,7 @@ func newOpenAPI(api string, cfg OpenAPIConfig, hc *http.Client) *openAPI {
 		hc = &http.Client{}
 	}
 	return &openAPI{api: api, cfg: cfg, hc: hc,
-		tokens: &tokenSource{api: api, cfg: cfg, hc: hc, now: time.Now}}
+		tokens: &tokenSource{cfg: cfg, hc: hc, now: time.Now}}
 }
 
 // call sends method path with the JSON body (nil for none), decodes the

@@ -21,7 +21,6 @@ const tokenMargin = 30 * time.Second
 // tokenSource fetches and caches an access token. One fetch runs at a time;
 // callers waiting behind it reuse its result.
 type tokenSource struct {
-	api string
 	cfg OpenAPIConfig
 	hc  *http.Client
 	now func() time.Time
