@@ -179,3 +179,8 @@ func (e *testEnv) countRows(t *testing.T, query string, args ...any) int {
 	}
 	return n
 }
+
+// nopRecorder accepts every event.
+type nopRecorder struct{}
+
+func (nopRecorder) Record(context.Context, *sql.Tx, audit.Event) error { return nil }

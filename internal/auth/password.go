@@ -183,6 +183,18 @@ func checkPassword(password, username string) string {
 	return ""
 }
 
+// GeneratePassword returns a random one-time password of 20 characters
+// from an alphabet without look-alikes (about 115 bits), for new accounts
+// and resets. Show it once; never log it.
+func GeneratePassword() string {
+	pw, err := randomPassword(20)
+	if err != nil {
+		// crypto/rand does not fail on supported platforms.
+		panic("auth: " + err.Error())
+	}
+	return pw
+}
+
 // readableAlphabet leaves out look-alikes (0/O, 1/l/I) for passwords that
 // people copy from a terminal.
 const readableAlphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"

@@ -52,6 +52,15 @@ const (
 	maxDataBytes = 64 << 10
 )
 
+// DefaultCookieName is the session cookie's name unless CookieOptions.Name
+// says otherwise.
+const DefaultCookieName = "rd_session"
+
+// UseSessionKeys is SessionStore under the name the wiring code uses.
+func (s *Service) UseSessionKeys(keys [][]byte, cookie CookieOptions) *SessionStore {
+	return s.SessionStore(keys, cookie)
+}
+
 // SessionStore builds the session store from key pairs as returned by
 // LoadOrCreateKeys (hash key, block key, then older pairs for rotation) and
 // makes it the one StartSession, CurrentUser and EndSession use. Call it once
@@ -61,7 +70,7 @@ func (s *Service) SessionStore(keys [][]byte, cookie CookieOptions) *SessionStor
 		panic("auth.SessionStore: a hash key is required")
 	}
 	if cookie.Name == "" {
-		cookie.Name = "rd_session"
+		cookie.Name = DefaultCookieName
 	}
 	if cookie.Path == "" {
 		cookie.Path = "/"
@@ -179,7 +188,9 @@ func (st *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessi
 }
 
 func (st *SessionStore) writeCookie(w http.ResponseWriter, name string, token []byte, opts *sessions.Options) error {
-	encoded, err := securecookie.EncodeMulti(name, token, st.codecs...)
+	// securecookie encrypts the serialized value in place, and NopEncoder
+	// hands it our slice: give it a copy.
+	encoded, err := securecookie.EncodeMulti(name, bytes.Clone(token), st.codecs...)
 	if err != nil {
 		return fmt.Errorf("encode session cookie: %w", err)
 	}

@@ -1,0 +1,161 @@
+package auth
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
+)
+
+// ResetPassword sets a new password for a user (an admin action) and ends
+// all of that user's sessions; it also lifts their login throttle. Errors:
+// ErrNotFound, *ValidationError. Audited as user.password_reset.
+func (s *Service) ResetPassword(ctx context.Context, userID int64, next string, mustChange bool) error {
+	u, err := s.User(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if msg := checkPassword(next, u.Username); msg != "" {
+		return &ValidationError{Fields: map[string]string{"password": msg}}
+	}
+	hash, err := s.hashPassword(next)
+	if err != nil {
+		return err
+	}
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, must_change = ?, updated_at = ? WHERE id = ?`,
+			hash, mustChange, store.FormatTime(s.nowUTC()), u.ID)
+		if err := affectedOne(res, err, ErrNotFound); err != nil {
+			return err
+		}
+		n, err := deleteUserSessions(ctx, tx, u.ID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM login_throttle WHERE key = ?`, userThrottleKey(u.Username)); err != nil {
+			return err
+		}
+		return s.rec.Record(ctx, tx, audit.Event{
+			Action: audit.ActionUserPasswordReset, Outcome: audit.OutcomeSuccess,
+			TargetType: "user", TargetID: userTarget(u.ID),
+			Details: map[string]any{"username": u.Username, "must_change": mustChange, "sessions_ended": n},
+		})
+	})
+}
+
+// ChangePassword lets a user replace their own password after proving the
+// current one. On success it clears must-change and ends ALL of the user's
+// sessions, including the current one: the caller then issues a fresh
+// session with StartSession. A wrong current password counts against the
+// user's login throttle. Errors: ErrNotFound, ErrDisabled,
+// ErrInvalidCredentials, *ThrottledError, *ValidationError. Audited as
+// auth.password_changed (success or failure).
+func (s *Service) ChangePassword(ctx context.Context, userID int64, current, next string) error {
+	u, hash, err := s.credentials(ctx, "id = ?", userID)
+	if err != nil {
+		return err
+	}
+	if u.Disabled {
+		return ErrDisabled
+	}
+	if msg := checkPassword(next, u.Username); msg != "" {
+		return &ValidationError{Fields: map[string]string{"password": msg}}
+	}
+	event := audit.Event{
+		ActorID: u.ID, ActorName: u.Username, ActorRole: string(u.Role),
+		Action: audit.ActionPasswordChange, TargetType: "user", TargetID: userTarget(u.ID),
+	}
+	var throttled error
+	keys := []throttleKey{{key: userThrottleKey(u.Username), free: s.throttle.UserFailures}}
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		wait, _, err := s.countAttempt(ctx, tx, keys, s.nowUTC())
+		if err != nil || wait == 0 {
+			return err
+		}
+		throttled = &ThrottledError{RetryAfter: wait}
+		e := event
+		e.Outcome, e.Details = audit.OutcomeDenied, map[string]any{"reason": "throttled"}
+		return s.rec.Record(ctx, tx, e)
+	})
+	if err != nil {
+		return err
+	}
+	if throttled != nil {
+		return throttled
+	}
+	ok, err := s.verify(hash, current)
+	if err != nil || !ok {
+		err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+			e := event
+			e.Outcome, e.Details = audit.OutcomeFailure, map[string]any{"reason": "wrong_current_password"}
+			return s.rec.Record(ctx, tx, e)
+		})
+		return errors.Join(ErrInvalidCredentials, err)
+	}
+	if next == current {
+		return &ValidationError{Fields: map[string]string{"password": "Choose a password different from the current one."}}
+	}
+	newHash, err := s.hashPassword(next)
+	if err != nil {
+		return err
+	}
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		// The hash condition loses a race against a concurrent change or reset.
+		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, must_change = 0, updated_at = ?
+			WHERE id = ? AND password_hash = ? AND disabled = 0`,
+			newHash, store.FormatTime(s.nowUTC()), u.ID, hash)
+		if err := affectedOne(res, err, ErrInvalidCredentials); err != nil {
+			return err
+		}
+		n, err := deleteUserSessions(ctx, tx, u.ID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM login_throttle WHERE key = ?`, userThrottleKey(u.Username)); err != nil {
+			return err
+		}
+		e := event
+		e.Outcome, e.Details = audit.OutcomeSuccess, map[string]any{"sessions_ended": n}
+		return s.rec.Record(ctx, tx, e)
+	})
+}
+
+// EnsureAdmin creates the first account when there are no users at all:
+// "admin", role admin, a random one-time password of 20 readable
+// characters that must be changed at first login. It returns that password
+// and created=true only when it created the account; the caller shows it
+// once and never logs it. Audited as user.created by "system".
+func (s *Service) EnsureAdmin(ctx context.Context) (password string, created bool, err error) {
+	n, err := s.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return "", false, err
+	}
+	password = GeneratePassword()
+	hash, err := s.hashPassword(password)
+	if err != nil {
+		return "", false, err
+	}
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		// Re-check inside the write transaction: another process may have won.
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil || n > 0 {
+			return err
+		}
+		u, err := s.insertUser(ctx, tx, "admin", "Administrator", RoleAdmin, hash, true)
+		if err != nil {
+			return err
+		}
+		created = true
+		return s.rec.Record(ctx, tx, audit.Event{
+			ActorName: "system", Action: audit.ActionUserCreated, Outcome: audit.OutcomeSuccess,
+			TargetType: "user", TargetID: userTarget(u.ID),
+			Details: map[string]any{"username": u.Username, "role": string(u.Role), "must_change": true, "bootstrap": true},
+		})
+	})
+	if err != nil || !created {
+		return "", false, err
+	}
+	return password, true, nil
+}
