@@ -19,7 +19,14 @@ var CSVHeader = []string{"seq", "time_utc", "actor_id", "actor_name", "actor_rol
 // run as a formula (starting with = + - @ tab or CR) are prefixed with '.
 // It returns the number of events written (header excluded).
 func (l *Log) ExportCSV(ctx context.Context, w io.Writer, f Filter) (int64, error) {
-	where, args := f.where()
+	lo, hi, ok, err := l.span(ctx, f)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		lo, hi = 1, 0 // nothing matches: still write the header
+	}
+	where, args := f.where(lo, hi)
 	rows, err := l.db.Read.QueryContext(ctx, `SELECT `+selectCols+` FROM audit_events WHERE `+where+` ORDER BY seq ASC`, args...)
 	if err != nil {
 		return 0, fmt.Errorf("audit: export: %w", err)

@@ -64,14 +64,23 @@ func fixtureRow(i int64, n int64) row {
 	}
 }
 
-// bulkInsert appends events from+1..n of the fixture trail with a correct
-// chain, in one transaction with multi-row inserts (prevHash is the hash of
-// event from, GenesisHash when from is 0).
-func bulkInsert(tb testing.TB, db *store.DB, from, n int64, prevHash string) string {
+// bulkInsert appends events from+1..to of the fixture trail of total
+// events with a correct chain, in one transaction with multi-row inserts
+// (prevHash is the hash of event from, GenesisHash when from is 0), and
+// returns the hash of event to.
+func bulkInsert(tb testing.TB, db *store.DB, from, to, total int64, prevHash string) string {
 	tb.Helper()
 	const batch = 50
 	ctx := context.Background()
 	hs := newHasher()
+	// The append-only trigger makes every insert keep a statement journal;
+	// in a temp file that is most of the fixture's time. The writer is a
+	// single connection, so these pragmas stay on it for the rest of the test.
+	for _, p := range []string{`PRAGMA temp_store = MEMORY`, `PRAGMA cache_size = -131072`} {
+		if _, err := db.Write.ExecContext(ctx, p); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	err := db.Tx(ctx, func(tx *sql.Tx) error {
 		var stmt *sql.Stmt
 		args := make([]any, 0, batch*15)
@@ -98,8 +107,8 @@ func bulkInsert(tb testing.TB, db *store.DB, from, n int64, prevHash string) str
 			return err
 		}
 		k := 0
-		for i := from + 1; i <= n; i++ {
-			r := fixtureRow(i, n)
+		for i := from + 1; i <= to; i++ {
+			r := fixtureRow(i, total)
 			r.PrevHash = prevHash
 			r.Hash = hs.sum(&r)
 			prevHash = r.Hash

@@ -94,7 +94,9 @@ const insertSQL = `INSERT INTO audit_events (seq, at, actor_id, actor_name, acto
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // RecordNow records e in a transaction of its own, for events that describe
-// no other change (a failed login, an invalid webhook, an export).
+// no other change (a failed login, an invalid webhook, an export). Never
+// call it inside another store transaction: the single writer connection
+// is busy, and it would wait for it forever; use Record with that tx.
 func (l *Log) RecordNow(ctx context.Context, e Event) error {
 	return l.db.Tx(ctx, func(tx *sql.Tx) error { return l.Record(ctx, tx, e) })
 }

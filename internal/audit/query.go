@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -96,22 +97,46 @@ const (
 const selectCols = `seq, at, actor_id, actor_name, actor_role, action, outcome, target_type, target_id,
 	client_ip, user_agent, request_id, details, prev_hash, hash`
 
-// where renders f as SQL conditions (joined with AND, "1" when empty).
-// Time bounds become seq bounds found through the (at, seq) index, which
-// is exact because Record never lets time decrease along seq; the "+at"
-// checks stay for rows imported from elsewhere, and the unary + keeps the
-// planner from walking the at index and sorting instead of walking seq.
-func (f Filter) where() (string, []any) {
-	var conds []string
-	var args []any
+// span resolves f's time range to the inclusive seq range [lo, hi] through
+// the (at, seq) index: two probes, exact because Record never lets time
+// decrease along seq. ok is false when no event can match.
+func (l *Log) span(ctx context.Context, f Filter) (lo, hi int64, ok bool, err error) {
+	lo, hi = 1, math.MaxInt64
+	probe := func(q string, t time.Time, dst *int64) error {
+		err := l.db.Read.QueryRowContext(ctx, q, store.FormatTime(t)).Scan(dst)
+		if errors.Is(err, sql.ErrNoRows) {
+			ok = false
+			return nil
+		}
+		return err
+	}
+	ok = true
+	if !f.From.IsZero() {
+		err = probe(`SELECT seq FROM audit_events WHERE at >= ? ORDER BY at, seq LIMIT 1`, f.From, &lo)
+	}
+	if err == nil && ok && !f.To.IsZero() {
+		err = probe(`SELECT seq FROM audit_events WHERE at < ? ORDER BY at DESC, seq DESC LIMIT 1`, f.To, &hi)
+	}
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("audit: query time range: %w", err)
+	}
+	return lo, hi, ok && lo <= hi, nil
+}
+
+// where renders f as SQL conditions over the seq range [lo, hi]. Keeping
+// a single seq range (time bounds and the keyset cursor merged by the
+// caller) lets SQLite walk one index range; the "+at" checks keep the time
+// filter exact for rows imported from elsewhere, and their unary + stops the
+// planner from walking the at index and sorting instead.
+func (f Filter) where(lo, hi int64) (string, []any) {
+	conds := []string{`seq BETWEEN ? AND ?`}
+	args := []any{lo, hi}
 	add := func(c string, a ...any) { conds = append(conds, c); args = append(args, a...) }
 	if !f.From.IsZero() {
-		from := store.FormatTime(f.From)
-		add(`seq >= (SELECT seq FROM audit_events WHERE at >= ? ORDER BY at, seq LIMIT 1) AND +at >= ?`, from, from)
+		add(`+at >= ?`, store.FormatTime(f.From))
 	}
 	if !f.To.IsZero() {
-		to := store.FormatTime(f.To)
-		add(`seq <= (SELECT seq FROM audit_events WHERE at < ? ORDER BY at DESC, seq DESC LIMIT 1) AND +at < ?`, to, to)
+		add(`+at < ?`, store.FormatTime(f.To))
 	}
 	if f.Actor != "" {
 		add(`actor_name = ?`, f.Actor)
@@ -131,9 +156,6 @@ func (f Filter) where() (string, []any) {
 	if f.Text != "" {
 		add(`target_id LIKE ? ESCAPE '\'`, "%"+likeEscape(f.Text)+"%")
 	}
-	if len(conds) == 0 {
-		return "1", nil
-	}
 	return strings.Join(conds, " AND "), args
 }
 
@@ -150,24 +172,23 @@ func (l *Log) Query(ctx context.Context, f Filter, c Cursor, limit int) (Page, e
 		limit = DefaultPageSize
 	}
 	limit = min(limit, MaxPageSize)
-	where, args := f.where()
-
-	backward := c.AfterSeq > 0 && c.BeforeSeq == 0 // towards newer events
-	q := `SELECT ` + selectCols + ` FROM audit_events WHERE ` + where
-	qargs := slices.Clone(args)
+	spanLo, spanHi, ok, err := l.span(ctx, f)
+	if err != nil || !ok {
+		return Page{Entries: []Entry{}}, err
+	}
+	lo, hi := spanLo, spanHi
+	// Newest first by default; AfterSeq pages towards newer events.
+	backward := c.AfterSeq > 0 && c.BeforeSeq == 0
+	order := `DESC`
 	switch {
 	case backward:
-		q += ` AND seq > ? ORDER BY seq ASC`
-		qargs = append(qargs, c.AfterSeq)
+		lo, order = max(lo, c.AfterSeq+1), `ASC`
 	case c.BeforeSeq > 0:
-		q += ` AND seq < ? ORDER BY seq DESC`
-		qargs = append(qargs, c.BeforeSeq)
-	default:
-		q += ` ORDER BY seq DESC`
+		hi = min(hi, c.BeforeSeq-1)
 	}
-	q += ` LIMIT ?`
-	qargs = append(qargs, limit+1)
-	entries, err := l.list(ctx, q, qargs...)
+	where, args := f.where(lo, hi)
+	entries, err := l.list(ctx, `SELECT `+selectCols+` FROM audit_events WHERE `+where+
+		` ORDER BY seq `+order+` LIMIT ?`, append(args, limit+1)...)
 	if err != nil {
 		return Page{}, err
 	}
@@ -184,16 +205,12 @@ func (l *Log) Query(ctx context.Context, f Filter, c Cursor, limit int) (Page, e
 	}
 	newest, oldest := entries[0].Seq, entries[len(entries)-1].Seq
 	// The direction we paged in is known from limit+1; the other needs a probe.
-	var olderExists, newerExists bool
+	olderExists, newerExists := more, c.BeforeSeq > 0
 	if backward {
 		newerExists = more
-		olderExists, err = l.exists(ctx, where, args, `seq < ?`, oldest)
-	} else {
-		olderExists = more
-		newerExists = c.BeforeSeq > 0
-		if newerExists {
-			newerExists, err = l.exists(ctx, where, args, `seq > ?`, newest)
-		}
+		olderExists, err = l.exists(ctx, f, spanLo, oldest-1)
+	} else if newerExists {
+		newerExists, err = l.exists(ctx, f, newest+1, spanHi)
 	}
 	if err != nil {
 		return Page{}, err
@@ -207,10 +224,13 @@ func (l *Log) Query(ctx context.Context, f Filter, c Cursor, limit int) (Page, e
 	return p, nil
 }
 
-func (l *Log) exists(ctx context.Context, where string, args []any, cond string, seq int64) (bool, error) {
+func (l *Log) exists(ctx context.Context, f Filter, lo, hi int64) (bool, error) {
+	if lo > hi {
+		return false, nil
+	}
+	where, args := f.where(lo, hi)
 	var one int
-	err := l.db.Read.QueryRowContext(ctx, `SELECT 1 FROM audit_events WHERE `+where+` AND `+cond+` LIMIT 1`,
-		append(slices.Clone(args), seq)...).Scan(&one)
+	err := l.db.Read.QueryRowContext(ctx, `SELECT 1 FROM audit_events WHERE `+where+` LIMIT 1`, args...).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -150,5 +151,21 @@ func TestVerifyFromAnchorAfterArchiving(t *testing.T) {
 	exec(t, db, `DROP TRIGGER audit_events_no_delete`, `DELETE FROM audit_events WHERE seq = 5`)
 	if st, _ := l.Verify(ctx, anchor); st.OK || st.BrokenSeq != 5 || !strings.Contains(st.Problem, "missing") {
 		t.Errorf("anchor row deleted = %+v", st)
+	}
+}
+
+func TestAnchorText(t *testing.T) {
+	a := Anchor{Seq: 42, PrevHash: strings.Repeat("ab", 32)}
+	got, err := ParseAnchor(a.String())
+	if err != nil || got != a {
+		t.Errorf("round trip %v -> %+v, %v", a, got, err)
+	}
+	if got, err := ParseAnchor(""); err != nil || got != (Anchor{}) {
+		t.Errorf("empty = %+v, %v", got, err)
+	}
+	for _, s := range []string{"42", "0:" + GenesisHash, "x:" + GenesisHash, "42:abc", "42:" + strings.Repeat("zz", 32)} {
+		if _, err := ParseAnchor(s); !errors.Is(err, ErrBadAnchor) {
+			t.Errorf("ParseAnchor(%q) = %v", s, err)
+		}
 	}
 }

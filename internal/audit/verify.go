@@ -2,7 +2,10 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/store"
@@ -15,6 +18,27 @@ import (
 type Anchor struct {
 	Seq      int64
 	PrevHash string
+}
+
+// String renders a as "SEQ:PREV_HASH", the form ParseAnchor reads (for an
+// `audit verify -from` flag and for the operator's archive notes).
+func (a Anchor) String() string { return strconv.FormatInt(a.Seq, 10) + ":" + a.PrevHash }
+
+// ErrBadAnchor is returned by ParseAnchor.
+var ErrBadAnchor = errors.New("audit: bad anchor, want SEQ:PREV_HASH (64 hex digits)")
+
+// ParseAnchor reads "SEQ:PREV_HASH"; "" is the zero Anchor (genesis).
+func ParseAnchor(s string) (Anchor, error) {
+	if s == "" {
+		return Anchor{}, nil
+	}
+	seqText, h, ok := strings.Cut(strings.TrimSpace(s), ":")
+	seq, err := strconv.ParseInt(seqText, 10, 64)
+	h = strings.ToLower(h)
+	if !ok || err != nil || seq < 1 || len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
+		return Anchor{}, fmt.Errorf("%w: %q", ErrBadAnchor, s)
+	}
+	return Anchor{Seq: seq, PrevHash: h}, nil
 }
 
 // ChainStatus is the outcome of Verify.

@@ -40,6 +40,9 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	// Money state: FULL so a commit survives power loss in WAL mode.
 	q.Add("_pragma", "synchronous(FULL)")
+	// The append-only audit triggers make SQLite keep a statement journal;
+	// in memory it costs far less than a temp file.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {

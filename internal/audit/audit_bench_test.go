@@ -1,0 +1,298 @@
+package audit
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/store"
+)
+
+// benchEvent is fixture event i as a caller would pass it to Record.
+func benchEvent(i int64) Event {
+	r := fixtureRow(i, 1_000_000)
+	var d map[string]any
+	if err := json.Unmarshal([]byte(r.Details), &d); err != nil {
+		panic(err)
+	}
+	return Event{ActorID: r.ActorID, ActorName: r.ActorName, ActorRole: r.ActorRole, Action: r.Action,
+		Outcome: r.Outcome, TargetType: r.TargetType, TargetID: r.TargetID, ClientIP: r.ClientIP,
+		UserAgent: r.UserAgent, RequestID: r.RequestID, Details: d}
+}
+
+func reportRate(b *testing.B, n int64, unit string) {
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), unit)
+}
+
+// BenchmarkRecord appends events through Record: "commit=each" is one
+// transaction per event (RecordNow, what a request does, so it includes
+// the fsync of synchronous=FULL), "commit=100" shares a transaction among
+// 100 events to show the CPU cost of chaining, redaction and indexes.
+func BenchmarkRecord(b *testing.B) {
+	for _, per := range []int{1, 100} {
+		b.Run(fmt.Sprintf("commit=%s", perName(per)), func(b *testing.B) {
+			db := openDB(b)
+			l := New(db, nil)
+			ctx := context.Background()
+			evs := make([]Event, 100)
+			for i := range evs {
+				evs[i] = benchEvent(int64(i + 1))
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i += per {
+				err := db.Tx(ctx, func(tx *sql.Tx) error {
+					for j := i; j < min(i+per, b.N); j++ {
+						if err := l.Record(ctx, tx, evs[j%len(evs)]); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportRate(b, int64(b.N), "events/s")
+		})
+	}
+}
+
+func perName(per int) string {
+	if per == 1 {
+		return "each"
+	}
+	return fmt.Sprint(per)
+}
+
+// BenchmarkBareInsert is the baseline for BenchmarkRecord: the same row
+// (same columns and bytes, hashes precomputed) inserted with a plain INSERT
+// into a table without triggers or indexes, in the same kind of immediate
+// transaction on the same store settings.
+func BenchmarkBareInsert(b *testing.B) {
+	for _, per := range []int{1, 100} {
+		b.Run(fmt.Sprintf("commit=%s", perName(per)), func(b *testing.B) {
+			db := openDB(b)
+			ctx := context.Background()
+			if _, err := db.Write.ExecContext(ctx, `CREATE TABLE bare AS SELECT * FROM audit_events WHERE 0`); err != nil {
+				b.Fatal(err)
+			}
+			rows := make([]row, 100)
+			for i := range rows {
+				rows[i] = fixtureRow(int64(i+1), 1_000_000)
+				rows[i].PrevHash, rows[i].Hash = GenesisHash, GenesisHash
+			}
+			q := `INSERT INTO bare (seq, at, actor_id, actor_name, actor_role, action, outcome, target_type, target_id,
+				client_ip, user_agent, request_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+			b.ResetTimer()
+			for i := 0; i < b.N; i += per {
+				err := db.Tx(ctx, func(tx *sql.Tx) error {
+					for j := i; j < min(i+per, b.N); j++ {
+						r := rows[j%len(rows)]
+						if _, err := tx.ExecContext(ctx, q, j+1, r.At, r.ActorID, r.ActorName, r.ActorRole, r.Action, r.Outcome,
+							r.TargetType, r.TargetID, r.ClientIP, r.UserAgent, r.RequestID, r.Details, r.PrevHash, r.Hash); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportRate(b, int64(b.N), "events/s")
+		})
+	}
+}
+
+const (
+	bigN           = 1_000_000
+	fixtureVersion = "1"
+)
+
+var (
+	bigMu sync.Mutex
+	bigDB *store.DB
+)
+
+// bigFixture opens a database holding the 1M-event fixture trail. It is
+// built once (about a minute) and cached under os.TempDir(), keyed by the
+// audit migration and the fixture version, so reruns start at once. The
+// benchmarks only read it.
+func bigFixture(b *testing.B) *store.DB {
+	b.Helper()
+	if testing.Short() {
+		b.Skip("1M-event fixture skipped in -short mode")
+	}
+	bigMu.Lock()
+	defer bigMu.Unlock()
+	if bigDB != nil {
+		return bigDB
+	}
+	mig, err := os.ReadFile(filepath.Join("..", "store", "migrations", "0003_audit.sql"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	sum := sha256.Sum256(append(mig, fixtureVersion...))
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("refunddesk-audit-bench-%s-%d.db", hex.EncodeToString(sum[:6]), bigN))
+	ctx := context.Background()
+	if _, err := os.Stat(path); err != nil {
+		start := time.Now()
+		tmp := fmt.Sprintf("%s.tmp%d", path, os.Getpid())
+		db, err := store.Open(ctx, tmp)
+		if err != nil {
+			b.Fatal(err)
+		}
+		prev := GenesisHash
+		for from := int64(0); from < bigN; from += 100_000 {
+			prev = bulkInsert(b, db, from, min(from+100_000, bigN), bigN, prev)
+		}
+		if _, err := db.Write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			b.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			b.Fatal(err)
+		}
+		os.Remove(tmp + "-wal")
+		os.Remove(tmp + "-shm")
+		if err := os.Rename(tmp, path); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("built %s in %v", path, time.Since(start))
+	}
+	if bigDB, err = store.Open(ctx, path); err != nil {
+		b.Fatal(err)
+	}
+	return bigDB
+}
+
+var benchFilters = []struct {
+	name string
+	f    Filter
+	deep Cursor // a cursor near the oldest end of this filter's results
+}{
+	{"all", Filter{}, Cursor{BeforeSeq: 1_000}},
+	{"actor", Filter{Actor: "carol"}, Cursor{BeforeSeq: 5_000}},
+	{"failures", Filter{Outcome: OutcomeFailure}, Cursor{BeforeSeq: 100_000}},
+	{"action+outcome", Filter{Action: ActionRefundApproved, Outcome: OutcomeFailure}, Cursor{BeforeSeq: 200_000}},
+	{"target", Filter{TargetType: "refund", TargetID: fixtureRow(777_777, bigN).TargetID}, Cursor{BeforeSeq: 500_000}},
+	{"day", Filter{From: t0.Add(150 * 24 * time.Hour), To: t0.Add(151 * 24 * time.Hour)}, Cursor{BeforeSeq: 432_100}},
+	{"month+actor", Filter{From: t0.Add(60 * 24 * time.Hour), To: t0.Add(90 * 24 * time.Hour), Actor: "bob"}, Cursor{BeforeSeq: 173_000}},
+	{"text", Filter{Text: "00012345"}, Cursor{}},
+}
+
+func benchQuery(b *testing.B, deep bool) {
+	db := bigFixture(b)
+	l := New(db, nil)
+	ctx := context.Background()
+	for _, bf := range benchFilters {
+		c := Cursor{}
+		if deep {
+			if bf.deep.IsZero() {
+				continue
+			}
+			c = bf.deep
+		}
+		b.Run(bf.name, func(b *testing.B) {
+			var n int
+			for b.Loop() {
+				p, err := l.Query(ctx, bf.f, c, DefaultPageSize)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n = len(p.Entries)
+			}
+			b.ReportMetric(float64(n), "rows")
+		})
+	}
+}
+
+// BenchmarkQueryFirstPage is the newest page of 50 for each filter at 1M events.
+func BenchmarkQueryFirstPage(b *testing.B) { benchQuery(b, false) }
+
+// BenchmarkQueryDeepPage is a page of 50 near the oldest end of each
+// filter's results (keyset), next to the baseline the keyset replaces:
+// LIMIT/OFFSET to the same depth.
+func BenchmarkQueryDeepPage(b *testing.B) {
+	benchQuery(b, true)
+	db := bigFixture(b)
+	ctx := context.Background()
+	for _, bl := range []struct{ name, where string }{
+		{"baseline-offset/all", "1"},
+		{"baseline-offset/actor", "actor_name = 'carol'"},
+	} {
+		b.Run(bl.name, func(b *testing.B) {
+			var count int64
+			if err := db.Read.QueryRowContext(ctx, `SELECT count(*) FROM audit_events WHERE `+bl.where).Scan(&count); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				rows, err := db.Read.QueryContext(ctx, `SELECT `+selectCols+` FROM audit_events WHERE `+bl.where+
+					` ORDER BY seq DESC LIMIT 50 OFFSET ?`, count-1_000)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var r row
+				for rows.Next() {
+					if err := r.scan(rows); err != nil {
+						b.Fatal(err)
+					}
+				}
+				rows.Close()
+			}
+		})
+	}
+}
+
+type countWriter struct{ n int64 }
+
+func (w *countWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }
+
+// BenchmarkExportCSV exports all 1M events (20k with -short).
+func BenchmarkExportCSV(b *testing.B) {
+	db := smallOrBig(b)
+	l := New(db, nil)
+	var rows, bytes int64
+	for b.Loop() {
+		w := &countWriter{}
+		n, err := l.ExportCSV(context.Background(), w, Filter{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows += n
+		bytes += w.n
+	}
+	reportRate(b, rows, "rows/s")
+	b.ReportMetric(float64(bytes)/b.Elapsed().Seconds()/(1<<20), "MiB/s")
+}
+
+// BenchmarkVerify verifies the whole chain of 1M events (20k with -short).
+func BenchmarkVerify(b *testing.B) {
+	db := smallOrBig(b)
+	l := New(db, nil)
+	var rows int64
+	for b.Loop() {
+		st, err := l.Verify(context.Background(), Anchor{})
+		if err != nil || !st.OK {
+			b.Fatalf("verify = %+v, %v", st, err)
+		}
+		rows += st.Count
+	}
+	reportRate(b, rows, "rows/s")
+}
+
+func smallOrBig(b *testing.B) *store.DB {
+	if !testing.Short() {
+		return bigFixture(b)
+	}
+	db := openDB(b)
+	bulkInsert(b, db, 0, 20_000, 20_000, GenesisHash)
+	return db
+}
