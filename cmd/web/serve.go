@@ -7,6 +7,7 @@ import (
 	"net"
 
 	"github.com/neox-refund-desk/refunddesk/internal/app"
+	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 )
 
 // serve runs the web server until ctx is cancelled.
@@ -21,6 +22,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer a.Close()
+	if err := a.StartNeoX(refunds.Options{}); err != nil {
+		return err
+	}
 	h, password, err := a.Prepare(ctx)
 	if err != nil {
 		return err

@@ -17,6 +17,8 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/handlers"
+	"github.com/neox-refund-desk/refunddesk/internal/neox/sandbox"
+	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -27,6 +29,10 @@ type App struct {
 	Auth  *auth.Service
 	Audit *audit.Log
 	Log   *slog.Logger
+	// Refunds is the refund domain with its NeoX gateways and worker.
+	Refunds *refunds.Service
+	// Sandbox is the NeoX stand-in in sandbox mode, nil in live mode.
+	Sandbox *sandbox.Sandbox
 	// Now is the clock for sessions and audit; tests inject one.
 	Now func() time.Time
 }
@@ -58,11 +64,38 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts Options) (*
 		ao.Argon = *opts.Argon
 	}
 	svc := auth.NewService(db, al, ao)
-	return &App{Cfg: cfg, DB: db, Auth: svc, Audit: al, Log: logger, Now: now}, nil
+	a := &App{Cfg: cfg, DB: db, Auth: svc, Audit: al, Log: logger, Now: now}
+	return a, nil
 }
 
-// Close releases the database.
-func (a *App) Close() error { return a.DB.Close() }
+// StartNeoX starts the sandbox (in sandbox mode) and builds the refund
+// service on the configured NeoX products. Subcommands that only touch the
+// database skip it.
+func (a *App) StartNeoX(opts refunds.Options) error {
+	if a.Cfg.NeoXMode == "sandbox" {
+		sb, err := startSandbox(&a.Cfg, a)
+		if err != nil {
+			return err
+		}
+		a.Sandbox = sb
+	}
+	if opts.Now == nil {
+		opts.Now = a.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = a.Log.With("component", "refunds")
+	}
+	a.Refunds = refunds.New(a.DB, a.Audit, gateways(a.Cfg), opts)
+	return nil
+}
+
+// Close stops the sandbox and releases the database.
+func (a *App) Close() error {
+	if a.Sandbox != nil {
+		_ = a.Sandbox.Close()
+	}
+	return a.DB.Close()
+}
 
 // Prepare does what a server start needs before serving: the first admin
 // (returning its one-time password when it was just created), the startup
@@ -84,13 +117,28 @@ func (a *App) Prepare(ctx context.Context) (http.Handler, string, error) {
 		return nil, "", err
 	}
 	a.Auth.UseSessionKeys(keys, auth.CookieOptions{Secure: strings.HasPrefix(a.Cfg.BaseURL, "https://")})
-	srv := handlers.New(handlers.Deps{DB: a.DB, Auth: a.Auth, Audit: a.Audit, Logger: a.Log, Now: a.Now})
+	srv := handlers.New(handlers.Deps{DB: a.DB, Auth: a.Auth, Audit: a.Audit, Refunds: a.Refunds,
+		Webhooks: webhookSecrets(a.Cfg), Logger: a.Log, Now: a.Now})
 	return srv.Handler(), password, nil
 }
 
-// Serve serves h on ln until ctx is cancelled, then shuts down gracefully:
-// stop accepting, finish in-flight requests, return nil.
+// Serve serves h on ln and runs the refund worker until ctx is cancelled,
+// then shuts down gracefully: stop accepting, finish in-flight requests and
+// the current NeoX call, return nil.
 func (a *App) Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	workerDone := make(chan error, 1)
+	if a.Refunds != nil {
+		go func() { workerDone <- a.Refunds.Run(workerCtx) }()
+	} else {
+		workerDone <- nil
+	}
+	defer func() {
+		stopWorker()
+		if err := <-workerDone; err != nil && !errors.Is(err, context.Canceled) {
+			a.Log.Error("refund worker stopped", "err", err)
+		}
+	}()
 	hs := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -19,6 +19,7 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/app"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 )
 
 // Clock is a settable clock for session-expiry tests.
@@ -57,9 +58,13 @@ type Running struct {
 type Option func(*settings)
 
 type settings struct {
-	env   map[string]string
-	clock *Clock
+	env     map[string]string
+	clock   *Clock
+	refunds refunds.Options
 }
+
+// WithRefundOptions tunes the refund worker (retry delays, poll interval).
+func WithRefundOptions(o refunds.Options) Option { return func(s *settings) { s.refunds = o } }
 
 // WithEnv sets a configuration variable (e.g. SESSION_IDLE_TIMEOUT).
 func WithEnv(k, v string) Option { return func(s *settings) { s.env[k] = v } }
@@ -125,6 +130,9 @@ func Start(t testing.TB, opts ...Option) *Running {
 	a, err := app.Open(ctx, cfg, app.NewLogger(logs, cfg.Level()), o)
 	if err != nil {
 		t.Fatalf("open app: %v", err)
+	}
+	if err := a.StartNeoX(s.refunds); err != nil {
+		t.Fatalf("start NeoX: %v", err)
 	}
 	h, password, err := a.Prepare(ctx)
 	if err != nil {

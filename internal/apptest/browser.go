@@ -9,18 +9,23 @@ import (
 	"testing"
 	"time"
 
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
 var execLookPath = exec.LookPath
 
+// stepTimeout bounds one browser step, so a missing element fails the test
+// with a message instead of hanging it.
+const stepTimeout = 20 * time.Second
+
 // Browser is a headless Chromium tab for one test.
 type Browser struct {
 	Ctx context.Context
 	mu  sync.Mutex
-	// console collects console messages and exceptions, so tests can assert
-	// that no CSP violation or script error happened.
+	// console collects console messages, log entries (CSP violations are
+	// reported there) and exceptions, so tests can assert there were none.
 	console []string
 }
 
@@ -37,7 +42,6 @@ func NewBrowser(t *testing.T) *Browser {
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true),
@@ -49,9 +53,8 @@ func NewBrowser(t *testing.T) *Browser {
 		chromedp.WindowSize(1280, 900),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	b := &Browser{Ctx: ctx}
-	chromedp.ListenTarget(ctx, func(ev any) {
+	b := &Browser{}
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
 		switch e := ev.(type) {
 		case *runtime.EventConsoleAPICalled:
 			var parts []string
@@ -59,11 +62,14 @@ func NewBrowser(t *testing.T) *Browser {
 				parts = append(parts, string(a.Value))
 			}
 			b.add(string(e.Type) + ": " + strings.Join(parts, " "))
+		case *cdplog.EventEntryAdded:
+			b.add(string(e.Entry.Level) + ": " + e.Entry.Text)
 		case *runtime.EventExceptionThrown:
-			b.add("exception: " + e.ExceptionDetails.Error())
+			b.add("exception: " + e.ExceptionDetails.Text)
 		}
-	})
-	if err := chromedp.Run(ctx); err != nil {
+	}))
+	b.Ctx = ctx
+	if err := chromedp.Do(ctx); err != nil {
 		cancelCtx()
 		cancelAlloc()
 		t.Fatalf("start chromium (%s): %v", path, err)
@@ -88,30 +94,61 @@ func (b *Browser) Console() []string {
 	return append([]string(nil), b.console...)
 }
 
-// Run runs actions with a per-step timeout, failing the test on error.
-func (b *Browser) Run(t *testing.T, actions ...chromedp.Action) {
+// Problems returns console entries that signal a defect: CSP violations,
+// script errors and exceptions. Error statuses of pages are not problems:
+// tests open forbidden pages on purpose and assert on them.
+func (b *Browser) Problems() []string {
+	var out []string
+	for _, m := range b.Console() {
+		if strings.Contains(m, "Failed to load resource: the server responded with a status of") {
+			continue
+		}
+		if strings.Contains(m, "Content Security Policy") || strings.HasPrefix(m, "exception") ||
+			strings.HasPrefix(m, "error") {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Run runs steps with a timeout, failing the test on error.
+func (b *Browser) Run(t *testing.T, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b.Ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(b.Ctx, stepTimeout)
 	defer cancel()
-	if err := chromedp.Run(ctx, actions...); err != nil {
+	if err := chromedp.Do(ctx, steps...); err != nil {
 		t.Fatalf("browser: %v", err)
 	}
 }
 
-// Text returns the text content of the first node matching sel.
+// Get runs one action that returns a value.
+func Get[T any](t *testing.T, b *Browser, a chromedp.Action[T]) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.Ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	return v
+}
+
+// Text returns the trimmed text of the first node matching the CSS selector.
 func (b *Browser) Text(t *testing.T, sel string) string {
 	t.Helper()
-	var s string
-	b.Run(t, chromedp.Text(sel, &s, chromedp.ByQuery))
-	return strings.TrimSpace(s)
+	return strings.TrimSpace(Get(t, b, chromedp.Text(chromedp.CSS(sel))))
+}
+
+// Attr returns an attribute of the first node matching the CSS selector.
+func (b *Browser) Attr(t *testing.T, sel, name string) string {
+	t.Helper()
+	return Get(t, b, chromedp.AttributeValue(chromedp.CSS(sel), name)).Value
 }
 
 // Location returns the current URL.
 func (b *Browser) Location(t *testing.T) string {
 	t.Helper()
-	var s string
-	b.Run(t, chromedp.Location(&s))
-	return s
+	return Get(t, b, chromedp.Location())
 }
 
 // Login signs in through the login form.
@@ -119,10 +156,10 @@ func (b *Browser) Login(t *testing.T, base, username, password string) {
 	t.Helper()
 	b.Run(t,
 		chromedp.Navigate(base+"/login"),
-		chromedp.WaitVisible(`[data-testid=login-form]`, chromedp.ByQuery),
-		chromedp.SendKeys(`#username`, username, chromedp.ByQuery),
-		chromedp.SendKeys(`#password`, password, chromedp.ByQuery),
-		chromedp.Click(`[data-testid=login-submit]`, chromedp.ByQuery),
-		chromedp.WaitNotPresent(`[data-testid=login-form]`, chromedp.ByQuery),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=login-form]`)),
+		chromedp.SendKeys(chromedp.CSS(`#username`), username),
+		chromedp.SendKeys(chromedp.CSS(`#password`), password),
+		chromedp.Click(chromedp.CSS(`[data-testid=login-submit]`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`[data-testid=login-form]`)),
 	)
 }

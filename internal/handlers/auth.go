@@ -104,7 +104,10 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) {
 	if len(form.Errors) == 0 {
 		err := s.auth.ChangePassword(r.Context(), u.ID, current, next)
 		var ve *auth.ValidationError
+		var te *auth.ThrottledError
 		switch {
+		case errors.As(err, &te):
+			form.Errors["current"] = fmt.Sprintf("Too many wrong passwords. Wait %d minute(s) and try again.", max(int(math.Ceil(te.RetryAfter.Minutes())), 1))
 		case errors.Is(err, auth.ErrInvalidCredentials):
 			form.Errors["current"] = "That is not your current password."
 		case errors.As(err, &ve):

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/neox-refund-desk/refunddesk/internal/auth"
+
 	"github.com/neox-refund-desk/refunddesk/web/templates"
 )
 
@@ -23,6 +25,8 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	switch {
 	case errors.As(err, &mbe):
 		s.renderStatus(w, r, http.StatusRequestEntityTooLarge, "Too much data", "The form you sent is larger than allowed.")
+	case errors.Is(err, auth.ErrLastAdmin):
+		s.renderStatus(w, r, http.StatusConflict, "Not possible", "This would leave no enabled administrator. Add or enable another admin first.")
 	case errors.Is(err, errNotFound):
 		s.renderStatus(w, r, http.StatusNotFound, "Not found", "That record does not exist.")
 	default:

@@ -16,6 +16,9 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/neox/sandbox"
+	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -39,6 +42,9 @@ type env struct {
 	auth  *auth.Service
 	audit *audit.Log
 	clock *clock
+	// refunds has no worker running: tests drive it explicitly.
+	refunds *refunds.Service
+	sandbox *sandbox.Sandbox
 }
 
 const testPassword = "correct horse battery staple"
@@ -60,10 +66,24 @@ func newEnv(t *testing.T) *env {
 	}
 	svc.UseSessionKeys(keys, auth.CookieOptions{})
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := New(Deps{DB: db, Auth: svc, Audit: al, Logger: logger, Now: c.Now})
+	sb := sandbox.New(sandbox.Config{MerchantCode: "TEST01", PGSecretKey: "pg-secret-for-tests",
+		ClientID: "gc", ClientSecret: "gc-secret", COLClientID: "col", COLClientSecret: "col-secret",
+		GCWebhookSecret: "gc-hook", COLWebhookSecret: "col-hook", SettleDelay: 20 * time.Millisecond, Seed: true})
+	if err := sb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	gw := refunds.Gateways{
+		PG:  neox.NewPG(neox.PGConfig{BaseURL: sb.URL(), MerchantCode: "TEST01", SecretKey: "pg-secret-for-tests"}, nil),
+		GC:  neox.NewGC(neox.OpenAPIConfig{BaseURL: sb.URL(), ClientID: "gc", ClientSecret: "gc-secret", Scope: neox.GCScope}, nil),
+		COL: neox.NewCOL(neox.OpenAPIConfig{BaseURL: sb.URL(), ClientID: "col", ClientSecret: "col-secret", Scope: "collection"}, nil),
+	}
+	rs := refunds.New(db, al, gw, refunds.Options{Now: c.Now, Logger: logger})
+	srv := New(Deps{DB: db, Auth: svc, Audit: al, Refunds: rs, Logger: logger, Now: c.Now,
+		Webhooks: WebhookSecrets{PGMerchantCode: "TEST01", PGSecretKey: "pg-secret-for-tests", GCSecret: "gc-hook", COLSecret: "col-hook"}})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &env{t: t, url: ts.URL, db: db, auth: svc, audit: al, clock: c}
+	return &env{t: t, url: ts.URL, db: db, auth: svc, audit: al, clock: c, refunds: rs, sandbox: sb}
 }
 
 func (e *env) user(name string, role auth.Role) auth.User {

@@ -48,6 +48,7 @@ func (s *Server) routes() []route {
 		{"GET /healthz", public, s.handleHealthz},
 		{"GET /readyz", public, s.handleReadyz},
 		{"GET /static/", public, static.Handler().ServeHTTP},
+		{"GET /favicon.ico", public, handleFavicon},
 
 		// Signing in and out.
 		{"GET /login", public, s.handleLoginForm},
@@ -59,6 +60,32 @@ func (s *Server) routes() []route {
 		{"GET /account", signedIn, s.handleAccount},
 		{"POST /account/password", signedIn, s.handleChangePassword},
 		{"POST /account/signout-all", signedIn, s.handleSignOutAll},
+
+		// Refund work: staff and managers.
+		{"GET /transactions", staffUp, s.handleTransactions},
+		{"GET /refunds/new", staffUp, s.handleRefundForm},
+		{"POST /refunds", staffUp, s.handleRefundCreate},
+		{"GET /refunds", staffUp, s.handleRefunds},
+		{"GET /refunds/{id}", staffUp, s.handleRefund},
+		{"GET /refunds/{id}/status", staffUp, s.handleRefundStatus},
+		{"POST /refunds/{id}/cancel", staffUp, s.handleRefundCancel},
+
+		// Managers: approvals.
+		{"GET /approvals", managers, s.handleApprovals},
+		{"POST /approvals/bulk", managers, s.handleApproveBulk},
+		{"POST /refunds/{id}/approve", managers, s.handleRefundApprove},
+		{"POST /refunds/{id}/reject", managers, s.handleRefundReject},
+
+		// Managers: audit review.
+		{"GET /audit", managers, s.handleAudit},
+		{"GET /audit/events/{seq}", managers, s.handleAuditEvent},
+		{"GET /audit/export.csv", managers, s.handleAuditExport},
+		{"GET /audit/verify", managers, s.handleAuditVerify},
+
+		// NeoX webhooks: their own chain, verified by signature.
+		{"POST /webhooks/neox/pg", webhook, s.handleWebhookPG},
+		{"POST /webhooks/neox/gc", webhook, s.handleWebhookGC},
+		{"POST /webhooks/neox/col", webhook, s.handleWebhookCOL},
 
 		// Admins: users.
 		{"GET /users", admins, s.handleUsers},

@@ -20,14 +20,14 @@ func TestRoleMatrix(t *testing.T) {
 	e.user("manager1", auth.RoleManager)
 	e.user("admin1", auth.RoleAdmin)
 	target := e.user("target", auth.RoleStaff)
-	srv := New(Deps{DB: e.db, Auth: e.auth})
+	srv := New(Deps{DB: e.db, Auth: e.auth, Refunds: e.refunds})
 	roles := []struct {
 		name string
 		role auth.Role
 	}{{"anonymous", ""}, {"staff", auth.RoleStaff}, {"manager", auth.RoleManager}, {"admin", auth.RoleAdmin}}
 	for _, rt := range srv.routes() {
 		method, path, _ := strings.Cut(rt.pattern, " ")
-		path = strings.NewReplacer("{$}", "", "{id}", itoa(target.ID)).Replace(path)
+		path = strings.NewReplacer("{$}", "", "{id}", itoa(target.ID), "{seq}", "1").Replace(path)
 		if strings.HasSuffix(path, "/") && path != "/" {
 			path += "css/app.css"
 		}

@@ -14,16 +14,21 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
+	"github.com/neox-refund-desk/refunddesk/web/static"
 )
 
 // Deps are the server's explicit dependencies.
 type Deps struct {
-	DB     *store.DB
-	Auth   *auth.Service
-	Audit  *audit.Log
-	Logger *slog.Logger
-	Now    func() time.Time
+	DB    *store.DB
+	Auth  *auth.Service
+	Audit *audit.Log
+	// Refunds is the refund domain; nil serves the foundation pages only.
+	Refunds  *refunds.Service
+	Webhooks WebhookSecrets
+	Logger   *slog.Logger
+	Now      func() time.Time
 	// MaxBodyBytes bounds every request body; 0 means 1 MiB.
 	MaxBodyBytes int64
 }
@@ -36,11 +41,15 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	maxBody int64
+	chain   chainCache
+	refunds *refunds.Service
+	hooks   WebhookSecrets
 }
 
 // New builds a Server from its dependencies.
 func New(d Deps) *Server {
-	s := &Server{db: d.DB, auth: d.Auth, audit: d.Audit, log: d.Logger, now: d.Now, maxBody: d.MaxBodyBytes}
+	s := &Server{db: d.DB, auth: d.Auth, audit: d.Audit, log: d.Logger, now: d.Now, maxBody: d.MaxBodyBytes,
+		refunds: d.Refunds, hooks: d.Webhooks}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -95,4 +104,9 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = w.Write([]byte("ready\n"))
+}
+
+// handleFavicon serves GET /favicon.ico (browsers ask for it by that name).
+func handleFavicon(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, static.URL("favicon.svg"), http.StatusMovedPermanently)
 }

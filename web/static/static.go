@@ -12,7 +12,7 @@ import (
 	"sync"
 )
 
-//go:embed css js vendor
+//go:embed css js vendor favicon.svg
 var files embed.FS
 
 // versions maps a file name to a short hash of its content; computed once

@@ -1,0 +1,254 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/web/templates"
+)
+
+// knownActions are the actions the filter offers; anything else is refused.
+var knownActions = []string{
+	audit.ActionLogin, audit.ActionLoginFailed, audit.ActionLoginThrottled, audit.ActionLogout,
+	audit.ActionSessionRevoked, audit.ActionPasswordChange,
+	audit.ActionUserCreated, audit.ActionUserDisabled, audit.ActionUserEnabled, audit.ActionUserPasswordReset, audit.ActionUserRoleChanged,
+	audit.ActionRefundRequested, audit.ActionRefundApproved, audit.ActionRefundRejected, audit.ActionRefundCancelled, audit.ActionRefundState,
+	audit.ActionNeoXCall, audit.ActionWebhookReceived, audit.ActionConfigStartup, audit.ActionAuditExport,
+}
+
+var knownOutcomes = []string{audit.OutcomeSuccess, audit.OutcomeFailure, audit.OutcomeDenied, audit.OutcomeUnknown}
+
+// parseAuditFilter reads the filter from the query string; field errors
+// come back with the form as typed.
+func parseAuditFilter(q url.Values, now time.Time) (audit.Filter, templates.AuditFilterForm) {
+	form := templates.AuditFilterForm{
+		Range: q.Get("range"), From: q.Get("from"), To: q.Get("to"), Actor: q.Get("actor"),
+		Action: q.Get("action"), Outcome: q.Get("outcome"), Target: strings.TrimSpace(q.Get("target")),
+		Text: strings.TrimSpace(q.Get("q")), Errors: templates.FieldErrors{},
+	}
+	var f audit.Filter
+	zone := templates.Zone()
+	today := time.Date(now.In(zone).Year(), now.In(zone).Month(), now.In(zone).Day(), 0, 0, 0, 0, zone)
+	switch form.Range {
+	case "today":
+		f.From = today
+	case "7d":
+		f.From = today.AddDate(0, 0, -6)
+	case "month":
+		f.From = time.Date(today.Year(), today.Month(), 1, 0, 0, 0, 0, zone)
+	case "", "custom":
+		for _, d := range []struct {
+			field, val string
+			dst        *time.Time
+			add        int
+		}{{"from", form.From, &f.From, 0}, {"to", form.To, &f.To, 1}} {
+			if d.val == "" {
+				continue
+			}
+			t, err := time.ParseInLocation("2006-01-02", d.val, zone)
+			if err != nil {
+				form.Errors[d.field] = "Use a date like 2026-11-25."
+				continue
+			}
+			*d.dst = t.AddDate(0, 0, d.add)
+		}
+		if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+			form.Errors["to"] = "The end date is before the start date."
+		}
+	default:
+		form.Errors["from"] = "Unknown period."
+	}
+	if form.Action != "" && !slices.Contains(knownActions, form.Action) {
+		form.Errors["action"] = "Unknown action."
+		form.Action = ""
+	}
+	if form.Outcome != "" && !slices.Contains(knownOutcomes, form.Outcome) {
+		form.Errors["outcome"] = "Unknown outcome."
+		form.Outcome = ""
+	}
+	if len(form.Actor) > 64 || len(form.Target) > 200 || len(form.Text) > 200 {
+		form.Errors["q"] = "Search terms are limited to 200 characters."
+	}
+	f.Actor, f.Action, f.Outcome, f.TargetID, f.Text = form.Actor, form.Action, form.Outcome, form.Target, form.Text
+	return f, form
+}
+
+// filterQuery renders the form back into a query string (for pager and CSV links).
+func filterQuery(form templates.AuditFilterForm) url.Values {
+	v := url.Values{}
+	for k, val := range map[string]string{"range": form.Range, "from": form.From, "to": form.To, "actor": form.Actor,
+		"action": form.Action, "outcome": form.Outcome, "target": form.Target, "q": form.Text} {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	return v
+}
+
+func withCursor(v url.Values, c audit.Cursor) string {
+	if c.IsZero() {
+		return ""
+	}
+	v2 := url.Values{}
+	for k, vals := range v {
+		v2[k] = vals
+	}
+	v2.Set("c", c.Encode())
+	return "/audit?" + v2.Encode()
+}
+
+// targetHref links an audit target to its page, where there is one.
+func targetHref(typ, id string) string {
+	switch typ {
+	case "refund":
+		return "/refunds/" + url.PathEscape(id)
+	}
+	return ""
+}
+
+func auditRow(e audit.Entry) templates.AuditRow {
+	return templates.AuditRow{Seq: e.Seq, Time: e.Time, Actor: e.ActorName, Role: e.ActorRole, Action: e.Action,
+		Outcome: e.Outcome, TargetType: e.TargetType, TargetID: e.TargetID, ClientIP: e.ClientIP,
+		TargetHref: targetHref(e.TargetType, e.TargetID)}
+}
+
+// handleAudit serves GET /audit: filtered, keyset-paginated review.
+func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f, form := parseAuditFilter(q, s.now())
+	cur, err := audit.ParseCursor(q.Get("c"))
+	if err != nil {
+		form.Errors["q"] = "That page link is not valid; showing the newest events."
+		cur = audit.Cursor{}
+	}
+	data := templates.AuditPageData{Filter: form, Actions: knownActions, Chain: s.chain.badge(r.Context(), s.audit)}
+	if data.Actors, err = s.audit.Actors(r.Context()); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if len(form.Errors) > 0 {
+		status = http.StatusUnprocessableEntity
+	} else {
+		page, err := s.audit.Query(r.Context(), f, cur, audit.DefaultPageSize)
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		for _, e := range page.Entries {
+			data.Rows = append(data.Rows, auditRow(e))
+		}
+		base := filterQuery(form)
+		data.PrevHref, data.NextHref = withCursor(base, page.Prev), withCursor(base, page.Next)
+	}
+	data.CSVHref = "/audit/export.csv?" + filterQuery(form).Encode()
+	s.render(w, r, status, templates.AuditPage(s.page(r, "Audit trail", "audit"), data))
+}
+
+// handleAuditEvent serves GET /audit/events/{seq}.
+func (s *Server) handleAuditEvent(w http.ResponseWriter, r *http.Request) {
+	seq, err := strconv.ParseInt(r.PathValue("seq"), 10, 64)
+	if err != nil || seq <= 0 {
+		s.renderError(w, r, errNotFound)
+		return
+	}
+	e, err := s.audit.Get(r.Context(), seq)
+	if errors.Is(err, audit.ErrNotFound) {
+		err = errNotFound
+	}
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, templates.AuditEventPage(s.page(r, "Audit event", "audit"), templates.AuditEvent{
+		Row: auditRow(e), UserAgent: e.UserAgent, RequestID: e.RequestID,
+		DetailsJSON: e.DetailsJSON, PrevHash: e.PrevHash, Hash: e.Hash,
+	}))
+}
+
+// handleAuditExport serves GET /audit/export.csv: the filtered view,
+// streamed row by row. The export itself is audited before it starts.
+func (s *Server) handleAuditExport(w http.ResponseWriter, r *http.Request) {
+	f, form := parseAuditFilter(r.URL.Query(), s.now())
+	if len(form.Errors) > 0 {
+		s.renderStatus(w, r, http.StatusUnprocessableEntity, "Cannot export", "The filters are not valid; fix them on the audit page first.")
+		return
+	}
+	if err := s.audit.RecordNow(r.Context(), audit.Event{Action: audit.ActionAuditExport, Outcome: audit.OutcomeSuccess,
+		TargetType: "audit", Details: map[string]any{"filter": filterQuery(form).Encode(), "via": "web"}}); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	name := "audit-" + s.now().In(templates.Zone()).Format("20060102-150405") + ".csv"
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	if _, err := s.audit.ExportCSV(r.Context(), w, f); err != nil {
+		// Headers are gone; the truncated file ends without the final rows.
+		s.log.ErrorContext(r.Context(), "audit export failed", "err", err)
+	}
+}
+
+// handleAuditVerify serves GET /audit/verify: a full re-verification.
+func (s *Server) handleAuditVerify(w http.ResponseWriter, r *http.Request) {
+	st, err := s.audit.Verify(r.Context(), audit.Anchor{})
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.chain.set(st)
+	http.Redirect(w, r, "/audit", http.StatusSeeOther)
+}
+
+// chainCache keeps the last verification so each page load only checks the
+// events appended since (a full pass runs on demand and at the first load).
+type chainCache struct {
+	mu sync.Mutex
+	st *audit.ChainStatus
+}
+
+func (c *chainCache) set(st audit.ChainStatus) {
+	c.mu.Lock()
+	c.st = &st
+	c.mu.Unlock()
+}
+
+func (c *chainCache) badge(ctx context.Context, l *audit.Log) templates.ChainBadge {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var st audit.ChainStatus
+	var err error
+	switch {
+	case c.st == nil:
+		st, err = l.Verify(ctx, audit.Anchor{})
+	case !c.st.OK:
+		st = *c.st
+	default:
+		st, err = l.Verify(ctx, audit.Anchor{Seq: c.st.VerifiedSeq + 1, PrevHash: c.st.HeadHash})
+		if err == nil && st.OK && st.Count == 0 {
+			st = *c.st
+		} else if err == nil {
+			st.Count += c.st.Count
+		}
+	}
+	if err != nil {
+		return templates.ChainBadge{Text: "The audit chain could not be checked just now."}
+	}
+	c.st = &st
+	if st.OK {
+		if st.Count == 0 {
+			return templates.ChainBadge{OK: true, Text: "No events yet."}
+		}
+		return templates.ChainBadge{OK: true, Text: "Chain verified up to event " + strconv.FormatInt(st.VerifiedSeq, 10) +
+			" at " + templates.LocalTime(st.VerifiedAt) + "."}
+	}
+	return templates.ChainBadge{Text: "Chain BROKEN at event " + strconv.FormatInt(st.BrokenSeq, 10) + ": " + st.Problem +
+		". Verified up to event " + strconv.FormatInt(st.VerifiedSeq, 10) + "."}
+}

@@ -1,0 +1,154 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/refunds"
+	"github.com/neox-refund-desk/refunddesk/web/templates"
+)
+
+const refundPageSize = 25
+
+// parseRefundFilter reads the list filters from the query string. Staff
+// always see only their own requests, whatever the URL says.
+func parseRefundFilter(q url.Values, u auth.User) (refunds.ListFilter, templates.RefundListForm) {
+	form := templates.RefundListForm{Status: q.Get("status"), API: q.Get("api"), Requester: q.Get("requester"),
+		From: q.Get("from"), To: q.Get("to"), MinAmount: q.Get("min"), MaxAmount: q.Get("max"),
+		Sort: q.Get("sort"), Dir: q.Get("dir"), Errors: templates.FieldErrors{}}
+	var f refunds.ListFilter
+	switch form.Status {
+	case "":
+	case "PENDING", "APPROVED", "REJECTED", "CANCELLED":
+		f.Approval = form.Status
+	case "QUEUED", "SENDING", "PROCESSING", "UNKNOWN", "SUCCEEDED", "FAILED":
+		f.Submission = form.Status
+	default:
+		form.Errors["status"] = "Unknown status."
+	}
+	switch form.API {
+	case "", "PG", "GC", "COL":
+		f.API = refunds.API(form.API)
+	default:
+		form.Errors["api"] = "Unknown API."
+	}
+	if form.Requester != "" {
+		id, err := strconv.ParseInt(form.Requester, 10, 64)
+		if err != nil || id <= 0 {
+			form.Errors["requester"] = "Unknown requester."
+		}
+		f.RequestedBy = id
+	}
+	if u.Role != auth.RoleManager {
+		f.RequestedBy = u.ID
+	}
+	zone := templates.Zone()
+	for _, d := range []struct {
+		field, val string
+		dst        *time.Time
+		add        int
+	}{{"from", form.From, &f.From, 0}, {"to", form.To, &f.To, 1}} {
+		if d.val == "" {
+			continue
+		}
+		t, err := time.ParseInLocation("2006-01-02", d.val, zone)
+		if err != nil {
+			form.Errors[d.field] = "Use a date like 2026-11-25."
+			continue
+		}
+		*d.dst = t.AddDate(0, 0, d.add)
+	}
+	for _, a := range []struct {
+		field, val string
+		dst        *int64
+	}{{"min", form.MinAmount, &f.MinAmount}, {"max", form.MaxAmount, &f.MaxAmount}} {
+		if a.val == "" {
+			continue
+		}
+		n, err := refunds.ParseAmount(a.val)
+		if err != nil {
+			form.Errors[a.field] = sentence(err)
+			continue
+		}
+		*a.dst = n
+	}
+	if f.MinAmount > 0 && f.MaxAmount > 0 && f.MinAmount > f.MaxAmount {
+		form.Errors["max"] = "The upper bound is below the lower bound."
+	}
+	switch form.Sort {
+	case "", "date":
+		form.Sort, f.Sort = "date", "date"
+	case "amount":
+		f.Sort = "amount"
+	default:
+		form.Errors["status"] = "Unknown sort order."
+	}
+	if form.Dir != "asc" {
+		form.Dir = "desc"
+	}
+	f.Desc = form.Dir == "desc"
+	return f, form
+}
+
+func refundListQuery(form templates.RefundListForm) url.Values {
+	v := url.Values{}
+	for k, val := range map[string]string{"status": form.Status, "api": form.API, "requester": form.Requester,
+		"from": form.From, "to": form.To, "min": form.MinAmount, "max": form.MaxAmount, "sort": form.Sort, "dir": form.Dir} {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	return v
+}
+
+// handleRefunds serves GET /refunds: filters kept in the URL, keyset pages.
+func (s *Server) handleRefunds(w http.ResponseWriter, r *http.Request) {
+	u, _ := userFrom(r.Context())
+	q := r.URL.Query()
+	f, form := parseRefundFilter(q, u)
+	d := templates.RefundListData{Form: form, SortHref: map[string]string{}}
+	base := refundListQuery(form)
+	for _, key := range []string{"date", "amount"} {
+		v := refundListQuery(form)
+		v.Set("sort", key)
+		dir := "desc"
+		if form.Sort == key && form.Dir == "desc" {
+			dir = "asc"
+		}
+		v.Set("dir", dir)
+		d.SortHref[key] = "/refunds?" + v.Encode()
+	}
+	if u.Role == auth.RoleManager {
+		users, err := s.auth.ListUsers(r.Context())
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		for _, x := range users {
+			d.Requesters = append(d.Requesters, templates.RequesterOption{ID: strconv.FormatInt(x.ID, 10), Name: x.Name()})
+		}
+	}
+	status := http.StatusOK
+	if len(form.Errors) > 0 {
+		status = http.StatusUnprocessableEntity
+	} else {
+		rows, next, err := s.refunds.List(r.Context(), f, refunds.Cursor(q.Get("after")), refundPageSize)
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		d.Rows = rows
+		if next != "" {
+			v := refundListQuery(form)
+			v.Set("after", string(next))
+			d.NextHref = "/refunds?" + v.Encode()
+		}
+		if q.Get("after") != "" {
+			d.FirstHref = "/refunds?" + base.Encode()
+		}
+	}
+	s.render(w, r, status, templates.RefundListPage(s.page(r, "Refunds", "refunds"), d))
+}

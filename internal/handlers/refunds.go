@@ -1,0 +1,340 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/refunds"
+	"github.com/neox-refund-desk/refunddesk/web/templates"
+)
+
+func actorOf(u auth.User) refunds.Actor {
+	return refunds.Actor{ID: u.ID, Name: u.Username, Role: string(u.Role)}
+}
+
+// handleRefundForm serves GET /refunds/new?api=&ref=[&payment=]: the form
+// for the chosen API, prefilled from a fresh lookup.
+func (s *Server) handleRefundForm(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := templates.RefundForm{API: q.Get("api"), Ref: strings.TrimSpace(q.Get("ref")), PaymentID: q.Get("payment"),
+		FeeChargeWay: "OUR", Token: uuid.NewString(), Errors: templates.FieldErrors{}}
+	if msg := s.fillRefundable(r, &f); msg != "" {
+		s.renderStatus(w, r, http.StatusUnprocessableEntity, "Cannot request a refund", msg)
+		return
+	}
+	s.render(w, r, http.StatusOK, templates.RefundFormPage(s.page(r, "Request a refund", "transactions"), f))
+}
+
+// fillRefundable looks the reference up again so the form shows what can
+// be refunded now; it returns a message when nothing can be.
+func (s *Server) fillRefundable(r *http.Request, f *templates.RefundForm) string {
+	if !slices.Contains(s.configuredAPIs(), f.API) || !validRef(f.Ref) {
+		return "Look the transaction up first: the product or reference in the link is not valid."
+	}
+	l, err := s.refunds.Lookup(r.Context(), refunds.API(f.API), f.Ref)
+	if err != nil {
+		if msg := lookupMessage(err); msg != "" {
+			return msg
+		}
+		return "The transaction could not be looked up just now. Try again in a moment."
+	}
+	switch {
+	case f.API == "PG":
+		i := slices.IndexFunc(l.Payments, func(p refunds.PaymentView) bool { return p.ID == f.PaymentID })
+		if i < 0 {
+			return "This transaction has no payment " + f.PaymentID + "."
+		}
+		p := l.Payments[i]
+		f.PaymentMethod, f.Refundable, f.Currency = p.Method, p.Refundable, "VND"
+	case l.Order != nil:
+		f.Currency = l.Order.Currency
+		if l.Order.Refundable {
+			f.Refundable = l.Order.Amount
+		}
+	case l.Transaction != nil:
+		f.Refundable, f.Currency = l.Transaction.Refundable, "VND"
+	}
+	if f.Refundable <= 0 {
+		return "Nothing can be refunded on this payment now: it is not paid, already refunded, or refunds are in flight."
+	}
+	return ""
+}
+
+// handleRefundCreate serves POST /refunds.
+func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	pf := r.PostForm
+	f := templates.RefundForm{
+		API: pf.Get("api"), Ref: strings.TrimSpace(pf.Get("ref")), PaymentID: pf.Get("payment"), Token: pf.Get("token"),
+		Amount: strings.TrimSpace(pf.Get("amount")), FeeChargeWay: pf.Get("fee_charge_way"), SubMerchantID: strings.TrimSpace(pf.Get("sub_merchant_id")),
+		BankSwift: strings.TrimSpace(pf.Get("bank_swift")), BankAccountNumber: strings.TrimSpace(pf.Get("bank_account_number")),
+		BankAccountName: strings.TrimSpace(pf.Get("bank_account_name")), BankBranch: strings.TrimSpace(pf.Get("bank_branch")),
+		ReasonCode: pf.Get("reason_code"), ReasonText: strings.TrimSpace(pf.Get("reason_text")), Errors: templates.FieldErrors{},
+	}
+	if _, err := uuid.Parse(f.Token); err != nil {
+		// A missing token would defeat double-submit protection: start over.
+		f.Token = uuid.NewString()
+	}
+	if msg := s.fillRefundable(r, &f); msg != "" {
+		f.Errors["form"] = msg
+	}
+	req := refunds.NewRequest{API: refunds.API(f.API), TransactionRef: f.Ref, PaymentID: f.PaymentID,
+		ReasonCode: f.ReasonCode, ReasonText: f.ReasonText, FeeChargeWay: f.FeeChargeWay, SubMerchantID: f.SubMerchantID,
+		BankSwift: f.BankSwift, BankAccountNumber: f.BankAccountNumber, BankAccountName: f.BankAccountName, BankBranch: f.BankBranch,
+		IdempotencyKey: f.Token}
+	if f.API != "GC" {
+		amount, err := refunds.ParseAmount(f.Amount)
+		if err != nil {
+			f.Errors["amount"] = sentence(err)
+		}
+		req.Amount = amount
+		if err == nil && f.Refundable > 0 && amount > f.Refundable {
+			f.Errors["amount"] = "At most " + templates.Money(f.Refundable, f.Currency) + " can be refunded now."
+		}
+	}
+	if len(f.Errors) == 0 {
+		u, _ := userFrom(r.Context())
+		ref, err := s.refunds.Create(r.Context(), actorOf(u), req)
+		var ve *refunds.ValidationError
+		switch {
+		case errors.As(err, &ve):
+			for k, v := range ve.Fields {
+				f.Errors[k] = v
+			}
+		case err != nil:
+			if msg := lookupMessage(err); msg != "" {
+				f.Errors["form"] = msg
+				break
+			}
+			s.renderError(w, r, err)
+			return
+		default:
+			redirect(w, r, "/refunds/"+ref.ID+"?flash=refund-requested")
+			return
+		}
+	}
+	if f.API != "GC" && f.Amount != "" {
+		if n, err := refunds.ParseAmount(f.Amount); err == nil {
+			f.Amount = templates.GroupThousands(n)
+		}
+	}
+	s.render(w, r, http.StatusUnprocessableEntity, templates.RefundFormPage(s.page(r, "Request a refund", "transactions"), f))
+}
+
+// refundFromPath loads the refund named by {id}.
+func (s *Server) refundFromPath(r *http.Request) (refunds.Refund, error) {
+	id := r.PathValue("id")
+	if _, err := uuid.Parse(id); err != nil {
+		return refunds.Refund{}, errNotFound
+	}
+	ref, err := s.refunds.Get(r.Context(), id)
+	if errors.Is(err, refunds.ErrNotFound) {
+		return ref, errNotFound
+	}
+	return ref, err
+}
+
+// canSee: staff see their own refunds; managers see all.
+func canSee(u auth.User, ref refunds.Refund) bool {
+	return u.Role == auth.RoleManager || ref.RequestedBy == u.ID
+}
+
+func (s *Server) refundDetail(r *http.Request, ref refunds.Refund) (templates.RefundDetailData, error) {
+	u, _ := userFrom(r.Context())
+	d := templates.RefundDetailData{Refund: ref, SelfMade: ref.RequestedBy == u.ID, Errors: templates.FieldErrors{}}
+	d.CanApprove = u.Role == auth.RoleManager && ref.RequestedBy != u.ID && ref.Approval == "PENDING"
+	d.CanCancel = ref.RequestedBy == u.ID && ref.Approval == "PENDING"
+	var err error
+	if d.Attempts, err = s.refunds.Attempts(r.Context(), ref.ID); err != nil {
+		return d, err
+	}
+	entries, err := s.audit.Timeline(r.Context(), "refund", ref.ID)
+	if err != nil {
+		return d, err
+	}
+	for _, e := range entries {
+		d.Timeline = append(d.Timeline, timelineEntry(e))
+	}
+	return d, nil
+}
+
+func timelineEntry(e audit.Entry) templates.TimelineEntry {
+	te := templates.TimelineEntry{Seq: e.Seq, Time: e.Time, Actor: e.ActorName, Action: e.Action, Outcome: e.Outcome}
+	var parts []string
+	for _, k := range []string{"from", "to", "state", "op", "outcome", "code", "message", "note", "status", "applied", "failed_reason"} {
+		if v, ok := e.Details[k]; ok && v != nil && v != "" {
+			parts = append(parts, k+": "+toString(v))
+		}
+	}
+	te.Summary = strings.Join(parts, " · ")
+	return te
+}
+
+// handleRefund serves GET /refunds/{id}.
+func (s *Server) handleRefund(w http.ResponseWriter, r *http.Request) {
+	ref, err := s.refundFromPath(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if u, _ := userFrom(r.Context()); !canSee(u, ref) {
+		s.renderStatus(w, r, http.StatusForbidden, "Not allowed", "Staff can open only the refunds they requested.")
+		return
+	}
+	d, err := s.refundDetail(r, ref)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, templates.RefundDetailPage(s.page(r, "Refund", "refunds"), d))
+}
+
+// handleRefundStatus serves GET /refunds/{id}/status: the live fragment the
+// refund page polls while the refund is in flight.
+func (s *Server) handleRefundStatus(w http.ResponseWriter, r *http.Request) {
+	ref, err := s.refundFromPath(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if u, _ := userFrom(r.Context()); !canSee(u, ref) {
+		s.renderStatus(w, r, http.StatusForbidden, "Not allowed", "Staff can open only the refunds they requested.")
+		return
+	}
+	s.render(w, r, http.StatusOK, templates.RefundStatus(templates.RefundDetailData{Refund: ref}))
+}
+
+// decisionError renders what went wrong with approve/reject/cancel.
+func (s *Server) decisionError(w http.ResponseWriter, r *http.Request, ref refunds.Refund, err error) {
+	var ve *refunds.ValidationError
+	switch {
+	case errors.Is(err, refunds.ErrSelfApproval):
+		s.renderStatus(w, r, http.StatusForbidden, "Not allowed", "You requested this refund, so another manager must decide on it.")
+	case errors.Is(err, refunds.ErrForbidden):
+		s.renderStatus(w, r, http.StatusForbidden, "Not allowed", "Your role cannot do this.")
+	case errors.Is(err, refunds.ErrConflict):
+		cur, gerr := s.refunds.Get(r.Context(), ref.ID)
+		msg := "Someone else acted on this refund first."
+		if gerr == nil {
+			msg += " It is now " + cur.Approval
+			if cur.DecidedByName != "" {
+				msg += " (by " + cur.DecidedByName + ")"
+			}
+			msg += "."
+		}
+		s.renderStatus(w, r, http.StatusConflict, "Already decided", msg)
+	case errors.As(err, &ve):
+		d, derr := s.refundDetail(r, ref)
+		if derr != nil {
+			s.renderError(w, r, derr)
+			return
+		}
+		for k, v := range ve.Fields {
+			d.Errors[k] = v
+		}
+		d.Note = r.PostForm.Get("note")
+		s.render(w, r, http.StatusUnprocessableEntity, templates.RefundDetailPage(s.page(r, "Refund", "refunds"), d))
+	default:
+		s.renderError(w, r, err)
+	}
+}
+
+// handleRefundApprove serves POST /refunds/{id}/approve.
+func (s *Server) handleRefundApprove(w http.ResponseWriter, r *http.Request) {
+	s.decide(w, r, "refund-approved", func(a refunds.Actor, id, note string) (refunds.Refund, error) {
+		return s.refunds.Approve(r.Context(), a, id, note)
+	})
+}
+
+// handleRefundReject serves POST /refunds/{id}/reject.
+func (s *Server) handleRefundReject(w http.ResponseWriter, r *http.Request) {
+	s.decide(w, r, "refund-rejected", func(a refunds.Actor, id, note string) (refunds.Refund, error) {
+		return s.refunds.Reject(r.Context(), a, id, note)
+	})
+}
+
+// handleRefundCancel serves POST /refunds/{id}/cancel.
+func (s *Server) handleRefundCancel(w http.ResponseWriter, r *http.Request) {
+	s.decide(w, r, "refund-cancelled", func(a refunds.Actor, id, _ string) (refunds.Refund, error) {
+		return s.refunds.Cancel(r.Context(), a, id)
+	})
+}
+
+func (s *Server) decide(w http.ResponseWriter, r *http.Request, flash string, act func(refunds.Actor, string, string) (refunds.Refund, error)) {
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	ref, err := s.refundFromPath(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	u, _ := userFrom(r.Context())
+	note := strings.TrimSpace(r.PostForm.Get("note"))
+	if _, err := act(actorOf(u), ref.ID, note); err != nil {
+		s.decisionError(w, r, ref, err)
+		return
+	}
+	redirect(w, r, "/refunds/"+ref.ID+"?flash="+flash)
+}
+
+// handleApprovals serves GET /approvals: the queue, oldest first.
+func (s *Server) handleApprovals(w http.ResponseWriter, r *http.Request) {
+	s.renderApprovals(w, r, http.StatusOK, nil)
+}
+
+func (s *Server) renderApprovals(w http.ResponseWriter, r *http.Request, status int, results []string) {
+	rows, err := s.refunds.Pending(r.Context())
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	u, _ := userFrom(r.Context())
+	s.render(w, r, status, templates.ApprovalsPage(s.page(r, "Approvals", "approvals"),
+		templates.ApprovalsData{Rows: rows, Now: s.now(), ViewerID: u.ID, Results: results}))
+}
+
+// handleApproveBulk serves POST /approvals/bulk: approves each selected
+// refund under the same rules as one at a time, and reports each outcome.
+func (s *Server) handleApproveBulk(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	ids := r.PostForm["id"]
+	if len(ids) == 0 {
+		s.renderApprovals(w, r, http.StatusUnprocessableEntity, []string{"Select at least one refund to approve."})
+		return
+	}
+	if len(ids) > 200 {
+		s.renderApprovals(w, r, http.StatusUnprocessableEntity, []string{"Approve at most 200 refunds at once."})
+		return
+	}
+	u, _ := userFrom(r.Context())
+	approved, errs := s.refunds.ApproveMany(r.Context(), actorOf(u), ids)
+	results := []string{plural(len(approved), "refund approved", "refunds approved") + " and queued for NeoX."}
+	for id, err := range errs {
+		msg := "could not be approved"
+		switch {
+		case errors.Is(err, refunds.ErrSelfApproval):
+			msg = "is your own request"
+		case errors.Is(err, refunds.ErrConflict):
+			msg = "was already decided by someone else"
+		case errors.Is(err, refunds.ErrNotFound):
+			msg = "does not exist"
+		}
+		results = append(results, "Refund "+id+" "+msg+".")
+	}
+	slices.Sort(results[1:])
+	s.renderApprovals(w, r, http.StatusOK, results)
+}

@@ -1,0 +1,129 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/refunds"
+	"github.com/neox-refund-desk/refunddesk/web/templates"
+)
+
+func (s *Server) configuredAPIs() []string {
+	var out []string
+	if s.refunds == nil {
+		return nil
+	}
+	for _, a := range s.refunds.Configured() {
+		out = append(out, string(a))
+	}
+	return out
+}
+
+// validRef accepts the NeoX reference formats we have seen: letters,
+// digits and - _ . : up to 64 characters.
+func validRef(ref string) bool {
+	if ref == "" || len(ref) > 64 {
+		return false
+	}
+	for _, c := range ref {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.:", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// lookupMessage turns a lookup failure into what staff can act on.
+func lookupMessage(err error) string {
+	var rej *neox.RejectedError
+	switch {
+	case errors.Is(err, refunds.ErrNotFound), errors.Is(err, neox.ErrNotFound):
+		return "NeoX does not know this reference. Check the id and the product."
+	case errors.Is(err, refunds.ErrNotConfigured):
+		return "This NeoX product is not configured."
+	case errors.As(err, &rej):
+		msg := "NeoX refused the lookup"
+		if rej.Code != "" {
+			msg += " (code " + rej.Code + ")"
+		}
+		if rej.Message != "" {
+			msg += ": " + rej.Message
+		}
+		return msg + "."
+	case neox.IsUnknown(err):
+		return "NeoX did not answer in time or answered with an error. Try again in a moment."
+	}
+	return ""
+}
+
+// handleTransactions serves GET /transactions: the lookup form, and the
+// result when api and ref are given.
+func (s *Server) handleTransactions(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := templates.LookupForm{API: q.Get("api"), Ref: strings.TrimSpace(q.Get("ref")), APIs: s.configuredAPIs(), Errors: templates.FieldErrors{}}
+	var res *templates.LookupResult
+	status := http.StatusOK
+	if q.Has("ref") || q.Has("api") {
+		switch {
+		case !slices.Contains(f.APIs, f.API):
+			f.Errors["api"] = "Choose one of the configured products."
+		case !validRef(f.Ref):
+			f.Errors["ref"] = "Enter the NeoX id: letters, digits and - _ . : only, up to 64 characters."
+		}
+		if len(f.Errors) > 0 {
+			status = http.StatusUnprocessableEntity
+		} else {
+			lr, err := s.lookup(r, refunds.API(f.API), f.Ref)
+			if err != nil {
+				s.renderError(w, r, err)
+				return
+			}
+			res = &lr
+		}
+	}
+	recent, err := s.refunds.RecentLookups(r.Context(), 8)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	var rec []templates.RecentLookup
+	for _, l := range recent {
+		rec = append(rec, templates.RecentLookup{API: string(l.API), Ref: l.Ref, At: l.FetchedAt})
+	}
+	s.render(w, r, status, templates.TransactionsPage(s.page(r, "Transactions", "transactions"), f, res, rec))
+}
+
+// lookup asks NeoX and maps the answer for the page; NeoX failures become a
+// message on the result, other errors are returned.
+func (s *Server) lookup(r *http.Request, api refunds.API, ref string) (templates.LookupResult, error) {
+	res := templates.LookupResult{API: string(api), Ref: ref}
+	l, err := s.refunds.Lookup(r.Context(), api, ref)
+	if err != nil {
+		if msg := lookupMessage(err); msg != "" {
+			res.Error = msg
+			return res, nil
+		}
+		return res, err
+	}
+	res.FetchedAt, res.Refunds = l.FetchedAt, l.Refunds
+	for _, p := range l.Payments {
+		res.Payments = append(res.Payments, templates.PaymentRow{ID: p.ID, Status: p.Status, Method: p.Method,
+			Amount: p.Amount, Refunded: p.Refunded, InFlight: p.Reserved, Refundable: p.Refundable, CanRefund: p.Refundable > 0})
+	}
+	if o := l.Order; o != nil {
+		row := &templates.OrderRow{ID: o.ID, Status: o.Status, Currency: o.Currency, Amount: o.Amount,
+			InFlight: o.Reserved, CanRefund: o.Refundable, Created: o.CreatedAt}
+		if o.Refundable {
+			row.Refundable = o.Amount
+		}
+		res.Order = row
+	}
+	if tr := l.Transaction; tr != nil {
+		res.Order = &templates.OrderRow{ID: tr.ID, Status: tr.Status, Currency: "VND", Amount: tr.Amount, Refunded: tr.Refunded,
+			InFlight: tr.Reserved, Refundable: tr.Refundable, CanRefund: tr.Refundable > 0, Created: tr.CreatedAt}
+	}
+	return res, nil
+}

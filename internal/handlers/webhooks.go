@@ -1,0 +1,107 @@
+package handlers
+
+import (
+	"crypto/subtle"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/refunds"
+)
+
+// WebhookSecrets are what the webhook endpoints verify with. An empty
+// secret disables that product's endpoint (404), as NeoX would not call it.
+type WebhookSecrets struct {
+	PGMerchantCode, PGSecretKey string
+	GCSecret, COLSecret         string
+	BasicUser, BasicPass        string
+}
+
+// webhookBodyLimit bounds webhook bodies: NeoX events are a few hundred bytes.
+const webhookBodyLimit = 64 << 10
+
+// handleWebhookPG serves POST /webhooks/neox/pg (refund IPN).
+func (s *Server) handleWebhookPG(w http.ResponseWriter, r *http.Request) {
+	s.webhook(w, r, "PG", s.hooks.PGSecretKey, func(raw []byte) (refunds.WebhookResult, error) {
+		ipn, err := neox.VerifyPGIPN(raw, s.hooks.PGMerchantCode, s.hooks.PGSecretKey)
+		if err != nil {
+			return refunds.WebhookResult{}, err
+		}
+		return s.refunds.ApplyPG(r.Context(), ipn, raw)
+	})
+}
+
+// handleWebhookGC serves POST /webhooks/neox/gc.
+func (s *Server) handleWebhookGC(w http.ResponseWriter, r *http.Request) {
+	s.webhook(w, r, "GC", s.hooks.GCSecret, func(raw []byte) (refunds.WebhookResult, error) {
+		ev, err := neox.VerifyGCWebhook(raw, s.hooks.GCSecret)
+		if err != nil {
+			return refunds.WebhookResult{}, err
+		}
+		return s.refunds.ApplyGC(r.Context(), ev, raw)
+	})
+}
+
+// handleWebhookCOL serves POST /webhooks/neox/col.
+func (s *Server) handleWebhookCOL(w http.ResponseWriter, r *http.Request) {
+	s.webhook(w, r, "COL", s.hooks.COLSecret, func(raw []byte) (refunds.WebhookResult, error) {
+		ev, err := neox.VerifyCOLWebhook(raw, s.hooks.COLSecret)
+		if err != nil {
+			return refunds.WebhookResult{}, err
+		}
+		return s.refunds.ApplyCOL(r.Context(), ev, raw)
+	})
+}
+
+// webhook is the shared pipeline: Basic Auth (if configured), size limit,
+// signature over the raw bytes, apply, answer as NeoX expects. Refused
+// deliveries are audited; accepted ones are audited by the refunds
+// service in the same transaction as the change.
+func (s *Server) webhook(w http.ResponseWriter, r *http.Request, api, secret string, apply func(raw []byte) (refunds.WebhookResult, error)) {
+	if secret == "" || s.refunds == nil {
+		http.NotFound(w, r)
+		return
+	}
+	refuse := func(status int, reason string) {
+		_ = s.audit.RecordNow(r.Context(), audit.Event{ActorName: "neox", ActorRole: "webhook", Action: audit.ActionWebhookReceived,
+			Outcome: audit.OutcomeDenied, TargetType: "webhook", TargetID: api, Details: map[string]any{"api": api, "reason": reason}})
+		http.Error(w, http.StatusText(status), status)
+	}
+	if s.hooks.BasicUser != "" {
+		u, p, ok := r.BasicAuth()
+		if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(s.hooks.BasicUser)) != 1 ||
+			subtle.ConstantTimeCompare([]byte(p), []byte(s.hooks.BasicPass)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="neox-webhooks"`)
+			refuse(http.StatusUnauthorized, "basic auth failed")
+			return
+		}
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, webhookBodyLimit))
+	if err != nil {
+		refuse(http.StatusRequestEntityTooLarge, "body too large or unreadable")
+		return
+	}
+	res, err := apply(raw)
+	switch {
+	case errors.Is(err, neox.ErrBadSignature):
+		refuse(http.StatusUnauthorized, "bad signature")
+		return
+	case errors.Is(err, neox.ErrMalformed):
+		refuse(http.StatusBadRequest, "malformed body")
+		return
+	case err != nil:
+		// Not acknowledged: NeoX retries, and nothing was changed.
+		s.log.ErrorContext(r.Context(), "webhook apply failed", "api", api, "err", err)
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	s.log.InfoContext(r.Context(), "webhook", "api", api, "refund", res.RefundID, "applied", res.Applied)
+	w.Header().Set("Content-Type", "application/json")
+	if api == "PG" {
+		_, _ = w.Write([]byte(`{"respcode":0,"respmsg":"received"}`))
+		return
+	}
+	_, _ = w.Write([]byte(`{"code":1,"message":"received"}`))
+}

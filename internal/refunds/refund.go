@@ -1,0 +1,223 @@
+// Package refunds is the refund domain: validation and refundable-amount
+// rules, the two status axes (in-house approval, submission to NeoX), the
+// submission worker (a transactional outbox with retries and
+// reconciliation) and the application of NeoX webhooks.
+//
+// A refund's id is a UUID minted once by Create; it is also the NeoX
+// requestId, committed before the first call and reused on every retry, so
+// NeoX's de-duplication holds across timeouts and crashes.
+package refunds
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// API names a NeoX product.
+type API string
+
+// The NeoX products a refund can go through.
+const (
+	APIPG  API = "PG"
+	APIGC  API = "GC"
+	APICOL API = "COL"
+)
+
+// Valid reports whether a is one of the three products.
+func (a API) Valid() bool { return a == APIPG || a == APIGC || a == APICOL }
+
+// Roles as carried by Actor.Role.
+const (
+	RoleStaff   = "staff"
+	RoleManager = "manager"
+	RoleAdmin   = "admin"
+)
+
+// Actor is the signed-in user acting on a refund.
+type Actor struct {
+	ID   int64
+	Name string
+	Role string // "staff" | "manager" | "admin"
+}
+
+// In-house approval states.
+const (
+	ApprovalPending   = "PENDING"
+	ApprovalApproved  = "APPROVED"
+	ApprovalRejected  = "REJECTED"
+	ApprovalCancelled = "CANCELLED"
+)
+
+// Submission states (sending to NeoX and NeoX's outcome).
+const (
+	SubNotSent    = "NOT_SENT"
+	SubQueued     = "QUEUED"
+	SubSending    = "SENDING"
+	SubProcessing = "PROCESSING"
+	SubSucceeded  = "SUCCEEDED"
+	SubFailed     = "FAILED"
+	SubUnknown    = "UNKNOWN"
+)
+
+// Errors returned by the Service. Handlers map them to statuses: 404, 409,
+// 403, 403, 403 (or a "not configured" page).
+var (
+	ErrNotFound      = errors.New("refund not found")
+	ErrConflict      = errors.New("refund is not in a state that allows this")
+	ErrSelfApproval  = errors.New("nobody may decide on a refund they requested")
+	ErrForbidden     = errors.New("not allowed for this role")
+	ErrNotConfigured = errors.New("this NeoX product is not configured")
+)
+
+// ValidationError carries a human message per form field. Field names:
+// api, transaction_ref, payment_id, amount, reason_code, reason_text,
+// fee_charge_way, sub_merchant_id, bank_swift, bank_account_number,
+// bank_account_name, bank_branch, note.
+type ValidationError struct {
+	Fields map[string]string
+}
+
+// Error summarises the fields in a stable order.
+func (e *ValidationError) Error() string {
+	keys := make([]string, 0, len(e.Fields))
+	for k := range e.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + ": " + e.Fields[k]
+	}
+	return "invalid refund: " + strings.Join(parts, "; ")
+}
+
+func invalid(field, msg string) *ValidationError {
+	return &ValidationError{Fields: map[string]string{field: msg}}
+}
+
+// IsValidation reports whether err is a *ValidationError and returns it.
+func IsValidation(err error) (*ValidationError, bool) {
+	var v *ValidationError
+	ok := errors.As(err, &v)
+	return v, ok
+}
+
+// Refund is one refund request and everything known about its outcome.
+// BankAccountNumber is the full number as stored; display code uses
+// MaskedAccount.
+type Refund struct {
+	ID                 string
+	API                API
+	TransactionRef     string // PG transaction id, GC collectionOrderId, COL collectionTransId
+	PaymentID          string // PG payment id
+	Amount             int64  // minor units of Currency
+	Currency           string
+	PaymentMethod      string // PG: QR | ATM | CC
+	ReasonCode         string
+	ReasonText         string
+	FeeChargeWay       string // GC: OUR | BEN
+	SubMerchantID      string
+	BankSwift          string
+	BankAccountNumber  string
+	BankAccountName    string
+	BankBranch         string
+	RequestedBy        int64
+	RequestedByName    string
+	RequestedAt        time.Time
+	Approval           string
+	Submission         string
+	DecidedBy          int64
+	DecidedByName      string
+	DecisionNote       string
+	DecidedAt          time.Time
+	NeoXRefundID       string
+	NeoXApprovalStatus string
+	NeoXStatus         string
+	NeoXCode           string
+	NeoXMessage        string
+	NeoXResponseID     string
+	FailedReason       string
+	LastError          string
+	Attempts           int
+	NextAttemptAt      time.Time
+	UpdatedAt          time.Time
+	FinalAt            time.Time
+
+	refundedBase int64 // PG: payment refundedAmount before the first send, -1 unknown
+	baseAt       time.Time
+}
+
+// Final reports whether nothing more will happen to the refund: rejected,
+// cancelled, or NeoX's outcome is SUCCEEDED or FAILED.
+func (r Refund) Final() bool {
+	return r.Approval == ApprovalRejected || r.Approval == ApprovalCancelled ||
+		r.Submission == SubSucceeded || r.Submission == SubFailed
+}
+
+// InFlight reports whether the refund is approved and NeoX's outcome is not
+// final yet (queued, sending, processing or unknown): the detail page keeps
+// refreshing while it is true.
+func (r Refund) InFlight() bool {
+	return r.Approval == ApprovalApproved && !r.Final()
+}
+
+// reserves reports whether the amount still counts against what can be
+// refunded: pending, or approved and not final. A SUCCEEDED refund is
+// counted by NeoX's own refundedAmount instead.
+func (r Refund) reserves() bool { return !r.Final() }
+
+// MaskedAccount returns the bank account number with all but the last four
+// characters replaced by '•'.
+func (r Refund) MaskedAccount() string { return maskAccount(r.BankAccountNumber) }
+
+func maskAccount(s string) string {
+	rs := []rune(s)
+	if len(rs) <= 4 {
+		return strings.Repeat("•", len(rs))
+	}
+	return strings.Repeat("•", len(rs)-4) + string(rs[len(rs)-4:])
+}
+
+// Attempt is one claim of a refund by the submission worker.
+type Attempt struct {
+	N              int
+	StartedAt      time.Time
+	FinishedAt     time.Time // zero while the call runs
+	Outcome        string    // success | rejected | unknown | reconciled | interrupted
+	NeoXCode       string
+	NeoXMessage    string
+	NeoXResponseID string
+	LatencyMS      int64
+}
+
+// WebhookEvent is a stored webhook (raw body with account numbers masked).
+type WebhookEvent struct {
+	ID             int64
+	API            API
+	RefundID       string // "" when the refund is unknown
+	EventRef       string // the id the event carried
+	EventStatus    string
+	ReceivedAt     time.Time
+	LastReceivedAt time.Time
+	Deliveries     int
+	Verified       bool
+	Applied        string
+	RawBody        string
+}
+
+// Stats summarises refunds for the dashboard.
+type Stats struct {
+	ByApproval     map[string]int
+	BySubmission   map[string]int
+	Queue          int           // approved refunds waiting to be sent or retried (QUEUED, SENDING, UNKNOWN)
+	OldestPending  time.Duration // age of the oldest refund awaiting approval; 0 when none
+	PendingCount   int
+	UnmatchedHooks int
+}
+
+func conflict(r Refund) error {
+	return fmt.Errorf("%w: approval %s, submission %s", ErrConflict, r.Approval, r.Submission)
+}

@@ -1,0 +1,208 @@
+package refunds
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxAmount is the largest amount ParseAmount accepts (10^15 VND), far
+// above any real refund and far below int64 overflow.
+const MaxAmount int64 = 1_000_000_000_000_000
+
+// ParseAmount reads a VND amount as people type it in Vietnam.
+//
+// Accepted: plain digits ("1250000"); digits grouped by threes with one
+// kind of separator, either '.' (the Vietnamese thousands separator,
+// "1.250.000"), ',' ("1,250,000") or spaces (ASCII, no-break or narrow
+// no-break: "1 250 000"); surrounding spaces; a trailing "₫", "đ" or "VND".
+// Rejected: empty input, signs ("-5", "+5"), decimals (VND has no minor
+// unit: "1.5", "1,5", "1.250,00" are refused rather than guessed), badly
+// grouped or mixed separators ("1.25.000", "1.250,000"), non-ASCII digits,
+// and anything above MaxAmount. "0" parses as 0; callers decide that an
+// amount must be positive.
+func ParseAmount(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	for _, suf := range []string{"₫", "đ", "Đ", "VND", "vnd", "VNĐ", "vnđ"} {
+		if strings.HasSuffix(s, suf) {
+			s = strings.TrimSpace(strings.TrimSuffix(s, suf))
+			break
+		}
+	}
+	if s == "" {
+		return 0, errors.New("enter an amount")
+	}
+	if s[0] == '-' || strings.HasPrefix(s, "−") {
+		return 0, errors.New("the amount cannot be negative")
+	}
+	if s[0] == '+' {
+		return 0, errors.New("enter the amount without a sign")
+	}
+	// Normalise the space-like separators to one.
+	s = strings.NewReplacer("\u00a0", " ", "\u202f", " ", "\u2009", " ").Replace(s)
+	var sep rune
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+		case r == '.' || r == ',' || r == ' ':
+			if sep != 0 && sep != r {
+				return 0, errors.New("use one kind of thousands separator")
+			}
+			sep = r
+		default:
+			return 0, errors.New("the amount may contain only digits and thousands separators")
+		}
+	}
+	digits := s
+	if sep != 0 {
+		groups := strings.Split(s, string(sep))
+		if strings.HasPrefix(groups[0], "0") {
+			return 0, errors.New("the amount cannot start with 0")
+		}
+		for i, g := range groups {
+			switch {
+			case g == "":
+				return 0, errors.New("misplaced thousands separator")
+			case i == 0 && len(g) > 3:
+				return 0, errors.New("thousands separators must split the digits into groups of three")
+			case i > 0 && len(g) != 3:
+				if len(groups) == 2 && len(g) < 3 && sep != ' ' {
+					return 0, errors.New("VND amounts have no decimals")
+				}
+				return 0, errors.New("thousands separators must split the digits into groups of three")
+			}
+		}
+		digits = strings.Join(groups, "")
+	}
+	if len(digits) > 16 {
+		return 0, errors.New("the amount is too large")
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil {
+		return 0, errors.New("the amount is not a number")
+	}
+	if n > MaxAmount {
+		return 0, errors.New("the amount is too large")
+	}
+	return n, nil
+}
+
+// FormatVND renders an amount as "1.250.000 ₫".
+func FormatVND(n int64) string {
+	neg := n < 0
+	u := uint64(n)
+	if neg {
+		u = -u
+	}
+	s := strconv.FormatUint(u, 10)
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte('.')
+		}
+		b.WriteRune(c)
+	}
+	b.WriteString(" ₫")
+	return b.String()
+}
+
+// Refundable is the amount that can still be refunded: paid − refunded
+// (as NeoX reports it) − reserved here (pending, or approved and not
+// final). It is never negative.
+func Refundable(paid, refundedAtNeoX, reservedHere int64) int64 {
+	r := paid - refundedAtNeoX - reservedHere
+	if r < 0 {
+		return 0
+	}
+	return r
+}
+
+// Paid statuses per product: only these can be refunded.
+func isPaid(api API, status string) bool {
+	switch api {
+	case APIPG:
+		return status == "SUCCESS"
+	case APICOL:
+		return status == "SUCCESS" || status == "PAID"
+	case APIGC:
+		return status == "PAID" || status == "SUCCESS"
+	}
+	return false
+}
+
+const (
+	maxReasonText = 1000
+	maxShortField = 128
+)
+
+// ReasonOther is the reason code that requires a free-text reason.
+const ReasonOther = "OTHER"
+
+// checkRequest validates what can be checked without NeoX. It returns nil
+// or a *ValidationError.
+func checkRequest(req NewRequest) *ValidationError {
+	f := map[string]string{}
+	if !req.API.Valid() {
+		f["api"] = "choose PG, GC or COL"
+	}
+	if strings.TrimSpace(req.TransactionRef) == "" {
+		f["transaction_ref"] = "enter the transaction reference"
+	}
+	if req.API == APIPG && strings.TrimSpace(req.PaymentID) == "" {
+		f["payment_id"] = "choose the payment to refund"
+	}
+	if req.API != APIGC && req.Amount <= 0 {
+		f["amount"] = "the amount must be greater than 0"
+	}
+	if req.Amount < 0 {
+		f["amount"] = "the amount must be greater than 0"
+	}
+	code, text := strings.TrimSpace(req.ReasonCode), strings.TrimSpace(req.ReasonText)
+	switch {
+	case code == "" && text == "":
+		f["reason_code"] = "a reason is required"
+	case strings.EqualFold(code, ReasonOther) && text == "":
+		f["reason_text"] = "describe the reason"
+	}
+	if utf8.RuneCountInString(text) > maxReasonText {
+		f["reason_text"] = "keep the reason under 1000 characters"
+	}
+	if req.API == APIGC && req.FeeChargeWay != "OUR" && req.FeeChargeWay != "BEN" {
+		f["fee_charge_way"] = "choose who bears the fee: OUR (merchant) or BEN (payer)"
+	}
+	for name, v := range map[string]string{"transaction_ref": req.TransactionRef, "payment_id": req.PaymentID,
+		"reason_code": req.ReasonCode, "sub_merchant_id": req.SubMerchantID, "bank_swift": req.BankSwift,
+		"bank_account_number": req.BankAccountNumber, "bank_account_name": req.BankAccountName,
+		"bank_branch": req.BankBranch, "idempotency_key": req.IdempotencyKey} {
+		if utf8.RuneCountInString(v) > maxShortField {
+			f[name] = "too long"
+		}
+	}
+	if req.BankAccountNumber != "" && strings.Trim(req.BankAccountNumber, "0123456789 -") != "" {
+		f["bank_account_number"] = "only digits"
+	}
+	if len(f) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: f}
+}
+
+// needsReceiver reports the PG rule: QR payments are refunded to a bank
+// account that must be given.
+func receiverErrors(req NewRequest) map[string]string {
+	f := map[string]string{}
+	if strings.TrimSpace(req.BankAccountName) == "" {
+		f["bank_account_name"] = "QR payments need the receiver's account name"
+	}
+	if strings.TrimSpace(req.BankAccountNumber) == "" {
+		f["bank_account_number"] = "QR payments need the receiver's account number"
+	}
+	if strings.TrimSpace(req.BankSwift) == "" {
+		f["bank_swift"] = "QR payments need the receiver's bank SWIFT code"
+	}
+	return f
+}

@@ -1,0 +1,460 @@
+package refunds
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
+)
+
+// Recorder appends audit events inside the caller's write transaction
+// (*audit.Log satisfies it).
+type Recorder interface {
+	Record(ctx context.Context, tx *sql.Tx, e audit.Event) error
+}
+
+// PGGateway is what the service needs of the PG client (*neox.PG).
+// Errors: *neox.RejectedError (definite, ErrNotFound for unknown ids),
+// *neox.UnknownOutcomeError, or others (treated as unknown outcomes).
+type PGGateway interface {
+	QueryPT(ctx context.Context, transactionID string) ([]neox.Payment, error)
+	Refund(ctx context.Context, r neox.PGRefundRequest) (neox.PGRefundResult, error)
+}
+
+// GCGateway is what the service needs of the GC client (*neox.GC).
+type GCGateway interface {
+	GetCollectionOrder(ctx context.Context, id string) (neox.CollectionOrder, error)
+	Refund(ctx context.Context, r neox.GCRefundRequest) (neox.GCRefundResult, error)
+}
+
+// COLGateway is what the service needs of the COL client (*neox.COL).
+type COLGateway interface {
+	GetCollectionTransaction(ctx context.Context, id string) (neox.CollectionTransaction, error)
+	Refund(ctx context.Context, r neox.COLRefundRequest) (neox.COLRefund, error)
+	GetRefund(ctx context.Context, requestID string) (neox.COLRefund, error)
+}
+
+// Gateways holds one client per product; nil means not configured.
+type Gateways struct {
+	PG  PGGateway
+	GC  GCGateway
+	COL COLGateway
+}
+
+// Options tune the service; zero values take the defaults.
+type Options struct {
+	Now           func() time.Time // clock for stored times; default time.Now
+	Workers       int              // concurrent NeoX calls per product; default 2
+	RetryBase     time.Duration    // first retry delay after an unknown outcome; default 2s
+	RetryMax      time.Duration    // retry delay cap; default 5m
+	PollInterval  time.Duration    // polling of PROCESSING refunds; default 30s
+	ShutdownGrace time.Duration    // how long Run lets an in-flight NeoX call finish after ctx ends; default 10s
+	Logger        *slog.Logger
+}
+
+// Service is the refund domain. Its methods are safe for concurrent use.
+type Service struct {
+	db   *store.DB
+	rec  Recorder
+	gw   Gateways
+	opt  Options
+	log  *slog.Logger
+	now  func() time.Time
+	wake chan struct{} // nudges the worker after an approval
+
+	runMu   sync.Mutex
+	running bool
+}
+
+// New returns a Service. Gateways left nil (or holding a nil pointer) mark
+// their product as not configured.
+func New(db *store.DB, rec Recorder, gw Gateways, opts Options) *Service {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 2
+	}
+	if opts.RetryBase <= 0 {
+		opts.RetryBase = 2 * time.Second
+	}
+	if opts.RetryMax <= 0 {
+		opts.RetryMax = 5 * time.Minute
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 30 * time.Second
+	}
+	if opts.ShutdownGrace <= 0 {
+		opts.ShutdownGrace = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if isNil(gw.PG) {
+		gw.PG = nil
+	}
+	if isNil(gw.GC) {
+		gw.GC = nil
+	}
+	if isNil(gw.COL) {
+		gw.COL = nil
+	}
+	return &Service{db: db, rec: rec, gw: gw, opt: opts, log: opts.Logger,
+		now: func() time.Time { return opts.Now().UTC() }, wake: make(chan struct{}, 1)}
+}
+
+// isNil catches a typed nil pointer stored in an interface (a *neox.PG
+// that was never built), which would otherwise look configured.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
+}
+
+// Configured lists the products that have a gateway, in PG, GC, COL order.
+func (s *Service) Configured() []API {
+	var out []API
+	for _, a := range []API{APIPG, APIGC, APICOL} {
+		if s.configured(a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func (s *Service) configured(a API) bool {
+	switch a {
+	case APIPG:
+		return s.gw.PG != nil
+	case APIGC:
+		return s.gw.GC != nil
+	case APICOL:
+		return s.gw.COL != nil
+	}
+	return false
+}
+
+// NewRequest is a refund as typed in the form. For GC, Amount may be 0
+// (the whole order is refunded); any other value must equal the order's.
+type NewRequest struct {
+	API               API
+	TransactionRef    string
+	PaymentID         string
+	Amount            int64
+	ReasonCode        string
+	ReasonText        string
+	FeeChargeWay      string
+	SubMerchantID     string
+	BankSwift         string
+	BankAccountNumber string
+	BankAccountName   string
+	BankBranch        string
+	IdempotencyKey    string // form token: a second submit with the same key returns the first refund
+}
+
+// Create records a refund request awaiting approval. It validates the
+// form, asks NeoX for live paid/refunded numbers, then re-checks what is
+// reserved here inside the write transaction that inserts the row, so two
+// concurrent requests cannot both pass. A repeated IdempotencyKey returns
+// the refund created first. Errors: *ValidationError, ErrNotConfigured,
+// ErrForbidden (admins do not request refunds), wrapped NeoX errors.
+func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refund, error) {
+	if actor.Role != RoleStaff && actor.Role != RoleManager {
+		return Refund{}, ErrForbidden
+	}
+	req.TransactionRef = strings.TrimSpace(req.TransactionRef)
+	req.PaymentID = strings.TrimSpace(req.PaymentID)
+	req.IdempotencyKey = strings.TrimSpace(req.IdempotencyKey)
+	if req.IdempotencyKey != "" {
+		if r, err := s.byIdempotencyKey(ctx, s.db.Read, req.IdempotencyKey); err == nil {
+			return r, nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return Refund{}, err
+		}
+	}
+	if v := checkRequest(req); v != nil {
+		return Refund{}, v
+	}
+	if !s.configured(req.API) {
+		return Refund{}, ErrNotConfigured
+	}
+	t, err := s.fetchTarget(ctx, req.API, req.TransactionRef, req.PaymentID)
+	if err != nil {
+		return Refund{}, err
+	}
+	if v := t.check(req); v != nil {
+		return Refund{}, v
+	}
+	if req.API == APIGC {
+		req.Amount = t.paid
+	}
+
+	now := s.now()
+	r := Refund{ID: uuid.NewString(), API: req.API, TransactionRef: req.TransactionRef, PaymentID: req.PaymentID,
+		Amount: req.Amount, Currency: t.currency, PaymentMethod: t.method,
+		ReasonCode: strings.TrimSpace(req.ReasonCode), ReasonText: strings.TrimSpace(req.ReasonText),
+		FeeChargeWay: req.FeeChargeWay, SubMerchantID: strings.TrimSpace(req.SubMerchantID),
+		BankSwift: strings.TrimSpace(req.BankSwift), BankAccountNumber: strings.TrimSpace(req.BankAccountNumber),
+		BankAccountName: strings.TrimSpace(req.BankAccountName), BankBranch: strings.TrimSpace(req.BankBranch),
+		RequestedBy: actor.ID, RequestedByName: actor.Name, RequestedAt: now,
+		Approval: ApprovalPending, Submission: SubNotSent, UpdatedAt: now, refundedBase: -1}
+	if req.API == APIPG {
+		r.refundedBase, r.baseAt = t.refunded, now
+	}
+	var existing *Refund
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if req.IdempotencyKey != "" {
+			if prev, err := s.byIdempotencyKey(ctx, tx, req.IdempotencyKey); err == nil {
+				existing = &prev
+				return nil
+			} else if !errors.Is(err, ErrNotFound) {
+				return err
+			}
+		}
+		reserved, err := reservedHere(ctx, tx, r.API, r.TransactionRef, r.PaymentID, "")
+		if err != nil {
+			return err
+		}
+		if v := t.checkRefundable(r.Amount, reserved); v != nil {
+			return v
+		}
+		var key any
+		if req.IdempotencyKey != "" {
+			key = req.IdempotencyKey
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO refunds (id, api, transaction_ref, payment_id, amount, currency,
+			payment_method, reason_code, reason_text, fee_charge_way, sub_merchant_id, bank_swift, bank_account_number,
+			bank_account_name, bank_branch, requested_by, requested_by_name, requested_at, idempotency_key,
+			neox_refunded_base, neox_base_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, string(r.API), r.TransactionRef, r.PaymentID, r.Amount, r.Currency, r.PaymentMethod,
+			r.ReasonCode, r.ReasonText, r.FeeChargeWay, r.SubMerchantID, r.BankSwift, r.BankAccountNumber,
+			r.BankAccountName, r.BankBranch, r.RequestedBy, r.RequestedByName, fmtTime(now), key,
+			r.refundedBase, fmtTime(r.baseAt), fmtTime(now))
+		if err != nil {
+			return fmt.Errorf("refunds: insert: %w", err)
+		}
+		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: actor.Role,
+			Action: audit.ActionRefundRequested, Outcome: audit.OutcomeSuccess, TargetType: "refund", TargetID: r.ID,
+			Details: map[string]any{"api": string(r.API), "transaction_ref": r.TransactionRef, "payment_id": r.PaymentID,
+				"amount": r.Amount, "currency": r.Currency, "reason_code": r.ReasonCode}})
+	})
+	if err != nil {
+		return Refund{}, err
+	}
+	if existing != nil {
+		return *existing, nil
+	}
+	return s.Get(ctx, r.ID)
+}
+
+func (s *Service) byIdempotencyKey(ctx context.Context, q querier, key string) (Refund, error) {
+	list, err := queryRefunds(ctx, q, `WHERE idempotency_key = ?`, key)
+	if err != nil {
+		return Refund{}, err
+	}
+	if len(list) == 0 {
+		return Refund{}, ErrNotFound
+	}
+	return list[0], nil
+}
+
+// Approve approves a pending refund and queues it for sending. Errors:
+// ErrForbidden (not a manager), ErrNotFound, ErrSelfApproval, ErrConflict
+// (no longer pending: lost a race or decided already), *ValidationError
+// (the amount is no longer refundable), wrapped NeoX errors.
+func (s *Service) Approve(ctx context.Context, actor Actor, id, note string) (Refund, error) {
+	r, err := s.guardDecision(ctx, actor, id)
+	if err != nil {
+		return Refund{}, err
+	}
+	// Live numbers before the transaction; the reservation check is inside it.
+	t, err := s.fetchTarget(ctx, r.API, r.TransactionRef, r.PaymentID)
+	if err != nil {
+		return Refund{}, err
+	}
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		cur, err := getRefund(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if cur.Approval != ApprovalPending {
+			return conflict(cur)
+		}
+		reserved, err := reservedHere(ctx, tx, cur.API, cur.TransactionRef, cur.PaymentID, cur.ID)
+		if err != nil {
+			return err
+		}
+		if v := t.checkRefundable(cur.Amount, reserved); v != nil {
+			return v
+		}
+		now := s.now()
+		res, err := tx.ExecContext(ctx, `UPDATE refunds SET approval = 'APPROVED', submission = 'QUEUED',
+			decided_by = ?, decided_by_name = ?, decided_at = ?, decision_note = ?, next_attempt_at = ?, updated_at = ?
+			WHERE id = ? AND approval = 'PENDING'`,
+			actor.ID, actor.Name, fmtTime(now), strings.TrimSpace(note), fmtTime(now), fmtTime(now), id)
+		if err := oneRow(res, err, cur); err != nil {
+			return err
+		}
+		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: actor.Role,
+			Action: audit.ActionRefundApproved, Outcome: audit.OutcomeSuccess, TargetType: "refund", TargetID: id,
+			Details: map[string]any{"amount": cur.Amount, "api": string(cur.API), "note": strings.TrimSpace(note),
+				"submission": SubQueued}})
+	})
+	if err != nil {
+		return Refund{}, err
+	}
+	s.nudge()
+	return s.Get(ctx, id)
+}
+
+// Reject refuses a pending refund; a note is required. Errors as Approve.
+func (s *Service) Reject(ctx context.Context, actor Actor, id, note string) (Refund, error) {
+	note = strings.TrimSpace(note)
+	if _, err := s.guardDecision(ctx, actor, id); err != nil {
+		return Refund{}, err
+	}
+	if note == "" {
+		return Refund{}, invalid("note", "say why the refund is rejected")
+	}
+	return s.decide(ctx, actor, id, ApprovalRejected, note, audit.ActionRefundRejected)
+}
+
+// Cancel withdraws a pending refund; only its maker may. Errors:
+// ErrNotFound, ErrForbidden (not the maker), ErrConflict (not pending).
+func (s *Service) Cancel(ctx context.Context, actor Actor, id string) (Refund, error) {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return Refund{}, err
+	}
+	if r.RequestedBy != actor.ID {
+		return Refund{}, ErrForbidden
+	}
+	return s.decide(ctx, actor, id, ApprovalCancelled, "", audit.ActionRefundCancelled)
+}
+
+func (s *Service) decide(ctx context.Context, actor Actor, id, to, note, action string) (Refund, error) {
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		cur, err := getRefund(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		now := fmtTime(s.now())
+		res, err := tx.ExecContext(ctx, `UPDATE refunds SET approval = ?, decided_by = ?, decided_by_name = ?,
+			decided_at = ?, decision_note = ?, updated_at = ?, final_at = ?
+			WHERE id = ? AND approval = 'PENDING'`,
+			to, actor.ID, actor.Name, now, note, now, now, id)
+		if err := oneRow(res, err, cur); err != nil {
+			return err
+		}
+		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: actor.Role,
+			Action: action, Outcome: audit.OutcomeSuccess, TargetType: "refund", TargetID: id,
+			Details: map[string]any{"note": note, "amount": cur.Amount}})
+	})
+	if err != nil {
+		return Refund{}, err
+	}
+	return s.Get(ctx, id)
+}
+
+// oneRow turns a conditional UPDATE that matched nothing into ErrConflict.
+func oneRow(res sql.Result, err error, cur Refund) error {
+	if err != nil {
+		return fmt.Errorf("refunds: update: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return conflict(cur)
+	}
+	return nil
+}
+
+// guardDecision applies the checks shared by Approve and Reject.
+func (s *Service) guardDecision(ctx context.Context, actor Actor, id string) (Refund, error) {
+	if actor.Role != RoleManager {
+		return Refund{}, ErrForbidden
+	}
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return Refund{}, err
+	}
+	if r.RequestedBy == actor.ID {
+		return Refund{}, ErrSelfApproval
+	}
+	if r.Approval != ApprovalPending {
+		return Refund{}, conflict(r)
+	}
+	return r, nil
+}
+
+// ApproveMany approves each id in turn (no note); ids that fail are in errs.
+func (s *Service) ApproveMany(ctx context.Context, actor Actor, ids []string) (approved []string, errs map[string]error) {
+	errs = map[string]error{}
+	for _, id := range ids {
+		if _, err := s.Approve(ctx, actor, id, ""); err != nil {
+			errs[id] = err
+			continue
+		}
+		approved = append(approved, id)
+	}
+	return approved, errs
+}
+
+// Get returns one refund, or ErrNotFound.
+func (s *Service) Get(ctx context.Context, id string) (Refund, error) {
+	return getRefund(ctx, s.db.Read, id)
+}
+
+// Attempts lists a refund's submission attempts, oldest first.
+func (s *Service) Attempts(ctx context.Context, id string) ([]Attempt, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT n, started_at, finished_at, outcome, neox_code, neox_message,
+		neox_response_id, latency_ms FROM refund_attempts WHERE refund_id = ? ORDER BY n`, id)
+	if err != nil {
+		return nil, fmt.Errorf("refunds: attempts: %w", err)
+	}
+	defer rows.Close()
+	var out []Attempt
+	for rows.Next() {
+		var a Attempt
+		var st, fin string
+		if err := rows.Scan(&a.N, &st, &fin, &a.Outcome, &a.NeoXCode, &a.NeoXMessage, &a.NeoXResponseID, &a.LatencyMS); err != nil {
+			return nil, err
+		}
+		if a.StartedAt, err = parseTime(st); err != nil {
+			return nil, err
+		}
+		if a.FinishedAt, err = parseTime(fin); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Pending is the approval queue, oldest first.
+func (s *Service) Pending(ctx context.Context) ([]Refund, error) {
+	return queryRefunds(ctx, s.db.Read, `WHERE approval = 'PENDING' ORDER BY requested_at, id`)
+}
+
+func (s *Service) nudge() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}

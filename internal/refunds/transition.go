@@ -1,0 +1,196 @@
+package refunds
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/neox"
+)
+
+// observation is what NeoX said about a refund (an answer, a query or a
+// webhook), mapped onto the submission axis. Empty fields leave the
+// stored values alone.
+type observation struct {
+	to             string // PROCESSING | SUCCEEDED | FAILED; "" = no state information
+	neoxRefundID   string
+	approvalStatus string
+	status         string
+	code           string
+	message        string
+	responseID     string
+	failedReason   string
+}
+
+// forward reports whether NeoX's word may move a refund from one
+// submission state to another. Final states never change; nothing moves
+// back; a refund that was never sent cannot be moved by NeoX.
+func forward(from, to string) bool {
+	switch from {
+	case SubQueued, SubSending, SubUnknown:
+		return to == SubProcessing || to == SubSucceeded || to == SubFailed
+	case SubProcessing:
+		return to == SubSucceeded || to == SubFailed
+	}
+	return false
+}
+
+func isFinalSub(s string) bool { return s == SubSucceeded || s == SubFailed }
+
+// advance applies ob to r (read inside tx): NeoX fields are updated, and the
+// state moves if the move is forward. It reports whether the state moved.
+// actor is "system" (worker) or "neox" (webhook).
+func (s *Service) advance(ctx context.Context, tx *sql.Tx, r Refund, ob observation, actor, cause string) (bool, error) {
+	to := r.Submission
+	if ob.to != "" && forward(r.Submission, ob.to) {
+		to = ob.to
+	}
+	if isFinalSub(r.Submission) {
+		return false, nil // final: nothing changes, not even the NeoX fields
+	}
+	now := s.now()
+	next, final := r.NextAttemptAt, r.FinalAt
+	switch {
+	case isFinalSub(to):
+		next, final = time.Time{}, now
+	case to == SubProcessing && r.Submission != SubProcessing:
+		next = now.Add(s.opt.PollInterval)
+	}
+	lastErr := r.LastError
+	if to != r.Submission {
+		lastErr = ""
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE refunds SET submission = ?,
+		neox_refund_id = CASE WHEN ? <> '' THEN ? ELSE neox_refund_id END,
+		neox_approval_status = CASE WHEN ? <> '' THEN ? ELSE neox_approval_status END,
+		neox_status = CASE WHEN ? <> '' THEN ? ELSE neox_status END,
+		neox_code = CASE WHEN ? <> '' THEN ? ELSE neox_code END,
+		neox_message = CASE WHEN ? <> '' THEN ? ELSE neox_message END,
+		neox_response_id = CASE WHEN ? <> '' THEN ? ELSE neox_response_id END,
+		failed_reason = CASE WHEN ? <> '' THEN ? ELSE failed_reason END,
+		last_error = ?, next_attempt_at = ?, final_at = ?, updated_at = ?
+		WHERE id = ? AND submission = ?`,
+		to, ob.neoxRefundID, ob.neoxRefundID, ob.approvalStatus, ob.approvalStatus, ob.status, ob.status,
+		ob.code, ob.code, ob.message, ob.message, ob.responseID, ob.responseID, ob.failedReason, ob.failedReason,
+		lastErr, fmtTime(next), fmtTime(final), fmtTime(now), r.ID, r.Submission)
+	if err := oneRow(res, err, r); err != nil {
+		return false, err
+	}
+	if to == r.Submission {
+		return false, nil
+	}
+	return true, s.auditState(ctx, tx, r, r.Submission, to, actor, cause, ob)
+}
+
+func (s *Service) auditState(ctx context.Context, tx *sql.Tx, r Refund, from, to, actor, cause string, ob observation) error {
+	outcome := audit.OutcomeSuccess
+	switch to {
+	case SubFailed:
+		outcome = audit.OutcomeFailure
+	case SubUnknown:
+		outcome = audit.OutcomeUnknown
+	}
+	d := map[string]any{"api": string(r.API), "from": from, "to": to, "cause": cause}
+	for k, v := range map[string]string{"neox_refund_id": ob.neoxRefundID, "neox_status": ob.status,
+		"neox_approval_status": ob.approvalStatus, "neox_code": ob.code, "neox_message": ob.message,
+		"neo_response_id": ob.responseID, "failed_reason": ob.failedReason} {
+		if v != "" {
+			d[k] = v
+		}
+	}
+	return s.rec.Record(ctx, tx, audit.Event{ActorName: actor, Action: audit.ActionRefundState, Outcome: outcome,
+		TargetType: "refund", TargetID: r.ID, Details: d})
+}
+
+// colObservation maps a COL refund (answer, query or webhook) onto the
+// submission axis: approvalStatus REJECTED and status FAILED are failures
+// (the note / failedReason kept verbatim), status SUCCESS is success,
+// anything else is still processing.
+func colObservation(approval, status, refundTransID, note, failedReason, responseID string) observation {
+	ob := observation{to: SubProcessing, neoxRefundID: refundTransID, approvalStatus: approval, status: status,
+		responseID: responseID, message: note, failedReason: failedReason}
+	switch {
+	case approval == "REJECTED":
+		ob.to = SubFailed
+		if ob.failedReason == "" {
+			ob.failedReason = note
+		}
+	case status == "FAILED":
+		ob.to = SubFailed
+	case status == "SUCCESS":
+		ob.to = SubSucceeded
+	}
+	return ob
+}
+
+func colRefundObservation(c neox.COLRefund) observation {
+	return colObservation(c.ApprovalStatus, c.Status, c.RefundTransID, c.Note, c.FailedReason, c.NeoResponseID)
+}
+
+// gcStatusObservation maps a GC refund status (answer or webhook).
+func gcStatusObservation(status string) string {
+	switch status {
+	case "SUCCESS":
+		return SubSucceeded
+	case "FAILED":
+		return SubFailed
+	default:
+		return SubProcessing
+	}
+}
+
+// gcOrderObservation maps a polled collection order status: only the
+// refund states say anything about our refund.
+func gcOrderObservation(status string) (string, bool) {
+	switch status {
+	case "REFUND_PROCESS":
+		return SubProcessing, true
+	case "REFUND_SUCCESS":
+		return SubSucceeded, true
+	}
+	return "", false
+}
+
+// pgSettled is the PG settle rule used when no IPN has arrived: QUERY_PT's
+// refundedAmount for the payment has grown, since the snapshot taken before
+// our first send, by at least our amount plus what other refunds of this
+// desk on the same payment settled after that snapshot. It refuses to
+// decide (false) while another refund of the same payment is in flight
+// here, since the growth could then be either's.
+func (s *Service) pgSettled(ctx context.Context, r Refund, pays []neox.Payment) (bool, error) {
+	if r.refundedBase < 0 {
+		return false, nil
+	}
+	var pay *neox.Payment
+	for i := range pays {
+		if pays[i].ID == r.PaymentID {
+			pay = &pays[i]
+		}
+	}
+	if pay == nil {
+		return false, nil
+	}
+	others, err := queryRefunds(ctx, s.db.Read, `WHERE api = 'PG' AND transaction_ref = ? AND payment_id = ?
+		AND id <> ? AND approval = 'APPROVED'`, r.TransactionRef, r.PaymentID, r.ID)
+	if err != nil {
+		return false, err
+	}
+	extra := int64(0)
+	for _, o := range others {
+		switch o.Submission {
+		case SubSending, SubUnknown, SubProcessing:
+			return false, nil
+		case SubSucceeded:
+			if o.FinalAt.After(r.baseAt) {
+				extra += o.Amount
+			}
+		}
+	}
+	return pay.RefundedAmount >= r.refundedBase+extra+r.Amount, nil
+}
+
+func (o observation) String() string {
+	return fmt.Sprintf("to=%s status=%s approval=%s code=%s", o.to, o.status, o.approvalStatus, o.code)
+}

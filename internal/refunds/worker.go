@@ -1,0 +1,526 @@
+package refunds
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/neox"
+)
+
+// ErrRunning is returned by Run when the worker already runs.
+var ErrRunning = errors.New("refunds: worker already running")
+
+type job struct {
+	id  string
+	sub string // state when dispatched: QUEUED/UNKNOWN → send, PROCESSING → poll
+}
+
+// Run is the submission worker. It blocks until ctx is done, then lets
+// the NeoX calls in progress finish (up to Options.ShutdownGrace), records
+// their answers, and returns nil once every goroutine has stopped.
+//
+// At start, rows left in SENDING by a process that died mid-call become
+// UNKNOWN (reconciled before any resend). Then it sends approved refunds
+// (QUEUED), retries UNKNOWN ones when due, and polls PROCESSING ones every
+// PollInterval, with at most Options.Workers NeoX calls per product.
+func (s *Service) Run(ctx context.Context) error {
+	s.runMu.Lock()
+	if s.running {
+		s.runMu.Unlock()
+		return ErrRunning
+	}
+	s.running = true
+	s.runMu.Unlock()
+	defer func() { s.runMu.Lock(); s.running = false; s.runMu.Unlock() }()
+
+	if err := s.recoverInterrupted(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+
+	// NeoX calls outlive ctx by the grace period, so a shutdown does not
+	// cut a call whose answer we would then not know.
+	callCtx, cancelCalls := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelCalls()
+	stopGrace := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(s.opt.ShutdownGrace, cancelCalls)
+		context.AfterFunc(callCtx, func() { t.Stop() })
+	})
+	defer stopGrace()
+
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		busy  = map[string]bool{}
+		freed = make(chan struct{}, 1)
+		jobs  = map[API]chan job{}
+	)
+	for _, api := range s.Configured() {
+		ch := make(chan job, s.opt.Workers)
+		jobs[api] = ch
+		for range s.opt.Workers {
+			wg.Go(func() {
+				for j := range ch {
+					if ctx.Err() == nil {
+						s.process(ctx, callCtx, j)
+					}
+					mu.Lock()
+					delete(busy, j.id)
+					mu.Unlock()
+					select {
+					case freed <- struct{}{}:
+					default:
+					}
+				}
+			})
+		}
+	}
+	defer func() {
+		for _, ch := range jobs {
+			close(ch)
+		}
+		wg.Wait()
+	}()
+
+	for {
+		wait := s.dispatch(ctx, jobs, &mu, busy)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-s.wake:
+		case <-freed:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// dispatch hands due rows to idle workers and returns how long to sleep.
+func (s *Service) dispatch(ctx context.Context, jobs map[API]chan job, mu *sync.Mutex, busy map[string]bool) time.Duration {
+	wait := s.opt.PollInterval
+	if len(jobs) == 0 {
+		return wait
+	}
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT id, api, submission, next_attempt_at FROM refunds
+		WHERE submission IN ('QUEUED', 'UNKNOWN', 'PROCESSING') AND approval = 'APPROVED'
+		ORDER BY next_attempt_at, id LIMIT 500`)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("refunds worker: scan", "err", err)
+		}
+		return wait
+	}
+	type cand struct {
+		job
+		api  API
+		next string
+	}
+	var cands []cand
+	for rows.Next() {
+		var c cand
+		var api string
+		if err := rows.Scan(&c.id, &api, &c.sub, &c.next); err != nil {
+			s.log.Error("refunds worker: scan", "err", err)
+			break
+		}
+		c.api = API(api)
+		cands = append(cands, c)
+	}
+	rows.Close()
+	now := fmtTime(s.now())
+	mu.Lock()
+	defer mu.Unlock()
+	for _, c := range cands {
+		ch, ok := jobs[c.api]
+		if !ok || busy[c.id] {
+			continue
+		}
+		if c.next > now {
+			if t, err := parseTime(c.next); err == nil {
+				if d := t.Sub(s.now()); d < wait {
+					wait = max(d, time.Millisecond)
+				}
+			}
+			break // ordered by next_attempt_at: the rest are later
+		}
+		select {
+		case ch <- c.job:
+			busy[c.id] = true
+		default:
+			// Workers of this product are all busy; a freed worker wakes us.
+		}
+	}
+	return wait
+}
+
+func (s *Service) process(runCtx, callCtx context.Context, j job) {
+	var err error
+	if j.sub == SubProcessing {
+		err = s.poll(callCtx, j.id)
+	} else {
+		err = s.send(runCtx, callCtx, j.id)
+	}
+	if err != nil && !errors.Is(err, ErrConflict) {
+		s.log.Error("refunds worker", "refund", j.id, "err", err)
+	}
+}
+
+// recoverInterrupted turns rows left in SENDING (the process stopped
+// mid-call, so the outcome is unknown) into UNKNOWN, due now.
+func (s *Service) recoverInterrupted(ctx context.Context) error {
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		list, err := queryRefunds(ctx, tx, `WHERE submission = 'SENDING'`)
+		if err != nil {
+			return err
+		}
+		now := fmtTime(s.now())
+		for _, r := range list {
+			if _, err := tx.ExecContext(ctx, `UPDATE refunds SET submission = 'UNKNOWN', next_attempt_at = ?,
+				last_error = 'interrupted during a NeoX call', updated_at = ? WHERE id = ? AND submission = 'SENDING'`,
+				now, now, r.ID); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE refund_attempts SET finished_at = ?, outcome = 'interrupted'
+				WHERE refund_id = ? AND finished_at = ''`, now, r.ID); err != nil {
+				return err
+			}
+			if err := s.auditState(ctx, tx, r, SubSending, SubUnknown, "system", "interrupted", observation{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// call is one NeoX call made by the worker, audited with the result.
+type call struct {
+	op, outcome, code, message, responseID string
+	latency                                time.Duration
+}
+
+func (s *Service) timed(op string, start time.Time, err error, responseID string) call {
+	c := call{op: op, outcome: "success", responseID: responseID, latency: time.Since(start)}
+	if rej, ok := neox.IsRejected(err); ok {
+		c.outcome, c.code, c.message, c.responseID = "rejected", rej.Code, rej.Message, rej.NeoResponseID
+	} else if err != nil {
+		c.outcome, c.message = "unknown", err.Error()
+	}
+	return c
+}
+
+// heldByNeoX reports NeoX saying it already holds this request id (PG code
+// 19, GC/COL DUPLICATE_REQUEST_ID): the client reports it as an unknown
+// outcome, and for us it means the refund reached NeoX.
+func heldByNeoX(err error) bool {
+	return err != nil && neox.IsUnknown(err) && strings.Contains(err.Error(), "already holds this request id")
+}
+
+// send claims a QUEUED or UNKNOWN refund, reconciles first when an earlier
+// attempt's outcome is unknown, sends it with its one request id, and
+// records the answer.
+func (s *Service) send(runCtx, callCtx context.Context, id string) error {
+	// 1. Claim, in its own committed transaction.
+	var r Refund
+	var prev string
+	started := s.now()
+	err := s.db.Tx(runCtx, func(tx *sql.Tx) error {
+		cur, err := getRefund(runCtx, tx, id)
+		if err != nil {
+			return err
+		}
+		if cur.Approval != ApprovalApproved || (cur.Submission != SubQueued && cur.Submission != SubUnknown) ||
+			cur.NextAttemptAt.After(started) {
+			return conflict(cur)
+		}
+		res, err := tx.ExecContext(runCtx, `UPDATE refunds SET submission = 'SENDING', attempts = attempts + 1,
+			updated_at = ? WHERE id = ? AND submission = ?`, fmtTime(started), id, cur.Submission)
+		if err := oneRow(res, err, cur); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(runCtx, `INSERT INTO refund_attempts (refund_id, n, started_at) VALUES (?, ?, ?)`,
+			id, cur.Attempts+1, fmtTime(started)); err != nil {
+			return err
+		}
+		prev, r = cur.Submission, cur
+		r.Attempts++
+		return s.auditState(runCtx, tx, cur, cur.Submission, SubSending, "system", "claimed", observation{})
+	})
+	if err != nil {
+		return err
+	}
+
+	// 2. Talk to NeoX, outside any transaction.
+	var calls []call
+	ob, done := observation{}, false
+	var callErr error
+	if prev == SubUnknown || r.Attempts > 1 {
+		ob, done, calls = s.reconcile(callCtx, r)
+	}
+	base, baseAt := int64(-1), time.Time{}
+	if !done && r.API == APIPG && r.Attempts == 1 {
+		// Snapshot refundedAmount for the QUERY_PT settle rule.
+		t0 := time.Now()
+		pays, err := s.gw.PG.QueryPT(callCtx, r.TransactionRef)
+		calls = append(calls, s.timed("query_pt", t0, err, ""))
+		for _, p := range pays {
+			if err == nil && p.ID == r.PaymentID {
+				base, baseAt = p.RefundedAmount, s.now()
+			}
+		}
+	}
+	if !done {
+		var c call
+		ob, c, callErr = s.sendOnce(callCtx, r)
+		calls = append(calls, c)
+	}
+
+	// 3. Record the answer verbatim, in a second transaction. The NeoX
+	// answer must be kept even when shutting down.
+	dbCtx, cancel := context.WithTimeout(context.WithoutCancel(runCtx), 10*time.Second)
+	defer cancel()
+	return s.db.Tx(dbCtx, func(tx *sql.Tx) error {
+		last := calls[len(calls)-1]
+		outcome := last.outcome
+		if done {
+			outcome = "reconciled"
+		}
+		if _, err := tx.ExecContext(dbCtx, `UPDATE refund_attempts SET finished_at = ?, outcome = ?, neox_code = ?,
+			neox_message = ?, neox_response_id = ?, latency_ms = ? WHERE refund_id = ? AND n = ?`,
+			fmtTime(s.now()), outcome, last.code, last.message, last.responseID, last.latency.Milliseconds(),
+			r.ID, r.Attempts); err != nil {
+			return err
+		}
+		for _, c := range calls {
+			if err := s.auditCall(dbCtx, tx, r, c); err != nil {
+				return err
+			}
+		}
+		if base >= 0 {
+			if _, err := tx.ExecContext(dbCtx, `UPDATE refunds SET neox_refunded_base = ?, neox_base_at = ? WHERE id = ?`,
+				base, fmtTime(baseAt), r.ID); err != nil {
+				return err
+			}
+		}
+		cur, err := getRefund(dbCtx, tx, r.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Submission != SubSending || cur.Attempts != r.Attempts {
+			return nil // a webhook got there first; it only moves forward
+		}
+		if ob.to != "" {
+			_, err := s.advance(dbCtx, tx, cur, ob, "system", "neox answer")
+			return err
+		}
+		// Unknown outcome: retry later with the same id.
+		next := s.now().Add(s.backoff(r.Attempts))
+		if _, err := tx.ExecContext(dbCtx, `UPDATE refunds SET submission = 'UNKNOWN', last_error = ?,
+			next_attempt_at = ?, updated_at = ? WHERE id = ? AND submission = 'SENDING'`,
+			truncate(callErr.Error(), 500), fmtTime(next), fmtTime(s.now()), r.ID); err != nil {
+			return err
+		}
+		return s.auditState(dbCtx, tx, cur, SubSending, SubUnknown, "system", "unknown outcome", observation{})
+	})
+}
+
+// sendOnce makes the refund call. The observation is empty (to == "")
+// when the outcome is unknown; err is then the cause.
+func (s *Service) sendOnce(ctx context.Context, r Refund) (observation, call, error) {
+	t0 := time.Now()
+	var ob observation
+	var err error
+	var respID string
+	switch r.API {
+	case APIPG:
+		req := neox.PGRefundRequest{RequestID: r.ID, PaymentID: r.PaymentID, Amount: r.Amount}
+		if strings.EqualFold(r.PaymentMethod, "QR") || r.BankAccountNumber != "" {
+			req.Receiver = &neox.Receiver{AccountName: r.BankAccountName, AccountNumber: r.BankAccountNumber,
+				SwiftCode: r.BankSwift}
+		}
+		var res neox.PGRefundResult
+		res, err = s.gw.PG.Refund(ctx, req)
+		// Code 0 (accepted) or 99 (processing): the outcome comes by IPN,
+		// or by the QUERY_PT settle rule.
+		ob = observation{to: SubProcessing, neoxRefundID: res.TransID, code: strconv.Itoa(res.ResponseCode),
+			message: res.ResponseMsg}
+	case APIGC:
+		var res neox.GCRefundResult
+		res, err = s.gw.GC.Refund(ctx, neox.GCRefundRequest{RequestID: r.ID, CollectionOrderID: r.TransactionRef,
+			FeeChargeWay: r.FeeChargeWay, SubMerchantID: r.SubMerchantID})
+		respID = res.NeoResponseID
+		ob = observation{to: gcStatusObservation(res.Status), neoxRefundID: res.RefundRequestID, status: res.Status,
+			responseID: res.NeoResponseID}
+	case APICOL:
+		var res neox.COLRefund
+		res, err = s.gw.COL.Refund(ctx, neox.COLRefundRequest{RequestID: r.ID, CollectionTransID: r.TransactionRef,
+			Amount: r.Amount, BankSwiftCode: r.BankSwift, BankAccountNumber: r.BankAccountNumber,
+			BankAccountName: r.BankAccountName, BankBranch: r.BankBranch})
+		respID = res.NeoResponseID
+		ob = colRefundObservation(res)
+	}
+	c := s.timed("refund", t0, err, respID)
+	switch {
+	case err == nil:
+		return ob, c, nil
+	case heldByNeoX(err):
+		c.outcome = "duplicate"
+		return observation{to: SubProcessing}, c, nil
+	}
+	if rej, ok := neox.IsRejected(err); ok {
+		return observation{to: SubFailed, code: rej.Code, message: rej.Message, responseID: rej.NeoResponseID}, c, nil
+	}
+	return observation{}, c, err
+}
+
+// reconcile asks NeoX whether an earlier attempt reached it. done means the
+// observation is adopted and nothing is sent.
+func (s *Service) reconcile(ctx context.Context, r Refund) (observation, bool, []call) {
+	t0 := time.Now()
+	switch r.API {
+	case APICOL:
+		got, err := s.gw.COL.GetRefund(ctx, r.ID)
+		c := s.timed("get_refund", t0, err, got.NeoResponseID)
+		if err != nil {
+			return observation{}, false, []call{c} // not found, or unsure: resend the same id
+		}
+		return colRefundObservation(got), true, []call{c}
+	case APIGC:
+		o, err := s.gw.GC.GetCollectionOrder(ctx, r.TransactionRef)
+		c := s.timed("get_order", t0, err, "")
+		if err != nil {
+			return observation{}, false, []call{c}
+		}
+		if to, ok := gcOrderObservation(o.Status); ok {
+			return observation{to: to, status: o.Status}, true, []call{c}
+		}
+		return observation{}, false, []call{c}
+	case APIPG:
+		pays, err := s.gw.PG.QueryPT(ctx, r.TransactionRef)
+		c := s.timed("query_pt", t0, err, "")
+		if err != nil {
+			return observation{}, false, []call{c}
+		}
+		if ok, _ := s.pgSettled(ctx, r, pays); ok {
+			return observation{to: SubSucceeded, status: "SETTLED_BY_QUERY_PT"}, true, []call{c}
+		}
+		// Not visibly settled: resend with the same id; NeoX answers
+		// "duplicate" if it holds it already.
+		return observation{}, false, []call{c}
+	}
+	return observation{}, false, nil
+}
+
+// poll asks NeoX about a PROCESSING refund (the fallback to webhooks).
+func (s *Service) poll(ctx context.Context, id string) error {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if r.Submission != SubProcessing || r.NextAttemptAt.After(s.now()) {
+		return nil
+	}
+	t0 := time.Now()
+	var ob observation
+	var c call
+	switch r.API {
+	case APICOL:
+		got, err := s.gw.COL.GetRefund(ctx, r.ID)
+		c = s.timed("get_refund", t0, err, got.NeoResponseID)
+		if err == nil {
+			ob = colRefundObservation(got)
+		}
+	case APIGC:
+		o, err := s.gw.GC.GetCollectionOrder(ctx, r.TransactionRef)
+		c = s.timed("get_order", t0, err, "")
+		if to, ok := gcOrderObservation(o.Status); err == nil && ok && to != SubProcessing {
+			ob = observation{to: to, status: o.Status}
+		}
+	case APIPG:
+		pays, err := s.gw.PG.QueryPT(ctx, r.TransactionRef)
+		c = s.timed("query_pt", t0, err, "")
+		if err == nil {
+			if ok, _ := s.pgSettled(ctx, r, pays); ok {
+				ob = observation{to: SubSucceeded, status: "SETTLED_BY_QUERY_PT"}
+			}
+		}
+	}
+	dbCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return s.db.Tx(dbCtx, func(tx *sql.Tx) error {
+		if err := s.auditCall(dbCtx, tx, r, c); err != nil {
+			return err
+		}
+		cur, err := getRefund(dbCtx, tx, id)
+		if err != nil || cur.Submission != SubProcessing {
+			return err
+		}
+		if ob.to != "" && ob.to != SubProcessing {
+			_, err := s.advance(dbCtx, tx, cur, ob, "system", "poll")
+			return err
+		}
+		if ob.to != "" {
+			if _, err := s.advance(dbCtx, tx, cur, ob, "system", "poll"); err != nil {
+				return err
+			}
+		}
+		lastErr := ""
+		if c.outcome != "success" {
+			lastErr = truncate(c.op+": "+c.message, 500)
+		}
+		_, err = tx.ExecContext(dbCtx, `UPDATE refunds SET next_attempt_at = ?, last_error = ?
+			WHERE id = ? AND submission = 'PROCESSING'`, fmtTime(s.now().Add(s.opt.PollInterval)), lastErr, id)
+		return err
+	})
+}
+
+func (s *Service) auditCall(ctx context.Context, tx *sql.Tx, r Refund, c call) error {
+	outcome := audit.OutcomeSuccess
+	switch c.outcome {
+	case "rejected":
+		outcome = audit.OutcomeFailure
+	case "unknown":
+		outcome = audit.OutcomeUnknown
+	}
+	d := map[string]any{"api": string(r.API), "op": c.op, "request_id": r.ID, "outcome": c.outcome,
+		"latency_ms": c.latency.Milliseconds()}
+	if c.code != "" {
+		d["code"] = c.code
+	}
+	if c.message != "" {
+		d["message"] = truncate(c.message, 300)
+	}
+	if c.responseID != "" {
+		d["neo_response_id"] = c.responseID
+	}
+	return s.rec.Record(ctx, tx, audit.Event{ActorName: "system", Action: audit.ActionNeoXCall, Outcome: outcome,
+		TargetType: "refund", TargetID: r.ID, Details: d})
+}
+
+// backoff is RetryBase·2^(n−1), capped at RetryMax, with jitter in [d/2, d].
+func (s *Service) backoff(n int) time.Duration {
+	d := s.opt.RetryBase
+	for i := 1; i < n && d < s.opt.RetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, s.opt.RetryMax)
+	half := d / 2
+	return half + rand.N(half+1)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
