@@ -2,6 +2,7 @@ package apptest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -143,6 +144,27 @@ func (b *Browser) Text(t *testing.T, sel string) string {
 func (b *Browser) Attr(t *testing.T, sel, name string) string {
 	t.Helper()
 	return Get(t, b, chromedp.AttributeValue(chromedp.CSS(sel), name)).Value
+}
+
+// WaitFor waits until an element matching the CSS selector is in the page,
+// asking the page itself. Use it after a form post: chromedp's DOM mirror
+// can lag behind a navigation that the page started.
+func (b *Browser) WaitFor(t *testing.T, sel string) {
+	t.Helper()
+	deadline := time.Now().Add(stepTimeout)
+	expr := fmt.Sprintf("document.querySelector(%q) !== null", sel)
+	for {
+		ctx, cancel := context.WithTimeout(b.Ctx, 2*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("browser: %s did not appear within %s (last error: %v)", sel, stepTimeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // Location returns the current URL.

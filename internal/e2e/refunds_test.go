@@ -96,8 +96,8 @@ func approve(t *testing.T, d *desk, refundURL string) {
 		chromedp.Navigate(refundURL),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=approve]`)),
 		chromedp.Click(chromedp.CSS(`[data-testid=approve]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid=flash]`)),
 	)
+	d.mgr.WaitFor(t, `[data-testid=flash]`)
 }
 
 func TestRefundHappyPaths(t *testing.T) {

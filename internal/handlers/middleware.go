@@ -249,4 +249,8 @@ var flashes = map[string]string{
 	"role-changed":          "Role changed.",
 	"signed-out":            "You have been signed out.",
 	"signed-out-everywhere": "You have been signed out on every device.",
+	"refund-requested":      "Refund requested. A manager must approve it before it goes to NeoX.",
+	"refund-approved":       "Approved. The refund is queued for NeoX.",
+	"refund-rejected":       "Rejected. The requester can see your note.",
+	"refund-cancelled":      "Request cancelled.",
 }

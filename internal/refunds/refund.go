@@ -6,6 +6,27 @@
 // A refund's id is a UUID minted once by Create; it is also the NeoX
 // requestId, committed before the first call and reused on every retry, so
 // NeoX's de-duplication holds across timeouts and crashes.
+//
+// Decisions where NeoX's docs are silent or vague:
+//
+//   - Amounts: see ParseAmount (VND, thousands separators, no decimals).
+//   - Refundable = paid − refunded (NeoX, live) − reserved here, where
+//     reserved counts pending refunds and approved ones not yet final. A
+//     PROCESSING refund NeoX already counts in refundedAmount is counted
+//     twice: the rule errs towards refusing, never towards over-refunding.
+//   - PG: a REFUND answer with code 0 or 99 means PROCESSING; the IPN
+//     (neo_ResponseCode 0 → SUCCEEDED, 99 → PROCESSING, other → FAILED)
+//     settles it, or, failing that, polling QUERY_PT (see pgSettled).
+//   - "Request id already held" answers (PG code 19, DUPLICATE_REQUEST_ID)
+//     mean NeoX has the refund: PROCESSING, settled by webhook or polling.
+//   - GC: the answer's status is final when SUCCESS or FAILED; reconcile
+//     and polling read the collection order (REFUND_PROCESS → PROCESSING,
+//     REFUND_SUCCESS → SUCCEEDED). GC webhooks carry NeoX's refund id, so
+//     they are matched by it or by the collection order.
+//   - COL: approvalStatus REJECTED or status FAILED → FAILED (note and
+//     failedReason verbatim), status SUCCESS → SUCCEEDED, else PROCESSING.
+//   - Webhook dedupe key: see dedupeKey; repeated deliveries bump a counter
+//     on the stored event and are audited, nothing else changes.
 package refunds
 
 import (

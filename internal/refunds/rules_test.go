@@ -45,8 +45,8 @@ func TestParseAmount(t *testing.T) {
 		{"12a", 0, "only digits"},
 		{"1e6", 0, "only digits"},
 		{"0x10", 0, "only digits"},
-		{"١٢٣", 0, "only digits"},    // Arabic-Indic digits
-		{"１２３", 0, "only digits"},    // fullwidth digits
+		{"١٢٣", 0, "only digits"}, // Arabic-Indic digits
+		{"１２３", 0, "only digits"}, // fullwidth digits
 		{"1000000000000001", 0, "too large"},
 		{"99999999999999999999", 0, "too large"},
 		{"9223372036854775808", 0, "too large"},

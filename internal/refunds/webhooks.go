@@ -35,7 +35,7 @@ type WebhookResult struct {
 func (s *Service) ApplyPG(ctx context.Context, ipn neox.PGRefundIPN, raw []byte) (WebhookResult, error) {
 	code := strconv.Itoa(ipn.ResponseCode)
 	h := hook{api: APIPG, ref: ipn.RequestID, status: code, raw: raw,
-		key: dedupeKey("PG", ipn.RequestID, code, ipn.TransactionID),
+		key:  dedupeKey("PG", ipn.RequestID, code, ipn.TransactionID),
 		find: func(ctx context.Context, tx *sql.Tx) (Refund, error) { return getRefund(ctx, tx, ipn.RequestID) },
 		observe: func(r Refund) observation {
 			ob := observation{code: code, message: ipn.ResponseMsg}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
@@ -112,9 +113,16 @@ func (s *Service) dispatch(ctx context.Context, jobs map[API]chan job, mu *sync.
 	if len(jobs) == 0 {
 		return wait
 	}
+	apis := make([]string, 0, len(jobs))
+	args := make([]any, 0, len(jobs))
+	for api := range jobs {
+		apis = append(apis, "?")
+		args = append(args, string(api))
+	}
 	rows, err := s.db.Read.QueryContext(ctx, `SELECT id, api, submission, next_attempt_at FROM refunds
 		WHERE submission IN ('QUEUED', 'UNKNOWN', 'PROCESSING') AND approval = 'APPROVED'
-		ORDER BY next_attempt_at, id LIMIT 500`)
+		  AND api IN (`+strings.Join(apis, ", ")+`)
+		ORDER BY next_attempt_at, id LIMIT 500`, args...)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Error("refunds worker: scan", "err", err)
@@ -344,7 +352,7 @@ func (s *Service) sendOnce(ctx context.Context, r Refund) (observation, call, er
 	switch r.API {
 	case APIPG:
 		req := neox.PGRefundRequest{RequestID: r.ID, PaymentID: r.PaymentID, Amount: r.Amount}
-		if strings.EqualFold(r.PaymentMethod, "QR") || r.BankAccountNumber != "" {
+		if strings.EqualFold(r.PaymentMethod, "QR") {
 			req.Receiver = &neox.Receiver{AccountName: r.BankAccountName, AccountNumber: r.BankAccountNumber,
 				SwiftCode: r.BankSwift}
 		}
@@ -465,15 +473,13 @@ func (s *Service) poll(ctx context.Context, id string) error {
 		if err != nil || cur.Submission != SubProcessing {
 			return err
 		}
-		if ob.to != "" && ob.to != SubProcessing {
-			_, err := s.advance(dbCtx, tx, cur, ob, "system", "poll")
-			return err
-		}
 		if ob.to != "" {
-			if _, err := s.advance(dbCtx, tx, cur, ob, "system", "poll"); err != nil {
+			moved, err := s.advance(dbCtx, tx, cur, ob, "system", "poll")
+			if err != nil || moved {
 				return err
 			}
 		}
+		// Still processing (NeoX fields refreshed above): poll again later.
 		lastErr := ""
 		if c.outcome != "success" {
 			lastErr = truncate(c.op+": "+c.message, 500)
@@ -518,9 +524,13 @@ func (s *Service) backoff(n int) time.Duration {
 	return half + rand.N(half+1)
 }
 
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

@@ -372,12 +372,11 @@ func TestRunStopsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	if err := s.Run(context.Background()); err != ErrRunning {
-		// Run may not have started yet; retry once it has.
-		time.Sleep(20 * time.Millisecond)
-		if err := s.Run(context.Background()); err != ErrRunning {
-			t.Errorf("second Run = %v", err)
-		}
+	waitFor(t, "Run to start", func() bool { s.runMu.Lock(); defer s.runMu.Unlock(); return s.running })
+	probe, cancelProbe := context.WithCancel(context.Background())
+	cancelProbe() // should the guard fail, the probe returns at once instead of running forever
+	if err := s.Run(probe); err != ErrRunning {
+		t.Errorf("second Run = %v, want ErrRunning", err)
 	}
 	r := approved(t, s, colRequest(100_000, ""))
 	<-inCall

@@ -1,0 +1,164 @@
+package refunds
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/neox"
+)
+
+func TestListKeysetPagination(t *testing.T) {
+	clk := newClock()
+	clk.step = time.Minute
+	db := openDB(t)
+	s := newService(t, db, Gateways{COL: &fakeCOL{getTxn: paidCOL(100_000_000, 0)}}, Options{Now: clk.Now})
+	ctx := context.Background()
+	var ids []string
+	for i := range 7 {
+		a := staff
+		if i%2 == 1 {
+			a = staff2
+		}
+		ids = append(ids, mustCreate(t, s, a, colRequest(int64(1000*(7-i)), "")).ID)
+	}
+	if _, err := s.Approve(ctx, manager, ids[0], ""); err != nil {
+		t.Fatal(err)
+	}
+
+	collect := func(f ListFilter, limit int) []string {
+		t.Helper()
+		var out []string
+		var cur Cursor
+		for pages := 0; ; pages++ {
+			items, next, err := s.List(ctx, f, cur, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(items) > limit || pages > 20 {
+				t.Fatalf("page of %d", len(items))
+			}
+			for _, r := range items {
+				out = append(out, r.ID)
+			}
+			if next == "" {
+				return out
+			}
+			cur = next
+		}
+	}
+	eq := func(name string, got, want []string) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: got %v, want %v", name, got, want)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("%s: got %v, want %v", name, got, want)
+			}
+		}
+	}
+	eq("date asc", collect(ListFilter{}, 3), ids)
+	rev := make([]string, len(ids))
+	for i, id := range ids {
+		rev[len(ids)-1-i] = id
+	}
+	eq("date desc", collect(ListFilter{Desc: true}, 2), rev)
+	eq("amount asc", collect(ListFilter{Sort: "amount"}, 4), rev) // amounts fall as ids rise
+	eq("by maker", collect(ListFilter{RequestedBy: staff2.ID}, 2), []string{ids[1], ids[3], ids[5]})
+	eq("approved", collect(ListFilter{Approval: ApprovalApproved}, 5), ids[:1])
+	eq("queued", collect(ListFilter{Submission: SubQueued}, 5), ids[:1])
+	eq("amount range", collect(ListFilter{MinAmount: 2000, MaxAmount: 4000}, 5), []string{ids[3], ids[4], ids[5]})
+	first := mustGet(t, s, ids[2])
+	eq("from", collect(ListFilter{From: first.RequestedAt, To: first.RequestedAt.Add(2 * time.Minute)}, 5), ids[2:4])
+	eq("api", collect(ListFilter{API: APIPG}, 5), nil)
+
+	_, next, _ := s.List(ctx, ListFilter{}, "", 2)
+	if _, _, err := s.List(ctx, ListFilter{Sort: "amount"}, next, 2); err == nil {
+		t.Error("cursor of another sort accepted")
+	}
+	if _, _, err := s.List(ctx, ListFilter{}, "!!garbage", 2); err == nil {
+		t.Error("garbage cursor accepted")
+	}
+	if _, _, err := s.List(ctx, ListFilter{Approval: "MAYBE"}, "", 2); err == nil {
+		t.Error("unknown approval accepted")
+	}
+}
+
+func TestStats(t *testing.T) {
+	clk := newClock()
+	db := openDB(t)
+	s := newService(t, db, Gateways{COL: &fakeCOL{getTxn: paidCOL(10_000_000, 0)}}, Options{Now: clk.Now})
+	ctx := context.Background()
+	mustCreate(t, s, staff, colRequest(1000, ""))
+	b := mustCreate(t, s, staff, colRequest(1000, ""))
+	if _, err := s.Approve(ctx, manager, b.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Hour)
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PendingCount != 1 || st.ByApproval[ApprovalApproved] != 1 || st.BySubmission[SubQueued] != 1 ||
+		st.Queue != 1 || st.OldestPending < time.Hour || st.OldestPending > 2*time.Hour {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func TestLookup(t *testing.T) {
+	db := openDB(t)
+	gc := &fakeGC{getOrder: func(_ context.Context, id string) (neox.CollectionOrder, error) {
+		if id != "CO1" {
+			return neox.CollectionOrder{}, &neox.RejectedError{API: "GC", Code: "2", Message: "RESOURCE_NOT_FOUND"}
+		}
+		return neox.CollectionOrder{ID: id, Status: "PAID", Currency: "USD", Amount: 150000}, nil
+	}}
+	s := newService(t, db, Gateways{PG: &fakePG{queryPT: paidPG(2_000_000, 500_000, "CC")}, GC: gc}, Options{Now: newClock().Now})
+	ctx := context.Background()
+	mustCreate(t, s, staff, NewRequest{API: APIPG, TransactionRef: "TXN1", PaymentID: "P1", Amount: 300_000, ReasonCode: "X"})
+
+	l, err := s.Lookup(ctx, APIPG, " TXN1 ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Payments) != 2 || len(l.Refunds) != 1 || l.FetchedAt.IsZero() {
+		t.Fatalf("lookup = %+v", l)
+	}
+	p1, p2 := l.Payments[0], l.Payments[1]
+	if !p1.Paid || p1.Refunded != 500_000 || p1.Reserved != 300_000 || p1.Refundable != 1_200_000 {
+		t.Errorf("P1 = %+v", p1)
+	}
+	if p2.Paid || p2.Refundable != 0 {
+		t.Errorf("P2 = %+v", p2)
+	}
+	if _, err := s.Lookup(ctx, APIPG, "NOPE"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown PG txn: %v", err)
+	}
+	if _, err := s.Lookup(ctx, APIGC, "CO2"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown GC order: %v", err)
+	}
+	if _, err := s.Lookup(ctx, APICOL, "CT1"); !errors.Is(err, ErrNotConfigured) {
+		t.Errorf("unconfigured COL: %v", err)
+	}
+	o, err := s.Lookup(ctx, APIGC, "CO1")
+	if err != nil || o.Order == nil || !o.Order.Refundable || o.Order.Amount != 150000 {
+		t.Fatalf("GC lookup = %+v, %v", o, err)
+	}
+	recent, err := s.RecentLookups(ctx, 5)
+	if err != nil || len(recent) != 2 || recent[0].API != APIGC || recent[1].Ref != "TXN1" {
+		t.Errorf("recent = %+v, %v", recent, err)
+	}
+	if got := s.Configured(); len(got) != 2 || got[0] != APIPG || got[1] != APIGC {
+		t.Errorf("configured = %v", got)
+	}
+}
+
+func TestTypedNilGatewayIsNotConfigured(t *testing.T) {
+	var pg *neox.PG
+	s := New(nil, fakeRecorder{}, Gateways{PG: pg}, Options{})
+	if len(s.Configured()) != 0 {
+		t.Errorf("configured = %v", s.Configured())
+	}
+}
