@@ -134,16 +134,30 @@ func Get[T any](t *testing.T, b *Browser, a chromedp.Action[T]) T {
 	return v
 }
 
+// js evaluates an expression on the first node matching sel, in the page
+// itself (chromedp's DOM mirror can lag behind a form post's navigation).
+func (b *Browser) js(t *testing.T, sel, expr string) string {
+	t.Helper()
+	b.WaitFor(t, sel)
+	return Get(t, b, chromedp.Evaluate[string](fmt.Sprintf("(n => String(%s))(document.querySelector(%q))", expr, sel)))
+}
+
 // Text returns the trimmed text of the first node matching the CSS selector.
 func (b *Browser) Text(t *testing.T, sel string) string {
 	t.Helper()
-	return strings.TrimSpace(Get(t, b, chromedp.Text(chromedp.CSS(sel))))
+	return strings.TrimSpace(b.js(t, sel, "n.innerText"))
+}
+
+// Value returns the current value of a form field.
+func (b *Browser) Value(t *testing.T, sel string) string {
+	t.Helper()
+	return b.js(t, sel, "n.value")
 }
 
 // Attr returns an attribute of the first node matching the CSS selector.
 func (b *Browser) Attr(t *testing.T, sel, name string) string {
 	t.Helper()
-	return Get(t, b, chromedp.AttributeValue(chromedp.CSS(sel), name)).Value
+	return b.js(t, sel, fmt.Sprintf("n.getAttribute(%q)", name))
 }
 
 // WaitFor waits until an element matching the CSS selector is in the page,
@@ -167,10 +181,10 @@ func (b *Browser) WaitFor(t *testing.T, sel string) {
 	}
 }
 
-// Location returns the current URL.
+// Location returns the current URL, as the page knows it.
 func (b *Browser) Location(t *testing.T) string {
 	t.Helper()
-	return Get(t, b, chromedp.Location())
+	return Get(t, b, chromedp.Evaluate[string](`location.href`))
 }
 
 // Login signs in through the login form.
