@@ -1,0 +1,102 @@
+package app
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestParseConfigDefaults(t *testing.T) {
+	c, err := ParseConfig("test", nil, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatalf("zero configuration must work: %v", err)
+	}
+	if c.Addr != "127.0.0.1:8080" || c.DBPath != "data/refunddesk.db" || c.NeoXMode != "sandbox" ||
+		c.BaseURL != "http://127.0.0.1:8080" || c.SessionIdle != 30*time.Minute || c.SessionAbsolute != 12*time.Hour {
+		t.Errorf("defaults: %+v", c)
+	}
+}
+
+func TestParseConfigFlagsBeatEnvironment(t *testing.T) {
+	c, err := ParseConfig("test", []string{"-addr", "127.0.0.1:9000"}, envOf(map[string]string{"ADDR": "127.0.0.1:7000", "DATA_DIR": "/tmp/x"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9000" || c.DBPath != "/tmp/x/refunddesk.db" {
+		t.Errorf("addr %s db %s", c.Addr, c.DBPath)
+	}
+}
+
+func TestParseConfigRejectsBadValues(t *testing.T) {
+	live := map[string]string{"NEOX_MODE": "live", "NEOX_PG_URL": "https://pg.example", "NEOX_PG_MERCHANT_CODE": "M1", "NEOX_PG_SECRET_KEY": "s"}
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string // part of the error naming the setting
+	}{
+		{"bad duration", map[string]string{"SESSION_IDLE_TIMEOUT": "soon"}, "SESSION_IDLE_TIMEOUT"},
+		{"idle longer than absolute", map[string]string{"SESSION_IDLE_TIMEOUT": "13h"}, "must not exceed"},
+		{"bad address", map[string]string{"ADDR": "localhost"}, "ADDR"},
+		{"bad base url", map[string]string{"BASE_URL": "ftp://x"}, "BASE_URL"},
+		{"bad log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{"unknown mode", map[string]string{"NEOX_MODE": "prod"}, "NEOX_MODE"},
+		{"live with nothing", map[string]string{"NEOX_MODE": "live"}, "no NeoX product is configured"},
+		{"live, PG half configured", map[string]string{"NEOX_MODE": "live", "NEOX_PG_URL": "https://pg.example"}, "NEOX_PG_MERCHANT_CODE, NEOX_PG_SECRET_KEY"},
+		{"basic auth user without password", map[string]string{"WEBHOOK_BASIC_USER": "neox"}, "WEBHOOK_BASIC_PASS"},
+		{"live with a bad url", merge(live, map[string]string{"NEOX_PG_URL": "pg.example"}), "NEOX_PG_URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig("test", nil, envOf(tt.env), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one naming %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := ParseConfig("test", nil, envOf(live), io.Discard); err != nil {
+		t.Errorf("complete live PG configuration refused: %v", err)
+	}
+}
+
+func merge(a, b map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
+
+// Secrets never appear in what is logged or audited about the configuration.
+func TestConfigRedactsSecrets(t *testing.T) {
+	secrets := map[string]string{
+		"NEOX_PG_SECRET_KEY": "pg-very-secret", "NEOX_GC_CLIENT_SECRET": "gc-very-secret", "NEOX_GC_WEBHOOK_SECRET": "gc-hook-secret",
+		"NEOX_COL_CLIENT_SECRET": "col-very-secret", "NEOX_COL_WEBHOOK_SECRET": "col-hook-secret", "SESSION_KEY": "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+		"WEBHOOK_BASIC_USER": "neox", "WEBHOOK_BASIC_PASS": "basic-very-secret",
+	}
+	c, err := ParseConfig("test", nil, envOf(secrets), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs := []string{c.String(), c.LogValue().String()}
+	for k, v := range c.Redacted() {
+		outputs = append(outputs, k+"="+v.(string))
+	}
+	for name, secret := range secrets {
+		if name == "WEBHOOK_BASIC_USER" {
+			continue
+		}
+		for _, out := range outputs {
+			if strings.Contains(out, secret) {
+				t.Errorf("%s leaks into %q", name, out)
+			}
+		}
+	}
+}
