@@ -246,3 +246,18 @@ func (c *cluster) verifyAudit() {
 		c.t.Fatalf("audit chain broken after crashes: %s", st)
 	}
 }
+
+// auditCount counts audit events matching a WHERE clause.
+func (c *cluster) auditCount(where string, args ...any) int {
+	c.t.Helper()
+	db, err := sql.Open("sqlite", "file:"+c.db+"?_pragma=busy_timeout(5000)&mode=ro")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM audit_events WHERE `+where, args...).Scan(&n); err != nil {
+		c.t.Fatal(err)
+	}
+	return n
+}
