@@ -25,30 +25,30 @@ func (s *Server) handleRefundForm(w http.ResponseWriter, r *http.Request) {
 	f := templates.RefundForm{API: q.Get("api"), Ref: strings.TrimSpace(q.Get("ref")), PaymentID: q.Get("payment"),
 		FeeChargeWay: "OUR", Token: uuid.NewString(), Errors: templates.FieldErrors{}}
 	if msg := s.fillRefundable(r, &f); msg != "" {
-		s.renderStatus(w, r, http.StatusUnprocessableEntity, "Cannot request a refund", msg)
+		s.renderStatus(w, r, http.StatusUnprocessableEntity, tr(r, "err.cannot_request"), msg)
 		return
 	}
-	s.render(w, r, http.StatusOK, templates.RefundFormPage(s.page(r, "Request a refund", "transactions"), f))
+	s.render(w, r, http.StatusOK, templates.RefundFormPage(s.page(r, "rf.title", "transactions"), f))
 }
 
 // fillRefundable looks the reference up again so the form shows what can
 // be refunded now; it returns a message when nothing can be.
 func (s *Server) fillRefundable(r *http.Request, f *templates.RefundForm) string {
 	if !slices.Contains(s.configuredAPIs(), f.API) || !validRef(f.Ref) {
-		return "Look the transaction up first: the product or reference in the link is not valid."
+		return tr(r, "err.lookup_first")
 	}
 	l, err := s.refunds.Lookup(r.Context(), refunds.API(f.API), f.Ref)
 	if err != nil {
-		if msg := lookupMessage(err); msg != "" {
+		if msg := lookupMessage(r.Context(), err); msg != "" {
 			return msg
 		}
-		return "The transaction could not be looked up just now. Try again in a moment."
+		return tr(r, "err.lookup_later")
 	}
 	switch {
 	case f.API == "PG":
 		i := slices.IndexFunc(l.Payments, func(p refunds.PaymentView) bool { return p.ID == f.PaymentID })
 		if i < 0 {
-			return "This transaction has no payment " + f.PaymentID + "."
+			return tr(r, "err.no_payment", f.PaymentID)
 		}
 		p := l.Payments[i]
 		f.PaymentMethod, f.Refundable, f.Currency = p.Method, p.Refundable, "VND"
@@ -61,7 +61,7 @@ func (s *Server) fillRefundable(r *http.Request, f *templates.RefundForm) string
 		f.Refundable, f.Currency = l.Transaction.Refundable, "VND"
 	}
 	if f.Refundable <= 0 {
-		return "Nothing can be refunded on this payment now: it is not paid, already refunded, or refunds are in flight."
+		return tr(r, "err.nothing_refundable")
 	}
 	return ""
 }
@@ -94,11 +94,11 @@ func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
 	if f.API != "GC" {
 		amount, err := refunds.ParseAmount(f.Amount)
 		if err != nil {
-			f.Errors["amount"] = sentence(err)
+			f.Errors["amount"] = domainText(r.Context(), err.Error())
 		}
 		req.Amount = amount
 		if err == nil && f.Refundable > 0 && amount > f.Refundable {
-			f.Errors["amount"] = "At most " + templates.Money(f.Refundable, f.Currency) + " can be refunded now."
+			f.Errors["amount"] = tr(r, "err.at_most", templates.Money(f.Refundable, f.Currency))
 		}
 	}
 	if len(f.Errors) == 0 {
@@ -108,10 +108,10 @@ func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.As(err, &ve):
 			for k, v := range ve.Fields {
-				f.Errors[k] = v
+				f.Errors[k] = domainText(r.Context(), v)
 			}
 		case err != nil:
-			if msg := lookupMessage(err); msg != "" {
+			if msg := lookupMessage(r.Context(), err); msg != "" {
 				f.Errors["form"] = msg
 				break
 			}
@@ -127,7 +127,7 @@ func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
 			f.Amount = templates.GroupThousands(n)
 		}
 	}
-	s.render(w, r, http.StatusUnprocessableEntity, templates.RefundFormPage(s.page(r, "Request a refund", "transactions"), f))
+	s.render(w, r, http.StatusUnprocessableEntity, templates.RefundFormPage(s.page(r, "rf.title", "transactions"), f))
 }
 
 // refundFromPath loads the refund named by {id}.
@@ -187,7 +187,7 @@ func (s *Server) handleRefund(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if u, _ := userFrom(r.Context()); !canSee(u, ref) {
-		s.renderStatus(w, r, http.StatusForbidden, "Not allowed", "Staff can open only the refunds they requested.")
+		s.renderStatus(w, r, http.StatusForbidden, tr(r, "error.not_allowed"), tr(r, "err.staff_own_only"))
 		return
 	}
 	d, err := s.refundDetail(r, ref)
@@ -195,11 +195,11 @@ func (s *Server) handleRefund(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, templates.RefundDetailPage(s.page(r, "Refund", "refunds"), d))
+	s.render(w, r, http.StatusOK, templates.RefundDetailPage(s.page(r, "rd.title", "refunds"), d))
 }
 
-// handleRefundStatus serves GET /refunds/{id}/status: the live fragment the
-// refund page polls while the refund is in flight.
+// handleRefundStatus serves GET /refunds/{id}/status: the live part of the
+// refund page, which polls it until the refund is final.
 func (s *Server) handleRefundStatus(w http.ResponseWriter, r *http.Request) {
 	ref, err := s.refundFromPath(r)
 	if err != nil {
@@ -207,10 +207,15 @@ func (s *Server) handleRefundStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if u, _ := userFrom(r.Context()); !canSee(u, ref) {
-		s.renderStatus(w, r, http.StatusForbidden, "Not allowed", "Staff can open only the refunds they requested.")
+		s.renderStatus(w, r, http.StatusForbidden, tr(r, "error.not_allowed"), tr(r, "err.staff_own_only"))
 		return
 	}
-	s.render(w, r, http.StatusOK, templates.RefundStatus(templates.RefundDetailData{Refund: ref}))
+	d, err := s.refundDetail(r, ref)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, templates.RefundLive(d))
 }
 
 // decisionError renders what went wrong with approve/reject/cancel.
@@ -218,20 +223,19 @@ func (s *Server) decisionError(w http.ResponseWriter, r *http.Request, ref refun
 	var ve *refunds.ValidationError
 	switch {
 	case errors.Is(err, refunds.ErrSelfApproval):
-		s.renderStatus(w, r, http.StatusForbidden, "Not allowed", "You requested this refund, so another manager must decide on it.")
+		s.renderStatus(w, r, http.StatusForbidden, tr(r, "error.not_allowed"), tr(r, "err.self_approval"))
 	case errors.Is(err, refunds.ErrForbidden):
-		s.renderStatus(w, r, http.StatusForbidden, "Not allowed", "Your role cannot do this.")
+		s.renderStatus(w, r, http.StatusForbidden, tr(r, "error.not_allowed"), tr(r, "err.role_cannot"))
 	case errors.Is(err, refunds.ErrConflict):
 		cur, gerr := s.refunds.Get(r.Context(), ref.ID)
-		msg := "Someone else acted on this refund first."
-		if gerr == nil {
-			msg += " It is now " + cur.Approval
-			if cur.DecidedByName != "" {
-				msg += " (by " + cur.DecidedByName + ")"
-			}
-			msg += "."
+		msg := tr(r, "err.acted_first")
+		switch {
+		case gerr == nil && cur.DecidedByName != "":
+			msg += tr(r, "err.now_state_by", cur.Approval, cur.DecidedByName)
+		case gerr == nil:
+			msg += tr(r, "err.now_state", cur.Approval)
 		}
-		s.renderStatus(w, r, http.StatusConflict, "Already decided", msg)
+		s.renderStatus(w, r, http.StatusConflict, tr(r, "err.already_decided"), msg)
 	case errors.As(err, &ve):
 		d, derr := s.refundDetail(r, ref)
 		if derr != nil {
@@ -239,10 +243,10 @@ func (s *Server) decisionError(w http.ResponseWriter, r *http.Request, ref refun
 			return
 		}
 		for k, v := range ve.Fields {
-			d.Errors[k] = v
+			d.Errors[k] = domainText(r.Context(), v)
 		}
 		d.Note = r.PostForm.Get("note")
-		s.render(w, r, http.StatusUnprocessableEntity, templates.RefundDetailPage(s.page(r, "Refund", "refunds"), d))
+		s.render(w, r, http.StatusUnprocessableEntity, templates.RefundDetailPage(s.page(r, "rd.title", "refunds"), d))
 	default:
 		s.renderError(w, r, err)
 	}
@@ -300,7 +304,7 @@ func (s *Server) renderApprovals(w http.ResponseWriter, r *http.Request, status 
 		return
 	}
 	u, _ := userFrom(r.Context())
-	s.render(w, r, status, templates.ApprovalsPage(s.page(r, "Approvals", "approvals"),
+	s.render(w, r, status, templates.ApprovalsPage(s.page(r, "nav.approvals", "approvals"),
 		templates.ApprovalsData{Rows: rows, Now: s.now(), ViewerID: u.ID, Results: results}))
 }
 
@@ -313,27 +317,27 @@ func (s *Server) handleApproveBulk(w http.ResponseWriter, r *http.Request) {
 	}
 	ids := r.PostForm["id"]
 	if len(ids) == 0 {
-		s.renderApprovals(w, r, http.StatusUnprocessableEntity, []string{"Select at least one refund to approve."})
+		s.renderApprovals(w, r, http.StatusUnprocessableEntity, []string{tr(r, "ap.select_one")})
 		return
 	}
 	if len(ids) > 200 {
-		s.renderApprovals(w, r, http.StatusUnprocessableEntity, []string{"Approve at most 200 refunds at once."})
+		s.renderApprovals(w, r, http.StatusUnprocessableEntity, []string{tr(r, "ap.at_most")})
 		return
 	}
 	u, _ := userFrom(r.Context())
 	approved, errs := s.refunds.ApproveMany(r.Context(), actorOf(u), ids)
-	results := []string{plural(len(approved), "refund approved", "refunds approved") + " and queued for NeoX."}
+	results := []string{tr(r, "ap.approved_n", len(approved))}
 	for id, err := range errs {
-		msg := "could not be approved"
+		key := "ap.not_approved"
 		switch {
 		case errors.Is(err, refunds.ErrSelfApproval):
-			msg = "is your own request"
+			key = "ap.own"
 		case errors.Is(err, refunds.ErrConflict):
-			msg = "was already decided by someone else"
+			key = "ap.decided"
 		case errors.Is(err, refunds.ErrNotFound):
-			msg = "does not exist"
+			key = "ap.missing"
 		}
-		results = append(results, "Refund "+id+" "+msg+".")
+		results = append(results, tr(r, key, id))
 	}
 	slices.Sort(results[1:])
 	s.renderApprovals(w, r, http.StatusOK, results)
