@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"github.com/neox-refund-desk/refunddesk/internal/i18n"
 	"net/http"
 	"net/url"
 	"slices"
@@ -55,27 +56,27 @@ func parseAuditFilter(q url.Values, now time.Time) (audit.Filter, templates.Audi
 			}
 			t, err := time.ParseInLocation("2006-01-02", d.val, zone)
 			if err != nil {
-				form.Errors[d.field] = "Use a date like 2026-11-25."
+				form.Errors[d.field] = "err.date_format"
 				continue
 			}
 			*d.dst = t.AddDate(0, 0, d.add)
 		}
 		if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
-			form.Errors["to"] = "The end date is before the start date."
+			form.Errors["to"] = "err.end_before_start"
 		}
 	default:
-		form.Errors["from"] = "Unknown period."
+		form.Errors["from"] = "err.unknown_period"
 	}
 	if form.Action != "" && !slices.Contains(knownActions, form.Action) {
-		form.Errors["action"] = "Unknown action."
+		form.Errors["action"] = "err.unknown_action"
 		form.Action = ""
 	}
 	if form.Outcome != "" && !slices.Contains(knownOutcomes, form.Outcome) {
-		form.Errors["outcome"] = "Unknown outcome."
+		form.Errors["outcome"] = "err.unknown_outcome"
 		form.Outcome = ""
 	}
 	if len(form.Actor) > 64 || len(form.Target) > 200 || len(form.Text) > 200 {
-		form.Errors["q"] = "Search terms are limited to 200 characters."
+		form.Errors["q"] = "err.search_too_long"
 	}
 	f.Actor, f.Action, f.Outcome, f.TargetID, f.Text = form.Actor, form.Action, form.Outcome, form.Target, form.Text
 	return f, form
@@ -126,9 +127,10 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 	f, form := parseAuditFilter(q, s.now())
 	cur, err := audit.ParseCursor(q.Get("c"))
 	if err != nil {
-		form.Errors["q"] = "That page link is not valid; showing the newest events."
+		form.Errors["q"] = "err.bad_page_link"
 		cur = audit.Cursor{}
 	}
+	localizeErrors(r.Context(), form.Errors)
 	data := templates.AuditPageData{Filter: form, Actions: knownActions, Chain: s.chain.badge(r.Context(), s.audit)}
 	if data.Actors, err = s.audit.Actors(r.Context()); err != nil {
 		s.renderError(w, r, err)
@@ -150,7 +152,7 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 		data.PrevHref, data.NextHref = withCursor(base, page.Prev), withCursor(base, page.Next)
 	}
 	data.CSVHref = "/audit/export.csv?" + filterQuery(form).Encode()
-	s.render(w, r, status, templates.AuditPage(s.page(r, "Audit trail", "audit"), data))
+	s.render(w, r, status, templates.AuditPage(s.page(r, "audit.title", "audit"), data))
 }
 
 // handleAuditEvent serves GET /audit/events/{seq}.
@@ -168,7 +170,7 @@ func (s *Server) handleAuditEvent(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, templates.AuditEventPage(s.page(r, "Audit event", "audit"), templates.AuditEvent{
+	s.render(w, r, http.StatusOK, templates.AuditEventPage(s.page(r, "title.audit_event", "audit"), templates.AuditEvent{
 		Row: auditRow(e), UserAgent: e.UserAgent, RequestID: e.RequestID,
 		DetailsJSON: e.DetailsJSON, PrevHash: e.PrevHash, Hash: e.Hash,
 	}))
@@ -179,7 +181,7 @@ func (s *Server) handleAuditEvent(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleAuditExport(w http.ResponseWriter, r *http.Request) {
 	f, form := parseAuditFilter(r.URL.Query(), s.now())
 	if len(form.Errors) > 0 {
-		s.renderStatus(w, r, http.StatusUnprocessableEntity, "Cannot export", "The filters are not valid; fix them on the audit page first.")
+		s.renderStatus(w, r, http.StatusUnprocessableEntity, tr(r, "err.cannot_export"), tr(r, "err.cannot_export_text"))
 		return
 	}
 	if err := s.audit.RecordNow(r.Context(), audit.Event{Action: audit.ActionAuditExport, Outcome: audit.OutcomeSuccess,
@@ -239,16 +241,14 @@ func (c *chainCache) badge(ctx context.Context, l *audit.Log) templates.ChainBad
 		}
 	}
 	if err != nil {
-		return templates.ChainBadge{Text: "The audit chain could not be checked just now."}
+		return templates.ChainBadge{Text: i18n.T(ctx, "chain.unchecked")}
 	}
 	c.st = &st
 	if st.OK {
 		if st.Count == 0 {
-			return templates.ChainBadge{OK: true, Text: "No events yet."}
+			return templates.ChainBadge{OK: true, Text: i18n.T(ctx, "audit.no_events")}
 		}
-		return templates.ChainBadge{OK: true, Text: "Chain verified up to event " + strconv.FormatInt(st.VerifiedSeq, 10) +
-			" at " + templates.LocalTime(st.VerifiedAt) + "."}
+		return templates.ChainBadge{OK: true, Text: i18n.T(ctx, "chain.verified", st.VerifiedSeq, templates.LocalTime(st.VerifiedAt))}
 	}
-	return templates.ChainBadge{Text: "Chain BROKEN at event " + strconv.FormatInt(st.BrokenSeq, 10) + ": " + st.Problem +
-		". Verified up to event " + strconv.FormatInt(st.VerifiedSeq, 10) + "."}
+	return templates.ChainBadge{Text: i18n.T(ctx, "chain.broken", st.BrokenSeq, st.Problem, st.VerifiedSeq)}
 }

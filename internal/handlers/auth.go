@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/web/templates"
 )
 
@@ -17,7 +18,7 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	p := s.page(r, "Sign in", "")
+	p := s.page(r, "login.title", "")
 	s.render(w, r, http.StatusOK, templates.LoginPage(p, templates.LoginForm{Next: safeNext(r.URL.Query().Get("next"))}))
 }
 
@@ -34,13 +35,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &te):
 		mins := int(math.Ceil(te.RetryAfter.Minutes()))
-		form.Error = fmt.Sprintf("Too many failed sign-ins. Wait %d minute(s) and try again.", max(mins, 1))
+		form.Error = tr(r, "login.throttled", max(mins, 1))
 		w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(te.RetryAfter.Seconds()))))
-		s.render(w, r, http.StatusTooManyRequests, templates.LoginPage(s.page(r, "Sign in", ""), form))
+		s.render(w, r, http.StatusTooManyRequests, templates.LoginPage(s.page(r, "login.title", ""), form))
 		return
 	case errors.Is(err, auth.ErrInvalidCredentials):
-		form.Error = "Wrong username or password."
-		s.render(w, r, http.StatusUnauthorized, templates.LoginPage(s.page(r, "Sign in", ""), form))
+		form.Error = tr(r, "login.wrong")
+		s.render(w, r, http.StatusUnauthorized, templates.LoginPage(s.page(r, "login.title", ""), form))
 		return
 	case err != nil:
 		s.renderError(w, r, err)
@@ -76,13 +77,27 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 
 // handleHome serves GET /.
 func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, templates.HomePage(s.page(r, "Dashboard", "home")))
+	u, _ := userFrom(r.Context())
+	view := templates.DashboardView{Role: string(u.Role)}
+	if s.refunds != nil && (u.Role == auth.RoleStaff || u.Role == auth.RoleManager) {
+		q := refunds.DashboardQuery{Now: s.now(), Zone: templates.Zone()}
+		if u.Role == auth.RoleStaff {
+			q.RequestedBy = u.ID
+		}
+		d, err := s.refunds.Dashboard(r.Context(), q)
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		view = templates.NewDashboardView(r.Context(), string(u.Role), d)
+	}
+	s.render(w, r, http.StatusOK, templates.HomePage(s.page(r, "dash.title", "home"), view))
 }
 
 // handleAccount serves GET /account.
 func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request) {
 	u, _ := userFrom(r.Context())
-	s.render(w, r, http.StatusOK, templates.AccountPage(s.page(r, "Account", "account"),
+	s.render(w, r, http.StatusOK, templates.AccountPage(s.page(r, "nav.account", "account"),
 		templates.AccountForm{MustChange: u.MustChangePassword}))
 }
 
@@ -96,10 +111,10 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) {
 	current, next, confirm := r.PostForm.Get("current"), r.PostForm.Get("new"), r.PostForm.Get("confirm")
 	form := templates.AccountForm{MustChange: u.MustChangePassword, Errors: templates.FieldErrors{}}
 	if next != confirm {
-		form.Errors["confirm"] = "The two new passwords differ."
+		form.Errors["confirm"] = tr(r, "account.differ")
 	}
 	if next == current && next != "" {
-		form.Errors["new"] = "Choose a password different from the current one."
+		form.Errors["new"] = tr(r, "account.same")
 	}
 	if len(form.Errors) == 0 {
 		err := s.auth.ChangePassword(r.Context(), u.ID, current, next)
@@ -107,12 +122,12 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) {
 		var te *auth.ThrottledError
 		switch {
 		case errors.As(err, &te):
-			form.Errors["current"] = fmt.Sprintf("Too many wrong passwords. Wait %d minute(s) and try again.", max(int(math.Ceil(te.RetryAfter.Minutes())), 1))
+			form.Errors["current"] = tr(r, "account.throttled", max(int(math.Ceil(te.RetryAfter.Minutes())), 1))
 		case errors.Is(err, auth.ErrInvalidCredentials):
-			form.Errors["current"] = "That is not your current password."
+			form.Errors["current"] = tr(r, "account.wrong_current")
 		case errors.As(err, &ve):
 			for k, v := range ve.Fields {
-				form.Errors[fieldFor(k)] = v
+				form.Errors[fieldFor(k)] = domainText(r.Context(), v)
 			}
 		case err != nil:
 			s.renderError(w, r, err)
@@ -120,7 +135,7 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(form.Errors) > 0 {
-		s.render(w, r, http.StatusUnprocessableEntity, templates.AccountPage(s.page(r, "Account", "account"), form))
+		s.render(w, r, http.StatusUnprocessableEntity, templates.AccountPage(s.page(r, "nav.account", "account"), form))
 		return
 	}
 	// Changing the password ended every session; start a fresh one here.

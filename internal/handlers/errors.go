@@ -24,15 +24,15 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		s.renderStatus(w, r, http.StatusRequestEntityTooLarge, "Too much data", "The form you sent is larger than allowed.")
+		s.renderStatus(w, r, http.StatusRequestEntityTooLarge, tr(r, "error.too_large_title"), tr(r, "error.too_large_text"))
 	case errors.Is(err, auth.ErrLastAdmin):
-		s.renderStatus(w, r, http.StatusConflict, "Not possible", "This would leave no enabled administrator. Add or enable another admin first.")
+		s.renderStatus(w, r, http.StatusConflict, tr(r, "error.not_possible"), tr(r, "error.last_admin"))
 	case errors.Is(err, errNotFound):
-		s.renderStatus(w, r, http.StatusNotFound, "Not found", "That record does not exist.")
+		s.renderStatus(w, r, http.StatusNotFound, tr(r, "error.not_found_title"), tr(r, "error.not_found_text"))
 	default:
 		s.log.ErrorContext(r.Context(), "request failed", "err", err, "path", r.URL.Path, "request_id", requestIDFrom(r.Context()))
-		s.renderStatus(w, r, http.StatusInternalServerError, "Something went wrong",
-			"The server hit an unexpected error. It has been logged; please try again. Reference: "+requestIDFrom(r.Context()))
+		s.renderStatus(w, r, http.StatusInternalServerError, tr(r, "error.internal_title"),
+			tr(r, "error.internal_text", tr(r, "error.reference", requestIDFrom(r.Context()))))
 	}
 }
 

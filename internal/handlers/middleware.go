@@ -132,8 +132,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 				panic(v)
 			}
 			s.log.ErrorContext(r.Context(), "panic", "value", v, "path", r.URL.Path, "stack", string(debug.Stack()))
-			s.renderStatus(w, r, http.StatusInternalServerError, "Something went wrong",
-				"The server hit an unexpected error. It has been logged; please try again.")
+			s.renderStatus(w, r, http.StatusInternalServerError, tr(r, "error.internal_title"), tr(r, "error.internal_text", ""))
 		}()
 		next.ServeHTTP(w, r)
 	})
@@ -175,7 +174,7 @@ func (s *Server) requireAccess(a access, next http.Handler) http.Handler {
 			s.toLogin(w, r)
 			return
 		}
-		ctx := context.WithValue(r.Context(), keyUser, u)
+		ctx := userLang(context.WithValue(r.Context(), keyUser, u), u.Lang)
 		o, _ := audit.OriginFrom(ctx)
 		o.ActorID, o.ActorName, o.ActorRole = u.ID, u.Username, string(u.Role)
 		ctx = audit.WithOrigin(ctx, o)
@@ -187,8 +186,8 @@ func (s *Server) requireAccess(a access, next http.Handler) http.Handler {
 			return
 		}
 		if !a.allows(u.Role) {
-			s.renderStatus(w, r, http.StatusForbidden, "Not allowed",
-				"Your role ("+string(u.Role)+") cannot open this page. Ask an administrator if you need access.")
+			s.renderStatus(w, r, http.StatusForbidden, tr(r, "error.not_allowed"),
+				tr(r, "error.role_forbidden", templates.RoleLabel(r.Context(), string(u.Role))))
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -218,15 +217,15 @@ func (s *Server) toLogin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
-// page builds the common page data for r.
-func (s *Server) page(r *http.Request, title, active string) templates.Page {
-	p := templates.Page{Title: title, Active: active}
+// page builds the common page data for r; titleKey is a message key.
+func (s *Server) page(r *http.Request, titleKey, active string) templates.Page {
+	p := templates.Page{Title: tr(r, titleKey), Active: active, Path: backTo(r)}
 	if u, ok := userFrom(r.Context()); ok {
 		p.Viewer = &templates.Viewer{ID: u.ID, Username: u.Username, DisplayName: displayName(u), Role: string(u.Role)}
 	}
 	if f := r.URL.Query().Get("flash"); f != "" {
-		if text, ok := flashes[f]; ok {
-			p.Flash = &templates.Flash{Kind: "ok", Text: text}
+		if key, ok := flashes[f]; ok {
+			p.Flash = &templates.Flash{Kind: "ok", Text: tr(r, key)}
 		}
 	}
 	return p
@@ -239,18 +238,18 @@ func displayName(u auth.User) string {
 	return u.Username
 }
 
-// flashes are the fixed messages a redirect may ask for (?flash=key), so a
-// crafted link cannot put arbitrary text on a page.
+// flashes are the fixed messages a redirect may ask for (?flash=name), so a
+// crafted link cannot put arbitrary text on a page. Values are message keys.
 var flashes = map[string]string{
-	"password-changed":      "Your password has been changed.",
-	"user-added":            "User added.",
-	"user-disabled":         "User disabled; their sessions have ended.",
-	"user-enabled":          "User enabled.",
-	"role-changed":          "Role changed.",
-	"signed-out":            "You have been signed out.",
-	"signed-out-everywhere": "You have been signed out on every device.",
-	"refund-requested":      "Refund requested. A manager must approve it before it goes to NeoX.",
-	"refund-approved":       "Approved. The refund is queued for NeoX.",
-	"refund-rejected":       "Rejected. The requester can see your note.",
-	"refund-cancelled":      "Request cancelled.",
+	"password-changed":      "flash.password_changed",
+	"user-added":            "flash.user_added",
+	"user-disabled":         "flash.user_disabled",
+	"user-enabled":          "flash.user_enabled",
+	"role-changed":          "flash.role_changed",
+	"signed-out":            "flash.signed_out",
+	"signed-out-everywhere": "flash.signed_out_everywhere",
+	"refund-requested":      "flash.refund_requested",
+	"refund-approved":       "flash.refund_approved",
+	"refund-rejected":       "flash.refund_rejected",
+	"refund-cancelled":      "flash.refund_cancelled",
 }

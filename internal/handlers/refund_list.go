@@ -27,18 +27,18 @@ func parseRefundFilter(q url.Values, u auth.User) (refunds.ListFilter, templates
 	case "QUEUED", "SENDING", "PROCESSING", "UNKNOWN", "SUCCEEDED", "FAILED":
 		f.Submission = form.Status
 	default:
-		form.Errors["status"] = "Unknown status."
+		form.Errors["status"] = "err.unknown_status"
 	}
 	switch form.API {
 	case "", "PG", "GC", "COL":
 		f.API = refunds.API(form.API)
 	default:
-		form.Errors["api"] = "Unknown API."
+		form.Errors["api"] = "err.unknown_api"
 	}
 	if form.Requester != "" {
 		id, err := strconv.ParseInt(form.Requester, 10, 64)
 		if err != nil || id <= 0 {
-			form.Errors["requester"] = "Unknown requester."
+			form.Errors["requester"] = "err.unknown_requester"
 		}
 		f.RequestedBy = id
 	}
@@ -56,7 +56,7 @@ func parseRefundFilter(q url.Values, u auth.User) (refunds.ListFilter, templates
 		}
 		t, err := time.ParseInLocation("2006-01-02", d.val, zone)
 		if err != nil {
-			form.Errors[d.field] = "Use a date like 2026-11-25."
+			form.Errors[d.field] = "err.date_format"
 			continue
 		}
 		*d.dst = t.AddDate(0, 0, d.add)
@@ -70,13 +70,13 @@ func parseRefundFilter(q url.Values, u auth.User) (refunds.ListFilter, templates
 		}
 		n, err := refunds.ParseAmount(a.val)
 		if err != nil {
-			form.Errors[a.field] = sentence(err)
+			form.Errors[a.field] = err.Error()
 			continue
 		}
 		*a.dst = n
 	}
 	if f.MinAmount > 0 && f.MaxAmount > 0 && f.MinAmount > f.MaxAmount {
-		form.Errors["max"] = "The upper bound is below the lower bound."
+		form.Errors["max"] = "err.bounds"
 	}
 	switch form.Sort {
 	case "", "date":
@@ -84,7 +84,14 @@ func parseRefundFilter(q url.Values, u auth.User) (refunds.ListFilter, templates
 	case "amount":
 		f.Sort = "amount"
 	default:
-		form.Errors["status"] = "Unknown sort order."
+		form.Errors["status"] = "err.unknown_sort"
+	}
+	switch q.Get("on") {
+	case "":
+	case "final":
+		form.On, f.On = "final", "final"
+	default:
+		form.Errors["from"] = "err.unknown_period"
 	}
 	if form.Dir != "asc" {
 		form.Dir = "desc"
@@ -96,7 +103,7 @@ func parseRefundFilter(q url.Values, u auth.User) (refunds.ListFilter, templates
 func refundListQuery(form templates.RefundListForm) url.Values {
 	v := url.Values{}
 	for k, val := range map[string]string{"status": form.Status, "api": form.API, "requester": form.Requester,
-		"from": form.From, "to": form.To, "min": form.MinAmount, "max": form.MaxAmount, "sort": form.Sort, "dir": form.Dir} {
+		"from": form.From, "to": form.To, "on": form.On, "min": form.MinAmount, "max": form.MaxAmount, "sort": form.Sort, "dir": form.Dir} {
 		if val != "" {
 			v.Set(k, val)
 		}
@@ -109,6 +116,7 @@ func (s *Server) handleRefunds(w http.ResponseWriter, r *http.Request) {
 	u, _ := userFrom(r.Context())
 	q := r.URL.Query()
 	f, form := parseRefundFilter(q, u)
+	localizeErrors(r.Context(), form.Errors)
 	d := templates.RefundListData{Form: form, SortHref: map[string]string{}}
 	base := refundListQuery(form)
 	for _, key := range []string{"date", "amount"} {
@@ -150,5 +158,5 @@ func (s *Server) handleRefunds(w http.ResponseWriter, r *http.Request) {
 			d.FirstHref = "/refunds?" + base.Encode()
 		}
 	}
-	s.render(w, r, status, templates.RefundListPage(s.page(r, "Refunds", "refunds"), d))
+	s.render(w, r, status, templates.RefundListPage(s.page(r, "nav.refunds", "refunds"), d))
 }

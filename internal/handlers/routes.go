@@ -54,12 +54,14 @@ func (s *Server) routes() []route {
 		{"GET /login", public, s.handleLoginForm},
 		{"POST /login", public, s.handleLogin},
 		{"POST /logout", signedIn, s.handleLogout},
+		{"POST /lang", public, s.handleSetLang},
 
 		// Everyone signed in.
 		{"GET /{$}", signedIn, s.handleHome},
 		{"GET /account", signedIn, s.handleAccount},
 		{"POST /account/password", signedIn, s.handleChangePassword},
 		{"POST /account/signout-all", signedIn, s.handleSignOutAll},
+		{"POST /account/lang", signedIn, s.handleAccountLang},
 
 		// Refund work: staff and managers.
 		{"GET /transactions", staffUp, s.handleTransactions},
@@ -102,8 +104,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.renderStatus(w, r, http.StatusForbidden, "Request refused",
-			"This request came from another site, so it was refused. Reload the page and try again.")
+		s.renderStatus(w, r, http.StatusForbidden, tr(r, "error.csrf_title"), tr(r, "error.csrf_text"))
 	}))
 	for _, rt := range s.routes() {
 		var h http.Handler = rt.handler
@@ -118,7 +119,7 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(rt.pattern, h)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.renderStatus(w, r, http.StatusNotFound, "Page not found", "There is nothing at this address.")
+		s.renderStatus(w, r, http.StatusNotFound, tr(r, "error.page_not_found_title"), tr(r, "error.page_not_found_text"))
 	})
-	return s.recoverPanics(s.requestID(s.accessLog(securityHeaders(s.limitBody(mux)))))
+	return s.recoverPanics(s.requestID(s.accessLog(securityHeaders(s.limitBody(s.language(mux))))))
 }

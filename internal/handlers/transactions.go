@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"context"
 	"errors"
+	"github.com/neox-refund-desk/refunddesk/internal/i18n"
 	"net/http"
 	"slices"
 	"strings"
@@ -37,24 +39,24 @@ func validRef(ref string) bool {
 }
 
 // lookupMessage turns a lookup failure into what staff can act on.
-func lookupMessage(err error) string {
+func lookupMessage(ctx context.Context, err error) string {
 	var rej *neox.RejectedError
 	switch {
 	case errors.Is(err, refunds.ErrNotFound), errors.Is(err, neox.ErrNotFound):
-		return "NeoX does not know this reference. Check the id and the product."
+		return i18n.T(ctx, "tx.unknown_ref")
 	case errors.Is(err, refunds.ErrNotConfigured):
-		return "This NeoX product is not configured."
+		return i18n.T(ctx, "tx.not_configured")
 	case errors.As(err, &rej):
-		msg := "NeoX refused the lookup"
+		msg := i18n.T(ctx, "tx.refused")
 		if rej.Code != "" {
-			msg += " (code " + rej.Code + ")"
+			msg += i18n.T(ctx, "tx.refused_code", rej.Code)
 		}
 		if rej.Message != "" {
 			msg += ": " + rej.Message
 		}
 		return msg + "."
 	case neox.IsUnknown(err):
-		return "NeoX did not answer in time or answered with an error. Try again in a moment."
+		return i18n.T(ctx, "tx.no_answer")
 	}
 	return ""
 }
@@ -69,9 +71,9 @@ func (s *Server) handleTransactions(w http.ResponseWriter, r *http.Request) {
 	if q.Has("ref") || q.Has("api") {
 		switch {
 		case !slices.Contains(f.APIs, f.API):
-			f.Errors["api"] = "Choose one of the configured products."
+			f.Errors["api"] = tr(r, "tx.choose_product")
 		case !validRef(f.Ref):
-			f.Errors["ref"] = "Enter the NeoX id: letters, digits and - _ . : only, up to 64 characters."
+			f.Errors["ref"] = tr(r, "tx.bad_ref")
 		}
 		if len(f.Errors) > 0 {
 			status = http.StatusUnprocessableEntity
@@ -93,7 +95,7 @@ func (s *Server) handleTransactions(w http.ResponseWriter, r *http.Request) {
 	for _, l := range recent {
 		rec = append(rec, templates.RecentLookup{API: string(l.API), Ref: l.Ref, At: l.FetchedAt})
 	}
-	s.render(w, r, status, templates.TransactionsPage(s.page(r, "Transactions", "transactions"), f, res, rec))
+	s.render(w, r, status, templates.TransactionsPage(s.page(r, "nav.transactions", "transactions"), f, res, rec))
 }
 
 // lookup asks NeoX and maps the answer for the page; NeoX failures become a
@@ -102,7 +104,7 @@ func (s *Server) lookup(r *http.Request, api refunds.API, ref string) (templates
 	res := templates.LookupResult{API: string(api), Ref: ref}
 	l, err := s.refunds.Lookup(r.Context(), api, ref)
 	if err != nil {
-		if msg := lookupMessage(err); msg != "" {
+		if msg := lookupMessage(r.Context(), err); msg != "" {
 			res.Error = msg
 			return res, nil
 		}

@@ -27,7 +27,7 @@ func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, status int,
 			Role: string(u.Role), Disabled: u.Disabled, MustChange: u.MustChangePassword,
 			Created: u.CreatedAt.Format("2006-01-02")})
 	}
-	s.render(w, r, status, templates.UsersPage(s.page(r, "Users", "users"), rows, f))
+	s.render(w, r, status, templates.UsersPage(s.page(r, "nav.users", "users"), rows, f))
 }
 
 // handleUserAdd serves POST /users: creates a user with a one-time password.
@@ -44,10 +44,10 @@ func (s *Server) handleUserAdd(w http.ResponseWriter, r *http.Request) {
 	}
 	role, err := auth.ParseRole(f.Role)
 	if err != nil {
-		f.Errors["role"] = "Choose staff, manager or admin."
+		f.Errors["role"] = tr(r, "err.choose_role")
 	}
 	if len(f.DisplayName) > 80 {
-		f.Errors["display_name"] = "Keep the name under 80 characters."
+		f.Errors["display_name"] = tr(r, "err.name_too_long")
 	}
 	if len(f.Errors) == 0 {
 		password := auth.GeneratePassword()
@@ -55,16 +55,16 @@ func (s *Server) handleUserAdd(w http.ResponseWriter, r *http.Request) {
 		var ve *auth.ValidationError
 		switch {
 		case errors.Is(err, auth.ErrUsernameTaken):
-			f.Errors["username"] = "That username is taken."
+			f.Errors["username"] = tr(r, "err.username_taken")
 		case errors.As(err, &ve):
 			for k, v := range ve.Fields {
-				f.Errors[k] = v
+				f.Errors[k] = domainText(r.Context(), v)
 			}
 		case err != nil:
 			s.renderError(w, r, err)
 			return
 		default:
-			s.render(w, r, http.StatusOK, templates.OneTimePasswordPage(s.page(r, "User added", "users"), f.Username, password))
+			s.render(w, r, http.StatusOK, templates.OneTimePasswordPage(s.page(r, "title.user_added", "users"), f.Username, password))
 			return
 		}
 	}
@@ -101,7 +101,7 @@ func (s *Server) setDisabled(w http.ResponseWriter, r *http.Request, disabled bo
 		return
 	}
 	if me, _ := userFrom(r.Context()); disabled && me.ID == u.ID {
-		s.renderStatus(w, r, http.StatusConflict, "Not possible", "You cannot disable your own account.")
+		s.renderStatus(w, r, http.StatusConflict, tr(r, "error.not_possible"), tr(r, "err.disable_self"))
 		return
 	}
 	if err := s.auth.SetDisabled(r.Context(), u.ID, disabled); err != nil {
@@ -123,7 +123,7 @@ func (s *Server) handleUserResetPassword(w http.ResponseWriter, r *http.Request)
 		s.renderError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, templates.OneTimePasswordPage(s.page(r, "Password reset", "users"), u.Username, password))
+	s.render(w, r, http.StatusOK, templates.OneTimePasswordPage(s.page(r, "title.password_reset", "users"), u.Username, password))
 }
 
 // handleUserRole serves POST /users/{id}/role.
@@ -135,11 +135,11 @@ func (s *Server) handleUserRole(w http.ResponseWriter, r *http.Request) {
 	}
 	role, err := auth.ParseRole(r.FormValue("role"))
 	if err != nil {
-		s.renderStatus(w, r, http.StatusUnprocessableEntity, "Unknown role", "Choose staff, manager or admin.")
+		s.renderStatus(w, r, http.StatusUnprocessableEntity, tr(r, "err.unknown_role"), tr(r, "err.choose_role"))
 		return
 	}
 	if me, _ := userFrom(r.Context()); me.ID == u.ID && role != auth.RoleAdmin {
-		s.renderStatus(w, r, http.StatusConflict, "Not possible", "You cannot remove your own admin role; ask another admin.")
+		s.renderStatus(w, r, http.StatusConflict, tr(r, "error.not_possible"), tr(r, "err.remove_own_admin"))
 		return
 	}
 	if err := s.auth.SetRole(r.Context(), u.ID, role); err != nil {

@@ -17,8 +17,11 @@ type ListFilter struct {
 	Submission string
 	API        API
 	// RequestedBy limits to one maker's refunds (0 = everyone's).
-	RequestedBy          int64
-	From, To             time.Time
+	RequestedBy int64
+	From, To    time.Time
+	// On names the time From and To apply to: "" (when requested) or
+	// "final" (when NeoX's outcome or the decision made it final).
+	On                   string
 	MinAmount, MaxAmount int64
 	Sort                 string
 	Desc                 bool
@@ -81,11 +84,22 @@ func (s *Service) List(ctx context.Context, f ListFilter, after Cursor, limit in
 	if f.RequestedBy != 0 {
 		add("requested_by = ?", f.RequestedBy)
 	}
+	dateCol := "requested_at"
+	switch f.On {
+	case "":
+	case "final":
+		dateCol = "final_at"
+		if !f.From.IsZero() || !f.To.IsZero() {
+			add("final_at <> ''")
+		}
+	default:
+		return nil, "", invalid("on", "filter on the request or the final date")
+	}
 	if !f.From.IsZero() {
-		add("requested_at >= ?", fmtTime(f.From))
+		add(dateCol+" >= ?", fmtTime(f.From))
 	}
 	if !f.To.IsZero() {
-		add("requested_at < ?", fmtTime(f.To))
+		add(dateCol+" < ?", fmtTime(f.To))
 	}
 	if f.MinAmount > 0 {
 		add("amount >= ?", f.MinAmount)

@@ -1,6 +1,11 @@
 package templates
 
 import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/neox-refund-desk/refunddesk/internal/i18n"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 
 	"net/url"
@@ -43,18 +48,58 @@ func VND(n int64) string { return refunds.FormatVND(n) }
 // GroupThousands writes n with dots between groups of three digits.
 func GroupThousands(n int64) string { return strings.TrimSuffix(refunds.FormatVND(n), " ₫") }
 
-// Age renders a duration for queues: "3 min", "2 h 5 min", "4 days".
-func Age(d time.Duration) string {
+// Age renders a duration for queues: "3 min", "2 h 5 min", "4 days", in
+// ctx's language.
+func Age(ctx context.Context, d time.Duration) string {
 	switch {
 	case d < time.Minute:
-		return "< 1 min"
+		return tr(ctx, "age.under_minute")
 	case d < time.Hour:
-		return strconv.Itoa(int(d.Minutes())) + " min"
+		return tr(ctx, "age.minutes", int(d.Minutes()))
 	case d < 48*time.Hour:
-		return strconv.Itoa(int(d.Hours())) + " h " + strconv.Itoa(int(d.Minutes())%60) + " min"
+		return tr(ctx, "age.hours", int(d.Hours()), int(d.Minutes())%60)
 	}
-	return strconv.Itoa(int(d.Hours()/24)) + " days"
+	return tr(ctx, "age.days", int(d.Hours()/24))
 }
+
+// Duration is Age with seconds for short spans (medians of fast steps).
+func Duration(ctx context.Context, d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return tr(ctx, "age.under_second")
+	case d < time.Minute:
+		return tr(ctx, "age.seconds", int(d.Seconds()))
+	}
+	return Age(ctx, d)
+}
+
+// LocalDate formats t's day as dd/mm/yyyy (both languages).
+func LocalDate(t time.Time) string { return t.In(merchantZone()).Format("02/01/2006") }
+
+// MonthName names t's month in ctx's language ("November 2026", "tháng 11/2026").
+func MonthName(ctx context.Context, t time.Time) string {
+	t = t.In(merchantZone())
+	if i18n.From(ctx) == i18n.VI {
+		return fmt.Sprintf("tháng %d/%d", int(t.Month()), t.Year())
+	}
+	return t.Month().String() + " " + strconv.Itoa(t.Year())
+}
+
+// Percent renders n/total with one decimal, with the language's decimal
+// mark ("95.2%", "95,2%").
+func Percent(ctx context.Context, n, total int) string {
+	if total <= 0 {
+		return "—"
+	}
+	s := strconv.FormatFloat(math.Round(float64(n)*1000/float64(total))/10, 'f', 1, 64)
+	if i18n.From(ctx) == i18n.VI {
+		s = strings.Replace(s, ".", ",", 1)
+	}
+	return s + "%"
+}
+
+// tr translates key into ctx's language (see internal/i18n).
+func tr(ctx context.Context, key string, args ...any) string { return i18n.T(ctx, key, args...) }
 
 // Zone is the merchant's time zone (Asia/Ho_Chi_Minh).
 func Zone() *time.Location { return merchantZone() }

@@ -2,7 +2,11 @@
 // View types here keep the templates independent of domain packages.
 package templates
 
-import "github.com/neox-refund-desk/refunddesk/web/static"
+import (
+	"context"
+
+	"github.com/neox-refund-desk/refunddesk/web/static"
+)
 
 // Viewer is the signed-in user as the layout needs it.
 type Viewer struct {
@@ -18,6 +22,7 @@ type Page struct {
 	Active string  // nav key of the current section
 	Viewer *Viewer // nil when signed out
 	Flash  *Flash
+	Path   string // this page's local URL, where the language switch comes back to
 }
 
 // Flash is a one-line message shown at the top of a page.
@@ -31,22 +36,34 @@ type NavItem struct {
 	Key, Label, Href string
 }
 
-// Nav lists the sections the viewer's role may open.
-func Nav(v *Viewer) []NavItem {
+// Nav lists the sections the viewer's role may open, labelled in ctx's
+// language.
+func Nav(ctx context.Context, v *Viewer) []NavItem {
 	if v == nil {
 		return nil
 	}
-	items := []NavItem{{"home", "Dashboard", "/"}}
+	items := []NavItem{{"home", tr(ctx, "nav.home"), "/"}}
 	switch v.Role {
 	case "staff":
-		items = append(items, NavItem{"transactions", "Transactions", "/transactions"}, NavItem{"refunds", "Refunds", "/refunds"})
+		items = append(items, NavItem{"transactions", tr(ctx, "nav.transactions"), "/transactions"},
+			NavItem{"refunds", tr(ctx, "nav.refunds"), "/refunds"})
 	case "manager":
-		items = append(items, NavItem{"transactions", "Transactions", "/transactions"}, NavItem{"refunds", "Refunds", "/refunds"},
-			NavItem{"approvals", "Approvals", "/approvals"}, NavItem{"audit", "Audit", "/audit"})
+		items = append(items, NavItem{"transactions", tr(ctx, "nav.transactions"), "/transactions"},
+			NavItem{"refunds", tr(ctx, "nav.refunds"), "/refunds"},
+			NavItem{"approvals", tr(ctx, "nav.approvals"), "/approvals"}, NavItem{"audit", tr(ctx, "nav.audit"), "/audit"})
 	case "admin":
-		items = append(items, NavItem{"users", "Users", "/users"})
+		items = append(items, NavItem{"users", tr(ctx, "nav.users"), "/users"})
 	}
-	return append(items, NavItem{"account", "Account", "/account"})
+	return append(items, NavItem{"account", tr(ctx, "nav.account"), "/account"})
+}
+
+// RoleLabel names a role in ctx's language.
+func RoleLabel(ctx context.Context, role string) string {
+	switch role {
+	case "staff", "manager", "admin":
+		return tr(ctx, "role."+role)
+	}
+	return role
 }
 
 func asset(name string) string { return static.URL(name) }

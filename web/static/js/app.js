@@ -13,7 +13,10 @@
   document.addEventListener("htmx:responseError", function (ev) {
     var box = document.getElementById("flash-area");
     if (box) {
-      box.textContent = "The server could not complete that request (" + ev.detail.xhr.status + "). Please try again.";
+      // The message comes from the page, in the user's language.
+      var msg = document.body.getAttribute("data-msg-request-failed") ||
+        "The server could not complete that request (%s). Please try again.";
+      box.textContent = msg.replace("%s", String(ev.detail.xhr.status));
       box.className = "flash flash-error";
     }
   });

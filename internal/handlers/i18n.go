@@ -1,0 +1,101 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/neox-refund-desk/refunddesk/internal/i18n"
+)
+
+// tr translates key into the request's language.
+func tr(r *http.Request, key string, args ...any) string { return i18n.T(r.Context(), key, args...) }
+
+// domainMessages maps the English validation messages of the domain
+// packages (internal/refunds, internal/auth) to message keys. The domain
+// stays language-free; a message missing here is shown as the domain
+// wrote it (English), as a sentence.
+var domainMessages = map[string]string{
+	"enter an amount":                                                 "domain.01",
+	"the amount cannot be negative":                                   "domain.02",
+	"enter the amount without a sign":                                 "domain.03",
+	"use one kind of thousands separator":                             "domain.04",
+	"the amount may contain only digits and thousands separators":     "domain.05",
+	"the amount cannot start with 0":                                  "domain.06",
+	"misplaced thousands separator":                                   "domain.07",
+	"thousands separators must split the digits into groups of three": "domain.08",
+	"VND amounts have no decimals":                                    "domain.09",
+	"the amount is too large":                                         "domain.10",
+	"the amount is not a number":                                      "domain.11",
+	"say why the refund is rejected":                                  "domain.12",
+	"choose PG, GC or COL":                                            "domain.13",
+	"enter the transaction reference":                                 "domain.14",
+	"choose the payment to refund":                                    "domain.15",
+	"the amount must be greater than 0":                               "domain.16",
+	"a reason is required":                                            "domain.17",
+	"describe the reason":                                             "domain.18",
+	"keep the reason under 1000 characters":                           "domain.19",
+	"choose who bears the fee: OUR (merchant) or BEN (payer)":         "domain.20",
+	"too long":    "domain.21",
+	"only digits": "domain.22",
+	"QR payments need the receiver's account name":                 "domain.23",
+	"QR payments need the receiver's account number":               "domain.24",
+	"QR payments need the receiver's bank SWIFT code":              "domain.25",
+	"Password is not valid text.":                                  "domain.26",
+	"Password must be at least 12 characters.":                     "domain.27",
+	"Password must be at most 256 characters.":                     "domain.28",
+	"Password must not be only spaces.":                            "domain.29",
+	"Password must not be the username.":                           "domain.30",
+	"Choose staff, manager or admin.":                              "err.choose_role",
+	"Use 3 to 32 characters: a-z, 0-9, dot, underscore or hyphen.": "domain.32",
+	"Use at most 100 characters.":                                  "domain.33",
+	"Contains characters that are not allowed.":                    "domain.34",
+	"Unknown language.":                                            "domain.35",
+	"Choose a password different from the current one.":            "account.same",
+}
+
+// domainText renders a domain validation message in ctx's language.
+func domainText(ctx context.Context, msg string) string {
+	if key, ok := domainMessages[msg]; ok {
+		return i18n.T(ctx, key)
+	}
+	return sentence(errorString(msg))
+}
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+// localizeErrors replaces message keys (and known domain messages) in
+// errs by their text in ctx's language; parsers that have no request at
+// hand store keys.
+func localizeErrors(ctx context.Context, errs map[string]string) {
+	for field, v := range errs {
+		if i18n.Has(v) {
+			errs[field] = i18n.T(ctx, v)
+		} else {
+			errs[field] = domainText(ctx, v)
+		}
+	}
+}
+
+// backTo is where the language switch returns: this page for a GET, the
+// page the form was on (its same-site Referer) otherwise. The flash
+// parameter is dropped so a message is not shown twice.
+func backTo(r *http.Request) string {
+	u := r.URL
+	if r.Method != http.MethodGet {
+		ref, err := url.Parse(r.Referer())
+		if err != nil || ref.Host != r.Host {
+			return "/"
+		}
+		u = ref
+	}
+	q := u.Query()
+	q.Del("flash")
+	out := u.Path
+	if len(q) > 0 {
+		out += "?" + q.Encode()
+	}
+	return safeNext(out)
+}

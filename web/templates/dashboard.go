@@ -1,0 +1,244 @@
+package templates
+
+import (
+	"context"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/i18n"
+	"github.com/neox-refund-desk/refunddesk/internal/refunds"
+)
+
+// Bar is one bar of a chart and one row of its table.
+type Bar struct {
+	Key     string  // stable id for tests: "PG-VND", "SUCCEEDED"
+	Label   string  // what the bar is
+	Value   int64   // the raw figure
+	Display string  // the figure as shown
+	Frac    float64 // bar length, 0..1 of the chart's scale
+	Href    string  // the refunds list behind the figure
+	Class   string  // CSS class of the bar (ok, bad, warn, or "")
+}
+
+// BarChart is a horizontal bar chart with its data table.
+type BarChart struct {
+	ID, Title, Desc string
+	LabelHead       string // table header of the label column
+	ValueHead       string // table header of the value column
+	Bars            []Bar
+	Empty           string // shown instead of the chart when there are no bars
+}
+
+// StackRow is one horizontal stacked bar (e.g. one API's outcomes).
+type StackRow struct {
+	Key, Label string
+	Total      int64
+	Segments   []Bar // Frac of each is its share of the row
+}
+
+// StackChart is a 100% stacked bar chart with its data table.
+type StackChart struct {
+	ID, Title, Desc string
+	LabelHead       string
+	SegmentHeads    []string // one per segment, in order
+	Rows            []StackRow
+	Empty           string
+}
+
+// Figure is one headline number with a link behind it.
+type Figure struct {
+	Key, Label, Value, Note, Href string
+}
+
+// DashboardView is the home page's content, ready to render.
+type DashboardView struct {
+	Role    string
+	Figures []Figure
+	Charts  []BarChart
+	Stacks  []StackChart
+	Period  string // "window" sentence under the manager charts
+}
+
+func listHref(v url.Values) string { return "/refunds?" + v.Encode() }
+
+func day(t time.Time) string { return t.Format("2006-01-02") }
+
+// NewDashboardView turns the dashboard figures into charts and tables in
+// ctx's language. Links point at the refunds list filtered the same way.
+func NewDashboardView(ctx context.Context, role string, d refunds.Dashboard) DashboardView {
+	v := DashboardView{Role: role}
+	if role != "manager" {
+		v.Charts = append(v.Charts, mineChart(ctx, d))
+		return v
+	}
+	zone := Zone()
+	today := d.TodayFrom.In(zone)
+	monthEnd := d.MonthFrom.In(zone).AddDate(0, 1, -1)
+	v.Figures = []Figure{
+		{Key: "pending", Label: tr(ctx, "dash.pending"), Value: strconv.Itoa(d.Pending.Count), Href: "/approvals",
+			Note: oldestNote(ctx, d.Now, d.Pending)},
+		{Key: "unknown", Label: tr(ctx, "dash.unknown"), Value: strconv.Itoa(d.Unknown.Count),
+			Href: listHref(url.Values{"status": {"UNKNOWN"}}), Note: oldestNote(ctx, d.Now, d.Unknown)},
+		{Key: "processing", Label: tr(ctx, "dash.processing"), Value: strconv.Itoa(d.Processing.Count),
+			Href: listHref(url.Values{"status": {"PROCESSING"}}), Note: oldestNote(ctx, d.Now, d.Processing)},
+		medianFigure(ctx, "median-approval", tr(ctx, "dash.median_approval"), d.ToApproval, ""),
+		medianFigure(ctx, "median-final", tr(ctx, "dash.median_final"), d.ToFinal, ""),
+	}
+	v.Charts = append(v.Charts,
+		amountChart(ctx, "today", tr(ctx, "dash.today_title", LocalDate(today)), d.Today, today, today),
+		amountChart(ctx, "month", tr(ctx, "dash.month_title", MonthName(ctx, d.MonthFrom.In(zone))), d.Month, d.MonthFrom.In(zone), monthEnd),
+	)
+	v.Charts = append(v.Charts, reasonChart(ctx, d, d.WindowFrom.In(zone), today))
+	v.Stacks = append(v.Stacks, outcomeChart(ctx, d, d.WindowFrom.In(zone), today))
+	v.Period = tr(ctx, "dash.window", refunds.DashboardWindowDays, LocalDate(d.WindowFrom.In(zone)), LocalDate(today))
+	return v
+}
+
+func oldestNote(ctx context.Context, now time.Time, b refunds.Backlog) string {
+	if b.Count == 0 {
+		return tr(ctx, "dash.none_waiting")
+	}
+	return tr(ctx, "dash.oldest", Age(ctx, now.Sub(b.OldestAt)))
+}
+
+func medianFigure(ctx context.Context, key, label string, m refunds.Median, href string) Figure {
+	f := Figure{Key: key, Label: label, Value: "—", Href: href, Note: tr(ctx, "dash.samples", m.Samples)}
+	if m.Samples > 0 {
+		f.Value = Duration(ctx, m.Value)
+	}
+	return f
+}
+
+func mineChart(ctx context.Context, d refunds.Dashboard) BarChart {
+	c := BarChart{ID: "mine", Title: tr(ctx, "dash.mine_title"), LabelHead: tr(ctx, "dash.col_status"),
+		ValueHead: tr(ctx, "dash.col_count"), Empty: tr(ctx, "dash.mine_empty")}
+	c.Desc = tr(ctx, "dash.mine_desc", d.MineTotal)
+	var most int
+	for _, s := range d.Mine {
+		most = max(most, s.Count)
+	}
+	for _, s := range d.Mine {
+		c.Bars = append(c.Bars, Bar{Key: s.Status, Label: StatusLabel(ctx, s.Status), Value: int64(s.Count),
+			Display: strconv.Itoa(s.Count), Frac: frac(int64(s.Count), int64(most)),
+			Href: listHref(url.Values{"status": {s.Status}}), Class: statusClass(s.Status)})
+	}
+	if d.MineTotal == 0 {
+		c.Bars = nil
+	}
+	return c
+}
+
+func amountChart(ctx context.Context, id, title string, rows []refunds.AmountTotal, from, to time.Time) BarChart {
+	c := BarChart{ID: id, Title: title, LabelHead: tr(ctx, "dash.col_api_currency"), ValueHead: tr(ctx, "dash.col_amount"),
+		Empty: tr(ctx, "dash.nothing_refunded")}
+	// Amounts in different currencies are not comparable: each bar is
+	// scaled against the largest amount in its own currency.
+	most := map[string]int64{}
+	for _, r := range rows {
+		most[r.Currency] = max(most[r.Currency], r.Amount)
+	}
+	var parts []string
+	for _, r := range rows {
+		label := string(r.API) + " · " + r.Currency
+		money := Money(r.Amount, r.Currency)
+		c.Bars = append(c.Bars, Bar{Key: string(r.API) + "-" + r.Currency, Label: label, Value: r.Amount,
+			Display: money + " (" + tr(ctx, "dash.n_refunds", r.Count) + ")", Frac: frac(r.Amount, most[r.Currency]),
+			Href: listHref(url.Values{"status": {"SUCCEEDED"}, "api": {string(r.API)}, "on": {"final"},
+				"from": {day(from)}, "to": {day(to)}})})
+		parts = append(parts, label+": "+money)
+	}
+	c.Desc = tr(ctx, "dash.amount_desc") + " " + joinOr(ctx, parts)
+	return c
+}
+
+func outcomeChart(ctx context.Context, d refunds.Dashboard, from, to time.Time) StackChart {
+	c := StackChart{ID: "outcomes", Title: tr(ctx, "dash.outcomes_title", refunds.DashboardWindowDays),
+		LabelHead: "API", SegmentHeads: []string{tr(ctx, "dash.succeeded"), tr(ctx, "dash.failed")},
+		Empty: tr(ctx, "dash.no_outcomes")}
+	var parts []string
+	for _, o := range d.Outcomes {
+		if o.Total() == 0 {
+			continue
+		}
+		row := StackRow{Key: string(o.API), Label: string(o.API), Total: int64(o.Total())}
+		for _, s := range []struct {
+			status, class string
+			n             int
+		}{{"SUCCEEDED", "ok", o.Succeeded}, {"FAILED", "bad", o.Failed}} {
+			row.Segments = append(row.Segments, Bar{Key: s.status, Label: StatusLabel(ctx, s.status), Value: int64(s.n),
+				Display: strconv.Itoa(s.n) + " (" + Percent(ctx, s.n, o.Total()) + ")", Frac: frac(int64(s.n), row.Total),
+				Class: s.class, Href: listHref(url.Values{"status": {s.status}, "api": {string(o.API)}, "on": {"final"},
+					"from": {day(from)}, "to": {day(to)}})})
+		}
+		c.Rows = append(c.Rows, row)
+		parts = append(parts, tr(ctx, "dash.outcome_part", string(o.API), Percent(ctx, o.Succeeded, o.Total()), o.Succeeded, o.Total()))
+	}
+	c.Desc = tr(ctx, "dash.outcomes_desc") + " " + joinOr(ctx, parts)
+	return c
+}
+
+func reasonChart(ctx context.Context, d refunds.Dashboard, from, to time.Time) BarChart {
+	c := BarChart{ID: "reasons", Title: tr(ctx, "dash.reasons_title", refunds.DashboardWindowDays),
+		LabelHead: tr(ctx, "dash.col_reason"), ValueHead: tr(ctx, "dash.col_count"), Empty: tr(ctx, "dash.no_failures")}
+	var most int
+	for _, r := range d.FailureReasons {
+		most = max(most, r.Count)
+	}
+	var parts []string
+	href := listHref(url.Values{"status": {"FAILED"}, "on": {"final"}, "from": {day(from)}, "to": {day(to)}})
+	for i, r := range d.FailureReasons {
+		label := r.Reason
+		if label == "" {
+			label = tr(ctx, "dash.no_reason")
+		}
+		c.Bars = append(c.Bars, Bar{Key: strconv.Itoa(i + 1), Label: label, Value: int64(r.Count),
+			Display: strconv.Itoa(r.Count), Frac: frac(int64(r.Count), int64(most)), Href: href, Class: "bad"})
+		parts = append(parts, label+": "+strconv.Itoa(r.Count))
+	}
+	c.Desc = tr(ctx, "dash.reasons_desc", d.FailedTotal) + " " + joinOr(ctx, parts)
+	return c
+}
+
+func frac(n, most int64) float64 {
+	if most <= 0 || n <= 0 {
+		return 0
+	}
+	return float64(n) / float64(most)
+}
+
+func joinOr(ctx context.Context, parts []string) string {
+	if len(parts) == 0 {
+		return tr(ctx, "dash.no_data")
+	}
+	out := ""
+	for i, p := range parts {
+		if i > 0 {
+			out += "; "
+		}
+		out += p
+	}
+	return out + "."
+}
+
+func statusClass(s string) string {
+	switch s {
+	case "SUCCEEDED":
+		return "ok"
+	case "FAILED", "REJECTED":
+		return "bad"
+	case "CANCELLED":
+		return "muted"
+	case "PENDING":
+		return "warn"
+	}
+	return ""
+}
+
+// StatusLabel names a refund status in ctx's language.
+func StatusLabel(ctx context.Context, s string) string {
+	if s == "" {
+		return ""
+	}
+	return i18n.T(ctx, "status."+s)
+}
