@@ -198,52 +198,73 @@ func (s *Server) handleAuditExport(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// handleAuditVerify serves GET /audit/verify: a full re-verification.
+// handleAuditVerify serves GET /audit/verify: start a full re-verification
+// in the background (millions of events take tens of seconds) and go back
+// to the audit page, whose badge says when it is done.
 func (s *Server) handleAuditVerify(w http.ResponseWriter, r *http.Request) {
-	st, err := s.audit.Verify(r.Context(), audit.Anchor{})
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	s.chain.set(st)
+	s.chain.restart(s.audit)
 	http.Redirect(w, r, "/audit", http.StatusSeeOther)
 }
 
-// chainCache keeps the last verification so each page load only checks the
-// events appended since (a full pass runs on demand and at the first load).
+// chainCache keeps the last verification. No page ever waits for a full
+// pass over the chain: the first look starts one in the background and the
+// badge says so; once it is done, each look checks only the events
+// appended since the verified head.
 type chainCache struct {
-	mu sync.Mutex
-	st *audit.ChainStatus
+	mu      sync.Mutex
+	st      *audit.ChainStatus
+	running bool
 }
 
-func (c *chainCache) set(st audit.ChainStatus) {
+// restart forgets the last result and starts a full verification.
+func (c *chainCache) restart(l *audit.Log) {
 	c.mu.Lock()
-	c.st = &st
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	c.st = nil
+	c.startLocked(l)
+}
+
+func (c *chainCache) startLocked(l *audit.Log) {
+	if c.running {
+		return
+	}
+	c.running = true
+	go func() {
+		st, err := l.Verify(context.Background(), audit.Anchor{})
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.running = false
+		if err == nil {
+			c.st = &st
+		}
+	}()
 }
 
 func (c *chainCache) badge(ctx context.Context, l *audit.Log) templates.ChainBadge {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	var st audit.ChainStatus
-	var err error
-	switch {
-	case c.st == nil:
-		st, err = l.Verify(ctx, audit.Anchor{})
-	case !c.st.OK:
-		st = *c.st
-	default:
-		st, err = l.Verify(ctx, audit.Anchor{Seq: c.st.VerifiedSeq + 1, PrevHash: c.st.HeadHash})
-		if err == nil && st.OK && st.Count == 0 {
-			st = *c.st
-		} else if err == nil {
-			st.Count += c.st.Count
+	if c.st == nil {
+		c.startLocked(l)
+		c.mu.Unlock()
+		return templates.ChainBadge{OK: true, Text: i18n.T(ctx, "chain.checking")}
+	}
+	st := *c.st
+	c.mu.Unlock()
+	if st.OK {
+		next, err := l.Verify(ctx, audit.Anchor{Seq: st.VerifiedSeq + 1, PrevHash: st.HeadHash})
+		if err != nil {
+			return templates.ChainBadge{Text: i18n.T(ctx, "chain.unchecked")}
+		}
+		if next.Count > 0 || !next.OK {
+			next.Count += st.Count
+			if next.VerifiedSeq == st.VerifiedSeq { // broke at the first new event
+				next.VerifiedAt, next.HeadHash = st.VerifiedAt, st.HeadHash
+			}
+			st = next
+			c.mu.Lock()
+			c.st = &st
+			c.mu.Unlock()
 		}
 	}
-	if err != nil {
-		return templates.ChainBadge{Text: i18n.T(ctx, "chain.unchecked")}
-	}
-	c.st = &st
 	if st.OK {
 		if st.Count == 0 {
 			return templates.ChainBadge{OK: true, Text: i18n.T(ctx, "audit.no_events")}

@@ -143,7 +143,14 @@ func (s *Server) handleRefunds(w http.ResponseWriter, r *http.Request) {
 	if len(form.Errors) > 0 {
 		status = http.StatusUnprocessableEntity
 	} else {
-		rows, next, err := s.refunds.List(r.Context(), f, refunds.Cursor(q.Get("after")), refundPageSize)
+		after := refunds.Cursor(q.Get("after"))
+		rows, next, err := s.refunds.List(r.Context(), f, after, refundPageSize)
+		if _, bad := refunds.IsValidation(err); bad && after != "" {
+			// An old or damaged page link: say so and show the first page.
+			d.Notice = tr(r, "list.bad_cursor")
+			after = ""
+			rows, next, err = s.refunds.List(r.Context(), f, after, refundPageSize)
+		}
 		if err != nil {
 			s.renderError(w, r, err)
 			return
@@ -154,7 +161,7 @@ func (s *Server) handleRefunds(w http.ResponseWriter, r *http.Request) {
 			v.Set("after", string(next))
 			d.NextHref = "/refunds?" + v.Encode()
 		}
-		if q.Get("after") != "" {
+		if after != "" {
 			d.FirstHref = "/refunds?" + base.Encode()
 		}
 	}

@@ -72,6 +72,8 @@ var en = map[string]string{
 	"audit.user_agent":              "User agent",
 	"audit.verify_now":              "Verify the whole chain now",
 	"chain.broken":                  "Chain BROKEN at event %d: %s. Verified up to event %d.",
+	"list.bad_cursor":               "That page link is out of date or damaged; showing the first page.",
+	"chain.checking":                "The audit chain is being verified; reload in a moment.",
 	"chain.unchecked":               "The audit chain could not be checked just now.",
 	"chain.verified":                "Chain verified up to event %d at %s.",
 	"chart.show_table":              "Show the numbers as a table",

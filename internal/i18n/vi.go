@@ -72,6 +72,8 @@ var vi = map[string]string{
 	"audit.user_agent":              "Trình duyệt",
 	"audit.verify_now":              "Kiểm tra toàn bộ chuỗi ngay",
 	"chain.broken":                  "Chuỗi BỊ HỎNG tại sự kiện %d: %s. Đã xác minh đến sự kiện %d.",
+	"list.bad_cursor":               "Liên kết trang đã cũ hoặc bị hỏng; đang hiển thị trang đầu.",
+	"chain.checking":                "Đang xác minh chuỗi nhật ký; vui lòng tải lại sau giây lát.",
 	"chain.unchecked":               "Hiện chưa kiểm tra được chuỗi nhật ký.",
 	"chain.verified":                "Chuỗi đã được xác minh đến sự kiện %d lúc %s.",
 	"chart.show_table":              "Xem số liệu dạng bảng",
