@@ -46,24 +46,7 @@ func parseAuditFilter(q url.Values, now time.Time) (audit.Filter, templates.Audi
 	case "month":
 		f.From = time.Date(today.Year(), today.Month(), 1, 0, 0, 0, 0, zone)
 	case "", "custom":
-		for _, d := range []struct {
-			field, val string
-			dst        *time.Time
-			add        int
-		}{{"from", form.From, &f.From, 0}, {"to", form.To, &f.To, 1}} {
-			if d.val == "" {
-				continue
-			}
-			t, err := time.ParseInLocation("2006-01-02", d.val, zone)
-			if err != nil {
-				form.Errors[d.field] = "err.date_format"
-				continue
-			}
-			*d.dst = t.AddDate(0, 0, d.add)
-		}
-		if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
-			form.Errors["to"] = "err.end_before_start"
-		}
+		f.From, f.To = parseDayRange(form.From, form.To, form.Errors)
 	default:
 		form.Errors["from"] = "err.unknown_period"
 	}

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
@@ -45,22 +44,7 @@ func parseRefundFilter(q url.Values, u auth.User) (refunds.ListFilter, templates
 	if u.Role != auth.RoleManager {
 		f.RequestedBy = u.ID
 	}
-	zone := templates.Zone()
-	for _, d := range []struct {
-		field, val string
-		dst        *time.Time
-		add        int
-	}{{"from", form.From, &f.From, 0}, {"to", form.To, &f.To, 1}} {
-		if d.val == "" {
-			continue
-		}
-		t, err := time.ParseInLocation("2006-01-02", d.val, zone)
-		if err != nil {
-			form.Errors[d.field] = "err.date_format"
-			continue
-		}
-		*d.dst = t.AddDate(0, 0, d.add)
-	}
+	f.From, f.To = parseDayRange(form.From, form.To, form.Errors)
 	for _, a := range []struct {
 		field, val string
 		dst        *int64

@@ -179,43 +179,39 @@ func timelineEntry(e audit.Entry) templates.TimelineEntry {
 	return te
 }
 
-// handleRefund serves GET /refunds/{id}.
-func (s *Server) handleRefund(w http.ResponseWriter, r *http.Request) {
+// visibleRefund loads the refund named by {id} with everything its page
+// shows, if the user may see it; otherwise it has answered the request.
+func (s *Server) visibleRefund(w http.ResponseWriter, r *http.Request) (templates.RefundDetailData, bool) {
 	ref, err := s.refundFromPath(r)
 	if err != nil {
 		s.renderError(w, r, err)
-		return
+		return templates.RefundDetailData{}, false
 	}
 	if u, _ := userFrom(r.Context()); !canSee(u, ref) {
 		s.renderStatus(w, r, http.StatusForbidden, tr(r, "error.not_allowed"), tr(r, "err.staff_own_only"))
-		return
+		return templates.RefundDetailData{}, false
 	}
 	d, err := s.refundDetail(r, ref)
 	if err != nil {
 		s.renderError(w, r, err)
-		return
+		return d, false
 	}
-	s.render(w, r, http.StatusOK, templates.RefundDetailPage(s.page(r, "rd.title", "refunds"), d))
+	return d, true
+}
+
+// handleRefund serves GET /refunds/{id}.
+func (s *Server) handleRefund(w http.ResponseWriter, r *http.Request) {
+	if d, ok := s.visibleRefund(w, r); ok {
+		s.render(w, r, http.StatusOK, templates.RefundDetailPage(s.page(r, "rd.title", "refunds"), d))
+	}
 }
 
 // handleRefundStatus serves GET /refunds/{id}/status: the live part of the
 // refund page, which polls it until the refund is final.
 func (s *Server) handleRefundStatus(w http.ResponseWriter, r *http.Request) {
-	ref, err := s.refundFromPath(r)
-	if err != nil {
-		s.renderError(w, r, err)
-		return
+	if d, ok := s.visibleRefund(w, r); ok {
+		s.render(w, r, http.StatusOK, templates.RefundLive(d))
 	}
-	if u, _ := userFrom(r.Context()); !canSee(u, ref) {
-		s.renderStatus(w, r, http.StatusForbidden, tr(r, "error.not_allowed"), tr(r, "err.staff_own_only"))
-		return
-	}
-	d, err := s.refundDetail(r, ref)
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	s.render(w, r, http.StatusOK, templates.RefundLive(d))
 }
 
 // decisionError renders what went wrong with approve/reject/cancel.

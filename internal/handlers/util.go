@@ -1,7 +1,10 @@
 package handlers
 
 import (
+	"time"
+
 	"fmt"
+	"github.com/neox-refund-desk/refunddesk/web/templates"
 	"strconv"
 	"strings"
 	"unicode"
@@ -38,4 +41,30 @@ func sentence(err error) string {
 		msg += "."
 	}
 	return msg
+}
+
+// parseDayRange reads a from/to pair of dates (2006-01-02) in the
+// merchant's zone; "to" is inclusive, so the end returned is the start of
+// the next day. Problems go into errs under "from" and "to".
+func parseDayRange(from, to string, errs templates.FieldErrors) (start, end time.Time) {
+	zone := templates.Zone()
+	for _, d := range []struct {
+		field, val string
+		dst        *time.Time
+		add        int
+	}{{"from", from, &start, 0}, {"to", to, &end, 1}} {
+		if d.val == "" {
+			continue
+		}
+		t, err := time.ParseInLocation("2006-01-02", d.val, zone)
+		if err != nil {
+			errs[d.field] = "err.date_format"
+			continue
+		}
+		*d.dst = t.AddDate(0, 0, d.add)
+	}
+	if !start.IsZero() && !end.IsZero() && !start.Before(end) {
+		errs["to"] = "err.end_before_start"
+	}
+	return start, end
 }
