@@ -120,3 +120,13 @@ func Has(key string) bool {
 	_, ok := en[key]
 	return ok
 }
+
+// Keys lists every key of the English catalogue (tests look for keys that
+// reached a page untranslated).
+func Keys() []string {
+	out := make([]string, 0, len(en))
+	for k := range en {
+		out = append(out, k)
+	}
+	return out
+}

@@ -1694,9 +1694,9 @@ func RefundStatus(d RefundDetailData) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var94 string
-		templ_7745c5c3_Var94, templ_7745c5c3_Err = templ.JoinStringErrs(ReasonLabel(d.Refund.ReasonCode))
+		templ_7745c5c3_Var94, templ_7745c5c3_Err = templ.JoinStringErrs(ReasonLabel(ctx, d.Refund.ReasonCode))
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/templates/refunds.templ`, Line: 303, Col: 79}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/templates/refunds.templ`, Line: 303, Col: 84}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var94))
 		if templ_7745c5c3_Err != nil {
@@ -1709,7 +1709,7 @@ func RefundStatus(d RefundDetailData) templ.Component {
 		var templ_7745c5c3_Var95 string
 		templ_7745c5c3_Var95, templ_7745c5c3_Err = templ.JoinStringErrs(d.Refund.ReasonText)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/templates/refunds.templ`, Line: 303, Col: 107}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/templates/refunds.templ`, Line: 303, Col: 112}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var95))
 		if templ_7745c5c3_Err != nil {
@@ -2537,9 +2537,9 @@ func ApprovalsPage(p Page, d ApprovalsData) templ.Component {
 						return templ_7745c5c3_Err
 					}
 					var templ_7745c5c3_Var146 string
-					templ_7745c5c3_Var146, templ_7745c5c3_Err = templ.JoinStringErrs(ReasonLabel(r.ReasonCode))
+					templ_7745c5c3_Var146, templ_7745c5c3_Err = templ.JoinStringErrs(ReasonLabel(ctx, r.ReasonCode))
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/templates/refunds.templ`, Line: 399, Col: 39}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/templates/refunds.templ`, Line: 399, Col: 44}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var146))
 					if templ_7745c5c3_Err != nil {
@@ -2552,7 +2552,7 @@ func ApprovalsPage(p Page, d ApprovalsData) templ.Component {
 					var templ_7745c5c3_Var147 string
 					templ_7745c5c3_Var147, templ_7745c5c3_Err = templ.JoinStringErrs(r.ReasonText)
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/templates/refunds.templ`, Line: 399, Col: 60}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/templates/refunds.templ`, Line: 399, Col: 65}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var147))
 					if templ_7745c5c3_Err != nil {

@@ -435,9 +435,9 @@ func LookupResultView(r LookupResult) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var21 string
-			templ_7745c5c3_Var21, templ_7745c5c3_Err = templ.JoinStringErrs(tr(ctx, "tx.as_reported"))
+			templ_7745c5c3_Var21, templ_7745c5c3_Err = templ.JoinStringErrs(tr(ctx, "tx.as_reported") + " ")
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/templates/transactions.templ`, Line: 112, Col: 31}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/templates/transactions.templ`, Line: 112, Col: 37}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var21))
 			if templ_7745c5c3_Err != nil {
@@ -1023,10 +1023,10 @@ var ReasonCodes = []struct{ Code, Label string }{
 }
 
 // ReasonLabel is the words for a reason code (the code itself if unknown).
-func ReasonLabel(code string) string {
+func ReasonLabel(ctx context.Context, code string) string {
 	for _, rc := range ReasonCodes {
 		if rc.Code == code {
-			return rc.Label
+			return tr(ctx, rc.Label)
 		}
 	}
 	return code
