@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
-	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/web/templates"
 )
 
@@ -73,25 +72,6 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	redirect(w, r, "/login?flash=signed-out")
-}
-
-// handleHome serves GET /.
-func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
-	u, _ := userFrom(r.Context())
-	view := templates.DashboardView{Role: string(u.Role)}
-	if s.refunds != nil && (u.Role == auth.RoleStaff || u.Role == auth.RoleManager) {
-		q := refunds.DashboardQuery{Now: s.now(), Zone: templates.Zone()}
-		if u.Role == auth.RoleStaff {
-			q.RequestedBy = u.ID
-		}
-		d, err := s.refunds.Dashboard(r.Context(), q)
-		if err != nil {
-			s.renderError(w, r, err)
-			return
-		}
-		view = templates.NewDashboardView(r.Context(), string(u.Role), d)
-	}
-	s.render(w, r, http.StatusOK, templates.HomePage(s.page(r, "dash.title", "home"), view))
 }
 
 // handleAccount serves GET /account.

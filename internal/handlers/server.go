@@ -42,6 +42,7 @@ type Server struct {
 	now     func() time.Time
 	maxBody int64
 	chain   chainCache
+	dash    dashboardCache
 	refunds *refunds.Service
 	hooks   WebhookSecrets
 }
