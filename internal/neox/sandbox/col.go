@@ -32,13 +32,7 @@ func (s *Sandbox) handleCOLRefund(w http.ResponseWriter, r *http.Request, body [
 	fp := fingerprint(req)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if a, ok, dup := s.replay("COL", req.RequestID, fp); dup {
-		writeJSON(w, http.StatusOK, failEnvelope("DUPLICATE_REQUEST_ID"))
-		return
-	} else if ok {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(a.status)
-		_, _ = w.Write(a.body)
+	if s.answered(w, "COL", req.RequestID, fp, func() { writeJSON(w, http.StatusOK, failEnvelope("DUPLICATE_REQUEST_ID")) }) {
 		return
 	}
 	env := s.colAccept(req.RequestID, req.CollectionTransID, amount,

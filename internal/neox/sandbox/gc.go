@@ -28,13 +28,7 @@ func (s *Sandbox) handleGCRefund(w http.ResponseWriter, r *http.Request, body []
 	fp := fingerprint(req)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if a, ok, dup := s.replay("GC", req.RequestID, fp); dup {
-		writeJSON(w, http.StatusOK, failEnvelope("DUPLICATE_REQUEST_ID"))
-		return
-	} else if ok {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(a.status)
-		_, _ = w.Write(a.body)
+	if s.answered(w, "GC", req.RequestID, fp, func() { writeJSON(w, http.StatusOK, failEnvelope("DUPLICATE_REQUEST_ID")) }) {
 		return
 	}
 	env := s.gcAccept(req.RequestID, req.CollectionOrderID, req.FeeChargeWay, req.SubMerchantID)

@@ -123,12 +123,7 @@ func (s *Sandbox) pgRefund(w http.ResponseWriter, f map[string]string) {
 		writePG(w, 1, "neo_RequestID is required", nil)
 		return
 	}
-	if a, ok, dup := s.replay("PG", reqID, fp); dup {
-		writePG(w, 19, "Duplicated merchant transaction id", nil)
-		return
-	} else if ok {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(a.body)
+	if s.answered(w, "PG", reqID, fp, func() { writePG(w, 19, "Duplicated merchant transaction id", nil) }) {
 		return
 	}
 	code, msg, data := s.pgAccept(reqID, f)

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"time"
 
@@ -216,6 +217,22 @@ func (s *Sandbox) countCall(op string, body []byte) {
 func (s *Sandbox) replay(api, requestID, fingerprint string) (a answer, ok, dup bool) {
 	a, ok = s.st.answers[api+" "+requestID]
 	return a, ok, ok && a.fingerprint != fingerprint
+}
+
+// answered handles a create call whose request id NeoX has seen: the same
+// payload gets the original answer byte for byte, a different payload gets
+// refuse. It reports whether it answered; call with s.mu held.
+func (s *Sandbox) answered(w http.ResponseWriter, api, requestID, fingerprint string, refuse func()) bool {
+	a, ok, dup := s.replay(api, requestID, fingerprint)
+	switch {
+	case dup:
+		refuse()
+	case ok:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(a.status)
+		_, _ = w.Write(a.body)
+	}
+	return ok
 }
 
 func (s *Sandbox) remember(api, requestID, fingerprint string, status int, body []byte) {
