@@ -56,7 +56,7 @@ func (s *Service) advance(ctx context.Context, tx *sql.Tx, r Refund, ob observat
 	case isFinalSub(to):
 		next, final = time.Time{}, now
 	case to == SubProcessing && r.Submission != SubProcessing:
-		next = now.Add(s.opt.PollInterval)
+		next = now.Add(s.pollDelay(r))
 	}
 	lastErr := r.LastError
 	if to != r.Submission {

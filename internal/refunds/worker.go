@@ -485,7 +485,7 @@ func (s *Service) poll(ctx context.Context, id string) error {
 			lastErr = truncate(c.op+": "+c.message, 500)
 		}
 		_, err = tx.ExecContext(dbCtx, `UPDATE refunds SET next_attempt_at = ?, last_error = ?
-			WHERE id = ? AND submission = 'PROCESSING'`, fmtTime(s.now().Add(s.opt.PollInterval)), lastErr, id)
+			WHERE id = ? AND submission = 'PROCESSING'`, fmtTime(s.now().Add(s.pollDelay(cur))), lastErr, id)
 		return err
 	})
 }
@@ -533,4 +533,19 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// maxPollDelay caps the wait between two polls of a PROCESSING refund.
+const maxPollDelay = time.Hour
+
+// pollDelay is how long to wait before asking NeoX again about a refund in
+// PROCESSING: PollInterval at first, then a tenth of the time since approval
+// (capped at an hour). Webhooks still bring the outcome at once; the polls,
+// each a NeoX call with its audit row, thin out for refunds that take days.
+func (s *Service) pollDelay(r Refund) time.Duration {
+	d := s.opt.PollInterval
+	if !r.DecidedAt.IsZero() {
+		d = max(d, s.now().Sub(r.DecidedAt)/10)
+	}
+	return min(d, max(maxPollDelay, s.opt.PollInterval))
 }
