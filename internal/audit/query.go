@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
@@ -154,9 +155,21 @@ func (f Filter) where(lo, hi int64) (string, []any) {
 		add(`target_id = ?`, f.TargetID)
 	}
 	if f.Text != "" {
+		if useTargetSearch(f.Text) {
+			// The trigram index finds the candidates; the LIKE below keeps the
+			// answer exact whatever the index holds.
+			add(`seq IN (SELECT rowid FROM audit_target_search WHERE target_id LIKE ?)`, "%"+f.Text+"%")
+		}
 		add(`target_id LIKE ? ESCAPE '\'`, "%"+likeEscape(f.Text)+"%")
 	}
 	return strings.Join(conds, " AND "), args
+}
+
+// useTargetSearch reports whether the trigram index can answer a substring
+// search: it needs three characters, and LIKE's wildcards must not occur
+// (an ESCAPE clause would stop SQLite from handing the LIKE to the index).
+func useTargetSearch(text string) bool {
+	return utf8.RuneCountInString(text) >= 3 && !strings.ContainsAny(text, `%_\`)
 }
 
 func likeEscape(s string) string {
