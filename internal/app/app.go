@@ -35,12 +35,16 @@ type App struct {
 	Sandbox *sandbox.Sandbox
 	// Now is the clock for sessions and audit; tests inject one.
 	Now func() time.Time
+
+	housekeepEvery time.Duration
 }
 
 // Options tune Open for tests.
 type Options struct {
 	Now   func() time.Time
 	Argon *auth.Params // nil: production parameters
+	// HousekeepEvery is how often expired sessions are pruned; 0 means 15 min.
+	HousekeepEvery time.Duration
 }
 
 // NewLogger returns the text logger the app writes to w.
@@ -64,7 +68,10 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts Options) (*
 		ao.Argon = *opts.Argon
 	}
 	svc := auth.NewService(db, al, ao)
-	a := &App{Cfg: cfg, DB: db, Auth: svc, Audit: al, Log: logger, Now: now}
+	a := &App{Cfg: cfg, DB: db, Auth: svc, Audit: al, Log: logger, Now: now, housekeepEvery: opts.HousekeepEvery}
+	if a.housekeepEvery <= 0 {
+		a.housekeepEvery = defaultHousekeepEvery
+	}
 	return a, nil
 }
 
@@ -127,6 +134,8 @@ func (a *App) Prepare(ctx context.Context) (http.Handler, string, error) {
 // the current NeoX call, return nil.
 func (a *App) Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	housekeepDone := make(chan struct{})
+	go func() { defer close(housekeepDone); a.housekeep(workerCtx, a.housekeepEvery) }()
 	workerDone := make(chan error, 1)
 	if a.Refunds != nil {
 		go func() { workerDone <- a.Refunds.Run(workerCtx) }()
@@ -135,6 +144,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener, h http.Handler) error 
 	}
 	defer func() {
 		stopWorker()
+		<-housekeepDone
 		if err := <-workerDone; err != nil && !errors.Is(err, context.Canceled) {
 			a.Log.Error("refund worker stopped", "err", err)
 		}

@@ -1,0 +1,75 @@
+package app
+
+import (
+	"context"
+	"io"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
+)
+
+// A running server deletes sessions past their timeouts, and stops cleanly.
+func TestServePrunesExpiredSessions(t *testing.T) {
+	ctx := context.Background()
+	env := map[string]string{"DB_PATH": filepath.Join(t.TempDir(), "app.db"), "NEOX_MODE": "sandbox", "SANDBOX_SETTLE_DELAY": "10ms"}
+	cfg, err := ParseConfig("test", nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Open(ctx, cfg, NewLogger(io.Discard, cfg.Level()), Options{
+		Argon: &auth.Params{Memory: 8 * 1024, Time: 1, Threads: 1}, HousekeepEvery: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	h, _, err := a.Prepare(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := store.FormatTime(time.Now().Add(-13 * time.Hour))
+	fresh := store.FormatTime(time.Now())
+	for id, at := range map[string]string{"expired": old, "live": fresh} {
+		if _, err := a.DB.Write.Exec(`INSERT INTO sessions (id, created_at, last_seen_at) VALUES (?, ?, ?)`, id, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(runCtx, ln, h) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var n int
+		if err := a.DB.Read.QueryRow(`SELECT count(*) FROM sessions WHERE id = 'expired'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("expired session was not pruned")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var live int
+	a.DB.Read.QueryRow(`SELECT count(*) FROM sessions WHERE id = 'live'`).Scan(&live)
+	if live != 1 {
+		t.Error("a live session was pruned")
+	}
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
