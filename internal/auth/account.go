@@ -30,11 +30,8 @@ func (s *Service) ResetPassword(ctx context.Context, userID int64, next string, 
 		if err := affectedOne(res, err, ErrNotFound); err != nil {
 			return err
 		}
-		n, err := deleteUserSessions(ctx, tx, u.ID)
+		n, err := afterNewPassword(ctx, tx, u)
 		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM login_throttle WHERE key = ?`, userThrottleKey(u.Username)); err != nil {
 			return err
 		}
 		return s.rec.Record(ctx, tx, audit.Event{
@@ -109,11 +106,8 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, nex
 		if err := affectedOne(res, err, ErrInvalidCredentials); err != nil {
 			return err
 		}
-		n, err := deleteUserSessions(ctx, tx, u.ID)
+		n, err := afterNewPassword(ctx, tx, u)
 		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM login_throttle WHERE key = ?`, userThrottleKey(u.Username)); err != nil {
 			return err
 		}
 		e := event
@@ -158,4 +152,18 @@ func (s *Service) EnsureAdmin(ctx context.Context) (password string, created boo
 		return "", false, err
 	}
 	return password, true, nil
+}
+
+// afterNewPassword ends every session of u and lifts their login lock: a
+// new password (changed or reset) starts clean. It returns how many
+// sessions ended.
+func afterNewPassword(ctx context.Context, tx *sql.Tx, u User) (int64, error) {
+	n, err := deleteUserSessions(ctx, tx, u.ID)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM login_throttle WHERE key = ?`, userThrottleKey(u.Username)); err != nil {
+		return 0, err
+	}
+	return n, nil
 }
