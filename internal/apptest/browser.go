@@ -41,6 +41,36 @@ func NewBrowser(t *testing.T) *Browser {
 		}
 		t.Skip("Chromium not found: install it (apt-get install chromium) to run browser tests")
 	}
+	b := &Browser{}
+	// Chromium occasionally dies during start-up when the machine is busy
+	// (CI runs the load and crash packages beside this one); the process
+	// exits before printing its DevTools address. A fresh profile and a
+	// second try is what a person would do; a browser that fails three
+	// times is a real failure.
+	const attempts = 3
+	var cancelCtx, cancelAlloc context.CancelFunc
+	for i := 1; ; i++ {
+		var err error
+		cancelCtx, cancelAlloc, err = b.start(path, t.TempDir())
+		if err == nil {
+			break
+		}
+		if i == attempts {
+			t.Fatalf("start chromium (%s), %d attempts: %v", path, attempts, err)
+		}
+		t.Logf("start chromium (%s), attempt %d of %d: %v", path, i, attempts, err)
+		time.Sleep(time.Duration(i) * 500 * time.Millisecond)
+	}
+	t.Cleanup(func() {
+		cancelCtx()
+		cancelAlloc()
+	})
+	return b
+}
+
+// start launches Chromium with a profile in dir and opens a tab whose
+// console is collected into b.
+func (b *Browser) start(path, dir string) (context.CancelFunc, context.CancelFunc, error) {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.NoSandbox,
@@ -50,11 +80,10 @@ func NewBrowser(t *testing.T) *Browser {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("no-first-run", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(dir),
 		chromedp.WindowSize(1280, 900),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	b := &Browser{}
 	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
 		switch e := ev.(type) {
 		case *runtime.EventConsoleAPICalled:
@@ -69,17 +98,13 @@ func NewBrowser(t *testing.T) *Browser {
 			b.add("exception: " + e.ExceptionDetails.Text)
 		}
 	}))
-	b.Ctx = ctx
 	if err := chromedp.Do(ctx); err != nil {
 		cancelCtx()
 		cancelAlloc()
-		t.Fatalf("start chromium (%s): %v", path, err)
+		return nil, nil, err
 	}
-	t.Cleanup(func() {
-		cancelCtx()
-		cancelAlloc()
-	})
-	return b
+	b.Ctx = ctx
+	return cancelCtx, cancelAlloc, nil
 }
 
 func (b *Browser) add(s string) {
