@@ -55,7 +55,7 @@ type Gateways struct {
 // Options tune the service; zero values take the defaults.
 type Options struct {
 	Now           func() time.Time // clock for stored times; default time.Now
-	Workers       int              // concurrent NeoX calls per product; default 2
+	Workers       int              // concurrent sends per product (polls get half, at least 1); default 2
 	RetryBase     time.Duration    // first retry delay after an unknown outcome; default 2s
 	RetryMax      time.Duration    // retry delay cap; default 5m
 	PollInterval  time.Duration    // polling of PROCESSING refunds; default 30s

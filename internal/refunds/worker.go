@@ -30,7 +30,8 @@ type job struct {
 // At start, rows left in SENDING by a process that died mid-call become
 // UNKNOWN (reconciled before any resend). Then it sends approved refunds
 // (QUEUED), retries UNKNOWN ones when due, and polls PROCESSING ones every
-// PollInterval, with at most Options.Workers NeoX calls per product.
+// PollInterval. Per product, Options.Workers goroutines send and half as
+// many (at least one) poll, so a backlog of polls never delays a send.
 func (s *Service) Run(ctx context.Context) error {
 	s.runMu.Lock()
 	if s.running {
@@ -63,26 +64,32 @@ func (s *Service) Run(ctx context.Context) error {
 		mu    sync.Mutex
 		busy  = map[string]bool{}
 		freed = make(chan struct{}, 1)
-		jobs  = map[API]chan job{}
+		jobs  = map[lane]chan job{}
 	)
 	for _, api := range s.Configured() {
-		ch := make(chan job, s.opt.Workers)
-		jobs[api] = ch
-		for range s.opt.Workers {
-			wg.Go(func() {
-				for j := range ch {
-					if ctx.Err() == nil {
-						s.process(ctx, callCtx, j)
+		for _, l := range []lane{{api, false}, {api, true}} {
+			n := s.opt.Workers
+			if l.poll {
+				n = max(1, n/2)
+			}
+			ch := make(chan job, n)
+			jobs[l] = ch
+			for range n {
+				wg.Go(func() {
+					for j := range ch {
+						if ctx.Err() == nil {
+							s.process(ctx, callCtx, j)
+						}
+						mu.Lock()
+						delete(busy, j.id)
+						mu.Unlock()
+						select {
+						case freed <- struct{}{}:
+						default:
+						}
 					}
-					mu.Lock()
-					delete(busy, j.id)
-					mu.Unlock()
-					select {
-					case freed <- struct{}{}:
-					default:
-					}
-				}
-			})
+				})
+			}
 		}
 	}
 	defer func() {
@@ -107,69 +114,95 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
+// lane is one product's pool of workers for sends (QUEUED and UNKNOWN
+// refunds) or for polls (PROCESSING ones). Polls have their own, smaller
+// pool so that a backlog of refunds waiting on NeoX never delays sending
+// a fresh approval.
+type lane struct {
+	api  API
+	poll bool
+}
+
+// dispatchStates are the submission states the worker acts on, sends
+// first so they get the first free slots.
+var dispatchStates = []string{SubQueued, SubUnknown, SubProcessing}
+
+// dispatchBatch bounds the rows read per state and round; a round happens
+// whenever a worker frees up, so a longer backlog is served in turn.
+const dispatchBatch = 200
+
 // dispatch hands due rows to idle workers and returns how long to sleep.
-func (s *Service) dispatch(ctx context.Context, jobs map[API]chan job, mu *sync.Mutex, busy map[string]bool) time.Duration {
+// Each state is read in next_attempt_at order through the
+// (submission, next_attempt_at) index, so a round costs the rows it hands
+// out, not the size of the backlog.
+func (s *Service) dispatch(ctx context.Context, jobs map[lane]chan job, mu *sync.Mutex, busy map[string]bool) time.Duration {
 	wait := s.opt.PollInterval
 	if len(jobs) == 0 {
 		return wait
 	}
-	apis := make([]string, 0, len(jobs))
-	args := make([]any, 0, len(jobs))
-	for api := range jobs {
-		apis = append(apis, "?")
-		args = append(args, string(api))
-	}
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT id, api, submission, next_attempt_at FROM refunds
-		WHERE submission IN ('QUEUED', 'UNKNOWN', 'PROCESSING') AND approval = 'APPROVED'
-		  AND api IN (`+strings.Join(apis, ", ")+`)
-		ORDER BY next_attempt_at, id LIMIT 500`, args...)
-	if err != nil {
-		if ctx.Err() == nil {
-			s.log.Error("refunds worker: scan", "err", err)
-		}
-		return wait
-	}
-	type cand struct {
-		job
-		api  API
-		next string
-	}
-	var cands []cand
-	for rows.Next() {
-		var c cand
-		var api string
-		if err := rows.Scan(&c.id, &api, &c.sub, &c.next); err != nil {
-			s.log.Error("refunds worker: scan", "err", err)
-			break
-		}
-		c.api = API(api)
-		cands = append(cands, c)
-	}
-	rows.Close()
-	now := fmtTime(s.now())
-	mu.Lock()
-	defer mu.Unlock()
-	for _, c := range cands {
-		ch, ok := jobs[c.api]
-		if !ok || busy[c.id] {
-			continue
-		}
-		if c.next > now {
-			if t, err := parseTime(c.next); err == nil {
-				if d := t.Sub(s.now()); d < wait {
-					wait = max(d, time.Millisecond)
-				}
+	now := s.now()
+	for _, state := range dispatchStates {
+		due, next, err := s.dueRows(ctx, state, fmtTime(now))
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("refunds worker: scan", "state", state, "err", err)
 			}
-			break // ordered by next_attempt_at: the rest are later
+			return wait
 		}
-		select {
-		case ch <- c.job:
-			busy[c.id] = true
-		default:
-			// Workers of this product are all busy; a freed worker wakes us.
+		if t, err := parseTime(next); next != "" && err == nil {
+			wait = min(wait, max(t.Sub(now), time.Millisecond))
 		}
+		mu.Lock()
+		for _, c := range due {
+			ch, ok := jobs[lane{c.api, state == SubProcessing}]
+			if !ok || busy[c.id] {
+				continue
+			}
+			select {
+			case ch <- c.job:
+				busy[c.id] = true
+			default:
+				// This lane is full; a freed worker wakes the loop.
+			}
+		}
+		mu.Unlock()
 	}
 	return wait
+}
+
+type dueRow struct {
+	job
+	api API
+}
+
+// dueRows returns up to dispatchBatch approved refunds in state whose
+// next attempt is due at now, oldest first, and the time of the next one
+// due later ("" when none).
+func (s *Service) dueRows(ctx context.Context, state, now string) ([]dueRow, string, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT id, api FROM refunds
+		WHERE submission = ? AND next_attempt_at <= ? AND approval = 'APPROVED'
+		ORDER BY next_attempt_at, id LIMIT ?`, state, now, dispatchBatch)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var due []dueRow
+	for rows.Next() {
+		r := dueRow{job: job{sub: state}}
+		var api string
+		if err := rows.Scan(&r.id, &api); err != nil {
+			return nil, "", err
+		}
+		r.api = API(api)
+		due = append(due, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	var next sql.NullString
+	err = s.db.Read.QueryRowContext(ctx, `SELECT min(next_attempt_at) FROM refunds
+		WHERE submission = ? AND next_attempt_at > ? AND approval = 'APPROVED'`, state, now).Scan(&next)
+	return due, next.String, err
 }
 
 func (s *Service) process(runCtx, callCtx context.Context, j job) {

@@ -435,3 +435,58 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+// TestPollBacklogDoesNotDelaySends: refunds waiting on NeoX are polled by
+// their own workers, so polls that hang (NeoX slow to answer queries) do
+// not hold up the send of a fresh approval.
+func TestPollBacklogDoesNotDelaySends(t *testing.T) {
+	db := openDB(t)
+	var hold atomic.Bool
+	var held atomic.Int32
+	release := make(chan struct{})
+	pg := &fakePG{
+		queryPT: func(ctx context.Context, txn string) ([]neox.Payment, error) {
+			if hold.Load() && txn == "TXN1" { // the backlog's transaction
+				held.Add(1)
+				select {
+				case <-release:
+				case <-ctx.Done():
+				}
+			}
+			return []neox.Payment{{ID: "P1", Status: "SUCCESS", Method: "CC", Amount: 1_000_000}}, nil
+		},
+		refund: func(_ context.Context, r neox.PGRefundRequest) (neox.PGRefundResult, error) {
+			return neox.PGRefundResult{TransID: "T-" + r.RequestID}, nil
+		}}
+	opts := fastOpts()
+	opts.Workers = 2
+	opts.PollInterval = 10 * time.Millisecond
+	s := newService(t, db, Gateways{PG: pg}, opts)
+	stop := runWorker(t, s)
+	t.Cleanup(stop)
+	t.Cleanup(func() { close(release) }) // runs first: frees the polls before the worker stops
+
+	req := NewRequest{API: APIPG, TransactionRef: "TXN1", PaymentID: "P1", Amount: 100_000, ReasonCode: "X"}
+	for range 3 {
+		waitSubmission(t, s, approved(t, s, req).ID, SubProcessing)
+	}
+	// The fresh refund is on another transaction: its own look-ups (at
+	// approval, and PG's snapshot before sending) are not held.
+	req.TransactionRef = "TXN2"
+	fresh := mustCreate(t, s, staff, req)
+	hold.Store(true)
+	waitFor(t, "a poll held at NeoX", func() bool { return held.Load() >= 1 })
+	time.Sleep(50 * time.Millisecond) // every poll worker is stuck by now
+
+	start := time.Now()
+	if _, err := s.Approve(context.Background(), manager, fresh.ID, ""); err != nil {
+		t.Fatalf("approve: %v", err)
+	}
+	waitSubmission(t, s, fresh.ID, SubProcessing)
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("approval → sent took %v behind a stuck poll backlog; want well under 1s", d)
+	}
+	if n := held.Load(); n != 1 {
+		t.Errorf("%d polls held at once; the poll lane for Workers=2 has 1 worker", n)
+	}
+}
