@@ -73,6 +73,8 @@ type Service struct {
 	now  func() time.Time
 	wake chan struct{} // nudges the worker after an approval
 
+	days dayCache // dashboard figures of days that are over
+
 	runMu   sync.Mutex
 	running bool
 }

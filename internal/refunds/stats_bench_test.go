@@ -123,6 +123,15 @@ func BenchmarkDashboard(b *testing.B) {
 			}
 		}
 	})
+	// First call of a process: every day of the window is read.
+	b.Run("manager-cold", func(b *testing.B) {
+		for b.Loop() {
+			cold := New(db, fakeRecorder{}, Gateways{}, Options{Now: func() time.Time { return benchNow }})
+			if _, err := cold.Dashboard(ctx, DashboardQuery{Now: benchNow, Zone: zone}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("staff", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := s.Dashboard(ctx, DashboardQuery{Now: benchNow, Zone: zone, RequestedBy: 7}); err != nil {

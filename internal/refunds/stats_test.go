@@ -189,3 +189,76 @@ func TestListOnFinal(t *testing.T) {
 		t.Error("unknown On accepted")
 	}
 }
+
+// TestDashboardDayCache: days that are over are read once; today, and a
+// day that ended less than settleMargin ago, are read on every call.
+func TestDashboardDayCache(t *testing.T) {
+	zone := time.FixedZone("ICT", 7*3600)
+	midnight := time.Date(2026, 11, 25, 0, 0, 0, 0, zone)
+	h := time.Hour
+	db := openDB(t)
+	s := newService(t, db, Gateways{}, Options{})
+	n := 0
+	add := func(final time.Time, amount int64) {
+		t.Helper()
+		r := row{api: APIPG, amount: amount, by: 1, requested: final.Add(-2 * h), decided: final.Add(-h), final: final,
+			approval: ApprovalApproved, sub: SubSucceeded}
+		if err := db.Tx(context.Background(), func(tx *sql.Tx) error { insertRows(t, tx, n, r); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	month := func(now time.Time) (int64, string) {
+		t.Helper()
+		d, err := s.Dashboard(context.Background(), DashboardQuery{Now: now, Zone: zone})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum int64
+		for _, a := range d.Month {
+			sum += a.Amount
+		}
+		return sum, fmt.Sprint(d.Today, d.Month, d.Outcomes, d.ToApproval, d.ToFinal)
+	}
+
+	add(midnight.Add(-30*time.Second), 100) // 24th, 23:59:30
+	add(midnight.Add(-5*h), 200)            // 24th, 19:00
+	add(midnight.Add(-30*h), 400)           // 23rd
+
+	// One minute after midnight the 24th is still read live: a refund
+	// that took its timestamp at 23:59:50 and committed late still counts.
+	justAfter := midnight.Add(time.Minute)
+	if got, _ := month(justAfter); got != 700 {
+		t.Fatalf("month at 00:01 = %d, want 700", got)
+	}
+	add(midnight.Add(-10*time.Second), 1000)
+	if got, _ := month(justAfter); got != 1700 {
+		t.Errorf("a late commit on a day that just ended is missed: month = %d, want 1700", got)
+	}
+
+	// Later that day the 24th is over: its figures are kept, and a second
+	// call gives the same figures from the cache.
+	later := midnight.Add(10 * h)
+	sum1, all1 := month(later)
+	sum2, all2 := month(later)
+	if sum1 != 1700 || all1 != all2 {
+		t.Errorf("cached figures differ: %d %s, then %d %s", sum1, all1, sum2, all2)
+	}
+	// Today is live.
+	add(midnight.Add(9*h), 5000)
+	if got, _ := month(later); got != 6700 {
+		t.Errorf("today's refund missing: month = %d, want 6700", got)
+	}
+	// A past day is not read again: a row written into it now (which the
+	// application never does, final_at is the time of the change) is not
+	// seen. This is what makes the window cost one day of reading.
+	add(midnight.Add(-29*h), 90_000)
+	if got, _ := month(later); got != 6700 {
+		t.Errorf("past day read again: month = %d, want 6700 (cache not used)", got)
+	}
+	// A new service (a restart) reads everything again.
+	s = newService(t, db, Gateways{}, Options{})
+	if got, _ := month(later); got != 96_700 {
+		t.Errorf("after restart month = %d, want 96700", got)
+	}
+}

@@ -1,0 +1,184 @@
+package refunds
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"slices"
+	"sync"
+	"time"
+)
+
+// dayFigures are the dashboard figures of one day: refunds that became
+// final in it (amounts, outcomes, failure reasons, approval-to-final
+// durations) and refunds approved in it (request-to-approval durations).
+type dayFigures struct {
+	refunded   map[apiCurrency]AmountTotal // SUCCEEDED only
+	outcomes   map[API]OutcomeCount
+	reasons    map[string]int
+	toFinal    []float64 // seconds
+	toApproval []float64 // seconds
+}
+
+type apiCurrency struct {
+	api      API
+	currency string
+}
+
+// dayCache keeps the figures of days that are over. A day's figures never
+// change once it is over: final_at and decided_at are set once, to the
+// time of the change, and final and decided states never move. So the
+// 30-day window costs one day of reading after the first call.
+type dayCache struct {
+	mu   sync.Mutex
+	days map[int64]*dayFigures // by the day's start, Unix seconds
+}
+
+// settleMargin is how long after a day ends its figures are still read
+// live: a transaction that took its timestamp just before midnight may
+// commit just after.
+const settleMargin = 2 * time.Minute
+
+// dayFigures returns the figures of [from, to), from the cache when the
+// day ended more than settleMargin before now.
+func (s *Service) dayFigures(ctx context.Context, tx *sql.Tx, from, to, now time.Time) (*dayFigures, error) {
+	over := !to.After(now.Add(-settleMargin))
+	if over {
+		s.days.mu.Lock()
+		f := s.days.days[from.Unix()]
+		s.days.mu.Unlock()
+		if f != nil {
+			return f, nil
+		}
+	}
+	f, err := readDay(ctx, tx, from, to)
+	if err != nil || !over {
+		return f, err
+	}
+	s.days.mu.Lock()
+	if s.days.days == nil {
+		s.days.days = map[int64]*dayFigures{}
+	}
+	s.days.days[from.Unix()] = f
+	s.days.mu.Unlock()
+	return f, nil
+}
+
+// prune forgets days that start before first: no dashboard shows them.
+func (c *dayCache) prune(first time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.days {
+		if k < first.Unix() {
+			delete(c.days, k)
+		}
+	}
+}
+
+// readDay reads the figures of [from, to) from the refunds_final and
+// refunds_decided indexes (migration 0005).
+func readDay(ctx context.Context, tx *sql.Tx, from, to time.Time) (*dayFigures, error) {
+	f := &dayFigures{refunded: map[apiCurrency]AmountTotal{}, outcomes: map[API]OutcomeCount{}, reasons: map[string]int{}}
+	lo, hi := fmtTime(from), fmtTime(to)
+	rows, err := tx.QueryContext(ctx, `SELECT api, currency, submission, amount,
+			(julianday(final_at) - julianday(decided_at)) * 86400.0
+		FROM refunds WHERE submission IN ('SUCCEEDED', 'FAILED') AND final_at <> '' AND final_at >= ? AND final_at < ?`, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var api, currency, sub string
+		var amount int64
+		var secs sql.NullFloat64
+		if err := rows.Scan(&api, &currency, &sub, &amount, &secs); err != nil {
+			return nil, err
+		}
+		if secs.Valid {
+			f.toFinal = append(f.toFinal, max(secs.Float64, 0))
+		}
+		o := f.outcomes[API(api)]
+		if sub == SubSucceeded {
+			o.Succeeded++
+			k := apiCurrency{API(api), currency}
+			t := f.refunded[k]
+			t.Count++
+			t.Amount += amount
+			f.refunded[k] = t
+		} else {
+			o.Failed++
+		}
+		f.outcomes[API(api)] = o
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+
+	// NeoX's own words: failedReason (COL), else its message, else its code.
+	rows, err = tx.QueryContext(ctx, `SELECT reason, count(*) FROM (
+			SELECT CASE WHEN failed_reason <> '' THEN failed_reason
+			            WHEN neox_message <> '' THEN neox_message
+			            WHEN neox_code <> '' THEN 'code ' || neox_code
+			            ELSE '' END AS reason
+			FROM refunds WHERE submission = 'FAILED' AND final_at <> '' AND final_at >= ? AND final_at < ?)
+		GROUP BY reason`, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r string
+		var n int
+		if err := rows.Scan(&r, &n); err != nil {
+			return nil, err
+		}
+		f.reasons[r] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+
+	rows, err = tx.QueryContext(ctx, `SELECT (julianday(decided_at) - julianday(requested_at)) * 86400.0
+		FROM refunds WHERE approval = 'APPROVED' AND decided_at <> '' AND decided_at >= ? AND decided_at < ?`, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var secs sql.NullFloat64
+		if err := rows.Scan(&secs); err != nil {
+			return nil, err
+		}
+		if secs.Valid {
+			f.toApproval = append(f.toApproval, max(secs.Float64, 0))
+		}
+	}
+	return f, rows.Err()
+}
+
+// totals adds up the refunded amounts of days, ordered by API then
+// currency.
+func totals(days ...*dayFigures) []AmountTotal {
+	sum := map[apiCurrency]AmountTotal{}
+	for _, f := range days {
+		for k, t := range f.refunded {
+			s := sum[k]
+			s.Count += t.Count
+			s.Amount += t.Amount
+			sum[k] = s
+		}
+	}
+	var out []AmountTotal
+	for k, t := range sum {
+		out = append(out, AmountTotal{API: k.api, Currency: k.currency, Count: t.Count, Amount: t.Amount})
+	}
+	slices.SortFunc(out, func(a, b AmountTotal) int {
+		if c := apiOrder(a.API) - apiOrder(b.API); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Currency, b.Currency)
+	})
+	return out
+}
