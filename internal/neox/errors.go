@@ -18,6 +18,12 @@ var ErrBadSignature = errors.New("neox: bad signature")
 // ErrMalformed is returned when a body is not the JSON shape NeoX sends.
 var ErrMalformed = errors.New("neox: malformed payload")
 
+// ErrDuplicateRequestID is wrapped by the *UnknownOutcomeError returned
+// when NeoX answers that it already holds the request id (PG code 19,
+// GC/COL DUPLICATE_REQUEST_ID). Which call created it is not known, but
+// the refund is at NeoX: callers reconcile instead of resending.
+var ErrDuplicateRequestID = errors.New("NeoX already holds this request id")
+
 // RejectedError reports that NeoX definitely refused the call: GC/COL code
 // 2 or a 4xx code, a non-zero PG code, or HTTP 4xx with an envelope. The
 // request had no effect. It never contains secrets.

@@ -91,6 +91,9 @@ func TestGCRefundFaults(t *testing.T) {
 			if got := classify(err); got != tt.want {
 				t.Fatalf("class = %d, want %d (err %v)", got, tt.want, err)
 			}
+			if dup := errors.Is(err, ErrDuplicateRequestID); dup != strings.HasPrefix(tt.name, "duplicate") {
+				t.Fatalf("errors.Is(err, ErrDuplicateRequestID) = %v (err %v)", dup, err)
+			}
 			if err != nil && strings.Contains(err.Error(), "csecret") {
 				t.Fatalf("error leaks the secret: %v", err)
 			}

@@ -144,7 +144,7 @@ func (o *openAPI) interpret(op, method string, status int, env *envelope, raw []
 	case code >= 500 && code <= 599:
 		return "", unknown(o.api, op, "code %d: %s (neoResponseId %s)", code, env.Message, env.NeoResponseID)
 	case strings.EqualFold(env.Message, "DUPLICATE_REQUEST_ID"):
-		return "", unknown(o.api, op, "NeoX already holds this request id: %s (neoResponseId %s)", env.Message, env.NeoResponseID)
+		return "", unknown(o.api, op, "%w: %s (neoResponseId %s)", ErrDuplicateRequestID, env.Message, env.NeoResponseID)
 	case (code == codeSuccess || code == codeProcessing) && status >= 200 && status < 300:
 		if out != nil && len(env.Data) > 0 && string(env.Data) != "null" {
 			if err := json.Unmarshal(env.Data, out); err != nil {

@@ -211,7 +211,7 @@ func (p *PG) post(ctx context.Context, op string, body map[string]any) (*pgAnswe
 		}
 		return &ans, nil
 	case code == pgCodeDuplicate:
-		return nil, unknown("PG", op, "NeoX already holds this request id: code %d: %s", code, ans.Msg)
+		return nil, unknown("PG", op, "%w: code %d: %s", ErrDuplicateRequestID, code, ans.Msg)
 	default:
 		return nil, &RejectedError{API: "PG", Op: op, Code: strconv.Itoa(code), Message: ans.Msg}
 	}

@@ -112,6 +112,9 @@ func TestPGFaults(t *testing.T) {
 			if got := classify(err); got != tt.want {
 				t.Fatalf("class = %d, want %d (err %v)", got, tt.want, err)
 			}
+			if dup := errors.Is(err, ErrDuplicateRequestID); dup != strings.HasPrefix(tt.name, "duplicate") {
+				t.Fatalf("errors.Is(err, ErrDuplicateRequestID) = %v (err %v)", dup, err)
+			}
 			if rej, ok := IsRejected(err); ok && rej.Code != tt.code {
 				t.Fatalf("code = %s, want %s", rej.Code, tt.code)
 			}

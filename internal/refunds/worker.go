@@ -264,7 +264,7 @@ func (s *Service) timed(op string, start time.Time, err error, responseID string
 // 19, GC/COL DUPLICATE_REQUEST_ID): the client reports it as an unknown
 // outcome, and for us it means the refund reached NeoX.
 func heldByNeoX(err error) bool {
-	return err != nil && neox.IsUnknown(err) && strings.Contains(err.Error(), "already holds this request id")
+	return errors.Is(err, neox.ErrDuplicateRequestID)
 }
 
 // send claims a QUEUED or UNKNOWN refund, reconciles first when an earlier

@@ -2,6 +2,7 @@ package refunds
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -284,7 +285,7 @@ func TestPGDuplicateAnswerMeansNeoXHoldsIt(t *testing.T) {
 	pg := &fakePG{queryPT: paidPG(1_000_000, 0, "CC"),
 		refund: func(context.Context, neox.PGRefundRequest) (neox.PGRefundResult, error) {
 			return neox.PGRefundResult{}, &neox.UnknownOutcomeError{API: "PG", Op: "refund",
-				Err: errorString("NeoX already holds this request id: code 19: duplicated")}
+				Err: fmt.Errorf("%w: code 19: duplicated", neox.ErrDuplicateRequestID)}
 		}}
 	s := newService(t, db, Gateways{PG: pg}, fastOpts())
 	runWorker(t, s)
@@ -292,9 +293,6 @@ func TestPGDuplicateAnswerMeansNeoXHoldsIt(t *testing.T) {
 	waitSubmission(t, s, r.ID, SubProcessing)
 }
 
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
 
 func TestPollSettlesProcessingRefunds(t *testing.T) {
 	db := openDB(t)
