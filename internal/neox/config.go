@@ -91,8 +91,9 @@ func WithLanguage(ctx context.Context, lang string) context.Context {
 	return context.WithValue(ctx, langKey{}, lang)
 }
 
-// languageFrom returns the Accept-Language for ctx, "vi" by default.
-func languageFrom(ctx context.Context) string {
+// Language returns the Accept-Language NeoX calls with ctx send: the one
+// given to WithLanguage, "vi" by default.
+func Language(ctx context.Context) string {
 	if l, _ := ctx.Value(langKey{}).(string); l == "en" || l == "vi" {
 		return l
 	}

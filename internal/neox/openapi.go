@@ -99,7 +99,7 @@ func (o *openAPI) send(ctx context.Context, method, path string, payload []byte,
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Accept-Language", languageFrom(ctx))
+	req.Header.Set("Accept-Language", Language(ctx))
 	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := o.hc.Do(req)
 	if err != nil {

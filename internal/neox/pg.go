@@ -186,7 +186,7 @@ func (p *PG) post(ctx context.Context, op string, body map[string]any) (*pgAnswe
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Accept-Language", languageFrom(ctx))
+	req.Header.Set("Accept-Language", Language(ctx))
 	resp, err := p.hc.Do(req)
 	if err != nil {
 		return nil, unknown("PG", op, "send: %w", err)

@@ -81,7 +81,7 @@ func (ts *tokenSource) fetchLocked(ctx context.Context) (string, error) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Accept-Language", languageFrom(ctx))
+	req.Header.Set("Accept-Language", Language(ctx))
 	resp, err := ts.hc.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("token request: %w", err)

@@ -16,7 +16,8 @@ const refundCols = `id, api, transaction_ref, payment_id, amount, currency, paym
 	bank_account_name, bank_branch, requested_by, requested_by_name, requested_at,
 	approval, decided_by, decided_by_name, decided_at, decision_note, submission,
 	neox_refund_id, neox_approval_status, neox_status, neox_code, neox_message, neox_response_id,
-	failed_reason, neox_refunded_base, neox_base_at, attempts, last_error, next_attempt_at, updated_at, final_at`
+	failed_reason, neox_refunded_base, neox_base_at, attempts, last_error, next_attempt_at, updated_at, final_at,
+	lang`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -28,7 +29,8 @@ func scanRefund(sc scanner) (Refund, error) {
 		&r.BankAccountName, &r.BankBranch, &r.RequestedBy, &r.RequestedByName, &reqAt,
 		&r.Approval, &r.DecidedBy, &r.DecidedByName, &decAt, &r.DecisionNote, &r.Submission,
 		&r.NeoXRefundID, &r.NeoXApprovalStatus, &r.NeoXStatus, &r.NeoXCode, &r.NeoXMessage, &r.NeoXResponseID,
-		&r.FailedReason, &r.refundedBase, &baseAt, &r.Attempts, &r.LastError, &next, &upd, &fin)
+		&r.FailedReason, &r.refundedBase, &baseAt, &r.Attempts, &r.LastError, &next, &upd, &fin,
+		&r.Lang)
 	if err != nil {
 		return Refund{}, err
 	}

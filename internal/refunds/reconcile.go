@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/neox"
 )
 
 // reconcile asks NeoX whether an earlier attempt reached it. done means the
@@ -53,6 +55,7 @@ func (s *Service) poll(ctx context.Context, id string) error {
 	if r.Submission != SubProcessing || r.NextAttemptAt.After(s.now()) {
 		return nil
 	}
+	ctx = neox.WithLanguage(ctx, r.Lang)
 	t0 := time.Now()
 	var ob observation
 	var c call

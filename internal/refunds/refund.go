@@ -166,6 +166,10 @@ type Refund struct {
 	NextAttemptAt      time.Time
 	UpdatedAt          time.Time
 	FinalAt            time.Time
+	// Lang is the language of the maker's session when they asked
+	// (neox.Language of the request): the worker's NeoX calls send it as
+	// Accept-Language, so NeoX's messages come back in the maker's language.
+	Lang string
 
 	refundedBase int64 // PG: payment refundedAmount before the first send, -1 unknown
 	baseAt       time.Time

@@ -240,12 +240,12 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 		_, err = tx.ExecContext(ctx, `INSERT INTO refunds (id, api, transaction_ref, payment_id, amount, currency,
 			payment_method, reason_code, reason_text, fee_charge_way, sub_merchant_id, bank_swift, bank_account_number,
 			bank_account_name, bank_branch, requested_by, requested_by_name, requested_at, idempotency_key,
-			neox_refunded_base, neox_base_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			neox_refunded_base, neox_base_at, updated_at, lang)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, string(r.API), r.TransactionRef, r.PaymentID, r.Amount, r.Currency, r.PaymentMethod,
 			r.ReasonCode, r.ReasonText, r.FeeChargeWay, r.SubMerchantID, r.BankSwift, r.BankAccountNumber,
 			r.BankAccountName, r.BankBranch, r.RequestedBy, r.RequestedByName, fmtTime(now), key,
-			r.refundedBase, fmtTime(r.baseAt), fmtTime(now))
+			r.refundedBase, fmtTime(r.baseAt), fmtTime(now), neox.Language(ctx))
 		if err != nil {
 			return fmt.Errorf("refunds: insert: %w", err)
 		}

@@ -301,7 +301,8 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 		return err
 	}
 
-	// 2. Talk to NeoX, outside any transaction.
+	// 2. Talk to NeoX, outside any transaction, in the maker's language.
+	callCtx = neox.WithLanguage(callCtx, r.Lang)
 	var calls []call
 	ob, done := observation{}, false
 	var callErr error

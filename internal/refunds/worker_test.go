@@ -293,7 +293,6 @@ func TestPGDuplicateAnswerMeansNeoXHoldsIt(t *testing.T) {
 	waitSubmission(t, s, r.ID, SubProcessing)
 }
 
-
 func TestPollSettlesProcessingRefunds(t *testing.T) {
 	db := openDB(t)
 	var mu sync.Mutex
@@ -486,5 +485,65 @@ func TestPollBacklogDoesNotDelaySends(t *testing.T) {
 	}
 	if n := held.Load(); n != 1 {
 		t.Errorf("%d polls held at once; the poll lane for Workers=2 has 1 worker", n)
+	}
+}
+
+// TestWorkerSpeaksTheMakersLanguage: the worker's NeoX calls (the send and
+// the polls after it) carry the language of the session the refund was
+// asked from, so NeoX's messages come back in it.
+func TestWorkerSpeaksTheMakersLanguage(t *testing.T) {
+	for _, lang := range []string{"en", "vi"} {
+		t.Run(lang, func(t *testing.T) {
+			db := openDB(t)
+			var mu sync.Mutex
+			seen := map[string][]string{}
+			note := func(ctx context.Context, op string) {
+				mu.Lock()
+				seen[op] = append(seen[op], neox.Language(ctx))
+				mu.Unlock()
+			}
+			pg := &fakePG{
+				queryPT: func(ctx context.Context, txn string) ([]neox.Payment, error) {
+					note(ctx, "query_pt")
+					return []neox.Payment{{ID: "P1", Status: "SUCCESS", Method: "CC", Amount: 1_000_000}}, nil
+				},
+				refund: func(ctx context.Context, r neox.PGRefundRequest) (neox.PGRefundResult, error) {
+					note(ctx, "refund")
+					return neox.PGRefundResult{TransID: "T1"}, nil
+				}}
+			opts := fastOpts()
+			opts.PollInterval = 5 * time.Millisecond
+			s := newService(t, db, Gateways{PG: pg}, opts)
+			runWorker(t, s)
+			r, err := s.Create(neox.WithLanguage(context.Background(), lang), staff,
+				NewRequest{API: APIPG, TransactionRef: "TXN1", PaymentID: "P1", Amount: 100_000, ReasonCode: "X"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Lang != lang || mustGet(t, s, r.ID).Lang != lang {
+				t.Fatalf("stored language = %q, want %q", mustGet(t, s, r.ID).Lang, lang)
+			}
+			mu.Lock()
+			seen = map[string][]string{} // forget the maker's own lookup
+			mu.Unlock()
+			// The manager's session is in the other language: it does not matter.
+			if _, err := s.Approve(neox.WithLanguage(context.Background(), "xx"), manager, r.ID, ""); err != nil {
+				t.Fatal(err)
+			}
+			waitSubmission(t, s, r.ID, SubProcessing)
+			waitFor(t, "the worker's QUERY_PT calls", func() bool { mu.Lock(); defer mu.Unlock(); return len(seen["query_pt"]) >= 3 })
+			mu.Lock()
+			defer mu.Unlock()
+			if len(seen["refund"]) != 1 || seen["refund"][0] != lang {
+				t.Errorf("refund sent with %q, want [%s]", seen["refund"], lang)
+			}
+			// The first QUERY_PT is the approval's own check (manager's ctx,
+			// "xx" falls back to vi); the ones after it are the worker's.
+			for i, l := range seen["query_pt"][1:] {
+				if l != lang {
+					t.Errorf("worker query_pt #%d sent %q, want %q", i+1, l, lang)
+				}
+			}
+		})
 	}
 }
