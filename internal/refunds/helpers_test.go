@@ -25,7 +25,7 @@ var (
 	admin    = Actor{ID: 4, Name: "root", Role: RoleAdmin}
 )
 
-func openDB(t *testing.T) *store.DB {
+func openDB(t testing.TB) *store.DB {
 	t.Helper()
 	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "refunds.db"))
 	if err != nil {

@@ -3,6 +3,7 @@ package refunds
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -146,4 +147,42 @@ func BenchmarkDashboard(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkMakerCountTriggers measures what the triggers of migration 0009
+// add to a state change: the same UPDATE with the triggers and, as the
+// baseline in the same run, with them dropped. One commit per change, as
+// the application does.
+func BenchmarkMakerCountTriggers(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		drop bool
+	}{{"with-triggers", false}, {"baseline-no-triggers", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			db := openDB(b)
+			if tc.drop {
+				for _, tr := range []string{"insert", "update", "delete"} {
+					if _, err := db.Write.Exec(`DROP TRIGGER refunds_maker_counts_` + tr); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			now := time.Now()
+			rows := make([]row, 100)
+			for i := range rows {
+				rows[i] = row{api: APIPG, amount: 1000, by: int64(i % 10), requested: now, decided: now,
+					approval: ApprovalApproved, sub: SubQueued}
+			}
+			seed(b, db, rows...)
+			states := [2]string{SubSending, SubQueued}
+			i := 0
+			for b.Loop() {
+				if _, err := db.Write.Exec(`UPDATE refunds SET submission = ? WHERE id = ?`,
+					states[(i/100)%2], fmt.Sprintf("r%08d", i%100)); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
 }

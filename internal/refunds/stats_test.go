@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/neox-refund-desk/refunddesk/internal/neox"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -261,4 +262,83 @@ func TestDashboardDayCache(t *testing.T) {
 	if got, _ := month(later); got != 96_700 {
 		t.Errorf("after restart month = %d, want 96700", got)
 	}
+}
+
+// TestMakerCountsFollowEveryChange: the per-maker counts kept by the
+// triggers of migration 0009 match a count over the refunds table after
+// requests, approvals, rejections, cancellations, the worker's sends and
+// NeoX's answers, and raw reassignments and deletions.
+func TestMakerCountsFollowEveryChange(t *testing.T) {
+	db := openDB(t)
+	pg := &fakePG{queryPT: paidPG(10_000_000, 0, "CC"),
+		refund: func(_ context.Context, r neox.PGRefundRequest) (neox.PGRefundResult, error) {
+			if r.Amount == 13 { // NeoX refuses this one
+				return neox.PGRefundResult{}, &neox.RejectedError{API: "PG", Op: "refund", Code: "33", Message: "Invalid amount"}
+			}
+			return neox.PGRefundResult{TransID: "T-" + r.RequestID}, nil
+		}}
+	s := newService(t, db, Gateways{PG: pg}, fastOpts())
+	runWorker(t, s)
+	req := func(amount int64) NewRequest {
+		return NewRequest{API: APIPG, TransactionRef: "TXN1", PaymentID: "P1", Amount: amount, ReasonCode: "X"}
+	}
+	ctx := context.Background()
+	check := func(when string) {
+		t.Helper()
+		q := func(query string) string {
+			rows, err := db.Read.Query(query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			out := ""
+			for rows.Next() {
+				var by int64
+				var st string
+				var n int
+				if err := rows.Scan(&by, &st, &n); err != nil {
+					t.Fatal(err)
+				}
+				out += fmt.Sprintf("%d/%s=%d ", by, st, n)
+			}
+			return out
+		}
+		kept := q(`SELECT requested_by, status, n FROM refund_maker_counts WHERE n <> 0 ORDER BY 1, 2`)
+		counted := q(`SELECT requested_by, CASE approval WHEN 'APPROVED' THEN submission ELSE approval END, count(*)
+			FROM refunds GROUP BY 1, 2 ORDER BY 1, 2`)
+		if kept != counted || kept == "" {
+			t.Errorf("%s: kept counts %q, counted %q", when, kept, counted)
+		}
+	}
+
+	var ids []string
+	for i, a := range []Actor{staff, staff, staff2, staff2, staff} {
+		ids = append(ids, mustCreate(t, s, a, req(int64(10+i))).ID)
+	}
+	check("after requests")
+	for _, id := range ids[:4] { // 13 fails at NeoX
+		if _, err := s.Approve(ctx, manager, id, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Reject(ctx, manager, mustCreate(t, s, staff2, req(20)).ID, "no"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Cancel(ctx, staff, ids[4]); err != nil {
+		t.Fatal(err)
+	}
+	waitSubmission(t, s, ids[3], SubFailed)
+	for _, id := range ids[:3] {
+		waitSubmission(t, s, id, SubProcessing)
+	}
+	check("after decisions and sends")
+
+	if _, err := db.Write.Exec(`UPDATE refunds SET requested_by = 77 WHERE id = ?`, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	// The cancelled one: nothing refers to it.
+	if _, err := db.Write.Exec(`DELETE FROM refunds WHERE id = ?`, ids[4]); err != nil {
+		t.Fatal(err)
+	}
+	check("after a reassignment and a deletion")
 }
