@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -274,27 +275,62 @@ func (l *Log) Timeline(ctx context.Context, targetType, targetID string) ([]Entr
 }
 
 // Actors lists the distinct actor names, sorted, for a filter drop-down.
-// It skips through the (actor_name, seq) index, one probe per name, so it
-// costs the number of actors rather than the number of events.
+// The first call skips through the (actor_name, seq) index, one probe per
+// name; the log is append-only, so later calls only read the events
+// appended since (a range of the primary key) and merge their names in.
 func (l *Log) Actors(ctx context.Context) ([]string, error) {
-	rows, err := l.db.Read.QueryContext(ctx, `WITH RECURSIVE a(name) AS (
-		SELECT min(actor_name) FROM audit_events
-		UNION ALL
-		SELECT (SELECT min(actor_name) FROM audit_events WHERE actor_name > a.name) FROM a WHERE a.name IS NOT NULL
-	) SELECT name FROM a WHERE name IS NOT NULL`)
+	c := &l.actors
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tx, err := l.db.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("audit: actors: %w", err)
 	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
+	defer tx.Rollback()
+	var head int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM audit_events`).Scan(&head); err != nil {
+		return nil, fmt.Errorf("audit: actors: %w", err)
+	}
+	if head < c.upto { // the file was replaced by a shorter one (a restore): start again
+		c.upto, c.names = 0, nil
+	}
+	if head > c.upto {
+		query, args := `SELECT DISTINCT actor_name FROM audit_events WHERE seq > ?`, []any{c.upto}
+		if c.upto == 0 {
+			query, args = `WITH RECURSIVE a(name) AS (
+				SELECT min(actor_name) FROM audit_events
+				UNION ALL
+				SELECT (SELECT min(actor_name) FROM audit_events WHERE actor_name > a.name) FROM a WHERE a.name IS NOT NULL
+			) SELECT name FROM a WHERE name IS NOT NULL`, nil
+		}
+		// The read transaction is one snapshot: nothing past head is seen.
+		rows, err := tx.QueryContext(ctx, query, args...)
+		if err != nil {
 			return nil, fmt.Errorf("audit: actors: %w", err)
 		}
-		out = append(out, n)
+		defer rows.Close()
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				return nil, fmt.Errorf("audit: actors: %w", err)
+			}
+			if i, found := slices.BinarySearch(c.names, n); !found {
+				c.names = slices.Insert(c.names, i, n)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("audit: actors: %w", err)
+		}
+		c.upto = head
 	}
-	return out, rows.Err()
+	return append([]string{}, c.names...), nil
+}
+
+// actorCache holds the actor names of events up to seq upto, sorted.
+type actorCache struct {
+	mu    sync.Mutex
+	upto  int64
+	names []string
 }
 
 func (l *Log) list(ctx context.Context, q string, args ...any) ([]Entry, error) {

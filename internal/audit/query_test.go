@@ -226,3 +226,51 @@ func TestQueryPlansUseIndexesWithoutSorting(t *testing.T) {
 		}
 	}
 }
+
+// TestActorsFollowNewEvents: after the first call the actor list is kept
+// and only events appended since are read; new names appear at once, in
+// order, and the list equals a full DISTINCT over the table.
+func TestActorsFollowNewEvents(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	l := New(db, nil)
+	record := func(names ...string) {
+		t.Helper()
+		for _, n := range names {
+			if err := l.RecordNow(ctx, Event{ActorName: n, Action: ActionLogin, Outcome: OutcomeSuccess}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	distinct := func() []string {
+		t.Helper()
+		rows, err := db.Read.Query(`SELECT DISTINCT actor_name FROM audit_events ORDER BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, n)
+		}
+		return out
+	}
+	for i, names := range [][]string{{"minh", "lan"}, {"lan"}, {"an", "zoe", "minh"}, {}, {"hoa"}} {
+		record(names...)
+		got, err := l.Actors(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := distinct(); !slices.Equal(got, want) || (i > 0 && len(want) == 0) {
+			t.Fatalf("step %d: actors = %v, want %v", i, got, want)
+		}
+		got[0] = "mutated" // callers get a copy
+	}
+	if got, _ := l.Actors(ctx); !slices.Equal(got, []string{"an", "hoa", "lan", "minh", "zoe"}) {
+		t.Errorf("actors = %v", got)
+	}
+}
