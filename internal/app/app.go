@@ -92,6 +92,9 @@ func (a *App) StartNeoX(opts refunds.Options) error {
 	if opts.Logger == nil {
 		opts.Logger = a.Log.With("component", "refunds")
 	}
+	if opts.Workers == 0 {
+		opts.Workers = a.Cfg.NeoXConcurrency
+	}
 	a.Refunds = refunds.New(a.DB, a.Audit, gateways(a.Cfg), opts)
 	return nil
 }

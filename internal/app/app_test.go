@@ -5,10 +5,12 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -71,5 +73,29 @@ func TestServePrunesExpiredSessions(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+}
+
+// NEOX_CONCURRENCY reaches the refund worker; an explicit option wins.
+func TestNeoXConcurrencyReachesTheWorker(t *testing.T) {
+	for _, tc := range []struct {
+		env, opt, want int
+	}{{5, 0, 5}, {5, 3, 3}} {
+		env := map[string]string{"DB_PATH": filepath.Join(t.TempDir(), "app.db"), "NEOX_CONCURRENCY": strconv.Itoa(tc.env)}
+		cfg, err := ParseConfig("test", nil, func(k string) string { return env[k] }, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := Open(context.Background(), cfg, NewLogger(io.Discard, cfg.Level()), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.StartNeoX(refunds.Options{Workers: tc.opt}); err != nil {
+			t.Fatal(err)
+		}
+		if got := a.Refunds.Concurrency(); got != tc.want {
+			t.Errorf("NEOX_CONCURRENCY=%d, option %d: worker sends %d at once, want %d", tc.env, tc.opt, got, tc.want)
+		}
+		a.Close()
 	}
 }

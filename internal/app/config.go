@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -41,6 +42,7 @@ type Config struct {
 	WebhookBasicUser  string
 	WebhookBasicPass  string
 	NeoXTimeout       time.Duration
+	NeoXConcurrency   int // refund sends in flight per NeoX product (polls get half)
 	SandboxSettleTime time.Duration
 }
 
@@ -66,6 +68,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("webhook_basic_user", c.WebhookBasicUser), slog.String("webhook_basic_pass", mask(c.WebhookBasicPass)),
 		slog.String("session_key", mask(c.SessionKey)),
 		slog.Duration("session_idle_timeout", c.SessionIdle), slog.Duration("session_absolute_timeout", c.SessionAbsolute),
+		slog.Int("neox_concurrency", c.NeoXConcurrency),
 	)
 }
 
@@ -94,7 +97,7 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 		}
 		return def
 	}
-	var idle, absolute, neoxTimeout, settle string
+	var idle, absolute, neoxTimeout, settle, concurrency string
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "data"), "directory for the database (DATA_DIR)")
 	fs.StringVar(&c.DBPath, "db-path", env("DB_PATH", ""), "database file; default DATA_DIR/refunddesk.db (DB_PATH)")
@@ -118,6 +121,7 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&c.WebhookBasicUser, "webhook-basic-user", env("WEBHOOK_BASIC_USER", ""), "optional Basic Auth user NeoX sends with webhooks (WEBHOOK_BASIC_USER)")
 	fs.StringVar(&c.WebhookBasicPass, "webhook-basic-pass", env("WEBHOOK_BASIC_PASS", ""), "(WEBHOOK_BASIC_PASS)")
 	fs.StringVar(&neoxTimeout, "neox-timeout", env("NEOX_TIMEOUT", "15s"), "timeout of one NeoX call (NEOX_TIMEOUT)")
+	fs.StringVar(&concurrency, "neox-concurrency", env("NEOX_CONCURRENCY", "2"), "refunds sent to each NeoX product at once, 1–32; status polls get half (NEOX_CONCURRENCY)")
 	fs.StringVar(&settle, "sandbox-settle-delay", env("SANDBOX_SETTLE_DELAY", "3s"), "sandbox: delay between refund state changes (SANDBOX_SETTLE_DELAY)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -137,6 +141,11 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	c.SessionAbsolute = dur("SESSION_ABSOLUTE_TIMEOUT", absolute, time.Minute)
 	c.NeoXTimeout = dur("NEOX_TIMEOUT", neoxTimeout, 100*time.Millisecond)
 	c.SandboxSettleTime = dur("SANDBOX_SETTLE_DELAY", settle, 0)
+	if n, err := strconv.Atoi(concurrency); err != nil || n < 1 || n > 32 {
+		errs = append(errs, fmt.Errorf("NEOX_CONCURRENCY: %q is not a whole number from 1 to 32", concurrency))
+	} else {
+		c.NeoXConcurrency = n
+	}
 	if c.SessionIdle > c.SessionAbsolute {
 		errs = append(errs, errors.New("SESSION_IDLE_TIMEOUT must not exceed SESSION_ABSOLUTE_TIMEOUT"))
 	}

@@ -17,7 +17,8 @@ func TestParseConfigDefaults(t *testing.T) {
 		t.Fatalf("zero configuration must work: %v", err)
 	}
 	if c.Addr != "127.0.0.1:8080" || c.DBPath != "data/refunddesk.db" || c.NeoXMode != "sandbox" ||
-		c.BaseURL != "http://127.0.0.1:8080" || c.SessionIdle != 30*time.Minute || c.SessionAbsolute != 12*time.Hour {
+		c.BaseURL != "http://127.0.0.1:8080" || c.SessionIdle != 30*time.Minute || c.SessionAbsolute != 12*time.Hour ||
+		c.NeoXConcurrency != 2 {
 		t.Errorf("defaults: %+v", c)
 	}
 }
@@ -29,6 +30,10 @@ func TestParseConfigFlagsBeatEnvironment(t *testing.T) {
 	}
 	if c.Addr != "127.0.0.1:9000" || c.DBPath != "/tmp/x/refunddesk.db" {
 		t.Errorf("addr %s db %s", c.Addr, c.DBPath)
+	}
+	c, err = ParseConfig("test", []string{"-neox-concurrency", "8"}, envOf(map[string]string{"NEOX_CONCURRENCY": "4"}), io.Discard)
+	if err != nil || c.NeoXConcurrency != 8 {
+		t.Errorf("concurrency %d, %v", c.NeoXConcurrency, err)
 	}
 }
 
@@ -48,6 +53,10 @@ func TestParseConfigRejectsBadValues(t *testing.T) {
 		{"live with nothing", map[string]string{"NEOX_MODE": "live"}, "no NeoX product is configured"},
 		{"live, PG half configured", map[string]string{"NEOX_MODE": "live", "NEOX_PG_URL": "https://pg.example"}, "NEOX_PG_MERCHANT_CODE, NEOX_PG_SECRET_KEY"},
 		{"basic auth user without password", map[string]string{"WEBHOOK_BASIC_USER": "neox"}, "WEBHOOK_BASIC_PASS"},
+		{"concurrency not a number", map[string]string{"NEOX_CONCURRENCY": "many"}, "NEOX_CONCURRENCY"},
+		{"concurrency zero", map[string]string{"NEOX_CONCURRENCY": "0"}, "NEOX_CONCURRENCY"},
+		{"concurrency too high", map[string]string{"NEOX_CONCURRENCY": "33"}, "NEOX_CONCURRENCY"},
+		{"concurrency negative", map[string]string{"NEOX_CONCURRENCY": "-2"}, "NEOX_CONCURRENCY"},
 		{"live with a bad url", merge(live, map[string]string{"NEOX_PG_URL": "pg.example"}), "NEOX_PG_URL"},
 	}
 	for _, tt := range tests {

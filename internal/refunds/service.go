@@ -126,6 +126,10 @@ func isNil(v any) bool {
 	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }
 
+// Concurrency is how many refunds the worker sends to one product at once
+// (Options.Workers after defaults).
+func (s *Service) Concurrency() int { return s.opt.Workers }
+
 // Configured lists the products that have a gateway, in PG, GC, COL order.
 func (s *Service) Configured() []API {
 	var out []API
