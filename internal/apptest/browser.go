@@ -206,6 +206,30 @@ func (b *Browser) WaitFor(t *testing.T, sel string) {
 	}
 }
 
+// ClickAndLoad clicks sel, which navigates (a link, or a form's submit
+// button), and waits until the page at the new URL has loaded; it returns
+// that URL. Waiting for an element instead can match the page being left
+// when both pages have it (a filter form, a table, paging links).
+func (b *Browser) ClickAndLoad(t *testing.T, sel string) string {
+	t.Helper()
+	before := b.Location(t)
+	b.Run(t, chromedp.Click(chromedp.CSS(sel)))
+	deadline := time.Now().Add(stepTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(b.Ctx, 2*time.Second)
+		// Errors are expected while the old document is torn down.
+		st, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[location.href, document.readyState]`))
+		cancel()
+		if err == nil && len(st) == 2 && st[0] != before && st[1] == "complete" {
+			return st[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("browser: clicking %s did not load a new page within %s (still %s; last error: %v)", sel, stepTimeout, before, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // Location returns the current URL, as the page knows it.
 func (b *Browser) Location(t *testing.T) string {
 	t.Helper()
