@@ -71,7 +71,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	redirect(w, r, "/login?flash=signed-out")
+	redirectFlash(w, r, "/login", "signed-out")
 }
 
 // handleAccount serves GET /account.
@@ -124,7 +124,7 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	redirect(w, r, "/?flash=password-changed")
+	redirectFlash(w, r, "/", "password-changed")
 }
 
 func fieldFor(k string) string {
@@ -141,5 +141,5 @@ func (s *Server) handleSignOutAll(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	redirect(w, r, "/login?flash=signed-out-everywhere")
+	redirectFlash(w, r, "/login", "signed-out-everywhere")
 }

@@ -80,8 +80,7 @@ func localizeErrors(ctx context.Context, errs map[string]string) {
 }
 
 // backTo is where the language switch returns: this page for a GET, the
-// page the form was on (its same-site Referer) otherwise. The flash
-// parameter is dropped so a message is not shown twice.
+// page the form was on (its same-site Referer) otherwise.
 func backTo(r *http.Request) string {
 	u := r.URL
 	if r.Method != http.MethodGet {
@@ -91,11 +90,9 @@ func backTo(r *http.Request) string {
 		}
 		u = ref
 	}
-	q := u.Query()
-	q.Del("flash")
 	out := u.Path
-	if len(q) > 0 {
-		out += "?" + q.Encode()
+	if u.RawQuery != "" {
+		out += "?" + u.RawQuery
 	}
 	return safeNext(out)
 }

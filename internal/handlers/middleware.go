@@ -23,6 +23,7 @@ type ctxKey int
 const (
 	keyRequestID ctxKey = iota
 	keyUser
+	keyFlash
 )
 
 // requestIDFrom returns the request id set by the requestID middleware.
@@ -223,11 +224,7 @@ func (s *Server) page(r *http.Request, titleKey, active string) templates.Page {
 	if u, ok := userFrom(r.Context()); ok {
 		p.Viewer = &templates.Viewer{ID: u.ID, Username: u.Username, DisplayName: displayName(u), Role: string(u.Role)}
 	}
-	if f := r.URL.Query().Get("flash"); f != "" {
-		if key, ok := flashes[f]; ok {
-			p.Flash = &templates.Flash{Kind: "ok", Text: tr(r, key)}
-		}
-	}
+	p.Flash = flashFrom(r)
 	return p
 }
 
@@ -236,20 +233,4 @@ func displayName(u auth.User) string {
 		return u.DisplayName
 	}
 	return u.Username
-}
-
-// flashes are the fixed messages a redirect may ask for (?flash=name), so a
-// crafted link cannot put arbitrary text on a page. Values are message keys.
-var flashes = map[string]string{
-	"password-changed":      "flash.password_changed",
-	"user-added":            "flash.user_added",
-	"user-disabled":         "flash.user_disabled",
-	"user-enabled":          "flash.user_enabled",
-	"role-changed":          "flash.role_changed",
-	"signed-out":            "flash.signed_out",
-	"signed-out-everywhere": "flash.signed_out_everywhere",
-	"refund-requested":      "flash.refund_requested",
-	"refund-approved":       "flash.refund_approved",
-	"refund-rejected":       "flash.refund_rejected",
-	"refund-cancelled":      "flash.refund_cancelled",
 }

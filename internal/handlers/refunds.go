@@ -118,7 +118,7 @@ func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
 			s.renderError(w, r, err)
 			return
 		default:
-			redirect(w, r, "/refunds/"+ref.ID+"?flash=refund-requested")
+			redirectFlash(w, r, "/refunds/"+ref.ID, "refund-requested")
 			return
 		}
 	}
@@ -285,7 +285,7 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, flash string, ac
 		s.decisionError(w, r, ref, err)
 		return
 	}
-	redirect(w, r, "/refunds/"+ref.ID+"?flash="+flash)
+	redirectFlash(w, r, "/refunds/"+ref.ID, flash)
 }
 
 // handleApprovals serves GET /approvals: the queue, oldest first.

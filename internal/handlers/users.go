@@ -108,7 +108,7 @@ func (s *Server) setDisabled(w http.ResponseWriter, r *http.Request, disabled bo
 		s.renderError(w, r, err)
 		return
 	}
-	redirect(w, r, "/users?flash="+flash)
+	redirectFlash(w, r, "/users", flash)
 }
 
 // handleUserResetPassword serves POST /users/{id}/reset-password.
@@ -146,5 +146,5 @@ func (s *Server) handleUserRole(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	redirect(w, r, "/users?flash=role-changed")
+	redirectFlash(w, r, "/users", "role-changed")
 }

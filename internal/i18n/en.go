@@ -209,7 +209,6 @@ var en = map[string]string{
 	"flash.role_changed":            "Role changed.",
 	"flash.signed_out":              "You have been signed out.",
 	"flash.signed_out_everywhere":   "You have been signed out on every device.",
-	"flash.user_added":              "User added.",
 	"flash.user_disabled":           "User disabled; their sessions have ended.",
 	"flash.user_enabled":            "User enabled.",
 	"home.lookup":                   "Refunds",

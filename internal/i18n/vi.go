@@ -209,7 +209,6 @@ var vi = map[string]string{
 	"flash.role_changed":            "Đã đổi vai trò.",
 	"flash.signed_out":              "Bạn đã đăng xuất.",
 	"flash.signed_out_everywhere":   "Bạn đã đăng xuất trên mọi thiết bị.",
-	"flash.user_added":              "Đã thêm người dùng.",
 	"flash.user_disabled":           "Đã vô hiệu hoá người dùng; các phiên của họ đã kết thúc.",
 	"flash.user_enabled":            "Đã kích hoạt người dùng.",
 	"home.lookup":                   "Hoàn tiền",
