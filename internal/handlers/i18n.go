@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	"github.com/neox-refund-desk/refunddesk/internal/i18n"
+	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 )
 
 // tr translates key into the request's language.
@@ -52,6 +53,19 @@ var domainMessages = map[string]string{
 	"Contains characters that are not allowed.":                    "domain.34",
 	"Unknown language.":                                            "domain.35",
 	"Choose a password different from the current one.":            "account.same",
+	"sort by date or amount":                                       "domain.36",
+	"unknown approval state":                                       "domain.37",
+	"unknown submission state":                                     "domain.38",
+	"filter on the request or the final date":                      "domain.39",
+	"the page link is out of date; start again":                    "domain.40",
+	"NeoX does not know this transaction":                          "domain.41",
+	"this transaction has no such payment":                         "domain.42",
+	"the order has no amount to refund":                            "domain.43",
+	"a refund of this order is already pending or in progress":     "domain.44",
+	// Messages with values: the fixed sentence of a refunds.Format.
+	"only paid transactions can be refunded (NeoX status %s)":                           "domain.45",
+	"GC refunds the whole order: %s %s":                                                 "domain.46",
+	"at most %s can be refunded (paid %s, refunded %s, pending or in progress here %s)": "domain.47",
 }
 
 // domainText renders a domain validation message in ctx's language.
@@ -60,6 +74,21 @@ func domainText(ctx context.Context, msg string) string {
 		return i18n.T(ctx, key)
 	}
 	return sentence(errorString(msg))
+}
+
+// validationTexts renders every field message of a refunds validation
+// error in ctx's language, values included.
+func validationTexts(ctx context.Context, ve *refunds.ValidationError) map[string]string {
+	out := make(map[string]string, len(ve.Fields))
+	for field, msg := range ve.Fields {
+		format, args := ve.Format(field)
+		if key, ok := domainMessages[format]; ok {
+			out[field] = i18n.T(ctx, key, args...)
+			continue
+		}
+		out[field] = sentence(errorString(msg))
+	}
+	return out
 }
 
 type errorString string

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -107,9 +108,7 @@ func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
 		var ve *refunds.ValidationError
 		switch {
 		case errors.As(err, &ve):
-			for k, v := range ve.Fields {
-				f.Errors[k] = domainText(r.Context(), v)
-			}
+			maps.Copy(f.Errors, validationTexts(r.Context(), ve))
 		case err != nil:
 			if msg := lookupMessage(r.Context(), err); msg != "" {
 				f.Errors["form"] = msg
@@ -238,9 +237,7 @@ func (s *Server) decisionError(w http.ResponseWriter, r *http.Request, ref refun
 			s.renderError(w, r, derr)
 			return
 		}
-		for k, v := range ve.Fields {
-			d.Errors[k] = domainText(r.Context(), v)
-		}
+		maps.Copy(d.Errors, validationTexts(r.Context(), ve))
 		d.Note = r.PostForm.Get("note")
 		s.render(w, r, http.StatusUnprocessableEntity, templates.RefundDetailPage(s.page(r, "rd.title", "refunds"), d))
 	default:

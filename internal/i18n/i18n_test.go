@@ -141,3 +141,24 @@ func TestT(t *testing.T) {
 		t.Error("Parse(fr) accepted")
 	}
 }
+
+// A translation must take the same values in the same order, or
+// fmt prints %!s(MISSING) or drops an amount.
+func TestFormatVerbsMatch(t *testing.T) {
+	verbs := regexp.MustCompile(`%[-+# 0-9.]*[a-zA-Z%]`)
+	n := 0
+	for k, e := range en {
+		v, ok := vi[k]
+		if !ok {
+			continue // TestCataloguesMatch reports it
+		}
+		want, got := verbs.FindAllString(e, -1), verbs.FindAllString(v, -1)
+		n += len(want)
+		if strings.Join(want, " ") != strings.Join(got, " ") {
+			t.Errorf("%s: en has %v, vi has %v", k, want, got)
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d verbs in the English catalogue; the pattern is broken", n)
+	}
+}

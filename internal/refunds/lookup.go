@@ -241,12 +241,12 @@ func targetErr(api API, err error) error {
 // reserved here.
 func (t target) check(req NewRequest) *ValidationError {
 	if !isPaid(t.api, t.status) {
-		return invalid("transaction_ref", fmt.Sprintf("only paid transactions can be refunded (NeoX status %s)", t.status))
+		return invalidf("transaction_ref", "only paid transactions can be refunded (NeoX status %s)", t.status)
 	}
 	switch t.api {
 	case APIGC:
 		if req.Amount != 0 && req.Amount != t.paid {
-			return invalid("amount", "GC refunds the whole order: "+neox.FormatMinor(t.paid, t.currency)+" "+t.currency)
+			return invalidf("amount", "GC refunds the whole order: %s %s", neox.FormatMinor(t.paid, t.currency), t.currency)
 		}
 		if t.paid <= 0 {
 			return invalid("transaction_ref", "the order has no amount to refund")
@@ -271,8 +271,8 @@ func (t target) checkRefundable(amount, reserved int64) *ValidationError {
 		return nil
 	}
 	if amount > left {
-		return invalid("amount", "at most "+FormatVND(left)+" can be refunded (paid "+FormatVND(t.paid)+
-			", refunded "+FormatVND(t.refunded)+", pending or in progress here "+FormatVND(reserved)+")")
+		return invalidf("amount", "at most %s can be refunded (paid %s, refunded %s, pending or in progress here %s)",
+			FormatVND(left), FormatVND(t.paid), FormatVND(t.refunded), FormatVND(reserved))
 	}
 	return nil
 }

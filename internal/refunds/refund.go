@@ -99,6 +99,25 @@ var (
 // bank_account_name, bank_branch, note.
 type ValidationError struct {
 	Fields map[string]string
+	// Formats keeps, for a message built from values, the fixed sentence
+	// (fmt verbs where the values go) and the values, so a caller can
+	// translate it; Fields holds the English result.
+	Formats map[string]Format
+}
+
+// Format is a message with its values kept apart.
+type Format struct {
+	Text string
+	Args []any
+}
+
+// Format returns the fixed sentence of field's message and its values:
+// the message itself and none when it was built without values.
+func (e *ValidationError) Format(field string) (string, []any) {
+	if f, ok := e.Formats[field]; ok {
+		return f.Text, f.Args
+	}
+	return e.Fields[field], nil
 }
 
 // Error summarises the fields in a stable order.
@@ -117,6 +136,13 @@ func (e *ValidationError) Error() string {
 
 func invalid(field, msg string) *ValidationError {
 	return &ValidationError{Fields: map[string]string{field: msg}}
+}
+
+// invalidf is invalid for a message with values; format stays fixed so it
+// can be looked up for translation.
+func invalidf(field, format string, args ...any) *ValidationError {
+	return &ValidationError{Fields: map[string]string{field: fmt.Sprintf(format, args...)},
+		Formats: map[string]Format{field: {Text: format, Args: args}}}
 }
 
 // IsValidation reports whether err is a *ValidationError and returns it.
