@@ -3,11 +3,11 @@ package handlers
 import (
 	"context"
 	"errors"
-	"github.com/neox-refund-desk/refunddesk/internal/i18n"
 	"net/http"
 	"slices"
 	"strings"
 
+	"github.com/neox-refund-desk/refunddesk/internal/i18n"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/web/templates"

@@ -1,14 +1,14 @@
 package handlers
 
 import (
-	"time"
-
 	"fmt"
-	"github.com/neox-refund-desk/refunddesk/web/templates"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/neox-refund-desk/refunddesk/web/templates"
 )
 
 func plural(n int, one, many string) string {
