@@ -46,7 +46,7 @@ func TestServePrunesExpiredSessions(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(runCtx, ln, h) }()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var n int
 		if err := a.DB.Read.QueryRow(`SELECT count(*) FROM sessions WHERE id = 'expired'`).Scan(&n); err != nil {

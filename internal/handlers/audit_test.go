@@ -26,7 +26,7 @@ func TestChainBadge(t *testing.T) {
 	}
 	waitBadge := func(want string) string {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(20 * time.Second)
 		for {
 			b := c.badge(ctx, e.audit)
 			if strings.Contains(b.Text, want) {
