@@ -37,7 +37,7 @@ func TestRefundRejectedWithNote(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid=reject]`)),
 	)
 	d.mgr.WaitFor(t, `[data-testid=flash]`)
-	waitState(t, d.staff, `[data-testid=approval-state]`, "REJECTED", 10*time.Second)
+	waitState(t, d.staff, `[data-testid=approval-state]`, "REJECTED", 15*time.Second)
 	d.staff.Run(t, chromedp.Reload())
 	d.staff.WaitFor(t, `[data-testid=decision-info]`)
 	if got := d.staff.Text(t, `[data-testid=decision-info]`); !strings.Contains(got, "Không đủ chứng từ") {
@@ -57,7 +57,7 @@ func TestRefundCancelledByMaker(t *testing.T) {
 	d.staff.Run(t, chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`))
 	d.staff.Run(t, chromedp.Click(chromedp.CSS(`[data-testid=cancel]`)))
 	d.staff.WaitFor(t, `[data-testid=flash]`)
-	waitState(t, d.staff, `[data-testid=approval-state]`, "CANCELLED", 5*time.Second)
+	waitState(t, d.staff, `[data-testid=approval-state]`, "CANCELLED", 15*time.Second)
 	// The manager can no longer approve it.
 	d.mgr.Run(t, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(`[data-testid=refund-status]`)))
 	if n := apptest.Get(t, d.mgr, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid=approve]').length`)); n != 0 {
@@ -83,7 +83,7 @@ func TestSelfApprovalRefused(t *testing.T) {
 	if resp.StatusCode != 403 {
 		t.Errorf("self-approval POST: status %d, want 403", resp.StatusCode)
 	}
-	waitState(t, d.mgr, `[data-testid=approval-state]`, "PENDING", time.Second)
+	waitState(t, d.mgr, `[data-testid=approval-state]`, "PENDING", 15*time.Second)
 }
 
 func TestOverRefundRefused(t *testing.T) {
@@ -113,7 +113,7 @@ func TestQRWithoutReceiverRefused(t *testing.T) {
 	// With the receiver it goes through.
 	fill(t, d.staff, map[string]string{"#bank_account_name": "NGUYEN VAN A", "#bank_account_number": "0123456789", "#bank_swift": "ASCBVNVX"})
 	request(t, d.staff)
-	waitState(t, d.staff, `[data-testid=approval-state]`, "PENDING", 5*time.Second)
+	waitState(t, d.staff, `[data-testid=approval-state]`, "PENDING", 15*time.Second)
 }
 
 func TestNeoXFailureShownWithReason(t *testing.T) {

@@ -123,14 +123,14 @@ func TestRefundHappyPaths(t *testing.T) {
 			)
 			fill(t, d.staff, tt.fields)
 			url := request(t, d.staff)
-			waitState(t, d.staff, `[data-testid=approval-state]`, "PENDING", 5*time.Second)
+			waitState(t, d.staff, `[data-testid=approval-state]`, "PENDING", 15*time.Second)
 			noRawKeys(t, d.staff)
 			d.mgr.Run(t, chromedp.Navigate(d.app.URL+"/approvals"), chromedp.WaitVisible(chromedp.CSS(`[data-testid=queue]`)))
 			noRawKeys(t, d.mgr)
 			approve(t, d, url)
 			// The staff page was not reloaded: htmx polling brings the outcome.
 			waitState(t, d.staff, `[data-testid=submission-state]`, "SUCCEEDED", 30*time.Second)
-			waitState(t, d.staff, `[data-testid=approval-state]`, "APPROVED", time.Second)
+			waitState(t, d.staff, `[data-testid=approval-state]`, "APPROVED", 15*time.Second)
 			noRawKeys(t, d.staff)
 			if final := d.staff.Attr(t, `[data-testid=refund-status]`, "data-final"); final != "true" {
 				t.Errorf("refund status not final after SUCCEEDED: %q", final)
