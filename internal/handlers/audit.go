@@ -114,8 +114,9 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 		cur = audit.Cursor{}
 	}
 	localizeErrors(r.Context(), form.Errors)
-	data := templates.AuditPageData{Filter: form, Actions: knownActions, Chain: s.chain.badge(r.Context(), s.audit)}
-	if data.Actors, err = s.audit.Actors(r.Context()); err != nil {
+	data := templates.AuditPageData{Filter: form, Actions: knownActions, Chain: s.chain.badge(r.Context(), s.audit, s.now())}
+	data.Actors, err = s.actors.get(s.now(), auditActorsTTL, func() ([]string, error) { return s.audit.Actors(r.Context()) })
+	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
@@ -191,12 +192,13 @@ func (s *Server) handleAuditVerify(w http.ResponseWriter, r *http.Request) {
 
 // chainCache keeps the last verification. No page ever waits for a full
 // pass over the chain: the first look starts one in the background and the
-// badge says so; once it is done, each look checks only the events
-// appended since the verified head.
+// badge says so; once it is done, a look checks only the events appended
+// since the verified head, and at most once per chainRecheck.
 type chainCache struct {
 	mu      sync.Mutex
 	st      *audit.ChainStatus
 	running bool
+	checked time.Time // the last incremental check
 }
 
 // restart forgets the last result and starts a full verification.
@@ -223,7 +225,7 @@ func (c *chainCache) startLocked(l *audit.Log) {
 	}()
 }
 
-func (c *chainCache) badge(ctx context.Context, l *audit.Log) templates.ChainBadge {
+func (c *chainCache) badge(ctx context.Context, l *audit.Log, now time.Time) templates.ChainBadge {
 	c.mu.Lock()
 	if c.st == nil {
 		c.startLocked(l)
@@ -231,8 +233,13 @@ func (c *chainCache) badge(ctx context.Context, l *audit.Log) templates.ChainBad
 		return templates.ChainBadge{OK: true, Text: i18n.T(ctx, "chain.checking")}
 	}
 	st := *c.st
+	age := now.Sub(c.checked)
+	recheck := age >= chainRecheck || age < 0
+	if recheck {
+		c.checked = now // concurrent looks reuse st instead of checking the same events
+	}
 	c.mu.Unlock()
-	if st.OK {
+	if st.OK && recheck {
 		next, err := l.Verify(ctx, audit.Anchor{Seq: st.VerifiedSeq + 1, PrevHash: st.HeadHash})
 		if err != nil {
 			return templates.ChainBadge{Text: i18n.T(ctx, "chain.unchecked")}

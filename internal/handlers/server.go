@@ -42,7 +42,8 @@ type Server struct {
 	now     func() time.Time
 	maxBody int64
 	chain   chainCache
-	dash    dashboardCache
+	dash    reused[refunds.Dashboard]
+	actors  reused[[]string]
 	refunds *refunds.Service
 	hooks   WebhookSecrets
 }
