@@ -341,49 +341,50 @@ type actorCache struct {
 	names []string
 }
 
+// list runs q (selecting selectCols) and returns whole entries.
 func (l *Log) list(ctx context.Context, q string, args ...any) ([]Entry, error) {
-	rows, err := l.db.Read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("audit: query: %w", err)
-	}
-	defer rows.Close()
-	out := []Entry{}
 	var r row
-	for rows.Next() {
+	return l.collect(ctx, func(rows *sql.Rows) (Entry, error) {
 		if err := r.scan(rows); err != nil {
-			return nil, err
+			return Entry{}, err
 		}
-		e, err := r.entry()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("audit: query: %w", err)
-	}
-	return out, nil
+		return r.entry()
+	}, q, args...)
 }
 
-// listSummaries is list for queries selecting listCols.
+// listSummaries runs q (selecting listCols) and returns entries with the
+// list's fields only.
 func (l *Log) listSummaries(ctx context.Context, q string, args ...any) ([]Entry, error) {
-	rows, err := l.db.Read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("audit: query: %w", err)
-	}
-	defer rows.Close()
-	out := []Entry{}
-	for rows.Next() {
+	return l.collect(ctx, func(rows *sql.Rows) (Entry, error) {
 		var (
 			e  Entry
 			at string
 		)
 		if err := rows.Scan(&e.Seq, &at, &e.ActorID, &e.ActorName, &e.ActorRole, &e.Action, &e.Outcome,
 			&e.TargetType, &e.TargetID, &e.ClientIP); err != nil {
-			return nil, fmt.Errorf("audit: scan: %w", err)
+			return Entry{}, fmt.Errorf("audit: scan: %w", err)
 		}
-		if e.Time, err = store.ParseTime(at); err != nil {
-			return nil, fmt.Errorf("audit: seq %d: bad time %q: %w", e.Seq, at, err)
+		t, err := store.ParseTime(at)
+		if err != nil {
+			return Entry{}, fmt.Errorf("audit: seq %d: bad time %q: %w", e.Seq, at, err)
+		}
+		e.Time = t
+		return e, nil
+	}, q, args...)
+}
+
+// collect runs q on the read pool and turns each row into an entry.
+func (l *Log) collect(ctx context.Context, scan func(*sql.Rows) (Entry, error), q string, args ...any) ([]Entry, error) {
+	rows, err := l.db.Read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("audit: query: %w", err)
+	}
+	defer rows.Close()
+	out := []Entry{}
+	for rows.Next() {
+		e, err := scan(rows)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, e)
 	}

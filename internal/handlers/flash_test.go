@@ -3,8 +3,6 @@ package handlers
 import (
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -15,30 +13,12 @@ import (
 // Every flash name a handler redirects with must have a message, or the
 // user gets no feedback at all after acting.
 func TestFlashNamesHaveMessages(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
 	// redirectFlash(w, r, to, "name"), and the helpers that pass a name on.
 	re := regexp.MustCompile(`(?:redirectFlash\(w, r, [^,]+|decide\(w, r|setDisabled\(w, r, (?:true|false)), "([a-z-]+)"`)
-	seen := 0
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
+	for _, l := range sourceLiterals(t, "*.go", re, 10) {
+		if _, ok := flashes[l.text]; !ok {
+			t.Errorf("%s redirects with flash %q, which has no message", l.file, l.text)
 		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range re.FindAllSubmatch(b, -1) {
-			seen++
-			if _, ok := flashes[string(m[1])]; !ok {
-				t.Errorf("%s redirects with flash %q, which has no message", f, m[1])
-			}
-		}
-	}
-	if seen < 10 {
-		t.Fatalf("found only %d flash redirects; the pattern is broken", seen)
 	}
 }
 

@@ -8,7 +8,9 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -169,4 +171,35 @@ func (e *env) auditCount(action string) int {
 		e.t.Fatal(err)
 	}
 	return n
+}
+
+// sourceLiteral is a string a regexp found in a source file.
+type sourceLiteral struct{ file, text string }
+
+// sourceLiterals returns re's first group in every non-test Go file
+// matching glob, and fails the test when fewer than min are found (the
+// pattern no longer matches the code).
+func sourceLiterals(t *testing.T, glob string, re *regexp.Regexp, min int) []sourceLiteral {
+	t.Helper()
+	files, err := filepath.Glob(glob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []sourceLiteral
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllSubmatch(b, -1) {
+			out = append(out, sourceLiteral{f, string(m[1])})
+		}
+	}
+	if len(out) < min {
+		t.Fatalf("found only %d matches of %s in %s; the pattern is broken", len(out), re, glob)
+	}
+	return out
 }

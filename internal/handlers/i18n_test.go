@@ -3,10 +3,8 @@ package handlers
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
@@ -17,30 +15,12 @@ import (
 // Every validation message internal/refunds can return has a translation,
 // or a Vietnamese user meets an English sentence in the middle of a form.
 func TestRefundMessagesAreTranslated(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("..", "refunds", "*.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// invalid("field", "msg"), invalidf("field", "format", …), f["field"] = "msg"
 	re := regexp.MustCompile(`(?:invalidf?\("[a-z_]+", |f\["[a-z_]+"\] = )"([^"]+)"`)
-	seen := 0
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
+	for _, l := range sourceLiterals(t, filepath.Join("..", "refunds", "*.go"), re, 25) {
+		if _, ok := domainMessages[l.text]; !ok {
+			t.Errorf("%s: %q has no entry in domainMessages", l.file, l.text)
 		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range re.FindAllSubmatch(b, -1) {
-			seen++
-			if _, ok := domainMessages[string(m[1])]; !ok {
-				t.Errorf("%s: %q has no entry in domainMessages", f, m[1])
-			}
-		}
-	}
-	if seen < 25 {
-		t.Fatalf("found only %d messages; the pattern is broken", seen)
 	}
 }
 
