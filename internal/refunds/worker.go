@@ -323,6 +323,9 @@ func (s *Service) sendOnce(ctx context.Context, r Refund) (observation, call, er
 	c := s.timed("refund", t0, err, respID)
 	switch {
 	case err == nil:
+		// What NeoX said goes on the attempt and its audit row too (PG
+		// answers an accepted refund with code 0 and a message).
+		c.code, c.message = ob.code, ob.message
 		return ob, c, nil
 	case heldByNeoX(err):
 		c.outcome = "duplicate"

@@ -101,7 +101,9 @@ func TestPGEndToEnd(t *testing.T) {
 		t.Errorf("refund calls = %v", ids)
 	}
 	att, err := s.Attempts(context.Background(), r.ID)
-	if err != nil || len(att) != 1 || att[0].Outcome != "success" || att[0].FinishedAt.IsZero() {
+	// NeoX's answer to an accepted refund is on the attempt, as on the refund.
+	if err != nil || len(att) != 1 || att[0].Outcome != "success" || att[0].FinishedAt.IsZero() ||
+		att[0].NeoXCode != "0" || att[0].NeoXMessage != "Successful" {
 		t.Errorf("attempts = %+v, %v", att, err)
 	}
 	calls2 := auditRows(t, db, audit.ActionNeoXCall)
