@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
@@ -45,5 +46,59 @@ func TestValidationTextsTranslateValues(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.lang, got, tc.want)
 		}
+	}
+}
+
+// Every message internal/auth gives for a bad user form has a translation:
+// each rule is broken once through the service the handlers call.
+func TestAuthMessagesAreTranslated(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	good := "correct horse battery"
+	tests := []struct {
+		name                     string
+		user, display, role, pwd string
+	}{
+		{"username", "x", "", "staff", good},
+		{"long display name", "ann", strings.Repeat("a", 101), "staff", good},
+		{"control character", "ann", "a\x01b", "staff", good},
+		{"role", "ann", "", "boss", good},
+		{"short password", "ann", "", "staff", "short"},
+		{"long password", "ann", "", "staff", strings.Repeat("p", 257)},
+		{"spaces", "ann", "", "staff", strings.Repeat(" ", 12)},
+		{"password is username", "averylongname1", "", "staff", "AVERYLONGNAME1"},
+		{"invalid text", "ann", "", "staff", strings.Repeat("\xff", 12)},
+	}
+	var all []*auth.ValidationError
+	for _, tt := range tests {
+		_, err := e.auth.CreateUser(ctx, tt.user, tt.display, auth.Role(tt.role), tt.pwd, false)
+		var ve *auth.ValidationError
+		if !errors.As(err, &ve) {
+			t.Fatalf("%s: err = %v, want a validation error", tt.name, err)
+		}
+		all = append(all, ve)
+	}
+	u := e.user("staff1", auth.RoleStaff)
+	for _, err := range []error{
+		e.auth.SetLang(ctx, u.ID, "klingon!"),
+		e.auth.ChangePassword(ctx, u.ID, testPassword, testPassword),
+	} {
+		var ve *auth.ValidationError
+		if !errors.As(err, &ve) {
+			t.Fatalf("err = %v, want a validation error", err)
+		}
+		all = append(all, ve)
+	}
+	seen := map[string]bool{}
+	for _, ve := range all {
+		for field, msg := range ve.Fields {
+			seen[msg] = true
+			if _, ok := domainMessages[msg]; !ok {
+				t.Errorf("%s: %q has no entry in domainMessages", field, msg)
+			}
+		}
+	}
+	if len(seen) < 11 {
+		t.Errorf("only %d distinct messages: a case no longer breaks the rule it names: %v", len(seen), seen)
 	}
 }
