@@ -1,0 +1,157 @@
+package refunds
+
+// The in-house decision on a refund request (maker–checker), mirroring
+// COL's PENDING → APPROVED | REJECTED, plus the maker's cancellation.
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/neox-refund-desk/refunddesk/internal/audit"
+)
+
+// Approve approves a pending refund and queues it for sending. Errors:
+// ErrForbidden (not a manager), ErrNotFound, ErrSelfApproval, ErrConflict
+// (no longer pending: lost a race or decided already), *ValidationError
+// (the amount is no longer refundable), wrapped NeoX errors.
+func (s *Service) Approve(ctx context.Context, actor Actor, id, note string) (Refund, error) {
+	r, err := s.guardDecision(ctx, actor, id)
+	if err != nil {
+		return Refund{}, err
+	}
+	// Live numbers before the transaction; the reservation check is inside it.
+	t, err := s.fetchTarget(ctx, r.API, r.TransactionRef, r.PaymentID)
+	if err != nil {
+		return Refund{}, err
+	}
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		cur, err := getRefund(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if cur.Approval != ApprovalPending {
+			return conflict(cur)
+		}
+		reserved, err := reservedHere(ctx, tx, cur.API, cur.TransactionRef, cur.PaymentID, cur.ID)
+		if err != nil {
+			return err
+		}
+		if v := t.checkRefundable(cur.Amount, reserved); v != nil {
+			return v
+		}
+		now := s.now()
+		res, err := tx.ExecContext(ctx, `UPDATE refunds SET approval = 'APPROVED', submission = 'QUEUED',
+			decided_by = ?, decided_by_name = ?, decided_at = ?, decision_note = ?, next_attempt_at = ?, updated_at = ?
+			WHERE id = ? AND approval = 'PENDING'`,
+			actor.ID, actor.Name, fmtTime(now), strings.TrimSpace(note), fmtTime(now), fmtTime(now), id)
+		if err := oneRow(res, err, cur); err != nil {
+			return err
+		}
+		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: actor.Role,
+			Action: audit.ActionRefundApproved, Outcome: audit.OutcomeSuccess, TargetType: "refund", TargetID: id,
+			Details: map[string]any{"amount": cur.Amount, "api": string(cur.API), "note": strings.TrimSpace(note),
+				"submission": SubQueued}})
+	})
+	if err != nil {
+		return Refund{}, err
+	}
+	s.nudge()
+	return s.Get(ctx, id)
+}
+
+// Reject refuses a pending refund; a note is required. Errors as Approve.
+func (s *Service) Reject(ctx context.Context, actor Actor, id, note string) (Refund, error) {
+	note = strings.TrimSpace(note)
+	if _, err := s.guardDecision(ctx, actor, id); err != nil {
+		return Refund{}, err
+	}
+	if note == "" {
+		return Refund{}, invalid("note", "say why the refund is rejected")
+	}
+	return s.decide(ctx, actor, id, ApprovalRejected, note, audit.ActionRefundRejected)
+}
+
+// Cancel withdraws a pending refund; only its maker may. Errors:
+// ErrNotFound, ErrForbidden (not the maker), ErrConflict (not pending).
+func (s *Service) Cancel(ctx context.Context, actor Actor, id string) (Refund, error) {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return Refund{}, err
+	}
+	if r.RequestedBy != actor.ID {
+		return Refund{}, ErrForbidden
+	}
+	return s.decide(ctx, actor, id, ApprovalCancelled, "", audit.ActionRefundCancelled)
+}
+
+func (s *Service) decide(ctx context.Context, actor Actor, id, to, note, action string) (Refund, error) {
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		cur, err := getRefund(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		now := fmtTime(s.now())
+		res, err := tx.ExecContext(ctx, `UPDATE refunds SET approval = ?, decided_by = ?, decided_by_name = ?,
+			decided_at = ?, decision_note = ?, updated_at = ?, final_at = ?
+			WHERE id = ? AND approval = 'PENDING'`,
+			to, actor.ID, actor.Name, now, note, now, now, id)
+		if err := oneRow(res, err, cur); err != nil {
+			return err
+		}
+		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: actor.Role,
+			Action: action, Outcome: audit.OutcomeSuccess, TargetType: "refund", TargetID: id,
+			Details: map[string]any{"note": note, "amount": cur.Amount}})
+	})
+	if err != nil {
+		return Refund{}, err
+	}
+	return s.Get(ctx, id)
+}
+
+// oneRow turns a conditional UPDATE that matched nothing into ErrConflict.
+func oneRow(res sql.Result, err error, cur Refund) error {
+	if err != nil {
+		return fmt.Errorf("refunds: update: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return conflict(cur)
+	}
+	return nil
+}
+
+// guardDecision applies the checks shared by Approve and Reject.
+func (s *Service) guardDecision(ctx context.Context, actor Actor, id string) (Refund, error) {
+	if actor.Role != RoleManager {
+		return Refund{}, ErrForbidden
+	}
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return Refund{}, err
+	}
+	if r.RequestedBy == actor.ID {
+		return Refund{}, ErrSelfApproval
+	}
+	if r.Approval != ApprovalPending {
+		return Refund{}, conflict(r)
+	}
+	return r, nil
+}
+
+// ApproveMany approves each id in turn (no note); ids that fail are in errs.
+func (s *Service) ApproveMany(ctx context.Context, actor Actor, ids []string) (approved []string, errs map[string]error) {
+	errs = map[string]error{}
+	for _, id := range ids {
+		if _, err := s.Approve(ctx, actor, id, ""); err != nil {
+			errs[id] = err
+			continue
+		}
+		approved = append(approved, id)
+	}
+	return approved, errs
+}
