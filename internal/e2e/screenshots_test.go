@@ -27,6 +27,9 @@ func TestScreenshots(t *testing.T) {
 		}
 	}
 	lookup(t, d.staff, d.app.URL, "PG", "240830080146NDTISR")
+	// htmx fades the "Asking NeoX…" indicator out over 200 ms after the swap.
+	d.staff.WaitFor(t, `#lookup-spinner:not(.htmx-request)`)
+	time.Sleep(400 * time.Millisecond)
 	shot(d.staff, "lookup.png")
 	d.staff.Run(t, chromedp.Click(chromedp.CSS(`a.button[data-testid=refund-1439211]`)), chromedp.WaitVisible(chromedp.CSS(`[data-testid=refund-form]`)))
 	fill(t, d.staff, map[string]string{"#amount": "1.500.000", "select:#reason_code": "not_delivered", "#reason_text": "Khách chưa nhận được hàng",
