@@ -105,3 +105,15 @@ func tr(ctx context.Context, key string, args ...any) string { return i18n.T(ctx
 func Zone() *time.Location { return merchantZone() }
 
 func urlQuery(s string) string { return url.QueryEscape(s) }
+
+// Latency shows how long a NeoX call took, in whole milliseconds: "< 1"
+// for a faster one (a sandbox on loopback), nothing while it is running.
+func Latency(a refunds.Attempt) string {
+	switch {
+	case a.FinishedAt.IsZero():
+		return ""
+	case a.LatencyMS < 1:
+		return "< 1"
+	}
+	return strconv.FormatInt(a.LatencyMS, 10)
+}
