@@ -1,6 +1,7 @@
 package crashtest
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -50,5 +51,62 @@ func TestNeoXFaultsEndOnce(t *testing.T) {
 		t.Logf("%s: %d attempts, %d create calls at NeoX, %d times UNKNOWN", f.name, attempts, c.sb.RefundCalls(id), unknown)
 	}
 	assertOnce(t, c.sb, ids)
+	c.verifyAudit()
+}
+
+// TestNeoXOutage: NeoX's refund endpoint answers nothing but HTTP 500 for
+// long enough that every refund is retried. Approved refunds wait in the
+// queue; every page tells staff and managers that NeoX is not answering;
+// when it answers again the queue drains by itself, each refund once,
+// under the request id it was approved with.
+func TestNeoXOutage(t *testing.T) {
+	c := newCluster(t)
+	c.start()
+	c.sb.AddPGTransaction(sandbox.PGTransaction{ID: "OUTAGE0000001", Payments: []sandbox.PGPayment{
+		{ID: "9700001", Status: "SUCCESS", Method: "CC", Amount: 10_000_000}}})
+	c.sb.InjectFault(sandbox.OpPGRefund, sandbox.Fault5xx, 1_000_000)
+
+	var ids []string
+	for i := range 3 {
+		id := c.request("OUTAGE0000001", "9700001", int64(100_000+i), uuid.NewString())
+		c.approve(id)
+		ids = append(ids, id)
+	}
+	// Every refund has been tried twice (the retry delay starts at 2 s) and
+	// is still waiting.
+	deadline := time.Now().Add(30 * time.Second)
+	for _, id := range ids {
+		for {
+			_, sub, attempts := c.row(id)
+			if sub == "SUCCEEDED" || sub == "FAILED" {
+				t.Fatalf("refund %s ended %s while NeoX was down", id, sub)
+			}
+			if attempts >= 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("refund %s: %d attempts after 30 s of outage", id, attempts)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	for _, who := range []string{"staff", "manager"} {
+		body := c.get(who, "/")
+		if !strings.Contains(body, `data-testid="neox-outage"`) || !strings.Contains(body, "NeoX PG did not answer the last") {
+			t.Errorf("%s's home page does not say NeoX is down", who)
+		}
+	}
+
+	c.sb.InjectFault(sandbox.OpPGRefund, sandbox.FaultNone, 0)
+	c.waitFinal(ids, 60*time.Second)
+	for _, id := range ids {
+		if _, sub, attempts := c.row(id); sub != "SUCCEEDED" {
+			t.Errorf("refund %s ended %s after %d attempts, want SUCCEEDED", id, sub, attempts)
+		}
+	}
+	assertOnce(t, c.sb, ids)
+	if body := c.get("manager", "/"); strings.Contains(body, `data-testid="neox-outage"`) {
+		t.Error("the outage notice stays after NeoX answered")
+	}
 	c.verifyAudit()
 }

@@ -176,6 +176,21 @@ func (c *cluster) post(hc *http.Client, path string, v url.Values) *http.Respons
 	return resp
 }
 
+// get fetches a page as user and returns its body.
+func (c *cluster) get(user, path string) string {
+	c.t.Helper()
+	resp, err := c.client(user).Get(c.base + path)
+	if err != nil {
+		c.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		c.t.Fatalf("GET %s as %s: %d, %v", path, user, resp.StatusCode, err)
+	}
+	return string(b)
+}
+
 var refundPath = regexp.MustCompile(`^/refunds/([0-9a-f-]{36})`)
 
 // request asks for a PG refund as staff and returns its id.

@@ -23,9 +23,9 @@ type desk struct {
 	reqURL string
 }
 
-func newDesk(t *testing.T) *desk {
+func newDesk(t *testing.T, opts ...apptest.Option) *desk {
 	t.Helper()
-	app := apptest.Start(t)
+	app := apptest.Start(t, opts...)
 	app.CreateUser(t, "staff", auth.RoleStaff, pass)
 	app.CreateUser(t, "manager", auth.RoleManager, pass)
 	d := &desk{app: app, staff: apptest.NewBrowser(t), mgr: apptest.NewBrowser(t)}

@@ -225,6 +225,12 @@ func (s *Server) page(r *http.Request, titleKey, active string) templates.Page {
 		p.Viewer = &templates.Viewer{ID: u.ID, Username: u.Username, DisplayName: displayName(u), Role: string(u.Role)}
 	}
 	p.Flash = flashFrom(r)
+	if p.Viewer != nil && s.refunds != nil && (p.Viewer.Role == string(auth.RoleStaff) || p.Viewer.Role == string(auth.RoleManager)) {
+		for _, o := range s.refunds.Outages() {
+			p.Outages = append(p.Outages, templates.Outage{API: string(o.API), Op: o.Op, Since: o.Since,
+				Failures: o.Failures, LastError: truncate(o.LastError, 200)})
+		}
+	}
 	return p
 }
 

@@ -158,6 +158,8 @@ var en = map[string]string{
 	"domain.45":                     "Only paid transactions can be refunded (NeoX status %s).",
 	"domain.46":                     "GC refunds the whole order: %s %s.",
 	"domain.47":                     "At most %s can be refunded (paid %s, refunded %s, pending or in progress here %s).",
+	"outage.text":                   "NeoX %s did not answer the last %d %s calls (since %s). Approved refunds stay in the queue and are sent automatically, each under its own request id, as soon as NeoX answers.",
+	"outage.cause":                  "Last error: %s",
 	"err.acted_first":               "Someone else acted on this refund first.",
 	"err.already_decided":           "Already decided",
 	"err.at_most":                   "At most %s can be refunded now.",

@@ -158,6 +158,8 @@ var vi = map[string]string{
 	"domain.45":                     "Chỉ hoàn tiền được cho giao dịch đã thanh toán (trạng thái NeoX: %s).",
 	"domain.46":                     "GC hoàn tiền toàn bộ đơn hàng: %s %s.",
 	"domain.47":                     "Chỉ có thể hoàn tối đa %s (đã thanh toán %s, đã hoàn %s, đang chờ hoặc đang xử lý tại đây %s).",
+	"outage.text":                   "NeoX %s không phản hồi %d lần gọi %s gần nhất (từ %s). Các khoản hoàn tiền đã duyệt vẫn nằm trong hàng đợi và sẽ được gửi tự động, mỗi khoản với mã yêu cầu riêng, ngay khi NeoX phản hồi.",
+	"outage.cause":                  "Lỗi gần nhất: %s",
 	"err.acted_first":               "Người khác đã xử lý yêu cầu này trước.",
 	"err.already_decided":           "Đã được quyết định",
 	"err.at_most":                   "Hiện chỉ có thể hoàn tối đa %s.",

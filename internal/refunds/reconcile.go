@@ -81,6 +81,7 @@ func (s *Service) poll(ctx context.Context, id string) error {
 			}
 		}
 	}
+	s.health.record(r.API, s.now(), c)
 	dbCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	return s.db.Tx(dbCtx, func(tx *sql.Tx) error {

@@ -73,7 +73,8 @@ type Service struct {
 	now  func() time.Time
 	wake chan struct{} // nudges the worker after an approval
 
-	days dayCache // dashboard figures of days that are over
+	days   dayCache // dashboard figures of days that are over
+	health health   // whether NeoX answers the worker, per product
 
 	runMu   sync.Mutex
 	running bool

@@ -236,6 +236,10 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 		calls = append(calls, c)
 	}
 
+	for _, c := range calls {
+		s.health.record(r.API, s.now(), c)
+	}
+
 	// 3. Record the answer verbatim, in a second transaction. The NeoX
 	// answer must be kept even when shutting down.
 	dbCtx, cancel := context.WithTimeout(context.WithoutCancel(runCtx), 10*time.Second)

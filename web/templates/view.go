@@ -4,6 +4,7 @@ package templates
 
 import (
 	"context"
+	"time"
 
 	"github.com/neox-refund-desk/refunddesk/web/static"
 )
@@ -23,6 +24,17 @@ type Page struct {
 	Viewer *Viewer // nil when signed out
 	Flash  *Flash
 	Path   string // this page's local URL, where the language switch comes back to
+	// Outages are the NeoX operations the refund worker cannot reach now,
+	// shown to staff and managers on every page.
+	Outages []Outage
+}
+
+// Outage is one NeoX operation that stopped answering.
+type Outage struct {
+	API, Op   string
+	Since     time.Time
+	Failures  int
+	LastError string
 }
 
 // Flash is a one-line message shown at the top of a page.
