@@ -22,6 +22,7 @@ type Outage struct {
 	API       API
 	Op        string    // refund, query_pt, get_refund, get_order
 	Since     time.Time // the first unanswered call after the last answer
+	Last      time.Time // the latest unanswered call
 	Failures  int       // unanswered calls in a row
 	LastError string    // the last cause, as the client classified it
 }
@@ -55,18 +56,21 @@ func (h *health) record(api API, at time.Time, c call) {
 		o = Outage{API: api, Op: c.op, Since: at}
 	}
 	o.Failures++
-	o.LastError = c.message
+	o.Last, o.LastError = at, c.message
 	h.failing[e] = o
 }
 
 // Outages lists the operations NeoX has left unanswered outageAfter calls
-// in a row or more, in PG, GC, COL order, then by operation.
+// in a row or more, in PG, GC, COL order, then by operation. An operation
+// not called for twice the longest retry delay has nothing waiting on it
+// any more, so its last known failure is no longer news.
 func (s *Service) Outages() []Outage {
 	s.health.mu.Lock()
 	defer s.health.mu.Unlock()
+	stale := s.now().Add(-2 * s.opt.RetryMax)
 	var out []Outage
 	for _, o := range s.health.failing {
-		if o.Failures >= outageAfter {
+		if o.Failures >= outageAfter && o.Last.After(stale) {
 			out = append(out, o)
 		}
 	}

@@ -59,23 +59,36 @@ func TestOutagesFollowTheWorker(t *testing.T) {
 
 // A single unanswered call is a blip, and a refusal is an answer.
 func TestHealthRecord(t *testing.T) {
-	t0 := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 	unanswered := call{op: "refund", outcome: "unknown", message: "HTTP 503"}
-	s := &Service{}
+	s := newService(t, openDB(t), Gateways{}, Options{RetryMax: time.Minute, Now: func() time.Time { return now }})
 	steps := []struct {
-		c    call
-		want int // outages reported after the call
+		name  string
+		c     call
+		after time.Duration // clock advance before the call
+		want  int           // outages reported after the call
 	}{
-		{unanswered, 0},
-		{unanswered, 1},
-		{call{op: "query_pt", outcome: "success"}, 1}, // another operation answering does not end it
-		{call{op: "refund", outcome: "rejected", code: "2"}, 0},
-		{unanswered, 0},
+		{"one unanswered call is a blip", unanswered, 0, 0},
+		{"two in a row are an outage", unanswered, time.Second, 1},
+		{"another operation answering does not end it", call{op: "query_pt", outcome: "success"}, time.Second, 1},
+		{"a refusal is an answer", call{op: "refund", outcome: "rejected", code: "2"}, time.Second, 0},
+		{"counting starts again", unanswered, time.Second, 0},
+		{"an outage again", unanswered, time.Second, 1},
 	}
-	for i, st := range steps {
-		s.health.record(APIPG, t0.Add(time.Duration(i)*time.Second), st.c)
+	for _, st := range steps {
+		now = now.Add(st.after)
+		s.health.record(APIPG, now, st.c)
 		if got := s.Outages(); len(got) != st.want {
-			t.Errorf("step %d (%s %s): %d outages, want %d: %+v", i, st.c.op, st.c.outcome, len(got), st.want, got)
+			t.Errorf("%s: %d outages, want %d: %+v", st.name, len(got), st.want, got)
 		}
+	}
+	// Nothing called for twice the longest retry delay: nothing waits on it.
+	now = now.Add(2*time.Minute - time.Second)
+	if got := s.Outages(); len(got) != 1 {
+		t.Errorf("within twice RetryMax: %+v", got)
+	}
+	now = now.Add(time.Second)
+	if got := s.Outages(); len(got) != 0 {
+		t.Errorf("after twice RetryMax without a call: %+v", got)
 	}
 }
