@@ -114,8 +114,9 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 		cur = audit.Cursor{}
 	}
 	localizeErrors(r.Context(), form.Errors)
-	data := templates.AuditPageData{Filter: form, Actions: knownActions, Chain: s.chain.badge(r.Context(), s.audit, s.now())}
-	data.Actors, err = s.actors.get(s.now(), auditActorsTTL, func() ([]string, error) { return s.audit.Actors(r.Context()) })
+	now := s.now()
+	data := templates.AuditPageData{Filter: form, Actions: knownActions, Chain: s.chain.badge(r.Context(), s.audit, now)}
+	data.Actors, err = s.actors.get(now, auditActorsTTL, func() ([]string, error) { return s.audit.Actors(r.Context()) })
 	if err != nil {
 		s.renderError(w, r, err)
 		return

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 
@@ -68,10 +69,15 @@ var domainMessages = map[string]string{
 	"at most %s can be refunded (paid %s, refunded %s, pending or in progress here %s)": "domain.47",
 }
 
-// domainText renders a domain validation message in ctx's language.
-func domainText(ctx context.Context, msg string) string {
+// domainText renders a domain validation message in ctx's language. A
+// message built from values comes as its fixed sentence (a key of
+// domainMessages) and the values.
+func domainText(ctx context.Context, msg string, args ...any) string {
 	if key, ok := domainMessages[msg]; ok {
-		return i18n.T(ctx, key)
+		return i18n.T(ctx, key, args...)
+	}
+	if len(args) > 0 {
+		msg = fmt.Sprintf(msg, args...)
 	}
 	return sentence(errorString(msg))
 }
@@ -80,13 +86,9 @@ func domainText(ctx context.Context, msg string) string {
 // error in ctx's language, values included.
 func validationTexts(ctx context.Context, ve *refunds.ValidationError) map[string]string {
 	out := make(map[string]string, len(ve.Fields))
-	for field, msg := range ve.Fields {
+	for field := range ve.Fields {
 		format, args := ve.Format(field)
-		if key, ok := domainMessages[format]; ok {
-			out[field] = i18n.T(ctx, key, args...)
-			continue
-		}
-		out[field] = sentence(errorString(msg))
+		out[field] = domainText(ctx, format, args...)
 	}
 	return out
 }

@@ -221,11 +221,14 @@ func (s *Server) toLogin(w http.ResponseWriter, r *http.Request) {
 // page builds the common page data for r; titleKey is a message key.
 func (s *Server) page(r *http.Request, titleKey, active string) templates.Page {
 	p := templates.Page{Title: tr(r, titleKey), Active: active, Path: backTo(r)}
-	if u, ok := userFrom(r.Context()); ok {
-		p.Viewer = &templates.Viewer{ID: u.ID, Username: u.Username, DisplayName: displayName(u), Role: string(u.Role)}
-	}
 	p.Flash = flashFrom(r)
-	if p.Viewer != nil && s.refunds != nil && (p.Viewer.Role == string(auth.RoleStaff) || p.Viewer.Role == string(auth.RoleManager)) {
+	u, ok := userFrom(r.Context())
+	if !ok {
+		return p
+	}
+	p.Viewer = &templates.Viewer{ID: u.ID, Username: u.Username, DisplayName: displayName(u), Role: string(u.Role)}
+	// Those who work on refunds hear when NeoX stops answering.
+	if s.refunds != nil && staffUp.allows(u.Role) {
 		for _, o := range s.refunds.Outages() {
 			p.Outages = append(p.Outages, templates.Outage{API: string(o.API), Op: o.Op, Since: o.Since,
 				Failures: o.Failures, LastError: truncate(o.LastError, 200)})
