@@ -190,19 +190,9 @@ func (b *Browser) Attr(t *testing.T, sel, name string) string {
 // can lag behind a navigation that the page started.
 func (b *Browser) WaitFor(t *testing.T, sel string) {
 	t.Helper()
-	deadline := time.Now().Add(stepTimeout)
 	expr := fmt.Sprintf("document.querySelector(%q) !== null", sel)
-	for {
-		ctx, cancel := context.WithTimeout(b.Ctx, 2*time.Second)
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
-		cancel()
-		if err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("browser: %s did not appear within %s (last error: %v)", sel, stepTimeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if _, err := evalUntil(b, expr, func(found bool) bool { return found }); err != nil {
+		t.Fatalf("browser: %s did not appear within %s (%v)", sel, stepTimeout, err)
 	}
 }
 
@@ -214,17 +204,30 @@ func (b *Browser) ClickAndLoad(t *testing.T, sel string) string {
 	t.Helper()
 	before := b.Location(t)
 	b.Run(t, chromedp.Click(chromedp.CSS(sel)))
+	st, err := evalUntil(b, `[location.href, document.readyState]`, func(st []string) bool {
+		return len(st) == 2 && st[0] != before && st[1] == "complete"
+	})
+	if err != nil {
+		t.Fatalf("browser: clicking %s did not load a new page within %s (still %s; %v)", sel, stepTimeout, before, err)
+	}
+	return st[0]
+}
+
+// evalUntil evaluates expr in the page until done accepts its value, and
+// returns that value, or an error once stepTimeout has passed. Errors of
+// single evaluations are expected while a document is torn down, and
+// retried.
+func evalUntil[T any](b *Browser, expr string, done func(T) bool) (T, error) {
 	deadline := time.Now().Add(stepTimeout)
 	for {
 		ctx, cancel := context.WithTimeout(b.Ctx, 2*time.Second)
-		// Errors are expected while the old document is torn down.
-		st, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[location.href, document.readyState]`))
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
 		cancel()
-		if err == nil && len(st) == 2 && st[0] != before && st[1] == "complete" {
-			return st[0]
+		if err == nil && done(v) {
+			return v, nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("browser: clicking %s did not load a new page within %s (still %s; last error: %v)", sel, stepTimeout, before, err)
+			return v, fmt.Errorf("last value %v, last error %v", v, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
