@@ -74,22 +74,12 @@ func TestNeoXOutage(t *testing.T) {
 	}
 	// Every refund has been tried twice (the retry delay starts at 2 s) and
 	// is still waiting.
-	deadline := time.Now().Add(30 * time.Second)
-	for _, id := range ids {
-		for {
-			_, sub, attempts := c.row(id)
-			if sub == "SUCCEEDED" || sub == "FAILED" {
-				t.Fatalf("refund %s ended %s while NeoX was down", id, sub)
-			}
-			if attempts >= 2 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("refund %s: %d attempts after 30 s of outage", id, attempts)
-			}
-			time.Sleep(100 * time.Millisecond)
+	c.waitEach(ids, 30*time.Second, "2 attempts while NeoX is down", func(sub string, attempts int) bool {
+		if sub == "SUCCEEDED" || sub == "FAILED" {
+			t.Fatalf("a refund ended %s while NeoX was down", sub)
 		}
-	}
+		return attempts >= 2
+	})
 	for _, who := range []string{"staff", "manager"} {
 		body := c.get(who, "/")
 		if !strings.Contains(body, `data-testid="neox-outage"`) || !strings.Contains(body, "NeoX PG did not answer the last") {

@@ -230,15 +230,22 @@ func (c *cluster) row(id string) (approval, submission string, attempts int) {
 // waitFinal waits until every refund is SUCCEEDED or FAILED.
 func (c *cluster) waitFinal(ids []string, within time.Duration) {
 	c.t.Helper()
+	c.waitEach(ids, within, "final", func(sub string, _ int) bool { return sub == "SUCCEEDED" || sub == "FAILED" })
+}
+
+// waitEach waits until ok holds for every refund's submission state and
+// attempt count, read from the database file; what names the wait.
+func (c *cluster) waitEach(ids []string, within time.Duration, what string, ok func(sub string, attempts int) bool) {
+	c.t.Helper()
 	deadline := time.Now().Add(within)
 	for _, id := range ids {
 		for {
-			_, sub, _ := c.row(id)
-			if sub == "SUCCEEDED" || sub == "FAILED" {
+			_, sub, attempts := c.row(id)
+			if ok(sub, attempts) {
 				break
 			}
 			if time.Now().After(deadline) {
-				c.t.Fatalf("refund %s still %s after %s", id, sub, within)
+				c.t.Fatalf("refund %s still %s after %d attempts and %s, want %s", id, sub, attempts, within, what)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
