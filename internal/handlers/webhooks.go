@@ -88,6 +88,9 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, api, secret str
 	case errors.Is(err, neox.ErrBadSignature):
 		refuse(http.StatusUnauthorized, "bad signature")
 		return
+	case errors.Is(err, neox.ErrUnexpectedField):
+		refuse(http.StatusBadRequest, "field outside the documented set")
+		return
 	case errors.Is(err, neox.ErrMalformed):
 		refuse(http.StatusBadRequest, "malformed body")
 		return
@@ -99,6 +102,19 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, api, secret str
 	}
 	s.log.InfoContext(r.Context(), "webhook", "api", api, "refund", res.RefundID, "applied", res.Applied)
 	w.Header().Set("Content-Type", "application/json")
+	if res.Refused() {
+		// Signed, but it disagrees with the refund it names (or the desk
+		// never sent that refund): kept for managers to review, and not
+		// acknowledged, so a genuine one keeps being redelivered while
+		// someone looks. Audited by the refunds service.
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		if api == "PG" {
+			_, _ = w.Write([]byte(`{"respcode":1,"respmsg":"refused: does not match the refund it names"}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"code":2,"message":"refused: does not match the refund it names"}`))
+		return
+	}
 	if api == "PG" {
 		_, _ = w.Write([]byte(`{"respcode":0,"respmsg":"received"}`))
 		return

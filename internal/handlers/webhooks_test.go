@@ -145,7 +145,8 @@ func TestWebhookRefusals(t *testing.T) {
 		{"not JSON", "/webhooks/neox/col", `{"requestId":`, http.StatusBadRequest},
 		{"empty", "/webhooks/neox/col", ``, http.StatusBadRequest},
 		{"too large", "/webhooks/neox/col", `{"x":"` + strings.Repeat("a", 70<<10) + `"}`, http.StatusRequestEntityTooLarge},
-		{"unsigned body on the GC endpoint", "/webhooks/neox/gc", `{"neo_Command":"REFUND"}`, http.StatusUnauthorized},
+		{"PG fields on the GC endpoint", "/webhooks/neox/gc", `{"neo_Command":"REFUND"}`, http.StatusBadRequest},
+		{"unsigned GC body", "/webhooks/neox/gc", `{"refundRequestId":"RF-1","status":"FAILED"}`, http.StatusUnauthorized},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

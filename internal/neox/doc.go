@@ -23,9 +23,15 @@
 //     key, values concatenated, secret appended, SHA-256, lowercase hex);
 //     see pgRefundSignedFields and TestPGRefundDocSample. An absent receiver
 //     contributes the empty string, which is the same as leaving it out.
-//   - PG refund IPN: "same rule" over every field except neo_SecureHash.
-//     Because of the REFUND finding, a hash over every field except
-//     neo_SecureHash and neo_RequestID is accepted too.
+//   - PG refund IPN: "same rule" over all eleven documented fields,
+//     neo_RequestID included (NeoX's IPN sample, TestPGIPNDocSample). The
+//     REFUND finding above is about the request only and is never a
+//     fallback for notifications.
+//   - Every notification is accepted only with exactly its documented
+//     fields (PGIPNFields, GCRefundFields, COLRefundFields; see webhook.go
+//     for why) and with the values the desk acts on in their documented
+//     vocabulary; matching them to a refund and cross-checking them against
+//     what the desk stored is the refunds package's job.
 //   - GC/COL webhook secureHash: plain SHA-256 (not HMAC) over the values of
 //     all fields except secureHash, sorted by key, exactly as they appear
 //     in the JSON text (numbers are never reformatted), then the secret,

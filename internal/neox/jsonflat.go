@@ -84,6 +84,15 @@ func flatValueOf(raw json.RawMessage) (flatValue, error) {
 	}
 }
 
+// texts returns every field's text, keyed by name.
+func (o flatObject) texts() map[string]string {
+	m := make(map[string]string, len(o))
+	for k, v := range o {
+		m[k] = v.text
+	}
+	return m
+}
+
 // str returns the text of key ("" when absent).
 func (o flatObject) str(key string) string { return o[key].text }
 

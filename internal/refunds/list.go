@@ -181,6 +181,16 @@ func (s *Service) UnmatchedWebhooks(ctx context.Context, limit int) ([]WebhookEv
 	return s.webhooks(ctx, `WHERE refund_id IS NULL ORDER BY received_at DESC, id DESC LIMIT ?`, limit)
 }
 
+// SuspiciousWebhooks lists stored webhooks kept for review because they
+// disagree with the refund they name, or contradict a manual resolution,
+// newest first.
+func (s *Service) SuspiciousWebhooks(ctx context.Context, limit int) ([]WebhookEvent, error) {
+	if limit <= 0 || limit > MaxPageSize {
+		limit = DefaultPageSize
+	}
+	return s.webhooks(ctx, `WHERE applied IN ('suspicious', 'contradicts') ORDER BY received_at DESC, id DESC LIMIT ?`, limit)
+}
+
 // Webhooks lists the webhooks stored for a refund, oldest first.
 func (s *Service) Webhooks(ctx context.Context, refundID string) ([]WebhookEvent, error) {
 	return s.webhooks(ctx, `WHERE refund_id = ? ORDER BY received_at, id`, refundID)
@@ -188,7 +198,7 @@ func (s *Service) Webhooks(ctx context.Context, refundID string) ([]WebhookEvent
 
 func (s *Service) webhooks(ctx context.Context, where string, args ...any) ([]WebhookEvent, error) {
 	rows, err := s.db.Read.QueryContext(ctx, `SELECT id, api, refund_id, event_ref, event_status, received_at,
-		last_received_at, deliveries, verified, applied, raw_body FROM webhook_events `+where, args...)
+		last_received_at, deliveries, verified, applied, reason, raw_body FROM webhook_events `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("refunds: webhooks: %w", err)
 	}
@@ -199,7 +209,7 @@ func (s *Service) webhooks(ctx context.Context, where string, args ...any) ([]We
 		var api, rec, last string
 		var rid sql.NullString
 		if err := rows.Scan(&w.ID, &api, &rid, &w.EventRef, &w.EventStatus, &rec, &last, &w.Deliveries,
-			&w.Verified, &w.Applied, &w.RawBody); err != nil {
+			&w.Verified, &w.Applied, &w.Reason, &w.RawBody); err != nil {
 			return nil, err
 		}
 		w.API, w.RefundID = API(api), rid.String
@@ -253,6 +263,10 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 	}
 	if err := s.db.Read.QueryRowContext(ctx, `SELECT count(*) FROM webhook_events WHERE refund_id IS NULL`).
 		Scan(&st.UnmatchedHooks); err != nil {
+		return Stats{}, err
+	}
+	if err := s.db.Read.QueryRowContext(ctx, `SELECT count(*) FROM webhook_events
+		WHERE applied IN ('suspicious', 'contradicts')`).Scan(&st.SuspiciousHooks); err != nil {
 		return Stats{}, err
 	}
 	return st, nil

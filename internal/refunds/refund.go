@@ -256,6 +256,7 @@ type WebhookEvent struct {
 	Deliveries     int
 	Verified       bool
 	Applied        string
+	Reason         string // why a suspicious delivery was refused (Reason…)
 	RawBody        string
 }
 
@@ -267,6 +268,9 @@ type Stats struct {
 	OldestPending  time.Duration // age of the oldest refund awaiting approval; 0 when none
 	PendingCount   int
 	UnmatchedHooks int
+	// SuspiciousHooks counts deliveries kept for review: signed, but
+	// disagreeing with the refund they name or with a manual resolution.
+	SuspiciousHooks int
 }
 
 func conflict(r Refund) error {

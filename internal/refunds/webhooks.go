@@ -20,64 +20,97 @@ const (
 	HookDuplicate     = "duplicate"      // the same event arrived before: nothing changed
 	HookStale         = "stale"          // older than what we know (out of order, or after a final state)
 	HookUnknownRefund = "unknown_refund" // no refund here matches: stored for review
+	HookSuspicious    = "suspicious"     // signed, but disagrees with the refund it names: refused, kept for review
+	HookContradicts   = "contradicts"    // contradicts a manager's manual resolution: kept and flagged
+)
+
+// Why a delivery was found suspicious (WebhookEvent.Reason).
+const (
+	ReasonAPI          = "api"            // the refund went through another NeoX product
+	ReasonTarget       = "target"         // another payment, collection order or transaction
+	ReasonAmount       = "amount"         // another amount
+	ReasonCurrency     = "currency"       // another currency
+	ReasonNeoXRefundID = "neox_refund_id" // another NeoX refund id than the one NeoX gave us
+	ReasonNotSent      = "not_sent"       // the desk never sent this refund to NeoX
 )
 
 // WebhookResult says which refund a delivery concerned and what it did.
 type WebhookResult struct {
 	RefundID string // "" for an unknown refund
-	Applied  string // applied | duplicate | stale | unknown_refund
+	Applied  string // one of the Hook… values
+	Reason   string // for HookSuspicious: one of the Reason… values
 }
 
+// Refused reports whether NeoX should be told the delivery was not
+// accepted: it is signed, but the desk does not trust what it says.
+func (r WebhookResult) Refused() bool { return r.Applied == HookSuspicious }
+
+// A notification proves only what it signs, and NeoX signs values
+// concatenated without separators. So a verified notification is matched
+// to a refund by its id and then cross-checked against what the desk
+// stored for that refund: the product, the payment / collection order /
+// transaction, the amount and currency, and NeoX's refund id once known.
+// A mismatch is refused and kept for review (HookSuspicious), as is any
+// notification about a refund the desk has not sent: NeoX cannot know it.
+
 // ApplyPG applies a verified PG refund IPN. neo_ResponseCode 0 means the
-// refund succeeded, 99 that it is processing, anything else that it failed
-// (code and message kept verbatim). The event is identified by
-// (neo_RequestID, neo_ResponseCode, neo_TransactionID).
+// refund succeeded, 99 that it is processing, a documented failure code
+// that it failed (code and message kept verbatim).
 func (s *Service) ApplyPG(ctx context.Context, ipn neox.PGRefundIPN, raw []byte) (WebhookResult, error) {
 	code := strconv.Itoa(ipn.ResponseCode)
 	h := hook{api: APIPG, ref: ipn.RequestID, status: code, raw: raw,
-		key:  dedupeKey("PG", ipn.RequestID, code, ipn.TransactionID),
+		key:  dedupeKey(append([]string{"PG"}, ipn.Fields()...)...),
 		find: func(ctx context.Context, tx *sql.Tx) (Refund, error) { return getRefund(ctx, tx, ipn.RequestID) },
+		check: func(r Refund) string {
+			switch {
+			case r.PaymentID != ipn.PaymentID:
+				return ReasonTarget
+			case r.Amount != ipn.Amount:
+				return ReasonAmount
+			case r.Currency != "VND":
+				return ReasonCurrency // PG IPNs are in VND
+			case r.NeoXRefundID != "" && ipn.TransactionID != r.NeoXRefundID && ipn.TransactionID != r.TransactionRef:
+				// NeoX's sample IPN carries a refund id (transId) here;
+				// the payment's transaction id is accepted too, since
+				// the docs do not say which it is.
+				return ReasonNeoXRefundID
+			}
+			return ""
+		},
 		observe: func(r Refund) observation {
 			ob := observation{code: code, message: ipn.ResponseMsg}
-			if r.NeoXRefundID == "" {
+			if r.NeoXRefundID == "" && ipn.TransactionID != r.TransactionRef {
 				ob.neoxRefundID = ipn.TransactionID
 			}
 			switch ipn.ResponseCode {
-			case 0:
+			case neox.PGCodeSucceeded:
 				ob.to, ob.status = SubSucceeded, "SUCCESS"
-			case 99:
+			case neox.PGCodeProcessing:
 				ob.to, ob.status = SubProcessing, "PROCESSING"
 			default:
 				ob.to, ob.status, ob.failedReason = SubFailed, "FAILED", ipn.ResponseMsg
 			}
 			return ob
 		},
-		details: map[string]any{"amount": ipn.Amount, "fee": ipn.Fee, "payment_id": ipn.PaymentID}}
+		details: map[string]any{"amount": ipn.Amount, "fee": ipn.Fee, "payment_id": ipn.PaymentID,
+			"neox_refund_id": ipn.TransactionID}}
 	return s.applyHook(ctx, h)
 }
 
 // ApplyGC applies a verified GC REFUND event. GC events carry NeoX's
-// refundRequestId, not ours: the refund is found by that id, or else by its
-// collection order (GC refunds a whole order, so at most one refund of an
-// order is ever live here). The event is identified by (refundRequestId,
-// collectionOrderId, status).
+// refundRequestId, not ours, and it is the only match key: an event whose
+// refundRequestId the desk has not been told (by NeoX's answer to the
+// refund request) is kept for review, never matched by collection order,
+// since a GC order can have had several refunds here.
 func (s *Service) ApplyGC(ctx context.Context, ev neox.GCRefundEvent, raw []byte) (WebhookResult, error) {
-	ref := ev.RefundRequestID
-	if ref == "" {
-		ref = ev.CollectionOrderID
+	amount, err := ev.MinorAmount()
+	if err != nil {
+		return WebhookResult{}, fmt.Errorf("%w: GC amount: %v", neox.ErrMalformed, err)
 	}
-	h := hook{api: APIGC, ref: ref, status: ev.Status, raw: raw,
-		key: dedupeKey("GC", ev.RefundRequestID, ev.CollectionOrderID, ev.Status),
+	h := hook{api: APIGC, ref: ev.RefundRequestID, status: ev.Status, raw: raw,
+		key: dedupeKey(append([]string{"GC"}, ev.Fields()...)...),
 		find: func(ctx context.Context, tx *sql.Tx) (Refund, error) {
-			var list []Refund
-			var err error
-			if ev.RefundRequestID != "" {
-				list, err = queryRefunds(ctx, tx, `WHERE api = 'GC' AND neox_refund_id = ? LIMIT 1`, ev.RefundRequestID)
-			}
-			if err == nil && len(list) == 0 && ev.CollectionOrderID != "" {
-				list, err = queryRefunds(ctx, tx, `WHERE api = 'GC' AND transaction_ref = ? AND approval = 'APPROVED'
-					ORDER BY (final_at = '') DESC, requested_at DESC LIMIT 1`, ev.CollectionOrderID)
-			}
+			list, err := queryRefunds(ctx, tx, `WHERE neox_refund_id = ? ORDER BY api = 'GC' DESC LIMIT 1`, ev.RefundRequestID)
 			if err != nil {
 				return Refund{}, err
 			}
@@ -85,6 +118,17 @@ func (s *Service) ApplyGC(ctx context.Context, ev neox.GCRefundEvent, raw []byte
 				return Refund{}, ErrNotFound
 			}
 			return list[0], nil
+		},
+		check: func(r Refund) string {
+			switch {
+			case r.TransactionRef != ev.CollectionOrderID:
+				return ReasonTarget
+			case r.Currency != ev.Currency:
+				return ReasonCurrency
+			case r.Amount != amount:
+				return ReasonAmount
+			}
+			return ""
 		},
 		observe: func(Refund) observation {
 			ob := observation{to: gcStatusObservation(ev.Status), neoxRefundID: ev.RefundRequestID, status: ev.Status,
@@ -100,12 +144,26 @@ func (s *Service) ApplyGC(ctx context.Context, ev neox.GCRefundEvent, raw []byte
 
 // ApplyCOL applies a verified COL REFUND event: approvalStatus REJECTED or
 // status FAILED fail the refund (note and failedReason verbatim), status
-// SUCCESS completes it, anything else confirms it is processing. The event
-// is identified by (requestId, approvalStatus, status).
+// SUCCESS completes it, anything else confirms it is processing.
 func (s *Service) ApplyCOL(ctx context.Context, ev neox.COLRefundEvent, raw []byte) (WebhookResult, error) {
+	amount, err := ev.IntAmount()
+	if err != nil {
+		return WebhookResult{}, fmt.Errorf("%w: COL amount: %v", neox.ErrMalformed, err)
+	}
 	h := hook{api: APICOL, ref: ev.RequestID, status: joinStatus(ev.ApprovalStatus, ev.Status), raw: raw,
-		key:  dedupeKey("COL", ev.RequestID, ev.ApprovalStatus, ev.Status),
+		key:  dedupeKey(append([]string{"COL"}, ev.Fields()...)...),
 		find: func(ctx context.Context, tx *sql.Tx) (Refund, error) { return getRefund(ctx, tx, ev.RequestID) },
+		check: func(r Refund) string {
+			switch {
+			case r.TransactionRef != ev.CollectionTransID:
+				return ReasonTarget
+			case r.Currency != "VND":
+				return ReasonCurrency // COL is VND only
+			case r.Amount != amount:
+				return ReasonAmount
+			}
+			return ""
+		},
 		observe: func(r Refund) observation {
 			if ev.ApprovalStatus == "PENDING" && ev.Status == "" && r.NeoXApprovalStatus != "" && r.NeoXApprovalStatus != "PENDING" {
 				return observation{} // NeoX decided already: an older event
@@ -130,18 +188,43 @@ type hook struct {
 	status  string
 	raw     []byte
 	find    func(context.Context, *sql.Tx) (Refund, error)
+	check   func(Refund) string // the Reason… a product-specific field disagrees with, or ""
 	observe func(Refund) observation
 	details map[string]any
 }
 
-// dedupeKey identifies an event by what it says, not by its bytes, so a
-// redelivery with reordered fields or another createdAt is still a duplicate.
+// dedupeKey identifies an event by every value it signs but its creation
+// time, with each value's length, so a redelivery with reordered fields or
+// another createdAt is a duplicate, while an event re-cut by moving bytes
+// between fields never shares a key with the genuine one (and so cannot
+// make the genuine one look like a duplicate).
 func dedupeKey(parts ...string) string {
 	h := sha256.New()
 	for _, p := range parts {
 		fmt.Fprintf(h, "%d:%s|", len(p), p)
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// verdict decides what a delivery may do to the refund it names.
+func verdict(h hook, r Refund) (applied, reason string, ob observation) {
+	if r.API != h.api {
+		return HookSuspicious, ReasonAPI, ob
+	}
+	if reason := h.check(r); reason != "" {
+		return HookSuspicious, reason, ob
+	}
+	if r.Approval == ApprovalPending || r.Submission == SubNotSent || r.Submission == SubQueued {
+		return HookSuspicious, ReasonNotSent, ob
+	}
+	ob = h.observe(r)
+	switch {
+	case r.Approval != ApprovalApproved || isFinalSub(r.Submission):
+		return HookStale, "", ob
+	case ob.to != "" && (forward(r.Submission, ob.to) || ob.to == r.Submission):
+		return HookApplied, "", ob
+	}
+	return HookStale, "", ob
 }
 
 // applyHook dedupes, stores and applies one delivery in one transaction.
@@ -152,11 +235,14 @@ func (s *Service) applyHook(ctx context.Context, h hook) (WebhookResult, error) 
 		now := fmtTime(s.now())
 		var evID int64
 		var refundID sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT id, refund_id FROM webhook_events WHERE dedupe_key = ?`, h.key).
-			Scan(&evID, &refundID)
+		err := tx.QueryRowContext(ctx, `SELECT id, refund_id, applied, reason FROM webhook_events WHERE dedupe_key = ?`, h.key).
+			Scan(&evID, &refundID, &res.Applied, &res.Reason)
 		switch {
 		case err == nil:
-			res = WebhookResult{RefundID: refundID.String, Applied: HookDuplicate}
+			res.RefundID = refundID.String
+			if !res.Refused() {
+				res.Applied, res.Reason = HookDuplicate, ""
+			}
 			if _, err := tx.ExecContext(ctx, `UPDATE webhook_events SET deliveries = deliveries + 1,
 				last_received_at = ? WHERE id = ?`, now, evID); err != nil {
 				return err
@@ -174,17 +260,12 @@ func (s *Service) applyHook(ctx context.Context, h hook) (WebhookResult, error) 
 			return err
 		default:
 			res.RefundID = r.ID
-			ob := h.observe(r)
-			switch {
-			case r.Approval != ApprovalApproved || isFinalSub(r.Submission):
-				res.Applied = HookStale
-			case ob.to != "" && (forward(r.Submission, ob.to) || ob.to == r.Submission):
-				res.Applied = HookApplied
+			var ob observation
+			res.Applied, res.Reason, ob = verdict(h, r)
+			if res.Applied == HookApplied {
 				if _, err := s.advance(ctx, tx, r, ob, "neox", "webhook"); err != nil {
 					return err
 				}
-			default:
-				res.Applied = HookStale
 			}
 		}
 		var rid any
@@ -192,8 +273,8 @@ func (s *Service) applyHook(ctx context.Context, h hook) (WebhookResult, error) 
 			rid = res.RefundID
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_events (api, dedupe_key, refund_id, event_ref, event_status,
-			received_at, last_received_at, verified, applied, raw_body) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
-			string(h.api), h.key, rid, h.ref, h.status, now, now, res.Applied, maskBody(h.raw)); err != nil {
+			received_at, last_received_at, verified, applied, reason, raw_body) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+			string(h.api), h.key, rid, h.ref, h.status, now, now, res.Applied, res.Reason, maskBody(h.raw)); err != nil {
 			return fmt.Errorf("refunds: store webhook: %w", err)
 		}
 		return s.auditHook(ctx, tx, h, res)
@@ -201,8 +282,12 @@ func (s *Service) applyHook(ctx context.Context, h hook) (WebhookResult, error) 
 	if err != nil {
 		return WebhookResult{}, err
 	}
-	if res.Applied == HookUnknownRefund {
+	switch res.Applied {
+	case HookUnknownRefund:
 		s.log.Warn("refunds: webhook for an unknown refund", "api", h.api, "ref", h.ref, "status", h.status)
+	case HookSuspicious:
+		s.log.Warn("refunds: suspicious webhook refused", "api", h.api, "ref", h.ref, "refund", res.RefundID,
+			"status", h.status, "reason", res.Reason)
 	}
 	return res, nil
 }
@@ -210,12 +295,18 @@ func (s *Service) applyHook(ctx context.Context, h hook) (WebhookResult, error) 
 func (s *Service) auditHook(ctx context.Context, tx *sql.Tx, h hook, res WebhookResult) error {
 	d := map[string]any{"api": string(h.api), "applied": res.Applied, "event_ref": h.ref, "event_status": h.status,
 		"verified": true}
+	if res.Reason != "" {
+		d["reason"] = res.Reason
+	}
 	for k, v := range h.details {
 		d[k] = v
 	}
 	e := audit.Event{ActorName: "neox", Action: audit.ActionWebhookReceived, Outcome: audit.OutcomeSuccess,
 		TargetType: "refund", TargetID: res.RefundID, Details: d}
-	if res.RefundID == "" {
+	switch {
+	case res.Refused():
+		e.Outcome = audit.OutcomeDenied
+	case res.RefundID == "":
 		e.Outcome, e.TargetType, e.TargetID = audit.OutcomeUnknown, "webhook", h.ref
 	}
 	return s.rec.Record(ctx, tx, e)

@@ -2,6 +2,7 @@ package refunds
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -17,6 +18,24 @@ func processing(t *testing.T, db *store.DB, id, neoxID string) {
 		WHERE id = ?`, neoxID, id); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// colEvent is a COL event that agrees with what the desk stored for r.
+func colEvent(r Refund, approval, status string) neox.COLRefundEvent {
+	return neox.COLRefundEvent{RequestID: r.ID, Type: "REFUND", CollectionTransID: r.TransactionRef,
+		ApprovalStatus: approval, Status: status, Amount: strconv.FormatInt(r.Amount, 10)}
+}
+
+// pgEvent is a PG IPN that agrees with what the desk stored for r.
+func pgEvent(r Refund, neoxID string, code int, msg string) neox.PGRefundIPN {
+	return neox.PGRefundIPN{MerchantCode: "M", Command: "REFUND", OrderID: "O1", PaymentID: r.PaymentID,
+		RequestID: r.ID, TransactionID: neoxID, Amount: r.Amount, Version: "1", ResponseCode: code, ResponseMsg: msg}
+}
+
+// gcEvent is a GC event that agrees with what the desk stored for r.
+func gcEvent(r Refund, neoxID, status, note string) neox.GCRefundEvent {
+	return neox.GCRefundEvent{RefundRequestID: neoxID, Type: "REFUND", CollectionOrderID: r.TransactionRef,
+		Currency: r.Currency, Status: status, Note: note, Amount: neox.FormatMinor(r.Amount, r.Currency)}
 }
 
 func webhookRows(t *testing.T, db *store.DB) map[string]int {
@@ -43,8 +62,8 @@ func TestWebhookDuplicatesAndOutOfOrder(t *testing.T) {
 	processing(t, db, r.ID, "")
 	ctx := context.Background()
 
-	success := neox.COLRefundEvent{RequestID: r.ID, Type: "REFUND", ApprovalStatus: "APPROVED", Status: "SUCCESS",
-		Amount: "150000", BankAccountNumber: "0107201111", Note: "done"}
+	success := colEvent(r, "APPROVED", "SUCCESS")
+	success.BankAccountNumber, success.Note = "0107201111", "done"
 	raw := []byte(`{"requestId":"` + r.ID + `","approvalStatus":"APPROVED","status":"SUCCESS","bankAccountNumber":"0107201111"}`)
 	var results []string
 	for range 5 {
@@ -62,12 +81,13 @@ func TestWebhookDuplicatesAndOutOfOrder(t *testing.T) {
 		t.Fatalf("after SUCCESS: %+v", first)
 	}
 	// An older event arriving late changes nothing.
-	late := neox.COLRefundEvent{RequestID: r.ID, Type: "REFUND", ApprovalStatus: "APPROVED"}
+	late := colEvent(r, "APPROVED", "")
 	res, err := s.ApplyCOL(ctx, late, []byte(`{"requestId":"`+r.ID+`","approvalStatus":"APPROVED"}`))
 	if err != nil || res.Applied != HookStale {
 		t.Fatalf("late event: %+v %v", res, err)
 	}
-	fail := neox.COLRefundEvent{RequestID: r.ID, ApprovalStatus: "APPROVED", Status: "FAILED", FailedReason: "x"}
+	fail := colEvent(r, "APPROVED", "FAILED")
+	fail.FailedReason = "x"
 	if res, _ := s.ApplyCOL(ctx, fail, []byte(`{}`)); res.Applied != HookStale {
 		t.Errorf("FAILED after SUCCESS: %v", res.Applied)
 	}
@@ -98,11 +118,11 @@ func TestWebhookSuccessThenProcessingPG(t *testing.T) {
 	r := approved(t, s, NewRequest{API: APIPG, TransactionRef: "TXN1", PaymentID: "P1", Amount: 1000, ReasonCode: "X"})
 	processing(t, db, r.ID, "T1")
 	ctx := context.Background()
-	ok := neox.PGRefundIPN{RequestID: r.ID, TransactionID: "T9", ResponseCode: 0, ResponseMsg: "Success"}
+	ok := pgEvent(r, "T1", 0, "Success")
 	if res, err := s.ApplyPG(ctx, ok, []byte(`a`)); err != nil || res.Applied != HookApplied {
 		t.Fatalf("%+v %v", res, err)
 	}
-	proc := neox.PGRefundIPN{RequestID: r.ID, TransactionID: "T9", ResponseCode: 99}
+	proc := pgEvent(r, "T1", 99, "")
 	if res, _ := s.ApplyPG(ctx, proc, []byte(`b`)); res.Applied != HookStale {
 		t.Errorf("PROCESSING after SUCCESS = %s", res.Applied)
 	}
@@ -117,7 +137,7 @@ func TestWebhookPGFailureKeepsCode(t *testing.T) {
 	s := newService(t, db, Gateways{PG: &fakePG{queryPT: paidPG(1_000_000, 0, "CC")}}, Options{})
 	r := approved(t, s, NewRequest{API: APIPG, TransactionRef: "TXN1", PaymentID: "P1", Amount: 1000, ReasonCode: "X"})
 	processing(t, db, r.ID, "T1")
-	ipn := neox.PGRefundIPN{RequestID: r.ID, ResponseCode: 33, ResponseMsg: "Invalid amount"}
+	ipn := pgEvent(r, "T1", 33, "Invalid amount")
 	if _, err := s.ApplyPG(context.Background(), ipn, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -134,11 +154,13 @@ func TestWebhookCOLRejectedFails(t *testing.T) {
 	processing(t, db, r.ID, "")
 	ctx := context.Background()
 	// Old payload version: status carried the approval (normalised by neox).
-	pending := neox.COLRefundEvent{RequestID: r.ID, ApprovalStatus: "PENDING", Note: "Waiting for approval"}
+	pending := colEvent(r, "PENDING", "")
+	pending.Note = "Waiting for approval"
 	if res, _ := s.ApplyCOL(ctx, pending, nil); res.Applied != HookApplied {
 		t.Errorf("pending = %s", res.Applied)
 	}
-	rej := neox.COLRefundEvent{RequestID: r.ID, ApprovalStatus: "REJECTED", Note: "Sai thông tin tài khoản"}
+	rej := colEvent(r, "REJECTED", "")
+	rej.Note = "Sai thông tin tài khoản"
 	if res, _ := s.ApplyCOL(ctx, rej, nil); res.Applied != HookApplied {
 		t.Errorf("rejected = %s", res.Applied)
 	}
@@ -154,30 +176,34 @@ func TestWebhookCOLApprovalDoesNotGoBack(t *testing.T) {
 	r := approved(t, s, colRequest(150_000, ""))
 	processing(t, db, r.ID, "")
 	ctx := context.Background()
-	s.ApplyCOL(ctx, neox.COLRefundEvent{RequestID: r.ID, ApprovalStatus: "APPROVED"}, nil)
-	res, _ := s.ApplyCOL(ctx, neox.COLRefundEvent{RequestID: r.ID, ApprovalStatus: "PENDING"}, nil)
+	s.ApplyCOL(ctx, colEvent(r, "APPROVED", ""), nil)
+	res, _ := s.ApplyCOL(ctx, colEvent(r, "PENDING", ""), nil)
 	if got := mustGet(t, s, r.ID); res.Applied != HookStale || got.NeoXApprovalStatus != "APPROVED" {
 		t.Errorf("applied %s, approval status %s", res.Applied, got.NeoXApprovalStatus)
 	}
 }
 
-func TestWebhookGCMatchesByOrderThenID(t *testing.T) {
+// TestWebhookGCMatchesOnlyByNeoXID: refundRequestId is the match key.
+// Before NeoX's answer told the desk the id, an event is kept for review,
+// not matched by collection order.
+func TestWebhookGCMatchesOnlyByNeoXID(t *testing.T) {
 	db := openDB(t)
 	gc := &fakeGC{getOrder: func(_ context.Context, id string) (neox.CollectionOrder, error) {
-		return neox.CollectionOrder{ID: id, Status: "PAID", Currency: "USD", Amount: 1000}, nil
+		return neox.CollectionOrder{ID: id, Status: "SUCCESS", Currency: "USD", Amount: 1000}, nil
 	}}
 	s := newService(t, db, Gateways{GC: gc}, Options{})
 	r := approved(t, s, NewRequest{API: APIGC, TransactionRef: "CO1", ReasonCode: "X", FeeChargeWay: "OUR"})
 	processing(t, db, r.ID, "")
 	ctx := context.Background()
-	res, err := s.ApplyGC(ctx, neox.GCRefundEvent{RefundRequestID: "RF-7", CollectionOrderID: "CO1", Status: "PROCESSING"}, nil)
-	if err != nil || res.RefundID != r.ID || res.Applied != HookApplied {
-		t.Fatalf("%+v %v", res, err)
+	res, err := s.ApplyGC(ctx, gcEvent(r, "RF-7", "FAILED", "x"), nil)
+	if err != nil || res.RefundID != "" || res.Applied != HookUnknownRefund {
+		t.Fatalf("matched by order: %+v %v", res, err)
 	}
-	if got := mustGet(t, s, r.ID); got.NeoXRefundID != "RF-7" {
-		t.Errorf("neox id = %q", got.NeoXRefundID)
+	if got := mustGet(t, s, r.ID); got.Submission != SubProcessing {
+		t.Fatalf("refund moved: %+v", got)
 	}
-	res, _ = s.ApplyGC(ctx, neox.GCRefundEvent{RefundRequestID: "RF-7", Status: "FAILED", Note: "Beneficiary bank rejected"}, nil)
+	processing(t, db, r.ID, "RF-7") // NeoX's answer gave the id
+	res, _ = s.ApplyGC(ctx, gcEvent(r, "RF-7", "FAILED", "Beneficiary bank rejected"), nil)
 	got := mustGet(t, s, r.ID)
 	if res.RefundID != r.ID || got.Submission != SubFailed || got.FailedReason != "Beneficiary bank rejected" {
 		t.Errorf("%+v refund %+v", res, got)
@@ -188,7 +214,8 @@ func TestWebhookUnknownRefundStored(t *testing.T) {
 	db := openDB(t)
 	s := newService(t, db, Gateways{}, Options{})
 	ctx := context.Background()
-	ev := neox.COLRefundEvent{RequestID: "REFUND-443826686072", ApprovalStatus: "PENDING"}
+	ev := neox.COLRefundEvent{RequestID: "REFUND-443826686072", Type: "REFUND", CollectionTransID: "FT24323L4AAA",
+		ApprovalStatus: "PENDING", Amount: "150000"}
 	raw := []byte(`{"requestId":"REFUND-443826686072","bankAccountNumber":"0107201111","status":"PENDING"}`)
 	res, err := s.ApplyCOL(ctx, ev, raw)
 	if err != nil || res.Applied != HookUnknownRefund || res.RefundID != "" {
@@ -221,8 +248,7 @@ func TestWebhookWhileSendingWinsOverLateAnswer(t *testing.T) {
 	s := newService(t, db, Gateways{COL: &fakeCOL{getTxn: paidCOL(1_000_000, 0)}}, Options{})
 	r := approved(t, s, colRequest(150_000, ""))
 	writeSending(t, db, r.ID)
-	ev := neox.COLRefundEvent{RequestID: r.ID, ApprovalStatus: "APPROVED", Status: "SUCCESS"}
-	if res, _ := s.ApplyCOL(context.Background(), ev, nil); res.Applied != HookApplied {
+	if res, _ := s.ApplyCOL(context.Background(), colEvent(r, "APPROVED", "SUCCESS"), nil); res.Applied != HookApplied {
 		t.Fatalf("applied = %s", res.Applied)
 	}
 	if got := mustGet(t, s, r.ID); got.Submission != SubSucceeded {

@@ -141,8 +141,7 @@ func TestUnknownOutcomesRetryWithTheSameID(t *testing.T) {
 	got := waitSubmission(t, s, r.ID, SubProcessing)
 
 	// Then NeoX approves and pays: webhook.
-	if _, err := s.ApplyCOL(context.Background(), neox.COLRefundEvent{RequestID: r.ID, ApprovalStatus: "APPROVED",
-		Status: "SUCCESS"}, []byte(`{}`)); err != nil {
+	if _, err := s.ApplyCOL(context.Background(), colEvent(r, "APPROVED", "SUCCESS"), []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
 	got = mustGet(t, s, r.ID)
