@@ -201,7 +201,9 @@ type COLRefundEvent struct {
 }
 
 // IntAmount is Amount as an integer (VND has no minor unit).
-func (e COLRefundEvent) IntAmount() (int64, error) { return parseIntAmount(strings.TrimSpace(e.Amount)) }
+func (e COLRefundEvent) IntAmount() (int64, error) {
+	return parseIntAmount(strings.TrimSpace(e.Amount))
+}
 
 // Fields returns the event's documented fields but createdAt as text, for
 // dedupe keys.
