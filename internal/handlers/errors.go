@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -29,6 +30,10 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 		s.renderStatus(w, r, http.StatusConflict, tr(r, "error.not_possible"), tr(r, "error.last_admin"))
 	case errors.Is(err, errNotFound):
 		s.renderStatus(w, r, http.StatusNotFound, tr(r, "error.not_found_title"), tr(r, "error.not_found_text"))
+	case isNeoX(err):
+		status, msg, _ := neoxProblem(r.Context(), err, doneGeneric)
+		s.log.WarnContext(r.Context(), "NeoX call failed", "err", err, "path", r.URL.Path, "request_id", requestIDFrom(r.Context()))
+		s.renderStatus(w, r, status, tr(r, "error.neox_title"), msg)
 	default:
 		s.log.ErrorContext(r.Context(), "request failed", "err", err, "path", r.URL.Path, "request_id", requestIDFrom(r.Context()))
 		s.renderStatus(w, r, http.StatusInternalServerError, tr(r, "error.internal_title"),
@@ -37,3 +42,9 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 }
 
 var errNotFound = errors.New("not found")
+
+// isNeoX reports whether err is NeoX refusing or not answering.
+func isNeoX(err error) bool {
+	_, _, ok := neoxProblem(context.Background(), err, doneLookup)
+	return ok
+}

@@ -110,6 +110,10 @@ func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
 		case errors.As(err, &ve):
 			maps.Copy(f.Errors, validationTexts(r.Context(), ve))
 		case err != nil:
+			if _, msg, ok := neoxProblem(r.Context(), err, doneRequest); ok {
+				f.Errors["form"] = msg
+				break
+			}
 			if msg := lookupMessage(r.Context(), err); msg != "" {
 				f.Errors["form"] = msg
 				break
@@ -231,15 +235,21 @@ func (s *Server) decisionError(w http.ResponseWriter, r *http.Request, ref refun
 			msg += tr(r, "err.now_state", cur.Approval)
 		}
 		s.renderStatus(w, r, http.StatusConflict, tr(r, "err.already_decided"), msg)
-	case errors.As(err, &ve):
+	case errors.As(err, &ve), isNeoX(err):
+		// Stay on the refund, with what was typed and what went wrong.
 		d, derr := s.refundDetail(r, ref)
 		if derr != nil {
 			s.renderError(w, r, derr)
 			return
 		}
-		maps.Copy(d.Errors, validationTexts(r.Context(), ve))
+		status := http.StatusUnprocessableEntity
+		if ve != nil {
+			maps.Copy(d.Errors, validationTexts(r.Context(), ve))
+		} else {
+			status, d.Errors["decision"], _ = neoxProblem(r.Context(), err, doneApprove)
+		}
 		d.Note = r.PostForm.Get("note")
-		s.render(w, r, http.StatusUnprocessableEntity, templates.RefundDetailPage(s.page(r, "rd.title", "refunds"), d))
+		s.render(w, r, status, templates.RefundDetailPage(s.page(r, "rd.title", "refunds"), d))
 	default:
 		s.renderError(w, r, err)
 	}
@@ -329,6 +339,8 @@ func (s *Server) handleApproveBulk(w http.ResponseWriter, r *http.Request) {
 			key = "ap.decided"
 		case errors.Is(err, refunds.ErrNotFound):
 			key = "ap.missing"
+		case isNeoX(err):
+			key = "ap.neox"
 		}
 		results = append(results, tr(r, key, id))
 	}

@@ -38,27 +38,17 @@ func validRef(ref string) bool {
 	return true
 }
 
-// lookupMessage turns a lookup failure into what staff can act on.
+// lookupMessage turns a lookup failure into what staff can act on; "" for
+// errors that are not about the reference or NeoX.
 func lookupMessage(ctx context.Context, err error) string {
-	var rej *neox.RejectedError
 	switch {
 	case errors.Is(err, refunds.ErrNotFound), errors.Is(err, neox.ErrNotFound):
 		return i18n.T(ctx, "tx.unknown_ref")
 	case errors.Is(err, refunds.ErrNotConfigured):
 		return i18n.T(ctx, "tx.not_configured")
-	case errors.As(err, &rej):
-		msg := i18n.T(ctx, "tx.refused")
-		if rej.Code != "" {
-			msg += i18n.T(ctx, "tx.refused_code", rej.Code)
-		}
-		if rej.Message != "" {
-			msg += ": " + rej.Message
-		}
-		return msg + "."
-	case neox.IsUnknown(err):
-		return i18n.T(ctx, "tx.no_answer")
 	}
-	return ""
+	_, msg, _ := neoxProblem(ctx, err, doneLookup)
+	return msg
 }
 
 // handleTransactions serves GET /transactions: the lookup form, and the
