@@ -12,10 +12,10 @@ import (
 // What the person was doing when NeoX failed, so the message can say what
 // did not happen. Each names an i18n key.
 const (
-	doneLookup  = ""                        // a lookup changes nothing: no second sentence
-	doneApprove = "neox.nothing_approved"   // approving re-reads NeoX first
-	doneRequest = "neox.nothing_requested"  // requesting reads NeoX's numbers first
-	doneGeneric = "neox.nothing_changed"    // anything else
+	doneLookup  = ""                       // a lookup changes nothing: no second sentence
+	doneApprove = "neox.nothing_approved"  // approving re-reads NeoX first
+	doneRequest = "neox.nothing_requested" // requesting reads NeoX's numbers first
+	doneGeneric = "neox.nothing_changed"   // anything else
 )
 
 // neoxProblem is the one place a NeoX failure becomes words: the status to
