@@ -78,10 +78,19 @@ func (s *Service) advance(ctx context.Context, tx *sql.Tx, r Refund, ob observat
 	if err := oneRow(res, err, r); err != nil {
 		return false, err
 	}
-	if to == r.Submission {
-		return false, nil
+	moved := to != r.Submission
+	if moved {
+		if err := s.auditState(ctx, tx, r, r.Submission, to, actor, cause, ob); err != nil {
+			return false, err
+		}
 	}
-	return true, s.auditState(ctx, tx, r, r.Submission, to, actor, cause, ob)
+	if r.API == APIGC && r.NeoXRefundID == "" && ob.neoxRefundID != "" {
+		// NeoX just told us its refund id: events it sent before are ours.
+		if err := s.adoptHeldGC(ctx, tx, r.ID, ob.neoxRefundID); err != nil {
+			return false, err
+		}
+	}
+	return moved, nil
 }
 
 func (s *Service) auditState(ctx context.Context, tx *sql.Tx, r Refund, from, to, actor, cause string, ob observation) error {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -103,11 +104,23 @@ func (s *Service) ApplyPG(ctx context.Context, ipn neox.PGRefundIPN, raw []byte)
 // refund request) is kept for review, never matched by collection order,
 // since a GC order can have had several refunds here.
 func (s *Service) ApplyGC(ctx context.Context, ev neox.GCRefundEvent, raw []byte) (WebhookResult, error) {
+	h, err := gcHook(ev, raw)
+	if err != nil {
+		return WebhookResult{}, err
+	}
+	return s.applyHook(ctx, h)
+}
+
+func gcHook(ev neox.GCRefundEvent, raw []byte) (hook, error) {
 	amount, err := ev.MinorAmount()
 	if err != nil {
-		return WebhookResult{}, fmt.Errorf("%w: GC amount: %v", neox.ErrMalformed, err)
+		return hook{}, fmt.Errorf("%w: GC amount: %v", neox.ErrMalformed, err)
 	}
-	h := hook{api: APIGC, ref: ev.RefundRequestID, status: ev.Status, raw: raw,
+	held, err := json.Marshal(ev)
+	if err != nil {
+		return hook{}, err
+	}
+	return hook{api: APIGC, ref: ev.RefundRequestID, status: ev.Status, raw: raw, held: string(held),
 		key: dedupeKey(append([]string{"GC"}, ev.Fields()...)...),
 		find: func(ctx context.Context, tx *sql.Tx) (Refund, error) {
 			list, err := queryRefunds(ctx, tx, `WHERE neox_refund_id = ? ORDER BY api = 'GC' DESC LIMIT 1`, ev.RefundRequestID)
@@ -138,8 +151,69 @@ func (s *Service) ApplyGC(ctx context.Context, ev neox.GCRefundEvent, raw []byte
 			}
 			return ob
 		},
-		details: map[string]any{"amount": ev.Amount, "currency": ev.Currency, "collection_order_id": ev.CollectionOrderID}}
-	return s.applyHook(ctx, h)
+		details: map[string]any{"amount": ev.Amount, "currency": ev.Currency, "collection_order_id": ev.CollectionOrderID}}, nil
+}
+
+// adoptHeldGC applies, in arrival order, the GC events kept as
+// unknown_refund because they named a refundRequestId before NeoX's answer
+// to the refund request told the desk that id (the webhook often beats the
+// answer, or the answer was lost and a resend brought it). Each is judged
+// as if it arrived now: cross-checked, forward only. Called inside the
+// transaction that recorded the id, with r as it now stands.
+func (s *Service) adoptHeldGC(ctx context.Context, tx *sql.Tx, refundID, neoxID string) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id, event FROM webhook_events
+		WHERE api = 'GC' AND applied = 'unknown_refund' AND event_ref = ? AND event <> '' ORDER BY id`, neoxID)
+	if err != nil {
+		return fmt.Errorf("refunds: held GC events: %w", err)
+	}
+	type heldRow struct {
+		id    int64
+		event string
+	}
+	var held []heldRow
+	for rows.Next() {
+		var h heldRow
+		if err := rows.Scan(&h.id, &h.event); err != nil {
+			rows.Close()
+			return err
+		}
+		held = append(held, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, row := range held {
+		var ev neox.GCRefundEvent
+		if err := json.Unmarshal([]byte(row.event), &ev); err != nil {
+			return fmt.Errorf("refunds: held GC event %d: %w", row.id, err)
+		}
+		h, err := gcHook(ev, nil)
+		if err != nil {
+			return err
+		}
+		r, err := getRefund(ctx, tx, refundID)
+		if err != nil {
+			return err
+		}
+		res := WebhookResult{RefundID: r.ID}
+		var ob observation
+		res.Applied, res.Reason, ob = verdict(h, r)
+		if res.Applied == HookApplied {
+			if _, err := s.advance(ctx, tx, r, ob, "neox", "webhook (held until NeoX's answer gave its id)"); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE webhook_events SET refund_id = ?, applied = ?, reason = ? WHERE id = ?`,
+			r.ID, res.Applied, res.Reason, row.id); err != nil {
+			return err
+		}
+		h.details["held_event"] = row.id
+		if err := s.auditHook(ctx, tx, h, res); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ApplyCOL applies a verified COL REFUND event: approvalStatus REJECTED or
@@ -187,6 +261,7 @@ type hook struct {
 	ref     string // the id the event carried
 	status  string
 	raw     []byte
+	held    string // the verified event as JSON, kept while no refund matches it (GC)
 	find    func(context.Context, *sql.Tx) (Refund, error)
 	check   func(Refund) string // the Reason… a product-specific field disagrees with, or ""
 	observe func(Refund) observation
@@ -269,12 +344,15 @@ func (s *Service) applyHook(ctx context.Context, h hook) (WebhookResult, error) 
 			}
 		}
 		var rid any
+		heldEvent := ""
 		if res.RefundID != "" {
 			rid = res.RefundID
+		} else {
+			heldEvent = h.held
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_events (api, dedupe_key, refund_id, event_ref, event_status,
-			received_at, last_received_at, verified, applied, reason, raw_body) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
-			string(h.api), h.key, rid, h.ref, h.status, now, now, res.Applied, res.Reason, maskBody(h.raw)); err != nil {
+			received_at, last_received_at, verified, applied, reason, raw_body, event) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)`,
+			string(h.api), h.key, rid, h.ref, h.status, now, now, res.Applied, res.Reason, maskBody(h.raw), heldEvent); err != nil {
 			return fmt.Errorf("refunds: store webhook: %w", err)
 		}
 		return s.auditHook(ctx, tx, h, res)

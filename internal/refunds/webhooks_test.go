@@ -255,3 +255,58 @@ func TestWebhookWhileSendingWinsOverLateAnswer(t *testing.T) {
 		t.Fatalf("submission = %s", got.Submission)
 	}
 }
+
+// TestWebhookGCBeforeTheAnswerIsHeldThenApplied: NeoX's REFUND webhook
+// often arrives while the desk still waits for the answer that tells it
+// the refundRequestId. The event is kept (not matched by order), and
+// applied as soon as the answer records the id: a failure is not lost.
+func TestWebhookGCBeforeTheAnswerIsHeldThenApplied(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		status string
+		want   string
+	}{
+		{"failed", "FAILED", SubFailed},
+		{"succeeded", "SUCCESS", SubSucceeded},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			db := openDB(t)
+			var s *Service
+			var early WebhookResult
+			gc := &fakeGC{
+				getOrder: func(_ context.Context, id string) (neox.CollectionOrder, error) {
+					return neox.CollectionOrder{ID: id, Status: "SUCCESS", Currency: "USD", Amount: 150_000}, nil
+				},
+				refund: func(ctx context.Context, req neox.GCRefundRequest) (neox.GCRefundResult, error) {
+					r, err := s.Get(ctx, req.RequestID)
+					if err != nil {
+						return neox.GCRefundResult{}, err
+					}
+					// The webhook beats the answer.
+					early, err = s.ApplyGC(ctx, gcEvent(r, "RF-77", tt.status, "bank says so"), []byte(`{}`))
+					if err != nil {
+						return neox.GCRefundResult{}, err
+					}
+					return neox.GCRefundResult{CollectionOrderID: req.CollectionOrderID, RefundRequestID: "RF-77",
+						Status: "PROCESSING"}, nil
+				}}
+			s = newService(t, db, Gateways{GC: gc}, fastOpts())
+			runWorker(t, s)
+			r := approved(t, s, NewRequest{API: APIGC, TransactionRef: "CO1", ReasonCode: "X", FeeChargeWay: "OUR"})
+			got := waitSubmission(t, s, r.ID, tt.want)
+			if early.Applied != HookUnknownRefund {
+				t.Fatalf("early event = %+v, want kept as unknown_refund", early)
+			}
+			if got.NeoXRefundID != "RF-77" || (tt.want == SubFailed && got.FailedReason != "bank says so") {
+				t.Fatalf("refund = %+v", got)
+			}
+			if n := webhookRows(t, db); n[HookApplied] != 1 || n[HookUnknownRefund] != 0 {
+				t.Fatalf("webhook rows = %v", n)
+			}
+			ev := auditRows(t, db, audit.ActionWebhookReceived)
+			if len(ev) != 2 || ev[1].Details["applied"] != HookApplied || ev[1].Target != r.ID || ev[1].Details["held_event"] == nil {
+				t.Fatalf("webhook audit = %+v", ev)
+			}
+		})
+	}
+}

@@ -5,7 +5,8 @@
 --                NeoX's refund id), or names a refund the desk never sent;
 --   contradicts  a genuine outcome that contradicts a manager's manual
 --                resolution of the refund.
--- reason says which check failed. SQLite cannot change a CHECK in place,
+-- reason says which check failed; event keeps a GC event that named a
+-- refundRequestId before NeoX's answer told the desk that id. SQLite cannot change a CHECK in place,
 -- so the table is rebuilt with its rows and indexes.
 CREATE TABLE webhook_events_new (
 	id               INTEGER PRIMARY KEY,
@@ -21,7 +22,10 @@ CREATE TABLE webhook_events_new (
 	applied          TEXT    NOT NULL CHECK (applied IN ('applied', 'duplicate', 'stale', 'unknown_refund',
 		'suspicious', 'contradicts')),
 	reason           TEXT    NOT NULL DEFAULT '',
-	raw_body         TEXT    NOT NULL DEFAULT '' -- bank account numbers masked
+	raw_body         TEXT    NOT NULL DEFAULT '', -- bank account numbers masked
+	-- A GC event no refund matched yet, as verified (JSON): applied once
+	-- NeoX's answer gives the desk the refundRequestId it names.
+	event            TEXT    NOT NULL DEFAULT ''
 );
 INSERT INTO webhook_events_new (id, api, dedupe_key, refund_id, event_ref, event_status, received_at,
 	last_received_at, deliveries, verified, applied, raw_body)
@@ -31,4 +35,5 @@ DROP TABLE webhook_events;
 ALTER TABLE webhook_events_new RENAME TO webhook_events;
 CREATE INDEX webhook_events_refund ON webhook_events(refund_id, received_at);
 CREATE INDEX webhook_events_unmatched ON webhook_events(received_at) WHERE refund_id IS NULL;
+CREATE INDEX webhook_events_held ON webhook_events(api, event_ref) WHERE applied = 'unknown_refund';
 CREATE INDEX webhook_events_review ON webhook_events(received_at) WHERE applied IN ('suspicious', 'contradicts');
