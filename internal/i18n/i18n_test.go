@@ -48,6 +48,7 @@ var dynamic = map[string][]string{
 	"api.":               {"PG", "GC", "COL"},
 	"nav.":               {"home", "transactions", "refunds", "approvals", "audit", "users", "account"},
 	"tx.not_refundable_": {"order", "transaction"},
+	"hook.reason.":       {"api", "target", "amount", "currency", "neox_refund_id", "not_sent", "contradicts"},
 }
 
 // TestEveryUsedKeyExists scans the templates and handlers for keys and

@@ -44,6 +44,9 @@ var fxBase = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 func fixtureRefundID(i int64) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
 
 // fixtureTxnRef is the transaction of refund i: five refunds per transaction.
+// fixtureAmount is fixture refund i's amount in VND (PG and COL).
+func fixtureAmount(i int64) int64 { return 10_000 + (i*7919)%5_000_000 }
+
 func fixtureTxnRef(api string, i int64) string { return fmt.Sprintf("FX%s%08d", api, i/5) }
 
 var fxAPIs = [3]string{"PG", "GC", "COL"}
@@ -202,7 +205,7 @@ func insertRefunds(ctx context.Context, tx *sql.Tx, from, to int64) error {
 	for i := from; i < to; i++ {
 		api := fxAPIs[i%3]
 		payment, currency, method := "", "VND", ""
-		amount := 10_000 + (i*7919)%5_000_000
+		amount := fixtureAmount(i)
 		if api == "PG" {
 			payment, method = strconv.FormatInt(3_000_000+i/5, 10), "ATM"
 		}

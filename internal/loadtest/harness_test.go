@@ -223,19 +223,20 @@ func (w *world) hit(c *http.Client, route string, want int, method, path string,
 	return loc, true
 }
 
-// pgIPN is a signed PG refund IPN for fixture refund i (a PG refund that
-// already succeeded): what NeoX sends when it repeats a notification.
+// pgIPN is a signed PG refund IPN for fixture refund i, which must be a
+// PG refund that succeeded (i a multiple of 300: see the fixture's mix):
+// what NeoX sends when it repeats a notification.
 func (w *world) pgIPN(i int64) []byte {
 	cfg := w.run.App.Cfg
 	fields := map[string]string{"neo_MerchantCode": cfg.PGMerchantCode, "neo_Command": "REFUND",
 		"neo_OrderID": "FX-ORDER", "neo_PaymentID": strconv.FormatInt(3_000_000+i/5, 10), "neo_RequestID": fixtureRefundID(i),
-		"neo_TransactionID": fmt.Sprintf("RF%010d", i), "neo_Amount": "10000", "neo_Fee": "0",
+		"neo_TransactionID": fmt.Sprintf("RF%010d", i), "neo_Amount": strconv.FormatInt(fixtureAmount(i), 10), "neo_Fee": "0",
 		"neo_Version": "1", "neo_ResponseCode": "0", "neo_ResponseMsg": "Successful"}
 	ipn := map[string]any{}
 	for k, v := range fields {
 		ipn[k] = v
 	}
-	ipn["neo_Amount"], ipn["neo_Fee"], ipn["neo_ResponseCode"] = 10000, 0, 0
+	ipn["neo_Amount"], ipn["neo_Fee"], ipn["neo_ResponseCode"] = fixtureAmount(i), 0, 0
 	ipn["neo_SecureHash"] = strings.ToUpper(neox.PGHash(fields, cfg.PGSecretKey))
 	b, _ := json.Marshal(ipn)
 	return b
@@ -277,7 +278,7 @@ func (w *world) user(ctx context.Context, i int) {
 		w.hit(mgr, "GET /audit?actor", 200, "GET", "/audit?actor="+staffName(rng.IntN(fxStaff)), nil, nil)
 		if w.fxRefunds > 0 {
 			w.hit(mgr, "GET /refunds/{id} (old)", 200, "GET", "/refunds/"+fixtureRefundID(fixtureID()), nil, nil)
-			w.hit(w.staff[i], "POST /webhooks/neox/pg (repeat)", 200, "POST", "/webhooks/neox/pg", nil, w.pgIPN(fixtureID()/3*3))
+			w.hit(w.staff[i], "POST /webhooks/neox/pg (repeat)", 200, "POST", "/webhooks/neox/pg", nil, w.pgIPN(fixtureID()/300*300))
 		}
 		w.hit(mgr, "GET /refunds (all)", 200, "GET", "/refunds", nil, nil)
 		w.hit(staff, "GET / (home)", 200, "GET", "/", nil, nil)
