@@ -6,6 +6,8 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/web/templates"
@@ -57,9 +59,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	redirect(w, r, form.Next)
 }
 
-// safeNext keeps post-login redirects on this site.
+// safeNext keeps post-login redirects on this site: a path starting with
+// one "/", without backslashes, control characters (browsers drop tabs and
+// newlines, so "/\t/host" would become "//host") or invalid UTF-8.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || !utf8.ValidString(next) ||
+		strings.ContainsFunc(next, func(r rune) bool { return r == '\\' || unicode.IsControl(r) }) {
 		return "/"
 	}
 	return next

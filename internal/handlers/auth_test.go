@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -274,5 +275,35 @@ func TestHealthAndReady(t *testing.T) {
 	e.db.Close()
 	if r := e.get(e.client(), "/readyz"); r.status != http.StatusServiceUnavailable {
 		t.Errorf("readyz with closed database: %d", r.status)
+	}
+}
+
+// TestNextRejectsControlCharacters: browsers drop tabs and newlines from
+// URLs, so "/\t/evil.example" in Location is "//evil.example", another
+// site. Every route that redirects to a "next" sends such a value home.
+func TestNextRejectsControlCharacters(t *testing.T) {
+	e := newEnv(t)
+	e.user("staff1", auth.RoleStaff)
+	for _, next := range []string{"/\t/evil.example/x", "/\n/evil.example", "/\r\n/evil.example", "/\x00x", "/\\evil.example", "/\x7f/x"} {
+		t.Run(strconv.Quote(next), func(t *testing.T) {
+			page := e.get(e.client(), "/login?next="+url.QueryEscape(next))
+			if !strings.Contains(page.body, `name="next" value="/"`) {
+				t.Errorf("login form keeps next: %.200s", page.body[strings.Index(page.body, "next")-50:])
+			}
+			c := e.client()
+			res := e.post(c, "/login", url.Values{"username": {"staff1"}, "password": {testPassword}, "next": {next}})
+			if loc := res.header.Get("Location"); loc != "/" {
+				t.Errorf("login Location = %q", loc)
+			}
+			res = e.do(c, http.MethodPost, "/login", url.Values{"username": {"staff1"}, "password": {testPassword}, "next": {next}},
+				map[string]string{"HX-Request": "true"})
+			if loc := res.header.Get("HX-Redirect"); loc != "" && loc != "/" {
+				t.Errorf("htmx login HX-Redirect = %q", loc)
+			}
+			res = e.post(c, "/lang", url.Values{"lang": {"vi"}, "next": {next}})
+			if loc := res.header.Get("Location"); loc != "/" {
+				t.Errorf("lang Location = %q", loc)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 )
@@ -67,14 +68,14 @@ func FuzzParseAuditFilter(f *testing.F) {
 
 func FuzzSafeNext(f *testing.F) {
 	for _, s := range []string{"", "/", "/refunds?x=1", "//evil.example", "/\\evil.example", "https://evil.example",
-		"/%2F%2Fevil", "javascript:alert(1)", "\t/x", "/\t/evil"} {
+		"/%2F%2Fevil", "javascript:alert(1)", "\t/x", "/\t/evil", "/\n/evil", "/\x7f/x", "/\u2028/x"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, next string) {
 		got := safeNext(next)
 		u, err := url.Parse(got)
 		if !strings.HasPrefix(got, "/") || strings.HasPrefix(got, "//") || strings.Contains(got, "\\") ||
-			(err == nil && (u.Host != "" || u.Scheme != "")) {
+			strings.ContainsFunc(got, unicode.IsControl) || (err == nil && (u.Host != "" || u.Scheme != "")) {
 			t.Fatalf("safeNext(%q) = %q leaves the site", next, got)
 		}
 	})
