@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -303,6 +304,47 @@ func TestNextRejectsControlCharacters(t *testing.T) {
 			res = e.post(c, "/lang", url.Values{"lang": {"vi"}, "next": {next}})
 			if loc := res.header.Get("Location"); loc != "/" {
 				t.Errorf("lang Location = %q", loc)
+			}
+		})
+	}
+}
+
+// TestUnreadableFormsAre400: more form fields than net/url reads (10,000),
+// or a damaged escape, on any POST — anonymous /login included — is a 400
+// page, not a 500 with an ERROR log line; nothing is recorded.
+func TestUnreadableFormsAre400(t *testing.T) {
+	e := newEnv(t)
+	e.user("staff1", auth.RoleStaff)
+	many := strings.Repeat("a=1&", 10_001) + "username=staff1"
+	for _, tt := range []struct {
+		name, path, body string
+		signedIn         bool
+	}{
+		{"10,001 fields on /login", "/login", many, false},
+		{"bad escape on /login", "/login", "username=%zz&password=x", false},
+		{"10,001 fields on /refunds", "/refunds", many, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := e.client()
+			if tt.signedIn {
+				c = e.login("staff1")
+			}
+			before := e.count(`SELECT count(*) FROM audit_events`)
+			req, _ := http.NewRequest(http.MethodPost, e.url+tt.path, strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Origin", e.url)
+			req.Header.Set("Accept-Language", "vi")
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "Không đọc được biểu mẫu") {
+				t.Fatalf("status %d: %.300s", resp.StatusCode, b)
+			}
+			if n := e.count(`SELECT count(*) FROM audit_events`); n != before {
+				t.Fatalf("%d audit rows written", n-before)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -161,6 +162,37 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// readForm reads a posted form once, up front, so that a form the server
+// cannot read (too large, more than net/url's 10,000 fields, bad escapes)
+// is a 400 or 413 for the sender, in their language, and never a 500 with
+// an ERROR line, whatever the route (anonymous /login included).
+func (s *Server) readForm(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isFormPost(r) {
+			if err := r.ParseForm(); err != nil {
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					s.renderStatus(w, r, http.StatusRequestEntityTooLarge, tr(r, "error.too_large_title"), tr(r, "error.too_large_text"))
+					return
+				}
+				s.log.InfoContext(r.Context(), "unreadable form refused", "path", r.URL.Path, "err", err)
+				s.renderStatus(w, r, http.StatusBadRequest, tr(r, "error.bad_form_title"), tr(r, "error.bad_form_text"))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// isFormPost reports a request whose body is a URL-encoded form.
+func isFormPost(r *http.Request) bool {
+	if r.Method != http.MethodPost && r.Method != http.MethodPut && r.Method != http.MethodPatch {
+		return false
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return ct == "application/x-www-form-urlencoded"
 }
 
 // requireAccess authenticates the request from its session and checks the

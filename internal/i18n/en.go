@@ -73,6 +73,8 @@ var en = map[string]string{
 	"audit.user_agent":              "User agent",
 	"audit.verify_now":              "Verify the whole chain now",
 	"chain.broken":                  "Chain BROKEN at event %d: %s. Verified up to event %d.",
+	"error.bad_form_text":           "The form sent was not one this page sends (too many fields, or damaged). Go back, reload the page and try again.",
+	"error.bad_form_title":          "The form could not be read",
 	"error.neox_title":              "NeoX could not complete this",
 	"hook.deliveries":               "Deliveries",
 	"hook.product":                  "Product",

@@ -73,6 +73,8 @@ var vi = map[string]string{
 	"audit.user_agent":              "Trình duyệt",
 	"audit.verify_now":              "Kiểm tra toàn bộ chuỗi ngay",
 	"chain.broken":                  "Chuỗi BỊ HỎNG tại sự kiện %d: %s. Đã xác minh đến sự kiện %d.",
+	"error.bad_form_text":           "Biểu mẫu gửi lên không đúng dạng của trang này (quá nhiều trường hoặc bị hỏng). Hãy quay lại, tải lại trang và thử lại.",
+	"error.bad_form_title":          "Không đọc được biểu mẫu",
 	"error.neox_title":              "NeoX không hoàn tất được thao tác này",
 	"hook.deliveries":               "Số lần gửi",
 	"hook.product":                  "Sản phẩm",
