@@ -109,6 +109,9 @@ func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.As(err, &ve):
 			maps.Copy(f.Errors, validationTexts(r.Context(), ve))
+		case errors.Is(err, refunds.ErrTokenReused):
+			// A fresh token: submitting again is a deliberate new request.
+			f.Errors["form"], f.Token = tr(r, "err.token_reused"), uuid.NewString()
 		case err != nil:
 			if _, msg, ok := neoxProblem(r.Context(), err, doneRequest); ok {
 				f.Errors["form"] = msg

@@ -44,6 +44,40 @@ func TestDoubleSubmitCreatesOneRefund(t *testing.T) {
 	}
 }
 
+// A form token reused with other content (another amount, or by another
+// person) creates nothing and says so; the first refund stays as it was.
+func TestReusedTokenWithOtherContentCreatesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.user("staff1", auth.RoleStaff)
+	e.user("staff2", auth.RoleStaff)
+	c := e.login("staff1")
+	token := uuid.NewString()
+	first := e.post(c, "/refunds", refundForm(token, "100.000"))
+	if first.status != http.StatusSeeOther {
+		t.Fatalf("first submit: %d", first.status)
+	}
+	for name, try := range map[string]func() result{
+		"other amount": func() result { return e.post(c, "/refunds", refundForm(token, "120.000")) },
+		"other person": func() result { return e.post(e.login("staff2"), "/refunds", refundForm(token, "100.000")) },
+	} {
+		res := try()
+		if res.status != http.StatusUnprocessableEntity || !strings.Contains(res.body, "already submitted with other values") ||
+			strings.Contains(res.body, `value="`+token+`"`) {
+			t.Fatalf("%s: %d %.300s", name, res.status, res.body)
+		}
+	}
+	if n := e.count(`SELECT count(*) FROM refunds`); n != 1 {
+		t.Fatalf("%d refunds, want 1", n)
+	}
+	if n := e.count(`SELECT count(*) FROM refunds WHERE amount = 100000`); n != 1 {
+		t.Fatal("the first refund changed")
+	}
+	// The same content again is the double click: the same refund.
+	if again := e.post(c, "/refunds", refundForm(token, "100.000")); again.header.Get("Location") != first.header.Get("Location") {
+		t.Fatalf("repeat went to %q, want %q", again.header.Get("Location"), first.header.Get("Location"))
+	}
+}
+
 // Two managers approving at once: exactly one decision, the other is told.
 func TestConcurrentApprovalsOneWins(t *testing.T) {
 	e := newEnv(t)

@@ -187,7 +187,7 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 	req.IdempotencyKey = strings.TrimSpace(req.IdempotencyKey)
 	if req.IdempotencyKey != "" {
 		if r, err := s.byIdempotencyKey(ctx, s.db.Read, req.IdempotencyKey); err == nil {
-			return r, nil
+			return sameRequest(r, actor, req)
 		} else if !errors.Is(err, ErrNotFound) {
 			return Refund{}, err
 		}
@@ -263,9 +263,30 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 		return Refund{}, err
 	}
 	if existing != nil {
-		return *existing, nil
+		return sameRequest(*existing, actor, req)
 	}
 	return s.Get(ctx, r.ID)
+}
+
+// ErrTokenReused is returned by Create when a form token already created a
+// refund with other content (or for someone else): nothing is created, and
+// the first refund is not silently passed off as this one.
+var ErrTokenReused = errors.New("this form was already submitted with other values")
+
+// sameRequest returns prev when req (by actor) is a repeat of the request
+// that created it: a double click or a resent form. Anything else reusing
+// its token is ErrTokenReused.
+func sameRequest(prev Refund, actor Actor, req NewRequest) (Refund, error) {
+	same := prev.RequestedBy == actor.ID && prev.API == req.API && prev.TransactionRef == req.TransactionRef &&
+		prev.PaymentID == req.PaymentID && (req.API == APIGC || prev.Amount == req.Amount) &&
+		prev.ReasonCode == strings.TrimSpace(req.ReasonCode) && prev.ReasonText == strings.TrimSpace(req.ReasonText) &&
+		prev.FeeChargeWay == req.FeeChargeWay && prev.SubMerchantID == strings.TrimSpace(req.SubMerchantID) &&
+		prev.BankSwift == strings.TrimSpace(req.BankSwift) && prev.BankAccountNumber == strings.TrimSpace(req.BankAccountNumber) &&
+		prev.BankAccountName == strings.TrimSpace(req.BankAccountName) && prev.BankBranch == strings.TrimSpace(req.BankBranch)
+	if !same {
+		return Refund{}, fmt.Errorf("%w (refund %s)", ErrTokenReused, prev.ID)
+	}
+	return prev, nil
 }
 
 func (s *Service) byIdempotencyKey(ctx context.Context, q querier, key string) (Refund, error) {
