@@ -68,6 +68,7 @@ func TestAuthMessagesAreTranslated(t *testing.T) {
 		{"spaces", "ann", "", "staff", strings.Repeat(" ", 12)},
 		{"password is username", "averylongname1", "", "staff", "AVERYLONGNAME1"},
 		{"invalid text", "ann", "", "staff", strings.Repeat("\xff", 12)},
+		{"guessable password", "ann", "", "staff", "password1234"},
 	}
 	var all []*auth.ValidationError
 	for _, tt := range tests {
