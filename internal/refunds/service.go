@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -242,15 +243,19 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 		if req.IdempotencyKey != "" {
 			key = req.IdempotencyKey
 		}
+		accHash, err := accountHash(ctx, tx, r.BankAccountNumber)
+		if err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO refunds (id, api, transaction_ref, payment_id, amount, currency,
 			payment_method, reason_code, reason_text, fee_charge_way, sub_merchant_id, bank_swift, bank_account_number,
 			bank_account_name, bank_branch, requested_by, requested_by_name, requested_at, idempotency_key,
-			neox_refunded_base, neox_base_at, updated_at, lang)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			neox_refunded_base, neox_base_at, updated_at, lang, bank_account_hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, string(r.API), r.TransactionRef, r.PaymentID, r.Amount, r.Currency, r.PaymentMethod,
 			r.ReasonCode, r.ReasonText, r.FeeChargeWay, r.SubMerchantID, r.BankSwift, r.BankAccountNumber,
 			r.BankAccountName, r.BankBranch, r.RequestedBy, r.RequestedByName, fmtTime(now), key,
-			r.refundedBase, fmtTime(r.baseAt), fmtTime(now), neox.Language(ctx))
+			r.refundedBase, fmtTime(r.baseAt), fmtTime(now), neox.Language(ctx), accHash)
 		if err != nil {
 			return fmt.Errorf("refunds: insert: %w", err)
 		}
@@ -268,6 +273,16 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 	return s.Get(ctx, r.ID)
 }
 
+// sameAccount compares a stored account number, which a final refund keeps
+// only as "••••1234", with one typed in full.
+func sameAccount(stored, typed string) bool {
+	if rest, ok := strings.CutPrefix(stored, "•"); ok {
+		last := strings.TrimLeft(rest, "•")
+		return len(typed) == utf8.RuneCountInString(stored) && strings.HasSuffix(typed, last)
+	}
+	return stored == typed
+}
+
 // ErrTokenReused is returned by Create when a form token already created a
 // refund with other content (or for someone else): nothing is created, and
 // the first refund is not silently passed off as this one.
@@ -281,7 +296,7 @@ func sameRequest(prev Refund, actor Actor, req NewRequest) (Refund, error) {
 		prev.PaymentID == req.PaymentID && (req.API == APIGC || prev.Amount == req.Amount) &&
 		prev.ReasonCode == strings.TrimSpace(req.ReasonCode) && prev.ReasonText == strings.TrimSpace(req.ReasonText) &&
 		prev.FeeChargeWay == req.FeeChargeWay && prev.SubMerchantID == strings.TrimSpace(req.SubMerchantID) &&
-		prev.BankSwift == strings.TrimSpace(req.BankSwift) && prev.BankAccountNumber == strings.TrimSpace(req.BankAccountNumber) &&
+		prev.BankSwift == strings.TrimSpace(req.BankSwift) && sameAccount(prev.BankAccountNumber, strings.TrimSpace(req.BankAccountNumber)) &&
 		prev.BankAccountName == strings.TrimSpace(req.BankAccountName) && prev.BankBranch == strings.TrimSpace(req.BankBranch)
 	if !same {
 		return Refund{}, fmt.Errorf("%w (refund %s)", ErrTokenReused, prev.ID)
