@@ -163,8 +163,8 @@ func TestWebhookCOLApprovalDoesNotGoBack(t *testing.T) {
 
 func TestWebhookGCMatchesByOrderThenID(t *testing.T) {
 	db := openDB(t)
-	gc := &fakeGC{getOrder: func(_ context.Context, id string) (neox.CollectionOrder, error) {
-		return neox.CollectionOrder{ID: id, Status: "PAID", Currency: "USD", Amount: 1000}, nil
+	gc := &fakeGC{getOrder: func(_ context.Context, id, _ string) (neox.CollectionOrder, error) {
+		return neox.CollectionOrder{ID: id, Status: "SUCCESS", Currency: "USD", Amount: 1000}, nil
 	}}
 	s := newService(t, db, Gateways{GC: gc}, Options{})
 	r := approved(t, s, NewRequest{API: APIGC, TransactionRef: "CO1", ReasonCode: "X", FeeChargeWay: "OUR"})
