@@ -353,7 +353,6 @@ var en = map[string]string{
 	"tx.bad_ref":                    "Enter the NeoX id: letters, digits and - _ . : only, up to 64 characters.",
 	"tx.bad_sub":                    "Enter the sub-merchant id: letters, digits and - _ . : only, up to 64 characters.",
 	"tx.choose_product":             "Choose one of the configured products.",
-	"tx.created":                    "Created",
 	"tx.fee":                        "NeoX fee",
 	"tx.in_flight":                  "In flight here",
 	"tx.merchant_id":                "Merchant id",

@@ -353,7 +353,6 @@ var vi = map[string]string{
 	"tx.bad_ref":                    "Nhập mã NeoX: chỉ chữ, số và - _ . :, tối đa 64 ký tự.",
 	"tx.bad_sub":                    "Nhập mã merchant con: chỉ chữ cái, chữ số và - _ . :, tối đa 64 ký tự.",
 	"tx.choose_product":             "Hãy chọn một sản phẩm đã cấu hình.",
-	"tx.created":                    "Tạo lúc",
 	"tx.fee":                        "Phí NeoX",
 	"tx.in_flight":                  "Đang xử lý tại đây",
 	"tx.merchant_id":                "Mã merchant",
