@@ -67,6 +67,9 @@ func (s *Server) fillRefundable(r *http.Request, f *templates.RefundForm) string
 		}
 	case l.Transaction != nil:
 		f.Refundable, f.Currency = l.Transaction.Refundable, "VND"
+		if l.Transaction.Unrecognised {
+			f.Notice = reasonText(r.Context(), l.Transaction.Reason)
+		}
 	}
 	if f.Refundable <= 0 {
 		return tr(r, "err.nothing_refundable")

@@ -81,6 +81,11 @@ func TestLookupShowsDocumentedFields(t *testing.T) {
 		}
 	}
 
+	form := e.get(c, "/refunds/new?api=COL&ref=FT24330QNH007")
+	if got, _ := testID(form.body, "form-notice"); form.status != http.StatusOK || !strings.Contains(got, `"COMPLETED"`) {
+		t.Errorf("refund form: %d, notice %q", form.status, got)
+	}
+
 	// In Vietnamese, the explanation is translated and the status kept.
 	r = e.do(c, http.MethodGet, lookupPath("COL", "FT24330QNH007", ""), nil, map[string]string{"Accept-Language": "vi"})
 	if got, _ := testID(r.body, "status-unrecognised"); !strings.Contains(got, `"COMPLETED"`) || !strings.Contains(got, "chưa công bố") {
