@@ -68,6 +68,13 @@ var domainMessages = map[string]string{
 	"only paid transactions can be refunded (NeoX status %s)":                           "domain.45",
 	"GC refunds the whole order: %s %s":                                                 "domain.46",
 	"at most %s can be refunded (paid %s, refunded %s, pending or in progress here %s)": "domain.47",
+	// The refundable rules' reasons (internal/refunds/refundable.go).
+	"the order is not settled yet (NeoX status %s); only SUCCESS orders can be refunded":                                                                          "domain.48",
+	"NeoX is already refunding this order or has refunded it (status %s)":                                                                                         "domain.49",
+	"the order was not paid (NeoX status %s)":                                                                                                                     "domain.50",
+	"NeoX reported status %q, which is not a documented GC order status; only SUCCESS orders can be refunded":                                                     "domain.51",
+	"nothing is left to refund (paid %s, refunded %s, pending or in progress here %s)":                                                                            "domain.52",
+	"NeoX reported status %q, which NeoX has not documented; the desk lets you request the refund, and NeoX will refuse it if the transaction cannot be refunded": "domain.53",
 }
 
 // domainText renders a domain validation message in ctx's language. A

@@ -16,9 +16,10 @@ import (
 // Every validation message internal/refunds can return has a translation,
 // or a Vietnamese user meets an English sentence in the middle of a form.
 func TestRefundMessagesAreTranslated(t *testing.T) {
-	// invalid("field", "msg"), invalidf("field", "format", …), f["field"] = "msg"
-	re := regexp.MustCompile(`(?:invalidf?\("[a-z_]+", |f\["[a-z_]+"\] = )"([^"]+)"`)
-	for _, l := range sourceLiterals(t, filepath.Join("..", "refunds", "*.go"), re, 25) {
+	// invalid("field", "msg"), invalidf("field", "format", …), f["field"] = "msg",
+	// and the refundable rules' reasons: reasonX = "format"
+	re := regexp.MustCompile(`(?:invalidf?\("[a-z_]+", |f\["[a-z_]+"\] = |\breason[A-Z][A-Za-z]* += )"([^"]+)"`)
+	for _, l := range sourceLiterals(t, filepath.Join("..", "refunds", "*.go"), re, 33) {
 		if _, ok := domainMessages[l.text]; !ok {
 			t.Errorf("%s: %q has no entry in domainMessages", l.file, l.text)
 		}

@@ -259,8 +259,12 @@ func (s *Server) page(r *http.Request, titleKey, active string) templates.Page {
 		return p
 	}
 	p.Viewer = &templates.Viewer{ID: u.ID, Username: u.Username, DisplayName: displayName(u), Role: string(u.Role)}
-	// Those who work on refunds hear when NeoX stops answering.
+	// Those who work on refunds hear when NeoX stops answering, or refuses
+	// the desk's PG signature.
 	if s.refunds != nil && staffUp.allows(u.Role) {
+		if f, ok := s.refunds.SigningFault(); ok {
+			p.Signing = &templates.SigningNotice{Since: f.Since, Message: truncate(f.Message, 200)}
+		}
 		for _, o := range s.refunds.Outages() {
 			p.Outages = append(p.Outages, templates.Outage{API: string(o.API), Op: o.Op, Since: o.Since,
 				Failures: o.Failures, LastError: truncate(o.LastError, 200)})

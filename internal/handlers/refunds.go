@@ -24,7 +24,7 @@ func actorOf(u auth.User) refunds.Actor {
 func (s *Server) handleRefundForm(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := templates.RefundForm{API: q.Get("api"), Ref: strings.TrimSpace(q.Get("ref")), PaymentID: q.Get("payment"),
-		FeeChargeWay: "OUR", Token: uuid.NewString(), Errors: templates.FieldErrors{}}
+		SubMerchantID: strings.TrimSpace(q.Get("sub_merchant_id")), FeeChargeWay: "OUR", Token: uuid.NewString(), Errors: templates.FieldErrors{}}
 	if msg := s.fillRefundable(r, &f); msg != "" {
 		s.renderStatus(w, r, http.StatusUnprocessableEntity, tr(r, "err.cannot_request"), msg)
 		return
@@ -32,13 +32,20 @@ func (s *Server) handleRefundForm(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, templates.RefundFormPage(s.page(r, "rf.title", "transactions"), f))
 }
 
-// fillRefundable looks the reference up again so the form shows what can
-// be refunded now; it returns a message when nothing can be.
+// fillRefundable looks the reference up again (a GC order with the form's
+// sub-merchant) so the form shows what can be refunded now; it returns a
+// message when nothing can be.
 func (s *Server) fillRefundable(r *http.Request, f *templates.RefundForm) string {
+	if f.API != string(refunds.APIGC) {
+		f.SubMerchantID = "" // only GC orders belong to sub-merchants
+	}
 	if !slices.Contains(s.configuredAPIs(), f.API) || !validRef(f.Ref) {
 		return tr(r, "err.lookup_first")
 	}
-	l, err := s.refunds.Lookup(r.Context(), refunds.API(f.API), f.Ref)
+	if f.SubMerchantID != "" && !validRef(f.SubMerchantID) {
+		return tr(r, "tx.bad_sub")
+	}
+	l, err := s.refunds.LookupSubMerchant(r.Context(), refunds.API(f.API), f.Ref, f.SubMerchantID)
 	if err != nil {
 		if msg := lookupMessage(r.Context(), err); msg != "" {
 			return msg
@@ -60,6 +67,9 @@ func (s *Server) fillRefundable(r *http.Request, f *templates.RefundForm) string
 		}
 	case l.Transaction != nil:
 		f.Refundable, f.Currency = l.Transaction.Refundable, "VND"
+		if l.Transaction.Unrecognised {
+			f.Notice = reasonText(r.Context(), l.Transaction.Reason)
+		}
 	}
 	if f.Refundable <= 0 {
 		return tr(r, "err.nothing_refundable")

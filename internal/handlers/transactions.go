@@ -55,7 +55,11 @@ func lookupMessage(ctx context.Context, err error) string {
 // result when api and ref are given.
 func (s *Server) handleTransactions(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := templates.LookupForm{API: q.Get("api"), Ref: strings.TrimSpace(q.Get("ref")), APIs: s.configuredAPIs(), Errors: templates.FieldErrors{}}
+	f := templates.LookupForm{API: q.Get("api"), Ref: strings.TrimSpace(q.Get("ref")),
+		SubMerchantID: strings.TrimSpace(q.Get("sub_merchant_id")), APIs: s.configuredAPIs(), Errors: templates.FieldErrors{}}
+	if f.API != string(refunds.APIGC) {
+		f.SubMerchantID = "" // only GC orders belong to sub-merchants
+	}
 	var res *templates.LookupResult
 	status := http.StatusOK
 	if q.Has("ref") || q.Has("api") {
@@ -64,11 +68,13 @@ func (s *Server) handleTransactions(w http.ResponseWriter, r *http.Request) {
 			f.Errors["api"] = tr(r, "tx.choose_product")
 		case !validRef(f.Ref):
 			f.Errors["ref"] = tr(r, "tx.bad_ref")
+		case f.SubMerchantID != "" && !validRef(f.SubMerchantID):
+			f.Errors["sub_merchant_id"] = tr(r, "tx.bad_sub")
 		}
 		if len(f.Errors) > 0 {
 			status = http.StatusUnprocessableEntity
 		} else {
-			lr, err := s.lookup(r, refunds.API(f.API), f.Ref)
+			lr, err := s.lookup(r, refunds.API(f.API), f.Ref, f.SubMerchantID)
 			if err != nil {
 				s.renderError(w, r, err)
 				return
@@ -89,10 +95,11 @@ func (s *Server) handleTransactions(w http.ResponseWriter, r *http.Request) {
 }
 
 // lookup asks NeoX and maps the answer for the page; NeoX failures become a
-// message on the result, other errors are returned.
-func (s *Server) lookup(r *http.Request, api refunds.API, ref string) (templates.LookupResult, error) {
+// message on the result, other errors are returned. sub is the GC
+// sub-merchant, if any.
+func (s *Server) lookup(r *http.Request, api refunds.API, ref, sub string) (templates.LookupResult, error) {
 	res := templates.LookupResult{API: string(api), Ref: ref}
-	l, err := s.refunds.Lookup(r.Context(), api, ref)
+	l, err := s.refunds.LookupSubMerchant(r.Context(), api, ref, sub)
 	if err != nil {
 		if msg := lookupMessage(r.Context(), err); msg != "" {
 			res.Error = msg
@@ -107,15 +114,31 @@ func (s *Server) lookup(r *http.Request, api refunds.API, ref string) (templates
 	}
 	if o := l.Order; o != nil {
 		row := &templates.OrderRow{ID: o.ID, Status: o.Status, Currency: o.Currency, Amount: o.Amount,
-			InFlight: o.Reserved, CanRefund: o.Refundable, Created: o.CreatedAt}
+			InFlight: o.Reserved, CanRefund: o.Refundable, PayAmount: o.PayAmount, PayCurrency: o.PayCurrency,
+			OrderType: o.OrderType, MerchantID: o.MerchantID, SubMerchantID: o.SubMerchantID,
+			Reason: reasonText(r.Context(), o.Reason)}
 		if o.Refundable {
 			row.Refundable = o.Amount
 		}
 		res.Order = row
 	}
-	if tr := l.Transaction; tr != nil {
-		res.Order = &templates.OrderRow{ID: tr.ID, Status: tr.Status, Currency: "VND", Amount: tr.Amount, Refunded: tr.Refunded,
-			InFlight: tr.Reserved, Refundable: tr.Refundable, CanRefund: tr.Refundable > 0, Created: tr.CreatedAt}
+	if t := l.Transaction; t != nil {
+		created := t.TransDate
+		if created.IsZero() {
+			created = t.CreatedAt
+		}
+		res.Order = &templates.OrderRow{ID: t.ID, Status: t.Status, Currency: "VND", Amount: t.Amount, Refunded: t.Refunded,
+			InFlight: t.Reserved, Refundable: t.Refundable, CanRefund: t.Refundable > 0, Created: created,
+			Fee: t.Fee, ReconcileStatus: t.ReconcileStatus, PayoutStatus: t.PayoutStatus, Unrecognised: t.Unrecognised,
+			Reason: reasonText(r.Context(), t.Reason)}
 	}
 	return res, nil
+}
+
+// reasonText renders a refundable rule's reason in ctx's language.
+func reasonText(ctx context.Context, f refunds.Format) string {
+	if f.Text == "" {
+		return ""
+	}
+	return domainText(ctx, f.Text, f.Args...)
 }

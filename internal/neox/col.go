@@ -2,6 +2,7 @@ package neox
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -59,7 +60,7 @@ type colRefundData struct {
 	BankAccountNumber string  `json:"bankAccountNumber"`
 	BankAccountName   string  `json:"bankAccountName"`
 	Amount            flexInt `json:"amount"`
-	Note              string  `json:"note"`
+	Note              string  `json:"Note"`
 	FailedReason      string  `json:"failedReason"`
 	CreatedAt         string  `json:"createdAt"`
 }
@@ -183,42 +184,77 @@ func (c *COL) ListRefunds(ctx context.Context, q COLListQuery) (COLRefundPage, e
 	return page, nil
 }
 
-// CollectionTransaction is a COL collection transaction (VND).
+// CollectionTransaction is a COL collection transaction (VND) as GET
+// v2/col/transactions/{transId} documents it. In that call amount, fee
+// and refundedAmount are JSON strings ("150000"); they are whole đồng.
 type CollectionTransaction struct {
-	ID             string
-	Status         string
-	Amount         int64
-	RefundedAmount int64
-	CreatedAt      time.Time
+	ID                      string // transId
+	MerchantCode            string // merchantCode
+	TransDate               time.Time
+	VirtualAccountRequestID string // virtualAccountRequestId
+	VirtualAccountID        string // virtualAccountId
+	AccountName             string // accountName
+	Amount                  int64  // amount
+	Fee                     int64  // fee
+	RefundedAmount          int64  // refundedAmount: total refunded so far
+	Status                  string // status: NeoX publishes no list of values
+	ReconcileStatus         string // WAITING_UPLOAD | UPLOADED | APPROVED | REJECTED | RECONCILED | SETTLED
+	PayoutStatus            string // READY | PROCESSING | REJECTED | SUCCESS
+	Note                    string // Note (capital N in the docs)
+	// ServiceInformation (serviceInfomation, sic) and DebitorInformation
+	// are objects whose contents NeoX does not document: kept verbatim,
+	// never interpreted. DebitorInformation may name the payer's account.
+	ServiceInformation json.RawMessage
+	DebitorInformation json.RawMessage
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 }
 
-// GetCollectionTransaction fetches a collection transaction. The path
-// GET /v2/col/transactions/{id} is an assumption: the docs list a "get
-// detail transaction" API without its path. Unknown ids give a
-// *RejectedError matching ErrNotFound.
+// colTransactionData is the documented data object, field for field.
+type colTransactionData struct {
+	MerchantCode            string          `json:"merchantCode"`
+	TransID                 flexText        `json:"transId"`
+	TransDate               flexText        `json:"transDate"`
+	VirtualAccountRequestID flexText        `json:"virtualAccountRequestId"`
+	VirtualAccountID        flexText        `json:"virtualAccountId"`
+	AccountName             string          `json:"accountName"`
+	Amount                  flexInt         `json:"amount"`
+	Fee                     flexInt         `json:"fee"`
+	RefundedAmount          flexInt         `json:"refundedAmount"`
+	Status                  string          `json:"status"`
+	ReconcileStatus         string          `json:"reconcileStatus"`
+	PayoutStatus            string          `json:"payoutStatus"`
+	ServiceInfomation       json.RawMessage `json:"serviceInfomation"`
+	DebitorInformation      json.RawMessage `json:"debitorInformation"`
+	Note                    string          `json:"Note"`
+	CreatedAt               flexText        `json:"createdAt"`
+	UpdatedAt               flexText        `json:"updatedAt"`
+}
+
+// GetCollectionTransaction fetches a collection transaction:
+// GET v2/col/transactions/{transId}. Unknown ids give a *RejectedError
+// matching ErrNotFound. Dates in a shape NeoX has not shown are left zero
+// rather than failing the lookup: nothing the desk decides depends on them.
 func (c *COL) GetCollectionTransaction(ctx context.Context, id string) (CollectionTransaction, error) {
 	if id == "" {
 		return CollectionTransaction{}, errors.New("neox COL get_transaction: empty id")
 	}
-	var d struct {
-		ID                string  `json:"id"`
-		CollectionTransID string  `json:"collectionTransId"`
-		Status            string  `json:"status"`
-		Amount            flexInt `json:"amount"`
-		RefundedAmount    flexInt `json:"refundedAmount"`
-		CreatedAt         string  `json:"createdAt"`
-	}
+	var d colTransactionData
 	if _, err := c.api.call(ctx, "get_transaction", http.MethodGet, "/v2/col/transactions/"+url.PathEscape(id), nil, &d); err != nil {
 		return CollectionTransaction{}, err
 	}
-	created, err := parseTime(d.CreatedAt)
-	if err != nil {
-		return CollectionTransaction{}, unknown("COL", "get_transaction", "createdAt: %w", err)
+	return CollectionTransaction{ID: string(d.TransID), MerchantCode: d.MerchantCode, TransDate: lenientTime(string(d.TransDate)),
+		VirtualAccountRequestID: string(d.VirtualAccountRequestID), VirtualAccountID: string(d.VirtualAccountID),
+		AccountName: d.AccountName, Amount: int64(d.Amount), Fee: int64(d.Fee), RefundedAmount: int64(d.RefundedAmount),
+		Status: d.Status, ReconcileStatus: d.ReconcileStatus, PayoutStatus: d.PayoutStatus, Note: d.Note,
+		ServiceInformation: rawObject(d.ServiceInfomation), DebitorInformation: rawObject(d.DebitorInformation),
+		CreatedAt: lenientTime(string(d.CreatedAt)), UpdatedAt: lenientTime(string(d.UpdatedAt))}, nil
+}
+
+// rawObject keeps a JSON value verbatim; null and absent are nil.
+func rawObject(b json.RawMessage) json.RawMessage {
+	if len(b) == 0 || string(b) == "null" {
+		return nil
 	}
-	tid := d.ID
-	if tid == "" {
-		tid = d.CollectionTransID
-	}
-	return CollectionTransaction{ID: tid, Status: d.Status, Amount: int64(d.Amount),
-		RefundedAmount: int64(d.RefundedAmount), CreatedAt: created}, nil
+	return append(json.RawMessage(nil), b...)
 }

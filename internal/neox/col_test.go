@@ -59,16 +59,43 @@ func TestCOLGetRefundNotFound(t *testing.T) {
 	}
 }
 
+// TestCOLGetCollectionTransaction: amounts arrive as strings in this call
+// (numbers are read too); dates in an unexpected shape do not fail it.
 func TestCOLGetCollectionTransaction(t *testing.T) {
-	f := newFakeOpenAPI(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/v2/col/transactions/FT24323L4AAA" {
-			t.Errorf("path %s", r.URL.Path)
-		}
-		writeJSON(w, 200, map[string]any{"code": 1, "data": map[string]any{"collectionTransId": "FT24323L4AAA",
-			"status": "SUCCESS", "amount": "150000", "refundedAmount": 0, "createdAt": "2024-11-18T03:00:00Z"}})
-	})
-	tx, err := NewCOL(f.config(), nil).GetCollectionTransaction(context.Background(), "FT24323L4AAA")
-	if err != nil || tx.ID != "FT24323L4AAA" || tx.Amount != 150000 || tx.Status != "SUCCESS" {
-		t.Fatalf("tx = %+v %v", tx, err)
+	tests := []struct {
+		name                  string
+		amount, refunded, fee any
+		created               string
+		want                  CollectionTransaction
+		class                 class
+	}{
+		{"strings as documented", "150000", "50000", "1100", "2024-11-18T03:00:00Z",
+			CollectionTransaction{Amount: 150000, RefundedAmount: 50000, Fee: 1100, CreatedAt: time.Date(2024, 11, 18, 3, 0, 0, 0, time.UTC)}, classOK},
+		{"numbers as in the list call", 150000, 0, 0, "2024-11-18 10:00:00",
+			CollectionTransaction{Amount: 150000, CreatedAt: time.Date(2024, 11, 18, 10, 0, 0, 0, time.UTC)}, classOK},
+		{"odd date is left zero", "150000", "0", "0", "18/11/2024", CollectionTransaction{Amount: 150000}, classOK},
+		{"fraction in amount", "150000.5", "0", "0", "", CollectionTransaction{}, classUnknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeOpenAPI(t, func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/v2/col/transactions/FT24323L4AAA" {
+					t.Errorf("path %s", r.URL.Path)
+				}
+				writeJSON(w, 200, map[string]any{"code": 1, "data": map[string]any{"transId": "FT24323L4AAA",
+					"status": "SUCCESS", "amount": tt.amount, "refundedAmount": tt.refunded, "fee": tt.fee, "createdAt": tt.created}})
+			})
+			tx, err := NewCOL(f.config(), nil).GetCollectionTransaction(context.Background(), "FT24323L4AAA")
+			if classify(err) != tt.class {
+				t.Fatalf("err = %v", err)
+			}
+			if err != nil {
+				return
+			}
+			if tx.ID != "FT24323L4AAA" || tx.Status != "SUCCESS" || tx.Amount != tt.want.Amount || tx.RefundedAmount != tt.want.RefundedAmount ||
+				tx.Fee != tt.want.Fee || !tx.CreatedAt.Equal(tt.want.CreatedAt) {
+				t.Fatalf("tx = %+v", tx)
+			}
+		})
 	}
 }

@@ -42,11 +42,12 @@ func TestConformanceWithSandbox(t *testing.T) {
 		}
 	})
 	t.Run("GC", func(t *testing.T) {
-		o, err := gc.GetCollectionOrder(ctx, "CO-20240501-000123456")
-		if err != nil || o.Amount != 150_000 || o.Currency != "USD" || o.Status != "PAID" || o.MerchantCode != "UFLIYL" || o.CreatedAt.IsZero() {
+		o, err := gc.GetCollectionOrder(ctx, "CO-20240501-000123456", "")
+		if err != nil || o.ID != "CO-20240501-000123456" || o.Amount != 150_000 || o.Currency != "USD" || o.PayAmount != 149_500 ||
+			o.PayCurrency != "USD" || o.Status != "SUCCESS" || o.MerchantID != "UFLIYL" || o.OrderType != "TRADE_COLLECTION" {
 			t.Fatalf("order = %+v, %v", o, err)
 		}
-		jpy, err := gc.GetCollectionOrder(ctx, "CO-20240504-000200003")
+		jpy, err := gc.GetCollectionOrder(ctx, "CO-20240504-000200003", "")
 		if err != nil || jpy.Amount != 120_000 {
 			t.Fatalf("JPY order = %+v, %v", jpy, err)
 		}
@@ -54,13 +55,14 @@ func TestConformanceWithSandbox(t *testing.T) {
 		if err != nil || res.Status != "PROCESSING" || res.CollectionOrderID != o.ID || res.RefundRequestID == "" || res.NeoResponseID == "" {
 			t.Fatalf("Refund = %+v, %v", res, err)
 		}
-		if _, err := gc.GetCollectionOrder(ctx, "CO-NOPE"); !errors.Is(err, neox.ErrNotFound) {
+		if _, err := gc.GetCollectionOrder(ctx, "CO-NOPE", ""); !errors.Is(err, neox.ErrNotFound) {
 			t.Fatalf("unknown order: %v", err)
 		}
 	})
 	t.Run("COL", func(t *testing.T) {
 		tx, err := col.GetCollectionTransaction(ctx, "FT24324HCM001")
-		if err != nil || tx.Amount != 2_500_000 || tx.RefundedAmount != 500_000 || tx.Status != "SUCCESS" {
+		if err != nil || tx.ID != "FT24324HCM001" || tx.Amount != 2_500_000 || tx.RefundedAmount != 500_000 || tx.Fee != 5_500 ||
+			tx.Status != "SUCCESS" || tx.MerchantCode != "UFLIYL" || tx.CreatedAt.IsZero() {
 			t.Fatalf("transaction = %+v, %v", tx, err)
 		}
 		r, err := col.Refund(ctx, neox.COLRefundRequest{RequestID: "c-col", CollectionTransID: tx.ID, Amount: 200_000,

@@ -43,10 +43,30 @@
 //     PG code 19 mean "NeoX already has this request id": they are reported
 //     as unknown outcomes, never as rejections, because the original
 //     request may well have succeeded.
-//   - Paths not in the docs, assumed: GET /v2/gc/collection-orders/{id} and
-//     GET /v2/col/transactions/{id}.
-//   - GC amounts arrive in major units of the order currency ("1500.00");
-//     CollectionOrder.Amount converts them exactly (no floats) to minor
+//   - Lookups read exactly the documented names and JSON types (see
+//     conformance_docs_test.go, whose fixtures are written from the docs):
+//     GET /v2/gc/collection-orders/{collectionOrderId} → requestId, orderId
+//     (the order id), merchantId, amount and payAmount (JSON numbers),
+//     currency, payCurrency, orderType, status (WAIT_MATCH | MATCHED |
+//     REJ_WAIT_MATCH | PENDING | SUCCESS | CANCEL | REFUND_PROCESS |
+//     REFUND_SUCCESS), recBankCode; subMerchantId is sent as a query
+//     parameter when the caller gives one. GET v2/col/transactions/{transId}
+//     → merchantCode, transId, transDate, virtualAccountRequestId,
+//     virtualAccountId, accountName, amount, fee, refundedAmount (JSON
+//     strings here, numbers in the list call: both are read), status (no
+//     published values), reconcileStatus, payoutStatus, serviceInfomation
+//     (sic) and debitorInformation (kept verbatim), Note (capital N),
+//     createdAt, updatedAt. Display-only dates in an unknown shape are left
+//     zero instead of failing the lookup.
+//   - GC amounts (amount, payAmount) arrive in major units of their
+//     currency (1500.00); they are converted exactly (no floats) to minor
 //     units using the ISO 4217 exponent (see CurrencyExponent): USD 1500.00
-//     → 150000, JPY 120000 → 120000, VND has no minor unit.
+//     → 150000, JPY 120000 → 120000, VND has no minor unit. A missing
+//     payCurrency is taken as the order currency.
+//   - PG code 98 ("invalid signature", defined by NeoX's client library,
+//     absent from the public table) is a *RejectedError like any other
+//     refusal; IsBadSignature recognises it so the desk can tell operators
+//     that its PG signing configuration is wrong.
+//   - Which GC/COL statuses and amounts are refundable is not the client's
+//     business: see internal/refunds/refundable.go.
 package neox

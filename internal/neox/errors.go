@@ -3,6 +3,7 @@ package neox
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -55,6 +56,14 @@ func (e *RejectedError) Is(target error) bool {
 func isNotFoundAnswer(code, msg string) bool {
 	return code == "404" || strings.EqualFold(msg, "RESOURCE_NOT_FOUND") ||
 		strings.Contains(strings.ToLower(msg), "not found")
+}
+
+// IsBadSignature reports whether err is PG's answer that the request's
+// signature is invalid (code 98): the desk's PG merchant code or secret
+// key is wrong.
+func IsBadSignature(err error) bool {
+	r, ok := IsRejected(err)
+	return ok && r.API == "PG" && r.Code == strconv.Itoa(PGCodeBadSignature)
 }
 
 // UnknownOutcomeError reports a call whose effect is unknown: timeout,

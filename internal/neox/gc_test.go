@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
+	"sync"
 	"testing"
-	"time"
 )
 
 func TestGCRefundWire(t *testing.T) {
@@ -39,18 +40,23 @@ func TestGCRefundWire(t *testing.T) {
 	}
 }
 
+// TestGCGetCollectionOrder converts the documented JSON-number amounts
+// exactly, per currency, and classifies bad amounts and unknown ids.
 func TestGCGetCollectionOrder(t *testing.T) {
 	tests := []struct {
-		name   string
-		amount any
-		cur    string
-		want   int64
-		class  class
+		name           string
+		amount, pay    string // JSON number text
+		cur, payCur    string
+		want, wantPay  int64
+		wantPayCurency string
+		class          class
 	}{
-		{"USD string", "1500.00", "USD", 150000, classOK},
-		{"EUR number", json.Number("89.9"), "EUR", 8990, classOK},
-		{"JPY", "120000", "JPY", 120000, classOK},
-		{"bad amount", "12.345", "USD", 0, classUnknown},
+		{"USD", "1500.00", "1495.00", "USD", "USD", 150000, 149500, "USD", classOK},
+		{"EUR paid in VND", "89.9", "2431000", "EUR", "VND", 8990, 2431000, "VND", classOK},
+		{"JPY", "120000", "120000", "JPY", "JPY", 120000, 120000, "JPY", classOK},
+		{"no payCurrency", "250", "250", "SGD", "", 25000, 25000, "SGD", classOK},
+		{"bad amount", "12.345", "0", "USD", "USD", 0, 0, "", classUnknown},
+		{"bad payAmount", "12.34", "12.345", "USD", "USD", 0, 0, "", classUnknown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,23 +65,65 @@ func TestGCGetCollectionOrder(t *testing.T) {
 					writeJSON(w, 200, map[string]any{"code": 2, "message": "RESOURCE_NOT_FOUND"})
 					return
 				}
-				writeJSON(w, 200, map[string]any{"code": 1, "data": map[string]any{"id": "CO 1", "status": "PAID",
-					"currency": tt.cur, "amount": tt.amount, "merchantCode": "M1", "createdAt": "2024-05-01T10:00:00+07:00"}})
+				writeJSON(w, 200, map[string]any{"code": 1, "data": map[string]any{"orderId": "CO 1", "status": "SUCCESS",
+					"currency": tt.cur, "amount": json.Number(tt.amount), "payCurrency": tt.payCur, "payAmount": json.Number(tt.pay),
+					"merchantId": "M1", "orderType": "RECHARGE"}})
 			})
 			g := NewGC(f.config(), nil)
-			o, err := g.GetCollectionOrder(context.Background(), "CO 1")
+			o, err := g.GetCollectionOrder(context.Background(), "CO 1", "")
 			if classify(err) != tt.class {
 				t.Fatalf("err = %v", err)
 			}
 			if err == nil {
-				wantT := time.Date(2024, 5, 1, 3, 0, 0, 0, time.UTC)
-				if o.Amount != tt.want || o.Currency != tt.cur || o.Status != "PAID" || !o.CreatedAt.Equal(wantT) {
+				if o.ID != "CO 1" || o.Amount != tt.want || o.Currency != tt.cur || o.PayAmount != tt.wantPay ||
+					o.PayCurrency != tt.wantPayCurency || o.Status != "SUCCESS" || o.MerchantID != "M1" || o.OrderType != "RECHARGE" {
 					t.Fatalf("order = %+v", o)
 				}
 			}
-			if _, err := g.GetCollectionOrder(context.Background(), "nope"); !errors.Is(err, ErrNotFound) {
+			if _, err := g.GetCollectionOrder(context.Background(), "nope", ""); !errors.Is(err, ErrNotFound) {
 				t.Fatalf("unknown id: %v", err)
 			}
 		})
+	}
+}
+
+// TestGCGetCollectionOrderSubMerchant: subMerchantId is a query parameter
+// sent only when the order belongs to a sub-merchant.
+func TestGCGetCollectionOrderSubMerchant(t *testing.T) {
+	var mu sync.Mutex
+	var got []*url.URL
+	f := newFakeOpenAPI(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.URL)
+		mu.Unlock()
+		writeJSON(w, 200, map[string]any{"code": 1, "data": map[string]any{"orderId": "CO-1", "status": "SUCCESS",
+			"currency": "USD", "amount": 1, "payCurrency": "USD", "payAmount": 1}})
+	})
+	g := NewGC(f.config(), nil)
+	for _, sub := range []string{"SUB-MERCH-00091", "", "SUB &=?"} {
+		if _, err := g.GetCollectionOrder(context.Background(), "CO-1", sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 3 {
+		t.Fatalf("%d requests", len(got))
+	}
+	for i, want := range []string{"SUB-MERCH-00091", "", "SUB &=?"} {
+		u := got[i]
+		if u.Path != "/v2/gc/collection-orders/CO-1" {
+			t.Errorf("request %d path %s", i, u.Path)
+		}
+		q := u.Query()
+		if want == "" {
+			if q.Has("subMerchantId") || u.RawQuery != "" {
+				t.Errorf("request %d: query %q, want none without a sub-merchant", i, u.RawQuery)
+			}
+			continue
+		}
+		if q.Get("subMerchantId") != want || len(q) != 1 {
+			t.Errorf("request %d: query %q, want subMerchantId=%q only", i, u.RawQuery, want)
+		}
 	}
 }

@@ -15,8 +15,15 @@ import (
 // PGPath is the single PG endpoint; the command is in neo_Command.
 const PGPath = "/api/v1/paygate/neopay"
 
-// PG code meaning "duplicated merchant transaction id".
-const pgCodeDuplicate = 19
+// PG codes the client treats specially.
+const (
+	pgCodeDuplicate = 19 // duplicated merchant transaction id: NeoX holds the request
+	// PGCodeBadSignature is "invalid signature": NeoX's own client library
+	// defines it, the public error table does not. It is a definite
+	// refusal (nothing happened), and it means the desk's merchant code or
+	// secret key is wrong, so every signed PG call will be refused alike.
+	PGCodeBadSignature = 98
+)
 
 // PG is a client of the NeoX payment gateway (QUERY_PT and REFUND).
 type PG struct {
@@ -172,7 +179,8 @@ func (p *PG) Refund(ctx context.Context, r PGRefundRequest) (PGRefundResult, err
 }
 
 // post sends one PG command and classifies the answer. Codes 0 and 99 are
-// returned; 19 (duplicate id) is unknown; any other code is a rejection.
+// returned; 19 (duplicate id) is unknown; any other code, 98 (invalid
+// signature) included, is a rejection.
 func (p *PG) post(ctx context.Context, op string, body map[string]any) (*pgAnswer, error) {
 	payload, err := json.Marshal(body)
 	if err != nil {

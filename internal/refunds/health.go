@@ -1,10 +1,14 @@
 package refunds
 
 import (
+	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/neox"
 )
 
 // outageAfter is how many unanswered calls in a row make a product count as
@@ -32,10 +36,26 @@ type endpoint struct {
 	op  string
 }
 
-// health follows whether NeoX answered the worker's calls, per operation.
+// SigningFault reports that NeoX PG refused the desk's request signature
+// (code 98, "invalid signature"): the configured PG merchant code or secret
+// key is wrong, so NeoX refuses every PG refund and lookup until it is
+// fixed. It is raised by the first such answer and ends with the next PG
+// answer that is not 98.
+type SigningFault struct {
+	API     API       // PG
+	Op      string    // the call that got the last 98: query_pt or refund
+	Since   time.Time // the first 98 after the last good answer
+	Last    time.Time // the latest 98
+	Count   int       // 98 answers in a row
+	Message string    // NeoX's message, verbatim
+}
+
+// health follows whether NeoX answered the desk's calls, per operation,
+// and whether PG accepts the desk's signature.
 type health struct {
 	mu      sync.Mutex
 	failing map[endpoint]Outage
+	signing *SigningFault
 }
 
 // record notes one worker call. Any answer from NeoX, even a refusal,
@@ -43,6 +63,7 @@ type health struct {
 func (h *health) record(api API, at time.Time, c call) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.noteSigning(api, at, c)
 	e := endpoint{api, c.op}
 	if c.outcome != "unknown" {
 		delete(h.failing, e)
@@ -58,6 +79,53 @@ func (h *health) record(api API, at time.Time, c call) {
 	o.Failures++
 	o.Last, o.LastError = at, c.message
 	h.failing[e] = o
+}
+
+// signature notes what one PG call made outside the worker (a lookup, the
+// checks of a request or an approval) says about the desk's signature.
+func (h *health) signature(api API, at time.Time, c call) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.noteSigning(api, at, c)
+}
+
+// noteSigning: a PG answer with code 98 raises (or extends) the signing
+// fault; any other PG answer ends it. A call left unanswered says nothing
+// about the signature. Call with h.mu held.
+func (h *health) noteSigning(api API, at time.Time, c call) {
+	if api != APIPG || c.outcome == "unknown" {
+		return
+	}
+	if c.outcome != "rejected" || c.code != strconv.Itoa(neox.PGCodeBadSignature) {
+		h.signing = nil
+		return
+	}
+	if h.signing == nil {
+		h.signing = &SigningFault{API: api, Since: at}
+	}
+	h.signing.Op, h.signing.Last, h.signing.Message = c.op, at, c.message
+	h.signing.Count++
+}
+
+// SigningFault reports whether NeoX PG is refusing the desk's signature
+// now (see SigningFault), and since when.
+func (s *Service) SigningFault() (SigningFault, bool) {
+	s.health.mu.Lock()
+	defer s.health.mu.Unlock()
+	if s.health.signing == nil {
+		return SigningFault{}, false
+	}
+	return *s.health.signing, true
+}
+
+// queryPT is QUERY_PT for the request path (lookups, request and approval
+// checks): its answer also tells whether PG accepts the desk's signature.
+// The worker's calls are noted by health.record.
+func (s *Service) queryPT(ctx context.Context, ref string) ([]neox.Payment, error) {
+	t0 := time.Now()
+	pays, err := s.gw.PG.QueryPT(ctx, ref)
+	s.health.signature(APIPG, s.now(), s.timed("query_pt", t0, err, ""))
+	return pays, err
 }
 
 // Outages lists the operations NeoX has left unanswered outageAfter calls

@@ -128,15 +128,15 @@ func (f *fakePG) Refund(ctx context.Context, r neox.PGRefundRequest) (neox.PGRef
 }
 
 type fakeGC struct {
-	getOrder func(ctx context.Context, id string) (neox.CollectionOrder, error)
+	getOrder func(ctx context.Context, id, subMerchantID string) (neox.CollectionOrder, error)
 	refund   func(ctx context.Context, r neox.GCRefundRequest) (neox.GCRefundResult, error)
 }
 
-func (f *fakeGC) GetCollectionOrder(ctx context.Context, id string) (neox.CollectionOrder, error) {
+func (f *fakeGC) GetCollectionOrder(ctx context.Context, id, subMerchantID string) (neox.CollectionOrder, error) {
 	if f.getOrder == nil {
 		return neox.CollectionOrder{}, errors.New("fake: GetCollectionOrder not set")
 	}
-	return f.getOrder(ctx, id)
+	return f.getOrder(ctx, id, subMerchantID)
 }
 
 func (f *fakeGC) Refund(ctx context.Context, r neox.GCRefundRequest) (neox.GCRefundResult, error) {

@@ -36,7 +36,7 @@ func TestAgainstSandbox(t *testing.T) {
 	t.Cleanup(func() { sb.Close() })
 	sb.AddPGTransaction(sandbox.PGTransaction{ID: "TXN-IT", OrderID: "ORD-IT", Payments: []sandbox.PGPayment{
 		{ID: "PAY-IT", Status: "SUCCESS", Method: "CC", Amount: 1_000_000}}})
-	sb.AddCollectionOrder(sandbox.CollectionOrder{ID: "CO-IT", Status: "PAID", Currency: "USD", Amount: 150000,
+	sb.AddCollectionOrder(sandbox.CollectionOrder{ID: "CO-IT", Status: "SUCCESS", Currency: "USD", Amount: 150000,
 		CreatedAt: time.Now()})
 	sb.AddCollectionTransaction(sandbox.CollectionTransaction{ID: "CT-IT", Status: "SUCCESS", Amount: 1_000_000,
 		CreatedAt: time.Now()})

@@ -109,11 +109,11 @@ func TestStats(t *testing.T) {
 
 func TestLookup(t *testing.T) {
 	db := openDB(t)
-	gc := &fakeGC{getOrder: func(_ context.Context, id string) (neox.CollectionOrder, error) {
+	gc := &fakeGC{getOrder: func(_ context.Context, id, _ string) (neox.CollectionOrder, error) {
 		if id != "CO1" {
 			return neox.CollectionOrder{}, &neox.RejectedError{API: "GC", Code: "2", Message: "RESOURCE_NOT_FOUND"}
 		}
-		return neox.CollectionOrder{ID: id, Status: "PAID", Currency: "USD", Amount: 150000}, nil
+		return neox.CollectionOrder{ID: id, Status: "SUCCESS", Currency: "USD", Amount: 150000}, nil
 	}}
 	s := newService(t, db, Gateways{PG: &fakePG{queryPT: paidPG(2_000_000, 500_000, "CC")}, GC: gc}, Options{Now: newClock().Now})
 	ctx := context.Background()

@@ -26,7 +26,7 @@ type Lookup struct {
 }
 
 // PaymentView is one PG payment. Refundable = Amount − Refunded (NeoX) −
-// Reserved (pending or in-flight here); 0 unless Paid.
+// Reserved (pending or in-flight here); 0 unless Paid (see pgVerdict).
 type PaymentView struct {
 	ID, Status, Method string
 	Amount             int64
@@ -34,27 +34,42 @@ type PaymentView struct {
 	Reserved           int64
 	Refundable         int64
 	Paid               bool
+	Reason             Format // why nothing can be refunded; empty otherwise
 }
 
 // OrderView is a GC collection order; GC refunds the whole order, so
-// Refundable is a yes/no.
+// Refundable is a yes/no (see gcVerdict). Amount/Currency is what a refund
+// returns; PayAmount/PayCurrency what NeoX says was settled, shown beside it.
 type OrderView struct {
 	ID, Status, Currency string
 	Amount               int64 // minor units of Currency
-	CreatedAt            time.Time
+	PayCurrency          string
+	PayAmount            int64 // minor units of PayCurrency
+	OrderType            string
+	MerchantID           string
+	SubMerchantID        string // the sub-merchant the lookup was made for, if any
 	Reserved             int64
 	Refundable           bool
+	Reason               Format // why it cannot be refunded; empty otherwise
 }
 
-// TransactionView is a COL collection transaction (VND).
+// TransactionView is a COL collection transaction (VND). Status is what
+// NeoX sent; Unrecognised marks a value the desk does not know, shown with
+// Reason (see colVerdict).
 type TransactionView struct {
-	ID, Status string
-	Amount     int64
-	Refunded   int64
-	Reserved   int64
-	Refundable int64
-	Paid       bool
-	CreatedAt  time.Time
+	ID, Status      string
+	Amount          int64
+	Fee             int64
+	Refunded        int64
+	Reserved        int64
+	Refundable      int64
+	Paid            bool
+	Unrecognised    bool
+	Reason          Format
+	ReconcileStatus string
+	PayoutStatus    string
+	TransDate       time.Time
+	CreatedAt       time.Time
 }
 
 // LookupRef names a recently looked-up transaction.
@@ -68,42 +83,71 @@ type LookupRef struct {
 // Errors: ErrNotConfigured, ErrNotFound (NeoX does not know the id), or the
 // NeoX error wrapped (its message is fit to show).
 func (s *Service) Lookup(ctx context.Context, api API, ref string) (Lookup, error) {
-	ref = strings.TrimSpace(ref)
+	return s.LookupSubMerchant(ctx, api, ref, "")
+}
+
+// LookupSubMerchant is Lookup on behalf of a GC sub-merchant: a non-empty
+// subMerchantID is sent as NeoX's subMerchantId (GC finds a sub-merchant's
+// order only with it). PG and COL ignore it.
+func (s *Service) LookupSubMerchant(ctx context.Context, api API, ref, subMerchantID string) (Lookup, error) {
+	ref, subMerchantID = strings.TrimSpace(ref), strings.TrimSpace(subMerchantID)
 	if !api.Valid() || ref == "" {
 		return Lookup{}, ErrNotFound
 	}
 	if !s.configured(api) {
 		return Lookup{}, ErrNotConfigured
 	}
+	var pays []neox.Payment
+	var order neox.CollectionOrder
+	var txn neox.CollectionTransaction
 	l := Lookup{API: api, Ref: ref}
+	var err error
 	switch api {
 	case APIPG:
-		pays, err := s.gw.PG.QueryPT(ctx, ref)
-		if err != nil {
-			return Lookup{}, lookupErr(api, err)
-		}
-		if len(pays) == 0 {
+		pays, err = s.queryPT(ctx, ref)
+		if err == nil && len(pays) == 0 {
 			return Lookup{}, ErrNotFound
 		}
-		for _, p := range pays {
-			l.Payments = append(l.Payments, PaymentView{ID: p.ID, Status: p.Status, Method: p.Method,
-				Amount: p.Amount, Refunded: p.RefundedAmount, Paid: isPaid(api, p.Status)})
-		}
 	case APIGC:
-		o, err := s.gw.GC.GetCollectionOrder(ctx, ref)
-		if err != nil {
-			return Lookup{}, lookupErr(api, err)
-		}
-		l.Order = &OrderView{ID: o.ID, Status: o.Status, Currency: o.Currency, Amount: o.Amount, CreatedAt: o.CreatedAt}
+		order, err = s.gw.GC.GetCollectionOrder(ctx, ref, subMerchantID)
 	case APICOL:
-		t, err := s.gw.COL.GetCollectionTransaction(ctx, ref)
-		if err != nil {
-			return Lookup{}, lookupErr(api, err)
-		}
-		l.Transaction = &TransactionView{ID: t.ID, Status: t.Status, Amount: t.Amount, Refunded: t.RefundedAmount,
-			Paid: isPaid(api, t.Status), CreatedAt: t.CreatedAt}
+		txn, err = s.gw.COL.GetCollectionTransaction(ctx, ref)
+	}
+	if err != nil {
+		return Lookup{}, lookupErr(api, err)
 	}
 	l.FetchedAt = s.now()
+	if l.Refunds, err = queryRefunds(ctx, s.db.Read, `WHERE api = ? AND transaction_ref = ? ORDER BY requested_at DESC, id DESC`,
+		string(api), ref); err != nil {
+		return Lookup{}, err
+	}
+	reserved := map[string]int64{}
+	for _, r := range l.Refunds {
+		if r.reserves() {
+			reserved[r.PaymentID] += r.Amount
+		}
+	}
+	for _, p := range pays {
+		v := pgVerdict(p, reserved[p.ID])
+		l.Payments = append(l.Payments, PaymentView{ID: p.ID, Status: p.Status, Method: p.Method, Amount: p.Amount,
+			Refunded: p.RefundedAmount, Reserved: reserved[p.ID], Refundable: v.Refundable, Paid: v.Paid, Reason: v.Reason})
+	}
+	if api == APIGC {
+		v := gcVerdict(order, reserved[""])
+		l.Order = &OrderView{ID: order.ID, Status: order.Status, Currency: order.Currency, Amount: order.Amount,
+			PayCurrency: order.PayCurrency, PayAmount: order.PayAmount, OrderType: order.OrderType, MerchantID: order.MerchantID,
+			SubMerchantID: subMerchantID, Reserved: reserved[""], Refundable: v.Refundable > 0, Reason: v.Reason}
+	}
+	if api == APICOL {
+		v := colVerdict(txn, reserved[""])
+		if v.Unrecognised {
+			s.log.Info("refunds: COL transaction status not recognised, shown as sent", "ref", ref, "status", txn.Status)
+		}
+		l.Transaction = &TransactionView{ID: txn.ID, Status: txn.Status, Amount: txn.Amount, Fee: txn.Fee,
+			Refunded: txn.RefundedAmount, Reserved: reserved[""], Refundable: v.Refundable, Paid: v.Paid,
+			Unrecognised: v.Unrecognised, Reason: v.Reason, ReconcileStatus: txn.ReconcileStatus, PayoutStatus: txn.PayoutStatus,
+			TransDate: txn.TransDate, CreatedAt: txn.CreatedAt}
+	}
 	payload, err := json.Marshal(l)
 	if err != nil {
 		return Lookup{}, err
@@ -116,33 +160,6 @@ func (s *Service) Lookup(ctx context.Context, api API, ref string) (Lookup, erro
 	})
 	if err != nil {
 		return Lookup{}, fmt.Errorf("refunds: cache lookup: %w", err)
-	}
-	if l.Refunds, err = queryRefunds(ctx, s.db.Read, `WHERE api = ? AND transaction_ref = ? ORDER BY requested_at DESC, id DESC`,
-		string(api), ref); err != nil {
-		return Lookup{}, err
-	}
-	reserved := map[string]int64{}
-	for _, r := range l.Refunds {
-		if r.reserves() {
-			reserved[r.PaymentID] += r.Amount
-		}
-	}
-	for i := range l.Payments {
-		p := &l.Payments[i]
-		p.Reserved = reserved[p.ID]
-		if p.Paid {
-			p.Refundable = Refundable(p.Amount, p.Refunded, p.Reserved)
-		}
-	}
-	if o := l.Order; o != nil {
-		o.Reserved = reserved[""]
-		o.Refundable = isPaid(api, o.Status) && o.Reserved == 0 && o.Amount > 0
-	}
-	if t := l.Transaction; t != nil {
-		t.Reserved = reserved[""]
-		if t.Paid {
-			t.Refundable = Refundable(t.Amount, t.Refunded, t.Reserved)
-		}
 	}
 	return l, nil
 }
@@ -181,32 +198,64 @@ func (s *Service) RecentLookups(ctx context.Context, limit int) ([]LookupRef, er
 	return out, rows.Err()
 }
 
-// target is what NeoX says now about the thing a refund would come from.
+// target is what NeoX says now about the thing a refund would come from:
+// one of payment (PG), order (GC) and txn (COL), as NeoX sent it.
 type target struct {
-	api      API
-	paid     int64 // PG payment amount, COL transaction amount, GC order amount
-	refunded int64 // as NeoX reports (GC: 0)
-	currency string
-	method   string
-	status   string
+	api     API
+	payment neox.Payment
+	order   neox.CollectionOrder
+	txn     neox.CollectionTransaction
 }
 
-// fetchTarget asks NeoX for live numbers. Unknown ids become a
-// *ValidationError on the reference field.
-func (s *Service) fetchTarget(ctx context.Context, api API, ref, paymentID string) (target, error) {
+// verdict applies the product's rule (refundable.go).
+func (t target) verdict(reserved int64) Verdict {
+	switch t.api {
+	case APIPG:
+		return pgVerdict(t.payment, reserved)
+	case APIGC:
+		return gcVerdict(t.order, reserved)
+	default:
+		return colVerdict(t.txn, reserved)
+	}
+}
+
+// currency of the amounts: GC the order's, PG and COL VND.
+func (t target) currency() string {
+	if t.api == APIGC {
+		return t.order.Currency
+	}
+	return "VND"
+}
+
+// amounts NeoX reports: paid and refunded so far (GC: the order amount, 0).
+func (t target) amounts() (paid, refunded int64) {
+	switch t.api {
+	case APIPG:
+		return t.payment.Amount, t.payment.RefundedAmount
+	case APIGC:
+		return t.order.Amount, 0
+	default:
+		return t.txn.Amount, t.txn.RefundedAmount
+	}
+}
+
+// fetchTarget asks NeoX for live numbers; subMerchantID goes with GC
+// order lookups. Unknown ids become a *ValidationError on the reference
+// field.
+func (s *Service) fetchTarget(ctx context.Context, api API, ref, paymentID, subMerchantID string) (target, error) {
 	if !s.configured(api) {
 		return target{}, ErrNotConfigured
 	}
-	t := target{api: api, currency: "VND"}
+	t := target{api: api}
 	switch api {
 	case APIPG:
-		pays, err := s.gw.PG.QueryPT(ctx, ref)
+		pays, err := s.queryPT(ctx, ref)
 		if err != nil {
 			return target{}, targetErr(api, err)
 		}
 		for _, p := range pays {
 			if p.ID == paymentID {
-				t.paid, t.refunded, t.method, t.status = p.Amount, p.RefundedAmount, p.Method, p.Status
+				t.payment = p
 				return t, nil
 			}
 		}
@@ -215,17 +264,17 @@ func (s *Service) fetchTarget(ctx context.Context, api API, ref, paymentID strin
 		}
 		return target{}, invalid("payment_id", "this transaction has no such payment")
 	case APIGC:
-		o, err := s.gw.GC.GetCollectionOrder(ctx, ref)
+		o, err := s.gw.GC.GetCollectionOrder(ctx, ref, subMerchantID)
 		if err != nil {
 			return target{}, targetErr(api, err)
 		}
-		t.paid, t.currency, t.status = o.Amount, o.Currency, o.Status
+		t.order = o
 	case APICOL:
 		c, err := s.gw.COL.GetCollectionTransaction(ctx, ref)
 		if err != nil {
 			return target{}, targetErr(api, err)
 		}
-		t.paid, t.refunded, t.status = c.Amount, c.RefundedAmount, c.Status
+		t.txn = c
 	}
 	return t, nil
 }
@@ -238,21 +287,19 @@ func targetErr(api API, err error) error {
 }
 
 // check applies the rules that depend on the target but not on what is
-// reserved here.
+// reserved here: the product's status rule, GC's whole-order amount, PG's
+// receiver for QR payments.
 func (t target) check(req NewRequest) *ValidationError {
-	if !isPaid(t.api, t.status) {
-		return invalidf("transaction_ref", "only paid transactions can be refunded (NeoX status %s)", t.status)
+	if v := t.verdict(0); !v.Paid {
+		return invalidf("transaction_ref", v.Reason.Text, v.Reason.Args...)
 	}
 	switch t.api {
 	case APIGC:
-		if req.Amount != 0 && req.Amount != t.paid {
-			return invalidf("amount", "GC refunds the whole order: %s %s", neox.FormatMinor(t.paid, t.currency), t.currency)
-		}
-		if t.paid <= 0 {
-			return invalid("transaction_ref", "the order has no amount to refund")
+		if req.Amount != 0 && req.Amount != t.order.Amount {
+			return invalidf("amount", "GC refunds the whole order: %s %s", neox.FormatMinor(t.order.Amount, t.order.Currency), t.order.Currency)
 		}
 	case APIPG:
-		if strings.EqualFold(t.method, "QR") {
+		if strings.EqualFold(t.payment.Method, "QR") {
 			if f := receiverErrors(req); len(f) > 0 {
 				return &ValidationError{Fields: f}
 			}
@@ -261,18 +308,23 @@ func (t target) check(req NewRequest) *ValidationError {
 	return nil
 }
 
-// checkRefundable is the money rule, run inside the write transaction.
+// checkRefundable is the money rule, run inside the write transaction with
+// what is reserved here: the product's verdict, then the amount.
 func (t target) checkRefundable(amount, reserved int64) *ValidationError {
-	left := Refundable(t.paid, t.refunded, reserved)
+	v := t.verdict(reserved)
+	if !v.Paid {
+		return invalidf("transaction_ref", v.Reason.Text, v.Reason.Args...)
+	}
 	if t.api == APIGC {
-		if reserved > 0 {
-			return invalid("transaction_ref", "a refund of this order is already pending or in progress")
+		if v.Refundable == 0 {
+			return invalidf("transaction_ref", v.Reason.Text, v.Reason.Args...)
 		}
 		return nil
 	}
-	if amount > left {
+	if amount > v.Refundable {
+		paid, refunded := t.amounts()
 		return invalidf("amount", "at most %s can be refunded (paid %s, refunded %s, pending or in progress here %s)",
-			FormatVND(left), FormatVND(t.paid), FormatVND(t.refunded), FormatVND(reserved))
+			FormatVND(v.Refundable), FormatVND(paid), FormatVND(refunded), FormatVND(reserved))
 	}
 	return nil
 }

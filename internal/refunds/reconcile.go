@@ -21,7 +21,7 @@ func (s *Service) reconcile(ctx context.Context, r Refund) (observation, bool, [
 		}
 		return colRefundObservation(got), true, []call{c}
 	case APIGC:
-		o, err := s.gw.GC.GetCollectionOrder(ctx, r.TransactionRef)
+		o, err := s.gw.GC.GetCollectionOrder(ctx, r.TransactionRef, r.SubMerchantID)
 		c := s.timed("get_order", t0, err, "")
 		if err != nil {
 			return observation{}, false, []call{c}
@@ -67,7 +67,7 @@ func (s *Service) poll(ctx context.Context, id string) error {
 			ob = colRefundObservation(got)
 		}
 	case APIGC:
-		o, err := s.gw.GC.GetCollectionOrder(ctx, r.TransactionRef)
+		o, err := s.gw.GC.GetCollectionOrder(ctx, r.TransactionRef, r.SubMerchantID)
 		c = s.timed("get_order", t0, err, "")
 		if to, ok := gcOrderObservation(o.Status); err == nil && ok && to != SubProcessing {
 			ob = observation{to: to, status: o.Status}

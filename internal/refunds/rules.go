@@ -121,19 +121,6 @@ func Refundable(paid, refundedAtNeoX, reservedHere int64) int64 {
 	return r
 }
 
-// Paid statuses per product: only these can be refunded.
-func isPaid(api API, status string) bool {
-	switch api {
-	case APIPG:
-		return status == "SUCCESS"
-	case APICOL:
-		return status == "SUCCESS" || status == "PAID"
-	case APIGC:
-		return status == "PAID" || status == "SUCCESS"
-	}
-	return false
-}
-
 const (
 	maxReasonText = 1000
 	maxShortField = 128

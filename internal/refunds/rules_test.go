@@ -3,6 +3,8 @@ package refunds
 import (
 	"strings"
 	"testing"
+
+	"github.com/neox-refund-desk/refunddesk/internal/neox"
 )
 
 func TestParseAmount(t *testing.T) {
@@ -116,7 +118,7 @@ func TestRefundable(t *testing.T) {
 }
 
 func TestTargetRules(t *testing.T) {
-	pg := target{api: APIPG, paid: 1_000_000, refunded: 200_000, status: "SUCCESS", method: "CC"}
+	pg := target{api: APIPG, payment: neox.Payment{ID: "P1", Amount: 1_000_000, RefundedAmount: 200_000, Status: "SUCCESS", Method: "CC"}}
 	if v := pg.checkRefundable(800_000, 0); v != nil {
 		t.Errorf("exactly refundable refused: %v", v)
 	}
@@ -127,7 +129,7 @@ func TestTargetRules(t *testing.T) {
 		t.Error("reserved amounts not counted")
 	}
 	qr := pg
-	qr.method = "QR"
+	qr.payment.Method = "QR"
 	if v := qr.check(NewRequest{API: APIPG, Amount: 1}); v == nil || len(v.Fields) != 3 {
 		t.Errorf("QR without receiver: %v", v)
 	}
@@ -135,22 +137,39 @@ func TestTargetRules(t *testing.T) {
 		t.Errorf("QR with receiver refused: %v", v)
 	}
 	unpaid := pg
-	unpaid.status = "PROCESSING"
+	unpaid.payment.Status = "PROCESSING"
 	if v := unpaid.check(NewRequest{API: APIPG, Amount: 1}); v == nil || v.Fields["transaction_ref"] == "" {
 		t.Errorf("unpaid accepted: %v", v)
 	}
-	gc := target{api: APIGC, paid: 150000, currency: "USD", status: "PAID"}
+	gc := target{api: APIGC, order: neox.CollectionOrder{ID: "CO1", Amount: 150000, Currency: "USD", PayAmount: 149000, PayCurrency: "USD", Status: "SUCCESS"}}
 	if v := gc.check(NewRequest{API: APIGC, Amount: 100}); v == nil || !strings.Contains(v.Fields["amount"], "1500.00 USD") {
 		t.Errorf("GC partial amount: %v", v)
+	}
+	if v := gc.check(NewRequest{API: APIGC, Amount: 149000}); v == nil {
+		t.Error("GC refund of payAmount accepted: the refund is the order amount")
 	}
 	if v := gc.checkRefundable(150000, 150000); v == nil {
 		t.Error("second GC refund of an order accepted")
 	}
-	for _, st := range []string{"REFUND_PROCESS", "REFUND_SUCCESS", "PENDING"} {
-		gc.status = st
+	if gc.currency() != "USD" || pg.currency() != "VND" {
+		t.Errorf("currencies %s %s", gc.currency(), pg.currency())
+	}
+	for _, st := range []string{"REFUND_PROCESS", "REFUND_SUCCESS", "PENDING", "PAID"} {
+		gc.order.Status = st
 		if v := gc.check(NewRequest{API: APIGC}); v == nil {
 			t.Errorf("GC order %s accepted", st)
 		}
+	}
+	col := target{api: APICOL, txn: neox.CollectionTransaction{ID: "CT1", Amount: 1_000_000, RefundedAmount: 100_000, Status: "COMPLETED"}}
+	if v := col.check(NewRequest{API: APICOL, Amount: 1}); v != nil {
+		t.Errorf("COL with an unrecognised status refused: %v", v)
+	}
+	if v := col.checkRefundable(900_001, 0); v == nil || v.Fields["amount"] == "" {
+		t.Errorf("COL unrecognised status: the amount rule must still hold: %v", v)
+	}
+	col.txn.Status = "FAILED"
+	if v := col.checkRefundable(1, 0); v == nil || !strings.Contains(v.Fields["transaction_ref"], "FAILED") {
+		t.Errorf("COL FAILED accepted at approval: %v", v)
 	}
 }
 

@@ -35,7 +35,8 @@ type PGGateway interface {
 
 // GCGateway is what the service needs of the GC client (*neox.GC).
 type GCGateway interface {
-	GetCollectionOrder(ctx context.Context, id string) (neox.CollectionOrder, error)
+	// GetCollectionOrder sends subMerchantID as subMerchantId when not empty.
+	GetCollectionOrder(ctx context.Context, id, subMerchantID string) (neox.CollectionOrder, error)
 	Refund(ctx context.Context, r neox.GCRefundRequest) (neox.GCRefundResult, error)
 }
 
@@ -199,7 +200,8 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 	if !s.configured(req.API) {
 		return Refund{}, ErrNotConfigured
 	}
-	t, err := s.fetchTarget(ctx, req.API, req.TransactionRef, req.PaymentID)
+	req.SubMerchantID = strings.TrimSpace(req.SubMerchantID)
+	t, err := s.fetchTarget(ctx, req.API, req.TransactionRef, req.PaymentID, req.SubMerchantID)
 	if err != nil {
 		return Refund{}, err
 	}
@@ -207,12 +209,13 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 		return Refund{}, v
 	}
 	if req.API == APIGC {
-		req.Amount = t.paid
+		// The whole order, in its own currency (gcVerdict's assumption).
+		req.Amount = t.order.Amount
 	}
 
 	now := s.now()
 	r := Refund{ID: uuid.NewString(), API: req.API, TransactionRef: req.TransactionRef, PaymentID: req.PaymentID,
-		Amount: req.Amount, Currency: t.currency, PaymentMethod: t.method,
+		Amount: req.Amount, Currency: t.currency(), PaymentMethod: t.payment.Method,
 		ReasonCode: strings.TrimSpace(req.ReasonCode), ReasonText: strings.TrimSpace(req.ReasonText),
 		FeeChargeWay: req.FeeChargeWay, SubMerchantID: strings.TrimSpace(req.SubMerchantID),
 		BankSwift: strings.TrimSpace(req.BankSwift), BankAccountNumber: strings.TrimSpace(req.BankAccountNumber),
@@ -220,7 +223,7 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 		RequestedBy: actor.ID, RequestedByName: actor.Name, RequestedAt: now,
 		Approval: ApprovalPending, Submission: SubNotSent, UpdatedAt: now, refundedBase: -1}
 	if req.API == APIPG {
-		r.refundedBase, r.baseAt = t.refunded, now
+		r.refundedBase, r.baseAt = t.payment.RefundedAmount, now
 	}
 	var existing *Refund
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {

@@ -114,8 +114,8 @@ func TestCreatePGRules(t *testing.T) {
 
 func TestCreateGCTakesWholeOrder(t *testing.T) {
 	db := openDB(t)
-	gc := &fakeGC{getOrder: func(_ context.Context, id string) (neox.CollectionOrder, error) {
-		return neox.CollectionOrder{ID: id, Status: "PAID", Currency: "USD", Amount: 150000}, nil
+	gc := &fakeGC{getOrder: func(_ context.Context, id, _ string) (neox.CollectionOrder, error) {
+		return neox.CollectionOrder{ID: id, Status: "SUCCESS", Currency: "USD", Amount: 150000}, nil
 	}}
 	s := newService(t, db, Gateways{GC: gc}, Options{})
 	req := NewRequest{API: APIGC, TransactionRef: "CO1", ReasonCode: "X", FeeChargeWay: "OUR"}

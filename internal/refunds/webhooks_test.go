@@ -188,7 +188,7 @@ func TestWebhookCOLApprovalDoesNotGoBack(t *testing.T) {
 // not matched by collection order.
 func TestWebhookGCMatchesOnlyByNeoXID(t *testing.T) {
 	db := openDB(t)
-	gc := &fakeGC{getOrder: func(_ context.Context, id string) (neox.CollectionOrder, error) {
+	gc := &fakeGC{getOrder: func(_ context.Context, id, _ string) (neox.CollectionOrder, error) {
 		return neox.CollectionOrder{ID: id, Status: "SUCCESS", Currency: "USD", Amount: 1000}, nil
 	}}
 	s := newService(t, db, Gateways{GC: gc}, Options{})
@@ -274,7 +274,7 @@ func TestWebhookGCBeforeTheAnswerIsHeldThenApplied(t *testing.T) {
 			var s *Service
 			var early WebhookResult
 			gc := &fakeGC{
-				getOrder: func(_ context.Context, id string) (neox.CollectionOrder, error) {
+				getOrder: func(_ context.Context, id, _ string) (neox.CollectionOrder, error) {
 					return neox.CollectionOrder{ID: id, Status: "SUCCESS", Currency: "USD", Amount: 150_000}, nil
 				},
 				refund: func(ctx context.Context, req neox.GCRefundRequest) (neox.GCRefundResult, error) {

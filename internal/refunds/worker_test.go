@@ -168,8 +168,8 @@ func TestDefiniteRejectionFails(t *testing.T) {
 	db := openDB(t)
 	var sends atomic.Int32
 	gc := &fakeGC{
-		getOrder: func(_ context.Context, id string) (neox.CollectionOrder, error) {
-			return neox.CollectionOrder{ID: id, Status: "PAID", Currency: "USD", Amount: 150000}, nil
+		getOrder: func(_ context.Context, id, _ string) (neox.CollectionOrder, error) {
+			return neox.CollectionOrder{ID: id, Status: "SUCCESS", Currency: "USD", Amount: 150000}, nil
 		},
 		refund: func(context.Context, neox.GCRefundRequest) (neox.GCRefundResult, error) {
 			sends.Add(1)
@@ -197,8 +197,8 @@ func TestDefiniteRejectionFails(t *testing.T) {
 func TestGCSuccessAnswerIsFinal(t *testing.T) {
 	db := openDB(t)
 	gc := &fakeGC{
-		getOrder: func(_ context.Context, id string) (neox.CollectionOrder, error) {
-			return neox.CollectionOrder{ID: id, Status: "PAID", Currency: "VND", Amount: 500000}, nil
+		getOrder: func(_ context.Context, id, _ string) (neox.CollectionOrder, error) {
+			return neox.CollectionOrder{ID: id, Status: "SUCCESS", Currency: "VND", Amount: 500000}, nil
 		},
 		refund: func(_ context.Context, r neox.GCRefundRequest) (neox.GCRefundResult, error) {
 			if r.FeeChargeWay != "OUR" || r.CollectionOrderID != "CO1" || r.SubMerchantID != "SUB-1" {

@@ -27,6 +27,15 @@ type Page struct {
 	// Outages are the NeoX operations the refund worker cannot reach now,
 	// shown to staff and managers on every page.
 	Outages []Outage
+	// Signing is set while NeoX PG refuses the desk's signature (code 98),
+	// shown to staff and managers on every page.
+	Signing *SigningNotice
+}
+
+// SigningNotice says that NeoX PG refuses the desk's request signature.
+type SigningNotice struct {
+	Since   time.Time
+	Message string // NeoX's message, verbatim
 }
 
 // Outage is one NeoX operation that stopped answering.

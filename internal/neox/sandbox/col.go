@@ -49,7 +49,7 @@ func (s *Sandbox) colAccept(reqID, txnID string, amount int64, bank [4]string) e
 	switch {
 	case !ok:
 		return failEnvelope("RESOURCE_NOT_FOUND")
-	case t.Status != "SUCCESS":
+	case t.Status != "SUCCESS" && !t.Refundable:
 		return failEnvelope("TRANSACTION_NOT_REFUNDABLE")
 	case amount > t.Amount-t.RefundedAmount-s.st.colInfl[txnID]:
 		return failEnvelope("AMOUNT_EXCEEDS_REFUNDABLE")
@@ -177,14 +177,15 @@ func (s *Sandbox) handleCOLList(w http.ResponseWriter, r *http.Request, _ []byte
 		"totalPages": (len(match) + size - 1) / size, "docs": docs}))
 }
 
-// handleCOLTransaction serves GET /v2/col/transactions/{id} (assumed path).
+// handleCOLTransaction serves GET /v2/col/transactions/{transId} with the
+// documented data fields, no more: amount, fee and refundedAmount are
+// JSON strings in this call.
 func (s *Sandbox) handleCOLTransaction(w http.ResponseWriter, r *http.Request, _ []byte) {
 	s.mu.Lock()
 	t, ok := s.st.colTxns[r.PathValue("id")]
 	var data map[string]any
 	if ok {
-		data = map[string]any{"id": t.ID, "status": t.Status, "amount": t.Amount,
-			"refundedAmount": t.RefundedAmount, "createdAt": t.CreatedAt.UTC().Format(time.RFC3339)}
+		data = s.colTransactionData(t)
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -192,6 +193,47 @@ func (s *Sandbox) handleCOLTransaction(w http.ResponseWriter, r *http.Request, _
 		return
 	}
 	writeJSON(w, http.StatusOK, okEnvelope(data))
+}
+
+// colTransactionData is the documented data object of a transaction; call
+// with s.mu held. The contents of serviceInfomation (sic) and
+// debitorInformation are not documented: these are the sandbox's own.
+func (s *Sandbox) colTransactionData(t *CollectionTransaction) map[string]any {
+	reconcile, payout := t.ReconcileStatus, t.PayoutStatus
+	if reconcile == "" {
+		reconcile = "RECONCILED"
+	}
+	if payout == "" {
+		payout = "SUCCESS"
+	}
+	transDate, updated := t.TransDate, t.UpdatedAt
+	if transDate.IsZero() {
+		transDate = t.CreatedAt
+	}
+	if updated.IsZero() {
+		updated = t.CreatedAt
+	}
+	va := t.VirtualAccountID
+	if va == "" {
+		va = "VA" + t.ID
+	}
+	vaReq := t.VirtualAccountRequestID
+	if vaReq == "" {
+		vaReq = "VAR-" + t.ID
+	}
+	name := t.AccountName
+	if name == "" {
+		name = "NEOX " + s.cfg.MerchantCode
+	}
+	return map[string]any{"merchantCode": s.cfg.MerchantCode, "transId": t.ID,
+		"transDate": transDate.UTC().Format(time.RFC3339), "virtualAccountRequestId": vaReq, "virtualAccountId": va,
+		"accountName": name, "amount": strconv.FormatInt(t.Amount, 10), "fee": strconv.FormatInt(t.Fee, 10),
+		"refundedAmount": strconv.FormatInt(t.RefundedAmount, 10), "status": t.Status,
+		"reconcileStatus": reconcile, "payoutStatus": payout,
+		"serviceInfomation":  map[string]any{"serviceCode": "COLLECTION"},
+		"debitorInformation": map[string]any{"bankSwiftCode": t.BankSwiftCode, "accountName": t.BankAccountName},
+		"Note":               t.Note, "createdAt": t.CreatedAt.UTC().Format(time.RFC3339),
+		"updatedAt": updated.UTC().Format(time.RFC3339)}
 }
 
 func atoiDefault(s string, def int) (int, error) {

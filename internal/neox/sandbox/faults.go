@@ -33,6 +33,7 @@ const (
 	FaultDropAfterRecord        // process and record the request, then cut the connection
 	FaultMalformed              // process and record, then answer an HTML error page with HTTP 200
 	FaultExpireToken            // expire every issued token first, so this call gets 401 INVALID_TOKEN
+	FaultBadSignature           // PG only: answer code 98 "Invalid signature" without doing anything, as if the desk's key were wrong
 )
 
 type faultSlot struct {
@@ -114,6 +115,11 @@ func (s *Sandbox) wrap(opFor func([]byte) string, h handlerFunc) http.Handler {
 		case FaultDropBeforeRecord:
 			cut(w)
 			return
+		case FaultBadSignature:
+			if op == OpPGQuery || op == OpPGRefund {
+				writePG(w, pgCodeBadSignature, "Invalid signature", nil)
+				return
+			}
 		}
 		buf := &bufferedWriter{header: http.Header{}, status: http.StatusOK}
 		h(buf, r, body)

@@ -42,9 +42,9 @@ func (s *Sandbox) handleGCRefund(w http.ResponseWriter, r *http.Request, body []
 func (s *Sandbox) gcAccept(reqID, orderID, fee, sub string) envelope {
 	o, ok := s.st.gcOrders[orderID]
 	switch {
-	case !ok:
+	case !ok || !o.visibleTo(sub):
 		return failEnvelope("RESOURCE_NOT_FOUND")
-	case o.Status != "PAID":
+	case o.Status != "SUCCESS":
 		return failEnvelope("ORDER_NOT_REFUNDABLE")
 	case o.Outcome == OutcomeInsufficientBalance:
 		return failEnvelope("INSUFFICIENT_BALANCE")
@@ -69,7 +69,7 @@ func (s *Sandbox) settleGC(ctx context.Context, o *CollectionOrder, ref *gcRefun
 	defer s.mu.Unlock()
 	note := "Refund completed"
 	if o.Outcome == OutcomeFail {
-		ref.Status, ref.FailedReason, o.Status = "FAILED", "Payer bank returned the transfer", "PAID"
+		ref.Status, ref.FailedReason, o.Status = "FAILED", "Payer bank returned the transfer", "SUCCESS"
 		note = ref.FailedReason
 	} else {
 		ref.Status, o.Status = "SUCCESS", "REFUND_SUCCESS"
@@ -85,15 +85,17 @@ func (s *Sandbox) gcWebhook(o *CollectionOrder, ref *gcRefund, note string) {
 		s.cfg.GCWebhookSecret)
 }
 
-// handleGCOrder serves GET /v2/gc/collection-orders/{id} (assumed path).
+// handleGCOrder serves GET /v2/gc/collection-orders/{collectionOrderId}
+// with the documented data fields, no more: amounts are JSON numbers in
+// major units. An order of a sub-merchant is found only when the request
+// names it in subMerchantId.
 func (s *Sandbox) handleGCOrder(w http.ResponseWriter, r *http.Request, _ []byte) {
 	s.mu.Lock()
 	o, ok := s.st.gcOrders[r.PathValue("id")]
+	ok = ok && o.visibleTo(r.URL.Query().Get("subMerchantId"))
 	var data map[string]any
 	if ok {
-		data = map[string]any{"id": o.ID, "collectionOrderId": o.ID, "status": o.Status, "currency": o.Currency,
-			"amount": neox.FormatMinor(o.Amount, o.Currency), "merchantCode": s.cfg.MerchantCode,
-			"createdAt": o.CreatedAt.UTC().Format(time.RFC3339)}
+		data = s.gcOrderData(o)
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -101,4 +103,27 @@ func (s *Sandbox) handleGCOrder(w http.ResponseWriter, r *http.Request, _ []byte
 		return
 	}
 	writeJSON(w, http.StatusOK, okEnvelope(data))
+}
+
+// visibleTo reports whether a call naming subMerchantId sub may see the
+// order: an order of a sub-merchant only with that id, others always.
+func (o *CollectionOrder) visibleTo(sub string) bool {
+	return o.SubMerchantID == "" || o.SubMerchantID == sub
+}
+
+// gcOrderData is the documented data object of an order; call with s.mu held.
+func (s *Sandbox) gcOrderData(o *CollectionOrder) map[string]any {
+	merchant, typ, payCur := o.MerchantID, o.OrderType, o.PayCurrency
+	if merchant == "" {
+		merchant = s.cfg.MerchantCode
+	}
+	if typ == "" {
+		typ = "TRADE_COLLECTION"
+	}
+	if payCur == "" {
+		payCur = o.Currency
+	}
+	return map[string]any{"requestId": o.RequestID, "orderId": o.ID, "merchantId": merchant,
+		"amount": json.Number(neox.FormatMinor(o.Amount, o.Currency)), "payAmount": json.Number(neox.FormatMinor(o.PayAmount, payCur)),
+		"currency": o.Currency, "payCurrency": payCur, "orderType": typ, "status": o.Status, "recBankCode": o.RecBankCode}
 }

@@ -14,6 +14,10 @@ import (
 )
 
 // Fields covered by neo_SecureHash, as the documented samples show.
+// pgCodeBadSignature is NeoX's code for an invalid neo_SecureHash (from
+// NeoX's client library; the public error table does not list it).
+const pgCodeBadSignature = 98
+
 var (
 	pgQuerySigned  = []string{"neo_Command", "neo_MerchantCode", "neo_TransactionID", "neo_Version"}
 	pgRefundSigned = []string{"neo_Amount", "neo_Command", "neo_MerchantCode", "neo_PaymentID", "neo_Receiver", "neo_Version"}
@@ -83,13 +87,13 @@ func (s *Sandbox) handlePG(w http.ResponseWriter, r *http.Request, body []byte) 
 	switch f["neo_Command"] {
 	case "QUERY_PT":
 		if !signedBy(f, pgQuerySigned, s.cfg.PGSecretKey) {
-			writePG(w, 1, "Invalid secure hash", nil)
+			writePG(w, pgCodeBadSignature, "Invalid signature", nil)
 			return
 		}
 		s.pgQuery(w, f["neo_TransactionID"])
 	case "REFUND":
 		if !signedBy(f, pgRefundSigned, s.cfg.PGSecretKey) {
-			writePG(w, 1, "Invalid secure hash", nil)
+			writePG(w, pgCodeBadSignature, "Invalid signature", nil)
 			return
 		}
 		s.pgRefund(w, f)

@@ -134,21 +134,21 @@ func TestAsyncProgressionReachesFinalStates(t *testing.T) {
 
 	for _, tc := range []struct{ req, order, final string }{
 		{"gc-ok", "CO-20240504-000200003", "REFUND_SUCCESS"},
-		{"gc-fail", "CO-20240503-000200002", "PAID"},
+		{"gc-fail", "CO-20240503-000200002", "SUCCESS"},
 	} {
 		r, err := c.gc.Refund(ctx, neox.GCRefundRequest{RequestID: tc.req, CollectionOrderID: tc.order, FeeChargeWay: "OUR"})
 		if err != nil || r.Status != "PROCESSING" || r.RefundRequestID == "" {
 			t.Fatalf("%s: %+v %v", tc.req, r, err)
 		}
-		o, err := c.gc.GetCollectionOrder(ctx, tc.order)
+		o, err := c.gc.GetCollectionOrder(ctx, tc.order, "")
 		if err != nil || o.Status != "REFUND_PROCESS" {
 			t.Fatalf("%s right after: %+v %v", tc.req, o, err)
 		}
 		eventually(t, tc.req+" final", func() bool {
-			o, err := c.gc.GetCollectionOrder(ctx, tc.order)
+			o, err := c.gc.GetCollectionOrder(ctx, tc.order, "")
 			return err == nil && o.Status == tc.final
 		})
-		if r, _ := refundByID(s, tc.req); r.Status != map[string]string{"PAID": "FAILED", "REFUND_SUCCESS": "SUCCESS"}[tc.final] {
+		if r, _ := refundByID(s, tc.req); r.Status != map[string]string{"SUCCESS": "FAILED", "REFUND_SUCCESS": "SUCCESS"}[tc.final] {
 			t.Fatalf("%s sandbox status %q", tc.req, r.Status)
 		}
 	}

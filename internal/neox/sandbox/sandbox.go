@@ -6,8 +6,12 @@
 // with retries. Outcomes are deterministic from the data (see Outcome and
 // SeedIDs), and faults can be injected per operation (see InjectFault).
 //
-// Sandbox inventions, where the docs say nothing: a bad PG neo_SecureHash
-// answers code 1 "Invalid secure hash"; an unknown PG merchant code 30; GC
+// A bad PG neo_SecureHash answers code 98 "Invalid signature" (the code
+// NeoX's own client library gives for an invalid signature). Lookups answer
+// exactly the documented fields and JSON types (GC order amounts are
+// numbers, COL transaction amounts strings).
+//
+// Sandbox inventions, where the docs say nothing: an unknown PG merchant code 30; GC
 // and COL business refusals use code 2 with the messages
 // RESOURCE_NOT_FOUND, VALIDATION_ERROR, INSUFFICIENT_BALANCE,
 // ORDER_NOT_REFUNDABLE, TRANSACTION_NOT_REFUNDABLE,

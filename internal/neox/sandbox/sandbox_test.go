@@ -151,7 +151,7 @@ func TestAuthAndSignatureChecked(t *testing.T) {
 	ctx := context.Background()
 	badPG := neox.NewPG(neox.PGConfig{BaseURL: s.URL(), MerchantCode: testMerchant, SecretKey: "wrong"}, nil)
 	_, err := badPG.QueryPT(ctx, "240830080146NDTISR")
-	if got := rejectedCode(t, err); got != "1 Invalid secure hash" {
+	if got := rejectedCode(t, err); got != "98 Invalid signature" {
 		t.Fatalf("bad PG key: %q", got)
 	}
 	otherMerchant := neox.NewPG(neox.PGConfig{BaseURL: s.URL(), MerchantCode: "OTHER", SecretKey: testPGKey}, nil)
@@ -159,7 +159,7 @@ func TestAuthAndSignatureChecked(t *testing.T) {
 		t.Fatalf("other merchant: %v", err)
 	}
 	badGC := neox.NewGC(neox.OpenAPIConfig{BaseURL: s.URL(), ClientID: "gc-client", ClientSecret: "nope"}, nil)
-	if _, err := badGC.GetCollectionOrder(ctx, "CO-20240501-000123456"); !neox.IsUnknown(err) {
+	if _, err := badGC.GetCollectionOrder(ctx, "CO-20240501-000123456", ""); !neox.IsUnknown(err) {
 		t.Fatalf("bad credentials: %v", err)
 	}
 	req, _ := http.NewRequest(http.MethodGet, s.URL()+"/v2/col/transactions/FT24323L4AAA", nil)

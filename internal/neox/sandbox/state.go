@@ -41,27 +41,52 @@ type PGTransaction struct {
 	Payments    []PGPayment
 }
 
-// CollectionOrder is a GC collection order; Amount in minor units of Currency.
+// CollectionOrder is a GC collection order; Amount in minor units of
+// Currency, PayAmount in minor units of PayCurrency. Empty fields get
+// defaults in the answer (MerchantID: the merchant code, OrderType:
+// TRADE_COLLECTION, PayCurrency: Currency).
 type CollectionOrder struct {
-	ID          string
-	Status      string // PAID, PENDING, REFUND_PROCESS, REFUND_SUCCESS, …
-	Currency    string
-	Amount      int64
-	CreatedAt   time.Time
-	Description string
-	Outcome     Outcome
+	ID            string // orderId
+	RequestID     string // the merchant's requestId of the order
+	MerchantID    string
+	SubMerchantID string // set: NeoX finds the order only when asked with this subMerchantId
+	Status        string // WAIT_MATCH | MATCHED | REJ_WAIT_MATCH | PENDING | SUCCESS | CANCEL | REFUND_PROCESS | REFUND_SUCCESS
+	OrderType     string // RECHARGE | TRADE_COLLECTION | PLATFORM_COLLECTION
+	Currency      string
+	Amount        int64 // amount first notified by the bank
+	PayCurrency   string
+	PayAmount     int64 // amount actually settled
+	RecBankCode   string
+	CreatedAt     time.Time // not in the documented answer; for the demo list only
+	Description   string
+	Outcome       Outcome
 }
 
 // CollectionTransaction is a COL collection transaction (VND), with the
-// payer's bank account used when a refund names none.
+// payer's bank account used when a refund names none. Empty fields get
+// defaults in the answer (ReconcileStatus RECONCILED, PayoutStatus SUCCESS,
+// TransDate and UpdatedAt: CreatedAt).
 type CollectionTransaction struct {
-	ID                string
-	Status            string // SUCCESS, PROCESSING, FAILED
-	Amount            int64
-	RefundedAmount    int64
-	CreatedAt         time.Time
-	Description       string
-	Outcome           Outcome
+	ID                      string // transId
+	Status                  string // SUCCESS, PROCESSING, FAILED, or anything (NeoX publishes no list)
+	Amount                  int64
+	Fee                     int64
+	RefundedAmount          int64
+	ReconcileStatus         string
+	PayoutStatus            string
+	VirtualAccountID        string
+	VirtualAccountRequestID string
+	AccountName             string // the virtual account's name
+	Note                    string
+	TransDate               time.Time
+	CreatedAt               time.Time
+	UpdatedAt               time.Time
+	Description             string
+	Outcome                 Outcome
+	// Refundable, for a Status other than SUCCESS, makes NeoX accept
+	// refunds of it anyway (the sandbox's stand-in for a status value the
+	// desk does not know but NeoX treats as paid).
+	Refundable        bool
 	BankSwiftCode     string
 	BankAccountNumber string
 	BankAccountName   string
