@@ -17,6 +17,9 @@ import (
 // (no longer pending: lost a race or decided already), *ValidationError
 // (the amount is no longer refundable), wrapped NeoX errors.
 func (s *Service) Approve(ctx context.Context, actor Actor, id, note string) (Refund, error) {
+	if msg := textProblem(note); msg != "" {
+		return Refund{}, invalid("note", msg)
+	}
 	r, err := s.guardDecision(ctx, actor, id)
 	if err != nil {
 		return Refund{}, err
@@ -66,6 +69,9 @@ func (s *Service) Reject(ctx context.Context, actor Actor, id, note string) (Ref
 	note = strings.TrimSpace(note)
 	if _, err := s.guardDecision(ctx, actor, id); err != nil {
 		return Refund{}, err
+	}
+	if msg := textProblem(note); msg != "" {
+		return Refund{}, invalid("note", msg)
 	}
 	if note == "" {
 		return Refund{}, invalid("note", "say why the refund is rejected")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -172,10 +173,33 @@ func checkRequest(req NewRequest) *ValidationError {
 	if req.BankAccountNumber != "" && strings.Trim(req.BankAccountNumber, "0123456789 -") != "" {
 		f["bank_account_number"] = "only digits"
 	}
+	for name, v := range map[string]string{"transaction_ref": req.TransactionRef, "payment_id": req.PaymentID,
+		"reason_code": req.ReasonCode, "reason_text": req.ReasonText, "sub_merchant_id": req.SubMerchantID,
+		"bank_swift": req.BankSwift, "bank_account_number": req.BankAccountNumber,
+		"bank_account_name": req.BankAccountName, "bank_branch": req.BankBranch} {
+		if msg := textProblem(v); msg != "" {
+			f[name] = msg
+		}
+	}
 	if len(f) == 0 {
 		return nil
 	}
 	return &ValidationError{Fields: f}
+}
+
+// badText is the message for text that cannot be stored or sent to NeoX.
+const badText = "contains characters that cannot be stored: invalid text or control characters"
+
+// textProblem refuses free text that is not valid UTF-8 or carries control
+// characters (NUL and the like: they are stored, rendered and sent to
+// NeoX otherwise). Line breaks and tabs are fine in a reason.
+func textProblem(v string) string {
+	if !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool {
+		return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t'
+	}) {
+		return badText
+	}
+	return ""
 }
 
 // needsReceiver reports the PG rule: QR payments are refunded to a bank

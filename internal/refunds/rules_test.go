@@ -194,6 +194,11 @@ func TestCheckRequest(t *testing.T) {
 		{"gc negative", func(r *NewRequest) { r.API, r.FeeChargeWay, r.Amount = APIGC, "OUR", -5 }, "amount"},
 		{"account digits", func(r *NewRequest) { r.BankAccountNumber = "12ab" }, "bank_account_number"},
 		{"long", func(r *NewRequest) { r.SubMerchantID = strings.Repeat("x", 200) }, "sub_merchant_id"},
+		{"NUL in reason", func(r *NewRequest) { r.ReasonText = "refund\x00please" }, "reason_text"},
+		{"invalid UTF-8 in reason", func(r *NewRequest) { r.ReasonText = "ho\xffan tien" }, "reason_text"},
+		{"escape in account name", func(r *NewRequest) { r.BankAccountName = "NGUYEN\x1b[31m" }, "bank_account_name"},
+		{"NUL in branch", func(r *NewRequest) { r.BankBranch = "HCM\x00" }, "bank_branch"},
+		{"invalid UTF-8 in reference", func(r *NewRequest) { r.TransactionRef = "CT\xc3" }, "transaction_ref"},
 	}
 	for _, tt := range tests {
 		r := ok
@@ -202,6 +207,11 @@ func TestCheckRequest(t *testing.T) {
 		if v == nil || v.Fields[tt.field] == "" {
 			t.Errorf("%s: got %v, want an error on %s", tt.name, v, tt.field)
 		}
+	}
+	multiline := ok
+	multiline.ReasonText = "Khách trả hàng.\r\nĐơn hàng\t#42 đổi ý."
+	if v := checkRequest(multiline); v != nil {
+		t.Errorf("a reason with line breaks and Vietnamese refused: %v", v)
 	}
 	gc := NewRequest{API: APIGC, TransactionRef: "CO1", ReasonCode: "X", FeeChargeWay: "BEN"}
 	if v := checkRequest(gc); v != nil {

@@ -345,3 +345,25 @@ func TestApproveManyAndPending(t *testing.T) {
 		t.Fatalf("approved %v errs %v", ok, errs)
 	}
 }
+
+// TestDecisionNotesRefuseControlCharacters: a NUL or invalid UTF-8 in a
+// decision note is a field error, and nothing is decided.
+func TestDecisionNotesRefuseControlCharacters(t *testing.T) {
+	db := openDB(t)
+	s := newService(t, db, Gateways{COL: &fakeCOL{getTxn: paidCOL(1_000_000, 0)}}, Options{})
+	r := mustCreate(t, s, staff, colRequest(10_000, ""))
+	ctx := context.Background()
+	for _, note := range []string{"no\x00", "bad \xff text"} {
+		if _, err := s.Reject(ctx, manager, r.ID, note); err == nil {
+			t.Fatalf("reject with %q accepted", note)
+		} else if v, ok := IsValidation(err); !ok || v.Fields["note"] == "" {
+			t.Fatalf("reject with %q: %v", note, err)
+		}
+		if _, err := s.Approve(ctx, manager, r.ID, note); err == nil {
+			t.Fatalf("approve with %q accepted", note)
+		}
+	}
+	if got := mustGet(t, s, r.ID); got.Approval != ApprovalPending {
+		t.Fatalf("approval = %s", got.Approval)
+	}
+}
