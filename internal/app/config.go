@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/auth"
 )
 
 // Config is everything the server needs, parsed once from flags with
@@ -149,16 +151,26 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	if c.SessionIdle > c.SessionAbsolute {
 		errs = append(errs, errors.New("SESSION_IDLE_TIMEOUT must not exceed SESSION_ABSOLUTE_TIMEOUT"))
 	}
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+	addrOK := false
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("ADDR: %q is not host:port", c.Addr))
+	} else if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
+		errs = append(errs, fmt.Errorf("ADDR: port %q is not a number from 0 to 65535", port))
+	} else {
+		addrOK = true
+	}
+	if err := auth.CheckSessionKey(c.SessionKey); err != nil {
+		errs = append(errs, err)
 	}
 	if c.DBPath == "" {
 		c.DBPath = filepath.Join(c.DataDir, "refunddesk.db")
 	}
-	if c.BaseURL == "" {
+	derived := c.BaseURL == ""
+	if derived {
 		c.BaseURL = "http://" + c.Addr
 	}
-	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	// A BASE_URL derived from a bad ADDR is ADDR's error, reported above.
+	if u, err := url.Parse(c.BaseURL); (addrOK || !derived) && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 		errs = append(errs, fmt.Errorf("BASE_URL: %q is not an http(s) URL", c.BaseURL))
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")

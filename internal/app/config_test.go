@@ -58,12 +58,20 @@ func TestParseConfigRejectsBadValues(t *testing.T) {
 		{"concurrency too high", map[string]string{"NEOX_CONCURRENCY": "33"}, "NEOX_CONCURRENCY"},
 		{"concurrency negative", map[string]string{"NEOX_CONCURRENCY": "-2"}, "NEOX_CONCURRENCY"},
 		{"live with a bad url", merge(live, map[string]string{"NEOX_PG_URL": "pg.example"}), "NEOX_PG_URL"},
+		{"hex port", map[string]string{"ADDR": ":0x50"}, `ADDR: port "0x50" is not a number`},
+		{"port too large", map[string]string{"ADDR": "127.0.0.1:70000"}, "ADDR"},
+		{"session key not hex", map[string]string{"SESSION_KEY": "zz"}, "SESSION_KEY secret 1: not hexadecimal"},
+		{"session key of letters", map[string]string{"SESSION_KEY": strings.Repeat("g", 64)}, "SESSION_KEY secret 1: not hexadecimal"},
+		{"session key short", map[string]string{"SESSION_KEY": "00112233"}, "too short: 4 bytes (8 hex characters), need at least 32"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseConfig("test", nil, envOf(tt.env), io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want one naming %q", err, tt.want)
+			}
+			if _, bad := tt.env["BASE_URL"]; !bad && strings.Contains(err.Error(), "BASE_URL") {
+				t.Fatalf("err = %v blames BASE_URL, which was not set", err)
 			}
 		})
 	}

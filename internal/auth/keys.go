@@ -101,20 +101,36 @@ func decodeSecret(s string) ([]byte, error) {
 	if s == "" {
 		return nil, errors.New("empty")
 	}
-	if b, err := hex.DecodeString(s); err == nil {
-		return checkSecretLen(b)
-	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(s); err == nil {
-			return checkSecretLen(b)
+	// Hex, or base64 only when it says so: read as base64, most typos and
+	// words ("zz", or 64 times "g") are some bytes, and a key must be random.
+	if b64, ok := strings.CutPrefix(s, "base64:"); ok {
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if b, err := enc.DecodeString(b64); err == nil {
+				return checkSecretLen(b)
+			}
 		}
+		return nil, errors.New("not base64 after \"base64:\"")
 	}
-	return nil, errors.New("not hex or base64")
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("not hexadecimal (use %d or more hex characters, e.g. from `openssl rand -hex 32`, or base64:…)", 2*minSecretLen)
+	}
+	return checkSecretLen(b)
+}
+
+// CheckSessionKey reports what is wrong with a SESSION_KEY value ("" is
+// fine: a key is generated and kept in the database).
+func CheckSessionKey(configured string) error {
+	if strings.TrimSpace(configured) == "" {
+		return nil
+	}
+	_, err := parseConfiguredKeys(configured)
+	return err
 }
 
 func checkSecretLen(b []byte) ([]byte, error) {
 	if len(b) < minSecretLen {
-		return nil, fmt.Errorf("too short: %d bytes, need at least %d", len(b), minSecretLen)
+		return nil, fmt.Errorf("too short: %d bytes (%d hex characters), need at least %d", len(b), 2*len(b), minSecretLen)
 	}
 	return b, nil
 }

@@ -87,15 +87,15 @@ func TestConfiguredKeys(t *testing.T) {
 	}
 	for _, form := range []string{
 		" " + hexForm + " ",
-		base64.StdEncoding.EncodeToString(secret),
-		base64.RawURLEncoding.EncodeToString(secret),
+		"base64:" + base64.StdEncoding.EncodeToString(secret),
+		"base64:" + base64.RawURLEncoding.EncodeToString(secret),
 	} {
 		got, err := LoadOrCreateKeys(ctx, env.db, form)
 		if err != nil || !bytes.Equal(got[0], ref[0]) || !bytes.Equal(got[1], ref[1]) {
 			t.Errorf("form %q gives other keys (%v)", form, err)
 		}
 	}
-	rotated, err := LoadOrCreateKeys(ctx, env.db, base64.StdEncoding.EncodeToString(other)+","+hexForm)
+	rotated, err := LoadOrCreateKeys(ctx, env.db, "base64:"+base64.StdEncoding.EncodeToString(other)+","+hexForm)
 	if err != nil || len(rotated) != 4 || !bytes.Equal(rotated[2], ref[0]) || bytes.Equal(rotated[0], ref[0]) {
 		t.Fatalf("rotation list: %d keys, %v", len(rotated), err)
 	}
@@ -104,7 +104,8 @@ func TestConfiguredKeys(t *testing.T) {
 	}
 
 	short := hex.EncodeToString(bytes.Repeat([]byte{0x42}, 16))
-	for _, bad := range []string{short, "not a key at all!", hexForm + ",", "zz" + hexForm + "!"} {
+	for _, bad := range []string{short, "not a key at all!", hexForm + ",", "zz" + hexForm + "!", "zz",
+		strings.Repeat("g", 64), base64.StdEncoding.EncodeToString(secret), "base64:%%%"} {
 		_, err := LoadOrCreateKeys(ctx, env.db, bad)
 		if err == nil {
 			t.Errorf("LoadOrCreateKeys(%q) accepted", bad)
