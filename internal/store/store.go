@@ -12,8 +12,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -59,6 +61,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 			return nil, fmt.Errorf("create data directory: %w", err)
 		}
 	}
+	if err := checkWritable(path); err != nil {
+		return nil, err
+	}
 	w, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -68,7 +73,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetConnMaxLifetime(0)
 	if err := w.PingContext(ctx); err != nil {
 		w.Close()
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, fmt.Errorf("open database %s: %w", path, explain(err))
 	}
 	db := &DB{Write: w, Path: path}
 	if err := db.Migrate(ctx); err != nil {
@@ -125,15 +130,22 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 func (db *DB) Migrate(ctx context.Context) error {
 	if _, err := db.Write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+		return fmt.Errorf("create schema_migrations: %w", explain(err))
 	}
 	names, err := fs.Glob(migrationFS, "migrations/*.sql")
 	if err != nil {
 		return err
 	}
 	sort.Strings(names)
+	done, err := db.Applied(ctx)
+	if err != nil {
+		return fmt.Errorf("read schema_migrations: %w", explain(err))
+	}
 	for _, name := range names {
 		base := strings.TrimPrefix(name, "migrations/")
+		if slices.Contains(done, base) {
+			continue // no write transaction for what is applied: a busy database is not a migration's fault
+		}
 		body, err := migrationFS.ReadFile(name)
 		if err != nil {
 			return err
@@ -154,7 +166,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("migration %s: %w", base, err)
+			return fmt.Errorf("migration %s: %w", base, explain(err))
 		}
 	}
 	return nil
@@ -176,6 +188,48 @@ func (db *DB) Applied(ctx context.Context) ([]string, error) {
 		out = append(out, n)
 	}
 	return out, rows.Err()
+}
+
+// checkWritable says plainly when the database file, or the directory it
+// is to be created in, cannot be written: SQLite only says "unable to open
+// database file (14)".
+func checkWritable(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return openProblem("database "+path, err)
+	}
+	f.Close()
+	// WAL mode also creates path-wal and path-shm beside the file.
+	probe, err := os.CreateTemp(filepath.Dir(path), ".write-test-*")
+	if err != nil {
+		return openProblem("data directory "+filepath.Dir(path), err)
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
+}
+
+// openProblem words a failure to open or create what, so that "permission
+// denied" and "read-only file system" reach the person starting the server.
+func openProblem(what string, err error) error {
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("%s: permission denied: the user running Refund Desk must be able to read and write the database and create files in its directory (DATA_DIR or DB_PATH): %w", what, err)
+	case errors.Is(err, syscall.EROFS):
+		return fmt.Errorf("%s: the file system is read-only; choose a writable DATA_DIR or DB_PATH: %w", what, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// explain adds what a person can do to SQLite's terse errors.
+func explain(err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "database is locked"), strings.Contains(msg, "SQLITE_BUSY"):
+		return fmt.Errorf("%w: another process kept the database locked for more than 5 s (another server, or a tool with an open transaction)", err)
+	case strings.Contains(msg, "malformed"), strings.Contains(msg, "not a database"):
+		return fmt.Errorf("%w: the database file is damaged; restore it from a backup", err)
+	}
+	return err
 }
 
 // IsConstraint reports whether err is a SQLite constraint violation

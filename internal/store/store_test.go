@@ -4,9 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func openTest(t *testing.T) *DB {
@@ -109,5 +114,76 @@ func TestConcurrentWritersSerialize(t *testing.T) {
 	db.Read.QueryRowContext(ctx, "SELECT value FROM settings WHERE key='n'").Scan(&v)
 	if v != 50 {
 		t.Errorf("counter = %d, want 50", v)
+	}
+}
+
+// TestOpenSaysWhyItCannot: the reasons a start fails reach the operator
+// in words: permission denied and a read-only file system name the
+// setting to change, where SQLite alone says "unable to open database
+// file (14)".
+func TestOpenSaysWhyItCannot(t *testing.T) {
+	perm := &fs.PathError{Op: "open", Path: "/srv/desk/refunddesk.db", Err: syscall.EACCES}
+	ro := &fs.PathError{Op: "open", Path: "/srv/desk/refunddesk.db", Err: syscall.EROFS}
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{perm, "permission denied: the user running Refund Desk must be able to read and write"},
+		{ro, "the file system is read-only; choose a writable DATA_DIR or DB_PATH"},
+	} {
+		if got := openProblem("database x", tt.err).Error(); !strings.Contains(got, tt.want) || !strings.Contains(got, "DB_PATH") {
+			t.Errorf("%v → %q", tt.err, got)
+		}
+	}
+	// For real: a path under a regular file cannot be a database.
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(context.Background(), filepath.Join(file, "desk.db")); err == nil || !strings.Contains(err.Error(), "data directory") {
+		t.Fatalf("under a file: %v", err)
+	}
+	if os.Geteuid() != 0 { // root ignores permissions
+		dir := filepath.Join(t.TempDir(), "locked")
+		if err := os.Mkdir(dir, 0o500); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(context.Background(), filepath.Join(dir, "desk.db")); err == nil || !strings.Contains(err.Error(), "permission denied") {
+			t.Fatalf("unwritable directory: %v", err)
+		}
+	}
+}
+
+// TestOpenDoesNotBlameMigrations: a database that another process keeps
+// locked opens at once when its migrations are applied (no write is
+// needed), instead of failing after the busy timeout as "migration 0001".
+func TestOpenDoesNotBlameMigrations(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "desk.db")
+	db, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	holder, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	tx, err := holder.Begin() // _txlock=immediate: holds the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`INSERT INTO settings (key, value) VALUES ('holder', x'00')`); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	again, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("open while another process writes: %v", err)
+	}
+	again.Close()
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("open waited %v for a lock it did not need", d)
 	}
 }
