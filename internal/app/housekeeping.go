@@ -10,12 +10,24 @@ import (
 // sessions nobody comes back to.
 const defaultHousekeepEvery = 15 * time.Minute
 
-// housekeep prunes expired sessions now and then every interval, until ctx
-// ends.
+// integrityEvery is how often the whole database file is checked.
+const integrityEvery = 6 * time.Hour
+
+// housekeep prunes expired sessions now and then every interval, and checks
+// the database file's integrity at start and every integrityEvery, until
+// ctx ends.
 func (a *App) housekeep(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var checked time.Time
 	for {
+		if time.Since(checked) >= integrityEvery {
+			// At start, then every few hours: /readyz reports damage found.
+			if err := a.DB.CheckIntegrity(ctx); err != nil && ctx.Err() == nil {
+				a.Log.Error("database integrity check failed", "err", err)
+			}
+			checked = time.Now()
+		}
 		n, err := a.Auth.PruneSessions(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:

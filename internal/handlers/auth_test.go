@@ -1,9 +1,12 @@
 package handlers
 
 import (
+	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -347,5 +350,47 @@ func TestUnreadableFormsAre400(t *testing.T) {
 				t.Fatalf("%d audit rows written", n-before)
 			}
 		})
+	}
+}
+
+// TestReadyzReportsADamagedDatabase: "SELECT 1" answers on a database
+// whose pages are damaged; the integrity check the server runs at start
+// and every few hours finds it, and /readyz then says 503.
+func TestReadyzReportsADamagedDatabase(t *testing.T) {
+	e := newEnv(t)
+	e.user("staff1", auth.RoleStaff)
+	ctx := context.Background()
+	if err := e.db.CheckIntegrity(ctx); err != nil {
+		t.Fatalf("fresh database: %v", err)
+	}
+	if res := e.get(e.client(), "/readyz"); res.status != http.StatusOK {
+		t.Fatalf("healthy: %d", res.status)
+	}
+	var root, pageSize int64
+	if err := e.db.Read.QueryRow(`SELECT rootpage FROM sqlite_master WHERE name = 'users'`).Scan(&root); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.Read.QueryRow(`PRAGMA page_size`).Scan(&pageSize); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.Write.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(e.db.Path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(bytes.Repeat([]byte{0xA5}, int(pageSize)), (root-1)*pageSize); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if res := e.get(e.client(), "/readyz"); res.status != http.StatusOK {
+		t.Fatalf("before the check: %d (SELECT 1 still answers)", res.status)
+	}
+	if err := e.db.CheckIntegrity(ctx); err == nil {
+		t.Fatal("integrity check passed a damaged file")
+	}
+	if res := e.get(e.client(), "/readyz"); res.status != http.StatusServiceUnavailable || !strings.Contains(res.body, "damaged") {
+		t.Fatalf("after the check: %d %q", res.status, res.body)
 	}
 }

@@ -105,6 +105,14 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("database unavailable\n"))
 		return
 	}
+	if err := s.db.Damaged(); err != nil {
+		// Found by the periodic integrity check: answering queries is not
+		// enough to be ready when pages on disk are damaged.
+		s.log.ErrorContext(ctx, "readiness check failed", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("database damaged\n"))
+		return
+	}
 	_, _ = w.Write([]byte("ready\n"))
 }
 

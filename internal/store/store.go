@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -31,6 +32,9 @@ type DB struct {
 	Write *sql.DB
 	Read  *sql.DB
 	Path  string
+
+	mu     sync.Mutex
+	damage error // what the last CheckIntegrity found; nil when fine or never run
 }
 
 // pragmas go in the DSN so that every pooled connection gets them;
@@ -105,6 +109,56 @@ func (db *DB) Close() error {
 func (db *DB) Ping(ctx context.Context) error {
 	var one int
 	return db.Read.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// CheckIntegrity runs SQLite's quick_check on a connection of its own
+// (a pooled one's page cache could hide damage on disk) and remembers the
+// outcome for Damaged. It reads the whole file: the server runs it at start
+// and every few hours, never per request.
+func (db *DB) CheckIntegrity(ctx context.Context) error {
+	c, err := sql.Open("sqlite", dsn(db.Path, true))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	rows, err := c.QueryContext(ctx, `PRAGMA quick_check(5)`)
+	var problems []string
+	if err == nil {
+		for rows.Next() {
+			var line string
+			if err = rows.Scan(&line); err != nil {
+				break
+			}
+			if line != "ok" {
+				problems = append(problems, line)
+			}
+		}
+		rows.Close()
+		if err == nil {
+			err = rows.Err()
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err() // cut short: says nothing about the file
+	}
+	var damage error
+	switch {
+	case err != nil:
+		damage = fmt.Errorf("database %s failed its integrity check: %w", db.Path, explain(err))
+	case len(problems) > 0:
+		damage = fmt.Errorf("database %s is damaged (%s); restore it from a backup", db.Path, strings.Join(problems, "; "))
+	}
+	db.mu.Lock()
+	db.damage = damage
+	db.mu.Unlock()
+	return damage
+}
+
+// Damaged returns what the last CheckIntegrity found wrong, or nil.
+func (db *DB) Damaged() error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.damage
 }
 
 // Tx runs fn inside an immediate write transaction and commits when fn
