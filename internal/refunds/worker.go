@@ -99,19 +99,49 @@ func (s *Service) Run(ctx context.Context) error {
 		wg.Wait()
 	}()
 
+	if s.configured(APICOL) && s.opt.COLSweepEvery > 0 {
+		sweepDone := make(chan struct{})
+		go func() { defer close(sweepDone); s.sweepLoop(ctx) }()
+		defer func() { <-sweepDone }()
+	}
+
+	// Needs attention is checked when a refund becomes due, at least every
+	// attentionCheckEvery, and after an approval (wake).
+	var attnAt time.Time
 	for {
 		wait := s.dispatch(ctx, jobs, &mu, busy)
+		if now := s.now(); !now.Before(attnAt) {
+			due, err := s.markAttention(ctx)
+			if err != nil && ctx.Err() == nil {
+				s.log.Error("refunds worker: needs attention", "err", err)
+			}
+			attnAt = now.Add(s.attentionCheckEvery())
+			if !due.IsZero() && due.Before(attnAt) {
+				// A refund mid-call when it fell due is flagged on a
+				// later round: never spin on it.
+				attnAt = maxTime(due, now.Add(time.Second))
+			}
+		}
+		wait = min(wait, max(attnAt.Sub(s.now()), time.Millisecond))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
 		case <-s.wake:
+			attnAt = time.Time{}
 		case <-freed:
 		case <-t.C:
 		}
 		t.Stop()
 	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func (s *Service) process(runCtx, callCtx context.Context, j job) {
