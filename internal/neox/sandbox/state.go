@@ -168,6 +168,37 @@ func (s *Sandbox) AddCollectionTransaction(t CollectionTransaction) {
 	s.st.colTxns[t.ID] = &t
 }
 
+// AddCOLRefund records a COL refund request NeoX holds although it did not
+// come through this API: made in NeoX's portal or by another system. For
+// reconciliation tests: the refund list and detail show it; no webhook is
+// sent and Refunds does not include it. Only RequestID and Target are
+// required; CreatedAt defaults to now.
+func (s *Sandbox) AddCOLRefund(r Refund) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r.API = "COL"
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = nowUTC()
+	}
+	if r.Currency == "" {
+		r.Currency = "VND"
+	}
+	s.st.colRefs[r.RequestID] = &colRefund{Refund: r, note: "Created in the merchant portal"}
+}
+
+// SetCOLRefundState overwrites what NeoX says about a COL refund it holds
+// (approvalStatus, status, failedReason), without a webhook: NeoX changed
+// its mind, or its notification was lost. It reports whether the refund exists.
+func (s *Sandbox) SetCOLRefundState(requestID, approvalStatus, status, failedReason string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ref, ok := s.st.colRefs[requestID]
+	if ok {
+		ref.ApprovalStatus, ref.Status, ref.FailedReason = approvalStatus, status, failedReason
+	}
+	return ok
+}
+
 // RefundCalls reports how many create calls (PG REFUND, GC and COL
 // refund-requests) arrived carrying requestID, whatever their outcome.
 func (s *Sandbox) RefundCalls(requestID string) int {
