@@ -152,6 +152,7 @@ func (s *Server) refundDetail(r *http.Request, ref refunds.Refund) (templates.Re
 	d := templates.RefundDetailData{Refund: ref, SelfMade: ref.RequestedBy == u.ID, Errors: templates.FieldErrors{}}
 	d.CanApprove = u.Role == auth.RoleManager && ref.RequestedBy != u.ID && ref.Approval == "PENDING"
 	d.CanCancel = ref.RequestedBy == u.ID && ref.Approval == "PENDING"
+	d.CanResolve = canResolve(u, ref)
 	var err error
 	if d.Attempts, err = s.refunds.Attempts(r.Context(), ref.ID); err != nil {
 		return d, err
