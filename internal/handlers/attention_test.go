@@ -7,10 +7,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/neox/sandbox"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
@@ -143,5 +145,32 @@ func TestConcurrentResolutionsOneWins(t *testing.T) {
 	}
 	if won != 1 || lost != 1 || e.auditCount("refund.resolved_manually") != 1 {
 		t.Fatalf("won %d lost %d, %d events", won, lost, e.auditCount("refund.resolved_manually"))
+	}
+}
+
+// The COL sweep's section lists what NeoX holds that the desk does not,
+// and the last run.
+func TestAttentionPageShowsSweep(t *testing.T) {
+	e := newEnv(t)
+	e.user("manager1", auth.RoleManager)
+	mc := e.login("manager1")
+	if p := e.get(mc, "/attention"); !strings.Contains(p.body, `data-testid="sweep-never"`) {
+		t.Error("no sweep yet, and the page does not say so")
+	}
+	stranger := uuid.NewString()
+	e.sandbox.AddCOLRefund(sandbox.Refund{RequestID: stranger, Target: "FT24323L4AAA", ApprovalStatus: "APPROVED",
+		Status: "SUCCESS", Amount: 150000, CreatedAt: e.clock.Now().Add(-time.Hour)}) // the desk runs on a test clock
+	if _, err := e.refunds.SweepCOL(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p := e.get(mc, "/attention")
+	for _, s := range []string{`data-testid="sweep-last"`, `data-kind="unknown_to_desk" data-id="` + stranger + `"`,
+		"NeoX holds a refund the desk does not know", "150.000"} {
+		if !strings.Contains(p.body, s) {
+			t.Errorf("attention page lacks %q", s)
+		}
+	}
+	if strings.Contains(p.body, `data-testid="sweep-error"`) {
+		t.Error("a good sweep is shown as failed")
 	}
 }

@@ -370,3 +370,30 @@ func TestResolveRaces(t *testing.T) {
 		}
 	})
 }
+
+// TestWorkerFlagsWhenDue: the worker wakes for the moment a refund falls
+// due, not at its next poll (an hour here), and flags it once.
+func TestWorkerFlagsWhenDue(t *testing.T) {
+	db := openDB(t)
+	gc := &fakeGC{getOrder: func(_ context.Context, id string) (neox.CollectionOrder, error) {
+		return neox.CollectionOrder{ID: id, Status: "PAID", Currency: "USD", Amount: 150000}, nil
+	}, refund: func(_ context.Context, r neox.GCRefundRequest) (neox.GCRefundResult, error) {
+		return neox.GCRefundResult{RefundRequestID: "RF-1", Status: "PROCESSING"}, nil
+	}}
+	opts := fastOpts() // PollInterval: an hour
+	opts.AttentionAfter = map[API]time.Duration{APIGC: 300 * time.Millisecond}
+	s := newService(t, db, Gateways{GC: gc}, opts)
+	runWorker(t, s)
+	r := approved(t, s, NewRequest{API: APIGC, TransactionRef: "CO1", ReasonCode: "X", FeeChargeWay: "OUR"})
+	var got Refund
+	waitFor(t, "needs attention", func() bool {
+		got = mustGet(t, s, r.ID)
+		return got.NeedsAttention()
+	})
+	if got.Submission != SubProcessing || got.AttentionReason != AttentionNoFinalAnswer {
+		t.Errorf("flagged as %s (%s)", got.Submission, got.AttentionReason)
+	}
+	if n := len(auditRows(t, db, audit.ActionRefundNeedsAttention)); n != 1 {
+		t.Errorf("%d needs-attention events", n)
+	}
+}
