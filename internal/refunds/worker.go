@@ -117,9 +117,12 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 			attnAt = now.Add(s.attentionCheckEvery())
 			if !due.IsZero() && due.Before(attnAt) {
-				// A refund mid-call when it fell due is flagged on a
-				// later round: never spin on it.
-				attnAt = maxTime(due, now.Add(time.Second))
+				attnAt = due
+				if !due.After(now) {
+					// Due already but not flagged: it was mid-call (SENDING).
+					// Look again shortly; never spin on it.
+					attnAt = now.Add(time.Second)
+				}
 			}
 		}
 		wait = min(wait, max(attnAt.Sub(s.now()), time.Millisecond))
@@ -135,13 +138,6 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		t.Stop()
 	}
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
 
 func (s *Service) process(runCtx, callCtx context.Context, j job) {
