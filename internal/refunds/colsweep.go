@@ -228,10 +228,16 @@ func (s *Service) compareCOL(ctx context.Context, sweepID int64, c neox.COLRefun
 
 // Findings lists the open findings of the COL sweep, oldest first.
 func (s *Service) Findings(ctx context.Context) ([]Finding, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT id, request_id, kind, desk_approval, desk_submission,
-		collection_trans_id, refund_trans_id, neox_approval_status, neox_status, amount, note, failed_reason,
-		neox_created_at, first_seen_at, last_seen_at FROM col_sweep_findings WHERE cleared_at = ''
-		ORDER BY first_seen_at, id LIMIT ?`, maxAttentionRows)
+	// The desk's side is read now, not as the sweep saw it: a difference
+	// the desk has caught up with since (a webhook or poll settled the
+	// refund) is not shown, and the next sweep clears it.
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT f.id, f.request_id, f.kind,
+		CASE WHEN f.kind = 'state_differs' THEN coalesce(r.approval, '') ELSE f.desk_approval END,
+		CASE WHEN f.kind = 'state_differs' THEN coalesce(r.submission, '') ELSE f.desk_submission END,
+		f.collection_trans_id, f.refund_trans_id, f.neox_approval_status, f.neox_status, f.amount, f.note,
+		f.failed_reason, f.neox_created_at, f.first_seen_at, f.last_seen_at
+		FROM col_sweep_findings f LEFT JOIN refunds r ON r.id = f.request_id
+		WHERE f.cleared_at = '' ORDER BY f.first_seen_at, f.id LIMIT ?`, maxAttentionRows)
 	if err != nil {
 		return nil, fmt.Errorf("refunds: findings: %w", err)
 	}
@@ -252,6 +258,10 @@ func (s *Service) Findings(ctx context.Context) ([]Finding, error) {
 			if *p.t, err = parseTime(p.s); err != nil {
 				return nil, err
 			}
+		}
+		if f.Kind == FindingStateDiffers && !colDiffers(Refund{Approval: f.DeskApproval, Submission: f.DeskSubmission},
+			neox.COLRefund{ApprovalStatus: f.NeoXApprovalStatus, Status: f.NeoXStatus}) {
+			continue
 		}
 		out = append(out, f)
 	}
