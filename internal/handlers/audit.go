@@ -95,6 +95,8 @@ func targetHref(typ, id string) string {
 	switch typ {
 	case "refund":
 		return "/refunds/" + url.PathEscape(id)
+	case "col_sweep":
+		return "/attention" // the last sweep and its findings
 	}
 	return ""
 }
