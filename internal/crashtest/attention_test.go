@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -58,7 +59,8 @@ func (l *lossyHooks) droppedFor(order string) int {
 // TestLostGCFailureNeedsAttention: NeoX fails a GC refund, and its only
 // failure notification is lost. GC has no refund query and the
 // collection order has no failure state, so nothing else will ever tell
-// the desk. With ATTENTION_AFTER_GC=3s the refund ends in needs attention:
+// the desk; and the desk is killed (SIGKILL) and restarted meanwhile.
+// With ATTENTION_AFTER_GC=3s the refund ends in needs attention:
 // still PROCESSING (never SUCCEEDED, never silently final), audited once,
 // and listed on the managers' /attention page.
 func TestLostGCFailureNeedsAttention(t *testing.T) {
@@ -87,6 +89,10 @@ func TestLostGCFailureNeedsAttention(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The desk dies before the threshold (or just after): the waiting
+	// refund must survive the crash and still end in needs attention.
+	c.stop(syscall.SIGKILL)
+	c.start()
 	var since, reason string
 	for {
 		var sub string
