@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -395,5 +396,49 @@ func TestWorkerFlagsWhenDue(t *testing.T) {
 	}
 	if n := len(auditRows(t, db, audit.ActionRefundNeedsAttention)); n != 1 {
 		t.Errorf("%d needs-attention events", n)
+	}
+}
+
+// TestResolveRacesTheWorkersResend: a manager resolves an UNKNOWN refund
+// while the worker claims it for a resend. Either the resolution wins and
+// nothing is sent, or the claim wins (the resolution is refused) and
+// NeoX's answer settles it: one final state, never both.
+func TestResolveRacesTheWorkersResend(t *testing.T) {
+	for range 10 {
+		db := openDB(t)
+		var sent atomic.Int32
+		col := &fakeCOL{getTxn: paidCOL(1_000_000, 0), getRefund: func(context.Context, string) (neox.COLRefund, error) {
+			return neox.COLRefund{}, notFoundCOL()
+		}, refund: func(_ context.Context, r neox.COLRefundRequest) (neox.COLRefund, error) {
+			sent.Add(1)
+			return neox.COLRefund{RequestID: r.RequestID, ApprovalStatus: "APPROVED", Status: "SUCCESS"}, nil
+		}}
+		s := newService(t, db, Gateways{COL: col}, Options{UnknownAttempts: 1})
+		r := approved(t, s, colRequest(1000, ""))
+		if _, err := db.Write.Exec(`UPDATE refunds SET submission = 'UNKNOWN', attempts = 1 WHERE id = ?`, r.ID); err != nil {
+			t.Fatal(err)
+		}
+		mark(t, s)
+		var wg sync.WaitGroup
+		var resErr, sendErr error
+		ctx := context.Background()
+		wg.Go(func() {
+			_, resErr = s.Resolve(ctx, manager, r.ID, Resolution{Outcome: SubFailed, Note: "portal", Ref: "RF"})
+		})
+		wg.Go(func() { sendErr = s.send(ctx, ctx, r.ID) })
+		wg.Wait()
+		got := mustGet(t, s, r.ID)
+		switch {
+		case resErr == nil:
+			if !errors.Is(sendErr, ErrConflict) || sent.Load() != 0 || got.Submission != SubFailed || !got.ResolvedManually() {
+				t.Fatalf("resolution won, yet send %v, %d calls, %s", sendErr, sent.Load(), got.Submission)
+			}
+		case errors.Is(resErr, ErrConflict):
+			if sendErr != nil || sent.Load() != 1 || got.Submission != SubSucceeded || got.ResolvedManually() {
+				t.Fatalf("send won, yet %v, %d calls, %s manual=%v", sendErr, sent.Load(), got.Submission, got.ResolvedManually())
+			}
+		default:
+			t.Fatalf("resolve: %v", resErr)
+		}
 	}
 }
