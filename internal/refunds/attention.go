@@ -49,7 +49,15 @@ const (
 //   - COL 72h: the refund detail shows every state, so polling finds every
 //     outcome; only a refund stuck at NeoX (its own approval step, which
 //     does not run at weekends) gets here.
-var DefaultAttentionAfter = map[API]time.Duration{APIPG: 48 * time.Hour, APIGC: 24 * time.Hour, APICOL: 72 * time.Hour}
+func DefaultAttentionAfter(api API) time.Duration {
+	switch api {
+	case APIGC:
+		return 24 * time.Hour
+	case APIPG:
+		return 48 * time.Hour
+	}
+	return 72 * time.Hour
+}
 
 // DefaultUnknownAttempts is how many sends may end with an unknown outcome
 // before a person looks (with the default backoff, 2 s doubling to 5 min:

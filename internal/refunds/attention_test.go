@@ -208,7 +208,7 @@ func TestUnknownInAttentionIsStillRetried(t *testing.T) {
 func flagged(t *testing.T, s *Service, db *store.DB, clk *clock, api API, submission string) Refund {
 	t.Helper()
 	r := approvedIn(t, s, db, api, submission, 1)
-	clk.Advance(DefaultAttentionAfter[api] + time.Minute)
+	clk.Advance(DefaultAttentionAfter(api) + time.Minute)
 	mark(t, s)
 	r = mustGet(t, s, r.ID)
 	if !r.NeedsAttention() {

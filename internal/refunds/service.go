@@ -119,8 +119,8 @@ func New(db *store.DB, rec Recorder, gw Gateways, opts Options) *Service {
 		opts.Logger = slog.Default()
 	}
 	after := map[API]time.Duration{}
-	for a, d := range DefaultAttentionAfter {
-		after[a] = d
+	for _, a := range []API{APIPG, APIGC, APICOL} {
+		after[a] = DefaultAttentionAfter(a)
 		if v := opts.AttentionAfter[a]; v > 0 {
 			after[a] = v
 		}
