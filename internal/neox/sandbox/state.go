@@ -186,19 +186,6 @@ func (s *Sandbox) AddCOLRefund(r Refund) {
 	s.st.colRefs[r.RequestID] = &colRefund{Refund: r, note: "Created in the merchant portal"}
 }
 
-// SetCOLRefundState overwrites what NeoX says about a COL refund it holds
-// (approvalStatus, status, failedReason), without a webhook: NeoX changed
-// its mind, or its notification was lost. It reports whether the refund exists.
-func (s *Sandbox) SetCOLRefundState(requestID, approvalStatus, status, failedReason string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ref, ok := s.st.colRefs[requestID]
-	if ok {
-		ref.ApprovalStatus, ref.Status, ref.FailedReason = approvalStatus, status, failedReason
-	}
-	return ok
-}
-
 // RefundCalls reports how many create calls (PG REFUND, GC and COL
 // refund-requests) arrived carrying requestID, whatever their outcome.
 func (s *Sandbox) RefundCalls(requestID string) int {
