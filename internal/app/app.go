@@ -95,6 +95,22 @@ func (a *App) StartNeoX(opts refunds.Options) error {
 	if opts.Workers == 0 {
 		opts.Workers = a.Cfg.NeoXConcurrency
 	}
+	if opts.AttentionAfter == nil {
+		opts.AttentionAfter = map[refunds.API]time.Duration{refunds.APIPG: a.Cfg.AttentionAfterPG,
+			refunds.APIGC: a.Cfg.AttentionAfterGC, refunds.APICOL: a.Cfg.AttentionAfterCOL}
+	}
+	if opts.UnknownAttempts == 0 {
+		opts.UnknownAttempts = a.Cfg.AttentionUnknownAttempts
+	}
+	if opts.COLSweepEvery == 0 {
+		opts.COLSweepEvery = a.Cfg.COLSweepInterval
+		if opts.COLSweepEvery == 0 {
+			opts.COLSweepEvery = -1 // COL_SWEEP_INTERVAL=0: off
+		}
+	}
+	if opts.COLSweepWindow == 0 {
+		opts.COLSweepWindow = a.Cfg.COLSweepWindow
+	}
 	a.Refunds = refunds.New(a.DB, a.Audit, gateways(a.Cfg), opts)
 	return nil
 }

@@ -46,6 +46,14 @@ type Config struct {
 	NeoXTimeout       time.Duration
 	NeoXConcurrency   int // refund sends in flight per NeoX product (polls get half)
 	SandboxSettleTime time.Duration
+
+	// Needs attention and the COL sweep (see internal/refunds/attention.go).
+	AttentionAfterPG         time.Duration
+	AttentionAfterGC         time.Duration
+	AttentionAfterCOL        time.Duration
+	AttentionUnknownAttempts int
+	COLSweepInterval         time.Duration // 0: no sweep
+	COLSweepWindow           time.Duration
 }
 
 const redacted = "[redacted]"
@@ -71,6 +79,9 @@ func (c Config) LogValue() slog.Value {
 		slog.String("session_key", mask(c.SessionKey)),
 		slog.Duration("session_idle_timeout", c.SessionIdle), slog.Duration("session_absolute_timeout", c.SessionAbsolute),
 		slog.Int("neox_concurrency", c.NeoXConcurrency),
+		slog.Duration("attention_after_pg", c.AttentionAfterPG), slog.Duration("attention_after_gc", c.AttentionAfterGC),
+		slog.Duration("attention_after_col", c.AttentionAfterCOL), slog.Int("attention_unknown_attempts", c.AttentionUnknownAttempts),
+		slog.Duration("col_sweep_interval", c.COLSweepInterval), slog.Duration("col_sweep_window", c.COLSweepWindow),
 	)
 }
 
@@ -100,6 +111,7 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 		return def
 	}
 	var idle, absolute, neoxTimeout, settle, concurrency string
+	var attnPG, attnGC, attnCOL, attnUnknown, sweepEvery, sweepWindow string
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "data"), "directory for the database (DATA_DIR)")
 	fs.StringVar(&c.DBPath, "db-path", env("DB_PATH", ""), "database file; default DATA_DIR/refunddesk.db (DB_PATH)")
@@ -125,6 +137,12 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&neoxTimeout, "neox-timeout", env("NEOX_TIMEOUT", "15s"), "timeout of one NeoX call (NEOX_TIMEOUT)")
 	fs.StringVar(&concurrency, "neox-concurrency", env("NEOX_CONCURRENCY", "2"), "refunds sent to each NeoX product at once, 1–32; status polls get half (NEOX_CONCURRENCY)")
 	fs.StringVar(&settle, "sandbox-settle-delay", env("SANDBOX_SETTLE_DELAY", "3s"), "sandbox: delay between refund state changes (SANDBOX_SETTLE_DELAY)")
+	fs.StringVar(&attnPG, "attention-after-pg", env("ATTENTION_AFTER_PG", "48h"), "PG refunds with no final answer this long after approval need attention (ATTENTION_AFTER_PG)")
+	fs.StringVar(&attnGC, "attention-after-gc", env("ATTENTION_AFTER_GC", "24h"), "GC refunds with no final answer this long after approval need attention (ATTENTION_AFTER_GC)")
+	fs.StringVar(&attnCOL, "attention-after-col", env("ATTENTION_AFTER_COL", "72h"), "COL refunds with no final answer this long after approval need attention (ATTENTION_AFTER_COL)")
+	fs.StringVar(&attnUnknown, "attention-unknown-attempts", env("ATTENTION_UNKNOWN_ATTEMPTS", "10"), "sends ending with an unknown outcome before a refund needs attention, 1–100 (ATTENTION_UNKNOWN_ATTEMPTS)")
+	fs.StringVar(&sweepEvery, "col-sweep-interval", env("COL_SWEEP_INTERVAL", "24h"), "how often to compare NeoX's COL refund list with the desk; 0 turns it off (COL_SWEEP_INTERVAL)")
+	fs.StringVar(&sweepWindow, "col-sweep-window", env("COL_SWEEP_WINDOW", "168h"), "how far back each COL sweep looks (COL_SWEEP_WINDOW)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -143,6 +161,28 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	c.SessionAbsolute = dur("SESSION_ABSOLUTE_TIMEOUT", absolute, time.Minute)
 	c.NeoXTimeout = dur("NEOX_TIMEOUT", neoxTimeout, 100*time.Millisecond)
 	c.SandboxSettleTime = dur("SANDBOX_SETTLE_DELAY", settle, 0)
+	within := func(name, v string, lo, hi time.Duration) time.Duration {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < lo || d > hi {
+			errs = append(errs, fmt.Errorf("%s: %q is not a duration from %s to %s (examples: 24h, 90m)", name, v, lo, hi))
+		}
+		return d
+	}
+	const month = 31 * 24 * time.Hour
+	c.AttentionAfterPG = within("ATTENTION_AFTER_PG", attnPG, time.Second, month)
+	c.AttentionAfterGC = within("ATTENTION_AFTER_GC", attnGC, time.Second, month)
+	c.AttentionAfterCOL = within("ATTENTION_AFTER_COL", attnCOL, time.Second, month)
+	if n, err := strconv.Atoi(attnUnknown); err != nil || n < 1 || n > 100 {
+		errs = append(errs, fmt.Errorf("ATTENTION_UNKNOWN_ATTEMPTS: %q is not a whole number from 1 to 100", attnUnknown))
+	} else {
+		c.AttentionUnknownAttempts = n
+	}
+	if d, err := time.ParseDuration(sweepEvery); err != nil || (d != 0 && d < time.Minute) || d > month {
+		errs = append(errs, fmt.Errorf("COL_SWEEP_INTERVAL: %q is not 0 (off) or a duration from 1m to %s (example: 24h)", sweepEvery, month))
+	} else {
+		c.COLSweepInterval = d
+	}
+	c.COLSweepWindow = within("COL_SWEEP_WINDOW", sweepWindow, time.Hour, 3*month)
 	if n, err := strconv.Atoi(concurrency); err != nil || n < 1 || n > 32 {
 		errs = append(errs, fmt.Errorf("NEOX_CONCURRENCY: %q is not a whole number from 1 to 32", concurrency))
 	} else {

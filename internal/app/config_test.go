@@ -23,6 +23,28 @@ func TestParseConfigDefaults(t *testing.T) {
 	}
 }
 
+// TestParseConfigAttention: the needs-attention thresholds and the COL
+// sweep have defaults per product and take flags or environment values.
+func TestParseConfigAttention(t *testing.T) {
+	c, err := ParseConfig("test", nil, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AttentionAfterPG != 48*time.Hour || c.AttentionAfterGC != 24*time.Hour || c.AttentionAfterCOL != 72*time.Hour ||
+		c.AttentionUnknownAttempts != 10 || c.COLSweepInterval != 24*time.Hour || c.COLSweepWindow != 7*24*time.Hour {
+		t.Errorf("defaults: %+v", c)
+	}
+	c, err = ParseConfig("test", []string{"-attention-after-gc", "90m"}, envOf(map[string]string{"ATTENTION_AFTER_GC": "2h",
+		"ATTENTION_AFTER_PG": "3s", "ATTENTION_UNKNOWN_ATTEMPTS": "4", "COL_SWEEP_INTERVAL": "0", "COL_SWEEP_WINDOW": "48h"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AttentionAfterGC != 90*time.Minute || c.AttentionAfterPG != 3*time.Second || c.AttentionUnknownAttempts != 4 ||
+		c.COLSweepInterval != 0 || c.COLSweepWindow != 48*time.Hour {
+		t.Errorf("set values: %+v", c)
+	}
+}
+
 func TestParseConfigFlagsBeatEnvironment(t *testing.T) {
 	c, err := ParseConfig("test", []string{"-addr", "127.0.0.1:9000"}, envOf(map[string]string{"ADDR": "127.0.0.1:7000", "DATA_DIR": "/tmp/x"}), io.Discard)
 	if err != nil {
@@ -63,6 +85,16 @@ func TestParseConfigRejectsBadValues(t *testing.T) {
 		{"session key not hex", map[string]string{"SESSION_KEY": "zz"}, "SESSION_KEY secret 1: not hexadecimal"},
 		{"session key of letters", map[string]string{"SESSION_KEY": strings.Repeat("g", 64)}, "SESSION_KEY secret 1: not hexadecimal"},
 		{"session key short", map[string]string{"SESSION_KEY": "00112233"}, "too short: 4 bytes (8 hex characters), need at least 32"},
+		{"attention PG not a duration", map[string]string{"ATTENTION_AFTER_PG": "two days"}, "ATTENTION_AFTER_PG"},
+		{"attention GC zero", map[string]string{"ATTENTION_AFTER_GC": "0"}, "ATTENTION_AFTER_GC"},
+		{"attention GC negative", map[string]string{"ATTENTION_AFTER_GC": "-1h"}, "ATTENTION_AFTER_GC"},
+		{"attention COL over a month", map[string]string{"ATTENTION_AFTER_COL": "800h"}, "ATTENTION_AFTER_COL"},
+		{"unknown attempts zero", map[string]string{"ATTENTION_UNKNOWN_ATTEMPTS": "0"}, "ATTENTION_UNKNOWN_ATTEMPTS"},
+		{"unknown attempts not a number", map[string]string{"ATTENTION_UNKNOWN_ATTEMPTS": "ten"}, "ATTENTION_UNKNOWN_ATTEMPTS"},
+		{"unknown attempts too many", map[string]string{"ATTENTION_UNKNOWN_ATTEMPTS": "101"}, "ATTENTION_UNKNOWN_ATTEMPTS"},
+		{"sweep interval too short", map[string]string{"COL_SWEEP_INTERVAL": "5s"}, "COL_SWEEP_INTERVAL"},
+		{"sweep interval not a duration", map[string]string{"COL_SWEEP_INTERVAL": "daily"}, "COL_SWEEP_INTERVAL"},
+		{"sweep window too short", map[string]string{"COL_SWEEP_WINDOW": "10m"}, "COL_SWEEP_WINDOW"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

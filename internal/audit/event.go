@@ -54,6 +54,12 @@ const (
 	ActionRefundRejected  = "refund.rejected"
 	ActionRefundCancelled = "refund.cancelled"
 	ActionRefundState     = "refund.state_changed"
+	// ActionRefundNeedsAttention: the worker handed a refund with no final
+	// answer to a person; ActionRefundResolved: a manager settled it from
+	// what NeoX's portal showed (a manual decision, not NeoX's word).
+	ActionRefundNeedsAttention = "refund.needs_attention"
+	ActionRefundResolved       = "refund.resolved_manually"
+	ActionCOLSweep             = "neox.col_sweep" // a daily comparison of NeoX's COL refund list with the desk
 
 	ActionNeoXCall        = "neox.call"
 	ActionWebhookReceived = "webhook.received"

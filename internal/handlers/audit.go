@@ -22,6 +22,7 @@ var knownActions = []string{
 	audit.ActionSessionRevoked, audit.ActionPasswordChange,
 	audit.ActionUserCreated, audit.ActionUserDisabled, audit.ActionUserEnabled, audit.ActionUserPasswordReset, audit.ActionUserRoleChanged,
 	audit.ActionRefundRequested, audit.ActionRefundApproved, audit.ActionRefundRejected, audit.ActionRefundCancelled, audit.ActionRefundState,
+	audit.ActionRefundNeedsAttention, audit.ActionRefundResolved, audit.ActionCOLSweep,
 	audit.ActionNeoXCall, audit.ActionWebhookReceived, audit.ActionConfigStartup, audit.ActionAuditExport,
 }
 
@@ -94,6 +95,8 @@ func targetHref(typ, id string) string {
 	switch typ {
 	case "refund":
 		return "/refunds/" + url.PathEscape(id)
+	case "col_sweep":
+		return "/attention" // the last sweep and its findings
 	}
 	return ""
 }

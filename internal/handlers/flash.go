@@ -27,6 +27,7 @@ var flashes = map[string]string{
 	"refund-approved":       "flash.refund_approved",
 	"refund-rejected":       "flash.refund_rejected",
 	"refund-cancelled":      "flash.refund_cancelled",
+	"refund-resolved":       "flash.refund_resolved",
 }
 
 // redirectFlash redirects to `to` and leaves the named message for the next

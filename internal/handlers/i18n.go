@@ -65,6 +65,12 @@ var domainMessages = map[string]string{
 	"this transaction has no such payment":                                          "domain.42",
 	"the order has no amount to refund":                                             "domain.43",
 	"a refund of this order is already pending or in progress":                      "domain.44",
+	"choose what NeoX's portal shows: succeeded or failed":                          "domain.54",
+	"write what NeoX's portal shows and where you saw it":                           "domain.55",
+	"keep the note under 1000 characters":                                           "domain.56",
+	"enter NeoX's reference for this refund":                                        "domain.57",
+	"keep the reference under 100 characters":                                       "domain.58",
+	"the reference must be on one line":                                             "domain.59",
 	// Messages with values: the fixed sentence of a refunds.Format.
 	"only paid transactions can be refunded (NeoX status %s)":                           "domain.45",
 	"GC refunds the whole order: %s %s":                                                 "domain.46",

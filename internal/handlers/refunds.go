@@ -169,6 +169,7 @@ func (s *Server) refundDetail(r *http.Request, ref refunds.Refund) (templates.Re
 	d := templates.RefundDetailData{Refund: ref, SelfMade: ref.RequestedBy == u.ID, Errors: templates.FieldErrors{}}
 	d.CanApprove = u.Role == auth.RoleManager && ref.RequestedBy != u.ID && ref.Approval == "PENDING"
 	d.CanCancel = ref.RequestedBy == u.ID && ref.Approval == "PENDING"
+	d.CanResolve = canResolve(u, ref)
 	var err error
 	if d.Attempts, err = s.refunds.Attempts(r.Context(), ref.ID); err != nil {
 		return d, err
@@ -186,7 +187,7 @@ func (s *Server) refundDetail(r *http.Request, ref refunds.Refund) (templates.Re
 func timelineEntry(e audit.Entry) templates.TimelineEntry {
 	te := templates.TimelineEntry{Seq: e.Seq, Time: e.Time, Actor: e.ActorName, Action: e.Action, Outcome: e.Outcome}
 	var parts []string
-	for _, k := range []string{"from", "to", "state", "op", "outcome", "code", "message", "note", "status", "applied", "failed_reason"} {
+	for _, k := range []string{"from", "to", "state", "op", "outcome", "code", "message", "note", "neox_ref", "reason", "status", "applied", "failed_reason"} {
 		if v, ok := e.Details[k]; ok && v != nil && v != "" {
 			parts = append(parts, k+": "+toString(v))
 		}

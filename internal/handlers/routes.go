@@ -78,6 +78,10 @@ func (s *Server) routes() []route {
 		{"POST /refunds/{id}/approve", managers, s.handleRefundApprove},
 		{"POST /refunds/{id}/reject", managers, s.handleRefundReject},
 
+		// Managers: refunds that need a person, and the COL sweep's findings.
+		{"GET /attention", managers, s.handleAttention},
+		{"POST /refunds/{id}/resolve", managers, s.handleRefundResolve},
+
 		// Managers: audit review.
 		{"GET /audit", managers, s.handleAudit},
 		{"GET /audit/events/{seq}", managers, s.handleAuditEvent},

@@ -17,20 +17,22 @@ const refundCols = `id, api, transaction_ref, payment_id, amount, currency, paym
 	approval, decided_by, decided_by_name, decided_at, decision_note, submission,
 	neox_refund_id, neox_approval_status, neox_status, neox_code, neox_message, neox_response_id,
 	failed_reason, neox_refunded_base, neox_base_at, attempts, last_error, next_attempt_at, updated_at, final_at,
-	lang`
+	lang, attention_since, attention_reason, resolved_by, resolved_by_name, resolved_at, resolution_note,
+	resolution_ref`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanRefund(sc scanner) (Refund, error) {
 	var r Refund
-	var api, reqAt, decAt, baseAt, next, upd, fin string
+	var api, reqAt, decAt, baseAt, next, upd, fin, attn, resAt string
 	err := sc.Scan(&r.ID, &api, &r.TransactionRef, &r.PaymentID, &r.Amount, &r.Currency, &r.PaymentMethod,
 		&r.ReasonCode, &r.ReasonText, &r.FeeChargeWay, &r.SubMerchantID, &r.BankSwift, &r.BankAccountNumber,
 		&r.BankAccountName, &r.BankBranch, &r.RequestedBy, &r.RequestedByName, &reqAt,
 		&r.Approval, &r.DecidedBy, &r.DecidedByName, &decAt, &r.DecisionNote, &r.Submission,
 		&r.NeoXRefundID, &r.NeoXApprovalStatus, &r.NeoXStatus, &r.NeoXCode, &r.NeoXMessage, &r.NeoXResponseID,
 		&r.FailedReason, &r.refundedBase, &baseAt, &r.Attempts, &r.LastError, &next, &upd, &fin,
-		&r.Lang)
+		&r.Lang, &attn, &r.AttentionReason, &r.ResolvedBy, &r.ResolvedByName, &resAt, &r.ResolutionNote,
+		&r.ResolutionRef)
 	if err != nil {
 		return Refund{}, err
 	}
@@ -39,7 +41,7 @@ func scanRefund(sc scanner) (Refund, error) {
 		s string
 		t *time.Time
 	}{{reqAt, &r.RequestedAt}, {decAt, &r.DecidedAt}, {baseAt, &r.baseAt}, {next, &r.NextAttemptAt},
-		{upd, &r.UpdatedAt}, {fin, &r.FinalAt}} {
+		{upd, &r.UpdatedAt}, {fin, &r.FinalAt}, {attn, &r.AttentionSince}, {resAt, &r.ResolvedAt}} {
 		if *p.t, err = parseTime(p.s); err != nil {
 			return Refund{}, err
 		}

@@ -197,6 +197,20 @@ type Refund struct {
 	// Accept-Language, so NeoX's messages come back in the maker's language.
 	Lang string
 
+	// Needs attention: AttentionSince is when the worker handed the refund
+	// to a person ("" never), AttentionReason why (AttentionNoFinalAnswer,
+	// AttentionUnknownAfterRetries). It is kept after the refund becomes
+	// final, as history; the queue lists only refunds still not final.
+	AttentionSince  time.Time
+	AttentionReason string
+	// Manual resolution: ResolvedAt non-zero means the final state was set
+	// by the manager ResolvedBy from what NeoX's portal showed, not by NeoX.
+	ResolvedBy     int64
+	ResolvedByName string
+	ResolvedAt     time.Time
+	ResolutionNote string
+	ResolutionRef  string // NeoX's reference for the refund, as the manager read it
+
 	refundedBase int64 // PG: payment refundedAmount before the first send, -1 unknown
 	baseAt       time.Time
 }

@@ -62,7 +62,19 @@ type Options struct {
 	RetryMax      time.Duration    // retry delay cap; default 5m
 	PollInterval  time.Duration    // polling of PROCESSING refunds; default 30s
 	ShutdownGrace time.Duration    // how long Run lets an in-flight NeoX call finish after ctx ends; default 10s
-	Logger        *slog.Logger
+	// AttentionAfter is, per product, how long after approval a refund
+	// without a final answer goes to needs attention; missing products
+	// take DefaultAttentionAfter.
+	AttentionAfter map[API]time.Duration
+	// UnknownAttempts is how many sends of a refund may end with an
+	// unknown outcome before it needs a person; default 10.
+	UnknownAttempts int
+	// COLSweepEvery is how often Run compares NeoX's COL refund list with
+	// the desk (default 24h; negative: never); COLSweepWindow how far back
+	// each sweep looks (default 7 days).
+	COLSweepEvery  time.Duration
+	COLSweepWindow time.Duration
+	Logger         *slog.Logger
 }
 
 // Service is the refund domain. Its methods are safe for concurrent use.
@@ -80,6 +92,8 @@ type Service struct {
 
 	runMu   sync.Mutex
 	running bool
+
+	sweepMu sync.Mutex // held while a COL sweep runs: never two at once
 }
 
 // New returns a Service. Gateways left nil (or holding a nil pointer) mark
@@ -105,6 +119,23 @@ func New(db *store.DB, rec Recorder, gw Gateways, opts Options) *Service {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	after := map[API]time.Duration{}
+	for _, a := range []API{APIPG, APIGC, APICOL} {
+		after[a] = DefaultAttentionAfter(a)
+		if v := opts.AttentionAfter[a]; v > 0 {
+			after[a] = v
+		}
+	}
+	opts.AttentionAfter = after
+	if opts.UnknownAttempts <= 0 {
+		opts.UnknownAttempts = DefaultUnknownAttempts
+	}
+	if opts.COLSweepEvery == 0 {
+		opts.COLSweepEvery = DefaultCOLSweepEvery
+	}
+	if opts.COLSweepWindow <= 0 {
+		opts.COLSweepWindow = DefaultCOLSweepWindow
 	}
 	if isNil(gw.PG) {
 		gw.PG = nil

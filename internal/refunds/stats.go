@@ -90,6 +90,7 @@ type Dashboard struct {
 	FailedTotal    int            // every failure in the window
 	Unknown        Backlog        // outcome of a NeoX call not known
 	Processing     Backlog        // accepted by NeoX, waiting on its approval or settlement
+	Attention      Backlog        // needs attention: waiting for a manager (oldest by when it was flagged)
 }
 
 // DashboardStatuses is the order in which statuses are shown.
@@ -172,6 +173,11 @@ func (s *Service) loadManager(ctx context.Context, tx *sql.Tx, d *Dashboard) err
 	}
 	if d.Processing, err = backlog(ctx, tx, `SELECT count(*), coalesce(min(decided_at), '') FROM refunds INDEXED BY refunds_stuck
 		WHERE submission = 'PROCESSING' AND submission IN ('UNKNOWN', 'PROCESSING')`); err != nil {
+		return err
+	}
+
+	if d.Attention, err = backlog(ctx, tx, `SELECT count(*), coalesce(min(attention_since), '') FROM refunds `+
+		attentionWhere); err != nil {
 		return err
 	}
 

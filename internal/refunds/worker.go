@@ -99,14 +99,40 @@ func (s *Service) Run(ctx context.Context) error {
 		wg.Wait()
 	}()
 
+	if s.configured(APICOL) && s.opt.COLSweepEvery > 0 {
+		sweepDone := make(chan struct{})
+		go func() { defer close(sweepDone); s.sweepLoop(ctx) }()
+		defer func() { <-sweepDone }()
+	}
+
+	// Needs attention is checked when a refund becomes due, at least every
+	// attentionCheckEvery, and after an approval (wake).
+	var attnAt time.Time
 	for {
 		wait := s.dispatch(ctx, jobs, &mu, busy)
+		if now := s.now(); !now.Before(attnAt) {
+			due, err := s.markAttention(ctx)
+			if err != nil && ctx.Err() == nil {
+				s.log.Error("refunds worker: needs attention", "err", err)
+			}
+			attnAt = now.Add(s.attentionCheckEvery())
+			if !due.IsZero() && due.Before(attnAt) {
+				attnAt = due
+				if !due.After(now) {
+					// Due already but not flagged: it was mid-call (SENDING).
+					// Look again shortly; never spin on it.
+					attnAt = now.Add(time.Second)
+				}
+			}
+		}
+		wait = min(wait, max(attnAt.Sub(s.now()), time.Millisecond))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
 		case <-s.wake:
+			attnAt = time.Time{}
 		case <-freed:
 		case <-t.C:
 		}

@@ -78,6 +78,8 @@ func NewDashboardView(ctx context.Context, role string, d refunds.Dashboard) Das
 	v.Figures = []Figure{
 		{Key: "pending", Label: tr(ctx, "dash.pending"), Value: strconv.Itoa(d.Pending.Count), Href: "/approvals",
 			Note: oldestNote(ctx, d.Now, d.Pending)},
+		{Key: "attention", Label: tr(ctx, "dash.attention"), Value: strconv.Itoa(d.Attention.Count), Href: "/attention",
+			Note: oldestNote(ctx, d.Now, d.Attention)},
 		{Key: "unknown", Label: tr(ctx, "dash.unknown"), Value: strconv.Itoa(d.Unknown.Count),
 			Href: listHref(url.Values{"status": {"UNKNOWN"}}), Note: oldestNote(ctx, d.Now, d.Unknown)},
 		{Key: "processing", Label: tr(ctx, "dash.processing"), Value: strconv.Itoa(d.Processing.Count),

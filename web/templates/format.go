@@ -117,3 +117,18 @@ func Latency(a refunds.Attempt) string {
 	}
 	return strconv.FormatInt(a.LatencyMS, 10)
 }
+
+// joinNonEmpty joins the non-empty values with " / ".
+func joinNonEmpty(vals ...string) string {
+	out := ""
+	for _, v := range vals {
+		if v == "" {
+			continue
+		}
+		if out != "" {
+			out += " / "
+		}
+		out += v
+	}
+	return out
+}

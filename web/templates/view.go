@@ -71,7 +71,8 @@ func Nav(ctx context.Context, v *Viewer) []NavItem {
 	case "manager":
 		items = append(items, NavItem{"transactions", tr(ctx, "nav.transactions"), "/transactions"},
 			NavItem{"refunds", tr(ctx, "nav.refunds"), "/refunds"},
-			NavItem{"approvals", tr(ctx, "nav.approvals"), "/approvals"}, NavItem{"audit", tr(ctx, "nav.audit"), "/audit"})
+			NavItem{"approvals", tr(ctx, "nav.approvals"), "/approvals"}, NavItem{"attention", tr(ctx, "nav.attention"), "/attention"},
+			NavItem{"audit", tr(ctx, "nav.audit"), "/audit"})
 	case "admin":
 		items = append(items, NavItem{"users", tr(ctx, "nav.users"), "/users"})
 	}

@@ -193,6 +193,24 @@ func (s *Sandbox) AddCollectionTransaction(t CollectionTransaction) {
 	s.st.colTxns[t.ID] = &t
 }
 
+// AddCOLRefund records a COL refund request NeoX holds although it did not
+// come through this API: made in NeoX's portal or by another system. For
+// reconciliation tests: the refund list and detail show it; no webhook is
+// sent and Refunds does not include it. Only RequestID and Target are
+// required; CreatedAt defaults to now.
+func (s *Sandbox) AddCOLRefund(r Refund) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r.API = "COL"
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = nowUTC()
+	}
+	if r.Currency == "" {
+		r.Currency = "VND"
+	}
+	s.st.colRefs[r.RequestID] = &colRefund{Refund: r, note: "Created in the merchant portal"}
+}
+
 // RefundCalls reports how many create calls (PG REFUND, GC and COL
 // refund-requests) arrived carrying requestID, whatever their outcome.
 func (s *Sandbox) RefundCalls(requestID string) int {

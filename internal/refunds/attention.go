@@ -1,0 +1,244 @@
+package refunds
+
+// Needs attention: no refund waits forever. GC has no refund query, so a
+// failed GC refund whose webhook is lost would stay PROCESSING for ever;
+// PG polling can confirm success (refundedAmount) but never failure; an
+// unknown outcome can survive every retry. The worker hands such refunds to
+// a person (the "manual review" of Hyperswitch): a manager reads the
+// outcome in NeoX's portal and settles the refund with a note and NeoX's
+// reference, audited as a manual decision.
+//
+// Decisions:
+//   - The clock starts at approval (decided_at): what the merchant's
+//     customer waits on is approval → money back, whatever the reason.
+//   - Only refunds NeoX has or may have (PROCESSING, UNKNOWN) are flagged. A
+//     QUEUED refund was never sent: a person cannot settle it from NeoX's
+//     portal, and the outage notice already says why it waits.
+//   - Flagging never changes the submission state. The worker keeps polling
+//     PROCESSING refunds and retrying UNKNOWN ones with the same request id
+//     (NeoX de-duplicates on it, so a resend is always safe): a genuine
+//     answer still settles a flagged refund and takes it off the queue.
+//   - A resolution needs the refund flagged and not mid-call (SENDING); it
+//     is one conditional UPDATE, so a resolution racing a webhook, a poll or
+//     another manager yields exactly one final state.
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/neox-refund-desk/refunddesk/internal/audit"
+)
+
+// Reasons a refund needs attention.
+const (
+	AttentionNoFinalAnswer       = "no_final_answer"       // no final answer within the product's threshold
+	AttentionUnknownAfterRetries = "unknown_after_retries" // still UNKNOWN after Options.UnknownAttempts sends
+)
+
+// DefaultAttentionAfter is how long after approval a refund without a
+// final answer needs a person, per product:
+//   - GC 24h: NeoX offers no refund query and the collection order has no
+//     failure state, so only the webhook can report a failure; if it is
+//     lost nothing else will, and a day is already long for a customer.
+//   - PG 48h: polling QUERY_PT confirms success from refundedAmount but
+//     cannot see a failure; bank refunds via NAPAS settle within a day or two.
+//   - COL 72h: the refund detail shows every state, so polling finds every
+//     outcome; only a refund stuck at NeoX (its own approval step, which
+//     does not run at weekends) gets here.
+func DefaultAttentionAfter(api API) time.Duration {
+	switch api {
+	case APIGC:
+		return 24 * time.Hour
+	case APIPG:
+		return 48 * time.Hour
+	}
+	return 72 * time.Hour
+}
+
+// DefaultUnknownAttempts is how many sends may end with an unknown outcome
+// before a person looks (with the default backoff, 2 s doubling to 5 min:
+// about 20 minutes of NeoX not answering for this refund).
+const DefaultUnknownAttempts = 10
+
+// NeedsAttention reports whether the refund is in the needs-attention
+// queue: flagged and not final yet.
+func (r Refund) NeedsAttention() bool { return !r.AttentionSince.IsZero() && !r.Final() }
+
+// ResolvedManually reports whether a manager set the final state.
+func (r Refund) ResolvedManually() bool { return !r.ResolvedAt.IsZero() }
+
+// attentionCheckEvery bounds the wait between two checks when nothing is
+// due sooner (new approvals also trigger one through the wake channel).
+func (s *Service) attentionCheckEvery() time.Duration { return s.opt.PollInterval }
+
+// markAttention flags every refund that has waited too long, each in its
+// own transaction with its audit event, and returns when the next one
+// becomes due (zero: none is waiting).
+func (s *Service) markAttention(ctx context.Context) (time.Time, error) {
+	now := s.now()
+	var next time.Time
+	for _, api := range []API{APIPG, APIGC, APICOL} {
+		after := s.opt.AttentionAfter[api]
+		due, err := queryRefunds(ctx, s.db.Read, `WHERE submission IN ('PROCESSING', 'UNKNOWN') AND approval = 'APPROVED'
+			AND api = ? AND attention_since = '' AND (decided_at <= ? OR (submission = 'UNKNOWN' AND attempts >= ?))
+			ORDER BY decided_at, id LIMIT 200`, string(api), fmtTime(now.Add(-after)), s.opt.UnknownAttempts)
+		if err != nil {
+			return time.Time{}, err
+		}
+		for _, r := range due {
+			reason := AttentionNoFinalAnswer
+			if r.Submission == SubUnknown && r.Attempts >= s.opt.UnknownAttempts {
+				reason = AttentionUnknownAfterRetries
+			}
+			if err := s.flag(ctx, r, reason); err != nil {
+				return time.Time{}, err
+			}
+		}
+		var oldest sql.NullString
+		if err := s.db.Read.QueryRowContext(ctx, `SELECT min(decided_at) FROM refunds
+			WHERE submission IN ('QUEUED', 'SENDING', 'PROCESSING', 'UNKNOWN') AND approval = 'APPROVED'
+			AND api = ? AND attention_since = '' AND decided_at > ?`, string(api), fmtTime(now.Add(-after))).Scan(&oldest); err != nil {
+			return time.Time{}, err
+		}
+		if t, err := parseTime(oldest.String); err == nil && !t.IsZero() {
+			if at := t.Add(after); next.IsZero() || at.Before(next) {
+				next = at
+			}
+		}
+	}
+	return next, nil
+}
+
+// flag moves one refund into needs attention, unless something moved it
+// first (the UPDATE is conditional on the state read).
+func (s *Service) flag(ctx context.Context, r Refund, reason string) error {
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		now := s.now()
+		res, err := tx.ExecContext(ctx, `UPDATE refunds SET attention_since = ?, attention_reason = ?, updated_at = ?
+			WHERE id = ? AND submission = ? AND attention_since = ''`, fmtTime(now), reason, fmtTime(now), r.ID, r.Submission)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return err // moved on meanwhile: nothing to do
+		}
+		s.log.Warn("refund needs attention", "refund", r.ID, "api", r.API, "reason", reason, "submission", r.Submission)
+		d := map[string]any{"api": string(r.API), "reason": reason, "submission": r.Submission, "attempts": r.Attempts,
+			"waited_s": int64(now.Sub(r.DecidedAt).Seconds()), "threshold": s.opt.AttentionAfter[r.API].String()}
+		for k, v := range map[string]string{"neox_refund_id": r.NeoXRefundID, "neox_status": r.NeoXStatus,
+			"last_error": truncate(r.LastError, 300)} {
+			if v != "" {
+				d[k] = v
+			}
+		}
+		return s.rec.Record(ctx, tx, audit.Event{ActorName: "system", Action: audit.ActionRefundNeedsAttention,
+			Outcome: audit.OutcomeUnknown, TargetType: "refund", TargetID: r.ID, Details: d})
+	})
+}
+
+// attentionWhere matches the partial index refunds_attention.
+const attentionWhere = `WHERE attention_since <> '' AND submission NOT IN ('SUCCEEDED', 'FAILED')`
+
+// maxAttentionRows bounds the queue page; the count says when there are more.
+const maxAttentionRows = 500
+
+// Attention is the needs-attention queue, longest waiting first.
+func (s *Service) Attention(ctx context.Context) ([]Refund, error) {
+	return queryRefunds(ctx, s.db.Read, attentionWhere+` ORDER BY attention_since, id LIMIT ?`, maxAttentionRows)
+}
+
+// AttentionCount is how many refunds are in the queue.
+func (s *Service) AttentionCount(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.Read.QueryRowContext(ctx, `SELECT count(*) FROM refunds `+attentionWhere).Scan(&n)
+	return n, err
+}
+
+// Resolution is a manager's settlement of a refund from NeoX's portal.
+type Resolution struct {
+	Outcome string // SUCCEEDED | FAILED
+	Note    string // what the manager saw; required
+	Ref     string // NeoX's reference for the refund; required
+}
+
+// Limits of a resolution's fields.
+const (
+	MaxResolutionNote = 1000
+	MaxResolutionRef  = 100
+)
+
+func (res *Resolution) check() *ValidationError {
+	res.Outcome, res.Note, res.Ref = strings.TrimSpace(res.Outcome), strings.TrimSpace(res.Note), strings.TrimSpace(res.Ref)
+	v := &ValidationError{Fields: map[string]string{}}
+	if res.Outcome != SubSucceeded && res.Outcome != SubFailed {
+		v.Fields["outcome"] = "choose what NeoX's portal shows: succeeded or failed"
+	}
+	switch {
+	case res.Note == "":
+		v.Fields["note"] = "write what NeoX's portal shows and where you saw it"
+	case !utf8.ValidString(res.Note) || utf8.RuneCountInString(res.Note) > MaxResolutionNote:
+		v.Fields["note"] = "keep the note under 1000 characters"
+	}
+	switch {
+	case res.Ref == "":
+		v.Fields["ref"] = "enter NeoX's reference for this refund"
+	case !utf8.ValidString(res.Ref) || utf8.RuneCountInString(res.Ref) > MaxResolutionRef:
+		v.Fields["ref"] = "keep the reference under 100 characters"
+	case strings.IndexFunc(res.Ref, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) && r != ' ' }) >= 0:
+		v.Fields["ref"] = "the reference must be on one line"
+	}
+	if len(v.Fields) == 0 {
+		return nil
+	}
+	return v
+}
+
+// Resolve settles a refund in needs attention with the outcome a manager
+// read in NeoX's portal. Errors: ErrForbidden (not a manager), ErrNotFound,
+// *ValidationError (fields outcome, note, ref; nothing changes),
+// ErrConflict (not in needs attention, final already, or mid-call: a
+// webhook, a poll or another manager got there first).
+func (s *Service) Resolve(ctx context.Context, actor Actor, id string, res Resolution) (Refund, error) {
+	if actor.Role != RoleManager {
+		return Refund{}, ErrForbidden
+	}
+	if _, err := s.Get(ctx, id); err != nil {
+		return Refund{}, err
+	}
+	if v := res.check(); v != nil {
+		return Refund{}, v
+	}
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		cur, err := getRefund(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if !cur.NeedsAttention() || (cur.Submission != SubProcessing && cur.Submission != SubUnknown) {
+			return conflict(cur)
+		}
+		now := fmtTime(s.now())
+		r, err := tx.ExecContext(ctx, `UPDATE refunds SET submission = ?, resolved_by = ?, resolved_by_name = ?,
+			resolved_at = ?, resolution_note = ?, resolution_ref = ?, next_attempt_at = '', final_at = ?, updated_at = ?
+			WHERE id = ? AND submission = ? AND attention_since <> '' AND resolved_at = ''`,
+			res.Outcome, actor.ID, actor.Name, now, res.Note, res.Ref, now, now, id, cur.Submission)
+		if err := oneRow(r, err, cur); err != nil {
+			return err
+		}
+		outcome := audit.OutcomeSuccess
+		if res.Outcome == SubFailed {
+			outcome = audit.OutcomeFailure
+		}
+		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: actor.Role,
+			Action: audit.ActionRefundResolved, Outcome: outcome, TargetType: "refund", TargetID: id,
+			Details: map[string]any{"api": string(cur.API), "from": cur.Submission, "to": res.Outcome, "manual": true,
+				"note": res.Note, "neox_ref": res.Ref, "reason": cur.AttentionReason, "amount": cur.Amount}})
+	})
+	if err != nil {
+		return Refund{}, err
+	}
+	return s.Get(ctx, id)
+}

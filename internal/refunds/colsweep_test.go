@@ -1,0 +1,251 @@
+package refunds
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sort"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/neox/sandbox"
+)
+
+// listingCOL is a COL fake that also lists refunds.
+type listingCOL struct {
+	*fakeCOL
+	list func(ctx context.Context, q neox.COLListQuery) (neox.COLRefundPage, error)
+}
+
+func (f *listingCOL) ListRefunds(ctx context.Context, q neox.COLListQuery) (neox.COLRefundPage, error) {
+	return f.list(ctx, q)
+}
+
+func findingKinds(t *testing.T, s *Service) map[string]string {
+	t.Helper()
+	fs, err := s.Findings(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, f := range fs {
+		if _, dup := out[f.RequestID]; dup {
+			t.Errorf("two open findings for %s", f.RequestID)
+		}
+		out[f.RequestID] = f.Kind
+	}
+	return out
+}
+
+// TestCOLSweepAgainstSandbox compares the sandbox's COL refund list (over
+// loopback, through the real client) with the desk: what NeoX holds that
+// the desk does not, and what the two see differently, is listed; what
+// agrees or lies outside the window is not. A second sweep finds the same
+// (no duplicates); a difference that is gone is cleared.
+func TestCOLSweepAgainstSandbox(t *testing.T) {
+	sb := sandbox.New(sandbox.Config{MerchantCode: "SWEEP1", COLClientID: "col-client", COLClientSecret: "col-secret",
+		COLWebhookSecret: "col-hook", SettleDelay: time.Hour})
+	if err := sb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	sb.AddCollectionTransaction(sandbox.CollectionTransaction{ID: "CT1", Status: "SUCCESS", Amount: 10_000_000, CreatedAt: time.Now()})
+	col := neox.NewCOL(neox.OpenAPIConfig{BaseURL: sb.URL(), ClientID: "col-client", ClientSecret: "col-secret",
+		Scope: "collection", Timeout: 2 * time.Second}, &http.Client{})
+	db := openDB(t)
+	s := newService(t, db, Gateways{COL: col}, Options{COLSweepWindow: 24 * time.Hour})
+
+	deskIn := func(submission string) Refund {
+		r := approved(t, s, colRequest(1000, ""))
+		if _, err := db.Write.Exec(`UPDATE refunds SET submission = ? WHERE id = ?`, submission, r.ID); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	neoxHolds := func(id, approval, status string, age time.Duration) {
+		sb.AddCOLRefund(sandbox.Refund{RequestID: id, Target: "CT1", ApprovalStatus: approval, Status: status,
+			Amount: 1000, CreatedAt: time.Now().Add(-age).UTC()})
+	}
+	waiting := deskIn(SubProcessing) // NeoX: SUCCESS → differs
+	neoxHolds(waiting.ID, "APPROVED", "SUCCESS", time.Minute)
+	agreed := deskIn(SubSucceeded) // agrees
+	neoxHolds(agreed.ID, "APPROVED", "SUCCESS", time.Minute)
+	flipped := deskIn(SubFailed) // NeoX: SUCCESS → differs
+	neoxHolds(flipped.ID, "APPROVED", "SUCCESS", time.Minute)
+	onTheWay := deskIn(SubProcessing) // both still processing
+	neoxHolds(onTheWay.ID, "APPROVED", "PROCESSING", time.Minute)
+	neverSent := mustCreate(t, s, staff, colRequest(1000, "")) // pending here, yet NeoX holds it
+	neoxHolds(neverSent.ID, "PENDING", "", time.Minute)
+	stranger := uuid.NewString() // NeoX holds it; the desk has no record
+	neoxHolds(stranger, "APPROVED", "SUCCESS", time.Minute)
+	neoxHolds(uuid.NewString(), "APPROVED", "SUCCESS", 3*24*time.Hour) // outside the window
+
+	sw, err := s.SweepCOL(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{waiting.ID: FindingStateDiffers, flipped.ID: FindingStateDiffers,
+		neverSent.ID: FindingStateDiffers, stranger: FindingUnknownToDesk}
+	if got := findingKinds(t, s); !equalMaps(got, want) {
+		t.Fatalf("findings = %v, want %v", got, want)
+	}
+	if sw.Error != "" || sw.Pages != 1 || sw.Docs != 6 || sw.Findings != 4 || sw.Finished.IsZero() {
+		t.Errorf("sweep = %+v", sw)
+	}
+	last, err := s.LastSweep(context.Background())
+	if err != nil || last.ID != sw.ID || last.Findings != 4 || last.Docs != 6 {
+		t.Errorf("last sweep = %+v, %v", last, err)
+	}
+	fs, _ := s.Findings(context.Background())
+	for _, f := range fs {
+		if f.RequestID == flipped.ID && (f.DeskSubmission != SubFailed || f.NeoXStatus != "SUCCESS" || f.CollectionTransID != "CT1") {
+			t.Errorf("finding keeps both sides: %+v", f)
+		}
+	}
+	firstSeen := map[string]time.Time{}
+	for _, f := range fs {
+		firstSeen[f.RequestID] = f.FirstSeen
+	}
+
+	// Idempotent per (requestId, kind); a difference the desk has caught
+	// up with is not shown at once, and the next sweep clears it.
+	if _, err := db.Write.Exec(`UPDATE refunds SET submission = 'SUCCEEDED' WHERE id = ?`, waiting.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := findingKinds(t, s); got[waiting.ID] != "" || len(got) != 3 {
+		t.Errorf("after the desk caught up, before a sweep: %v", got)
+	}
+	sw2, err := s.SweepCOL(context.Background())
+	if err != nil || sw2.Findings != 3 {
+		t.Fatalf("second sweep = %+v, %v", sw2, err)
+	}
+	delete(want, waiting.ID)
+	if got := findingKinds(t, s); !equalMaps(got, want) {
+		t.Fatalf("after the desk caught up: %v, want %v", got, want)
+	}
+	fs, _ = s.Findings(context.Background())
+	for _, f := range fs {
+		if !f.FirstSeen.Equal(firstSeen[f.RequestID]) {
+			t.Errorf("%s: first seen moved: %v → %v", f.RequestID, firstSeen[f.RequestID], f.FirstSeen)
+		}
+	}
+	var rows int
+	if err := db.Read.QueryRow(`SELECT count(*) FROM col_sweep_findings`).Scan(&rows); err != nil || rows != 4 {
+		t.Errorf("%d finding rows, want 4 (one cleared, none duplicated): %v", rows, err)
+	}
+	if n := len(auditRows(t, db, audit.ActionCOLSweep)); n != 2 {
+		t.Errorf("%d sweep audit events", n)
+	}
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestCOLSweepPagesAndFailures: every page is read (pageSize 500, until
+// totalPages); a failure mid-way is recorded and returned in the run, keeps
+// what was found, clears nothing, and is not an error of the sweep itself.
+func TestCOLSweepPagesAndFailures(t *testing.T) {
+	db := openDB(t)
+	ids := []string{uuid.NewString(), uuid.NewString(), uuid.NewString()}
+	var failOn atomic.Int32
+	var pages []int
+	col := &listingCOL{fakeCOL: &fakeCOL{}, list: func(_ context.Context, q neox.COLListQuery) (neox.COLRefundPage, error) {
+		if q.PageSize != neox.MaxCOLPageSize || q.From.IsZero() || !q.From.Before(q.To) {
+			t.Errorf("query = %+v", q)
+		}
+		pages = append(pages, q.PageIndex)
+		if int(failOn.Load()) == q.PageIndex {
+			return neox.COLRefundPage{}, &neox.UnknownOutcomeError{API: "COL", Op: "list_refunds", Err: errors.New("timeout")}
+		}
+		return neox.COLRefundPage{TotalDocs: 3, TotalPages: 3, Docs: []neox.COLRefund{{RequestID: ids[q.PageIndex-1],
+			ApprovalStatus: "APPROVED", Status: "SUCCESS", Amount: 5, CreatedAt: time.Now()}}}, nil
+	}}
+	s := newService(t, db, Gateways{COL: col}, Options{})
+	sw, err := s.SweepCOL(context.Background())
+	if err != nil || sw.Pages != 3 || sw.Findings != 3 || sw.Error != "" {
+		t.Fatalf("sweep = %+v, %v", sw, err)
+	}
+	sort.Ints(pages)
+	if len(pages) != 3 || pages[2] != 3 {
+		t.Errorf("pages read: %v", pages)
+	}
+	failOn.Store(2)
+	sw, err = s.SweepCOL(context.Background())
+	if err != nil || sw.Error == "" || sw.Pages != 1 || sw.Findings != 3 {
+		t.Fatalf("failed sweep = %+v, %v", sw, err)
+	}
+	last, _ := s.LastSweep(context.Background())
+	if last.Error == "" || last.Finished.IsZero() {
+		t.Errorf("the failure is not recorded: %+v", last)
+	}
+	if ev := auditRows(t, db, audit.ActionCOLSweep); len(ev) != 2 || ev[1].Outcome != audit.OutcomeFailure {
+		t.Errorf("sweep audit = %+v", ev)
+	}
+	// A failed sweep is retried within the hour, a good one a day later.
+	if d := s.nextSweep(last).Sub(last.StartedAt); d != time.Hour {
+		t.Errorf("retry after a failure in %v", d)
+	}
+	if d := s.nextSweep(Sweep{StartedAt: last.StartedAt, Finished: last.StartedAt}).Sub(last.StartedAt); d != 24*time.Hour {
+		t.Errorf("next after a good sweep in %v", d)
+	}
+}
+
+// TestCOLSweepNeverTwiceAtOnce: a sweep asked for while one runs is refused.
+func TestCOLSweepNeverTwiceAtOnce(t *testing.T) {
+	db := openDB(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	col := &listingCOL{fakeCOL: &fakeCOL{}, list: func(context.Context, neox.COLListQuery) (neox.COLRefundPage, error) {
+		close(entered)
+		<-release
+		return neox.COLRefundPage{TotalPages: 1}, nil
+	}}
+	s := newService(t, db, Gateways{COL: col}, Options{})
+	done := make(chan error, 1)
+	go func() { _, err := s.SweepCOL(context.Background()); done <- err }()
+	<-entered
+	if _, err := s.SweepCOL(context.Background()); !errors.Is(err, ErrSweepRunning) {
+		t.Errorf("second sweep: %v, want ErrSweepRunning", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newService(t, openDB(t), Gateways{}, Options{}).SweepCOL(context.Background()); !errors.Is(err, ErrNotConfigured) {
+		t.Errorf("without COL: %v", err)
+	}
+}
+
+// TestWorkerSweepsCOLAtStart: with no sweep on record, the worker runs one
+// as soon as it starts, in its own lifetime.
+func TestWorkerSweepsCOLAtStart(t *testing.T) {
+	db := openDB(t)
+	var calls atomic.Int32
+	col := &listingCOL{fakeCOL: &fakeCOL{}, list: func(context.Context, neox.COLListQuery) (neox.COLRefundPage, error) {
+		calls.Add(1)
+		return neox.COLRefundPage{TotalPages: 1}, nil
+	}}
+	s := newService(t, db, Gateways{COL: col}, fastOpts())
+	stop := runWorker(t, s)
+	waitFor(t, "a recorded sweep", func() bool {
+		sw, err := s.LastSweep(context.Background())
+		return err == nil && !sw.Finished.IsZero()
+	})
+	stop()
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d list calls, want 1", n)
+	}
+}
