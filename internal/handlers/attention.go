@@ -12,7 +12,8 @@ import (
 
 // handleAttention serves GET /attention: refunds that need a manager
 // (no final answer from NeoX in time, or an unknown outcome after every
-// retry) and what the COL sweep found.
+// retry), signed NeoX notifications kept for review, and what the COL
+// sweep found.
 func (s *Server) handleAttention(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	d := templates.AttentionData{Now: s.now()}
@@ -22,6 +23,10 @@ func (s *Server) handleAttention(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d.Count, err = s.refunds.AttentionCount(ctx); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if d.Suspicious, err = s.refunds.SuspiciousWebhooks(ctx, 100); err != nil {
 		s.renderError(w, r, err)
 		return
 	}

@@ -413,6 +413,22 @@ func TestWebhookMismatchesAreKeptForReview(t *testing.T) {
 	if st, err := e.refunds.Stats(context.Background()); err != nil || st.SuspiciousHooks != len(tests) {
 		t.Fatalf("stats: %+v %v", st, err)
 	}
+	// Managers see them, in words, on the needs-attention page and a count
+	// on their home page; staff cannot open the page.
+	e.user("forge-viewer", auth.RoleManager)
+	mgr := e.login("forge-viewer")
+	page := e.get(mgr, "/attention")
+	if page.status != http.StatusOK || strings.Count(page.body, `data-testid="suspicious-row"`) != len(tests) ||
+		!strings.Contains(page.body, "The desk has not sent this refund to NeoX") ||
+		!strings.Contains(page.body, "Another amount than the refund") {
+		t.Fatalf("attention page: %d %.400s", page.status, page.body)
+	}
+	if home := e.get(mgr, "/"); !strings.Contains(home.body, "NeoX notifications kept for review") {
+		t.Fatalf("home page has no count of suspicious deliveries")
+	}
+	if res := e.get(e.login("forge-staff"), "/attention"); res.status != http.StatusForbidden {
+		t.Fatalf("staff: %d", res.status)
+	}
 	// The refunds still take NeoX's real word.
 	for path, n := range map[string]notification{"pg": pgNotification(pgOK), "gc": gcHook(gcOK), "col": colHook(colOK)} {
 		if res := e.postNotification(n); res.status != http.StatusOK {

@@ -101,6 +101,7 @@ var en = map[string]string{
 	"audit.user_agent":              "User agent",
 	"audit.verify_now":              "Verify the whole chain now",
 	"chain.broken":                  "Chain BROKEN at event %d: %s. Verified up to event %d.",
+	"dash.suspicious":               "NeoX notifications kept for review",
 	"err.bad_text":                  "Contains characters that cannot be stored: invalid text or control characters (such as NUL). Retype it.",
 	"err.password_guessable":        "This password is too easy to guess: it is close to common passwords, repeated characters or the username. A few unrelated words make a strong one.",
 	"err.token_reused":              "This form was already submitted with other values, and that request was kept as it was. Nothing new was created. Check the values and submit again to make a separate request.",

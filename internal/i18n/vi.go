@@ -101,6 +101,7 @@ var vi = map[string]string{
 	"audit.user_agent":              "Trình duyệt",
 	"audit.verify_now":              "Kiểm tra toàn bộ chuỗi ngay",
 	"chain.broken":                  "Chuỗi BỊ HỎNG tại sự kiện %d: %s. Đã xác minh đến sự kiện %d.",
+	"dash.suspicious":               "Thông báo NeoX chờ xem xét",
 	"err.bad_text":                  "Có ký tự không thể lưu: văn bản không hợp lệ hoặc ký tự điều khiển (như NUL). Hãy nhập lại.",
 	"err.password_guessable":        "Mật khẩu này quá dễ đoán: nó gần giống các mật khẩu phổ biến, ký tự lặp lại hoặc tên đăng nhập. Vài từ không liên quan ghép lại sẽ tạo thành mật khẩu mạnh.",
 	"err.token_reused":              "Biểu mẫu này đã được gửi trước đó với giá trị khác, và yêu cầu đó được giữ nguyên. Chưa tạo yêu cầu mới nào. Hãy kiểm tra lại các giá trị và gửi lại nếu muốn tạo một yêu cầu riêng.",

@@ -91,6 +91,7 @@ type Dashboard struct {
 	Unknown        Backlog        // outcome of a NeoX call not known
 	Processing     Backlog        // accepted by NeoX, waiting on its approval or settlement
 	Attention      Backlog        // needs attention: waiting for a manager (oldest by when it was flagged)
+	Suspicious     Backlog        // signed NeoX notifications kept for review, not applied (oldest first received)
 }
 
 // DashboardStatuses is the order in which statuses are shown.
@@ -178,6 +179,10 @@ func (s *Service) loadManager(ctx context.Context, tx *sql.Tx, d *Dashboard) err
 
 	if d.Attention, err = backlog(ctx, tx, `SELECT count(*), coalesce(min(attention_since), '') FROM refunds `+
 		attentionWhere); err != nil {
+		return err
+	}
+	if d.Suspicious, err = backlog(ctx, tx, `SELECT count(*), coalesce(min(received_at), '') FROM webhook_events
+		WHERE applied IN ('suspicious', 'contradicts')`); err != nil {
 		return err
 	}
 

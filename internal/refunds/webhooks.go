@@ -294,6 +294,10 @@ func verdict(h hook, r Refund) (applied, reason string, ob observation) {
 	}
 	ob = h.observe(r)
 	switch {
+	case !r.ResolvedAt.IsZero() && isFinalSub(ob.to) && ob.to != r.Submission:
+		// NeoX's word against a manager's: neither silently applied nor
+		// dropped, but kept and shown to managers.
+		return HookContradicts, "", ob
 	case r.Approval != ApprovalApproved || isFinalSub(r.Submission):
 		return HookStale, "", ob
 	case ob.to != "" && (forward(r.Submission, ob.to) || ob.to == r.Submission):
@@ -366,6 +370,8 @@ func (s *Service) applyHook(ctx context.Context, h hook) (WebhookResult, error) 
 	case HookSuspicious:
 		s.log.Warn("refunds: suspicious webhook refused", "api", h.api, "ref", h.ref, "refund", res.RefundID,
 			"status", h.status, "reason", res.Reason)
+	case HookContradicts:
+		s.log.Warn("refunds: NeoX contradicts a manual resolution", "api", h.api, "refund", res.RefundID, "status", h.status)
 	}
 	return res, nil
 }
@@ -384,6 +390,8 @@ func (s *Service) auditHook(ctx context.Context, tx *sql.Tx, h hook, res Webhook
 	switch {
 	case res.Refused():
 		e.Outcome = audit.OutcomeDenied
+	case res.Applied == HookContradicts:
+		e.Outcome = audit.OutcomeFailure
 	case res.RefundID == "":
 		e.Outcome, e.TargetType, e.TargetID = audit.OutcomeUnknown, "webhook", h.ref
 	}

@@ -310,3 +310,40 @@ func TestWebhookGCBeforeTheAnswerIsHeldThenApplied(t *testing.T) {
 		})
 	}
 }
+
+// TestWebhookContradictingAManualResolution: after a manager resolved a
+// stuck refund from NeoX's portal, a genuine NeoX notification that says
+// otherwise is neither applied nor dropped: it is kept, acknowledged and
+// listed for managers; one that agrees is simply stale.
+func TestWebhookContradictingAManualResolution(t *testing.T) {
+	s, db, clk := attnService(t, Options{})
+	ctx := context.Background()
+	r := flagged(t, s, db, clk, APIGC, SubProcessing)
+	processing(t, db, r.ID, "RF-9") // NeoX's answer had given its id
+	r, err := s.Resolve(ctx, manager, r.ID, Resolution{Outcome: SubSucceeded, Note: "portal shows paid out", Ref: "RF-9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agree, err := s.ApplyGC(ctx, gcEvent(r, "RF-9", "SUCCESS", "done"), []byte(`{}`))
+	if err != nil || agree.Applied != HookStale {
+		t.Fatalf("agreeing event: %+v %v", agree, err)
+	}
+	for i, want := range []string{HookContradicts, HookDuplicate} { // NeoX may deliver it again: kept once
+		res, err := s.ApplyGC(ctx, gcEvent(r, "RF-9", "FAILED", "payer bank returned it"), []byte(`{}`))
+		if err != nil || res.Refused() || res.Applied != want || res.RefundID != r.ID {
+			t.Fatalf("contradicting event, delivery %d: %+v %v", i+1, res, err)
+		}
+	}
+	got := mustGet(t, s, r.ID)
+	if got.Submission != SubSucceeded || got.ResolvedAt.IsZero() || got.FailedReason != "" || !got.UpdatedAt.Equal(r.UpdatedAt) {
+		t.Fatalf("resolved refund changed: %+v", got)
+	}
+	list, err := s.SuspiciousWebhooks(ctx, 10)
+	if err != nil || len(list) != 1 || list[0].Applied != HookContradicts || list[0].RefundID != r.ID || list[0].Deliveries != 2 {
+		t.Fatalf("kept for review: %+v %v", list, err)
+	}
+	ev := auditRows(t, db, audit.ActionWebhookReceived)
+	if first := ev[len(ev)-2]; first.Details["applied"] != HookContradicts || first.Outcome != audit.OutcomeFailure {
+		t.Fatalf("audit = %+v", first)
+	}
+}

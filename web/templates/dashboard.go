@@ -80,6 +80,8 @@ func NewDashboardView(ctx context.Context, role string, d refunds.Dashboard) Das
 			Note: oldestNote(ctx, d.Now, d.Pending)},
 		{Key: "attention", Label: tr(ctx, "dash.attention"), Value: strconv.Itoa(d.Attention.Count), Href: "/attention",
 			Note: oldestNote(ctx, d.Now, d.Attention)},
+		{Key: "suspicious", Label: tr(ctx, "dash.suspicious"), Value: strconv.Itoa(d.Suspicious.Count),
+			Href: "/attention#suspicious-heading", Note: oldestNote(ctx, d.Now, d.Suspicious)},
 		{Key: "unknown", Label: tr(ctx, "dash.unknown"), Value: strconv.Itoa(d.Unknown.Count),
 			Href: listHref(url.Values{"status": {"UNKNOWN"}}), Note: oldestNote(ctx, d.Now, d.Unknown)},
 		{Key: "processing", Label: tr(ctx, "dash.processing"), Value: strconv.Itoa(d.Processing.Count),
