@@ -45,6 +45,11 @@ func TestKilledWhileSending(t *testing.T) {
 	c := newCluster(t)
 	c.start()
 	id := c.request("240901101500HCMCAF", "1440001", 120000, uuid.NewString())
+	// No IPN: the sandbox finishes the held call after the kill, and its
+	// IPN could settle the refund before the restarted worker looks (a
+	// correct ending, but not the one under test). Without it only the
+	// restarted worker can finish the refund.
+	c.sb.SetWebhookURLs("", "", "")
 	c.sb.SetLatency(1500 * time.Millisecond)
 	c.sb.InjectFault(sandbox.OpPGRefund, sandbox.FaultLatency, 1)
 	c.approve(id)
