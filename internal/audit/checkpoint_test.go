@@ -234,6 +234,26 @@ func TestExportTrailerCarriesTheHead(t *testing.T) {
 	}
 }
 
+// An export of an empty trail carries seq 0, which any trail reaches.
+func TestExportOfAnEmptyTrail(t *testing.T) {
+	l := New(openDB(t), stepClock(t0, time.Second))
+	var buf bytes.Buffer
+	if _, err := l.ExportCSV(context.Background(), &buf, Filter{}); err != nil {
+		t.Fatal(err)
+	}
+	head, err := ReadExportHead(bytes.NewReader(buf.Bytes()))
+	if err != nil || head != (Head{}) {
+		t.Fatalf("head %+v, %v", head, err)
+	}
+	if err := verifyAgainst(t, l, head); err != nil {
+		t.Fatalf("empty trail against its own export: %v", err)
+	}
+	recordN(t, l, 2)
+	if err := verifyAgainst(t, l, head); err != nil {
+		t.Fatalf("grown trail against the empty export: %v", err)
+	}
+}
+
 // A database error while rows stream ends the file with the error record,
 // not the chain head, and ExportCSV says the export is incomplete. The
 // error is injected deterministically: a row whose actor_id is not a
