@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/app"
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
@@ -146,62 +145,6 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stdout, "password reset for %s; their sessions have ended\n", u.Username)
 	default:
 		return &exitError{2, fmt.Errorf("user: unknown action %q", args[0])}
-	}
-	return nil
-}
-
-func auditCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return &exitError{2, errors.New("audit: want verify or export")}
-	}
-	var from, to string
-	a, _, err := openForCmd(ctx, "audit "+args[0], args[1:], getenv, stderr, func(fs *flag.FlagSet) {
-		if args[0] == "export" {
-			fs.StringVar(&from, "from", "", "start time, RFC 3339")
-			fs.StringVar(&to, "to", "", "end time, RFC 3339")
-		}
-	})
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	ctx = cliContext(ctx)
-	switch args[0] {
-	case "verify":
-		st, err := a.Audit.Verify(ctx, audit.Anchor{})
-		if err != nil {
-			return err
-		}
-		if !st.OK {
-			return &exitError{1, fmt.Errorf("audit chain BROKEN at event %d: %s (verified up to event %d)", st.BrokenSeq, st.Problem, st.VerifiedSeq)}
-		}
-		fmt.Fprintf(stdout, "audit chain OK: %d events, verified up to event %d at %s\n", st.Count, st.VerifiedSeq, st.VerifiedAt.UTC().Format(time.RFC3339))
-	case "export":
-		var f audit.Filter
-		for _, p := range []struct {
-			v   string
-			dst *time.Time
-		}{{from, &f.From}, {to, &f.To}} {
-			if p.v == "" {
-				continue
-			}
-			t, err := time.Parse(time.RFC3339, p.v)
-			if err != nil {
-				return &exitError{2, fmt.Errorf("%q is not an RFC 3339 time (example: 2026-11-01T00:00:00+07:00)", p.v)}
-			}
-			*p.dst = t
-		}
-		n, err := a.Audit.ExportCSV(ctx, stdout, f)
-		if err != nil {
-			return err
-		}
-		if err := a.Audit.RecordNow(ctx, audit.Event{Action: audit.ActionAuditExport, Outcome: audit.OutcomeSuccess,
-			TargetType: "audit", Details: map[string]any{"rows": n, "from": from, "to": to, "via": "cli"}}); err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "exported %d events\n", n)
-	default:
-		return &exitError{2, fmt.Errorf("audit: unknown action %q", args[0])}
 	}
 	return nil
 }

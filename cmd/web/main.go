@@ -6,7 +6,9 @@
 //	web user disable -username U
 //	web user reset-password -username U          password from stdin
 //	web audit verify          exit 1 and name the first bad row on a broken chain
-//	web audit export          the audit trail as CSV on stdout
+//	web audit verify -checkpoint FILE   also exit 1 if events after FILE's head were cut off
+//	web audit export          the audit trail as CSV on stdout, ending with the chain head
+//	web audit checkpoint [-out FILE]    a signed checkpoint of the chain head (key: AUDIT_CHECKPOINT_KEY or -key-file)
 package main
 
 import (
@@ -72,5 +74,7 @@ const usage = `usage:
   web user disable -username U
   web user enable -username U
   web user reset-password -username U            (password on stdin)
-  web audit verify                              check the audit hash chain (exit 1 if broken)
-  web audit export [-from RFC3339] [-to RFC3339] CSV of the audit trail on stdout`
+  web audit verify [-checkpoint FILE [-key-file K]]  check the audit hash chain (exit 1 if broken,
+                                                or if it no longer reaches FILE's head: a checkpoint or an export)
+  web audit export [-from RFC3339] [-to RFC3339] CSV of the audit trail on stdout, ending with the chain head
+  web audit checkpoint [-out FILE] [-key-file K] signed checkpoint of the chain head (key: AUDIT_CHECKPOINT_KEY)`

@@ -5,7 +5,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -107,5 +110,169 @@ func TestAuditCommands(t *testing.T) {
 func TestExitCodes(t *testing.T) {
 	if exitCode(&exitError{2, errors.New("x")}) != 2 || exitCode(errors.New("x")) != 1 {
 		t.Fatal("exit codes")
+	}
+}
+
+// countAudit counts the audit events with action in the CLI's database.
+func (c *cli) countAudit(action string) int {
+	c.t.Helper()
+	db, err := sql.Open("sqlite", c.env["DB_PATH"])
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM audit_events WHERE action = ?`, action).Scan(&n); err != nil {
+		c.t.Fatal(err)
+	}
+	return n
+}
+
+// rawSQL runs statements on the CLI's database behind the app's back.
+func (c *cli) rawSQL(qs ...string) {
+	c.t.Helper()
+	db, err := sql.Open("sqlite", c.env["DB_PATH"])
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range qs {
+		if _, err := db.Exec(q); err != nil {
+			c.t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// audit checkpoint writes a signed head; audit verify -checkpoint accepts
+// it while the trail grows, and exits 1 once the last events are deleted
+// (with the trigger dropped), which plain audit verify cannot see. The same
+// holds for an export's trailer. Bad keys, files and flags change nothing.
+func TestAuditCheckpointCommands(t *testing.T) {
+	c := newCLI(t)
+	dir := t.TempDir()
+	c.run("a long staff passphrase\n", "user", "add", "-username", "hoa", "-role", "staff")
+	c.run("", "user", "disable", "-username", "hoa")
+	const key = "0123456789abcdef0123456789abcdef-operator-key"
+	cpFile := filepath.Join(dir, "cp.json")
+
+	refusals := []struct {
+		name string
+		env  string
+		args []string
+		want string
+	}{
+		{"no key", "", []string{"audit", "checkpoint", "-out", cpFile}, "no checkpoint key: set AUDIT_CHECKPOINT_KEY or give -key-file FILE"},
+		{"short key", "too short", []string{"audit", "checkpoint", "-out", cpFile}, "AUDIT_CHECKPOINT_KEY is 9 bytes; it must be at least 32"},
+		{"missing key file", key, []string{"audit", "checkpoint", "-key-file", filepath.Join(dir, "nokey"), "-out", cpFile}, "-key-file: open " + filepath.Join(dir, "nokey")},
+		{"out in a missing directory", key, []string{"audit", "checkpoint", "-out", filepath.Join(dir, "no", "cp.json")}, "-out " + filepath.Join(dir, "no", "cp.json")},
+		{"out is a directory", key, []string{"audit", "checkpoint", "-out", dir}, "is a directory"},
+		{"unknown flag", key, []string{"audit", "checkpoint", "-outt", cpFile}, "flag provided but not defined: -outt"},
+		{"unknown action", key, []string{"audit", "chekpoint"}, `unknown action "chekpoint"`},
+	}
+	for _, tt := range refusals {
+		t.Run(tt.name, func(t *testing.T) {
+			c.env["AUDIT_CHECKPOINT_KEY"] = tt.env
+			_, errOut, code := c.run("", tt.args...)
+			if code != 2 || !strings.Contains(errOut, tt.want) {
+				t.Fatalf("exit %d, %q; want 2 and %q", code, errOut, tt.want)
+			}
+			if n := c.countAudit("audit.checkpoint"); n != 0 {
+				t.Fatalf("a refused checkpoint recorded %d events", n)
+			}
+			if _, err := os.Stat(cpFile); err == nil {
+				t.Fatal("a refused checkpoint wrote the file")
+			}
+		})
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(dir, ".*")); len(leftovers) != 0 {
+		t.Fatalf("temporary files left: %v", leftovers)
+	}
+
+	c.env["AUDIT_CHECKPOINT_KEY"] = key
+	_, errOut, code := c.run("", "audit", "checkpoint", "-out", cpFile)
+	if code != 0 || !strings.Contains(errOut, "written to "+cpFile) {
+		t.Fatalf("checkpoint: exit %d, %q", code, errOut)
+	}
+	var cp struct {
+		Seq  int64
+		Hash string
+	}
+	b, err := os.ReadFile(cpFile)
+	if err != nil || json.Unmarshal(b, &cp) != nil || cp.Seq < 3 || strings.Contains(string(b), key) {
+		t.Fatalf("checkpoint file %s: %v", b, err)
+	}
+	if n := c.countAudit("audit.checkpoint"); n != 1 {
+		t.Fatalf("%d checkpoint events, want 1", n)
+	}
+	// To stdout, as well.
+	out, _, code := c.run("", "audit", "checkpoint")
+	if code != 0 || !strings.Contains(out, `"sig": "`) {
+		t.Fatalf("checkpoint to stdout: %d %q", code, out)
+	}
+	exportOut, _, code := c.run("", "audit", "export")
+	exportFile := filepath.Join(dir, "export.csv")
+	if code != 0 || os.WriteFile(exportFile, []byte(exportOut), 0o600) != nil {
+		t.Fatalf("export: %d", code)
+	}
+	keyFile := filepath.Join(dir, "key")
+	os.WriteFile(keyFile, []byte(key+"\n"), 0o600)
+
+	// The trail keeps growing: both still match.
+	c.run("", "user", "enable", "-username", "hoa")
+	for _, args := range [][]string{
+		{"audit", "verify", "-checkpoint", cpFile},
+		{"audit", "verify", "-checkpoint", cpFile, "-key-file", keyFile},
+		{"audit", "verify", "-checkpoint", exportFile},
+	} {
+		out, errOut, code := c.run("", args...)
+		if code != 0 || !strings.Contains(out, "audit chain OK") || !strings.Contains(out, "matches: event ") {
+			t.Fatalf("%v: exit %d, %q %q", args, code, out, errOut)
+		}
+	}
+
+	// Bad or forged checkpoint files.
+	forged := strings.Replace(string(b), fmt.Sprintf(`"seq": %d`, cp.Seq), `"seq": 1`, 1)
+	badFiles := []struct {
+		name, content string
+		keyEnv        string
+		code          int
+		want          string
+	}{
+		{"forged seq", forged, key, 1, "altered or forged"},
+		{"another key", string(b), "another operator's key, 32 bytes or more", 1, "signed with key"},
+		{"no key", string(b), "", 2, "no checkpoint key"},
+		{"not a checkpoint", `{"seq": 3}`, key, 2, "not a valid checkpoint"},
+		{"cut export", exportOut[:len(exportOut)/2], key, 2, "neither a checkpoint (JSON) nor a complete export"},
+		{"empty", "", key, 2, "empty file"},
+	}
+	for _, tt := range badFiles {
+		t.Run(tt.name, func(t *testing.T) {
+			f := filepath.Join(dir, "bad-"+strings.ReplaceAll(tt.name, " ", "-"))
+			os.WriteFile(f, []byte(tt.content), 0o600)
+			c.env["AUDIT_CHECKPOINT_KEY"] = tt.keyEnv
+			_, errOut, code := c.run("", "audit", "verify", "-checkpoint", f)
+			if code != tt.code || !strings.Contains(errOut, tt.want) || !strings.Contains(errOut, f) && tt.want != "no checkpoint key" {
+				t.Fatalf("exit %d, %q; want %d and %q naming the file", code, errOut, tt.code, tt.want)
+			}
+		})
+	}
+	c.env["AUDIT_CHECKPOINT_KEY"] = key
+	if _, errOut, code := c.run("", "audit", "verify", "-checkpoint", filepath.Join(dir, "missing.json")); code != 2 || !strings.Contains(errOut, "missing.json") {
+		t.Fatalf("missing file: %d %q", code, errOut)
+	}
+
+	// Delete the last events behind the triggers' back, down to before
+	// both heads: a valid, shorter chain.
+	keep := cp.Seq - 2
+	c.rawSQL(`DROP TRIGGER audit_events_no_delete`, fmt.Sprintf(`DELETE FROM audit_events WHERE seq > %d`, keep))
+	if out, errOut, code := c.run("", "audit", "verify"); code != 0 {
+		t.Fatalf("plain verify of the cut chain: %d %q %q (it cannot see a cut end)", code, out, errOut)
+	}
+	for file, what := range map[string]string{cpFile: "checkpoint", exportFile: "export"} {
+		out, errOut, code := c.run("", "audit", "verify", "-checkpoint", file)
+		want := fmt.Sprintf("the audit trail ends at seq %d but %s %s saw seq ", keep, what, file)
+		if code != 1 || !strings.Contains(errOut, want) || !strings.Contains(errOut, "events were deleted") || strings.Contains(out, "OK") {
+			t.Errorf("verify -checkpoint %s after truncation: exit %d, %q; want 1 and %q", what, code, errOut, want)
+		}
 	}
 }

@@ -44,8 +44,11 @@
 // Verify does that and reports the first row that fails: an edited row
 // fails its own hash, a deleted row leaves a seq gap, and swapped or
 // reordered rows break the prev_hash link. Cutting rows off the end leaves
-// a valid shorter chain; to detect it, keep the HeadHash that Verify reports
-// (for instance from a daily `audit verify` run) outside the database.
+// a valid shorter chain; to detect it, the head is kept outside the
+// database: WriteCheckpoint (`audit checkpoint`) signs it with a key that is
+// not in the database, ExportCSV ends every export with it (TrailerHead),
+// and CheckHead (`audit verify -checkpoint FILE`) requires the trail to
+// still reach that seq with that hash.
 //
 // # Retention and archiving
 //

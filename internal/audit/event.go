@@ -65,6 +65,7 @@ const (
 	ActionWebhookReceived = "webhook.received"
 	ActionConfigStartup   = "config.startup"
 	ActionAuditExport     = "audit.exported"
+	ActionAuditCheckpoint = "audit.checkpoint"
 )
 
 // Origin says who is acting and from where; handlers put it in the request

@@ -2,24 +2,74 @@ package audit
 
 import (
 	"context"
+	"database/sql"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 )
 
 // CSVHeader is the first record of ExportCSV.
 var CSVHeader = []string{"seq", "time_utc", "actor_id", "actor_name", "actor_role", "action", "outcome",
 	"target_type", "target_id", "client_ip", "user_agent", "request_id", "details", "prev_hash", "hash"}
 
+// The last record of an export says how it ended. Both start with '#', so
+// a reader configured for comment lines (csv.Reader.Comment = '#') skips
+// them, and both have as many fields as CSVHeader (the rest empty), so a
+// strict CSV reader still reads the file.
+//
+// A complete export ends with
+//
+//	# chain head,seq=N,hash=H,at=T,rows=R
+//
+// where N, H and T are the newest event of the whole trail when the export
+// was read (not of the filtered view) and R the number of events written.
+// ReadExportHead reads it back, and `audit verify -checkpoint FILE` checks
+// the trail still reaches N with hash H.
+//
+// An export cut short by a database error ends with
+//
+//	# ERROR: export incomplete,<what happened>
+//
+// and has no chain-head record: a file without one is not a complete export.
+const (
+	TrailerHead  = "# chain head"
+	TrailerError = "# ERROR: export incomplete"
+)
+
+// ErrExportIncomplete is returned (wrapped) by ExportCSV when a database
+// error stopped the rows after the header: the error record has been
+// written and flushed to w. It is also what ReadExportHead returns for a
+// file ending with that record.
+var ErrExportIncomplete = errors.New("audit: export incomplete")
+
 // ExportCSV writes the events matching f to w as CSV, oldest first (so a
-// full export can be re-verified row by row), with CSVHeader first. Rows
-// stream from one read snapshot straight into an encoding/csv writer, so
+// full export can be re-verified row by row), with CSVHeader first and a
+// trailer last (see TrailerHead). The chain head, the time range and the
+// rows are read on one read snapshot, so the head is never older than a
+// row in the file. Rows stream straight into an encoding/csv writer, so
 // memory stays constant whatever the size. Cells that a spreadsheet would
 // run as a formula (starting with = + - @ tab or CR) are prefixed with '.
-// It returns the number of events written (header excluded).
+// It returns the number of events written (header and trailer excluded).
+//
+// Errors before the first row (opening the snapshot, planning the query)
+// leave w untouched. A database error while rows stream writes the
+// TrailerError record, flushes, and returns an error matching
+// ErrExportIncomplete. A failed write to w (a closed client) stops the
+// export and is returned as is.
 func (l *Log) ExportCSV(ctx context.Context, w io.Writer, f Filter) (int64, error) {
-	lo, hi, ok, err := l.span(ctx, f)
+	tx, err := l.db.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, fmt.Errorf("audit: export: %w", err)
+	}
+	defer tx.Rollback()
+	head, err := readHead(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	lo, hi, ok, err := l.span(ctx, tx, f)
 	if err != nil {
 		return 0, err
 	}
@@ -27,7 +77,7 @@ func (l *Log) ExportCSV(ctx context.Context, w io.Writer, f Filter) (int64, erro
 		lo, hi = 1, 0 // nothing matches: still write the header
 	}
 	where, args := f.where(lo, hi)
-	rows, err := l.db.Read.QueryContext(ctx, `SELECT `+selectCols+` FROM audit_events WHERE `+where+` ORDER BY seq ASC`, args...)
+	rows, err := tx.QueryContext(ctx, `SELECT `+selectCols+` FROM audit_events WHERE `+where+` ORDER BY seq ASC`, args...)
 	if err != nil {
 		return 0, fmt.Errorf("audit: export: %w", err)
 	}
@@ -39,9 +89,16 @@ func (l *Log) ExportCSV(ctx context.Context, w io.Writer, f Filter) (int64, erro
 	var n int64
 	var r row
 	rec := make([]string, len(CSVHeader))
+	// incomplete ends the file with the error record, so that whoever holds
+	// it can tell it from a complete one even if the connection survives.
+	incomplete := func(cause error) (int64, error) {
+		_ = cw.Write(trailer(TrailerError, fmt.Sprintf("the database failed after %d events; this file is not the complete view, export again", n)))
+		cw.Flush()
+		return n, fmt.Errorf("%w after %d events: %w", ErrExportIncomplete, n, cause)
+	}
 	for rows.Next() {
 		if err := r.scan(rows); err != nil {
-			return n, err
+			return incomplete(err)
 		}
 		rec[0] = strconv.FormatInt(r.Seq, 10)
 		rec[1] = r.At
@@ -66,6 +123,10 @@ func (l *Log) ExportCSV(ctx context.Context, w io.Writer, f Filter) (int64, erro
 		n++
 	}
 	if err := rows.Err(); err != nil {
+		return incomplete(err)
+	}
+	if err := cw.Write(trailer(TrailerHead, "seq="+strconv.FormatInt(head.Seq, 10), "hash="+head.Hash,
+		"at="+head.At, "rows="+strconv.FormatInt(n, 10))); err != nil {
 		return n, fmt.Errorf("audit: export: %w", err)
 	}
 	cw.Flush()
@@ -73,6 +134,65 @@ func (l *Log) ExportCSV(ctx context.Context, w io.Writer, f Filter) (int64, erro
 		return n, fmt.Errorf("audit: export: %w", err)
 	}
 	return n, nil
+}
+
+// trailer pads cells to the width of CSVHeader.
+func trailer(cells ...string) []string {
+	rec := make([]string, len(CSVHeader))
+	copy(rec, cells)
+	return rec
+}
+
+// ErrNotExport is returned by ReadExportHead for a file that is not a
+// complete export: no header, or no chain-head record at its end.
+var ErrNotExport = errors.New("audit: not a complete export")
+
+// ReadExportHead reads an export written by ExportCSV and returns the chain
+// head of its trailer. It returns ErrExportIncomplete for an export that
+// ended with the error record, and ErrNotExport (wrapped, saying why) for
+// anything else without a well-formed trailer: a file cut short, or not
+// an export at all. The trailer is not signed: it proves something only
+// about a file kept where the database's editors cannot change it.
+func ReadExportHead(r io.Reader) (Head, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = false
+	first, err := cr.Read()
+	if err != nil || strings.Join(first, ",") != strings.Join(CSVHeader, ",") {
+		return Head{}, fmt.Errorf("%w: the first line is not the audit export header", ErrNotExport)
+	}
+	var last []string
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return Head{}, fmt.Errorf("%w: %v", ErrNotExport, err)
+		}
+		last = rec
+	}
+	switch {
+	case len(last) > 0 && last[0] == TrailerError:
+		return Head{}, fmt.Errorf("%w: the file ends with %q", ErrExportIncomplete, TrailerError)
+	case len(last) < 5 || last[0] != TrailerHead:
+		return Head{}, fmt.Errorf("%w: the file does not end with the %q record, so it was cut short", ErrNotExport, TrailerHead)
+	}
+	kv := map[string]string{}
+	for _, c := range last[1:5] {
+		k, v, _ := strings.Cut(c, "=")
+		kv[k] = v
+	}
+	seq, err := strconv.ParseInt(kv["seq"], 10, 64)
+	if err != nil || seq < 0 || !isHash(kv["hash"]) && seq > 0 {
+		return Head{}, fmt.Errorf("%w: unreadable %q record %q", ErrNotExport, TrailerHead, last[:5])
+	}
+	return Head{Seq: seq, Hash: kv["hash"], At: kv["at"]}, nil
+}
+
+// isHash reports 64 lowercase hex digits.
+func isHash(s string) bool {
+	return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == ""
 }
 
 // cell neutralises spreadsheet formula injection (OWASP "CSV injection"):

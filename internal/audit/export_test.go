@@ -48,7 +48,7 @@ func TestExportCSVQuotingAndFormulaNeutralisation(t *testing.T) {
 	if err != nil {
 		t.Fatalf("exported CSV does not parse: %v", err)
 	}
-	if len(recs) != len(targets)+1 || len(recs[0]) != len(CSVHeader) || recs[0][0] != "seq" {
+	if len(recs) != len(targets)+2 || len(recs[0]) != len(CSVHeader) || recs[0][0] != "seq" {
 		t.Fatalf("got %d records, header %v", len(recs), recs[0])
 	}
 	for i, tg := range targets {

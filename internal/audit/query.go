@@ -99,13 +99,20 @@ const (
 const selectCols = `seq, at, actor_id, actor_name, actor_role, action, outcome, target_type, target_id,
 	client_ip, user_agent, request_id, details, prev_hash, hash`
 
+// querier is what both the read pool and a transaction offer, so helpers
+// can read on one snapshot (a transaction) or on any pooled connection.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // span resolves f's time range to the inclusive seq range [lo, hi] through
 // the (at, seq) index: two probes, exact because Record never lets time
 // decrease along seq. ok is false when no event can match.
-func (l *Log) span(ctx context.Context, f Filter) (lo, hi int64, ok bool, err error) {
+func (l *Log) span(ctx context.Context, db querier, f Filter) (lo, hi int64, ok bool, err error) {
 	lo, hi = 1, math.MaxInt64
 	probe := func(q string, t time.Time, dst *int64) error {
-		err := l.db.Read.QueryRowContext(ctx, q, store.FormatTime(t)).Scan(dst)
+		err := db.QueryRowContext(ctx, q, store.FormatTime(t)).Scan(dst)
 		if errors.Is(err, sql.ErrNoRows) {
 			ok = false
 			return nil
@@ -194,7 +201,7 @@ func (l *Log) Query(ctx context.Context, f Filter, c Cursor, limit int) (Page, e
 		limit = DefaultPageSize
 	}
 	limit = min(limit, MaxPageSize)
-	spanLo, spanHi, ok, err := l.span(ctx, f)
+	spanLo, spanHi, ok, err := l.span(ctx, l.db.Read, f)
 	if err != nil || !ok {
 		return Page{Entries: []Entry{}}, err
 	}

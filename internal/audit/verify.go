@@ -77,9 +77,16 @@ func (s ChainStatus) String() string {
 // does not verify. A broken chain is reported in the status, not as an
 // error; the error is for failing to read. It detects an edited row (hash
 // mismatch), a deleted row (seq gap), and reordered or swapped rows
-// (prev_hash mismatch). Removing rows at the head is only detectable against
-// a HeadHash kept elsewhere: compare it with Get(seq).Hash.
+// (prev_hash mismatch). Removing rows at the head leaves a valid shorter
+// chain: it is only detectable against a head kept elsewhere (a signed
+// Checkpoint, an export's trailer), which CheckHead compares.
 func (l *Log) Verify(ctx context.Context, from Anchor) (ChainStatus, error) {
+	return verifyRows(ctx, l.db.Read, from)
+}
+
+// verifyRows is Verify over db: the read pool, or a transaction that must
+// see its own uncommitted rows (Checkpoint).
+func verifyRows(ctx context.Context, db querier, from Anchor) (ChainStatus, error) {
 	wantSeq, wantPrev := from.Seq, from.PrevHash
 	if wantSeq <= 0 {
 		wantSeq = 1
@@ -88,7 +95,7 @@ func (l *Log) Verify(ctx context.Context, from Anchor) (ChainStatus, error) {
 		wantPrev = GenesisHash
 	}
 	st := ChainStatus{VerifiedSeq: wantSeq - 1}
-	rows, err := l.db.Read.QueryContext(ctx, `SELECT `+selectCols+` FROM audit_events WHERE seq >= ? ORDER BY seq`, wantSeq)
+	rows, err := db.QueryContext(ctx, `SELECT `+selectCols+` FROM audit_events WHERE seq >= ? ORDER BY seq`, wantSeq)
 	if err != nil {
 		return st, fmt.Errorf("audit: verify: %w", err)
 	}

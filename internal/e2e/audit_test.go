@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/csv"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -103,15 +105,37 @@ func TestAuditReview(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CSV does not parse: %v", err)
 	}
-	if len(rows) != 121 { // header + 120 events of minh
-		t.Errorf("CSV has %d rows, want 121", len(rows))
+	if len(rows) != 122 { // header + 120 events of minh + the chain-head trailer
+		t.Errorf("CSV has %d rows, want 122", len(rows))
 	}
+	if head, err := app.App.Audit.Head(ctx); err != nil || rows[len(rows)-1][0] != audit.TrailerHead ||
+		rows[len(rows)-1][1] != "seq="+strconv.FormatInt(head.Seq, 10) || rows[len(rows)-1][2] != "hash="+head.Hash {
+		t.Errorf("CSV trailer %q, head %+v (%v)", rows[len(rows)-1], head, err)
+	}
+	// The export button posted the filters shown and left the page as it was.
+	var exports int
+	app.App.DB.Read.QueryRow(`SELECT count(*) FROM audit_events WHERE action = ? AND details LIKE '%actor=minh%'`, audit.ActionAuditExport).Scan(&exports)
+	if exports != 1 {
+		t.Errorf("%d export events with the filter, want 1", exports)
+	}
+
+	// "Verify the whole chain now" is a button (POST) that comes back to the audit page.
+	if loc := b.ClickAndLoad(t, `[data-testid=audit-verify-now]`); !strings.HasSuffix(loc, "/audit") {
+		t.Errorf("verify button landed on %s", loc)
+	}
+	b.WaitFor(t, `[data-testid=chain-status]`)
+
 	// Staff are refused every audit route.
 	staff := app.Client(t)
 	app.Login(t, staff, "minh", pass)
-	for _, p := range []string{"/audit", "/audit/events/1", "/audit/export.csv", "/audit/verify"} {
+	for _, p := range []string{"/audit", "/audit/events/1"} {
 		if resp := app.Get(t, staff, p); resp.StatusCode != http.StatusForbidden {
 			t.Errorf("staff GET %s: %d, want 403", p, resp.StatusCode)
+		}
+	}
+	for _, p := range []string{"/audit/export.csv", "/audit/verify"} {
+		if resp := app.PostForm(t, staff, p, url.Values{}); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("staff POST %s: %d, want 403", p, resp.StatusCode)
 		}
 	}
 }

@@ -226,7 +226,9 @@ func TestHostileInputs(t *testing.T) {
 	})
 	for _, f := range []string{"range", "from", "to", "actor", "action", "outcome", "target", "q", "c"} {
 		get("GET /audit "+f, "manager", true, true, func(p string) string { return q("/audit", f, p) })
-		get("GET /audit/export.csv "+f, "manager", true, true, func(p string) string { return q("/audit/export.csv", f, p) }, "audit.exported")
+		post("POST /audit/export.csv "+f, "manager", true, true, func(p string) (string, url.Values) {
+			return "/audit/export.csv", url.Values{f: {p}}
+		}, "audit.exported")
 	}
 	get("GET /audit/events/{seq} seq", "manager", true, false, func(p string) string { return "/audit/events/" + url.PathEscape(p) })
 	for _, api := range []string{"pg", "gc", "col"} {

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -23,7 +24,7 @@ var knownActions = []string{
 	audit.ActionUserCreated, audit.ActionUserDisabled, audit.ActionUserEnabled, audit.ActionUserPasswordReset, audit.ActionUserRoleChanged,
 	audit.ActionRefundRequested, audit.ActionRefundApproved, audit.ActionRefundRejected, audit.ActionRefundCancelled, audit.ActionRefundState,
 	audit.ActionRefundNeedsAttention, audit.ActionRefundResolved, audit.ActionCOLSweep,
-	audit.ActionNeoXCall, audit.ActionWebhookReceived, audit.ActionConfigStartup, audit.ActionAuditExport,
+	audit.ActionNeoXCall, audit.ActionWebhookReceived, audit.ActionConfigStartup, audit.ActionAuditExport, audit.ActionAuditCheckpoint,
 }
 
 var knownOutcomes = []string{audit.OutcomeSuccess, audit.OutcomeFailure, audit.OutcomeDenied, audit.OutcomeUnknown}
@@ -66,7 +67,8 @@ func parseAuditFilter(q url.Values, now time.Time) (audit.Filter, templates.Audi
 	return f, form
 }
 
-// filterQuery renders the form back into a query string (for pager and CSV links).
+// filterQuery renders the form back into a query string (for pager links
+// and the export form's hidden fields).
 func filterQuery(form templates.AuditFilterForm) url.Values {
 	v := url.Values{}
 	for k, val := range map[string]string{"range": form.Range, "from": form.From, "to": form.To, "actor": form.Actor,
@@ -139,7 +141,12 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 		base := filterQuery(form)
 		data.PrevHref, data.NextHref = withCursor(base, page.Prev), withCursor(base, page.Next)
 	}
-	data.CSVHref = "/audit/export.csv?" + filterQuery(form).Encode()
+	// The export form carries the filters of the view shown, not whatever
+	// is typed but not yet applied in the filter form.
+	for k, vals := range filterQuery(form) {
+		data.ExportFields = append(data.ExportFields, templates.HiddenField{Name: k, Value: vals[0]})
+	}
+	slices.SortFunc(data.ExportFields, func(a, b templates.HiddenField) int { return strings.Compare(a.Name, b.Name) })
 	s.render(w, r, status, templates.AuditPage(s.page(r, "audit.title", "audit"), data))
 }
 
@@ -164,31 +171,71 @@ func (s *Server) handleAuditEvent(w http.ResponseWriter, r *http.Request) {
 	}))
 }
 
-// handleAuditExport serves GET /audit/export.csv: the filtered view,
-// streamed row by row. The export itself is audited before it starts.
+// handleAuditExport serves POST /audit/export.csv: the filtered view (the
+// filters are the posted form's fields), streamed row by row. It is a POST
+// because it records an audit event: a GET would let any link, prefetch or
+// cross-site <img> write to the audit trail. The export is audited before
+// it starts. The file ends with the chain head it was read from (see
+// audit.TrailerHead). If the database fails once rows have gone out, the
+// status (200) and part of the file are gone already: the file gets the
+// audit.TrailerError record, and then the connection is aborted, so the
+// client sees a broken transfer (no final chunk), never a clean end.
 func (s *Server) handleAuditExport(w http.ResponseWriter, r *http.Request) {
-	f, form := parseAuditFilter(r.URL.Query(), s.now())
+	f, form := parseAuditFilter(r.PostForm, s.now())
 	if len(form.Errors) > 0 {
 		s.renderStatus(w, r, http.StatusUnprocessableEntity, tr(r, "err.cannot_export"), tr(r, "err.cannot_export_text"))
 		return
 	}
+	filter := filterQuery(form).Encode()
 	if err := s.audit.RecordNow(r.Context(), audit.Event{Action: audit.ActionAuditExport, Outcome: audit.OutcomeSuccess,
-		TargetType: "audit", Details: map[string]any{"filter": filterQuery(form).Encode(), "via": "web"}}); err != nil {
+		TargetType: "audit", Details: map[string]any{"filter": filter, "via": "web"}}); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
 	name := "audit-" + s.now().In(templates.Zone()).Format("20060102-150405") + ".csv"
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
-	if _, err := s.audit.ExportCSV(r.Context(), w, f); err != nil {
-		// Headers are gone; the truncated file ends without the final rows.
-		s.log.ErrorContext(r.Context(), "audit export failed", "err", err)
+	out := &sentWriter{w: w}
+	n, err := s.audit.ExportCSV(r.Context(), out, f)
+	if err == nil {
+		return
 	}
+	if r.Context().Err() != nil {
+		return // the client left: nobody to tell
+	}
+	s.log.ErrorContext(r.Context(), "audit export failed", "err", err, "rows", n)
+	if !out.sent {
+		// Nothing went out: a clean error page instead of a CSV.
+		w.Header().Del("Content-Disposition")
+		s.renderError(w, r, err)
+		return
+	}
+	// The incomplete export is itself worth a line in the trail.
+	if rerr := s.audit.RecordNow(r.Context(), audit.Event{Action: audit.ActionAuditExport, Outcome: audit.OutcomeFailure,
+		TargetType: "audit", Details: map[string]any{"filter": filter, "via": "web", "rows": n, "incomplete": true}}); rerr != nil {
+		s.log.ErrorContext(r.Context(), "audit export: recording the failure", "err", rerr)
+	}
+	_ = http.NewResponseController(w).Flush() // the error record reaches whoever reads on
+	panic(http.ErrAbortHandler)
 }
 
-// handleAuditVerify serves GET /audit/verify: start a full re-verification
-// in the background (millions of events take tens of seconds) and go back
-// to the audit page, whose badge says when it is done.
+// sentWriter notes whether any byte reached the client.
+type sentWriter struct {
+	w    io.Writer
+	sent bool
+}
+
+func (s *sentWriter) Write(p []byte) (int, error) {
+	s.sent = s.sent || len(p) > 0
+	return s.w.Write(p)
+}
+
+// handleAuditVerify serves POST /audit/verify: start a full
+// re-verification in the background (millions of events take tens of
+// seconds) and go back to the audit page, whose badge says when it is done.
+// POST, because it starts work a cross-site link should not be able to
+// start; viewing /audit never restarts a full pass (the badge checks only
+// what was appended since the last one).
 func (s *Server) handleAuditVerify(w http.ResponseWriter, r *http.Request) {
 	s.chain.restart(s.audit)
 	http.Redirect(w, r, "/audit", http.StatusSeeOther)

@@ -1,8 +1,12 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
+	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -90,5 +94,155 @@ func TestAuditActorsAreReusedBriefly(t *testing.T) {
 	e.clock.Advance(auditActorsTTL)
 	if !offers("zed") {
 		t.Error("actor list not re-read after its TTL")
+	}
+}
+
+// exportRequest posts the export form as the browser does.
+func (e *env) exportRequest(c *http.Client, form url.Values, site string) (*http.Response, []byte, error) {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.url+"/audit/export.csv", strings.NewReader(form.Encode()))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", e.url)
+	req.Header.Set("Sec-Fetch-Site", site)
+	resp, err := c.Do(req)
+	if err != nil {
+		e.t.Fatalf("export: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp, body, err
+}
+
+// The export is a POST form that records one event and streams the
+// filtered view ending with the chain head; GET export and GET verify,
+// which changed something, are gone and change nothing.
+func TestAuditExportAndVerifyArePosts(t *testing.T) {
+	e := newEnv(t)
+	e.user("manager1", auth.RoleManager)
+	mgr := e.login("manager1")
+	ctx := context.Background()
+	for i := range 5 {
+		name := []string{"minh", "lan"}[i%2]
+		if err := e.audit.RecordNow(ctx, audit.Event{ActorName: name, Action: audit.ActionLogin, Outcome: audit.OutcomeSuccess}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The page offers a form carrying the applied filters, and no GET link.
+	page := e.get(mgr, "/audit?actor=minh")
+	for _, want := range []string{`<form id="audit-export" method="post" action="/audit/export.csv"`, `<input type="hidden" name="actor" value="minh">`,
+		`<form class="inline" method="post" action="/audit/verify"`} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("audit page lacks %s", want)
+		}
+	}
+	if strings.Contains(page.body, `href="/audit/export.csv`) || strings.Contains(page.body, `href="/audit/verify"`) {
+		t.Error("audit page still links to a GET export or verify")
+	}
+
+	before := e.auditCount(audit.ActionAuditExport)
+	for _, p := range []string{"/audit/export.csv", "/audit/export.csv?actor=minh", "/audit/verify"} {
+		if r := e.get(mgr, p); r.status == http.StatusOK || r.status == http.StatusSeeOther || strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") {
+			t.Errorf("GET %s: status %d, %s: still served", p, r.status, r.header.Get("Content-Type"))
+		}
+	}
+	// A cross-site POST is refused before anything is recorded.
+	if resp, _, _ := e.exportRequest(mgr, url.Values{}, "cross-site"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site export: %d, want 403", resp.StatusCode)
+	}
+	if n := e.auditCount(audit.ActionAuditExport); n != before {
+		t.Fatalf("GET or cross-site requests recorded %d exports", n-before)
+	}
+
+	resp, body, err := e.exportRequest(mgr, url.Values{"actor": {"minh"}}, "same-origin")
+	if err != nil || resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
+		t.Fatalf("export: %d %s, %v", resp.StatusCode, resp.Header.Get("Content-Type"), err)
+	}
+	if n := e.auditCount(audit.ActionAuditExport); n != before+1 {
+		t.Fatalf("export recorded %d events, want 1", n-before)
+	}
+	recs, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatalf("CSV: %v", err)
+	}
+	if len(recs) != 1+3+1 { // header, minh's three events, trailer
+		t.Fatalf("%d records, want 5: %q", len(recs), recs)
+	}
+	for _, r := range recs[1:4] {
+		if r[3] != "minh" {
+			t.Errorf("filter not applied: %q", r)
+		}
+	}
+	head, err := e.audit.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := e.audit.Get(ctx, head.Seq)
+	if err != nil || exp.Action != audit.ActionAuditExport {
+		t.Fatalf("the head should be the export's own event: %+v, %v", exp, err)
+	}
+	got, err := audit.ReadExportHead(bytes.NewReader(body))
+	if err != nil || got != head {
+		t.Fatalf("trailer head %+v, %v; want %+v", got, err, head)
+	}
+
+	// Verify is a POST that goes back to the page.
+	if r := e.post(mgr, "/audit/verify", url.Values{}); r.status != http.StatusSeeOther || r.header.Get("Location") != "/audit" {
+		t.Errorf("POST /audit/verify: %d %q", r.status, r.header.Get("Location"))
+	}
+}
+
+// A database error in the middle of an export does not end as a clean
+// 200: the file so far ends with the error record, and the connection is
+// aborted so the client's read fails. The error is deterministic: a row
+// whose actor_id is not a number cannot be scanned, as a corrupt page
+// could not be read; it comes after ~150 KB of good rows, well past the
+// first flush to the client.
+func TestAuditExportCutShortIsNotClean(t *testing.T) {
+	e := newEnv(t)
+	e.user("manager1", auth.RoleManager)
+	mgr := e.login("manager1")
+	for _, q := range []string{
+		`WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 1000)
+		 INSERT INTO audit_events (seq, at, actor_name, action, outcome, details, prev_hash, hash)
+		 SELECT (SELECT max(seq) FROM audit_events) + i, '2026-11-25T09:00:00.000000Z', 'bulk', 'auth.login', 'success',
+		        '{"pad":"` + strings.Repeat("x", 100) + `"}', printf('%064d', i - 1), printf('%064d', i) FROM c`,
+		`INSERT INTO audit_events (seq, at, actor_id, action, outcome, prev_hash, hash)
+		 SELECT max(seq) + 1, '2026-11-25T09:00:00.000000Z', 'not a number', 'auth.login', 'success', printf('%064d', 0), printf('%064d', 0) FROM audit_events`,
+	} {
+		if _, err := e.db.Write.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	before := e.auditCount(audit.ActionAuditExport)
+	resp, body, err := e.exportRequest(mgr, url.Values{}, "same-origin")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if err == nil {
+		t.Error("the transfer ended cleanly: the connection should have been aborted")
+	}
+	if len(body) < 100_000 {
+		t.Fatalf("only %d bytes arrived: the error should come mid-stream", len(body))
+	}
+	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, audit.TrailerError) {
+		t.Errorf("last line %q, want the error record", last)
+	}
+	if bytes.Contains(body, []byte(audit.TrailerHead)) {
+		t.Error("an incomplete export carries the chain head")
+	}
+	if _, err := audit.ReadExportHead(bytes.NewReader(body)); err == nil {
+		t.Error("the cut file reads as a complete export")
+	}
+	var outcome string
+	if err := e.db.Read.QueryRow(`SELECT outcome FROM audit_events WHERE action = ? ORDER BY seq DESC LIMIT 1`, audit.ActionAuditExport).Scan(&outcome); err != nil || outcome != audit.OutcomeFailure {
+		t.Errorf("last export event outcome %q, %v; want failure", outcome, err)
+	}
+	if n := e.auditCount(audit.ActionAuditExport); n != before+2 {
+		t.Errorf("%d export events, want 2 (started, incomplete)", n-before)
 	}
 }

@@ -85,8 +85,11 @@ func (s *Server) routes() []route {
 		// Managers: audit review.
 		{"GET /audit", managers, s.handleAudit},
 		{"GET /audit/events/{seq}", managers, s.handleAuditEvent},
-		{"GET /audit/export.csv", managers, s.handleAuditExport},
-		{"GET /audit/verify", managers, s.handleAuditVerify},
+		// Both change something (the export is audited, verify restarts a
+		// full pass), so both are POST: behind the cross-origin check, never
+		// run by a link, a prefetch or an <img> on another site.
+		{"POST /audit/export.csv", managers, s.handleAuditExport},
+		{"POST /audit/verify", managers, s.handleAuditVerify},
 
 		// NeoX webhooks: their own chain, verified by signature.
 		{"POST /webhooks/neox/pg", webhook, s.handleWebhookPG},

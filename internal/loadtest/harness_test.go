@@ -306,14 +306,19 @@ type Probe struct {
 	Ms     float64 `json:"ms"`
 }
 
-// probe times GET path as a manager with a long timeout, reps times.
+// probe times GET path as a manager with a long timeout, reps times, or
+// POST (an empty form) when path starts with "POST ".
 func (w *world) probe(name, path string, reps int) []Probe {
+	method, form := http.MethodGet, url.Values(nil)
+	if p, ok := strings.CutPrefix(path, "POST "); ok {
+		method, form, path = http.MethodPost, url.Values{}, p
+	}
 	c := *w.managers[0]
 	c.Timeout = 10 * time.Minute
 	var out []Probe
 	for range reps {
 		start := time.Now()
-		status, _, err := w.do(&c, http.MethodGet, path, nil, nil)
+		status, _, err := w.do(&c, method, path, form, nil)
 		if err != nil {
 			status = 0
 		}

@@ -62,7 +62,7 @@ func runLoad(t *testing.T, refunds, events int64, levels []int, d, drain time.Du
 	w := newWorld(t, db, refunds, levels[len(levels)-1])
 	// The audit page shows whether the chain verifies; the first check is a
 	// full pass over the trail, done here before the clock starts.
-	res.Probes = append(res.Probes, w.probe("first chain check (GET /audit/verify)", "/audit/verify", 1)...)
+	res.Probes = append(res.Probes, w.probe("first chain check (POST /audit/verify)", "POST /audit/verify", 1)...)
 	for _, users := range levels {
 		w.rec = newRecorder()
 		w.mu.Lock()
