@@ -35,7 +35,9 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	defer ln.Close()
-	if err := a.StartNeoX(refunds.Options{}); err != nil {
+	// The lock above makes this the only worker on the database: claims
+	// left in SENDING are a dead process's, taken over at once.
+	if err := a.StartNeoX(refunds.Options{SoleWorker: true}); err != nil {
 		return err
 	}
 	h, password, err := a.Prepare(ctx)

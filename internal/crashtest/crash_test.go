@@ -38,6 +38,16 @@ func assertOnce(t *testing.T, sb *sandbox.Sandbox, ids []string) {
 	}
 }
 
+// settledAtNeoX reports whether the sandbox holds refund id as paid out.
+func settledAtNeoX(sb *sandbox.Sandbox, id string) bool {
+	for _, r := range sb.Refunds() {
+		if r.RequestID == id && r.Status == "SUCCESS" {
+			return true
+		}
+	}
+	return false
+}
+
 // TestKilledWhileSending kills the server while a refund call is at NeoX
 // (held there by injected latency), restarts it, and checks the refund
 // completes once, under the same request id.
@@ -64,6 +74,16 @@ func TestKilledWhileSending(t *testing.T) {
 		t.Fatalf("at the kill the refund is %s, want SENDING", sub)
 	}
 	c.stop(syscall.SIGKILL)
+	// NeoX finishes the call it was holding: the refund is paid out there.
+	// The restarted worker must find that out from QUERY_PT (the settle
+	// rule, with the snapshot kept before the call) rather than wait.
+	deadline = time.Now().Add(20 * time.Second)
+	for !settledAtNeoX(c.sb, id) {
+		if time.Now().After(deadline) {
+			t.Fatal("NeoX never finished the held call")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	c.start()
 	c.waitFinal([]string{id}, 30*time.Second)
 	_, sub, attempts := c.row(id)

@@ -74,7 +74,16 @@ type Options struct {
 	// each sweep looks (default 7 days).
 	COLSweepEvery  time.Duration
 	COLSweepWindow time.Duration
-	Logger         *slog.Logger
+	// Lease is how long a worker's claim of a refund it sends stands
+	// against other workers on the same database; a claim older than this
+	// belongs to a worker that is gone. Default 5m: well over a NeoX call's
+	// timeout plus ShutdownGrace.
+	Lease time.Duration
+	// SoleWorker says no other worker can run on this database (the server
+	// holds store.LockServer's lock), so every claim found at start is a
+	// dead process's and is taken over at once, lease or not.
+	SoleWorker bool
+	Logger     *slog.Logger
 }
 
 // Service is the refund domain. Its methods are safe for concurrent use.
@@ -92,6 +101,7 @@ type Service struct {
 
 	runMu   sync.Mutex
 	running bool
+	owner   string // this worker's id on the claims (leases) it takes
 
 	sweepMu sync.Mutex // held while a COL sweep runs: never two at once
 }
@@ -116,6 +126,9 @@ func New(db *store.DB, rec Recorder, gw Gateways, opts Options) *Service {
 	}
 	if opts.ShutdownGrace <= 0 {
 		opts.ShutdownGrace = 10 * time.Second
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = 5 * time.Minute
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -146,7 +159,7 @@ func New(db *store.DB, rec Recorder, gw Gateways, opts Options) *Service {
 	if isNil(gw.COL) {
 		gw.COL = nil
 	}
-	return &Service{db: db, rec: rec, gw: gw, opt: opts, log: opts.Logger,
+	return &Service{db: db, rec: rec, gw: gw, opt: opts, log: opts.Logger, owner: uuid.NewString(),
 		now: func() time.Time { return opts.Now().UTC() }, wake: make(chan struct{}, 1)}
 }
 

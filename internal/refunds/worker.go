@@ -152,11 +152,16 @@ func (s *Service) process(runCtx, callCtx context.Context, j job) {
 	}
 }
 
-// recoverInterrupted turns rows left in SENDING (the process stopped
-// mid-call, so the outcome is unknown) into UNKNOWN, due now.
+// recoverInterrupted turns rows left in SENDING by a worker that is gone
+// (it stopped mid-call, so the outcome is unknown) into UNKNOWN, due now.
+// A claim is another worker's to finish while its lease runs, unless this
+// is the only worker on the database (Options.SoleWorker): then every
+// claim is a dead process's. Taking over a live worker's call would send
+// the refund again.
 func (s *Service) recoverInterrupted(ctx context.Context) error {
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
-		list, err := queryRefunds(ctx, tx, `WHERE submission = 'SENDING'`)
+		list, err := queryRefunds(ctx, tx, `WHERE submission = 'SENDING' AND lease_owner <> ? AND (? OR lease_until <= ?)`,
+			s.owner, s.opt.SoleWorker, fmtTime(s.now()))
 		if err != nil {
 			return err
 		}
@@ -220,7 +225,8 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 			return conflict(cur)
 		}
 		res, err := tx.ExecContext(runCtx, `UPDATE refunds SET submission = 'SENDING', attempts = attempts + 1,
-			updated_at = ? WHERE id = ? AND submission = ?`, fmtTime(started), id, cur.Submission)
+			lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ? AND submission = ?`,
+			s.owner, fmtTime(started.Add(s.opt.Lease)), fmtTime(started), id, cur.Submission)
 		if err := oneRow(res, err, cur); err != nil {
 			return err
 		}
@@ -255,6 +261,15 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 				base, baseAt = p.RefundedAmount, s.now()
 			}
 		}
+		if base >= 0 {
+			// Kept before the refund call, not after: if the process dies
+			// mid-call, the restarted worker still has the snapshot the
+			// settle rule needs (without it, and without an IPN, the refund
+			// could only wait for a person).
+			if err := s.saveBase(runCtx, r.ID, base, baseAt); err != nil {
+				s.log.Error("refunds worker: keep the PG snapshot", "refund", r.ID, "err", err)
+			}
+		}
 	}
 	if !done {
 		var c call
@@ -287,12 +302,7 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 				return err
 			}
 		}
-		if base >= 0 {
-			if _, err := tx.ExecContext(dbCtx, `UPDATE refunds SET neox_refunded_base = ?, neox_base_at = ? WHERE id = ?`,
-				base, fmtTime(baseAt), r.ID); err != nil {
-				return err
-			}
-		}
+
 		cur, err := getRefund(dbCtx, tx, r.ID)
 		if err != nil {
 			return err
@@ -312,6 +322,16 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 			return err
 		}
 		return s.auditState(dbCtx, tx, cur, SubSending, SubUnknown, "system", "unknown outcome", observation{})
+	})
+}
+
+// saveBase records the PG payment's refundedAmount seen before the first
+// send, for the QUERY_PT settle rule (see pgSettled).
+func (s *Service) saveBase(ctx context.Context, id string, base int64, at time.Time) error {
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE refunds SET neox_refunded_base = ?, neox_base_at = ? WHERE id = ?`,
+			base, fmtTime(at), id)
+		return err
 	})
 }
 
