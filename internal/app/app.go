@@ -142,9 +142,16 @@ func (a *App) Prepare(ctx context.Context) (http.Handler, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	a.Auth.UseSessionKeys(keys, auth.CookieOptions{Secure: strings.HasPrefix(a.Cfg.BaseURL, "https://")})
+	co := auth.CookieOptions{}
+	if strings.HasPrefix(a.Cfg.BaseURL, "https://") {
+		// __Host-: the browser takes the cookie only if it is Secure, has
+		// Path=/ and no Domain, so a sibling subdomain or a plain-http page
+		// cannot plant or overwrite a session cookie.
+		co = auth.CookieOptions{Secure: true, Name: "__Host-" + auth.DefaultCookieName}
+	}
+	a.Auth.UseSessionKeys(keys, co)
 	srv := handlers.New(handlers.Deps{DB: a.DB, Auth: a.Auth, Audit: a.Audit, Refunds: a.Refunds,
-		Webhooks: webhookSecrets(a.Cfg), Logger: a.Log, Now: a.Now})
+		Webhooks: webhookSecrets(a.Cfg), Logger: a.Log, Now: a.Now, BaseURL: a.Cfg.BaseURL})
 	return srv.Handler(), password, nil
 }
 

@@ -4,8 +4,12 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,5 +101,61 @@ func TestNeoXConcurrencyReachesTheWorker(t *testing.T) {
 			t.Errorf("NEOX_CONCURRENCY=%d, option %d: worker sends %d at once, want %d", tc.env, tc.opt, got, tc.want)
 		}
 		a.Close()
+	}
+}
+
+// TestHTTPSBaseURL: behind a TLS proxy (BASE_URL https://…) pages send
+// HSTS, the session cookie is __Host- prefixed and Secure, and a form
+// posted from the plain-http origin of the same host is refused, while
+// the https origin signs in.
+func TestHTTPSBaseURL(t *testing.T) {
+	ctx := context.Background()
+	env := map[string]string{"DB_PATH": filepath.Join(t.TempDir(), "app.db"), "NEOX_MODE": "sandbox",
+		"BASE_URL": "https://desk.example"}
+	cfg, err := ParseConfig("test", nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Open(ctx, cfg, NewLogger(io.Discard, cfg.Level()), Options{Argon: &auth.Params{Memory: 8 * 1024, Time: 1, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	h, _, err := a.Prepare(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Auth.CreateUser(ctx, "lan", "", auth.RoleStaff, "correct horse battery staple", false); err != nil {
+		t.Fatal(err)
+	}
+	login := func(origin string) *http.Response {
+		t.Helper()
+		form := url.Values{"username": {"lan"}, "password": {"correct horse battery staple"}}
+		req := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(form.Encode()))
+		req.Host = "desk.example" // as the proxy forwards it
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", origin)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Result()
+	}
+	if res := login("http://desk.example"); res.StatusCode != http.StatusForbidden || len(res.Cookies()) != 0 {
+		t.Fatalf("plain-http origin: %d, cookies %v", res.StatusCode, res.Cookies())
+	}
+	res := login("https://desk.example")
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("https origin: %d", res.StatusCode)
+	}
+	if got := res.Header.Get("Strict-Transport-Security"); !strings.Contains(got, "max-age=63072000") {
+		t.Errorf("HSTS = %q", got)
+	}
+	var session *http.Cookie
+	for _, c := range res.Cookies() {
+		if strings.HasSuffix(c.Name, auth.DefaultCookieName) {
+			session = c
+		}
+	}
+	if session == nil || session.Name != "__Host-"+auth.DefaultCookieName || !session.Secure || session.Path != "/" || session.Domain != "" {
+		t.Fatalf("session cookie = %+v", session)
 	}
 }

@@ -128,5 +128,5 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.renderStatus(w, r, http.StatusNotFound, tr(r, "error.page_not_found_title"), tr(r, "error.page_not_found_text"))
 	})
-	return s.recoverPanics(s.requestID(s.accessLog(securityHeaders(s.limitBody(s.language(s.readForm(takeFlash(mux))))))))
+	return s.recoverPanics(s.requestID(s.accessLog(securityHeaders(s.limitBody(s.language(s.originPolicy(s.readForm(takeFlash(mux)))))))))
 }

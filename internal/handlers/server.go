@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/a-h/templ"
@@ -31,6 +32,10 @@ type Deps struct {
 	Now      func() time.Time
 	// MaxBodyBytes bounds every request body; 0 means 1 MiB.
 	MaxBodyBytes int64
+	// BaseURL is the desk's public URL. With https, pages send HSTS and a
+	// state-changing request must come from exactly that origin; "" checks
+	// only what http.CrossOriginProtection checks.
+	BaseURL string
 }
 
 // Server serves the web UI, health checks and webhooks.
@@ -41,6 +46,7 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	maxBody int64
+	origin  *url.URL // scheme and host of Deps.BaseURL; nil when not set
 	chain   chainCache
 	dash    reused[refunds.Dashboard]
 	actors  reused[[]string]
@@ -60,6 +66,9 @@ func New(d Deps) *Server {
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20
+	}
+	if u, err := url.Parse(d.BaseURL); err == nil && u.Host != "" {
+		s.origin = &url.URL{Scheme: u.Scheme, Host: u.Host}
 	}
 	return s
 }
