@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -44,22 +43,12 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", id)
 		ctx := context.WithValue(r.Context(), keyRequestID, id)
 		ctx = audit.WithOrigin(ctx, audit.Origin{
-			ClientIP:  clientIP(r),
+			ClientIP:  s.clientIP(r),
 			UserAgent: truncate(r.UserAgent(), 256),
 			RequestID: id,
 		})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
-}
-
-// clientIP is the peer address. X-Forwarded-For is not trusted: the app is
-// meant to be reached directly or through a proxy configured to set RemoteAddr.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func truncate(s string, n int) string {
@@ -117,7 +106,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		s.log.Log(r.Context(), level, "request",
 			"method", r.Method, "path", r.URL.Path, "status", rec.status, "bytes", rec.bytes,
 			"duration_ms", float64(time.Since(start).Microseconds())/1000,
-			"request_id", requestIDFrom(r.Context()), "ip", clientIP(r))
+			"request_id", requestIDFrom(r.Context()), "ip", s.clientIP(r))
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/a-h/templ"
@@ -31,6 +32,12 @@ type Deps struct {
 	Now      func() time.Time
 	// MaxBodyBytes bounds every request body; 0 means 1 MiB.
 	MaxBodyBytes int64
+	// TrustedProxies are the proxies (TRUSTED_PROXIES) whose
+	// X-Forwarded-For is believed; see clientIP.
+	TrustedProxies []netip.Prefix
+	// Refusals rate-limits the audit rows of refused requests; nil makes
+	// one with the defaults on the Audit log.
+	Refusals *audit.Limiter
 }
 
 // Server serves the web UI, health checks and webhooks.
@@ -46,12 +53,14 @@ type Server struct {
 	actors  reused[[]string]
 	refunds *refunds.Service
 	hooks   WebhookSecrets
+	proxies []netip.Prefix
+	refused *audit.Limiter
 }
 
 // New builds a Server from its dependencies.
 func New(d Deps) *Server {
 	s := &Server{db: d.DB, auth: d.Auth, audit: d.Audit, log: d.Logger, now: d.Now, maxBody: d.MaxBodyBytes,
-		refunds: d.Refunds, hooks: d.Webhooks}
+		refunds: d.Refunds, hooks: d.Webhooks, proxies: d.TrustedProxies, refused: d.Refusals}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -60,6 +69,9 @@ func New(d Deps) *Server {
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20
+	}
+	if s.refused == nil && s.audit != nil {
+		s.refused = audit.NewLimiter(s.audit, audit.LimiterOptions{})
 	}
 	return s
 }
