@@ -28,7 +28,10 @@ type App struct {
 	DB    *store.DB
 	Auth  *auth.Service
 	Audit *audit.Log
-	Log   *slog.Logger
+	// Refusals rate-limits the audit rows of refused requests (throttled
+	// logins, refused webhooks, denied actions).
+	Refusals *audit.Limiter
+	Log      *slog.Logger
 	// Refunds is the refund domain with its NeoX gateways and worker.
 	Refunds *refunds.Service
 	// Sandbox is the NeoX stand-in in sandbox mode, nil in live mode.
@@ -63,12 +66,13 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts Options) (*
 		now = time.Now
 	}
 	al := audit.New(db, now)
-	ao := auth.Options{Now: now, IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute}
+	lim := audit.NewLimiter(al, audit.LimiterOptions{})
+	ao := auth.Options{Now: now, IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute, Refusals: lim}
 	if opts.Argon != nil {
 		ao.Argon = *opts.Argon
 	}
 	svc := auth.NewService(db, al, ao)
-	a := &App{Cfg: cfg, DB: db, Auth: svc, Audit: al, Log: logger, Now: now, housekeepEvery: opts.HousekeepEvery}
+	a := &App{Cfg: cfg, DB: db, Auth: svc, Audit: al, Refusals: lim, Log: logger, Now: now, housekeepEvery: opts.HousekeepEvery}
 	if a.housekeepEvery <= 0 {
 		a.housekeepEvery = defaultHousekeepEvery
 	}
@@ -128,7 +132,8 @@ func (a *App) Prepare(ctx context.Context) (http.Handler, string, error) {
 	}
 	a.Auth.UseSessionKeys(keys, auth.CookieOptions{Secure: strings.HasPrefix(a.Cfg.BaseURL, "https://")})
 	srv := handlers.New(handlers.Deps{DB: a.DB, Auth: a.Auth, Audit: a.Audit, Refunds: a.Refunds,
-		Webhooks: webhookSecrets(a.Cfg), Logger: a.Log, Now: a.Now})
+		Webhooks: webhookSecrets(a.Cfg), Logger: a.Log, Now: a.Now,
+		TrustedProxies: a.Cfg.TrustedProxies, Refusals: a.Refusals})
 	return srv.Handler(), password, nil
 }
 
@@ -139,6 +144,11 @@ func (a *App) Serve(ctx context.Context, ln net.Listener, h http.Handler) error 
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	housekeepDone := make(chan struct{})
 	go func() { defer close(housekeepDone); a.housekeep(workerCtx, a.housekeepEvery) }()
+	refusalsDone := make(chan struct{})
+	go func() {
+		defer close(refusalsDone)
+		a.Refusals.Run(workerCtx, refusalsFlushEvery, func(err error) { a.Log.Warn("writing aggregated refusals failed", "err", err) })
+	}()
 	workerDone := make(chan error, 1)
 	if a.Refunds != nil {
 		go func() { workerDone <- a.Refunds.Run(workerCtx) }()
@@ -148,6 +158,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener, h http.Handler) error 
 	defer func() {
 		stopWorker()
 		<-housekeepDone
+		<-refusalsDone
 		if err := <-workerDone; err != nil && !errors.Is(err, context.Canceled) {
 			a.Log.Error("refund worker stopped", "err", err)
 		}

@@ -10,6 +10,10 @@ import (
 // sessions nobody comes back to.
 const defaultHousekeepEvery = 15 * time.Minute
 
+// refusalsFlushEvery is how often the audit limiter's aggregate events of
+// ended windows are written.
+const refusalsFlushEvery = 5 * time.Second
+
 // housekeep prunes expired sessions now and then every interval, until ctx
 // ends.
 func (a *App) housekeep(ctx context.Context, every time.Duration) {

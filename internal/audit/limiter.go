@@ -10,7 +10,6 @@ import (
 	"time"
 )
 
-
 // LimiterOptions tune a Limiter; zero values take the defaults.
 type LimiterOptions struct {
 	// Window is the length of the aligned windows (default 1m).
