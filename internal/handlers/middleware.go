@@ -176,6 +176,7 @@ func (s *Server) requireAccess(a access, next http.Handler) http.Handler {
 			return
 		}
 		if !a.allows(u.Role) {
+			s.denied(r, deniedRole, "route", r.Pattern, map[string]any{"role": string(u.Role)})
 			s.renderStatus(w, r, http.StatusForbidden, tr(r, "error.not_allowed"),
 				tr(r, "error.role_forbidden", templates.RoleLabel(r.Context(), string(u.Role))))
 			return
