@@ -22,7 +22,7 @@ var knownActions = []string{
 	audit.ActionSessionRevoked, audit.ActionPasswordChange,
 	audit.ActionUserCreated, audit.ActionUserDisabled, audit.ActionUserEnabled, audit.ActionUserPasswordReset, audit.ActionUserRoleChanged,
 	audit.ActionRefundRequested, audit.ActionRefundApproved, audit.ActionRefundRejected, audit.ActionRefundCancelled, audit.ActionRefundState,
-	audit.ActionNeoXCall, audit.ActionWebhookReceived, audit.ActionConfigStartup, audit.ActionAuditExport,
+	audit.ActionNeoXCall, audit.ActionWebhookReceived, audit.ActionConfigStartup, audit.ActionAuditExport, audit.ActionAccessDenied,
 }
 
 var knownOutcomes = []string{audit.OutcomeSuccess, audit.OutcomeFailure, audit.OutcomeDenied, audit.OutcomeUnknown}
