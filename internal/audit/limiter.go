@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -47,7 +48,8 @@ func (o LimiterOptions) withDefaults() LimiterOptions {
 // Limiter keeps what unauthenticated or refused visitors do from growing
 // the audit trail without bound, while keeping the evidence: per aligned
 // window (a minute by default), the first PerSource events of one action
-// from one source (client address, IPv6 by /64) are recorded as they come,
+// from one source (the signed-in user, else the client address, IPv6 by
+// /64) are recorded as they come,
 // at most Global in all; the rest are counted, and after the window ends
 // one aggregate event per (source, action) records how many there were
 // (details: aggregate, count, source, window_start, window_seconds, and the
@@ -123,6 +125,11 @@ func (l *Limiter) Admit(ctx context.Context, e Event) bool {
 	defer l.mu.Unlock()
 	l.rotate(now)
 	k := limitKey{source: sourceOf(e.ClientIP), action: e.Action}
+	if e.ActorID != 0 {
+		// A signed-in user is counted as themselves: colleagues behind one
+		// office address do not use up each other's budget.
+		k.source = "user:" + strconv.FormatInt(e.ActorID, 10)
+	}
 	b := l.buckets[k]
 	if b == nil {
 		if len(l.buckets) >= l.opts.Sources {

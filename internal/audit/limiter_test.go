@@ -192,3 +192,20 @@ func TestLimiterRunFlushesOnStop(t *testing.T) {
 		t.Fatalf("aggregates after stop: %+v", aggs)
 	}
 }
+
+// Signed-in users are counted each on their own, whatever address they
+// share; anonymous refusals by address.
+func TestLimiterCountsSignedInUsersApart(t *testing.T) {
+	l := New(openDB(t), nil)
+	lim := NewLimiter(l, LimiterOptions{PerSource: 1})
+	office := WithOrigin(context.Background(), Origin{ClientIP: "192.0.2.4"})
+	for id := int64(1); id <= 3; id++ {
+		if !lim.Admit(office, Event{ActorID: id, Action: ActionAccessDenied, Outcome: OutcomeDenied}) {
+			t.Fatalf("user %d's first refusal was not admitted", id)
+		}
+	}
+	anon := Event{Action: ActionAccessDenied, Outcome: OutcomeDenied}
+	if !lim.Admit(office, anon) || lim.Admit(office, anon) {
+		t.Fatal("anonymous refusals from one address: want one admitted, then counted")
+	}
+}
