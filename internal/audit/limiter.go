@@ -29,7 +29,8 @@ type LimiterOptions struct {
 	Now func() time.Time
 }
 
-func (o LimiterOptions) withDefaults() LimiterOptions {
+// WithDefaults returns o with its zero fields set to the defaults.
+func (o LimiterOptions) WithDefaults() LimiterOptions {
 	if o.Window <= 0 {
 		o.Window = time.Minute
 	}
@@ -84,7 +85,7 @@ type limitBucket struct {
 
 // NewLimiter returns a Limiter recording into log.
 func NewLimiter(log *Log, opts LimiterOptions) *Limiter {
-	opts = opts.withDefaults()
+	opts = opts.WithDefaults()
 	if opts.Now == nil {
 		opts.Now = log.now
 	}
