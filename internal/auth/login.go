@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 )
@@ -40,18 +41,37 @@ func (s *Service) AuthenticateFrom(ctx context.Context, username, password, clie
 	base := audit.Event{ClientIP: strings.TrimSpace(clientIP), TargetType: "user"}
 	trusted := device != ""
 
+	refuse := func(wait time.Duration, scope string) (*ThrottledError, audit.Event, bool) {
+		e := base
+		e.Action, e.Outcome = audit.ActionLoginThrottled, audit.OutcomeDenied
+		e.Details = map[string]any{"username": clip(name, 64), "scope": scope,
+			"retry_after_seconds": int64(math.Ceil(wait.Seconds())), "trusted_device": trusted}
+		record := s.refusals == nil || s.refusals.Admit(ctx, e)
+		return &ThrottledError{RetryAfter: wait}, e, record
+	}
+	// Refused on the read pool first: a flood of throttled attempts then
+	// never waits for, or holds, the single writer.
+	if _, wait, scope, err := s.readThrottle(ctx, s.db.Read, keys, s.nowUTC()); err != nil {
+		return User{}, err
+	} else if wait > 0 {
+		te, e, record := refuse(wait, scope)
+		if record {
+			if err := s.db.Tx(ctx, func(tx *sql.Tx) error { return s.rec.Record(ctx, tx, e) }); err != nil {
+				return User{}, err
+			}
+		}
+		return User{}, te
+	}
+
 	var throttled *ThrottledError
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		wait, scope, err := s.countAttempt(ctx, tx, keys, s.nowUTC())
 		if err != nil || wait == 0 {
 			return err
 		}
-		throttled = &ThrottledError{RetryAfter: wait}
-		e := base
-		e.Action, e.Outcome = audit.ActionLoginThrottled, audit.OutcomeDenied
-		e.Details = map[string]any{"username": clip(name, 64), "scope": scope,
-			"retry_after_seconds": int64(math.Ceil(wait.Seconds())), "trusted_device": trusted}
-		if s.refusals != nil && !s.refusals.Admit(ctx, e) {
+		te, e, record := refuse(wait, scope)
+		throttled = te
+		if !record {
 			return nil
 		}
 		return s.rec.Record(ctx, tx, e)

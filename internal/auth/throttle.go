@@ -182,47 +182,11 @@ func ThrottleSource(addr string) string { return throttleIP(addr) }
 // arrival time (GCRA: the budget is spent while it lies more than
 // AccountWindow ahead of now).
 func (s *Service) countAttempt(ctx context.Context, tx *sql.Tx, keys []throttleKey, now time.Time) (time.Duration, string, error) {
-	type state struct {
-		failures int
-		locked   time.Time
+	states, wait, scope, err := s.readThrottle(ctx, tx, keys, now)
+	if err != nil {
+		return 0, "", err
 	}
-	states := make([]state, len(keys))
-	var wait time.Duration
-	var scope string
-	step, burst := s.throttle.refill(), s.throttle.AccountWindow
-	for i, k := range keys {
-		states[i].locked = now
-		var n int
-		var last, locked string
-		err := tx.QueryRowContext(ctx, `SELECT failures, last_failure, locked_until FROM login_throttle WHERE key = ?`,
-			k.key).Scan(&n, &last, &locked)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return 0, "", err
-		}
-		lastT, err1 := store.ParseTime(last)
-		lockedT, err2 := store.ParseTime(locked)
-		if err := errors.Join(err1, err2); err != nil {
-			return 0, "", err
-		}
-		if now.Sub(lastT) < s.throttle.ForgetAfter {
-			states[i].failures = n
-		}
-		var left time.Duration
-		if k.rate {
-			if lockedT.After(now) {
-				states[i].locked = lockedT
-			}
-			left = states[i].locked.Add(step).Sub(now) - burst
-		} else {
-			left = lockedT.Sub(now)
-		}
-		if left > wait {
-			wait, scope = left, k.scope
-		}
-	}
+	step := s.throttle.refill()
 	if wait > 0 {
 		return wait, scope, nil
 	}
@@ -242,6 +206,62 @@ func (s *Service) countAttempt(ctx context.Context, tx *sql.Tx, keys []throttleK
 		}
 	}
 	return 0, "", nil
+}
+
+// throttleState is one key's row as countAttempt needs it.
+type throttleState struct {
+	failures int       // charged failures not yet forgotten
+	locked   time.Time // budget keys: the bucket's arrival time, at least now
+}
+
+// rowQuerier is a transaction or the read pool.
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// readThrottle reads keys' rows and returns how long the longest refusal
+// has left (0: none) and its scope. It writes nothing, so Authenticate can
+// ask the read pool first and refuse a flood of throttled attempts without
+// taking the single writer (issue 12: the flood slowed legitimate writes).
+func (s *Service) readThrottle(ctx context.Context, q rowQuerier, keys []throttleKey, now time.Time) ([]throttleState, time.Duration, string, error) {
+	states := make([]throttleState, len(keys))
+	var wait time.Duration
+	var scope string
+	step, burst := s.throttle.refill(), s.throttle.AccountWindow
+	for i, k := range keys {
+		states[i].locked = now
+		var n int
+		var last, locked string
+		err := q.QueryRowContext(ctx, `SELECT failures, last_failure, locked_until FROM login_throttle WHERE key = ?`,
+			k.key).Scan(&n, &last, &locked)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, 0, "", err
+		}
+		lastT, err1 := store.ParseTime(last)
+		lockedT, err2 := store.ParseTime(locked)
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, 0, "", err
+		}
+		if now.Sub(lastT) < s.throttle.ForgetAfter {
+			states[i].failures = n
+		}
+		var left time.Duration
+		if k.rate {
+			if lockedT.After(now) {
+				states[i].locked = lockedT
+			}
+			left = states[i].locked.Add(step).Sub(now) - burst
+		} else {
+			left = lockedT.Sub(now)
+		}
+		if left > wait {
+			wait, scope = left, k.scope
+		}
+	}
+	return states, wait, scope, nil
 }
 
 // clearAttempt runs after a successful login and gives back what
