@@ -40,6 +40,7 @@ type App struct {
 	Now func() time.Time
 
 	housekeepEvery time.Duration
+	refusalDelay   time.Duration
 }
 
 // Options tune Open for tests.
@@ -48,6 +49,9 @@ type Options struct {
 	Argon *auth.Params // nil: production parameters
 	// HousekeepEvery is how often expired sessions are pruned; 0 means 15 min.
 	HousekeepEvery time.Duration
+	// RefusalDelay paces anonymous sources over their refusal budget
+	// (handlers.Deps.RefusalDelay); 0 means the production 1 s.
+	RefusalDelay time.Duration
 }
 
 // NewLogger returns the text logger the app writes to w.
@@ -72,7 +76,8 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts Options) (*
 		ao.Argon = *opts.Argon
 	}
 	svc := auth.NewService(db, al, ao)
-	a := &App{Cfg: cfg, DB: db, Auth: svc, Audit: al, Refusals: lim, Log: logger, Now: now, housekeepEvery: opts.HousekeepEvery}
+	a := &App{Cfg: cfg, DB: db, Auth: svc, Audit: al, Refusals: lim, Log: logger, Now: now, housekeepEvery: opts.HousekeepEvery,
+		refusalDelay: opts.RefusalDelay}
 	if a.housekeepEvery <= 0 {
 		a.housekeepEvery = defaultHousekeepEvery
 	}
@@ -133,7 +138,7 @@ func (a *App) Prepare(ctx context.Context) (http.Handler, string, error) {
 	a.Auth.UseSessionKeys(keys, auth.CookieOptions{Secure: strings.HasPrefix(a.Cfg.BaseURL, "https://")})
 	srv := handlers.New(handlers.Deps{DB: a.DB, Auth: a.Auth, Audit: a.Audit, Refunds: a.Refunds,
 		Webhooks: webhookSecrets(a.Cfg), Logger: a.Log, Now: a.Now,
-		TrustedProxies: a.Cfg.TrustedProxies, Refusals: a.Refusals})
+		TrustedProxies: a.Cfg.TrustedProxies, Refusals: a.Refusals, RefusalDelay: a.refusalDelay})
 	return srv.Handler(), password, nil
 }
 

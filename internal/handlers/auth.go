@@ -34,6 +34,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	device := s.auth.DeviceFor(r, username)
 	u, err := s.auth.AuthenticateFrom(r.Context(), username, r.PostForm.Get("password"), s.clientIP(r), device)
 	var te *auth.ThrottledError
+	if err != nil && (errors.As(err, &te) || errors.Is(err, auth.ErrInvalidCredentials)) {
+		s.pace.refused(r.Context(), s.clientIP(r))
+	}
 	switch {
 	case errors.As(err, &te):
 		mins := int(math.Ceil(te.RetryAfter.Minutes()))

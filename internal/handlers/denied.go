@@ -27,10 +27,14 @@ func (s *Server) denied(r *http.Request, reason, targetType, targetID string, ex
 	maps.Copy(d, extra)
 	e := audit.Event{Action: audit.ActionAccessDenied, Outcome: audit.OutcomeDenied,
 		TargetType: targetType, TargetID: targetID, Details: d}
+	anonymous := false
 	if o, ok := audit.OriginFrom(r.Context()); !ok || (o.ActorID == 0 && o.ActorName == "") {
-		e.ActorName = "anonymous"
+		e.ActorName, anonymous = "anonymous", true
 	}
 	if err := s.refused.RecordNow(r.Context(), e); err != nil {
 		s.log.ErrorContext(r.Context(), "recording a refused request failed", "err", err, "reason", reason)
+	}
+	if anonymous {
+		s.pace.refused(r.Context(), s.clientIP(r))
 	}
 }

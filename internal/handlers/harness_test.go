@@ -50,7 +50,11 @@ type env struct {
 	// refused is the refusal limiter shared by auth and the handlers, as
 	// the app wires it.
 	refused *audit.Limiter
+	srv     *Server
 }
+
+// srvPacer is the server's refusal pacer, for tests to watch its waits.
+func (e *env) srvPacer() *pacer { return e.srv.pace }
 
 const testPassword = "correct horse battery staple"
 
@@ -85,7 +89,9 @@ func newEnv(t *testing.T, opts ...func(*Deps)) *env {
 		COL: neox.NewCOL(neox.OpenAPIConfig{BaseURL: sb.URL(), ClientID: "col", ClientSecret: "col-secret", Scope: "collection"}, nil),
 	}
 	rs := refunds.New(db, al, gw, refunds.Options{Now: c.Now, Logger: logger})
-	d := Deps{DB: db, Auth: svc, Audit: al, Refunds: rs, Logger: logger, Now: c.Now, Refusals: lim,
+	// Refused answers are paced by a millisecond, not a second: tests make
+	// many refusals from one address (pace_test.go checks the real waits).
+	d := Deps{DB: db, Auth: svc, Audit: al, Refunds: rs, Logger: logger, Now: c.Now, Refusals: lim, RefusalDelay: time.Millisecond,
 		Webhooks: WebhookSecrets{PGMerchantCode: "TEST01", PGSecretKey: "pg-secret-for-tests", GCSecret: "gc-hook", COLSecret: "col-hook"}}
 	for _, o := range opts {
 		o(&d)
@@ -93,7 +99,7 @@ func newEnv(t *testing.T, opts ...func(*Deps)) *env {
 	srv := New(d)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &env{t: t, url: ts.URL, db: db, auth: svc, audit: al, clock: c, refunds: rs, sandbox: sb, refused: lim}
+	return &env{t: t, url: ts.URL, db: db, auth: svc, audit: al, clock: c, refunds: rs, sandbox: sb, refused: lim, srv: srv}
 }
 
 func (e *env) user(name string, role auth.Role) auth.User {

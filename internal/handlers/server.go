@@ -38,6 +38,10 @@ type Deps struct {
 	// Refusals rate-limits the audit rows of refused requests; nil makes
 	// one with the defaults on the Audit log.
 	Refusals *audit.Limiter
+	// RefusalDelay is how long an anonymous source over its refusal budget
+	// waits for each further refusal (see pace.go); 0 means 1 s, negative
+	// never.
+	RefusalDelay time.Duration
 }
 
 // Server serves the web UI, health checks and webhooks.
@@ -55,6 +59,7 @@ type Server struct {
 	hooks   WebhookSecrets
 	proxies []netip.Prefix
 	refused *audit.Limiter
+	pace    *pacer
 }
 
 // New builds a Server from its dependencies.
@@ -70,6 +75,10 @@ func New(d Deps) *Server {
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20
 	}
+	if d.RefusalDelay == 0 {
+		d.RefusalDelay = defaultRefusalDelay
+	}
+	s.pace = newPacer(d.RefusalDelay, s.now)
 	if s.refused == nil && s.audit != nil {
 		s.refused = audit.NewLimiter(s.audit, audit.LimiterOptions{})
 	}

@@ -69,6 +69,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, api, secret str
 		// bounded number of rows and a count (audit.Limiter).
 		_ = s.refused.RecordNow(r.Context(), audit.Event{ActorName: "neox", ActorRole: "webhook", Action: audit.ActionWebhookReceived,
 			Outcome: audit.OutcomeDenied, TargetType: "webhook", TargetID: api, Details: map[string]any{"api": api, "reason": reason}})
+		s.pace.refused(r.Context(), s.clientIP(r))
 		http.Error(w, http.StatusText(status), status)
 	}
 	if s.hooks.BasicUser != "" {

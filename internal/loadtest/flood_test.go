@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/neox-refund-desk/refunddesk/internal/apptest"
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 )
@@ -46,7 +47,7 @@ func TestRefusalFlood(t *testing.T) {
 	}
 	const fxRefunds, fxEvents = 3_000, 15_000
 	db := copyFixture(t, fixturePath(t, fxRefunds, fxEvents), t.TempDir())
-	w := newWorld(t, db, fxRefunds, *floodUsers)
+	w := newWorld(t, db, fxRefunds, *floodUsers, apptest.WithRefusalDelay(0)) // production pacing
 	w.run.CreateUser(t, "floodvictim", auth.RoleStaff, userPassword)
 	count := func(q string) int {
 		var n int
