@@ -37,10 +37,10 @@ const refusedActions = `'webhook.received', 'auth.login_throttled', 'auth.login_
 // run), then again while 32 connections post, as fast as they are
 // answered, anonymous refused webhooks (a PG IPN with a wrong hash) and
 // logins with wrong passwords at an existing account (throttled once its
-// budget is spent). It reports the rows the flood added to the audit trail
-// against the limiter's bound, and the legitimate p95 in both phases, and
-// fails when the rows exceed the bound or the p95 under the flood is 2×
-// the baseline's or more. Numbers go in BENCHMARKS.md.
+// budget is spent), then alone again (a second baseline). It reports the
+// rows the flood added to the audit trail against the limiter's bound, and
+// the legitimate p95 in the three phases, and fails when the rows exceed
+// the bound or the p95 under the flood is 2× the lower baseline's or more. Numbers go in BENCHMARKS.md.
 func TestRefusalFlood(t *testing.T) {
 	if !*floodFlag {
 		t.Skip("refusal flood measurement: run with -loadtest.flood (see the doc comment)")
@@ -111,6 +111,9 @@ func TestRefusalFlood(t *testing.T) {
 	// The limiter writes a window's aggregates once it has ended; wait
 	// for that (the app flushes every 5 s), not for a fixed time.
 	lim := audit.LimiterOptions{}.WithDefaults()
+	// The baseline once more, after the flood: the machine is shared, and
+	// two baselines show how much of a difference is the machine's.
+	after, afterCreate, _, _ := phase("baseline again (no flood)", false)
 	windowsEnd := end.Truncate(lim.Window).Add(lim.Window)
 	deadline := windowsEnd.Add(30 * time.Second)
 	for time.Now().Before(windowsEnd) || count(`SELECT count(*) FROM audit_events WHERE seq > `+itoa(before)+` AND json_extract(details, '$.aggregate') AND at >= '`+windowsEnd.UTC().Format("2006-01-02T15:04:05")+`'`) == 0 {
@@ -127,13 +130,14 @@ func TestRefusalFlood(t *testing.T) {
 	bound := auth.DefaultThrottlePolicy().AccountGuesses + windows*2*(lim.PerSource+1)
 	t.Logf("flood: %d refused requests in %.0f s added %d audit rows (%d aggregates counting %d refusals); bound %d (%d windows)",
 		sent, el.Seconds(), added, aggs, counted, bound, windows)
-	t.Logf("legit p95: %.1f ms without the flood, %.1f ms with it (%.2f×); POST /refunds p95 %.1f → %.1f ms",
-		base.P95ms, flooded.P95ms, flooded.P95ms/base.P95ms, baseCreate.P95ms, floodCreate.P95ms)
+	low := min(base.P95ms, after.P95ms)
+	t.Logf("legit p95: %.1f ms and %.1f ms without the flood (before, after), %.1f ms with it (%.2f× the lower); POST /refunds p95 %.1f / %.1f → %.1f ms",
+		base.P95ms, after.P95ms, flooded.P95ms, flooded.P95ms/low, baseCreate.P95ms, afterCreate.P95ms, floodCreate.P95ms)
 	if added > bound {
 		t.Errorf("the flood added %d audit rows, want at most %d", added, bound)
 	}
-	if flooded.P95ms >= 2*base.P95ms {
-		t.Errorf("legit p95 under the flood %.1f ms is 2× or more the baseline's %.1f ms", flooded.P95ms, base.P95ms)
+	if flooded.P95ms >= 2*low {
+		t.Errorf("legit p95 under the flood %.1f ms is 2× or more the lower baseline's %.1f ms", flooded.P95ms, low)
 	}
 }
 
