@@ -28,7 +28,10 @@ type App struct {
 	DB    *store.DB
 	Auth  *auth.Service
 	Audit *audit.Log
-	Log   *slog.Logger
+	// Refusals rate-limits the audit rows of refused requests (throttled
+	// logins, refused webhooks, denied actions).
+	Refusals *audit.Limiter
+	Log      *slog.Logger
 	// Refunds is the refund domain with its NeoX gateways and worker.
 	Refunds *refunds.Service
 	// Sandbox is the NeoX stand-in in sandbox mode, nil in live mode.
@@ -37,6 +40,7 @@ type App struct {
 	Now func() time.Time
 
 	housekeepEvery time.Duration
+	refusalDelay   time.Duration
 }
 
 // Options tune Open for tests.
@@ -45,6 +49,9 @@ type Options struct {
 	Argon *auth.Params // nil: production parameters
 	// HousekeepEvery is how often expired sessions are pruned; 0 means 15 min.
 	HousekeepEvery time.Duration
+	// RefusalDelay paces anonymous sources over their refusal budget
+	// (handlers.Deps.RefusalDelay); 0 means the production 1 s.
+	RefusalDelay time.Duration
 }
 
 // NewLogger returns the text logger the app writes to w.
@@ -63,12 +70,14 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts Options) (*
 		now = time.Now
 	}
 	al := audit.New(db, now)
-	ao := auth.Options{Now: now, IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute}
+	lim := audit.NewLimiter(al, audit.LimiterOptions{})
+	ao := auth.Options{Now: now, IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute, Refusals: lim}
 	if opts.Argon != nil {
 		ao.Argon = *opts.Argon
 	}
 	svc := auth.NewService(db, al, ao)
-	a := &App{Cfg: cfg, DB: db, Auth: svc, Audit: al, Log: logger, Now: now, housekeepEvery: opts.HousekeepEvery}
+	a := &App{Cfg: cfg, DB: db, Auth: svc, Audit: al, Refusals: lim, Log: logger, Now: now, housekeepEvery: opts.HousekeepEvery,
+		refusalDelay: opts.RefusalDelay}
 	if a.housekeepEvery <= 0 {
 		a.housekeepEvery = defaultHousekeepEvery
 	}
@@ -151,7 +160,8 @@ func (a *App) Prepare(ctx context.Context) (http.Handler, string, error) {
 	}
 	a.Auth.UseSessionKeys(keys, co)
 	srv := handlers.New(handlers.Deps{DB: a.DB, Auth: a.Auth, Audit: a.Audit, Refunds: a.Refunds,
-		Webhooks: webhookSecrets(a.Cfg), Logger: a.Log, Now: a.Now, BaseURL: a.Cfg.BaseURL})
+		Webhooks: webhookSecrets(a.Cfg), Logger: a.Log, Now: a.Now, BaseURL: a.Cfg.BaseURL,
+		TrustedProxies: a.Cfg.TrustedProxies, Refusals: a.Refusals, RefusalDelay: a.refusalDelay})
 	return srv.Handler(), password, nil
 }
 
@@ -162,6 +172,11 @@ func (a *App) Serve(ctx context.Context, ln net.Listener, h http.Handler) error 
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	housekeepDone := make(chan struct{})
 	go func() { defer close(housekeepDone); a.housekeep(workerCtx, a.housekeepEvery) }()
+	refusalsDone := make(chan struct{})
+	go func() {
+		defer close(refusalsDone)
+		a.Refusals.Run(workerCtx, refusalsFlushEvery, func(err error) { a.Log.Warn("writing aggregated refusals failed", "err", err) })
+	}()
 	workerDone := make(chan error, 1)
 	if a.Refunds != nil {
 		go func() { workerDone <- a.Refunds.Run(workerCtx) }()
@@ -171,6 +186,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener, h http.Handler) error 
 	defer func() {
 		stopWorker()
 		<-housekeepDone
+		<-refusalsDone
 		if err := <-workerDone; err != nil && !errors.Is(err, context.Canceled) {
 			a.Log.Error("refund worker stopped", "err", err)
 		}

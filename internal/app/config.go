@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -28,6 +29,9 @@ type Config struct {
 	SessionIdle     time.Duration
 	SessionAbsolute time.Duration
 	SessionKey      string // optional; generated and stored in the database otherwise
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed
+	// (TRUSTED_PROXIES); empty: the header is ignored.
+	TrustedProxies []netip.Prefix
 
 	NeoXMode          string // sandbox | live
 	PGURL             string
@@ -82,6 +86,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("attention_after_pg", c.AttentionAfterPG), slog.Duration("attention_after_gc", c.AttentionAfterGC),
 		slog.Duration("attention_after_col", c.AttentionAfterCOL), slog.Int("attention_unknown_attempts", c.AttentionUnknownAttempts),
 		slog.Duration("col_sweep_interval", c.COLSweepInterval), slog.Duration("col_sweep_window", c.COLSweepWindow),
+		slog.Any("trusted_proxies", c.TrustedProxies),
 	)
 }
 
@@ -110,7 +115,7 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 		}
 		return def
 	}
-	var idle, absolute, neoxTimeout, settle, concurrency string
+	var idle, absolute, neoxTimeout, settle, concurrency, proxies string
 	var attnPG, attnGC, attnCOL, attnUnknown, sweepEvery, sweepWindow string
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "data"), "directory for the database (DATA_DIR)")
@@ -120,6 +125,7 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&idle, "session-idle-timeout", env("SESSION_IDLE_TIMEOUT", "30m"), "sign out after this much inactivity (SESSION_IDLE_TIMEOUT)")
 	fs.StringVar(&absolute, "session-absolute-timeout", env("SESSION_ABSOLUTE_TIMEOUT", "12h"), "sign out this long after sign-in (SESSION_ABSOLUTE_TIMEOUT)")
 	fs.StringVar(&c.SessionKey, "session-key", env("SESSION_KEY", ""), "64+ hex chars; default: generated and kept in the database (SESSION_KEY)")
+	fs.StringVar(&proxies, "trusted-proxies", env("TRUSTED_PROXIES", ""), "comma-separated CIDRs or addresses of proxies whose X-Forwarded-For is believed (TRUSTED_PROXIES)")
 	fs.StringVar(&c.NeoXMode, "neox-mode", env("NEOX_MODE", "sandbox"), "sandbox (built-in NeoX stand-in) or live (NEOX_MODE)")
 	fs.StringVar(&c.PGURL, "neox-pg-url", env("NEOX_PG_URL", ""), "NeoX PG base URL (NEOX_PG_URL)")
 	fs.StringVar(&c.PGMerchantCode, "neox-pg-merchant-code", env("NEOX_PG_MERCHANT_CODE", ""), "(NEOX_PG_MERCHANT_CODE)")
@@ -188,6 +194,11 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	} else {
 		c.NeoXConcurrency = n
 	}
+	if ps, err := parseProxies(proxies); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.TrustedProxies = ps
+	}
 	if c.SessionIdle > c.SessionAbsolute {
 		errs = append(errs, errors.New("SESSION_IDLE_TIMEOUT must not exceed SESSION_ABSOLUTE_TIMEOUT"))
 	}
@@ -230,6 +241,34 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 		errs = append(errs, errors.New("WEBHOOK_BASIC_USER and WEBHOOK_BASIC_PASS go together"))
 	}
 	return c, errors.Join(errs...)
+}
+
+// parseProxies reads TRUSTED_PROXIES: comma-separated CIDRs (a bare
+// address means just that address). Empty means none.
+func parseProxies(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for part := range strings.SplitSeq(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			a, aerr := netip.ParseAddr(part)
+			if aerr != nil || a.Zone() != "" {
+				return nil, fmt.Errorf("TRUSTED_PROXIES: %q is not a CIDR (examples: 10.0.0.0/8, 192.0.2.10/32, fd00::/8)", part)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	if len(out) == 0 && strings.TrimSpace(v) != "" {
+		return nil, fmt.Errorf("TRUSTED_PROXIES: %q lists no CIDR", v)
+	}
+	return out, nil
 }
 
 // liveErrors names what live mode is missing. A product with no

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -95,6 +96,9 @@ func TestParseConfigRejectsBadValues(t *testing.T) {
 		{"sweep interval too short", map[string]string{"COL_SWEEP_INTERVAL": "5s"}, "COL_SWEEP_INTERVAL"},
 		{"sweep interval not a duration", map[string]string{"COL_SWEEP_INTERVAL": "daily"}, "COL_SWEEP_INTERVAL"},
 		{"sweep window too short", map[string]string{"COL_SWEEP_WINDOW": "10m"}, "COL_SWEEP_WINDOW"},
+		{"trusted proxy not a CIDR", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"}, "TRUSTED_PROXIES"},
+		{"trusted proxy prefix too long", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/33"}, "TRUSTED_PROXIES"},
+		{"trusted proxies only commas", map[string]string{"TRUSTED_PROXIES": " , "}, "TRUSTED_PROXIES"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,6 +113,24 @@ func TestParseConfigRejectsBadValues(t *testing.T) {
 	}
 	if _, err := ParseConfig("test", nil, envOf(live), io.Discard); err != nil {
 		t.Errorf("complete live PG configuration refused: %v", err)
+	}
+}
+
+func TestParseConfigTrustedProxies(t *testing.T) {
+	tests := map[string]string{
+		"":                                   "[]",
+		"10.0.0.0/8":                         "[10.0.0.0/8]",
+		" 10.1.2.3/8 , 192.0.2.10, fd00::/8": "[10.0.0.0/8 192.0.2.10/32 fd00::/8]",
+		"::ffff:192.0.2.0/120":               "[192.0.2.0/24]",
+	}
+	for in, want := range tests {
+		c, err := ParseConfig("test", nil, envOf(map[string]string{"TRUSTED_PROXIES": in}), io.Discard)
+		if err != nil {
+			t.Fatalf("TRUSTED_PROXIES=%q: %v", in, err)
+		}
+		if got := fmt.Sprint(c.TrustedProxies); got != want {
+			t.Errorf("TRUSTED_PROXIES=%q parsed as %s, want %s", in, got, want)
+		}
 	}
 }
 

@@ -13,6 +13,10 @@ const defaultHousekeepEvery = 15 * time.Minute
 // integrityEvery is how often the whole database file is checked.
 const integrityEvery = 6 * time.Hour
 
+// refusalsFlushEvery is how often the audit limiter's aggregate events of
+// ended windows are written.
+const refusalsFlushEvery = 5 * time.Second
+
 // housekeep prunes expired sessions now and then every interval, and checks
 // the database file's integrity at start and every integrityEvery, until
 // ctx ends.

@@ -58,10 +58,16 @@ type Running struct {
 type Option func(*settings)
 
 type settings struct {
-	env     map[string]string
-	clock   *Clock
-	refunds refunds.Options
+	env          map[string]string
+	clock        *Clock
+	refunds      refunds.Options
+	refusalDelay time.Duration
 }
+
+// WithRefusalDelay sets how long a source over its refusal budget waits
+// per refusal. Tests default to a millisecond (they make many refusals from
+// one address); 0 gives the production second.
+func WithRefusalDelay(d time.Duration) Option { return func(s *settings) { s.refusalDelay = d } }
 
 // WithRefundOptions tunes the refund worker (retry delays, poll interval).
 func WithRefundOptions(o refunds.Options) Option { return func(s *settings) { s.refunds = o } }
@@ -98,7 +104,7 @@ var FastArgon = auth.Params{Memory: 8 * 1024, Time: 1, Threads: 1}
 // Start runs the app until the test ends.
 func Start(t testing.TB, opts ...Option) *Running {
 	t.Helper()
-	s := settings{env: map[string]string{}}
+	s := settings{env: map[string]string{}, refusalDelay: time.Millisecond}
 	for _, o := range opts {
 		o(&s)
 	}
@@ -123,7 +129,7 @@ func Start(t testing.TB, opts ...Option) *Running {
 		t.Fatalf("config: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	o := app.Options{Argon: &FastArgon}
+	o := app.Options{Argon: &FastArgon, RefusalDelay: s.refusalDelay}
 	if s.clock != nil {
 		o.Now = s.clock.Now
 	}

@@ -100,7 +100,8 @@ func TestEveryActionProducesExactlyOneEvent(t *testing.T) {
 	actions := []string{ActionLogin, ActionLoginFailed, ActionLoginThrottled, ActionLogout, ActionSessionRevoked,
 		ActionPasswordChange, ActionUserCreated, ActionUserDisabled, ActionUserEnabled, ActionUserPasswordReset,
 		ActionUserRoleChanged, ActionRefundRequested, ActionRefundApproved, ActionRefundRejected,
-		ActionRefundCancelled, ActionRefundState, ActionNeoXCall, ActionWebhookReceived, ActionConfigStartup, ActionAuditExport, ActionAuditCheckpoint}
+		ActionRefundCancelled, ActionRefundState, ActionNeoXCall, ActionWebhookReceived, ActionConfigStartup, ActionAuditExport,
+		ActionAuditCheckpoint, ActionAccessDenied}
 	ctx := context.Background()
 	for i, a := range actions {
 		if err := l.RecordNow(ctx, Event{Action: a, Outcome: OutcomeSuccess, TargetType: "t", TargetID: a}); err != nil {

@@ -66,6 +66,13 @@ const (
 	ActionConfigStartup   = "config.startup"
 	ActionAuditExport     = "audit.exported"
 	ActionAuditCheckpoint = "audit.checkpoint"
+
+	// ActionAccessDenied is a request refused by the app's rules: a role
+	// without access (403), a cross-origin form post, another user's
+	// refund, self-approval, a decision that lost a race (409).
+	// details.reason says which, details.method and details.path the
+	// request. Recorded through a Limiter.
+	ActionAccessDenied = "access.denied"
 )
 
 // Origin says who is acting and from where; handlers put it in the request

@@ -65,7 +65,9 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, nex
 		Action: audit.ActionPasswordChange, TargetType: "user", TargetID: userTarget(u.ID),
 	}
 	var throttled error
-	keys := []throttleKey{{key: userThrottleKey(u.Username), free: s.throttle.UserFailures}}
+	// Its own counter: the login budget of untrusted guesses must not
+	// decide whether the signed-in owner may change the password.
+	keys := []throttleKey{{key: "pw:" + NormalizeUsername(u.Username), scope: scopePassword, free: s.throttle.UserFailures}}
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		wait, _, err := s.countAttempt(ctx, tx, keys, s.nowUTC())
 		if err != nil || wait == 0 {
@@ -108,6 +110,9 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, nex
 		}
 		n, err := afterNewPassword(ctx, tx, u)
 		if err != nil {
+			return err
+		}
+		if err := s.clearAttempt(ctx, tx, keys); err != nil {
 			return err
 		}
 		e := event

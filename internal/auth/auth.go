@@ -35,6 +35,16 @@ type Options struct {
 	AbsoluteTimeout time.Duration    // default 12h
 	Argon           Params           // default DefaultParams()
 	Throttle        ThrottlePolicy   // default DefaultThrottlePolicy()
+	// Refusals rate-limits the audit rows of throttled logins (nil: every
+	// one is recorded).
+	Refusals Admitter
+}
+
+// Admitter is the audit flood limiter as auth sees it (audit.Limiter).
+type Admitter interface {
+	// Admit reports whether e may be written as a row of its own now;
+	// when it returns false the limiter has counted e for an aggregate.
+	Admit(ctx context.Context, e audit.Event) bool
 }
 
 // Service manages users, logins and sessions.
@@ -56,6 +66,11 @@ type Service struct {
 	dummyErr  error
 
 	sessions atomic.Pointer[SessionStore]
+	devices  atomic.Pointer[deviceCookie]
+
+	// refusals, when set, decides whether a refused attempt (a throttled
+	// login) gets an audit row of its own or only a place in an aggregate.
+	refusals Admitter
 }
 
 // NewService returns a Service using db and recording audit events with
@@ -82,6 +97,7 @@ func NewService(db *store.DB, rec Recorder, opts Options) *Service {
 		argon:    opts.Argon.withDefaults(),
 		throttle: opts.Throttle.withDefaults(),
 		verify:   VerifyPassword,
+		refusals: opts.Refusals,
 	}
 }
 

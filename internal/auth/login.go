@@ -6,27 +6,62 @@ import (
 	"errors"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 )
 
-// Authenticate checks a username and password from clientIP.
+// Authenticate checks a username and password from clientIP, from a
+// browser that is not a trusted device for it. See AuthenticateFrom.
+func (s *Service) Authenticate(ctx context.Context, username, password, clientIP string) (User, error) {
+	return s.AuthenticateFrom(ctx, username, password, clientIP, "")
+}
+
+// AuthenticateFrom checks a username and password from clientIP; device is
+// the nonce of the browser's device cookie for that username (DeviceFor),
+// "" for none.
 //
 // It returns ErrInvalidCredentials alike for an unknown user, a wrong
 // password and a disabled account, and an unknown user still costs one
 // argon2id computation (against a dummy hash), so neither the answer nor its
-// timing reveals which usernames exist. Attempts are throttled per username
-// and per address (see ThrottlePolicy); a throttled attempt returns a
-// *ThrottledError (errors.Is ErrThrottled) without checking the password.
+// timing reveals which usernames exist. Attempts are throttled per device,
+// or per account budget and per address (see ThrottlePolicy); a throttled
+// attempt returns a *ThrottledError (errors.Is ErrThrottled) without
+// checking the password.
 //
 // Every attempt is audited in its own committed transaction:
 // auth.login (success), auth.login_failed (details.reason: unknown_user,
 // wrong_password, disabled, invalid_stored_hash, changed_during_login) or
-// auth.login_throttled (details.scope: user or ip).
-func (s *Service) Authenticate(ctx context.Context, username, password, clientIP string) (User, error) {
+// auth.login_throttled (details.scope: account, ip or device; rate-limited
+// per address through Options.Refusals, so a flood of throttled attempts
+// leaves a bounded number of rows and a count).
+func (s *Service) AuthenticateFrom(ctx context.Context, username, password, clientIP, device string) (User, error) {
 	name := NormalizeUsername(username)
-	keys := s.throttleKeys(name, clientIP)
+	keys := s.loginThrottleKeys(name, clientIP, device)
 	base := audit.Event{ClientIP: strings.TrimSpace(clientIP), TargetType: "user"}
+	trusted := device != ""
+
+	refuse := func(wait time.Duration, scope string) (*ThrottledError, audit.Event, bool) {
+		e := base
+		e.Action, e.Outcome = audit.ActionLoginThrottled, audit.OutcomeDenied
+		e.Details = map[string]any{"username": clip(name, 64), "scope": scope,
+			"retry_after_seconds": int64(math.Ceil(wait.Seconds())), "trusted_device": trusted}
+		record := s.refusals == nil || s.refusals.Admit(ctx, e)
+		return &ThrottledError{RetryAfter: wait}, e, record
+	}
+	// Refused on the read pool first: a flood of throttled attempts then
+	// never waits for, or holds, the single writer.
+	if _, wait, scope, err := s.readThrottle(ctx, s.db.Read, keys, s.nowUTC()); err != nil {
+		return User{}, err
+	} else if wait > 0 {
+		te, e, record := refuse(wait, scope)
+		if record {
+			if err := s.db.Tx(ctx, func(tx *sql.Tx) error { return s.rec.Record(ctx, tx, e) }); err != nil {
+				return User{}, err
+			}
+		}
+		return User{}, te
+	}
 
 	var throttled *ThrottledError
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
@@ -34,11 +69,11 @@ func (s *Service) Authenticate(ctx context.Context, username, password, clientIP
 		if err != nil || wait == 0 {
 			return err
 		}
-		throttled = &ThrottledError{RetryAfter: wait}
-		e := base
-		e.Action, e.Outcome = audit.ActionLoginThrottled, audit.OutcomeDenied
-		e.Details = map[string]any{"username": clip(name, 64), "scope": scope,
-			"retry_after_seconds": int64(math.Ceil(wait.Seconds()))}
+		te, e, record := refuse(wait, scope)
+		throttled = te
+		if !record {
+			return nil
+		}
 		return s.rec.Record(ctx, tx, e)
 	})
 	if err != nil {
@@ -93,7 +128,7 @@ func (s *Service) Authenticate(ctx context.Context, username, password, clientIP
 			if err != nil {
 				return err
 			}
-			if err := clearAttempt(ctx, tx, keys); err != nil {
+			if err := s.clearAttempt(ctx, tx, keys); err != nil {
 				return err
 			}
 			if upgraded != "" {
@@ -104,7 +139,7 @@ func (s *Service) Authenticate(ctx context.Context, username, password, clientIP
 			e := base
 			e.ActorID, e.ActorName, e.ActorRole = u.ID, u.Username, string(u.Role)
 			e.Action, e.Outcome, e.TargetID = audit.ActionLogin, audit.OutcomeSuccess, userTarget(u.ID)
-			e.Details = map[string]any{"must_change": u.MustChangePassword}
+			e.Details = map[string]any{"must_change": u.MustChangePassword, "trusted_device": trusted}
 			return s.rec.Record(ctx, tx, e)
 		})
 		if err != nil {
@@ -126,7 +161,7 @@ func (s *Service) Authenticate(ctx context.Context, username, password, clientIP
 		if found {
 			e.TargetID = userTarget(u.ID)
 		}
-		e.Details = map[string]any{"username": clip(name, 64), "reason": reason}
+		e.Details = map[string]any{"username": clip(name, 64), "reason": reason, "trusted_device": trusted}
 		return s.rec.Record(ctx, tx, e)
 	})
 	if err != nil {

@@ -12,21 +12,46 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
-// ThrottlePolicy slows down password guessing per username and per client
-// address with exponential backoff. Locks are never permanent: each lasts at
-// most MaxDelay, so an attacker can slow a real user down but never lock
-// them out for good. Zero fields take the defaults.
+// ThrottlePolicy slows password guessing down without ever locking an
+// account's owner out (issue 12). Attempts are judged by where they come
+// from:
+//
+//   - From a trusted device (a browser presenting a valid device cookie for
+//     the username, see device.go), only that device's own counter applies:
+//     DeviceFailures free failures, then exponential backoff from BaseDelay
+//     to MaxDelay. A stolen or guessing device locks itself, never the
+//     account, and the per-address limit does not apply, so neither an
+//     attacker elsewhere nor colleagues behind the same proxy can keep the
+//     owner out.
+//   - From anywhere else, two limits apply together: the account's budget
+//     of untrusted guesses (AccountGuesses per AccountWindow, as a token
+//     bucket: a burst of AccountGuesses, then one more every
+//     AccountWindow/AccountGuesses), shared by every untrusted client, and
+//     the per-address backoff (IPFailures free, IPv6 per /64). When the
+//     budget is spent, untrusted attempts at that account are refused until
+//     it refills; trusted devices are unaffected.
+//
+// Nothing is permanent: the longest wait is max(MaxDelay,
+// AccountWindow/AccountGuesses) for the next attempt. Zero fields take the
+// defaults.
 type ThrottlePolicy struct {
-	// UserFailures is how many failures per username are free before the
-	// delays start (default 5: the 5th failure locks for BaseDelay, the 6th
-	// for twice that, and so on).
+	// AccountGuesses is the burst of untrusted failures per account, and
+	// how many more refill per AccountWindow (default 5).
+	AccountGuesses int
+	// AccountWindow is the budget's refill period (default 1h).
+	AccountWindow time.Duration
+	// DeviceFailures is how many failures a trusted device may make before
+	// its own backoff starts (default 10).
+	DeviceFailures int
+	// UserFailures is how many wrong current passwords a signed-in user may
+	// type on the account page before backoff starts (default 5).
 	UserFailures int
 	// IPFailures is the same per client address (IPv6 per /64); higher
 	// because an office shares one address (default 20).
 	IPFailures int
-	// BaseDelay is the first lock (default 1s).
+	// BaseDelay is the first backoff lock (default 1s).
 	BaseDelay time.Duration
-	// MaxDelay caps every lock (default 15m).
+	// MaxDelay caps every backoff lock (default 15m).
 	MaxDelay time.Duration
 	// ForgetAfter resets a counter after this long without a failure
 	// (default 24h).
@@ -35,28 +60,37 @@ type ThrottlePolicy struct {
 
 // DefaultThrottlePolicy returns the policy used for zero fields.
 func DefaultThrottlePolicy() ThrottlePolicy {
-	return ThrottlePolicy{UserFailures: 5, IPFailures: 20, BaseDelay: time.Second,
+	return ThrottlePolicy{AccountGuesses: 5, AccountWindow: time.Hour, DeviceFailures: 10,
+		UserFailures: 5, IPFailures: 20, BaseDelay: time.Second,
 		MaxDelay: 15 * time.Minute, ForgetAfter: 24 * time.Hour}
 }
 
 func (p ThrottlePolicy) withDefaults() ThrottlePolicy {
 	d := DefaultThrottlePolicy()
-	if p.UserFailures <= 0 {
-		p.UserFailures = d.UserFailures
+	set := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
 	}
-	if p.IPFailures <= 0 {
-		p.IPFailures = d.IPFailures
+	setD := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
 	}
-	if p.BaseDelay <= 0 {
-		p.BaseDelay = d.BaseDelay
-	}
-	if p.MaxDelay <= 0 {
-		p.MaxDelay = d.MaxDelay
-	}
-	if p.ForgetAfter <= 0 {
-		p.ForgetAfter = d.ForgetAfter
-	}
+	set(&p.AccountGuesses, d.AccountGuesses)
+	set(&p.DeviceFailures, d.DeviceFailures)
+	set(&p.UserFailures, d.UserFailures)
+	set(&p.IPFailures, d.IPFailures)
+	setD(&p.AccountWindow, d.AccountWindow)
+	setD(&p.BaseDelay, d.BaseDelay)
+	setD(&p.MaxDelay, d.MaxDelay)
+	setD(&p.ForgetAfter, d.ForgetAfter)
 	return p
+}
+
+// refill is the time one untrusted guess takes to come back to an account.
+func (p ThrottlePolicy) refill() time.Duration {
+	return p.AccountWindow / time.Duration(p.AccountGuesses)
 }
 
 // delay is the lock after the failures-th consecutive failure when free
@@ -76,18 +110,33 @@ func (p ThrottlePolicy) delay(failures, free int) time.Duration {
 	return d
 }
 
+// Scopes of a throttle key, as the audit trail names them.
+const (
+	scopeAccount  = "account"  // untrusted guesses at one username (budget)
+	scopeIP       = "ip"       // untrusted guesses from one address (backoff)
+	scopeDevice   = "device"   // one trusted device (backoff)
+	scopePassword = "password" // current-password checks of a signed-in user (backoff)
+)
+
 type throttleKey struct {
 	key   string
-	scope string // "user" or "ip", for the audit trail
-	free  int
+	scope string
+	free  int  // backoff keys: failures before the first lock
+	rate  bool // the account budget (token bucket) rather than backoff
 }
 
 func userThrottleKey(username string) string { return "user:" + NormalizeUsername(username) }
 
-func (s *Service) throttleKeys(username, clientIP string) []throttleKey {
-	keys := []throttleKey{{key: userThrottleKey(username), scope: "user", free: s.throttle.UserFailures}}
+// loginThrottleKeys are the counters a login attempt is judged against: its
+// device's alone when it presents a valid device cookie for the username,
+// else the account's budget and the address's.
+func (s *Service) loginThrottleKeys(username, clientIP, device string) []throttleKey {
+	if device != "" {
+		return []throttleKey{{key: "dev:" + device, scope: scopeDevice, free: s.throttle.DeviceFailures}}
+	}
+	keys := []throttleKey{{key: userThrottleKey(username), scope: scopeAccount, rate: true}}
 	if ip := throttleIP(clientIP); ip != "" {
-		keys = append(keys, throttleKey{key: "ip:" + ip, scope: "ip", free: s.throttle.IPFailures})
+		keys = append(keys, throttleKey{key: "ip:" + ip, scope: scopeIP, free: s.throttle.IPFailures})
 	}
 	return keys
 }
@@ -116,49 +165,42 @@ func throttleIP(s string) string {
 	return addr.String()
 }
 
+// ThrottleSource is the address as the throttle and the audit limiter
+// group it: the address itself, an IPv6 address's /64.
+func ThrottleSource(addr string) string { return throttleIP(addr) }
+
 // countAttempt is called, inside a write transaction, before a password is
-// checked. When any key is locked it returns how long the longest lock has
+// checked. When any key refuses it returns how long the longest refusal has
 // left and which scope it is, and changes nothing. Otherwise it counts the
-// attempt as a failure up front, so that parallel guesses cannot all slip in
-// under the limit while the slow hash runs; a success undoes the count
-// (clearAttempt).
+// attempt as a failure on every key up front, so that parallel guesses
+// cannot all slip in under the limit while the slow hash runs; a success
+// gives the charge back (clearAttempt).
+//
+// Rows of login_throttle: failures is the count of charged failures;
+// last_failure the time of the latest; locked_until is, for a backoff key,
+// the end of its lock and, for the account budget, the bucket's theoretical
+// arrival time (GCRA: the budget is spent while it lies more than
+// AccountWindow ahead of now).
 func (s *Service) countAttempt(ctx context.Context, tx *sql.Tx, keys []throttleKey, now time.Time) (time.Duration, string, error) {
-	failures := make([]int, len(keys))
-	var wait time.Duration
-	var scope string
-	for i, k := range keys {
-		var n int
-		var last, locked string
-		err := tx.QueryRowContext(ctx, `SELECT failures, last_failure, locked_until FROM login_throttle WHERE key = ?`,
-			k.key).Scan(&n, &last, &locked)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return 0, "", err
-		}
-		lastT, err1 := store.ParseTime(last)
-		lockedT, err2 := store.ParseTime(locked)
-		if err := errors.Join(err1, err2); err != nil {
-			return 0, "", err
-		}
-		if now.Sub(lastT) < s.throttle.ForgetAfter {
-			failures[i] = n
-		}
-		if left := lockedT.Sub(now); left > wait {
-			wait, scope = left, k.scope
-		}
+	states, wait, scope, err := s.readThrottle(ctx, tx, keys, now)
+	if err != nil {
+		return 0, "", err
 	}
+	step := s.throttle.refill()
 	if wait > 0 {
 		return wait, scope, nil
 	}
 	for i, k := range keys {
-		n := failures[i] + 1
+		n := states[i].failures + 1
+		until := now.Add(s.throttle.delay(n, k.free))
+		if k.rate {
+			until = states[i].locked.Add(step)
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO login_throttle (key, failures, last_failure, locked_until)
 			VALUES (?, ?, ?, ?)
 			ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
 				last_failure = excluded.last_failure, locked_until = excluded.locked_until`,
-			k.key, n, store.FormatTime(now), store.FormatTime(now.Add(s.throttle.delay(n, k.free))))
+			k.key, n, store.FormatTime(now), store.FormatTime(until))
 		if err != nil {
 			return 0, "", err
 		}
@@ -166,17 +208,90 @@ func (s *Service) countAttempt(ctx context.Context, tx *sql.Tx, keys []throttleK
 	return 0, "", nil
 }
 
-// clearAttempt runs after a successful login: the username's counter
-// resets, and the address gets back the attempt countAttempt charged. The
-// address's earlier failures stay (they decay with ForgetAfter), so one
-// valid account cannot be used to reset the counter between guesses at
-// other accounts.
-func clearAttempt(ctx context.Context, tx *sql.Tx, keys []throttleKey) error {
+// throttleState is one key's row as countAttempt needs it.
+type throttleState struct {
+	failures int       // charged failures not yet forgotten
+	locked   time.Time // budget keys: the bucket's arrival time, at least now
+}
+
+// rowQuerier is a transaction or the read pool.
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// readThrottle reads keys' rows and returns how long the longest refusal
+// has left (0: none) and its scope. It writes nothing, so Authenticate can
+// ask the read pool first and refuse a flood of throttled attempts without
+// taking the single writer (issue 12: the flood slowed legitimate writes).
+func (s *Service) readThrottle(ctx context.Context, q rowQuerier, keys []throttleKey, now time.Time) ([]throttleState, time.Duration, string, error) {
+	states := make([]throttleState, len(keys))
+	var wait time.Duration
+	var scope string
+	step, burst := s.throttle.refill(), s.throttle.AccountWindow
+	for i, k := range keys {
+		states[i].locked = now
+		var n int
+		var last, locked string
+		err := q.QueryRowContext(ctx, `SELECT failures, last_failure, locked_until FROM login_throttle WHERE key = ?`,
+			k.key).Scan(&n, &last, &locked)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, 0, "", err
+		}
+		lastT, err1 := store.ParseTime(last)
+		lockedT, err2 := store.ParseTime(locked)
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, 0, "", err
+		}
+		if now.Sub(lastT) < s.throttle.ForgetAfter {
+			states[i].failures = n
+		}
+		var left time.Duration
+		if k.rate {
+			if lockedT.After(now) {
+				states[i].locked = lockedT
+			}
+			left = states[i].locked.Add(step).Sub(now) - burst
+		} else {
+			left = lockedT.Sub(now)
+		}
+		if left > wait {
+			wait, scope = left, k.scope
+		}
+	}
+	return states, wait, scope, nil
+}
+
+// clearAttempt runs after a successful login and gives back what
+// countAttempt charged. A trusted device's counter resets. The account's
+// budget only gets its one guess back: a success by the owner must not
+// hand an attacker a fresh budget. The address's earlier failures stay
+// (they decay with ForgetAfter), so one valid account cannot be used to
+// reset the counter between guesses at other accounts.
+func (s *Service) clearAttempt(ctx context.Context, tx *sql.Tx, keys []throttleKey) error {
 	for _, k := range keys {
 		var err error
-		if k.scope == "user" {
+		switch {
+		case k.scope == scopeDevice || k.scope == scopePassword:
 			_, err = tx.ExecContext(ctx, `DELETE FROM login_throttle WHERE key = ?`, k.key)
-		} else {
+		case k.rate:
+			var locked string
+			err = tx.QueryRowContext(ctx, `SELECT locked_until FROM login_throttle WHERE key = ?`, k.key).Scan(&locked)
+			if errors.Is(err, sql.ErrNoRows) {
+				err = nil
+				break
+			}
+			var t time.Time
+			if err == nil {
+				t, err = store.ParseTime(locked)
+			}
+			if err == nil {
+				_, err = tx.ExecContext(ctx, `UPDATE login_throttle SET failures = max(failures - 1, 0), locked_until = ? WHERE key = ?`,
+					store.FormatTime(t.Add(-s.throttle.refill())), k.key)
+			}
+		default:
 			_, err = tx.ExecContext(ctx, `UPDATE login_throttle SET failures = max(failures - 1, 0) WHERE key = ?`, k.key)
 		}
 		if err != nil {

@@ -173,9 +173,11 @@ func TestHostileInputs(t *testing.T) {
 	post("POST /account/password new", "staff", false, false, func(p string) (string, url.Values) {
 		return "/account/password", url.Values{"current": {pass}, "new": {p}, "confirm": {p + "x"}}
 	}, "auth.password_changed")
-	post("POST /account/password current", "staff", false, false, func(p string) (string, url.Values) {
-		return "/account/password", url.Values{"current": {p}, "new": {"another long passphrase"}, "confirm": {"another long passphrase"}}
-	}, "auth.password_changed")
+	// A wrong current password counts on the user's own throttle row.
+	targets = append(targets, hostileTarget{name: "POST /account/password current", who: "staff", method: http.MethodPost,
+		build: func(p string) (string, url.Values) {
+			return "/account/password", url.Values{"current": {p}, "new": {"another long passphrase"}, "confirm": {"another long passphrase"}}
+		}, audit: []string{"auth.password_changed"}, mayChange: []string{"login_throttle"}})
 	post("POST /users username", "admin", false, false, func(p string) (string, url.Values) {
 		return "/users", url.Values{"username": {p}, "display_name": {"Hostile"}, "role": {"staff"}}
 	}, "user.created")
@@ -220,10 +222,10 @@ func TestHostileInputs(t *testing.T) {
 	}
 	post("POST /refunds/{id}/reject note (own refund)", "manager", false, false, func(p string) (string, url.Values) {
 		return "/refunds/" + own + "/reject", url.Values{"note": {p}}
-	})
+	}, "access.denied") // self-approval is refused and recorded
 	post("POST /approvals/bulk id", "manager", true, true, func(p string) (string, url.Values) {
 		return "/approvals/bulk", url.Values{"id": {p, own}}
-	})
+	}, "access.denied")
 	for _, f := range []string{"range", "from", "to", "actor", "action", "outcome", "target", "q", "c"} {
 		get("GET /audit "+f, "manager", true, true, func(p string) string { return q("/audit", f, p) })
 		post("POST /audit/export.csv "+f, "manager", true, true, func(p string) (string, url.Values) {

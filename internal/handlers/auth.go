@@ -31,8 +31,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	username := strings.TrimSpace(r.PostForm.Get("username"))
 	form := templates.LoginForm{Username: username, Next: safeNext(r.PostForm.Get("next"))}
-	u, err := s.auth.Authenticate(r.Context(), username, r.PostForm.Get("password"), clientIP(r))
+	// A browser that signed in as this user before is judged on its own
+	// record, so guessing from elsewhere cannot keep the owner out.
+	device := s.auth.DeviceFor(r, username)
+	u, err := s.auth.AuthenticateFrom(r.Context(), username, r.PostForm.Get("password"), s.clientIP(r), device)
 	var te *auth.ThrottledError
+	if err != nil && (errors.As(err, &te) || errors.Is(err, auth.ErrInvalidCredentials)) {
+		s.pace.refused(r.Context(), s.clientIP(r))
+	}
 	switch {
 	case errors.As(err, &te):
 		mins := int(math.Ceil(te.RetryAfter.Minutes()))
@@ -51,6 +57,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if err := s.auth.StartSession(r.Context(), w, r, u); err != nil {
 		s.renderError(w, r, err)
 		return
+	}
+	if err := s.auth.RememberDevice(w, r, u.Username); err != nil {
+		// The sign-in stands; only the next one will not count as trusted.
+		s.log.WarnContext(r.Context(), "device cookie not set", "err", err)
 	}
 	if u.MustChangePassword {
 		redirect(w, r, "/account")

@@ -47,11 +47,18 @@ type env struct {
 	// refunds has no worker running: tests drive it explicitly.
 	refunds *refunds.Service
 	sandbox *sandbox.Sandbox
+	// refused is the refusal limiter shared by auth and the handlers, as
+	// the app wires it.
+	refused *audit.Limiter
+	srv     *Server
 }
+
+// srvPacer is the server's refusal pacer, for tests to watch its waits.
+func (e *env) srvPacer() *pacer { return e.srv.pace }
 
 const testPassword = "correct horse battery staple"
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...func(*Deps)) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "test.db"))
@@ -61,7 +68,8 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { db.Close() })
 	c := &clock{now: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
 	al := audit.New(db, c.Now)
-	svc := auth.NewService(db, al, auth.Options{Now: c.Now, Argon: auth.Params{Memory: 8 * 1024, Time: 1, Threads: 1}})
+	lim := audit.NewLimiter(al, audit.LimiterOptions{})
+	svc := auth.NewService(db, al, auth.Options{Now: c.Now, Argon: auth.Params{Memory: 8 * 1024, Time: 1, Threads: 1}, Refusals: lim})
 	keys, err := auth.LoadOrCreateKeys(ctx, db, "")
 	if err != nil {
 		t.Fatal(err)
@@ -81,11 +89,17 @@ func newEnv(t *testing.T) *env {
 		COL: neox.NewCOL(neox.OpenAPIConfig{BaseURL: sb.URL(), ClientID: "col", ClientSecret: "col-secret", Scope: "collection"}, nil),
 	}
 	rs := refunds.New(db, al, gw, refunds.Options{Now: c.Now, Logger: logger})
-	srv := New(Deps{DB: db, Auth: svc, Audit: al, Refunds: rs, Logger: logger, Now: c.Now,
-		Webhooks: WebhookSecrets{PGMerchantCode: "TEST01", PGSecretKey: "pg-secret-for-tests", GCSecret: "gc-hook", COLSecret: "col-hook"}})
+	// Refused answers are paced by a millisecond, not a second: tests make
+	// many refusals from one address (pace_test.go checks the real waits).
+	d := Deps{DB: db, Auth: svc, Audit: al, Refunds: rs, Logger: logger, Now: c.Now, Refusals: lim, RefusalDelay: time.Millisecond,
+		Webhooks: WebhookSecrets{PGMerchantCode: "TEST01", PGSecretKey: "pg-secret-for-tests", GCSecret: "gc-hook", COLSecret: "col-hook"}}
+	for _, o := range opts {
+		o(&d)
+	}
+	srv := New(d)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &env{t: t, url: ts.URL, db: db, auth: svc, audit: al, clock: c, refunds: rs, sandbox: sb}
+	return &env{t: t, url: ts.URL, db: db, auth: svc, audit: al, clock: c, refunds: rs, sandbox: sb, refused: lim, srv: srv}
 }
 
 func (e *env) user(name string, role auth.Role) auth.User {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -45,22 +44,12 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", id)
 		ctx := context.WithValue(r.Context(), keyRequestID, id)
 		ctx = audit.WithOrigin(ctx, audit.Origin{
-			ClientIP:  clientIP(r),
+			ClientIP:  s.clientIP(r),
 			UserAgent: truncate(r.UserAgent(), 256),
 			RequestID: id,
 		})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
-}
-
-// clientIP is the peer address. X-Forwarded-For is not trusted: the app is
-// meant to be reached directly or through a proxy configured to set RemoteAddr.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func truncate(s string, n int) string {
@@ -118,7 +107,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		s.log.Log(r.Context(), level, "request",
 			"method", r.Method, "path", r.URL.Path, "status", rec.status, "bytes", rec.bytes,
 			"duration_ms", float64(time.Since(start).Microseconds())/1000,
-			"request_id", requestIDFrom(r.Context()), "ip", clientIP(r))
+			"request_id", requestIDFrom(r.Context()), "ip", s.clientIP(r))
 	})
 }
 
@@ -219,6 +208,7 @@ func (s *Server) requireAccess(a access, next http.Handler) http.Handler {
 			return
 		}
 		if !a.allows(u.Role) {
+			s.denied(r, deniedRole, "route", r.Pattern, map[string]any{"role": string(u.Role)})
 			s.renderStatus(w, r, http.StatusForbidden, tr(r, "error.not_allowed"),
 				tr(r, "error.role_forbidden", templates.RoleLabel(r.Context(), string(u.Role))))
 			return

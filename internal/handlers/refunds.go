@@ -205,6 +205,7 @@ func (s *Server) visibleRefund(w http.ResponseWriter, r *http.Request) (template
 		return templates.RefundDetailData{}, false
 	}
 	if u, _ := userFrom(r.Context()); !canSee(u, ref) {
+		s.denied(r, deniedNotOwner, "refund", ref.ID, nil)
 		s.renderStatus(w, r, http.StatusForbidden, tr(r, "error.not_allowed"), tr(r, "err.staff_own_only"))
 		return templates.RefundDetailData{}, false
 	}
@@ -236,11 +237,25 @@ func (s *Server) decisionError(w http.ResponseWriter, r *http.Request, ref refun
 	var ve *refunds.ValidationError
 	switch {
 	case errors.Is(err, refunds.ErrSelfApproval):
+		s.denied(r, deniedSelfApproval, "refund", ref.ID, nil)
 		s.renderStatus(w, r, http.StatusForbidden, tr(r, "error.not_allowed"), tr(r, "err.self_approval"))
 	case errors.Is(err, refunds.ErrForbidden):
+		// The route let the role in, so the domain refused the person:
+		// cancelling someone else's refund, or deciding without being a
+		// manager.
+		reason := deniedRole
+		if strings.HasSuffix(r.URL.Path, "/cancel") {
+			reason = deniedNotOwner
+		}
+		s.denied(r, reason, "refund", ref.ID, nil)
 		s.renderStatus(w, r, http.StatusForbidden, tr(r, "error.not_allowed"), tr(r, "err.role_cannot"))
 	case errors.Is(err, refunds.ErrConflict):
 		cur, gerr := s.refunds.Get(r.Context(), ref.ID)
+		extra := map[string]any{}
+		if gerr == nil {
+			extra["state"] = cur.Approval
+		}
+		s.denied(r, deniedConflict, "refund", ref.ID, extra)
 		msg := tr(r, "err.acted_first")
 		switch {
 		case gerr == nil && cur.DecidedByName != "":
@@ -349,8 +364,10 @@ func (s *Server) handleApproveBulk(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.Is(err, refunds.ErrSelfApproval):
 			key = "ap.own"
+			s.denied(r, deniedSelfApproval, "refund", id, map[string]any{"bulk": true})
 		case errors.Is(err, refunds.ErrConflict):
 			key = "ap.decided"
+			s.denied(r, deniedConflict, "refund", id, map[string]any{"bulk": true})
 		case errors.Is(err, refunds.ErrNotFound):
 			key = "ap.missing"
 		case isNeoX(err):

@@ -111,6 +111,8 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.denied(r, deniedCrossOrigin, "route", r.Pattern, map[string]any{
+			"sec_fetch_site": truncate(r.Header.Get("Sec-Fetch-Site"), 32), "origin": truncate(r.Header.Get("Origin"), 200)})
 		s.renderStatus(w, r, http.StatusForbidden, tr(r, "error.csrf_title"), tr(r, "error.csrf_text"))
 	}))
 	for _, rt := range s.routes() {

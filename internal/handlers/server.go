@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"time"
 
@@ -36,6 +37,16 @@ type Deps struct {
 	// state-changing request must come from exactly that origin; "" checks
 	// only what http.CrossOriginProtection checks.
 	BaseURL string
+	// TrustedProxies are the proxies (TRUSTED_PROXIES) whose
+	// X-Forwarded-For is believed; see clientIP.
+	TrustedProxies []netip.Prefix
+	// Refusals rate-limits the audit rows of refused requests; nil makes
+	// one with the defaults on the Audit log.
+	Refusals *audit.Limiter
+	// RefusalDelay is how long an anonymous source over its refusal budget
+	// waits for each further refusal (see pace.go); 0 means 1 s, negative
+	// never.
+	RefusalDelay time.Duration
 }
 
 // Server serves the web UI, health checks and webhooks.
@@ -52,12 +63,15 @@ type Server struct {
 	actors  reused[[]string]
 	refunds *refunds.Service
 	hooks   WebhookSecrets
+	proxies []netip.Prefix
+	refused *audit.Limiter
+	pace    *pacer
 }
 
 // New builds a Server from its dependencies.
 func New(d Deps) *Server {
 	s := &Server{db: d.DB, auth: d.Auth, audit: d.Audit, log: d.Logger, now: d.Now, maxBody: d.MaxBodyBytes,
-		refunds: d.Refunds, hooks: d.Webhooks}
+		refunds: d.Refunds, hooks: d.Webhooks, proxies: d.TrustedProxies, refused: d.Refusals}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -69,6 +83,13 @@ func New(d Deps) *Server {
 	}
 	if u, err := url.Parse(d.BaseURL); err == nil && u.Host != "" {
 		s.origin = &url.URL{Scheme: u.Scheme, Host: u.Host}
+	}
+	if d.RefusalDelay == 0 {
+		d.RefusalDelay = defaultRefusalDelay
+	}
+	s.pace = newPacer(d.RefusalDelay, s.now)
+	if s.refused == nil && s.audit != nil {
+		s.refused = audit.NewLimiter(s.audit, audit.LimiterOptions{})
 	}
 	return s
 }

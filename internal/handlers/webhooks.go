@@ -65,8 +65,11 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, api, secret str
 		return
 	}
 	refuse := func(status int, reason string) {
-		_ = s.audit.RecordNow(r.Context(), audit.Event{ActorName: "neox", ActorRole: "webhook", Action: audit.ActionWebhookReceived,
+		// Through the limiter: anyone can post here, so a flood leaves a
+		// bounded number of rows and a count (audit.Limiter).
+		_ = s.refused.RecordNow(r.Context(), audit.Event{ActorName: "neox", ActorRole: "webhook", Action: audit.ActionWebhookReceived,
 			Outcome: audit.OutcomeDenied, TargetType: "webhook", TargetID: api, Details: map[string]any{"api": api, "reason": reason}})
+		s.pace.refused(r.Context(), s.clientIP(r))
 		http.Error(w, http.StatusText(status), status)
 	}
 	if s.hooks.BasicUser != "" {

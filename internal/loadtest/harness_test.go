@@ -134,13 +134,14 @@ type world struct {
 // empty database of fxRefunds = 0), creates the fixture's users in the
 // order the fixture assumes, signs in users staff and managers, and gives
 // the sandbox one PG transaction per virtual user with plenty to refund.
-func newWorld(t testing.TB, dbPath string, fxRefunds int64, users int) *world {
+func newWorld(t testing.TB, dbPath string, fxRefunds int64, users int, extra ...apptest.Option) *world {
 	t.Helper()
 	opts := []apptest.Option{apptest.WithEnv("SANDBOX_SETTLE_DELAY", "20ms"), apptest.WithEnv("LOG_LEVEL", "warn"),
 		apptest.WithRefundOptions(refunds.Options{Workers: 4, RetryBase: 200 * time.Millisecond, PollInterval: time.Second})}
 	if dbPath != "" {
 		opts = append(opts, apptest.WithEnv("DB_PATH", dbPath))
 	}
+	opts = append(opts, extra...)
 	run := apptest.Start(t, opts...)
 	w := &world{run: run, rec: newRecorder(), tr: newTransport(), fxRefunds: fxRefunds}
 	t.Cleanup(w.tr.CloseIdleConnections)
