@@ -200,14 +200,22 @@ func (r *Running) Login(t testing.TB, c *http.Client, username, password string)
 }
 
 // PostForm posts a same-origin form (with the Origin header a browser sends).
+// With a BASE_URL other than the listener's (TLS ending at a proxy), it
+// comes as the proxy forwards it: the public origin and Host.
 func (r *Running) PostForm(t testing.TB, c *http.Client, path string, v url.Values) *http.Response {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, r.URL+path, strings.NewReader(v.Encode()))
 	if err != nil {
 		t.Fatal(err)
 	}
+	origin := r.URL
+	if base := r.App.Cfg.BaseURL; base != "" && base != r.URL {
+		if u, err := url.Parse(base); err == nil {
+			origin, req.Host = u.Scheme+"://"+u.Host, u.Host
+		}
+	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", r.URL)
+	req.Header.Set("Origin", origin)
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
 	return Do(t, c, req)
 }

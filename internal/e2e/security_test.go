@@ -24,7 +24,7 @@ import (
 func sessionSetCookie(t *testing.T, resp *http.Response) *http.Cookie {
 	t.Helper()
 	for _, c := range resp.Cookies() {
-		if c.Value != "" && c.MaxAge >= 0 {
+		if (c.Name == auth.DefaultCookieName || c.Name == "__Host-"+auth.DefaultCookieName) && c.Value != "" && c.MaxAge >= 0 {
 			return c
 		}
 	}
@@ -63,6 +63,9 @@ func TestSessionCookieFlags(t *testing.T) {
 			}
 			if ck.Path != "/" {
 				t.Errorf("Path %q, want /", ck.Path)
+			}
+			if wantName := map[bool]string{false: auth.DefaultCookieName, true: "__Host-" + auth.DefaultCookieName}[tc.secure]; ck.Name != wantName {
+				t.Errorf("cookie name %q, want %q", ck.Name, wantName)
 			}
 			if len(ck.Value) < 32 {
 				t.Errorf("session token %q looks short", ck.Value)
