@@ -48,18 +48,13 @@ func (s *Server) handleAttention(w http.ResponseWriter, r *http.Request) {
 // handleRefundResolve serves POST /refunds/{id}/resolve: a manager records
 // the outcome NeoX's portal shows for a refund in needs attention.
 func (s *Server) handleRefundResolve(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	ref, err := s.refundFromPath(r)
-	if err != nil {
-		s.renderError(w, r, err)
+	ref, ok := s.postedRefund(w, r)
+	if !ok {
 		return
 	}
 	form := templates.ResolveForm{Outcome: r.PostForm.Get("outcome"), Note: r.PostForm.Get("note"), Ref: r.PostForm.Get("ref")}
 	u, _ := userFrom(r.Context())
-	_, err = s.refunds.Resolve(r.Context(), actorOf(u), ref.ID,
+	_, err := s.refunds.Resolve(r.Context(), actorOf(u), ref.ID,
 		refunds.Resolution{Outcome: form.Outcome, Note: form.Note, Ref: form.Ref})
 	var ve *refunds.ValidationError
 	switch {

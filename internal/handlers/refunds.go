@@ -305,14 +305,24 @@ func (s *Server) handleRefundCancel(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Server) decide(w http.ResponseWriter, r *http.Request, flash string, act func(refunds.Actor, string, string) (refunds.Refund, error)) {
+// postedRefund reads a posted form about the refund in the path; false
+// means the answer (an error page) is written.
+func (s *Server) postedRefund(w http.ResponseWriter, r *http.Request) (refunds.Refund, bool) {
 	if err := r.ParseForm(); err != nil {
 		s.renderError(w, r, err)
-		return
+		return refunds.Refund{}, false
 	}
 	ref, err := s.refundFromPath(r)
 	if err != nil {
 		s.renderError(w, r, err)
+		return refunds.Refund{}, false
+	}
+	return ref, true
+}
+
+func (s *Server) decide(w http.ResponseWriter, r *http.Request, flash string, act func(refunds.Actor, string, string) (refunds.Refund, error)) {
+	ref, ok := s.postedRefund(w, r)
+	if !ok {
 		return
 	}
 	u, _ := userFrom(r.Context())
