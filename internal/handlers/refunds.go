@@ -112,6 +112,15 @@ func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
 			f.Errors["amount"] = tr(r, "err.at_most", templates.Money(f.Refundable, f.Currency))
 		}
 	}
+	// Every field error at once: the domain's own rules run even when the
+	// amount or the lookup already failed (they never overwrite those).
+	if ve := refunds.Precheck(req, strings.EqualFold(f.PaymentMethod, "QR")); ve != nil {
+		for field, msg := range validationTexts(r.Context(), ve) {
+			if _, set := f.Errors[field]; !set {
+				f.Errors[field] = msg
+			}
+		}
+	}
 	if len(f.Errors) == 0 {
 		u, _ := userFrom(r.Context())
 		ref, err := s.refunds.Create(r.Context(), actorOf(u), req)

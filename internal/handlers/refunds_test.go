@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -125,5 +126,81 @@ func TestConcurrentApprovalsOneWins(t *testing.T) {
 	decisions := e.count(`SELECT count(*) FROM audit_events WHERE target_id = ? AND action IN ('refund.approved', 'refund.rejected')`, r.ID)
 	if decisions != 1 {
 		t.Errorf("%d decisions audited, want 1", decisions)
+	}
+}
+
+// TestRefundFormReportsEveryErrorAtOnce: a bad amount no longer hides the
+// receiver's errors of a QR payment; each bank detail is checked (SWIFT
+// "XX" and account "123" used to reach NeoX); a reason code is required;
+// nothing is created.
+func TestRefundFormReportsEveryErrorAtOnce(t *testing.T) {
+	e := newEnv(t)
+	e.user("staff1", auth.RoleStaff)
+	c := e.login("staff1")
+	qr := url.Values{"api": {"PG"}, "ref": {"240830080146NDTISR"}, "payment": {"1439211"}, "token": {uuid.NewString()}}
+	tests := []struct {
+		name   string
+		fields map[string]string
+		want   map[string]string // field → part of its message
+	}{
+		{"bad amount and no receiver", map[string]string{"amount": "12,5", "reason_code": "customer_request"},
+			map[string]string{"amount": "", "bank_account_name": "account name", "bank_account_number": "account number",
+				"bank_swift": "SWIFT"}},
+		{"receiver that NeoX would get wrong", map[string]string{"amount": "10.000", "reason_code": "customer_request",
+			"bank_swift": "XX", "bank_account_number": "123", "bank_account_name": "1"},
+			map[string]string{"bank_swift": "8 or 11 letters and digits", "bank_account_number": "6 to 20 digits",
+				"bank_account_name": "2 to 70 letters"}},
+		{"no reason code", map[string]string{"amount": "10.000", "reason_text": "customer asked",
+			"bank_swift": "BFTVVNVX", "bank_account_number": "0071001234567", "bank_account_name": "NGUYEN VAN A"},
+			map[string]string{"reason_code": "reason"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			form := url.Values{}
+			for k, v := range qr {
+				form[k] = v
+			}
+			for k, v := range tt.fields {
+				form.Set(k, v)
+			}
+			res := e.post(c, "/refunds", form)
+			if res.status != http.StatusUnprocessableEntity {
+				t.Fatalf("status %d", res.status)
+			}
+			for field, part := range tt.want {
+				re := regexp.MustCompile(`(?s)id="` + field + `"[^>]*aria-invalid="true"`)
+				if !re.MatchString(res.body) {
+					t.Errorf("%s not marked invalid", field)
+				}
+				if part != "" && !strings.Contains(res.body, part) {
+					t.Errorf("%s: message with %q missing", field, part)
+				}
+			}
+		})
+	}
+	if n := e.count(`SELECT count(*) FROM refunds`); n != 0 {
+		t.Fatalf("%d refunds created", n)
+	}
+	// The same form with good receiver details and a reason goes through.
+	good := url.Values{}
+	for k, v := range qr {
+		good[k] = v
+	}
+	for k, v := range map[string]string{"amount": "10.000", "reason_code": "customer_request", "bank_swift": "bftvvnvx",
+		"bank_account_number": "0071 0012 34567", "bank_account_name": "Nguyễn Văn A"} {
+		good.Set(k, v)
+	}
+	if res := e.post(c, "/refunds", good); res.status != http.StatusSeeOther {
+		t.Fatalf("good form: %d", res.status)
+	}
+	if n := e.count(`SELECT count(*) FROM refunds WHERE bank_swift = 'BFTVVNVX' AND bank_account_number = '0071001234567'`); n != 1 {
+		t.Fatal("the receiver was not stored as NeoX needs it (upper-case BIC, digits only)")
+	}
+	// A double click of the same form is still the same refund.
+	if res := e.post(c, "/refunds", good); res.status != http.StatusSeeOther {
+		t.Fatalf("double click: %d", res.status)
+	}
+	if n := e.count(`SELECT count(*) FROM refunds`); n != 1 {
+		t.Fatalf("%d refunds after a double click", n)
 	}
 }

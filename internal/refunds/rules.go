@@ -2,6 +2,8 @@ package refunds
 
 import (
 	"errors"
+	"maps"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -150,8 +152,10 @@ func checkRequest(req NewRequest) *ValidationError {
 		f["amount"] = "the amount must be greater than 0"
 	}
 	code, text := strings.TrimSpace(req.ReasonCode), strings.TrimSpace(req.ReasonText)
+	// One rule, stated the same on the form: a reason code is required;
+	// details are required for "other", optional otherwise, up to 1000.
 	switch {
-	case code == "" && text == "":
+	case code == "":
 		f["reason_code"] = "a reason is required"
 	case strings.EqualFold(code, ReasonOther) && text == "":
 		f["reason_text"] = "describe the reason"
@@ -170,15 +174,84 @@ func checkRequest(req NewRequest) *ValidationError {
 			f[name] = "too long"
 		}
 	}
-	if req.BankAccountNumber != "" && strings.Trim(req.BankAccountNumber, "0123456789 -") != "" {
-		f["bank_account_number"] = "only digits"
-	}
+	maps.Copy(f, bankDetailErrors(req))
 	for name, v := range map[string]string{"transaction_ref": req.TransactionRef, "payment_id": req.PaymentID,
 		"reason_code": req.ReasonCode, "reason_text": req.ReasonText, "sub_merchant_id": req.SubMerchantID,
 		"bank_swift": req.BankSwift, "bank_account_number": req.BankAccountNumber,
 		"bank_account_name": req.BankAccountName, "bank_branch": req.BankBranch} {
 		if msg := textProblem(v); msg != "" {
 			f[name] = msg
+		}
+	}
+	if len(f) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: f}
+}
+
+// bicPattern is a SWIFT/BIC code (ISO 9362): bank (4 letters), country
+// (2 letters), location (2 letters or digits), optional branch (3).
+var bicPattern = regexp.MustCompile(`^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$`)
+
+// Bank detail messages (translated by the handlers).
+const (
+	msgBIC         = "enter the bank's SWIFT/BIC code: 8 or 11 letters and digits, like BFTVVNVX"
+	msgAccountLen  = "an account number has 6 to 20 digits"
+	msgAccountName = "enter the account holder's name as the bank shows it: 2 to 70 letters and spaces"
+)
+
+// bankDetailErrors checks the receiver's bank details that were given
+// (which are required is receiverErrors' business): NeoX must not be sent
+// "XX" for a SWIFT code or "123" for an account.
+func bankDetailErrors(req NewRequest) map[string]string {
+	f := map[string]string{}
+	if v := strings.ToUpper(strings.TrimSpace(req.BankSwift)); v != "" && !bicPattern.MatchString(v) {
+		f["bank_swift"] = msgBIC
+	}
+	if v := strings.TrimSpace(req.BankAccountNumber); v != "" {
+		digits := strings.NewReplacer(" ", "", "-", "").Replace(v)
+		switch {
+		case strings.Trim(digits, "0123456789") != "":
+			f["bank_account_number"] = "only digits"
+		case len(digits) < 6 || len(digits) > 20:
+			f["bank_account_number"] = msgAccountLen
+		}
+	}
+	if v := strings.TrimSpace(req.BankAccountName); v != "" {
+		n := utf8.RuneCountInString(v)
+		letters := 0
+		ok := n >= 2 && n <= 70
+		for _, r := range v {
+			switch {
+			case unicode.IsLetter(r) || unicode.Is(unicode.Mn, r):
+				letters++
+			case r == ' ' || r == '.' || r == '-' || r == '\'' || r == ',':
+			default:
+				ok = false
+			}
+		}
+		if !ok || letters < 2 {
+			f["bank_account_name"] = msgAccountName
+		}
+	}
+	return f
+}
+
+// Precheck is every rule of a request that needs no NeoX call or database
+// read: the form's fields, and the receiver's bank details when the payment
+// is a QR one (qr). Handlers run it with their own checks, so a person sees
+// every field error at once instead of one round at a time; Create runs
+// the same rules again.
+func Precheck(req NewRequest, qr bool) *ValidationError {
+	f := map[string]string{}
+	if v := checkRequest(req); v != nil {
+		maps.Copy(f, v.Fields)
+	}
+	if qr {
+		for k, msg := range receiverErrors(req) {
+			if _, set := f[k]; !set {
+				f[k] = msg
+			}
 		}
 	}
 	if len(f) == 0 {

@@ -255,3 +255,43 @@ func TestForward(t *testing.T) {
 		}
 	}
 }
+
+func TestBankDetails(t *testing.T) {
+	ok := NewRequest{API: APICOL, TransactionRef: "CT1", Amount: 10, ReasonCode: "DUPLICATE",
+		BankSwift: "BFTVVNVX", BankAccountNumber: "0071001234567", BankAccountName: "Nguyễn Văn A"}
+	if v := checkRequest(ok); v != nil {
+		t.Fatalf("valid receiver refused: %v", v)
+	}
+	for _, tt := range []struct {
+		name, field, value string
+		valid              bool
+	}{
+		{"11-character BIC", "bank_swift", "SCBLSG22XXX", true},
+		{"lower-case BIC", "bank_swift", "bftvvnvx", true},
+		{"two letters", "bank_swift", "XX", false},
+		{"digits in the bank code", "bank_swift", "B1TVVNVX", false},
+		{"9 characters", "bank_swift", "BFTVVNVX1", false},
+		{"account with spaces", "bank_account_number", "0071 0012 34567", true},
+		{"three digits", "bank_account_number", "123", false},
+		{"21 digits", "bank_account_number", strings.Repeat("1", 21), false},
+		{"letters", "bank_account_number", "12ab5678", false},
+		{"one letter name", "bank_account_name", "A", false},
+		{"digits as name", "bank_account_name", "12345", false},
+		{"name with a dot and a hyphen", "bank_account_name", "CONG TY TNHH A-B.", true},
+		{"71 characters", "bank_account_name", strings.Repeat("a", 71), false},
+	} {
+		r := ok
+		switch tt.field {
+		case "bank_swift":
+			r.BankSwift = tt.value
+		case "bank_account_number":
+			r.BankAccountNumber = tt.value
+		case "bank_account_name":
+			r.BankAccountName = tt.value
+		}
+		v := checkRequest(r)
+		if got := v == nil || v.Fields[tt.field] == ""; got != tt.valid {
+			t.Errorf("%s (%q): valid = %v, want %v (%v)", tt.name, tt.value, got, tt.valid, v)
+		}
+	}
+}

@@ -231,6 +231,9 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 	req.TransactionRef = strings.TrimSpace(req.TransactionRef)
 	req.PaymentID = strings.TrimSpace(req.PaymentID)
 	req.IdempotencyKey = strings.TrimSpace(req.IdempotencyKey)
+	// What NeoX gets: an upper-case BIC and the account's digits only.
+	req.BankSwift = strings.ToUpper(strings.TrimSpace(req.BankSwift))
+	req.BankAccountNumber = strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(req.BankAccountNumber))
 	if req.IdempotencyKey != "" {
 		if r, err := s.byIdempotencyKey(ctx, s.db.Read, req.IdempotencyKey); err == nil {
 			return sameRequest(r, actor, req)

@@ -2,6 +2,7 @@ package templates
 
 import (
 	"context"
+	"strings"
 
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 )
@@ -26,4 +27,20 @@ func shortID(id string) string {
 		return id[:8] + "…"
 	}
 	return id
+}
+
+// reasonLine is a refund's reason: the code's words and the details, with
+// a dash between them only when there are both.
+func reasonLine(ctx context.Context, r refunds.Refund) string {
+	code, text := "", strings.TrimSpace(r.ReasonText)
+	if r.ReasonCode != "" {
+		code = ReasonLabel(ctx, r.ReasonCode)
+	}
+	switch {
+	case code != "" && text != "":
+		return code + " — " + text
+	case code != "":
+		return code
+	}
+	return text
 }
