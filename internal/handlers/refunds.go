@@ -237,6 +237,7 @@ func (s *Server) handleRefund(w http.ResponseWriter, r *http.Request) {
 // refund page, which polls it until the refund is final.
 func (s *Server) handleRefundStatus(w http.ResponseWriter, r *http.Request) {
 	if d, ok := s.visibleRefund(w, r); ok {
+		d.Live = true
 		s.render(w, r, http.StatusOK, templates.RefundLive(d))
 	}
 }

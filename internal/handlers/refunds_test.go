@@ -204,3 +204,43 @@ func TestRefundFormReportsEveryErrorAtOnce(t *testing.T) {
 		t.Fatalf("%d refunds after a double click", n)
 	}
 }
+
+// TestDecisionCardGoesWhenSomeoneElseDecides: the refund page's live part
+// (polled every 2 s) replaces the Approve/Reject card out of band once
+// another manager has decided, and says who; while the refund is pending
+// it leaves the card (and a note being typed) alone.
+func TestDecisionCardGoesWhenSomeoneElseDecides(t *testing.T) {
+	e := newEnv(t)
+	e.user("staff1", auth.RoleStaff)
+	e.user("manager1", auth.RoleManager)
+	e.user("manager2", auth.RoleManager)
+	staff := e.login("staff1")
+	res := e.post(staff, "/refunds", refundForm(uuid.NewString(), "100.000"))
+	id := strings.TrimPrefix(res.header.Get("Location"), "/refunds/")
+	if res.status != http.StatusSeeOther || id == "" {
+		t.Fatalf("request: %d", res.status)
+	}
+	first, second := e.login("manager1"), e.login("manager2")
+	page := e.get(first, "/refunds/"+id)
+	if strings.Count(page.body, `id="decision-card"`) != 1 || !strings.Contains(page.body, `data-testid="approve"`) {
+		t.Fatalf("page without one decision card: %.300s", page.body)
+	}
+	poll := func(c *http.Client) result {
+		return e.do(c, http.MethodGet, "/refunds/"+id+"/status", nil, map[string]string{"HX-Request": "true"})
+	}
+	if live := poll(first); strings.Contains(live.body, "decision-card") {
+		t.Fatal("the live part touches the decision card while the refund is pending")
+	}
+	if res := e.post(second, "/refunds/"+id+"/approve", url.Values{}); res.status != http.StatusSeeOther {
+		t.Fatalf("approve: %d", res.status)
+	}
+	live := poll(first)
+	if !strings.Contains(live.body, `id="decision-card" hx-swap-oob="true"`) || !strings.Contains(live.body, "by manager2") ||
+		strings.Contains(live.body, `data-testid="approve"`) {
+		t.Fatalf("live part after the other manager approved: %.600s", live.body)
+	}
+	if again := e.get(first, "/refunds/"+id); strings.Contains(again.body, `data-testid="approve"`) ||
+		strings.Count(again.body, `id="decision-card"`) != 1 {
+		t.Fatal("a reloaded page still offers the decision, or has two decision cards")
+	}
+}

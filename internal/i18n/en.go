@@ -341,6 +341,7 @@ var en = map[string]string{
 	"rd.cancel_text":                "You can cancel your request while it waits for approval.",
 	"rd.code":                       "Code",
 	"rd.decided":                    "Decided",
+	"rd.decided_by":                 "%s by %s at %s. Nothing is left to decide.",
 	"rd.decision":                   "Decision",
 	"rd.failed_reason":              "Failure reason",
 	"rd.fee":                        "Fee charged to",

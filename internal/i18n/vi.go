@@ -341,6 +341,7 @@ var vi = map[string]string{
 	"rd.cancel_text":                "Bạn có thể huỷ yêu cầu khi nó còn chờ duyệt.",
 	"rd.code":                       "Mã",
 	"rd.decided":                    "Quyết định lúc",
+	"rd.decided_by":                 "%s bởi %s lúc %s. Không còn gì cần quyết định.",
 	"rd.decision":                   "Quyết định",
 	"rd.failed_reason":              "Lý do thất bại",
 	"rd.fee":                        "Phí tính cho",

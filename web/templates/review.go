@@ -44,3 +44,12 @@ func reasonLine(ctx context.Context, r refunds.Refund) string {
 	}
 	return text
 }
+
+// decider names who decided a refund: the manager, or its maker for a
+// cancellation.
+func decider(r refunds.Refund) string {
+	if r.DecidedByName != "" {
+		return r.DecidedByName
+	}
+	return r.RequestedByName
+}
