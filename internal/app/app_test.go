@@ -18,24 +18,33 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
-// A running server deletes sessions past their timeouts, and stops cleanly.
-func TestServePrunesExpiredSessions(t *testing.T) {
-	ctx := context.Background()
-	env := map[string]string{"DB_PATH": filepath.Join(t.TempDir(), "app.db"), "NEOX_MODE": "sandbox", "SANDBOX_SETTLE_DELAY": "10ms"}
+// preparedApp opens an app in sandbox mode on a fresh database with env
+// added to the configuration, and prepares its handler; it is closed when
+// the test ends.
+func preparedApp(t *testing.T, env map[string]string, housekeep time.Duration) (*App, http.Handler) {
+	t.Helper()
+	env["DB_PATH"], env["NEOX_MODE"] = filepath.Join(t.TempDir(), "app.db"), "sandbox"
 	cfg, err := ParseConfig("test", nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := Open(ctx, cfg, NewLogger(io.Discard, cfg.Level()), Options{
-		Argon: &auth.Params{Memory: 8 * 1024, Time: 1, Threads: 1}, HousekeepEvery: 20 * time.Millisecond})
+	a, err := Open(context.Background(), cfg, NewLogger(io.Discard, cfg.Level()), Options{
+		Argon: &auth.Params{Memory: 8 * 1024, Time: 1, Threads: 1}, HousekeepEvery: housekeep})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Close()
-	h, _, err := a.Prepare(ctx)
+	t.Cleanup(func() { a.Close() })
+	h, _, err := a.Prepare(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return a, h
+}
+
+// A running server deletes sessions past their timeouts, and stops cleanly.
+func TestServePrunesExpiredSessions(t *testing.T) {
+	ctx := context.Background()
+	a, h := preparedApp(t, map[string]string{"SANDBOX_SETTLE_DELAY": "10ms"}, 20*time.Millisecond)
 	old := store.FormatTime(time.Now().Add(-13 * time.Hour))
 	fresh := store.FormatTime(time.Now())
 	for id, at := range map[string]string{"expired": old, "live": fresh} {
@@ -110,21 +119,7 @@ func TestNeoXConcurrencyReachesTheWorker(t *testing.T) {
 // the https origin signs in.
 func TestHTTPSBaseURL(t *testing.T) {
 	ctx := context.Background()
-	env := map[string]string{"DB_PATH": filepath.Join(t.TempDir(), "app.db"), "NEOX_MODE": "sandbox",
-		"BASE_URL": "https://desk.example"}
-	cfg, err := ParseConfig("test", nil, func(k string) string { return env[k] }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := Open(ctx, cfg, NewLogger(io.Discard, cfg.Level()), Options{Argon: &auth.Params{Memory: 8 * 1024, Time: 1, Threads: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	h, _, err := a.Prepare(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, h := preparedApp(t, map[string]string{"BASE_URL": "https://desk.example"}, 0)
 	if _, err := a.Auth.CreateUser(ctx, "lan", "", auth.RoleStaff, "correct horse battery staple", false); err != nil {
 		t.Fatal(err)
 	}

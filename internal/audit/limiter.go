@@ -92,9 +92,10 @@ func NewLimiter(log *Log, opts LimiterOptions) *Limiter {
 	return &Limiter{log: log, opts: opts, buckets: map[limitKey]*limitBucket{}, overflow: map[string]*limitBucket{}}
 }
 
-// sourceOf groups client addresses as the login throttle does: port
-// dropped, IPv4-mapped unmapped, IPv6 by /64.
-func sourceOf(ip string) string {
+// SourceOf groups client addresses as the login throttle does: port
+// dropped, IPv4-mapped unmapped, IPv6 by /64 (an unparseable value is kept,
+// cut to 64 bytes). The limiter and the handlers' pacer count by it.
+func SourceOf(ip string) string {
 	ip = strings.TrimSpace(ip)
 	if h, _, err := net.SplitHostPort(ip); err == nil {
 		ip = h
@@ -125,7 +126,7 @@ func (l *Limiter) Admit(ctx context.Context, e Event) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.rotate(now)
-	k := limitKey{source: sourceOf(e.ClientIP), action: e.Action}
+	k := limitKey{source: SourceOf(e.ClientIP), action: e.Action}
 	if e.ActorID != 0 {
 		// A signed-in user is counted as themselves: colleagues behind one
 		// office address do not use up each other's budget.

@@ -2,11 +2,10 @@ package handlers
 
 import (
 	"context"
-	"net"
-	"net/netip"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/audit"
 )
 
 // Pacing of anonymous refusals (issue 12). Recording a refusal is bounded
@@ -75,20 +74,4 @@ func (p *pacer) refused(ctx context.Context, source string) {
 	}
 }
 
-func paceKey(ip string) string {
-	ip = strings.TrimSpace(ip)
-	if h, _, err := net.SplitHostPort(ip); err == nil {
-		ip = h
-	}
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	a = a.Unmap().WithZone("")
-	if a.Is6() {
-		if p, err := a.Prefix(64); err == nil {
-			return p.String()
-		}
-	}
-	return a.String()
-}
+func paceKey(ip string) string { return audit.SourceOf(ip) }
