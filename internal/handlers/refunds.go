@@ -179,6 +179,7 @@ func (s *Server) refundDetail(r *http.Request, ref refunds.Refund) (templates.Re
 	d.CanApprove = u.Role == auth.RoleManager && ref.RequestedBy != u.ID && ref.Approval == "PENDING"
 	d.CanCancel = ref.RequestedBy == u.ID && ref.Approval == "PENDING"
 	d.CanResolve = canResolve(u, ref)
+	d.LinkEvents = managers.allows(u.Role) // /audit/events/{seq} is theirs
 	var err error
 	if d.Attempts, err = s.refunds.Attempts(r.Context(), ref.ID); err != nil {
 		return d, err

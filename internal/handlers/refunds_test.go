@@ -244,3 +244,39 @@ func TestDecisionCardGoesWhenSomeoneElseDecides(t *testing.T) {
 		t.Fatal("a reloaded page still offers the decision, or has two decision cards")
 	}
 }
+
+// TestStaffSeeOnlyLinksTheyMayOpen: on the lookup page another staff
+// member's refund is listed without a link (its page is 403 for them), and
+// a staff member's refund timeline shows event numbers without links to
+// the managers' audit pages; managers get both links.
+func TestStaffSeeOnlyLinksTheyMayOpen(t *testing.T) {
+	e := newEnv(t)
+	e.user("staff1", auth.RoleStaff)
+	e.user("staff2", auth.RoleStaff)
+	e.user("manager1", auth.RoleManager)
+	one, two, mgr := e.login("staff1"), e.login("staff2"), e.login("manager1")
+	mine := strings.TrimPrefix(e.post(one, "/refunds", refundForm(uuid.NewString(), "10.000")).header.Get("Location"), "/refunds/")
+	theirs := strings.TrimPrefix(e.post(two, "/refunds", refundForm(uuid.NewString(), "20.000")).header.Get("Location"), "/refunds/")
+	if mine == "" || theirs == "" {
+		t.Fatal("refunds not created")
+	}
+	lookup := "/transactions?api=PG&ref=240901101500HCMCAF"
+	page := e.get(one, lookup)
+	if !strings.Contains(page.body, `href="/refunds/`+mine+`"`) || strings.Contains(page.body, `href="/refunds/`+theirs+`"`) ||
+		!strings.Contains(page.body, `data-id="`+theirs+`"`) {
+		t.Fatalf("staff lookup links: mine %v, theirs listed %v, theirs linked %v", strings.Contains(page.body, `href="/refunds/`+mine+`"`),
+			strings.Contains(page.body, `data-id="`+theirs+`"`), strings.Contains(page.body, `href="/refunds/`+theirs+`"`))
+	}
+	if res := e.get(one, "/refunds/"+theirs); res.status != http.StatusForbidden && res.status != http.StatusNotFound {
+		t.Fatalf("the unlinked page is open to staff1: %d", res.status)
+	}
+	if all := e.get(mgr, lookup); !strings.Contains(all.body, `href="/refunds/`+theirs+`"`) {
+		t.Fatal("managers lost the link")
+	}
+	if own := e.get(one, "/refunds/"+mine); strings.Contains(own.body, `href="/audit/events/`) || !strings.Contains(own.body, `data-testid="timeline"`) {
+		t.Fatal("staff timeline links to the managers' audit pages")
+	}
+	if m := e.get(mgr, "/refunds/"+mine); !strings.Contains(m.body, `href="/audit/events/`) {
+		t.Fatal("managers lost the timeline links")
+	}
+}

@@ -99,6 +99,9 @@ func (s *Server) handleTransactions(w http.ResponseWriter, r *http.Request) {
 // sub-merchant, if any.
 func (s *Server) lookup(r *http.Request, api refunds.API, ref, sub string) (templates.LookupResult, error) {
 	res := templates.LookupResult{API: string(api), Ref: ref}
+	if u, ok := userFrom(r.Context()); ok {
+		res.Viewer = templates.Viewer{ID: u.ID, Role: string(u.Role)}
+	}
 	l, err := s.refunds.LookupSubMerchant(r.Context(), api, ref, sub)
 	if err != nil {
 		if msg := lookupMessage(r.Context(), err); msg != "" {
