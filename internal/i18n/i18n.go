@@ -103,7 +103,7 @@ func T(ctx context.Context, key string, args ...any) string {
 
 // T translates key into l, formatting args into it when given.
 func (l Lang) T(key string, args ...any) string {
-	msg, ok := catalogues[l][key]
+	msg, ok := catalogues[l][pluralKey(l, key, args)]
 	if !ok {
 		if msg, ok = en[key]; !ok {
 			msg = key
@@ -113,6 +113,33 @@ func (l Lang) T(key string, args ...any) string {
 		return fmt.Sprintf(msg, args...)
 	}
 	return msg
+}
+
+// PluralOne is the suffix of a message's singular form: when the first
+// value is 1 and the language has key+PluralOne, that form is used ("1
+// refund", not "1 refunds" or "1 refund(s)"). Vietnamese nouns do not
+// change with the number, so its catalogue has none.
+const PluralOne = "#one"
+
+func pluralKey(l Lang, key string, args []any) string {
+	if len(args) == 0 {
+		return key
+	}
+	var n int64
+	switch v := args[0].(type) {
+	case int:
+		n = int64(v)
+	case int64:
+		n = v
+	default:
+		return key
+	}
+	if n == 1 {
+		if _, ok := catalogues[l][key+PluralOne]; ok {
+			return key + PluralOne
+		}
+	}
+	return key
 }
 
 // Has reports whether key exists in the English catalogue.

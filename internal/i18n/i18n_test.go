@@ -2,6 +2,7 @@ package i18n
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,6 +17,17 @@ import (
 func TestCataloguesMatch(t *testing.T) {
 	verbs := regexp.MustCompile(`%[-+# 0-9.]*[a-zA-Z%]`)
 	for k, e := range en {
+		if base, ok := strings.CutSuffix(k, PluralOne); ok {
+			// A singular form: English only, beside its plural, with
+			// the same values.
+			other, ok := en[base]
+			if !ok {
+				t.Errorf("%q has no plural form %q", k, base)
+			} else if ev, ov := verbs.FindAllString(e, -1), verbs.FindAllString(other, -1); !slices.Equal(ev, ov) || len(ev) == 0 {
+				t.Errorf("%q: verbs %v, plural has %v", k, ev, ov)
+			}
+			continue
+		}
 		v, ok := vi[k]
 		if !ok {
 			t.Errorf("%q missing from vi", k)
@@ -151,7 +163,7 @@ func TestFormatVerbsMatch(t *testing.T) {
 	for k, e := range en {
 		v, ok := vi[k]
 		if !ok {
-			continue // TestCataloguesMatch reports it
+			continue // TestCataloguesMatch reports it (or it is a singular form)
 		}
 		want, got := verbs.FindAllString(e, -1), verbs.FindAllString(v, -1)
 		n += len(want)
@@ -161,5 +173,34 @@ func TestFormatVerbsMatch(t *testing.T) {
 	}
 	if n < 10 {
 		t.Fatalf("only %d verbs in the English catalogue; the pattern is broken", n)
+	}
+}
+
+// TestPluralForms: English says "1 refund" and "2 refunds"; Vietnamese,
+// whose nouns do not change, uses its one form for every number; a value
+// that is not a whole number never picks the singular.
+func TestPluralForms(t *testing.T) {
+	for _, tt := range []struct {
+		lang Lang
+		n    any
+		want string
+	}{
+		{EN, 1, "1 refund approved and queued for NeoX."},
+		{EN, 2, "2 refunds approved and queued for NeoX."},
+		{EN, 0, "0 refunds approved and queued for NeoX."},
+		{EN, int64(1), "1 refund approved and queued for NeoX."},
+		{VI, 1, fmt.Sprintf(vi["ap.approved_n"], 1)},
+	} {
+		if got := tt.lang.T("ap.approved_n", tt.n); got != tt.want {
+			t.Errorf("%s %v: %q, want %q", tt.lang, tt.n, got, tt.want)
+		}
+	}
+	if got := EN.T("account.throttled", 1); !strings.Contains(got, "Wait 1 minute and") {
+		t.Errorf("throttled 1: %q", got)
+	}
+	for k := range en {
+		if strings.Contains(en[k], "(s)") {
+			t.Errorf("%q still writes a plural as (s): %q", k, en[k])
+		}
 	}
 }

@@ -59,7 +59,7 @@ var vi = map[string]string{
 	"at.since_approval":             "kể từ khi duyệt",
 	"at.stuck_empty":                "Không có yêu cầu nào cần người xử lý.",
 	"at.stuck_title":                "Yêu cầu chưa có kết quả cuối cùng",
-	"at.sweep_counts":               "%d trang, đọc %d yêu cầu, %d khác biệt chưa xử lý.",
+	"at.sweep_counts":               "Số trang đã đọc: %d; số yêu cầu hoàn tiền đã đọc: %d; số khác biệt còn mở: %d.",
 	"at.sweep_every":                "Chạy mỗi %s.",
 	"at.sweep_failed":               "Lần đối soát gần nhất thất bại: %s. Hệ thống sẽ thử lại trong vòng một giờ.",
 	"at.sweep_last":                 "Lần đối soát gần nhất:",
