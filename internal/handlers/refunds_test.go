@@ -280,3 +280,35 @@ func TestStaffSeeOnlyLinksTheyMayOpen(t *testing.T) {
 		t.Fatal("managers lost the timeline links")
 	}
 }
+
+// TestRefundTitleIsWhatPeopleRecognise: the refund page's title names the
+// product, the reference, the amount and the state (the UUID moves to the
+// details), and the live part keeps the title's state current.
+func TestRefundTitleIsWhatPeopleRecognise(t *testing.T) {
+	e := newEnv(t)
+	e.user("staff1", auth.RoleStaff)
+	e.user("manager1", auth.RoleManager)
+	staff := e.login("staff1")
+	id := strings.TrimPrefix(e.post(staff, "/refunds", refundForm(uuid.NewString(), "100.000")).header.Get("Location"), "/refunds/")
+	page := e.get(staff, "/refunds/"+id)
+	i, j := strings.Index(page.body, `data-testid="refund-title"`), strings.Index(page.body, "</h1>")
+	if i < 0 || j < i {
+		t.Fatal("no title")
+	}
+	title := page.body[i:j]
+	for _, want := range []string{"PG", "240901101500HCMCAF", "100.000", `id="refund-title-state"`} {
+		if !strings.Contains(title, want) {
+			t.Errorf("title lacks %q: %s", want, title)
+		}
+	}
+	if strings.Contains(title, id) || !strings.Contains(page.body, `data-testid="refund-id">`+id+`<`) {
+		t.Errorf("the UUID should be in the details, not the title")
+	}
+	if res := e.post(e.login("manager1"), "/refunds/"+id+"/approve", url.Values{}); res.status != http.StatusSeeOther {
+		t.Fatalf("approve: %d", res.status)
+	}
+	live := e.do(staff, http.MethodGet, "/refunds/"+id+"/status", nil, map[string]string{"HX-Request": "true"})
+	if !strings.Contains(live.body, `id="refund-title-state" hx-swap-oob="true"`) || !strings.Contains(live.body, "Queued") && !strings.Contains(live.body, "QUEUED") {
+		t.Fatalf("live part does not refresh the title's state: %.400s", live.body)
+	}
+}

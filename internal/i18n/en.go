@@ -367,6 +367,7 @@ var en = map[string]string{
 	"rd.refund_to":                  "Refund to",
 	"rd.reject":                     "Reject",
 	"rd.reject_note":                "Reason for rejecting (required to reject)",
+	"rd.request_id":                 "Request id (NeoX requestId)",
 	"rd.resolve":                    "Record the outcome",
 	"rd.resolve_failed":             "Failed: no money went back",
 	"rd.resolve_hint":               "This sets the final state by hand. It is audited as a manual decision, with your name.",

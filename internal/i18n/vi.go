@@ -361,6 +361,7 @@ var vi = map[string]string{
 	"rd.refund_to":                  "Hoàn vào",
 	"rd.reject":                     "Từ chối",
 	"rd.reject_note":                "Lý do từ chối (bắt buộc khi từ chối)",
+	"rd.request_id":                 "Mã yêu cầu (requestId của NeoX)",
 	"rd.resolve":                    "Ghi nhận kết quả",
 	"rd.resolve_failed":             "Thất bại: tiền chưa được hoàn",
 	"rd.resolve_hint":               "Thao tác này đặt trạng thái cuối cùng thủ công và được ghi nhật ký là quyết định thủ công, kèm tên bạn.",

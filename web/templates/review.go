@@ -67,3 +67,12 @@ func viewerOf(p Page) Viewer {
 	}
 	return *p.Viewer
 }
+
+// shownState is the one state a person looks for: the approval while the
+// refund is not approved, then what NeoX did with it.
+func shownState(r refunds.Refund) string {
+	if r.Approval == refunds.ApprovalApproved {
+		return r.Submission
+	}
+	return r.Approval
+}
