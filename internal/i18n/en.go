@@ -51,7 +51,7 @@ var en = map[string]string{
 	"at.conflict_title":             "Not resolved",
 	"at.findings_empty":             "No differences found.",
 	"at.flagged":                    "Flagged",
-	"at.intro":                      "Refunds NeoX has given no final answer for, and differences between NeoX's COL refund list and the desk. Check each in NeoX's merchant portal.",
+	"at.intro":                      "Refunds NeoX has given no final answer for, signed NeoX notifications the desk did not apply, and differences between NeoX's COL refund list and the desk. Check each in NeoX's merchant portal.",
 	"at.kind_state_differs":         "NeoX and the desk disagree",
 	"at.kind_unknown_to_desk":       "NeoX holds a refund the desk does not know",
 	"at.more":                       "Showing the %d longest waiting of %d.",

@@ -49,7 +49,7 @@ var vi = map[string]string{
 	"at.conflict_title":             "Chưa xử lý",
 	"at.findings_empty":             "Không có khác biệt.",
 	"at.flagged":                    "Đánh dấu lúc",
-	"at.intro":                      "Các yêu cầu hoàn tiền NeoX chưa trả kết quả cuối cùng, và các khác biệt giữa danh sách hoàn tiền COL của NeoX và hệ thống. Hãy kiểm tra từng mục trên cổng merchant của NeoX.",
+	"at.intro":                      "Các yêu cầu hoàn tiền NeoX chưa trả kết quả cuối cùng, các thông báo có chữ ký của NeoX mà hệ thống không áp dụng, và các khác biệt giữa danh sách hoàn tiền COL của NeoX và hệ thống. Hãy kiểm tra từng mục trên cổng merchant của NeoX.",
 	"at.kind_state_differs":         "NeoX và hệ thống khác trạng thái",
 	"at.kind_unknown_to_desk":       "NeoX có yêu cầu hoàn tiền mà hệ thống không biết",
 	"at.more":                       "Đang hiện %d yêu cầu chờ lâu nhất trong %d.",
