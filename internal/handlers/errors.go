@@ -1,11 +1,11 @@
 package handlers
 
 import (
-	"context"
 	"errors"
 	"net/http"
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/neox"
 
 	"github.com/neox-refund-desk/refunddesk/web/templates"
 )
@@ -45,6 +45,6 @@ var errNotFound = errors.New("not found")
 
 // isNeoX reports whether err is NeoX refusing or not answering.
 func isNeoX(err error) bool {
-	_, _, ok := neoxProblem(context.Background(), err, doneLookup)
-	return ok
+	_, rejected := neox.IsRejected(err)
+	return rejected || neox.IsUnknown(err)
 }

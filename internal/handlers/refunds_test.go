@@ -129,6 +129,18 @@ func TestConcurrentApprovalsOneWins(t *testing.T) {
 	}
 }
 
+// withFields is a copy of form with fields set.
+func withFields(form url.Values, fields map[string]string) url.Values {
+	out := url.Values{}
+	for k, v := range form {
+		out[k] = append([]string(nil), v...)
+	}
+	for k, v := range fields {
+		out.Set(k, v)
+	}
+	return out
+}
+
 // TestRefundFormReportsEveryErrorAtOnce: a bad amount no longer hides the
 // receiver's errors of a QR payment; each bank detail is checked (SWIFT
 // "XX" and account "123" used to reach NeoX); a reason code is required;
@@ -156,14 +168,7 @@ func TestRefundFormReportsEveryErrorAtOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			form := url.Values{}
-			for k, v := range qr {
-				form[k] = v
-			}
-			for k, v := range tt.fields {
-				form.Set(k, v)
-			}
-			res := e.post(c, "/refunds", form)
+			res := e.post(c, "/refunds", withFields(qr, tt.fields))
 			if res.status != http.StatusUnprocessableEntity {
 				t.Fatalf("status %d", res.status)
 			}
@@ -182,14 +187,8 @@ func TestRefundFormReportsEveryErrorAtOnce(t *testing.T) {
 		t.Fatalf("%d refunds created", n)
 	}
 	// The same form with good receiver details and a reason goes through.
-	good := url.Values{}
-	for k, v := range qr {
-		good[k] = v
-	}
-	for k, v := range map[string]string{"amount": "10.000", "reason_code": "customer_request", "bank_swift": "bftvvnvx",
-		"bank_account_number": "0071 0012 34567", "bank_account_name": "Nguyễn Văn A"} {
-		good.Set(k, v)
-	}
+	good := withFields(qr, map[string]string{"amount": "10.000", "reason_code": "customer_request", "bank_swift": "bftvvnvx",
+		"bank_account_number": "0071 0012 34567", "bank_account_name": "Nguyễn Văn A"})
 	if res := e.post(c, "/refunds", good); res.status != http.StatusSeeOther {
 		t.Fatalf("good form: %d", res.status)
 	}
