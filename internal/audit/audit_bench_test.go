@@ -3,7 +3,6 @@ package audit
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -48,7 +47,7 @@ func BenchmarkRecord(b *testing.B) {
 			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i += per {
-				err := db.Tx(ctx, func(tx *sql.Tx) error {
+				err := db.Tx(ctx, func(tx *store.Tx) error {
 					for j := i; j < min(i+per, b.N); j++ {
 						if err := l.Record(ctx, tx, evs[j%len(evs)]); err != nil {
 							return err
@@ -93,7 +92,7 @@ func BenchmarkBareInsert(b *testing.B) {
 				client_ip, user_agent, request_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 			b.ResetTimer()
 			for i := 0; i < b.N; i += per {
-				err := db.Tx(ctx, func(tx *sql.Tx) error {
+				err := db.Tx(ctx, func(tx *store.Tx) error {
 					for j := i; j < min(i+per, b.N); j++ {
 						r := rows[j%len(rows)]
 						if _, err := tx.ExecContext(ctx, q, j+1, r.At, r.ActorID, r.ActorName, r.ActorRole, r.Action, r.Outcome,

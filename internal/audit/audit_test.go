@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"reflect"
 	"strings"
@@ -40,7 +39,7 @@ func TestRecordFillsFieldsFromEventAndContext(t *testing.T) {
 	ctx := WithOrigin(context.Background(), Origin{ActorID: 7, ActorName: "mai", ActorRole: "manager",
 		ClientIP: "198.51.100.7", UserAgent: "UA/1", RequestID: "req-1"})
 
-	err := db.Tx(ctx, func(tx *sql.Tx) error {
+	err := db.Tx(ctx, func(tx *store.Tx) error {
 		return l.Record(ctx, tx, Event{Action: ActionRefundApproved, Outcome: OutcomeSuccess,
 			TargetType: "refund", TargetID: "rf-1", Details: map[string]any{"amount": 125000},
 			Time: time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC)}) // ignored: no backdating
@@ -196,7 +195,7 @@ func TestFailedTransactionLeavesNoEvent(t *testing.T) {
 	l := New(db, nil)
 	ctx := context.Background()
 	boom := errors.New("refund rule violated")
-	err := db.Tx(ctx, func(tx *sql.Tx) error {
+	err := db.Tx(ctx, func(tx *store.Tx) error {
 		if err := l.Record(ctx, tx, Event{Action: ActionRefundRequested, Outcome: OutcomeSuccess, TargetType: "refund", TargetID: "rf-9"}); err != nil {
 			return err
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -166,7 +165,7 @@ func (l *Log) WriteCheckpoint(ctx context.Context, key []byte, details map[strin
 	}
 	d["signed_by"] = keyID // "key…" would be redacted; the id is not secret
 	var cp Checkpoint
-	err = l.db.Tx(ctx, func(tx *sql.Tx) error {
+	err = l.db.Tx(ctx, func(tx *store.Tx) error {
 		if err := l.Record(ctx, tx, Event{Action: ActionAuditCheckpoint, Outcome: OutcomeSuccess, TargetType: "audit", Details: d}); err != nil {
 			return err
 		}

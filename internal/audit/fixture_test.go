@@ -81,7 +81,7 @@ func bulkInsert(tb testing.TB, db *store.DB, from, to, total int64, prevHash str
 			tb.Fatal(err)
 		}
 	}
-	err := db.Tx(ctx, func(tx *sql.Tx) error {
+	err := db.Tx(ctx, func(tx *store.Tx) error {
 		var stmt *sql.Stmt
 		args := make([]any, 0, batch*15)
 		flush := func(rows int) error {

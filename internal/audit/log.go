@@ -41,7 +41,7 @@ func New(db *store.DB, now func() time.Time) *Log {
 //
 // It returns ErrInvalid (wrapped) for an event without Action or Outcome,
 // and database errors as they come.
-func (l *Log) Record(ctx context.Context, tx *sql.Tx, e Event) error {
+func (l *Log) Record(ctx context.Context, tx *store.Tx, e Event) error {
 	if e.Action == "" || e.Outcome == "" {
 		return fmt.Errorf("%w: action and outcome are required (action %q, outcome %q)", ErrInvalid, e.Action, e.Outcome)
 	}
@@ -99,7 +99,7 @@ const insertSQL = `INSERT INTO audit_events (seq, at, actor_id, actor_name, acto
 // call it inside another store transaction: the single writer connection
 // is busy, and it would wait for it forever; use Record with that tx.
 func (l *Log) RecordNow(ctx context.Context, e Event) error {
-	return l.db.Tx(ctx, func(tx *sql.Tx) error { return l.Record(ctx, tx, e) })
+	return l.db.Tx(ctx, func(tx *store.Tx) error { return l.Record(ctx, tx, e) })
 }
 
 // detailsJSON redacts d and encodes it; encoding/json sorts map keys, so the

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
@@ -24,7 +23,7 @@ func (s *Service) ResetPassword(ctx context.Context, userID int64, next string, 
 	if err != nil {
 		return err
 	}
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+	return s.db.Tx(ctx, func(tx *store.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, must_change = ?, updated_at = ? WHERE id = ?`,
 			hash, mustChange, store.FormatTime(s.nowUTC()), u.ID)
 		if err := affectedOne(res, err, ErrNotFound); err != nil {
@@ -68,7 +67,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, nex
 	// Its own counter: the login budget of untrusted guesses must not
 	// decide whether the signed-in owner may change the password.
 	keys := []throttleKey{{key: "pw:" + NormalizeUsername(u.Username), scope: scopePassword, free: s.throttle.UserFailures}}
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err = s.db.Tx(ctx, func(tx *store.Tx) error {
 		wait, _, err := s.countAttempt(ctx, tx, keys, s.nowUTC())
 		if err != nil || wait == 0 {
 			return err
@@ -86,7 +85,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, nex
 	}
 	ok, err := s.verify(hash, current)
 	if err != nil || !ok {
-		err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		err := s.db.Tx(ctx, func(tx *store.Tx) error {
 			e := event
 			e.Outcome, e.Details = audit.OutcomeFailure, map[string]any{"reason": "wrong_current_password"}
 			return s.rec.Record(ctx, tx, e)
@@ -100,7 +99,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, nex
 	if err != nil {
 		return err
 	}
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+	return s.db.Tx(ctx, func(tx *store.Tx) error {
 		// The hash condition loses a race against a concurrent change or reset.
 		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, must_change = 0, updated_at = ?
 			WHERE id = ? AND password_hash = ? AND disabled = 0`,
@@ -136,7 +135,7 @@ func (s *Service) EnsureAdmin(ctx context.Context) (password string, created boo
 	if err != nil {
 		return "", false, err
 	}
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err = s.db.Tx(ctx, func(tx *store.Tx) error {
 		// Re-check inside the write transaction: another process may have won.
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil || n > 0 {
@@ -162,7 +161,7 @@ func (s *Service) EnsureAdmin(ctx context.Context) (password string, created boo
 // afterNewPassword ends every session of u and lifts their login lock: a
 // new password (changed or reset) starts clean. It returns how many
 // sessions ended.
-func afterNewPassword(ctx context.Context, tx *sql.Tx, u User) (int64, error) {
+func afterNewPassword(ctx context.Context, tx *store.Tx, u User) (int64, error) {
 	n, err := deleteUserSessions(ctx, tx, u.ID)
 	if err != nil {
 		return 0, err

@@ -8,7 +8,6 @@ package auth
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sort"
@@ -25,7 +24,7 @@ import (
 type Recorder interface {
 	// Record appends e using tx. An error makes the caller roll back the
 	// change the event describes.
-	Record(ctx context.Context, tx *sql.Tx, e audit.Event) error
+	Record(ctx context.Context, tx *store.Tx, e audit.Event) error
 }
 
 // Options tune a Service; zero values take the defaults.

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"path/filepath"
@@ -45,7 +44,7 @@ type fakeRecorder struct {
 	failOn atomic.Value // string
 }
 
-func (f *fakeRecorder) Record(ctx context.Context, tx *sql.Tx, e audit.Event) error {
+func (f *fakeRecorder) Record(ctx context.Context, tx *store.Tx, e audit.Event) error {
 	if tx == nil {
 		return errors.New("fakeRecorder: nil tx")
 	}
@@ -183,4 +182,4 @@ func (e *testEnv) countRows(t *testing.T, query string, args ...any) int {
 // nopRecorder accepts every event.
 type nopRecorder struct{}
 
-func (nopRecorder) Record(context.Context, *sql.Tx, audit.Event) error { return nil }
+func (nopRecorder) Record(context.Context, *store.Tx, audit.Event) error { return nil }

@@ -41,7 +41,7 @@ func LoadOrCreateKeys(ctx context.Context, db *store.DB, configured string) ([][
 		return parseConfiguredKeys(configured)
 	}
 	var hashKey, blockKey []byte
-	err := db.Tx(ctx, func(tx *sql.Tx) error {
+	err := db.Tx(ctx, func(tx *store.Tx) error {
 		var err error
 		if hashKey, err = loadOrCreateSetting(ctx, tx, settingHashKey, 64); err != nil {
 			return err
@@ -58,7 +58,7 @@ func LoadOrCreateKeys(ctx context.Context, db *store.DB, configured string) ([][
 // loadOrCreateSetting returns the stored key, or stores a new random one of
 // size bytes. A stored key of the wrong size is an error, not silently
 // replaced (that would sign everyone out and hide a corrupted database).
-func loadOrCreateSetting(ctx context.Context, tx *sql.Tx, name string, size int) ([]byte, error) {
+func loadOrCreateSetting(ctx context.Context, tx *store.Tx, name string, size int) ([]byte, error) {
 	var v []byte
 	err := tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, name).Scan(&v)
 	if err == nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
 // Authenticate checks a username and password from clientIP, from a
@@ -56,7 +57,7 @@ func (s *Service) AuthenticateFrom(ctx context.Context, username, password, clie
 	} else if wait > 0 {
 		te, e, record := refuse(wait, scope)
 		if record {
-			if err := s.db.Tx(ctx, func(tx *sql.Tx) error { return s.rec.Record(ctx, tx, e) }); err != nil {
+			if err := s.db.Tx(ctx, func(tx *store.Tx) error { return s.rec.Record(ctx, tx, e) }); err != nil {
 				return User{}, err
 			}
 		}
@@ -64,7 +65,7 @@ func (s *Service) AuthenticateFrom(ctx context.Context, username, password, clie
 	}
 
 	var throttled *ThrottledError
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
 		wait, scope, err := s.countAttempt(ctx, tx, keys, s.nowUTC())
 		if err != nil || wait == 0 {
 			return err
@@ -114,7 +115,7 @@ func (s *Service) AuthenticateFrom(ctx context.Context, username, password, clie
 			upgraded, _ = s.hashPassword(password)
 		}
 		stale := false
-		err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		err := s.db.Tx(ctx, func(tx *store.Tx) error {
 			// The account may have been disabled or its password changed
 			// while the hash ran.
 			var current string
@@ -152,7 +153,7 @@ func (s *Service) AuthenticateFrom(ctx context.Context, username, password, clie
 	}
 
 	// The failure is committed on its own even though the login fails.
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err = s.db.Tx(ctx, func(tx *store.Tx) error {
 		if err := s.pruneThrottle(ctx, tx, s.nowUTC()); err != nil {
 			return err
 		}

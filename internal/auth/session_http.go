@@ -55,7 +55,7 @@ func (s *Service) StartSession(ctx context.Context, w http.ResponseWriter, r *ht
 	}
 	old, hasOld := st.readToken(r, st.cookie.Name)
 	ip, ua := clientInfo(r.WithContext(ctx))
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err = s.db.Tx(ctx, func(tx *store.Tx) error {
 		cur, err := userTx(ctx, tx, u.ID)
 		if err != nil {
 			return err
@@ -114,7 +114,7 @@ func (s *Service) CurrentUser(r *http.Request) (User, Session, error) {
 		return User{}, Session{}, err
 	}
 	if now := s.nowUTC(); now.Sub(row.lastSeenAt) >= s.touchEvery() {
-		err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		err := s.db.Tx(ctx, func(tx *store.Tx) error {
 			_, err := tx.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id = ?`, store.FormatTime(now), row.id)
 			return err
 		})
@@ -171,7 +171,7 @@ func (s *Service) EndSession(ctx context.Context, w http.ResponseWriter, r *http
 	}
 	if token, ok := st.readToken(r, st.cookie.Name); ok {
 		id := hashToken(token)
-		err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		err := s.db.Tx(ctx, func(tx *store.Tx) error {
 			var userID sql.NullInt64
 			var name, role sql.NullString
 			err := tx.QueryRowContext(ctx, `SELECT s.user_id, u.username, u.role
@@ -211,7 +211,7 @@ func (s *Service) EndSession(ctx context.Context, w http.ResponseWriter, r *http
 // ended. Errors: ErrNotFound. Audited as auth.sessions_revoked.
 func (s *Service) EndAllSessions(ctx context.Context, userID int64) (int, error) {
 	var n int64
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
 		u, err := userTx(ctx, tx, userID)
 		if err != nil {
 			return err
@@ -262,7 +262,7 @@ func (s *Service) ListSessions(ctx context.Context, userID int64) ([]Session, er
 func (s *Service) PruneSessions(ctx context.Context) (int, error) {
 	now := s.nowUTC()
 	var n int64
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE created_at <= ? OR last_seen_at <= ?`,
 			store.FormatTime(now.Add(-s.absolute)), store.FormatTime(now.Add(-s.idle)))
 		if err != nil {

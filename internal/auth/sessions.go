@@ -177,7 +177,7 @@ func (st *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessi
 			return err
 		}
 		ip, ua := clientInfo(r)
-		err = st.svc.db.Tx(ctx, func(tx *sql.Tx) error {
+		err = st.svc.db.Tx(ctx, func(tx *store.Tx) error {
 			return st.svc.insertSession(ctx, tx, hashToken(token), sql.NullInt64{}, data, ip, ua)
 		})
 		if err != nil {
@@ -311,7 +311,7 @@ func (s *Service) loadSession(ctx context.Context, token []byte) (sessionRow, er
 }
 
 func (s *Service) deleteSession(ctx context.Context, id string) error {
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+	return s.db.Tx(ctx, func(tx *store.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id)
 		return err
 	})
@@ -319,7 +319,7 @@ func (s *Service) deleteSession(ctx context.Context, id string) error {
 
 func (s *Service) updateSessionData(ctx context.Context, id string, data []byte) (bool, error) {
 	var n int64
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE sessions SET data = ? WHERE id = ?`, data, id)
 		if err != nil {
 			return err
@@ -330,14 +330,14 @@ func (s *Service) updateSessionData(ctx context.Context, id string, data []byte)
 	return n > 0, err
 }
 
-func (s *Service) insertSession(ctx context.Context, tx *sql.Tx, id string, userID sql.NullInt64, data []byte, ip, ua string) error {
+func (s *Service) insertSession(ctx context.Context, tx *store.Tx, id string, userID sql.NullInt64, data []byte, ip, ua string) error {
 	now := store.FormatTime(s.nowUTC())
 	_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, user_id, data, created_at, last_seen_at, client_ip, user_agent)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, id, userID, data, now, now, clip(ip, 64), clip(ua, 512))
 	return err
 }
 
-func deleteUserSessions(ctx context.Context, tx *sql.Tx, userID int64) (int64, error) {
+func deleteUserSessions(ctx context.Context, tx *store.Tx, userID int64) (int64, error) {
 	res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
 	if err != nil {
 		return 0, err

@@ -181,7 +181,7 @@ func ThrottleSource(addr string) string { return throttleIP(addr) }
 // the end of its lock and, for the account budget, the bucket's theoretical
 // arrival time (GCRA: the budget is spent while it lies more than
 // AccountWindow ahead of now).
-func (s *Service) countAttempt(ctx context.Context, tx *sql.Tx, keys []throttleKey, now time.Time) (time.Duration, string, error) {
+func (s *Service) countAttempt(ctx context.Context, tx *store.Tx, keys []throttleKey, now time.Time) (time.Duration, string, error) {
 	states, wait, scope, err := s.readThrottle(ctx, tx, keys, now)
 	if err != nil {
 		return 0, "", err
@@ -270,7 +270,7 @@ func (s *Service) readThrottle(ctx context.Context, q rowQuerier, keys []throttl
 // hand an attacker a fresh budget. The address's earlier failures stay
 // (they decay with ForgetAfter), so one valid account cannot be used to
 // reset the counter between guesses at other accounts.
-func (s *Service) clearAttempt(ctx context.Context, tx *sql.Tx, keys []throttleKey) error {
+func (s *Service) clearAttempt(ctx context.Context, tx *store.Tx, keys []throttleKey) error {
 	for _, k := range keys {
 		var err error
 		switch {
@@ -303,7 +303,7 @@ func (s *Service) clearAttempt(ctx context.Context, tx *sql.Tx, keys []throttleK
 
 // pruneThrottle forgets counters idle for longer than ForgetAfter, so
 // sprayed unknown usernames do not pile up.
-func (s *Service) pruneThrottle(ctx context.Context, tx *sql.Tx, now time.Time) error {
+func (s *Service) pruneThrottle(ctx context.Context, tx *store.Tx, now time.Time) error {
 	_, err := tx.ExecContext(ctx, `DELETE FROM login_throttle WHERE last_failure < ?`,
 		store.FormatTime(now.Add(-s.throttle.ForgetAfter)))
 	return err

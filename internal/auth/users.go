@@ -136,7 +136,7 @@ func (s *Service) CreateUser(ctx context.Context, username, displayName string, 
 		return User{}, err
 	}
 	var u User
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err = s.db.Tx(ctx, func(tx *store.Tx) error {
 		var err error
 		u, err = s.insertUser(ctx, tx, username, displayName, role, hash, mustChange)
 		if err != nil {
@@ -154,7 +154,7 @@ func (s *Service) CreateUser(ctx context.Context, username, displayName string, 
 	return u, nil
 }
 
-func (s *Service) insertUser(ctx context.Context, tx *sql.Tx, username, displayName string, role Role, hash string, mustChange bool) (User, error) {
+func (s *Service) insertUser(ctx context.Context, tx *store.Tx, username, displayName string, role Role, hash string, mustChange bool) (User, error) {
 	now := s.nowUTC()
 	res, err := tx.ExecContext(ctx, `INSERT INTO users
 		(username, display_name, role, disabled, must_change, password_hash, lang, created_at, updated_at)
@@ -226,7 +226,7 @@ func (s *Service) SetLang(ctx context.Context, userID int64, lang string) error 
 	if lang != "" && (len(lang) > 35 || !langRE.MatchString(lang)) {
 		return &ValidationError{Fields: map[string]string{"lang": "Unknown language."}}
 	}
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+	return s.db.Tx(ctx, func(tx *store.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET lang = ?, updated_at = ? WHERE id = ?`,
 			lang, store.FormatTime(s.nowUTC()), userID)
 		return affectedOne(res, err, ErrNotFound)
@@ -240,7 +240,7 @@ func (s *Service) SetRole(ctx context.Context, userID int64, role Role) error {
 	if !role.Valid() {
 		return &ValidationError{Fields: map[string]string{"role": "Choose staff, manager or admin."}}
 	}
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+	return s.db.Tx(ctx, func(tx *store.Tx) error {
 		u, err := userTx(ctx, tx, userID)
 		if err != nil {
 			return err
@@ -269,7 +269,7 @@ func (s *Service) SetRole(ctx context.Context, userID int64, role Role) error {
 // sessions in the same transaction. Errors: ErrNotFound, ErrLastAdmin.
 // Audited as user.disabled / user.enabled (not when nothing changes).
 func (s *Service) SetDisabled(ctx context.Context, userID int64, disabled bool) error {
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+	return s.db.Tx(ctx, func(tx *store.Tx) error {
 		u, err := userTx(ctx, tx, userID)
 		if err != nil {
 			return err
@@ -313,7 +313,7 @@ func (s *Service) credentials(ctx context.Context, where string, arg any) (User,
 }
 
 // userTx loads a user inside a write transaction.
-func userTx(ctx context.Context, tx *sql.Tx, id int64) (User, error) {
+func userTx(ctx context.Context, tx *store.Tx, id int64) (User, error) {
 	u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNotFound
@@ -323,7 +323,7 @@ func userTx(ctx context.Context, tx *sql.Tx, id int64) (User, error) {
 
 // ensureOtherAdmin returns ErrLastAdmin unless an enabled admin other than
 // id exists.
-func ensureOtherAdmin(ctx context.Context, tx *sql.Tx, id int64) error {
+func ensureOtherAdmin(ctx context.Context, tx *store.Tx, id int64) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0 AND id <> ?`,
 		id).Scan(&n); err != nil {

@@ -2,7 +2,6 @@ package loadtest
 
 import (
 	"context"
-	"database/sql"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -119,7 +118,7 @@ func insertRates(t testing.TB, d time.Duration, big *audit.Log) InsertRates {
 	var out InsertRates
 	out.RowBytes = len(payload)
 	out.BarePerSecond, out.BareMicros = rate(t, d, func(int) error {
-		return db.Tx(ctx, func(tx *sql.Tx) error {
+		return db.Tx(ctx, func(tx *store.Tx) error {
 			_, err := tx.ExecContext(ctx, `INSERT INTO bare (payload) VALUES (?)`, payload)
 			return err
 		})

@@ -116,7 +116,7 @@ func buildFixture(tb testing.TB, path string, refunds, events int64) {
 	const chunk = 100_000
 	for from := int64(0); from < refunds; from += chunk {
 		to := min(from+chunk, refunds)
-		err := db.Tx(ctx, func(tx *sql.Tx) error { return insertRefunds(ctx, tx, from, to) })
+		err := db.Tx(ctx, func(tx *store.Tx) error { return insertRefunds(ctx, tx, from, to) })
 		if err != nil {
 			tb.Fatalf("insert refunds: %v", err)
 		}
@@ -125,7 +125,7 @@ func buildFixture(tb testing.TB, path string, refunds, events int64) {
 	hs := &chainHasher{h: sha256.New()}
 	for from := int64(0); from < events; from += chunk {
 		to := min(from+chunk, events)
-		err := db.Tx(ctx, func(tx *sql.Tx) error {
+		err := db.Tx(ctx, func(tx *store.Tx) error {
 			var err error
 			prev, err = insertEvents(ctx, tx, hs, from, to, refunds, prev)
 			return err
@@ -145,7 +145,7 @@ func buildFixture(tb testing.TB, path string, refunds, events int64) {
 // multiInsert runs "INSERT INTO table (cols) VALUES (...),(...)" for rows
 // of ncol values each, batch rows per statement.
 type multiInsert struct {
-	tx    *sql.Tx
+	tx    *store.Tx
 	head  string
 	ncol  int
 	batch int
@@ -197,7 +197,7 @@ func (m *multiInsert) close(ctx context.Context) error {
 // insertRefunds writes refunds [from, to): 70% approved and succeeded, 8%
 // approved and failed at NeoX, 15% rejected, 7% cancelled; none pending or
 // in flight, so the worker and the approvals queue start idle.
-func insertRefunds(ctx context.Context, tx *sql.Tx, from, to int64) error {
+func insertRefunds(ctx context.Context, tx *store.Tx, from, to int64) error {
 	m := &multiInsert{tx: tx, ncol: 24, batch: 40, head: `INSERT INTO refunds (id, api, transaction_ref, payment_id, amount,
 		currency, payment_method, reason_code, reason_text, requested_by, requested_by_name, requested_at,
 		approval, decided_by, decided_by_name, decided_at, decision_note, submission, neox_refund_id,
@@ -302,7 +302,7 @@ func fixtureEvent(seq, refunds int64) auditRow {
 		details:   fmt.Sprintf(`{"amount":%d,"api":"PG","from":"QUEUED","to":"PROCESSING","note":"fixture event %d"}`, 10_000+seq%90_000, seq)}
 }
 
-func insertEvents(ctx context.Context, tx *sql.Tx, hs *chainHasher, from, to, refunds int64, prev string) (string, error) {
+func insertEvents(ctx context.Context, tx *store.Tx, hs *chainHasher, from, to, refunds int64, prev string) (string, error) {
 	m := &multiInsert{tx: tx, ncol: 15, batch: 60, head: `INSERT INTO audit_events (seq, at, actor_id, actor_name,
 		actor_role, action, outcome, target_type, target_id, client_ip, user_agent, request_id, details, prev_hash, hash)`}
 	for seq := from + 1; seq <= to; seq++ {

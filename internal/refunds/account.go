@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
 // settingAccountKey names the key of the receivers' account hashes in the
@@ -20,7 +22,7 @@ const settingAccountKey = "refunds.account_hash_key"
 // once a refund is final the number itself is cut to its last four
 // characters (migration 0013), and this still tells whether two refunds
 // went to the same account without keeping the number. "" for no number.
-func accountHash(ctx context.Context, tx *sql.Tx, number string) (string, error) {
+func accountHash(ctx context.Context, tx *store.Tx, number string) (string, error) {
 	number = strings.ToUpper(strings.Join(strings.Fields(number), ""))
 	if number == "" {
 		return "", nil
@@ -36,7 +38,7 @@ func accountHash(ctx context.Context, tx *sql.Tx, number string) (string, error)
 
 // accountKey loads the desk's account-hash key, creating it on first use
 // inside the caller's write transaction.
-func accountKey(ctx context.Context, tx *sql.Tx) ([]byte, error) {
+func accountKey(ctx context.Context, tx *store.Tx) ([]byte, error) {
 	var key []byte
 	err := tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, settingAccountKey).Scan(&key)
 	switch {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
 // Approve approves a pending refund and queues it for sending. Errors:
@@ -29,7 +30,7 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id, note string) (Re
 	if err != nil {
 		return Refund{}, err
 	}
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err = s.db.Tx(ctx, func(tx *store.Tx) error {
 		cur, err := getRefund(ctx, tx, id)
 		if err != nil {
 			return err
@@ -93,7 +94,7 @@ func (s *Service) Cancel(ctx context.Context, actor Actor, id string) (Refund, e
 }
 
 func (s *Service) decide(ctx context.Context, actor Actor, id, to, note, action string) (Refund, error) {
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
 		cur, err := getRefund(ctx, tx, id)
 		if err != nil {
 			return err

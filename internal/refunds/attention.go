@@ -31,6 +31,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
 // Reasons a refund needs attention.
@@ -116,7 +117,7 @@ func (s *Service) markAttention(ctx context.Context) (time.Time, error) {
 // flag moves one refund into needs attention, unless something moved it
 // first (the UPDATE is conditional on the state read).
 func (s *Service) flag(ctx context.Context, r Refund, reason string) error {
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+	return s.db.Tx(ctx, func(tx *store.Tx) error {
 		now := s.now()
 		res, err := tx.ExecContext(ctx, `UPDATE refunds SET attention_since = ?, attention_reason = ?, updated_at = ?
 			WHERE id = ? AND submission = ? AND attention_since = ''`, fmtTime(now), reason, fmtTime(now), r.ID, r.Submission)
@@ -212,7 +213,7 @@ func (s *Service) Resolve(ctx context.Context, actor Actor, id string, res Resol
 	if v := res.check(); v != nil {
 		return Refund{}, v
 	}
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
 		cur, err := getRefund(ctx, tx, id)
 		if err != nil {
 			return err

@@ -26,6 +26,7 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
 // COLLister is the COL client's refund list (*neox.COL has it).
@@ -124,7 +125,7 @@ func (s *Service) SweepCOL(ctx context.Context) (Sweep, error) {
 	// Record the end even when ctx ended (a shutdown mid-sweep).
 	dbCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	err = s.db.Tx(dbCtx, func(tx *sql.Tx) error {
+	err = s.db.Tx(dbCtx, func(tx *store.Tx) error {
 		if runErr == nil {
 			// What the whole window no longer shows is no longer different.
 			if _, err := tx.ExecContext(dbCtx, `UPDATE col_sweep_findings SET cleared_at = ?
@@ -184,7 +185,7 @@ func (s *Service) compareCOL(ctx context.Context, sweepID int64, c neox.COLRefun
 	if c.RequestID == "" {
 		return nil
 	}
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+	return s.db.Tx(ctx, func(tx *store.Tx) error {
 		desk, err := getRefund(ctx, tx, c.RequestID)
 		kind := ""
 		switch {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
 // dayFigures are the dashboard figures of one day: refunds that became
@@ -41,7 +43,7 @@ const settleMargin = 2 * time.Minute
 
 // dayFigures returns the figures of [from, to), from the cache when the
 // day ended more than settleMargin before now.
-func (s *Service) dayFigures(ctx context.Context, tx *sql.Tx, from, to, now time.Time) (*dayFigures, error) {
+func (s *Service) dayFigures(ctx context.Context, tx *store.Tx, from, to, now time.Time) (*dayFigures, error) {
 	over := !to.After(now.Add(-settleMargin))
 	if over {
 		s.days.mu.Lock()
@@ -77,7 +79,7 @@ func (c *dayCache) prune(first time.Time) {
 
 // readDay reads the figures of [from, to) from the refunds_final and
 // refunds_decided indexes (migration 0005).
-func readDay(ctx context.Context, tx *sql.Tx, from, to time.Time) (*dayFigures, error) {
+func readDay(ctx context.Context, tx *store.Tx, from, to time.Time) (*dayFigures, error) {
 	f := &dayFigures{refunded: map[apiCurrency]AmountTotal{}, outcomes: map[API]OutcomeCount{}, reasons: map[string]int{}}
 	lo, hi := fmtTime(from), fmtTime(to)
 	rows, err := tx.QueryContext(ctx, `SELECT api, currency, submission, amount,

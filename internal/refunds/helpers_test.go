@@ -2,7 +2,6 @@ package refunds
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"io"
@@ -43,7 +42,7 @@ func openDB(t testing.TB) *store.DB {
 // rollback removes them, as the real audit log does.
 type fakeRecorder struct{}
 
-func (fakeRecorder) Record(ctx context.Context, tx *sql.Tx, e audit.Event) error {
+func (fakeRecorder) Record(ctx context.Context, tx *store.Tx, e audit.Event) error {
 	if e.Action == "" || e.Outcome == "" {
 		return errors.New("fake audit: action and outcome required")
 	}

@@ -2,7 +2,6 @@ package refunds
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
 // Lookup is a transaction as NeoX reports it now, with what this desk has
@@ -152,7 +152,7 @@ func (s *Service) LookupSubMerchant(ctx context.Context, api API, ref, subMercha
 	if err != nil {
 		return Lookup{}, err
 	}
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err = s.db.Tx(ctx, func(tx *store.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO transactions_cache (api, ref, payload, fetched_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (api, ref) DO UPDATE SET payload = excluded.payload, fetched_at = excluded.fetched_at`,
 			string(api), ref, string(payload), fmtTime(l.FetchedAt))

@@ -2,10 +2,10 @@ package refunds
 
 import (
 	"context"
-	"database/sql"
 	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
 // reconcile asks NeoX whether an earlier attempt reached it. done means the
@@ -84,7 +84,7 @@ func (s *Service) poll(ctx context.Context, id string) error {
 	s.health.record(r.API, s.now(), c)
 	dbCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	return s.db.Tx(dbCtx, func(tx *sql.Tx) error {
+	return s.db.Tx(dbCtx, func(tx *store.Tx) error {
 		if err := s.auditCall(dbCtx, tx, r, c); err != nil {
 			return err
 		}

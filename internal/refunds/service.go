@@ -2,7 +2,6 @@ package refunds
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,7 +21,7 @@ import (
 // Recorder appends audit events inside the caller's write transaction
 // (*audit.Log satisfies it).
 type Recorder interface {
-	Record(ctx context.Context, tx *sql.Tx, e audit.Event) error
+	Record(ctx context.Context, tx *store.Tx, e audit.Event) error
 }
 
 // PGGateway is what the service needs of the PG client (*neox.PG).
@@ -273,7 +272,7 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 		r.refundedBase, r.baseAt = t.payment.RefundedAmount, now
 	}
 	var existing *Refund
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err = s.db.Tx(ctx, func(tx *store.Tx) error {
 		if req.IdempotencyKey != "" {
 			if prev, err := s.byIdempotencyKey(ctx, tx, req.IdempotencyKey); err == nil {
 				existing = &prev

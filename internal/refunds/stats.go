@@ -3,11 +3,12 @@ package refunds
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"fmt"
 	"math"
 	"slices"
 	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
 // DashboardWindowDays is the length of the rolling window (in days, ending
@@ -116,16 +117,12 @@ func (s *Service) Dashboard(ctx context.Context, q DashboardQuery) (Dashboard, e
 		MonthFrom:  time.Date(local.Year(), local.Month(), 1, 0, 0, 0, 0, zone),
 		WindowFrom: today.AddDate(0, 0, -(DashboardWindowDays - 1))}
 	// One read transaction: every figure comes from the same snapshot.
-	tx, err := s.db.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return Dashboard{}, fmt.Errorf("refunds: dashboard: %w", err)
-	}
-	defer tx.Rollback()
-	if q.RequestedBy > 0 {
-		err = d.loadMine(ctx, tx, q.RequestedBy)
-	} else {
-		err = s.loadManager(ctx, tx, &d)
-	}
+	err := s.db.View(ctx, now, func(tx *store.Tx) error {
+		if q.RequestedBy > 0 {
+			return d.loadMine(ctx, tx, q.RequestedBy)
+		}
+		return s.loadManager(ctx, tx, &d)
+	})
 	if err != nil {
 		return Dashboard{}, fmt.Errorf("refunds: dashboard: %w", err)
 	}
@@ -134,7 +131,7 @@ func (s *Service) Dashboard(ctx context.Context, q DashboardQuery) (Dashboard, e
 
 // loadMine reads a maker's requests by status from refund_maker_counts,
 // which triggers keep in step with every change (migration 0009).
-func (d *Dashboard) loadMine(ctx context.Context, tx *sql.Tx, maker int64) error {
+func (d *Dashboard) loadMine(ctx context.Context, tx *store.Tx, maker int64) error {
 	rows, err := tx.QueryContext(ctx, `SELECT status, n FROM refund_maker_counts WHERE requested_by = ?`, maker)
 	if err != nil {
 		return err
@@ -159,7 +156,7 @@ func (d *Dashboard) loadMine(ctx context.Context, tx *sql.Tx, maker int64) error
 	return nil
 }
 
-func (s *Service) loadManager(ctx context.Context, tx *sql.Tx, d *Dashboard) error {
+func (s *Service) loadManager(ctx context.Context, tx *store.Tx, d *Dashboard) error {
 	var err error
 	if d.Pending, err = backlog(ctx, tx, `SELECT count(*), coalesce(min(requested_at), '') FROM refunds
 		WHERE approval = 'PENDING'`); err != nil {
@@ -253,7 +250,7 @@ func (s *Service) loadManager(ctx context.Context, tx *sql.Tx, d *Dashboard) err
 	return nil
 }
 
-func backlog(ctx context.Context, tx *sql.Tx, query string) (Backlog, error) {
+func backlog(ctx context.Context, tx *store.Tx, query string) (Backlog, error) {
 	var b Backlog
 	var oldest string
 	if err := tx.QueryRowContext(ctx, query).Scan(&b.Count, &oldest); err != nil {

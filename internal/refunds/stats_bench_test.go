@@ -2,7 +2,6 @@ package refunds
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -39,7 +38,7 @@ func benchDB(b *testing.B) *store.DB {
 			b.Fatal(err)
 		}
 		start := time.Now()
-		err = db.Tx(ctx, func(tx *sql.Tx) error {
+		err = db.Tx(ctx, func(tx *store.Tx) error {
 			rng := rand.New(rand.NewPCG(1, 2))
 			reasons := []string{"Account closed", "Refund amount exceeds", "Bank rejected", "Invalid account", "Timeout at bank", "Duplicate"}
 			rows := make([]row, 0, 10_000)

@@ -2,7 +2,6 @@ package refunds
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"testing"
 	"time"
@@ -27,9 +26,9 @@ var insertSQL = `INSERT INTO refunds (id, api, transaction_ref, amount, currency
 	requested_at, approval, decided_by, decided_at, submission, updated_at, final_at, failed_reason, neox_message, neox_code)
 	VALUES (?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-func insertRows(t testing.TB, tx *sql.Tx, start int, rows ...row) {
+func insertRows(t testing.TB, tx *store.Tx, start int, rows ...row) {
 	t.Helper()
-	st, err := tx.Prepare(insertSQL)
+	st, err := tx.PrepareContext(context.Background(), insertSQL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +52,7 @@ func insertRows(t testing.TB, tx *sql.Tx, start int, rows ...row) {
 
 func seed(t testing.TB, db *store.DB, rows ...row) {
 	t.Helper()
-	if err := db.Tx(context.Background(), func(tx *sql.Tx) error {
+	if err := db.Tx(context.Background(), func(tx *store.Tx) error {
 		insertRows(t, tx, 0, rows...)
 		return nil
 	}); err != nil {
@@ -204,7 +203,7 @@ func TestDashboardDayCache(t *testing.T) {
 		t.Helper()
 		r := row{api: APIPG, amount: amount, by: 1, requested: final.Add(-2 * h), decided: final.Add(-h), final: final,
 			approval: ApprovalApproved, sub: SubSucceeded}
-		if err := db.Tx(context.Background(), func(tx *sql.Tx) error { insertRows(t, tx, n, r); return nil }); err != nil {
+		if err := db.Tx(context.Background(), func(tx *store.Tx) error { insertRows(t, tx, n, r); return nil }); err != nil {
 			t.Fatal(err)
 		}
 		n++

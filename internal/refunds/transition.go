@@ -2,12 +2,12 @@ package refunds
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
 // observation is what NeoX said about a refund (an answer, a query or a
@@ -42,7 +42,7 @@ func isFinalSub(s string) bool { return s == SubSucceeded || s == SubFailed }
 // advance applies ob to r (read inside tx): NeoX fields are updated, and the
 // state moves if the move is forward. It reports whether the state moved.
 // actor is "system" (worker) or "neox" (webhook).
-func (s *Service) advance(ctx context.Context, tx *sql.Tx, r Refund, ob observation, actor, cause string) (bool, error) {
+func (s *Service) advance(ctx context.Context, tx *store.Tx, r Refund, ob observation, actor, cause string) (bool, error) {
 	to := r.Submission
 	if ob.to != "" && forward(r.Submission, ob.to) {
 		to = ob.to
@@ -93,7 +93,7 @@ func (s *Service) advance(ctx context.Context, tx *sql.Tx, r Refund, ob observat
 	return moved, nil
 }
 
-func (s *Service) auditState(ctx context.Context, tx *sql.Tx, r Refund, from, to, actor, cause string, ob observation) error {
+func (s *Service) auditState(ctx context.Context, tx *store.Tx, r Refund, from, to, actor, cause string, ob observation) error {
 	outcome := audit.OutcomeSuccess
 	switch to {
 	case SubFailed:

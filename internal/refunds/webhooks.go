@@ -13,6 +13,7 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
 // What happened to a webhook delivery.
@@ -61,7 +62,7 @@ func (s *Service) ApplyPG(ctx context.Context, ipn neox.PGRefundIPN, raw []byte)
 	code := strconv.Itoa(ipn.ResponseCode)
 	h := hook{api: APIPG, ref: ipn.RequestID, status: code, raw: raw,
 		key:  dedupeKey(append([]string{"PG"}, ipn.Fields()...)...),
-		find: func(ctx context.Context, tx *sql.Tx) (Refund, error) { return getRefund(ctx, tx, ipn.RequestID) },
+		find: func(ctx context.Context, tx *store.Tx) (Refund, error) { return getRefund(ctx, tx, ipn.RequestID) },
 		check: func(r Refund) string {
 			switch {
 			case r.PaymentID != ipn.PaymentID:
@@ -122,7 +123,7 @@ func gcHook(ev neox.GCRefundEvent, raw []byte) (hook, error) {
 	}
 	return hook{api: APIGC, ref: ev.RefundRequestID, status: ev.Status, raw: raw, held: string(held),
 		key: dedupeKey(append([]string{"GC"}, ev.Fields()...)...),
-		find: func(ctx context.Context, tx *sql.Tx) (Refund, error) {
+		find: func(ctx context.Context, tx *store.Tx) (Refund, error) {
 			list, err := queryRefunds(ctx, tx, `WHERE neox_refund_id = ? ORDER BY api = 'GC' DESC LIMIT 1`, ev.RefundRequestID)
 			if err != nil {
 				return Refund{}, err
@@ -160,7 +161,7 @@ func gcHook(ev neox.GCRefundEvent, raw []byte) (hook, error) {
 // answer, or the answer was lost and a resend brought it). Each is judged
 // as if it arrived now: cross-checked, forward only. Called inside the
 // transaction that recorded the id, with r as it now stands.
-func (s *Service) adoptHeldGC(ctx context.Context, tx *sql.Tx, refundID, neoxID string) error {
+func (s *Service) adoptHeldGC(ctx context.Context, tx *store.Tx, refundID, neoxID string) error {
 	rows, err := tx.QueryContext(ctx, `SELECT id, event FROM webhook_events
 		WHERE api = 'GC' AND applied = 'unknown_refund' AND event_ref = ? AND event <> '' ORDER BY id`, neoxID)
 	if err != nil {
@@ -226,7 +227,7 @@ func (s *Service) ApplyCOL(ctx context.Context, ev neox.COLRefundEvent, raw []by
 	}
 	h := hook{api: APICOL, ref: ev.RequestID, status: joinStatus(ev.ApprovalStatus, ev.Status), raw: raw,
 		key:  dedupeKey(append([]string{"COL"}, ev.Fields()...)...),
-		find: func(ctx context.Context, tx *sql.Tx) (Refund, error) { return getRefund(ctx, tx, ev.RequestID) },
+		find: func(ctx context.Context, tx *store.Tx) (Refund, error) { return getRefund(ctx, tx, ev.RequestID) },
 		check: func(r Refund) string {
 			switch {
 			case r.TransactionRef != ev.CollectionTransID:
@@ -262,7 +263,7 @@ type hook struct {
 	status  string
 	raw     []byte
 	held    string // the verified event as JSON, kept while no refund matches it (GC)
-	find    func(context.Context, *sql.Tx) (Refund, error)
+	find    func(context.Context, *store.Tx) (Refund, error)
 	check   func(Refund) string // the Reason… a product-specific field disagrees with, or ""
 	observe func(Refund) observation
 	details map[string]any
@@ -309,7 +310,7 @@ func verdict(h hook, r Refund) (applied, reason string, ob observation) {
 // applyHook dedupes, stores and applies one delivery in one transaction.
 func (s *Service) applyHook(ctx context.Context, h hook) (WebhookResult, error) {
 	var res WebhookResult
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
 		res = WebhookResult{}
 		now := fmtTime(s.now())
 		var evID int64
@@ -376,7 +377,7 @@ func (s *Service) applyHook(ctx context.Context, h hook) (WebhookResult, error) 
 	return res, nil
 }
 
-func (s *Service) auditHook(ctx context.Context, tx *sql.Tx, h hook, res WebhookResult) error {
+func (s *Service) auditHook(ctx context.Context, tx *store.Tx, h hook, res WebhookResult) error {
 	d := map[string]any{"api": string(h.api), "applied": res.Applied, "event_ref": h.ref, "event_status": h.status,
 		"verified": true}
 	if res.Reason != "" {

@@ -2,7 +2,6 @@ package refunds
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"math/rand/v2"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
 // ErrRunning is returned by Run when the worker already runs.
@@ -159,7 +159,7 @@ func (s *Service) process(runCtx, callCtx context.Context, j job) {
 // claim is a dead process's. Taking over a live worker's call would send
 // the refund again.
 func (s *Service) recoverInterrupted(ctx context.Context) error {
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+	return s.db.Tx(ctx, func(tx *store.Tx) error {
 		list, err := queryRefunds(ctx, tx, `WHERE submission = 'SENDING' AND lease_owner <> ? AND (? OR lease_until <= ?)`,
 			s.owner, s.opt.SoleWorker, fmtTime(s.now()))
 		if err != nil {
@@ -215,7 +215,7 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 	var r Refund
 	var prev string
 	started := s.now()
-	err := s.db.Tx(runCtx, func(tx *sql.Tx) error {
+	err := s.db.Tx(runCtx, func(tx *store.Tx) error {
 		cur, err := getRefund(runCtx, tx, id)
 		if err != nil {
 			return err
@@ -285,7 +285,7 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 	// answer must be kept even when shutting down.
 	dbCtx, cancel := context.WithTimeout(context.WithoutCancel(runCtx), 10*time.Second)
 	defer cancel()
-	return s.db.Tx(dbCtx, func(tx *sql.Tx) error {
+	return s.db.Tx(dbCtx, func(tx *store.Tx) error {
 		last := calls[len(calls)-1]
 		outcome := last.outcome
 		if done {
@@ -328,7 +328,7 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 // saveBase records the PG payment's refundedAmount seen before the first
 // send, for the QUERY_PT settle rule (see pgSettled).
 func (s *Service) saveBase(ctx context.Context, id string, base int64, at time.Time) error {
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+	return s.db.Tx(ctx, func(tx *store.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE refunds SET neox_refunded_base = ?, neox_base_at = ? WHERE id = ?`,
 			base, fmtTime(at), id)
 		return err
@@ -387,7 +387,7 @@ func (s *Service) sendOnce(ctx context.Context, r Refund) (observation, call, er
 	return observation{}, c, err
 }
 
-func (s *Service) auditCall(ctx context.Context, tx *sql.Tx, r Refund, c call) error {
+func (s *Service) auditCall(ctx context.Context, tx *store.Tx, r Refund, c call) error {
 	outcome := audit.OutcomeSuccess
 	switch c.outcome {
 	case "rejected":

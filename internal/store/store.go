@@ -161,22 +161,77 @@ func (db *DB) Damaged() error {
 	return db.damage
 }
 
-// Tx runs fn inside an immediate write transaction and commits when fn
-// returns nil. Helpers take the *sql.Tx so several writes compose into one
+// Tx is one write transaction. It carries the moment it was opened for,
+// so every row it writes agrees on "now". Domain packages pass it to the
+// store's typed operations; the SQL forwarders below are transitional and
+// go away as the remaining queries move into this package.
+type Tx struct {
+	stx *sql.Tx
+	now time.Time
+}
+
+// Now is the time the transaction acts at.
+func (t *Tx) Now() time.Time { return t.now }
+
+// ExecContext runs a statement in the transaction.
+func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.stx.ExecContext(ctx, query, args...)
+}
+
+// QueryContext runs a query in the transaction.
+func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.stx.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs a one-row query in the transaction.
+func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.stx.QueryRowContext(ctx, query, args...)
+}
+
+// PrepareContext prepares a statement in the transaction.
+func (t *Tx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	return t.stx.PrepareContext(ctx, query)
+}
+
+// StmtContext returns stmt bound to the transaction.
+func (t *Tx) StmtContext(ctx context.Context, stmt *sql.Stmt) *sql.Stmt {
+	return t.stx.StmtContext(ctx, stmt)
+}
+
+// Tx runs fn inside an immediate write transaction acting at the current
+// time and commits when fn returns nil.
+func (db *DB) Tx(ctx context.Context, fn func(tx *Tx) error) error {
+	return db.TxAt(ctx, time.Now(), fn)
+}
+
+// TxAt runs fn inside an immediate write transaction acting at now (the
+// caller's clock, so tests and the domain agree) and commits when fn
+// returns nil. Operations take the *Tx so several writes compose into one
 // commit.
-func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.Write.BeginTx(ctx, nil)
+func (db *DB) TxAt(ctx context.Context, now time.Time, fn func(tx *Tx) error) error {
+	stx, err := db.Write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
+	if err := fn(&Tx{stx: stx, now: now.UTC()}); err != nil {
+		_ = stx.Rollback()
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := stx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// View runs fn inside a read-only transaction on the read pool, so every
+// query it makes sees one snapshot. It always rolls back.
+func (db *DB) View(ctx context.Context, now time.Time, fn func(tx *Tx) error) error {
+	stx, err := db.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read transaction: %w", err)
+	}
+	defer stx.Rollback()
+	return fn(&Tx{stx: stx, now: now.UTC()})
 }
 
 // Migrate applies, in file-name order, every embedded migration not yet
@@ -204,7 +259,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		err = db.Tx(ctx, func(tx *sql.Tx) error {
+		err = db.Tx(ctx, func(tx *Tx) error {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, base).Scan(&n); err != nil {
 				return err

@@ -65,7 +65,7 @@ func TestTxRollsBackOnError(t *testing.T) {
 	db := openTest(t)
 	ctx := context.Background()
 	boom := errors.New("boom")
-	err := db.Tx(ctx, func(tx *sql.Tx) error {
+	err := db.Tx(ctx, func(tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO settings(key, value) VALUES ('a', 'b')"); err != nil {
 			return err
 		}
@@ -93,7 +93,7 @@ func TestConcurrentWritersSerialize(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- db.Tx(ctx, func(tx *sql.Tx) error {
+			errs <- db.Tx(ctx, func(tx *Tx) error {
 				var v int
 				if err := tx.QueryRowContext(ctx, "SELECT value FROM settings WHERE key='n'").Scan(&v); err != nil {
 					return err
