@@ -38,7 +38,7 @@ func (c *clock) Advance(d time.Duration) {
 
 // env is a real server over a real SQLite file, on a fake clock.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	url   string
 	db    *store.DB
 	auth  *auth.Service
@@ -58,7 +58,7 @@ func (e *env) srvPacer() *pacer { return e.srv.pace }
 
 const testPassword = "correct horse battery staple"
 
-func newEnv(t *testing.T, opts ...func(*Deps)) *env {
+func newEnv(t testing.TB, opts ...func(*Deps)) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "test.db"))
