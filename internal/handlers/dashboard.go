@@ -13,7 +13,7 @@ import (
 func (s *Server) managerDashboard(r *http.Request) (refunds.Dashboard, error) {
 	now := s.now()
 	return s.dash.get(now, managerDashboardTTL, func() (refunds.Dashboard, error) {
-		return s.refunds.Dashboard(r.Context(), refunds.DashboardQuery{Now: now, Zone: templates.Zone()})
+		return s.refunds.Dashboard(r.Context(), refunds.DashboardQuery{Now: now, Zone: s.zone})
 	})
 }
 
@@ -25,7 +25,7 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		var d refunds.Dashboard
 		var err error
 		if u.Role == auth.RoleStaff {
-			d, err = s.refunds.Dashboard(r.Context(), refunds.DashboardQuery{Now: s.now(), Zone: templates.Zone(), RequestedBy: u.ID})
+			d, err = s.refunds.Dashboard(r.Context(), refunds.DashboardQuery{Now: s.now(), Zone: s.zone, RequestedBy: u.ID})
 		} else {
 			d, err = s.managerDashboard(r)
 		}

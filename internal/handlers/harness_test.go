@@ -91,7 +91,11 @@ func newEnv(t testing.TB, opts ...func(*Deps)) *env {
 	rs := refunds.New(db, al, gw, refunds.Options{Now: c.Now, Logger: logger})
 	// Refused answers are paced by a millisecond, not a second: tests make
 	// many refusals from one address (pace_test.go checks the real waits).
-	d := Deps{DB: db, Auth: svc, Audit: al, Refunds: rs, Logger: logger, Now: c.Now, Refusals: lim, RefusalDelay: time.Millisecond,
+	zone, err := time.LoadLocation("Asia/Ho_Chi_Minh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Deps{Zone: zone, DB: db, Auth: svc, Audit: al, Refunds: rs, Logger: logger, Now: c.Now, Refusals: lim, RefusalDelay: time.Millisecond,
 		Webhooks: WebhookSecrets{PGMerchantCode: "TEST01", PGSecretKey: "pg-secret-for-tests", GCSecret: "gc-hook", COLSecret: "col-hook"}}
 	for _, o := range opts {
 		o(&d)
