@@ -6,11 +6,10 @@ package templates
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import (
-	"github.com/a-h/templ"
-	templruntime "github.com/a-h/templ/runtime"
-	"github.com/neox-refund-desk/refunddesk/internal/refunds"
-)
+import "github.com/a-h/templ"
+import templruntime "github.com/a-h/templ/runtime"
+
+import "github.com/neox-refund-desk/refunddesk/internal/refunds"
 
 // SuspiciousDeliveries lists NeoX notifications that were signed but not
 // applied: they disagree with the refund they name (product, payment,
