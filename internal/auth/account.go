@@ -23,10 +23,8 @@ func (s *Service) ResetPassword(ctx context.Context, userID int64, next string, 
 	if err != nil {
 		return err
 	}
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, must_change = ?, updated_at = ? WHERE id = ?`,
-			hash, mustChange, store.FormatTime(s.nowUTC()), u.ID)
-		if err := affectedOne(res, err, ErrNotFound); err != nil {
+	return s.tx(ctx, func(tx *store.Tx) error {
+		if err := notFoundAs(tx.SetPassword(ctx, u.ID, hash, mustChange), ErrNotFound); err != nil {
 			return err
 		}
 		n, err := afterNewPassword(ctx, tx, u)
@@ -49,7 +47,7 @@ func (s *Service) ResetPassword(ctx context.Context, userID int64, next string, 
 // ErrInvalidCredentials, *ThrottledError, *ValidationError. Audited as
 // auth.password_changed (success or failure).
 func (s *Service) ChangePassword(ctx context.Context, userID int64, current, next string) error {
-	u, hash, err := s.credentials(ctx, "id = ?", userID)
+	u, hash, err := withHash(s.db.UserCredentials(ctx, userID))
 	if err != nil {
 		return err
 	}
@@ -67,8 +65,8 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, nex
 	// Its own counter: the login budget of untrusted guesses must not
 	// decide whether the signed-in owner may change the password.
 	keys := []throttleKey{{key: "pw:" + NormalizeUsername(u.Username), scope: scopePassword, free: s.throttle.UserFailures}}
-	err = s.db.Tx(ctx, func(tx *store.Tx) error {
-		wait, _, err := s.countAttempt(ctx, tx, keys, s.nowUTC())
+	err = s.tx(ctx, func(tx *store.Tx) error {
+		wait, _, err := s.countAttempt(ctx, tx, keys)
 		if err != nil || wait == 0 {
 			return err
 		}
@@ -85,7 +83,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, nex
 	}
 	ok, err := s.verify(hash, current)
 	if err != nil || !ok {
-		err := s.db.Tx(ctx, func(tx *store.Tx) error {
+		err := s.tx(ctx, func(tx *store.Tx) error {
 			e := event
 			e.Outcome, e.Details = audit.OutcomeFailure, map[string]any{"reason": "wrong_current_password"}
 			return s.rec.Record(ctx, tx, e)
@@ -99,12 +97,10 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, nex
 	if err != nil {
 		return err
 	}
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
-		// The hash condition loses a race against a concurrent change or reset.
-		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, must_change = 0, updated_at = ?
-			WHERE id = ? AND password_hash = ? AND disabled = 0`,
-			newHash, store.FormatTime(s.nowUTC()), u.ID, hash)
-		if err := affectedOne(res, err, ErrInvalidCredentials); err != nil {
+	return s.tx(ctx, func(tx *store.Tx) error {
+		// Only while the hash is still the one checked: it loses a race
+		// against a concurrent change or reset.
+		if err := notFoundAs(tx.ReplacePassword(ctx, u.ID, hash, newHash), ErrInvalidCredentials); err != nil {
 			return err
 		}
 		n, err := afterNewPassword(ctx, tx, u)
@@ -135,10 +131,9 @@ func (s *Service) EnsureAdmin(ctx context.Context) (password string, created boo
 	if err != nil {
 		return "", false, err
 	}
-	err = s.db.Tx(ctx, func(tx *store.Tx) error {
+	err = s.tx(ctx, func(tx *store.Tx) error {
 		// Re-check inside the write transaction: another process may have won.
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil || n > 0 {
+		if n, err := tx.CountUsers(ctx); err != nil || n > 0 {
 			return err
 		}
 		u, err := s.insertUser(ctx, tx, "admin", "Administrator", RoleAdmin, hash, true)
@@ -162,11 +157,11 @@ func (s *Service) EnsureAdmin(ctx context.Context) (password string, created boo
 // new password (changed or reset) starts clean. It returns how many
 // sessions ended.
 func afterNewPassword(ctx context.Context, tx *store.Tx, u User) (int64, error) {
-	n, err := deleteUserSessions(ctx, tx, u.ID)
+	n, err := tx.DeleteSessionsOf(ctx, u.ID)
 	if err != nil {
 		return 0, err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM login_throttle WHERE key = ?`, userThrottleKey(u.Username)); err != nil {
+	if err := tx.DeleteThrottle(ctx, userThrottleKey(u.Username)); err != nil {
 		return 0, err
 	}
 	return n, nil

@@ -106,6 +106,12 @@ func (s *Service) nowUTC() time.Time {
 	return s.now().UTC().Truncate(time.Microsecond)
 }
 
+// tx runs fn in a write transaction acting at the service's clock, so the
+// times the store writes agree with the ones the rules compare against.
+func (s *Service) tx(ctx context.Context, fn func(tx *store.Tx) error) error {
+	return s.db.TxAt(ctx, s.nowUTC(), fn)
+}
+
 // Errors returned by the Service. Handlers map them to statuses; anything
 // else is internal.
 var (

@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
-	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -59,22 +58,21 @@ func LoadOrCreateKeys(ctx context.Context, db *store.DB, configured string) ([][
 // size bytes. A stored key of the wrong size is an error, not silently
 // replaced (that would sign everyone out and hide a corrupted database).
 func loadOrCreateSetting(ctx context.Context, tx *store.Tx, name string, size int) ([]byte, error) {
-	var v []byte
-	err := tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, name).Scan(&v)
+	v, err := tx.AuthSetting(ctx, name)
 	if err == nil {
 		if len(v) != size {
 			return nil, fmt.Errorf("setting %s has %d bytes, want %d", name, len(v), size)
 		}
 		return v, nil
 	}
-	if !errors.Is(err, sql.ErrNoRows) {
+	if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
 	v = securecookie.GenerateRandomKey(size)
 	if v == nil {
 		return nil, errors.New("generate random key")
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)`, name, v); err != nil {
+	if err := tx.InsertAuthSetting(ctx, name, v); err != nil {
 		return nil, err
 	}
 	return v, nil

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"math"
 	"strings"
@@ -52,12 +51,12 @@ func (s *Service) AuthenticateFrom(ctx context.Context, username, password, clie
 	}
 	// Refused on the read pool first: a flood of throttled attempts then
 	// never waits for, or holds, the single writer.
-	if _, wait, scope, err := s.readThrottle(ctx, s.db.Read, keys, s.nowUTC()); err != nil {
+	if _, wait, scope, err := s.readThrottle(ctx, s.db, keys, s.nowUTC()); err != nil {
 		return User{}, err
 	} else if wait > 0 {
 		te, e, record := refuse(wait, scope)
 		if record {
-			if err := s.db.Tx(ctx, func(tx *store.Tx) error { return s.rec.Record(ctx, tx, e) }); err != nil {
+			if err := s.tx(ctx, func(tx *store.Tx) error { return s.rec.Record(ctx, tx, e) }); err != nil {
 				return User{}, err
 			}
 		}
@@ -65,8 +64,8 @@ func (s *Service) AuthenticateFrom(ctx context.Context, username, password, clie
 	}
 
 	var throttled *ThrottledError
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
-		wait, scope, err := s.countAttempt(ctx, tx, keys, s.nowUTC())
+	err := s.tx(ctx, func(tx *store.Tx) error {
+		wait, scope, err := s.countAttempt(ctx, tx, keys)
 		if err != nil || wait == 0 {
 			return err
 		}
@@ -85,7 +84,7 @@ func (s *Service) AuthenticateFrom(ctx context.Context, username, password, clie
 	}
 
 	// The slow hash runs outside any transaction: the writer is shared.
-	u, hash, err := s.credentials(ctx, "username = ?", name)
+	u, hash, err := withHash(s.db.UserCredentialsByName(ctx, name))
 	found := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return User{}, err
@@ -115,14 +114,11 @@ func (s *Service) AuthenticateFrom(ctx context.Context, username, password, clie
 			upgraded, _ = s.hashPassword(password)
 		}
 		stale := false
-		err := s.db.Tx(ctx, func(tx *store.Tx) error {
+		err := s.tx(ctx, func(tx *store.Tx) error {
 			// The account may have been disabled or its password changed
 			// while the hash ran.
-			var current string
-			var disabled bool
-			err := tx.QueryRowContext(ctx, `SELECT password_hash, disabled FROM users WHERE id = ?`, u.ID).
-				Scan(&current, &disabled)
-			if errors.Is(err, sql.ErrNoRows) || (err == nil && (current != hash || disabled)) {
+			current, disabled, err := tx.UserPassword(ctx, u.ID)
+			if errors.Is(err, store.ErrNotFound) || (err == nil && (current != hash || disabled)) {
 				stale = true
 				return nil
 			}
@@ -133,7 +129,7 @@ func (s *Service) AuthenticateFrom(ctx context.Context, username, password, clie
 				return err
 			}
 			if upgraded != "" {
-				if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, upgraded, u.ID); err != nil {
+				if err := tx.RehashPassword(ctx, u.ID, upgraded); err != nil {
 					return err
 				}
 			}
@@ -153,8 +149,8 @@ func (s *Service) AuthenticateFrom(ctx context.Context, username, password, clie
 	}
 
 	// The failure is committed on its own even though the login fails.
-	err = s.db.Tx(ctx, func(tx *store.Tx) error {
-		if err := s.pruneThrottle(ctx, tx, s.nowUTC()); err != nil {
+	err = s.tx(ctx, func(tx *store.Tx) error {
+		if err := s.pruneThrottle(ctx, tx); err != nil {
 			return err
 		}
 		e := base

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"net"
 	"net/http"
@@ -55,7 +54,7 @@ func (s *Service) StartSession(ctx context.Context, w http.ResponseWriter, r *ht
 	}
 	old, hasOld := st.readToken(r, st.cookie.Name)
 	ip, ua := clientInfo(r.WithContext(ctx))
-	err = s.db.Tx(ctx, func(tx *store.Tx) error {
+	err = s.tx(ctx, func(tx *store.Tx) error {
 		cur, err := userTx(ctx, tx, u.ID)
 		if err != nil {
 			return err
@@ -64,11 +63,11 @@ func (s *Service) StartSession(ctx context.Context, w http.ResponseWriter, r *ht
 			return ErrDisabled
 		}
 		if hasOld {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, hashToken(old)); err != nil {
+			if err := tx.DeleteSession(ctx, hashToken(old)); err != nil {
 				return err
 			}
 		}
-		return s.insertSession(ctx, tx, hashToken(token), sql.NullInt64{Int64: u.ID, Valid: true}, nil, ip, ua)
+		return insertSession(ctx, tx, hashToken(token), u.ID, nil, ip, ua)
 	})
 	if err != nil {
 		return err
@@ -114,10 +113,7 @@ func (s *Service) CurrentUser(r *http.Request) (User, Session, error) {
 		return User{}, Session{}, err
 	}
 	if now := s.nowUTC(); now.Sub(row.lastSeenAt) >= s.touchEvery() {
-		err := s.db.Tx(ctx, func(tx *store.Tx) error {
-			_, err := tx.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id = ?`, store.FormatTime(now), row.id)
-			return err
-		})
+		err := s.db.TxAt(ctx, now, func(tx *store.Tx) error { return tx.TouchSession(ctx, row.id) })
 		if err != nil {
 			return User{}, Session{}, err
 		}
@@ -171,25 +167,22 @@ func (s *Service) EndSession(ctx context.Context, w http.ResponseWriter, r *http
 	}
 	if token, ok := st.readToken(r, st.cookie.Name); ok {
 		id := hashToken(token)
-		err := s.db.Tx(ctx, func(tx *store.Tx) error {
-			var userID sql.NullInt64
-			var name, role sql.NullString
-			err := tx.QueryRowContext(ctx, `SELECT s.user_id, u.username, u.role
-				FROM sessions s LEFT JOIN users u ON u.id = s.user_id WHERE s.id = ?`, id).Scan(&userID, &name, &role)
-			if errors.Is(err, sql.ErrNoRows) {
+		err := s.tx(ctx, func(tx *store.Tx) error {
+			owner, err := tx.SessionOwner(ctx, id)
+			if errors.Is(err, store.ErrNotFound) {
 				return nil
 			}
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id); err != nil {
+			if err := tx.DeleteSession(ctx, id); err != nil {
 				return err
 			}
-			if !userID.Valid {
+			if owner.UserID == 0 {
 				return nil
 			}
 			return s.rec.Record(ctx, tx, audit.Event{
-				ActorID: userID.Int64, ActorName: name.String, ActorRole: role.String,
+				ActorID: owner.UserID, ActorName: owner.Username, ActorRole: owner.Role,
 				Action: audit.ActionLogout, Outcome: audit.OutcomeSuccess,
 				TargetType: "session", TargetID: id[:16],
 			})
@@ -211,12 +204,12 @@ func (s *Service) EndSession(ctx context.Context, w http.ResponseWriter, r *http
 // ended. Errors: ErrNotFound. Audited as auth.sessions_revoked.
 func (s *Service) EndAllSessions(ctx context.Context, userID int64) (int, error) {
 	var n int64
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+	err := s.tx(ctx, func(tx *store.Tx) error {
 		u, err := userTx(ctx, tx, userID)
 		if err != nil {
 			return err
 		}
-		if n, err = deleteUserSessions(ctx, tx, u.ID); err != nil {
+		if n, err = tx.DeleteSessionsOf(ctx, u.ID); err != nil {
 			return err
 		}
 		return s.rec.Record(ctx, tx, audit.Event{
@@ -231,29 +224,16 @@ func (s *Service) EndAllSessions(ctx context.Context, userID int64) (int, error)
 // ListSessions returns a user's live sessions, newest first (values omitted).
 func (s *Service) ListSessions(ctx context.Context, userID int64) ([]Session, error) {
 	now := s.nowUTC()
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT id, created_at, last_seen_at, client_ip, user_agent
-		FROM sessions WHERE user_id = ? AND created_at > ? AND last_seen_at > ? ORDER BY created_at DESC`,
-		userID, store.FormatTime(now.Add(-s.absolute)), store.FormatTime(now.Add(-s.idle)))
+	recs, err := s.db.SessionsOf(ctx, userID, now.Add(-s.absolute), now.Add(-s.idle))
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var out []Session
-	for rows.Next() {
-		var created, seen string
-		sess := Session{UserID: userID}
-		if err := rows.Scan(&sess.ID, &created, &seen, &sess.ClientIP, &sess.UserAgent); err != nil {
-			return nil, err
-		}
-		var err1, err2 error
-		sess.CreatedAt, err1 = store.ParseTime(created)
-		sess.LastSeenAt, err2 = store.ParseTime(seen)
-		if err := errors.Join(err1, err2); err != nil {
-			return nil, err
-		}
-		out = append(out, sess)
+	for _, r := range recs {
+		out = append(out, Session{ID: r.ID, UserID: userID, CreatedAt: r.CreatedAt, LastSeenAt: r.LastSeenAt,
+			ClientIP: r.ClientIP, UserAgent: r.UserAgent})
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // PruneSessions deletes sessions past their idle or absolute timeout and
@@ -262,13 +242,9 @@ func (s *Service) ListSessions(ctx context.Context, userID int64) ([]Session, er
 func (s *Service) PruneSessions(ctx context.Context) (int, error) {
 	now := s.nowUTC()
 	var n int64
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE created_at <= ? OR last_seen_at <= ?`,
-			store.FormatTime(now.Add(-s.absolute)), store.FormatTime(now.Add(-s.idle)))
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
+	err := s.db.TxAt(ctx, now, func(tx *store.Tx) error {
+		var err error
+		n, err = tx.PruneSessions(ctx, now.Add(-s.absolute), now.Add(-s.idle))
 		return err
 	})
 	return int(n), err

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/base64"
 	"encoding/gob"
 	"encoding/hex"
@@ -177,8 +176,8 @@ func (st *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessi
 			return err
 		}
 		ip, ua := clientInfo(r)
-		err = st.svc.db.Tx(ctx, func(tx *store.Tx) error {
-			return st.svc.insertSession(ctx, tx, hashToken(token), sql.NullInt64{}, data, ip, ua)
+		err = st.svc.tx(ctx, func(tx *store.Tx) error {
+			return insertSession(ctx, tx, hashToken(token), 0, data, ip, ua)
 		})
 		if err != nil {
 			return err
@@ -278,30 +277,17 @@ type sessionRow struct {
 // or it is past its idle or absolute timeout or its user is disabled; an
 // invalid row is deleted.
 func (s *Service) loadSession(ctx context.Context, token []byte) (sessionRow, error) {
-	row := sessionRow{id: hashToken(token)}
-	var userID sql.NullInt64
-	var disabled sql.NullBool
-	var created, seen string
-	err := s.db.Read.QueryRowContext(ctx, `SELECT s.user_id, s.data, s.created_at, s.last_seen_at,
-			s.client_ip, s.user_agent, u.disabled
-		FROM sessions s LEFT JOIN users u ON u.id = s.user_id WHERE s.id = ?`, row.id).
-		Scan(&userID, &row.data, &created, &seen, &row.clientIP, &row.userAgent, &disabled)
-	if errors.Is(err, sql.ErrNoRows) {
+	rec, err := s.db.Session(ctx, hashToken(token))
+	if errors.Is(err, store.ErrNotFound) {
 		return sessionRow{}, ErrNoSession
 	}
 	if err != nil {
 		return sessionRow{}, err
 	}
-	row.userID = userID.Int64
-	var err1, err2 error
-	row.createdAt, err1 = store.ParseTime(created)
-	row.lastSeenAt, err2 = store.ParseTime(seen)
-	if err := errors.Join(err1, err2); err != nil {
-		return sessionRow{}, err
-	}
+	row := sessionRow{id: rec.ID, userID: rec.UserID, data: rec.Data, createdAt: rec.CreatedAt,
+		lastSeenAt: rec.LastSeenAt, clientIP: rec.ClientIP, userAgent: rec.UserAgent}
 	now := s.nowUTC()
-	if now.Sub(row.createdAt) >= s.absolute || now.Sub(row.lastSeenAt) >= s.idle ||
-		(userID.Valid && (!disabled.Valid || disabled.Bool)) {
+	if now.Sub(row.createdAt) >= s.absolute || now.Sub(row.lastSeenAt) >= s.idle || rec.OwnerUnusable {
 		if err := s.deleteSession(ctx, row.id); err != nil {
 			return sessionRow{}, err
 		}
@@ -311,36 +297,22 @@ func (s *Service) loadSession(ctx context.Context, token []byte) (sessionRow, er
 }
 
 func (s *Service) deleteSession(ctx context.Context, id string) error {
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id)
-		return err
-	})
+	return s.tx(ctx, func(tx *store.Tx) error { return tx.DeleteSession(ctx, id) })
 }
 
 func (s *Service) updateSessionData(ctx context.Context, id string, data []byte) (bool, error) {
-	var n int64
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE sessions SET data = ? WHERE id = ?`, data, id)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
+	var ok bool
+	err := s.tx(ctx, func(tx *store.Tx) error {
+		var err error
+		ok, err = tx.SetSessionData(ctx, id, data)
 		return err
 	})
-	return n > 0, err
+	return ok, err
 }
 
-func (s *Service) insertSession(ctx context.Context, tx *store.Tx, id string, userID sql.NullInt64, data []byte, ip, ua string) error {
-	now := store.FormatTime(s.nowUTC())
-	_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, user_id, data, created_at, last_seen_at, client_ip, user_agent)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, id, userID, data, now, now, clip(ip, 64), clip(ua, 512))
-	return err
-}
-
-func deleteUserSessions(ctx context.Context, tx *store.Tx, userID int64) (int64, error) {
-	res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
+// insertSession stores a new session (userID 0: anonymous) created now,
+// the client's address and user agent clipped to what is worth keeping.
+func insertSession(ctx context.Context, tx *store.Tx, id string, userID int64, data []byte, ip, ua string) error {
+	return tx.InsertSession(ctx, store.SessionRecord{ID: id, UserID: userID, Data: data,
+		ClientIP: clip(ip, 64), UserAgent: clip(ua, 512)})
 }

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"net"
 	"net/netip"
@@ -181,7 +180,8 @@ func ThrottleSource(addr string) string { return throttleIP(addr) }
 // the end of its lock and, for the account budget, the bucket's theoretical
 // arrival time (GCRA: the budget is spent while it lies more than
 // AccountWindow ahead of now).
-func (s *Service) countAttempt(ctx context.Context, tx *store.Tx, keys []throttleKey, now time.Time) (time.Duration, string, error) {
+func (s *Service) countAttempt(ctx context.Context, tx *store.Tx, keys []throttleKey) (time.Duration, string, error) {
+	now := tx.Now()
 	states, wait, scope, err := s.readThrottle(ctx, tx, keys, now)
 	if err != nil {
 		return 0, "", err
@@ -196,12 +196,7 @@ func (s *Service) countAttempt(ctx context.Context, tx *store.Tx, keys []throttl
 		if k.rate {
 			until = states[i].locked.Add(step)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO login_throttle (key, failures, last_failure, locked_until)
-			VALUES (?, ?, ?, ?)
-			ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
-				last_failure = excluded.last_failure, locked_until = excluded.locked_until`,
-			k.key, n, store.FormatTime(now), store.FormatTime(until))
-		if err != nil {
+		if err := tx.RecordFailure(ctx, k.key, n, until); err != nil {
 			return 0, "", err
 		}
 	}
@@ -214,48 +209,40 @@ type throttleState struct {
 	locked   time.Time // budget keys: the bucket's arrival time, at least now
 }
 
-// rowQuerier is a transaction or the read pool.
-type rowQuerier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+// throttleReader is a transaction or the database's read pool.
+type throttleReader interface {
+	Throttle(ctx context.Context, key string) (store.ThrottleRecord, error)
 }
 
 // readThrottle reads keys' rows and returns how long the longest refusal
 // has left (0: none) and its scope. It writes nothing, so Authenticate can
 // ask the read pool first and refuse a flood of throttled attempts without
 // taking the single writer (issue 12: the flood slowed legitimate writes).
-func (s *Service) readThrottle(ctx context.Context, q rowQuerier, keys []throttleKey, now time.Time) ([]throttleState, time.Duration, string, error) {
+func (s *Service) readThrottle(ctx context.Context, q throttleReader, keys []throttleKey, now time.Time) ([]throttleState, time.Duration, string, error) {
 	states := make([]throttleState, len(keys))
 	var wait time.Duration
 	var scope string
 	step, burst := s.throttle.refill(), s.throttle.AccountWindow
 	for i, k := range keys {
 		states[i].locked = now
-		var n int
-		var last, locked string
-		err := q.QueryRowContext(ctx, `SELECT failures, last_failure, locked_until FROM login_throttle WHERE key = ?`,
-			k.key).Scan(&n, &last, &locked)
-		if errors.Is(err, sql.ErrNoRows) {
+		row, err := q.Throttle(ctx, k.key)
+		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
 		if err != nil {
 			return nil, 0, "", err
 		}
-		lastT, err1 := store.ParseTime(last)
-		lockedT, err2 := store.ParseTime(locked)
-		if err := errors.Join(err1, err2); err != nil {
-			return nil, 0, "", err
-		}
-		if now.Sub(lastT) < s.throttle.ForgetAfter {
-			states[i].failures = n
+		if now.Sub(row.LastFailure) < s.throttle.ForgetAfter {
+			states[i].failures = row.Failures
 		}
 		var left time.Duration
 		if k.rate {
-			if lockedT.After(now) {
-				states[i].locked = lockedT
+			if row.LockedUntil.After(now) {
+				states[i].locked = row.LockedUntil
 			}
 			left = states[i].locked.Add(step).Sub(now) - burst
 		} else {
-			left = lockedT.Sub(now)
+			left = row.LockedUntil.Sub(now)
 		}
 		if left > wait {
 			wait, scope = left, k.scope
@@ -275,24 +262,19 @@ func (s *Service) clearAttempt(ctx context.Context, tx *store.Tx, keys []throttl
 		var err error
 		switch {
 		case k.scope == scopeDevice || k.scope == scopePassword:
-			_, err = tx.ExecContext(ctx, `DELETE FROM login_throttle WHERE key = ?`, k.key)
+			err = tx.DeleteThrottle(ctx, k.key)
 		case k.rate:
-			var locked string
-			err = tx.QueryRowContext(ctx, `SELECT locked_until FROM login_throttle WHERE key = ?`, k.key).Scan(&locked)
-			if errors.Is(err, sql.ErrNoRows) {
+			var row store.ThrottleRecord
+			row, err = tx.Throttle(ctx, k.key)
+			if errors.Is(err, store.ErrNotFound) {
 				err = nil
 				break
 			}
-			var t time.Time
 			if err == nil {
-				t, err = store.ParseTime(locked)
-			}
-			if err == nil {
-				_, err = tx.ExecContext(ctx, `UPDATE login_throttle SET failures = max(failures - 1, 0), locked_until = ? WHERE key = ?`,
-					store.FormatTime(t.Add(-s.throttle.refill())), k.key)
+				err = tx.ForgiveFailureUntil(ctx, k.key, row.LockedUntil.Add(-s.throttle.refill()))
 			}
 		default:
-			_, err = tx.ExecContext(ctx, `UPDATE login_throttle SET failures = max(failures - 1, 0) WHERE key = ?`, k.key)
+			err = tx.ForgiveFailure(ctx, k.key)
 		}
 		if err != nil {
 			return err
@@ -303,10 +285,8 @@ func (s *Service) clearAttempt(ctx context.Context, tx *store.Tx, keys []throttl
 
 // pruneThrottle forgets counters idle for longer than ForgetAfter, so
 // sprayed unknown usernames do not pile up.
-func (s *Service) pruneThrottle(ctx context.Context, tx *store.Tx, now time.Time) error {
-	_, err := tx.ExecContext(ctx, `DELETE FROM login_throttle WHERE last_failure < ?`,
-		store.FormatTime(now.Add(-s.throttle.ForgetAfter)))
-	return err
+func (s *Service) pruneThrottle(ctx context.Context, tx *store.Tx) error {
+	return tx.PruneThrottle(ctx, tx.Now().Add(-s.throttle.ForgetAfter))
 }
 
 // clip shortens s to at most n bytes without splitting a character.

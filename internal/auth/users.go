@@ -2,9 +2,7 @@ package auth
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -66,27 +64,22 @@ func (u User) Name() string {
 	return u.Username
 }
 
-const userColumns = `id, username, display_name, role, disabled, must_change, lang, created_at, updated_at`
+// userFrom converts the store's row into a User.
+func userFrom(r store.UserRecord) User {
+	return User{ID: r.ID, Username: r.Username, DisplayName: r.DisplayName, Role: Role(r.Role),
+		Disabled: r.Disabled, MustChangePassword: r.MustChange, Lang: r.Lang,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
 
-type scanner interface{ Scan(dest ...any) error }
-
-// scanUser reads userColumns, followed by any extra destinations.
-func scanUser(sc scanner, extra ...any) (User, error) {
-	var u User
-	var role, created, updated string
-	dest := append([]any{&u.ID, &u.Username, &u.DisplayName, &role, &u.Disabled,
-		&u.MustChangePassword, &u.Lang, &created, &updated}, extra...)
-	if err := sc.Scan(dest...); err != nil {
+// userResult converts a store read, saying a missing row as ErrNotFound.
+func userResult(r store.UserRecord, err error) (User, error) {
+	if errors.Is(err, store.ErrNotFound) {
+		return User{}, ErrNotFound
+	}
+	if err != nil {
 		return User{}, err
 	}
-	u.Role = Role(role)
-	var err1, err2 error
-	u.CreatedAt, err1 = store.ParseTime(created)
-	u.UpdatedAt, err2 = store.ParseTime(updated)
-	if err := errors.Join(err1, err2); err != nil {
-		return User{}, fmt.Errorf("user %d: %w", u.ID, err)
-	}
-	return u, nil
+	return userFrom(r), nil
 }
 
 var usernameRE = regexp.MustCompile(`^[a-z0-9._-]{3,32}$`)
@@ -136,7 +129,7 @@ func (s *Service) CreateUser(ctx context.Context, username, displayName string, 
 		return User{}, err
 	}
 	var u User
-	err = s.db.Tx(ctx, func(tx *store.Tx) error {
+	err = s.tx(ctx, func(tx *store.Tx) error {
 		var err error
 		u, err = s.insertUser(ctx, tx, username, displayName, role, hash, mustChange)
 		if err != nil {
@@ -155,67 +148,43 @@ func (s *Service) CreateUser(ctx context.Context, username, displayName string, 
 }
 
 func (s *Service) insertUser(ctx context.Context, tx *store.Tx, username, displayName string, role Role, hash string, mustChange bool) (User, error) {
-	now := s.nowUTC()
-	res, err := tx.ExecContext(ctx, `INSERT INTO users
-		(username, display_name, role, disabled, must_change, password_hash, lang, created_at, updated_at)
-		VALUES (?, ?, ?, 0, ?, ?, '', ?, ?)`,
-		username, displayName, string(role), mustChange, hash, store.FormatTime(now), store.FormatTime(now))
-	if err != nil {
-		if store.IsConstraint(err) && strings.Contains(strings.ToUpper(err.Error()), "UNIQUE") {
-			return User{}, ErrUsernameTaken
-		}
-		return User{}, fmt.Errorf("insert user: %w", err)
+	r, err := tx.InsertUser(ctx, store.UserRecord{Username: username, DisplayName: displayName,
+		Role: string(role), MustChange: mustChange}, hash)
+	if errors.Is(err, store.ErrUsernameExists) {
+		return User{}, ErrUsernameTaken
 	}
-	id, err := res.LastInsertId()
 	if err != nil {
 		return User{}, err
 	}
-	return User{ID: id, Username: username, DisplayName: displayName, Role: role,
-		MustChangePassword: mustChange, CreatedAt: now, UpdatedAt: now}, nil
+	return userFrom(r), nil
 }
 
 // User returns the user with id, or ErrNotFound.
 func (s *Service) User(ctx context.Context, id int64) (User, error) {
-	u, err := scanUser(s.db.Read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, ErrNotFound
-	}
-	return u, err
+	return userResult(s.db.UserByID(ctx, id))
 }
 
 // UserByUsername returns the user named name (case-insensitive), or ErrNotFound.
 func (s *Service) UserByUsername(ctx context.Context, name string) (User, error) {
-	u, err := scanUser(s.db.Read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`,
-		NormalizeUsername(name)))
-	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, ErrNotFound
-	}
-	return u, err
+	return userResult(s.db.UserByName(ctx, NormalizeUsername(name)))
 }
 
 // ListUsers returns every user ordered by username.
 func (s *Service) ListUsers(ctx context.Context) ([]User, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)
+	rs, err := s.db.Users(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var out []User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
+	for _, r := range rs {
+		out = append(out, userFrom(r))
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // CountUsers returns how many users exist (enabled or not).
 func (s *Service) CountUsers(ctx context.Context) (int, error) {
-	var n int
-	err := s.db.Read.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n)
-	return n, err
+	return s.db.CountUsers(ctx)
 }
 
 // SetLang stores the user's UI language ("" for the default, else a tag
@@ -226,10 +195,8 @@ func (s *Service) SetLang(ctx context.Context, userID int64, lang string) error 
 	if lang != "" && (len(lang) > 35 || !langRE.MatchString(lang)) {
 		return &ValidationError{Fields: map[string]string{"lang": "Unknown language."}}
 	}
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET lang = ?, updated_at = ? WHERE id = ?`,
-			lang, store.FormatTime(s.nowUTC()), userID)
-		return affectedOne(res, err, ErrNotFound)
+	return s.tx(ctx, func(tx *store.Tx) error {
+		return notFoundAs(tx.SetUserLang(ctx, userID, lang), ErrNotFound)
 	})
 }
 
@@ -240,7 +207,7 @@ func (s *Service) SetRole(ctx context.Context, userID int64, role Role) error {
 	if !role.Valid() {
 		return &ValidationError{Fields: map[string]string{"role": "Choose staff, manager or admin."}}
 	}
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
+	return s.tx(ctx, func(tx *store.Tx) error {
 		u, err := userTx(ctx, tx, userID)
 		if err != nil {
 			return err
@@ -253,8 +220,7 @@ func (s *Service) SetRole(ctx context.Context, userID int64, role Role) error {
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET role = ?, updated_at = ? WHERE id = ?`,
-			string(role), store.FormatTime(s.nowUTC()), u.ID); err != nil {
+		if err := tx.SetRole(ctx, u.ID, string(role)); err != nil {
 			return err
 		}
 		return s.rec.Record(ctx, tx, audit.Event{
@@ -269,7 +235,7 @@ func (s *Service) SetRole(ctx context.Context, userID int64, role Role) error {
 // sessions in the same transaction. Errors: ErrNotFound, ErrLastAdmin.
 // Audited as user.disabled / user.enabled (not when nothing changes).
 func (s *Service) SetDisabled(ctx context.Context, userID int64, disabled bool) error {
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
+	return s.tx(ctx, func(tx *store.Tx) error {
 		u, err := userTx(ctx, tx, userID)
 		if err != nil {
 			return err
@@ -282,13 +248,12 @@ func (s *Service) SetDisabled(ctx context.Context, userID int64, disabled bool) 
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?`,
-			disabled, store.FormatTime(s.nowUTC()), u.ID); err != nil {
+		if err := tx.SetDisabled(ctx, u.ID, disabled); err != nil {
 			return err
 		}
 		action, details := audit.ActionUserEnabled, map[string]any{"username": u.Username}
 		if disabled {
-			n, err := deleteUserSessions(ctx, tx, u.ID)
+			n, err := tx.DeleteSessionsOf(ctx, u.ID)
 			if err != nil {
 				return err
 			}
@@ -301,32 +266,26 @@ func (s *Service) SetDisabled(ctx context.Context, userID int64, disabled bool) 
 	})
 }
 
-// credentials loads a user and their password hash from the read pool.
-func (s *Service) credentials(ctx context.Context, where string, arg any) (User, string, error) {
-	var hash string
-	u, err := scanUser(s.db.Read.QueryRowContext(ctx,
-		`SELECT `+userColumns+`, password_hash FROM users WHERE `+where, arg), &hash)
-	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, "", ErrNotFound
+// withHash converts a store credentials read, saying a missing row as
+// ErrNotFound.
+func withHash(r store.UserRecord, hash string, err error) (User, string, error) {
+	u, err := userResult(r, err)
+	if err != nil {
+		return User{}, "", err
 	}
-	return u, hash, err
+	return u, hash, nil
 }
 
 // userTx loads a user inside a write transaction.
 func userTx(ctx context.Context, tx *store.Tx, id int64) (User, error) {
-	u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, ErrNotFound
-	}
-	return u, err
+	return userResult(tx.UserByID(ctx, id))
 }
 
 // ensureOtherAdmin returns ErrLastAdmin unless an enabled admin other than
 // id exists.
 func ensureOtherAdmin(ctx context.Context, tx *store.Tx, id int64) error {
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0 AND id <> ?`,
-		id).Scan(&n); err != nil {
+	n, err := tx.CountEnabledWithRole(ctx, string(RoleAdmin), id)
+	if err != nil {
 		return err
 	}
 	if n == 0 {
@@ -335,17 +294,10 @@ func ensureOtherAdmin(ctx context.Context, tx *store.Tx, id int64) error {
 	return nil
 }
 
-// affectedOne turns an Exec result that touched no row into notFound.
-func affectedOne(res sql.Result, err error, notFound error) error {
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
+// notFoundAs turns the store's ErrNotFound into notFound.
+func notFoundAs(err, notFound error) error {
+	if errors.Is(err, store.ErrNotFound) {
 		return notFound
 	}
-	return nil
+	return err
 }
