@@ -112,7 +112,7 @@ func (s *Service) CurrentUser(r *http.Request) (User, Session, error) {
 	if err != nil {
 		return User{}, Session{}, err
 	}
-	if now := s.nowUTC(); now.Sub(row.lastSeenAt) >= s.touchEvery() {
+	if now := s.nowUTC(); !IsBackground(r) && now.Sub(row.lastSeenAt) >= s.touchEvery() {
 		err := s.db.TxAt(ctx, now, func(tx *store.Tx) error { return tx.TouchSession(ctx, row.id) })
 		if err != nil {
 			return User{}, Session{}, err
@@ -121,6 +121,25 @@ func (s *Service) CurrentUser(r *http.Request) (User, Session, error) {
 	}
 	sess, err := row.session()
 	return u, sess, err
+}
+
+// BackgroundHeader marks a request a page makes on its own, such as the
+// refund page's status poll: it is served, but it is not activity, so a
+// forgotten tab still signs out after the idle timeout.
+const BackgroundHeader = "X-Background"
+
+// IsBackground reports whether r says it was made by the page, not by the
+// person (see BackgroundHeader).
+func IsBackground(r *http.Request) bool { return r.Header.Get(BackgroundHeader) == "true" }
+
+// IdleLeft is how long sess stays signed in without further activity: to
+// the idle timeout, or to the absolute one when that comes first.
+func (s *Service) IdleLeft(sess Session) time.Duration {
+	end := sess.LastSeenAt.Add(s.idle)
+	if abs := sess.CreatedAt.Add(s.absolute); abs.Before(end) {
+		end = abs
+	}
+	return max(end.Sub(s.nowUTC()), 0)
 }
 
 func (row sessionRow) session() (Session, error) {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -157,4 +158,14 @@ func (s *Server) handleSignOutAll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	redirectFlash(w, r, "/login", "signed-out-everywhere")
+}
+
+// handleSessionLeft answers how many seconds the session has left without
+// activity, as JSON. Asked in the background (auth.BackgroundHeader) it
+// changes nothing; posted ("stay signed in") it counts as activity, which
+// requireAccess has already recorded.
+func (s *Server) handleSessionLeft(w http.ResponseWriter, r *http.Request) {
+	left, _ := r.Context().Value(keyIdleLeft).(time.Duration)
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"left":%d}`, int(left.Seconds()))
 }

@@ -24,6 +24,7 @@ const (
 	keyRequestID ctxKey = iota
 	keyUser
 	keyFlash
+	keyIdleLeft
 )
 
 // requestIDFrom returns the request id set by the requestID middleware.
@@ -188,7 +189,7 @@ func isFormPost(r *http.Request) bool {
 // role. Anonymous users are sent to the login page; wrong roles get a 403.
 func (s *Server) requireAccess(a access, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, _, err := s.auth.CurrentUser(r)
+		u, sess, err := s.auth.CurrentUser(r)
 		if err != nil {
 			if !errors.Is(err, auth.ErrNoSession) {
 				s.log.ErrorContext(r.Context(), "session lookup failed", "err", err)
@@ -197,6 +198,7 @@ func (s *Server) requireAccess(a access, next http.Handler) http.Handler {
 			return
 		}
 		ctx := userLang(context.WithValue(r.Context(), keyUser, u), u.Lang)
+		ctx = context.WithValue(ctx, keyIdleLeft, s.auth.IdleLeft(sess))
 		o, _ := audit.OriginFrom(ctx)
 		o.ActorID, o.ActorName, o.ActorRole = u.ID, u.Username, string(u.Role)
 		ctx = audit.WithOrigin(ctx, o)
@@ -220,7 +222,7 @@ func (s *Server) requireAccess(a access, next http.Handler) http.Handler {
 // mustChangeAllowed lists what a user with a one-time password may do.
 func mustChangeAllowed(r *http.Request) bool {
 	switch r.URL.Path {
-	case "/account", "/account/password", "/logout":
+	case "/account", "/account/password", "/logout", "/account/session", "/account/keepalive":
 		return true
 	}
 	return false
@@ -228,8 +230,8 @@ func mustChangeAllowed(r *http.Request) bool {
 
 func (s *Server) toLogin(w http.ResponseWriter, r *http.Request) {
 	target := "/login"
-	if r.Method == http.MethodGet && r.URL.Path != "/" {
-		target += "?next=" + url.QueryEscape(r.URL.RequestURI())
+	if next := loginNext(r); next != "" {
+		target += "?next=" + url.QueryEscape(next)
 	}
 	if r.Header.Get("HX-Request") == "true" {
 		// Otherwise htmx would swap the login page into a fragment.
@@ -238,6 +240,23 @@ func (s *Server) toLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// loginNext is the page to come back to after signing in: the page asked
+// for, or for an htmx request the page the person was on (HX-Current-URL),
+// never the fragment, which has no layout. Only a local path is kept.
+func loginNext(r *http.Request) string {
+	if r.Header.Get("HX-Request") == "true" {
+		cur, err := url.Parse(r.Header.Get("HX-Current-URL"))
+		if err != nil || cur.Path == "" || cur.Path == "/" || cur.Path == "/login" {
+			return ""
+		}
+		return safeNext(cur.RequestURI())
+	}
+	if r.Method != http.MethodGet || r.URL.Path == "/" {
+		return ""
+	}
+	return r.URL.RequestURI()
 }
 
 // page builds the common page data for r; titleKey is a message key.
@@ -249,6 +268,9 @@ func (s *Server) page(r *http.Request, titleKey, active string) templates.Page {
 		return p
 	}
 	p.Viewer = &templates.Viewer{ID: u.ID, Username: u.Username, DisplayName: displayName(u), Role: string(u.Role)}
+	if left, ok := r.Context().Value(keyIdleLeft).(time.Duration); ok {
+		p.IdleLeft = int(left.Seconds())
+	}
 	// Those who work on refunds hear when NeoX stops answering, or refuses
 	// the desk's PG signature.
 	if s.refunds != nil && staffUp.allows(u.Role) {

@@ -62,6 +62,8 @@ func (s *Server) routes() []route {
 		{"GET /account", signedIn, s.handleAccount},
 		{"POST /account/password", signedIn, s.handleChangePassword},
 		{"POST /account/signout-all", signedIn, s.handleSignOutAll},
+		{"GET /account/session", signedIn, s.handleSessionLeft},
+		{"POST /account/keepalive", signedIn, s.handleSessionLeft},
 		{"POST /account/lang", signedIn, s.handleAccountLang},
 
 		// Refund work: staff and managers.

@@ -30,6 +30,9 @@ type Page struct {
 	// Signing is set while NeoX PG refuses the desk's signature (code 98),
 	// shown to staff and managers on every page.
 	Signing *SigningNotice
+	// IdleLeft is how many seconds the session has left without activity;
+	// the page warns a minute before (js/app.js).
+	IdleLeft int
 }
 
 // SigningNotice says that NeoX PG refuses the desk's request signature.

@@ -20,6 +20,67 @@
       ev.preventDefault();
     }
   }, true);
+  // Polling: the refund page follows its refund every data-poll ms while
+  // the tab is visible (a hidden tab asks nothing), and once more when it
+  // comes back. Polls say they are background requests, so they never keep
+  // a session alive; a final refund's page has no data-poll and stops.
+  function poll() {
+    if (document.hidden || !window.htmx) return;
+    document.querySelectorAll("[data-poll]").forEach(function (el) { window.htmx.trigger(el, "poll"); });
+  }
+  setInterval(poll, 2000);
+  document.addEventListener("visibilitychange", poll);
+
+  // Idle warning: a minute before the session ends, a notice offers to
+  // stay signed in. The server says how long is left (another tab may have
+  // been used meanwhile), asked in the background so asking is not activity.
+  var idle = document.getElementById("idle-notice");
+  var left = Number(document.body.getAttribute("data-idle-left"));
+  var timer;
+  function schedule(seconds) {
+    clearTimeout(timer);
+    timer = setTimeout(check, Math.max(seconds - 60, 0) * 1000);
+  }
+  function answer(res) {
+    if (!res.ok || (res.headers.get("Content-Type") || "").indexOf("application/json") !== 0) return { left: 0 };
+    return res.json();
+  }
+  function ended() {
+    var text = idle.querySelector("[data-ended]");
+    text.textContent = text.getAttribute("data-ended");
+    idle.querySelector("button").hidden = true;
+    idle.hidden = false;
+    // Reloading goes through sign-in and comes back here.
+    setTimeout(function () { window.location.reload(); }, 3000);
+  }
+  function check() {
+    fetch("/account/session", { headers: { "X-Background": "true" }, credentials: "same-origin", redirect: "manual" })
+      .then(answer).then(function (s) {
+        if (s.left <= 0) return ended();
+        if (s.left > 75) { idle.hidden = true; return schedule(s.left); }
+        idle.hidden = false;
+        clearTimeout(timer);
+        timer = setTimeout(check, s.left * 1000);
+      }).catch(function () { schedule(120); });
+  }
+  if (idle && left > 0) {
+    schedule(left);
+    idle.querySelector("button").addEventListener("click", function () {
+      fetch("/account/keepalive", { method: "POST", credentials: "same-origin", redirect: "manual" })
+        .then(answer).then(function (s) {
+          if (s.left <= 0) return ended();
+          idle.hidden = true;
+          schedule(s.left);
+        });
+    });
+    // Work done through htmx (lookups, filters) is activity too; the
+    // server records it at most once a minute, so ask a minute earlier.
+    document.addEventListener("htmx:afterRequest", function (ev) {
+      var hdrs = ev.detail.requestConfig && ev.detail.requestConfig.headers;
+      if (!hdrs || hdrs["X-Background"] !== "true") schedule(left - 60);
+    });
+  }
+
   // Show UTC on hover for local times rendered by the server.
   document.addEventListener("htmx:responseError", function (ev) {
     var box = document.getElementById("flash-area");
