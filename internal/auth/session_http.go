@@ -44,6 +44,20 @@ func (s *Service) activeStore() (*SessionStore, error) {
 // the previous session are not carried over. Errors: ErrNotFound,
 // ErrDisabled. Not audited itself: Authenticate records the login.
 func (s *Service) StartSession(ctx context.Context, w http.ResponseWriter, r *http.Request, u User) error {
+	return s.StartSessionWith(ctx, w, r, u, nil)
+}
+
+// StartSessionWith is StartSession with the new session's first values
+// (what a form kept across an expired session, say).
+func (s *Service) StartSessionWith(ctx context.Context, w http.ResponseWriter, r *http.Request, u User, values map[string]any) error {
+	m := make(map[any]any, len(values))
+	for k, v := range values {
+		m[k] = v
+	}
+	data, err := encodeValues(m)
+	if err != nil {
+		return err
+	}
 	st, err := s.activeStore()
 	if err != nil {
 		return err
@@ -67,7 +81,7 @@ func (s *Service) StartSession(ctx context.Context, w http.ResponseWriter, r *ht
 				return err
 			}
 		}
-		return insertSession(ctx, tx, hashToken(token), u.ID, nil, ip, ua)
+		return insertSession(ctx, tx, hashToken(token), u.ID, data, ip, ua)
 	})
 	if err != nil {
 		return err

@@ -55,7 +55,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	if err := s.auth.StartSession(r.Context(), w, r, u); err != nil {
+	kept := keptSessionValues(r.PostForm.Get("kept"), form.Next)
+	if err := s.auth.StartSessionWith(r.Context(), w, r, u, kept); err != nil {
 		s.renderError(w, r, err)
 		return
 	}

@@ -25,6 +25,7 @@ const (
 	keyUser
 	keyFlash
 	keyIdleLeft
+	keySession
 )
 
 // requestIDFrom returns the request id set by the requestID middleware.
@@ -199,6 +200,7 @@ func (s *Server) requireAccess(a access, next http.Handler) http.Handler {
 		}
 		ctx := userLang(context.WithValue(r.Context(), keyUser, u), u.Lang)
 		ctx = context.WithValue(ctx, keyIdleLeft, s.auth.IdleLeft(sess))
+		ctx = context.WithValue(ctx, keySession, sess)
 		o, _ := audit.OriginFrom(ctx)
 		o.ActorID, o.ActorName, o.ActorRole = u.ID, u.Username, string(u.Role)
 		ctx = audit.WithOrigin(ctx, o)
@@ -229,6 +231,10 @@ func mustChangeAllowed(r *http.Request) bool {
 }
 
 func (s *Server) toLogin(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && r.Header.Get("HX-Request") != "true" && isFormPost(r) && r.URL.Path != "/logout" {
+		s.expiredForm(w, r)
+		return
+	}
 	target := "/login"
 	if next := loginNext(r); next != "" {
 		target += "?next=" + url.QueryEscape(next)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -25,11 +26,19 @@ func (s *Server) handleRefundForm(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := templates.RefundForm{API: q.Get("api"), Ref: strings.TrimSpace(q.Get("ref")), PaymentID: q.Get("payment"),
 		SubMerchantID: strings.TrimSpace(q.Get("sub_merchant_id")), FeeChargeWay: "OUR", Token: uuid.NewString(), Errors: templates.FieldErrors{}}
+	p := s.page(r, "rf.title", "transactions")
+	if kept := s.takeKept(r); kept != nil && kept.Get("api") == f.API && kept.Get("ref") == f.Ref {
+		// What was typed before the session expired, to check and submit
+		// again, under a fresh token: it was never sent.
+		f = refundFormFrom(kept)
+		f.Token = uuid.NewString()
+		p.Flash = &templates.Flash{Kind: "info", Text: tr(r, "session.kept")}
+	}
 	if msg := s.fillRefundable(r, &f); msg != "" {
 		s.renderStatus(w, r, http.StatusUnprocessableEntity, tr(r, "err.cannot_request"), msg)
 		return
 	}
-	s.render(w, r, http.StatusOK, templates.RefundFormPage(s.page(r, "rf.title", "transactions"), f))
+	s.render(w, r, http.StatusOK, templates.RefundFormPage(p, f))
 }
 
 // fillRefundable looks the reference up again (a GC order with the form's
@@ -77,20 +86,25 @@ func (s *Server) fillRefundable(r *http.Request, f *templates.RefundForm) string
 	return ""
 }
 
-// handleRefundCreate serves POST /refunds.
-func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	pf := r.PostForm
-	f := templates.RefundForm{
+// refundFormFrom reads a refund form as posted (or as kept across an
+// expired session).
+func refundFormFrom(pf url.Values) templates.RefundForm {
+	return templates.RefundForm{
 		API: pf.Get("api"), Ref: strings.TrimSpace(pf.Get("ref")), PaymentID: pf.Get("payment"), Token: pf.Get("token"),
 		Amount: strings.TrimSpace(pf.Get("amount")), FeeChargeWay: pf.Get("fee_charge_way"), SubMerchantID: strings.TrimSpace(pf.Get("sub_merchant_id")),
 		BankSwift: strings.TrimSpace(pf.Get("bank_swift")), BankAccountNumber: strings.TrimSpace(pf.Get("bank_account_number")),
 		BankAccountName: strings.TrimSpace(pf.Get("bank_account_name")), BankBranch: strings.TrimSpace(pf.Get("bank_branch")),
 		ReasonCode: pf.Get("reason_code"), ReasonText: strings.TrimSpace(pf.Get("reason_text")), Errors: templates.FieldErrors{},
 	}
+}
+
+// handleRefundCreate serves POST /refunds.
+func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	f := refundFormFrom(r.PostForm)
 	if _, err := uuid.Parse(f.Token); err != nil {
 		// A missing token would defeat double-submit protection: start over.
 		f.Token = uuid.NewString()

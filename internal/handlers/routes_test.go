@@ -44,6 +44,9 @@ func TestRoleMatrix(t *testing.T) {
 				loc := r.header.Get("Location")
 				toLogin := r.status == http.StatusSeeOther && (loc == "/login" || strings.HasPrefix(loc, "/login?next=")) &&
 					!strings.Contains(strings.Join(r.header.Values("Set-Cookie"), "\n"), flashCookie+"=")
+				// A form posted without a session gets the sign-in page in
+				// place, keeping what was typed (keep.go).
+				toLogin = toLogin || r.status == http.StatusUnauthorized && strings.Contains(r.body, `data-testid="session-expired"`)
 				switch {
 				case rt.access == public || rt.access == webhook:
 					if r.status == http.StatusForbidden || toLogin {

@@ -1,8 +1,10 @@
 package handlers
 
 import (
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +130,92 @@ func TestLoginNextIsAlwaysAFullPage(t *testing.T) {
 				t.Errorf("sent to %q, want %q", loc, want)
 			}
 		})
+	}
+}
+
+// hiddenValue returns the value of the hidden input name in page's main
+// form (the header's language switch has its own "next").
+func hiddenValue(t *testing.T, page, name string) string {
+	t.Helper()
+	if i := strings.Index(page, `<main`); i >= 0 {
+		page = page[i:]
+	}
+	m := regexp.MustCompile(`<input type="hidden" name="` + name + `" value="([^"]*)"`).FindStringSubmatch(page)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
+}
+
+// A refund form submitted after the session expired is not lost: the
+// sign-in page says why and carries it, signing in returns to the form with
+// what was typed (under a fresh token), and nothing is requested until the
+// person submits again.
+func TestExpiredSessionKeepsTheForm(t *testing.T) {
+	e := newEnv(t)
+	e.user("staff1", auth.RoleStaff)
+	e.user("staff2", auth.RoleStaff)
+	c := e.login("staff1")
+	form := refundForm(uuid.NewString(), "123.000")
+	form.Set("reason_text", "Khách trả hàng <lô 7>")
+	e.clock.Advance(31 * time.Minute)
+
+	r := e.post(c, "/refunds", form)
+	if r.status != http.StatusUnauthorized || !strings.Contains(r.body, `data-testid="session-expired"`) {
+		t.Fatalf("expired post: status %d, no expiry notice", r.status)
+	}
+	if n := e.count(`SELECT count(*) FROM refunds`); n != 0 {
+		t.Fatalf("%d refunds created by a post without a session", n)
+	}
+	next, kept := hiddenValue(t, r.body, "next"), hiddenValue(t, r.body, "kept")
+	if next != "/refunds/new?api=PG&payment=1440001&ref=240901101500HCMCAF" {
+		t.Errorf("next = %q, want the refund form", next)
+	}
+	kv, err := url.ParseQuery(kept)
+	if err != nil || kv.Get("amount") != "123.000" || kv.Get("reason_text") != "Khách trả hàng <lô 7>" {
+		t.Fatalf("kept = %q (%v)", kept, err)
+	}
+	if kv.Has("token") || kv.Has("password") {
+		t.Errorf("kept carries a token or a password: %q", kept)
+	}
+
+	c2 := e.client()
+	signIn := url.Values{"username": {"staff1"}, "password": {testPassword}, "next": {next}, "kept": {kept}}
+	if r := e.post(c2, "/login", signIn); r.status != http.StatusSeeOther || r.header.Get("Location") != next {
+		t.Fatalf("sign-in: %d to %q", r.status, r.header.Get("Location"))
+	}
+	page := e.get(c2, next)
+	for _, want := range []string{`value="123.000"`, "Khách trả hàng &lt;lô 7&gt;", "We kept what you typed"} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("refilled form lacks %q", want)
+		}
+	}
+	if tok := hiddenValue(t, page.body, "token"); tok == "" || tok == form.Get("token") {
+		t.Errorf("refilled form token %q: want a fresh one", tok)
+	}
+	if n := e.count(`SELECT count(*) FROM refunds`); n != 0 {
+		t.Fatalf("signing in acted on the kept form: %d refunds", n)
+	}
+	if again := e.get(c2, next); strings.Contains(again.body, "123.000") || strings.Contains(again.body, "We kept") {
+		t.Errorf("kept values shown twice")
+	}
+
+	// Kept values only ever fill the page they were kept for, and too much
+	// is not carried at all.
+	other := url.Values{"username": {"staff2"}, "password": {testPassword},
+		"next": {"/refunds/new?api=PG&ref=240901101500HCMCAF&payment=1440001"}, "kept": {"api=PG&ref=OTHERREF&amount=999"}}
+	c3 := e.client()
+	e.post(c3, "/login", other)
+	if p := e.get(c3, other.Get("next")); strings.Contains(p.body, "999") {
+		t.Errorf("values kept for another reference filled this form")
+	}
+	huge := url.Values{"username": {"staff2"}, "password": {testPassword}, "next": {other.Get("next")},
+		"kept": {"api=PG&ref=240901101500HCMCAF&reason_text=" + strings.Repeat("x", maxKept)}}
+	c4 := e.client()
+	if r := e.post(c4, "/login", huge); r.status != http.StatusSeeOther {
+		t.Fatalf("sign-in with oversized kept values: %d", r.status)
+	}
+	if p := e.get(c4, other.Get("next")); strings.Contains(p.body, "xxxxxxxx") {
+		t.Errorf("oversized kept values were carried")
 	}
 }

@@ -320,6 +320,8 @@ var en = map[string]string{
 	"session.expiring":              "Your session ends in about a minute because nothing was done on this page.",
 	"session.stay":                  "Stay signed in",
 	"session.ended":                 "Your session has ended. Sign in again to continue; this page will take you there.",
+	"session.expired_sign_in":       "Your session expired. Sign in again to continue where you were.",
+	"session.kept":                  "We kept what you typed before your session expired. Check it and submit again.",
 	"layout.sign_out":               "Sign out",
 	"layout.skip":                   "Skip to content",
 	"login.password":                "Password",

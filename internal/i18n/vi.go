@@ -315,6 +315,8 @@ var vi = map[string]string{
 	"session.expiring":              "Phiên làm việc sẽ kết thúc sau khoảng một phút vì không có thao tác nào.",
 	"session.stay":                  "Tiếp tục đăng nhập",
 	"session.ended":                 "Phiên làm việc đã kết thúc. Hãy đăng nhập lại để tiếp tục; trang này sẽ đưa bạn tới đó.",
+	"session.expired_sign_in":       "Phiên làm việc đã hết hạn. Hãy đăng nhập lại để tiếp tục từ chỗ bạn đang làm.",
+	"session.kept":                  "Chúng tôi đã giữ lại những gì bạn nhập trước khi phiên hết hạn. Hãy kiểm tra và gửi lại.",
 	"layout.sign_out":               "Đăng xuất",
 	"layout.skip":                   "Bỏ qua đến nội dung",
 	"login.password":                "Mật khẩu",
