@@ -28,8 +28,10 @@ type job struct {
 // the NeoX calls in progress finish (up to Options.ShutdownGrace), records
 // their answers, and returns nil once every goroutine has stopped.
 //
-// At start, rows left in SENDING by a process that died mid-call become
-// UNKNOWN (reconciled before any resend). Then it sends approved refunds
+// At start, claims (rows in SENDING) whose owner is gone become UNKNOWN
+// (reconciled before any resend): those whose lease has expired, or every
+// other owner's when this is the database's only worker
+// (Options.SoleWorker). A live worker's claim is never taken over. Then it sends approved refunds
 // (QUEUED), retries UNKNOWN ones when due, and polls PROCESSING ones every
 // PollInterval. Per product, Options.Workers goroutines send and half as
 // many (at least one) poll, so a backlog of polls never delays a send.
@@ -306,8 +308,8 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 		}
 		// Unknown outcome: retry later with the same id.
 		next := s.now().Add(s.backoff(r.Attempts))
-		if _, err := tx.MarkUnknown(dbCtx, r.ID, truncate(callErr.Error(), 500), next); err != nil {
-			return err
+		if ok, err := tx.MarkUnknown(dbCtx, r.ID, s.owner, r.Attempts, truncate(callErr.Error(), 500), next); err != nil || !ok {
+			return err // not ours any more: the worker that took the claim over settles it
 		}
 		return s.auditState(dbCtx, tx, cur, SubSending, SubUnknown, "system", "unknown outcome", observation{})
 	})

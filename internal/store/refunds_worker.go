@@ -86,12 +86,14 @@ func (t *Tx) FinishAttempt(ctx context.Context, id string, n int, r AttemptResul
 	return nil
 }
 
-// MarkUnknown moves a refund the worker sent from SENDING to UNKNOWN (no
-// answer from NeoX), to be retried at next with the same request id.
-func (t *Tx) MarkUnknown(ctx context.Context, id, lastError string, next time.Time) (bool, error) {
+// MarkUnknown moves a refund from SENDING to UNKNOWN (no answer from
+// NeoX), to be retried at next with the same request id, if it is still
+// owner's claim number attempt: a claim taken over after its lease ran
+// out is no longer the first owner's to settle.
+func (t *Tx) MarkUnknown(ctx context.Context, id, owner string, attempt int, lastError string, next time.Time) (bool, error) {
 	return refundChanged(t.stx.ExecContext(ctx, `UPDATE refunds SET submission = 'UNKNOWN', last_error = ?,
-		next_attempt_at = ?, updated_at = ? WHERE id = ? AND submission = 'SENDING'`,
-		lastError, FormatTime(next), FormatTime(t.now), id))
+		next_attempt_at = ?, updated_at = ? WHERE id = ? AND submission = 'SENDING' AND lease_owner = ? AND attempts = ?`,
+		lastError, FormatTime(next), FormatTime(t.now), id, owner, attempt))
 }
 
 // SaveRefundedBase keeps the PG payment's refundedAmount seen before the

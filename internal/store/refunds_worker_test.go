@@ -157,11 +157,20 @@ func TestRefundAttemptOutcome(t *testing.T) {
 			Latency: 1500 * time.Millisecond}); err != nil {
 			return err
 		}
-		ok, err := tx.MarkUnknown(ctx, "r", "timeout", later.Add(time.Minute))
-		if !ok {
-			t.Error("MarkUnknown changed nothing")
+		for _, c := range []struct {
+			owner   string
+			attempt int
+			want    bool
+		}{{"other", 1, false}, {"me", 2, false}, {"me", 1, true}} {
+			ok, err := tx.MarkUnknown(ctx, "r", c.owner, c.attempt, "timeout", later.Add(time.Minute))
+			if err != nil {
+				return err
+			}
+			if ok != c.want {
+				t.Errorf("MarkUnknown by %s, attempt %d: %v, want %v", c.owner, c.attempt, ok, c.want)
+			}
 		}
-		return err
+		return nil
 	})
 	atts, err := db.RefundAttempts(ctx, "r")
 	if err != nil || len(atts) != 1 || atts[0].LatencyMS != 1500 || !atts[0].FinishedAt.Equal(later) || atts[0].Outcome != "unknown" {
