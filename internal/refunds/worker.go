@@ -31,9 +31,9 @@ type job struct {
 // At start, claims (rows in SENDING) whose owner is gone become UNKNOWN
 // (reconciled before any resend): those whose lease has expired, or every
 // other owner's when this is the database's only worker
-// (Options.SoleWorker). A live worker's claim is never taken over. Then it sends approved refunds
-// (QUEUED), retries UNKNOWN ones when due, and polls PROCESSING ones every
-// PollInterval. Per product, Options.Workers goroutines send and half as
+// (Options.SoleWorker); a live worker's claim is never taken over. Then it
+// sends approved refunds (QUEUED), retries UNKNOWN ones when due, and polls
+// PROCESSING ones every PollInterval. Per product, Options.Workers goroutines send and half as
 // many (at least one) poll, so a backlog of polls never delays a send.
 func (s *Service) Run(ctx context.Context) error {
 	s.runMu.Lock()
