@@ -2,6 +2,7 @@ package store
 
 import "errors"
 
-// ErrNotFound is returned by the store's typed reads when no row matches;
-// domain packages translate it into their own not-found errors.
+// ErrNotFound is what a store operation returns, wrapped or not, when the
+// row it reads or changes does not exist; domain packages test it with
+// errors.Is and say it in their own words.
 var ErrNotFound = errors.New("not found")
