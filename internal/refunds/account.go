@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -39,21 +38,20 @@ func accountHash(ctx context.Context, tx *store.Tx, number string) (string, erro
 // accountKey loads the desk's account-hash key, creating it on first use
 // inside the caller's write transaction.
 func accountKey(ctx context.Context, tx *store.Tx) ([]byte, error) {
-	var key []byte
-	err := tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, settingAccountKey).Scan(&key)
+	key, err := tx.RefundSecret(ctx, settingAccountKey)
 	switch {
 	case err == nil && len(key) == 32:
 		return key, nil
 	case err == nil:
 		return nil, fmt.Errorf("refunds: setting %s has %d bytes, want 32", settingAccountKey, len(key))
-	case !errors.Is(err, sql.ErrNoRows):
+	case !errors.Is(err, store.ErrNotFound):
 		return nil, fmt.Errorf("refunds: account key: %w", err)
 	}
 	key = make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)`, settingAccountKey, key); err != nil {
+	if err := tx.InsertRefundSecret(ctx, settingAccountKey, key); err != nil {
 		return nil, fmt.Errorf("refunds: store account key: %w", err)
 	}
 	return key, nil

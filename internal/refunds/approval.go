@@ -5,8 +5,6 @@ package refunds
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
 	"strings"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
@@ -30,27 +28,23 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id, note string) (Re
 	if err != nil {
 		return Refund{}, err
 	}
-	err = s.db.Tx(ctx, func(tx *store.Tx) error {
-		cur, err := getRefund(ctx, tx, id)
+	err = s.db.TxAt(ctx, s.now(), func(tx *store.Tx) error {
+		cur, err := one(tx.Refund(ctx, id))
 		if err != nil {
 			return err
 		}
 		if cur.Approval != ApprovalPending {
 			return conflict(cur)
 		}
-		reserved, err := reservedHere(ctx, tx, cur.API, cur.TransactionRef, cur.PaymentID, cur.ID)
+		reserved, err := reservedFor(ctx, tx, cur, cur.ID)
 		if err != nil {
 			return err
 		}
 		if v := t.checkRefundable(cur.Amount, reserved); v != nil {
 			return v
 		}
-		now := s.now()
-		res, err := tx.ExecContext(ctx, `UPDATE refunds SET approval = 'APPROVED', submission = 'QUEUED',
-			decided_by = ?, decided_by_name = ?, decided_at = ?, decision_note = ?, next_attempt_at = ?, updated_at = ?
-			WHERE id = ? AND approval = 'PENDING'`,
-			actor.ID, actor.Name, fmtTime(now), strings.TrimSpace(note), fmtTime(now), fmtTime(now), id)
-		if err := oneRow(res, err, cur); err != nil {
+		ok, err := tx.ApproveRefund(ctx, id, store.Decision{By: actor.ID, ByName: actor.Name, Note: strings.TrimSpace(note)})
+		if err := changed(ok, err, cur); err != nil {
 			return err
 		}
 		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: actor.Role,
@@ -94,17 +88,13 @@ func (s *Service) Cancel(ctx context.Context, actor Actor, id string) (Refund, e
 }
 
 func (s *Service) decide(ctx context.Context, actor Actor, id, to, note, action string) (Refund, error) {
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
-		cur, err := getRefund(ctx, tx, id)
+	err := s.db.TxAt(ctx, s.now(), func(tx *store.Tx) error {
+		cur, err := one(tx.Refund(ctx, id))
 		if err != nil {
 			return err
 		}
-		now := fmtTime(s.now())
-		res, err := tx.ExecContext(ctx, `UPDATE refunds SET approval = ?, decided_by = ?, decided_by_name = ?,
-			decided_at = ?, decision_note = ?, updated_at = ?, final_at = ?
-			WHERE id = ? AND approval = 'PENDING'`,
-			to, actor.ID, actor.Name, now, note, now, now, id)
-		if err := oneRow(res, err, cur); err != nil {
+		ok, err := tx.CloseRefund(ctx, id, to, store.Decision{By: actor.ID, ByName: actor.Name, Note: note})
+		if err := changed(ok, err, cur); err != nil {
 			return err
 		}
 		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: actor.Role,
@@ -115,21 +105,6 @@ func (s *Service) decide(ctx context.Context, actor Actor, id, to, note, action 
 		return Refund{}, err
 	}
 	return s.Get(ctx, id)
-}
-
-// oneRow turns a conditional UPDATE that matched nothing into ErrConflict.
-func oneRow(res sql.Result, err error, cur Refund) error {
-	if err != nil {
-		return fmt.Errorf("refunds: update: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n != 1 {
-		return conflict(cur)
-	}
-	return nil
 }
 
 // guardDecision applies the checks shared by Approve and Reject.

@@ -24,7 +24,7 @@ package refunds
 
 import (
 	"context"
-	"database/sql"
+	"fmt"
 	"strings"
 	"time"
 	"unicode"
@@ -84,9 +84,7 @@ func (s *Service) markAttention(ctx context.Context) (time.Time, error) {
 	var next time.Time
 	for _, api := range []API{APIPG, APIGC, APICOL} {
 		after := s.opt.AttentionAfter[api]
-		due, err := queryRefunds(ctx, s.db.Read, `WHERE submission IN ('PROCESSING', 'UNKNOWN') AND approval = 'APPROVED'
-			AND api = ? AND attention_since = '' AND (decided_at <= ? OR (submission = 'UNKNOWN' AND attempts >= ?))
-			ORDER BY decided_at, id LIMIT 200`, string(api), fmtTime(now.Add(-after)), s.opt.UnknownAttempts)
+		due, err := many(s.db.AttentionDue(ctx, string(api), now.Add(-after), s.opt.UnknownAttempts, 200))
 		if err != nil {
 			return time.Time{}, err
 		}
@@ -99,13 +97,11 @@ func (s *Service) markAttention(ctx context.Context) (time.Time, error) {
 				return time.Time{}, err
 			}
 		}
-		var oldest sql.NullString
-		if err := s.db.Read.QueryRowContext(ctx, `SELECT min(decided_at) FROM refunds
-			WHERE submission IN ('QUEUED', 'SENDING', 'PROCESSING', 'UNKNOWN') AND approval = 'APPROVED'
-			AND api = ? AND attention_since = '' AND decided_at > ?`, string(api), fmtTime(now.Add(-after))).Scan(&oldest); err != nil {
-			return time.Time{}, err
+		t, err := s.db.OldestUnflagged(ctx, string(api), now.Add(-after))
+		if err != nil {
+			return time.Time{}, fmt.Errorf("refunds: %w", err)
 		}
-		if t, err := parseTime(oldest.String); err == nil && !t.IsZero() {
+		if !t.IsZero() {
 			if at := t.Add(after); next.IsZero() || at.Before(next) {
 				next = at
 			}
@@ -117,15 +113,11 @@ func (s *Service) markAttention(ctx context.Context) (time.Time, error) {
 // flag moves one refund into needs attention, unless something moved it
 // first (the UPDATE is conditional on the state read).
 func (s *Service) flag(ctx context.Context, r Refund, reason string) error {
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
-		now := s.now()
-		res, err := tx.ExecContext(ctx, `UPDATE refunds SET attention_since = ?, attention_reason = ?, updated_at = ?
-			WHERE id = ? AND submission = ? AND attention_since = ''`, fmtTime(now), reason, fmtTime(now), r.ID, r.Submission)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			return err // moved on meanwhile: nothing to do
+	now := s.now()
+	return s.db.TxAt(ctx, now, func(tx *store.Tx) error {
+		ok, err := tx.FlagAttention(ctx, r.ID, r.Submission, reason)
+		if err != nil || !ok {
+			return err // not flagged: moved on meanwhile, nothing to do
 		}
 		s.log.Warn("refund needs attention", "refund", r.ID, "api", r.API, "reason", reason, "submission", r.Submission)
 		d := map[string]any{"api": string(r.API), "reason": reason, "submission": r.Submission, "attempts": r.Attempts,
@@ -141,22 +133,17 @@ func (s *Service) flag(ctx context.Context, r Refund, reason string) error {
 	})
 }
 
-// attentionWhere matches the partial index refunds_attention.
-const attentionWhere = `WHERE attention_since <> '' AND submission NOT IN ('SUCCEEDED', 'FAILED')`
-
 // maxAttentionRows bounds the queue page; the count says when there are more.
 const maxAttentionRows = 500
 
 // Attention is the needs-attention queue, longest waiting first.
 func (s *Service) Attention(ctx context.Context) ([]Refund, error) {
-	return queryRefunds(ctx, s.db.Read, attentionWhere+` ORDER BY attention_since, id LIMIT ?`, maxAttentionRows)
+	return many(s.db.AttentionQueue(ctx, maxAttentionRows))
 }
 
 // AttentionCount is how many refunds are in the queue.
 func (s *Service) AttentionCount(ctx context.Context) (int, error) {
-	var n int
-	err := s.db.Read.QueryRowContext(ctx, `SELECT count(*) FROM refunds `+attentionWhere).Scan(&n)
-	return n, err
+	return s.db.AttentionCount(ctx)
 }
 
 // Resolution is a manager's settlement of a refund from NeoX's portal.
@@ -213,20 +200,17 @@ func (s *Service) Resolve(ctx context.Context, actor Actor, id string, res Resol
 	if v := res.check(); v != nil {
 		return Refund{}, v
 	}
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
-		cur, err := getRefund(ctx, tx, id)
+	err := s.db.TxAt(ctx, s.now(), func(tx *store.Tx) error {
+		cur, err := one(tx.Refund(ctx, id))
 		if err != nil {
 			return err
 		}
 		if !cur.NeedsAttention() || (cur.Submission != SubProcessing && cur.Submission != SubUnknown) {
 			return conflict(cur)
 		}
-		now := fmtTime(s.now())
-		r, err := tx.ExecContext(ctx, `UPDATE refunds SET submission = ?, resolved_by = ?, resolved_by_name = ?,
-			resolved_at = ?, resolution_note = ?, resolution_ref = ?, next_attempt_at = '', final_at = ?, updated_at = ?
-			WHERE id = ? AND submission = ? AND attention_since <> '' AND resolved_at = ''`,
-			res.Outcome, actor.ID, actor.Name, now, res.Note, res.Ref, now, now, id, cur.Submission)
-		if err := oneRow(r, err, cur); err != nil {
+		ok, err := tx.ResolveRefund(ctx, id, cur.Submission, store.Resolution{Outcome: res.Outcome, By: actor.ID,
+			ByName: actor.Name, Note: res.Note, Ref: res.Ref})
+		if err := changed(ok, err, cur); err != nil {
 			return err
 		}
 		outcome := audit.OutcomeSuccess

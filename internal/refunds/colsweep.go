@@ -19,7 +19,6 @@ package refunds
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -109,13 +108,13 @@ func (s *Service) SweepCOL(ctx context.Context) (Sweep, error) {
 
 	now := s.now()
 	sw := Sweep{StartedAt: now, From: now.Add(-s.opt.COLSweepWindow), To: now}
-	res, err := s.db.Write.ExecContext(ctx, `INSERT INTO col_sweeps (started_at, window_from, window_to) VALUES (?, ?, ?)`,
-		fmtTime(sw.StartedAt), fmtTime(sw.From), fmtTime(sw.To))
+	err := s.db.TxAt(ctx, now, func(tx *store.Tx) error {
+		var err error
+		sw.ID, err = tx.StartSweep(ctx, sw.From, sw.To)
+		return err
+	})
 	if err != nil {
 		return Sweep{}, fmt.Errorf("refunds: record sweep: %w", err)
-	}
-	if sw.ID, err = res.LastInsertId(); err != nil {
-		return Sweep{}, err
 	}
 	runErr := s.sweepPages(ctx, lister, &sw)
 	if runErr != nil {
@@ -125,21 +124,19 @@ func (s *Service) SweepCOL(ctx context.Context) (Sweep, error) {
 	// Record the end even when ctx ended (a shutdown mid-sweep).
 	dbCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	err = s.db.Tx(dbCtx, func(tx *store.Tx) error {
+	err = s.db.TxAt(dbCtx, s.now(), func(tx *store.Tx) error {
 		if runErr == nil {
 			// What the whole window no longer shows is no longer different.
-			if _, err := tx.ExecContext(dbCtx, `UPDATE col_sweep_findings SET cleared_at = ?
-				WHERE cleared_at = '' AND last_sweep_id <> ? AND neox_created_at >= ? AND neox_created_at <= ?`,
-				fmtTime(s.now()), sw.ID, fmtTime(sw.From), fmtTime(sw.To)); err != nil {
+			if err := tx.ClearUnseenFindings(dbCtx, sw.ID, sw.From, sw.To); err != nil {
 				return err
 			}
 		}
-		if err := tx.QueryRowContext(dbCtx, `SELECT count(*) FROM col_sweep_findings WHERE cleared_at = ''`).Scan(&sw.Findings); err != nil {
+		var err error
+		if sw.Findings, err = tx.OpenFindingCount(dbCtx); err != nil {
 			return err
 		}
-		sw.Finished = s.now()
-		if _, err := tx.ExecContext(dbCtx, `UPDATE col_sweeps SET finished_at = ?, pages = ?, docs = ?, findings = ?, error = ?
-			WHERE id = ?`, fmtTime(sw.Finished), sw.Pages, sw.Docs, sw.Findings, sw.Error, sw.ID); err != nil {
+		sw.Finished = tx.Now()
+		if err := tx.FinishSweep(dbCtx, store.SweepRecord(sw)); err != nil {
 			return err
 		}
 		outcome := audit.OutcomeSuccess
@@ -185,8 +182,8 @@ func (s *Service) compareCOL(ctx context.Context, sweepID int64, c neox.COLRefun
 	if c.RequestID == "" {
 		return nil
 	}
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
-		desk, err := getRefund(ctx, tx, c.RequestID)
+	return s.db.TxAt(ctx, s.now(), func(tx *store.Tx) error {
+		desk, err := one(tx.Refund(ctx, c.RequestID))
 		kind := ""
 		switch {
 		case errors.Is(err, ErrNotFound):
@@ -199,31 +196,16 @@ func (s *Service) compareCOL(ctx context.Context, sweepID int64, c neox.COLRefun
 		case colDiffers(desk, c):
 			kind = FindingStateDiffers
 		}
-		now := fmtTime(s.now())
-		if kind == "" {
-			_, err := tx.ExecContext(ctx, `UPDATE col_sweep_findings SET cleared_at = ? WHERE request_id = ? AND cleared_at = ''`,
-				now, c.RequestID)
+		// kind "" clears every open finding about the refund; otherwise
+		// the findings of the other kind.
+		if err := tx.ClearFindings(ctx, c.RequestID, kind); err != nil || kind == "" {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE col_sweep_findings SET cleared_at = ?
-			WHERE request_id = ? AND kind <> ? AND cleared_at = ''`, now, c.RequestID, kind); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO col_sweep_findings (request_id, kind, desk_approval, desk_submission,
-			collection_trans_id, refund_trans_id, neox_approval_status, neox_status, amount, note, failed_reason,
-			neox_created_at, first_seen_at, last_seen_at, last_sweep_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (request_id, kind) DO UPDATE SET desk_approval = excluded.desk_approval,
-				desk_submission = excluded.desk_submission, collection_trans_id = excluded.collection_trans_id,
-				refund_trans_id = excluded.refund_trans_id, neox_approval_status = excluded.neox_approval_status,
-				neox_status = excluded.neox_status, amount = excluded.amount, note = excluded.note,
-				failed_reason = excluded.failed_reason, neox_created_at = excluded.neox_created_at,
-				last_seen_at = excluded.last_seen_at, last_sweep_id = excluded.last_sweep_id, cleared_at = '',
-				first_seen_at = CASE WHEN col_sweep_findings.cleared_at <> '' THEN excluded.first_seen_at
-					ELSE col_sweep_findings.first_seen_at END`,
-			c.RequestID, kind, desk.Approval, desk.Submission, c.CollectionTransID, c.RefundTransID, c.ApprovalStatus,
-			c.Status, c.Amount, truncate(c.Note, 500), truncate(c.FailedReason, 500), fmtTime(c.CreatedAt), now, now, sweepID)
-		return err
+		return tx.SaveFinding(ctx, sweepID, store.FindingRecord{RequestID: c.RequestID, Kind: kind,
+			DeskApproval: desk.Approval, DeskSubmission: desk.Submission, CollectionTransID: c.CollectionTransID,
+			RefundTransID: c.RefundTransID, NeoXApprovalStatus: c.ApprovalStatus, NeoXStatus: c.Status,
+			Amount: c.Amount, Note: truncate(c.Note, 500), FailedReason: truncate(c.FailedReason, 500),
+			NeoXCreatedAt: c.CreatedAt})
 	})
 }
 
@@ -232,65 +214,32 @@ func (s *Service) Findings(ctx context.Context) ([]Finding, error) {
 	// The desk's side is read now, not as the sweep saw it: a difference
 	// the desk has caught up with since (a webhook or poll settled the
 	// refund) is not shown, and the next sweep clears it.
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT f.id, f.request_id, f.kind,
-		CASE WHEN f.kind = 'state_differs' THEN coalesce(r.approval, '') ELSE f.desk_approval END,
-		CASE WHEN f.kind = 'state_differs' THEN coalesce(r.submission, '') ELSE f.desk_submission END,
-		f.collection_trans_id, f.refund_trans_id, f.neox_approval_status, f.neox_status, f.amount, f.note,
-		f.failed_reason, f.neox_created_at, f.first_seen_at, f.last_seen_at
-		FROM col_sweep_findings f LEFT JOIN refunds r ON r.id = f.request_id
-		WHERE f.cleared_at = '' ORDER BY f.first_seen_at, f.id LIMIT ?`, maxAttentionRows)
+	recs, err := s.db.OpenFindings(ctx, maxAttentionRows)
 	if err != nil {
-		return nil, fmt.Errorf("refunds: findings: %w", err)
+		return nil, fmt.Errorf("refunds: %w", err)
 	}
-	defer rows.Close()
 	var out []Finding
-	for rows.Next() {
-		var f Finding
-		var created, first, last string
-		if err := rows.Scan(&f.ID, &f.RequestID, &f.Kind, &f.DeskApproval, &f.DeskSubmission, &f.CollectionTransID,
-			&f.RefundTransID, &f.NeoXApprovalStatus, &f.NeoXStatus, &f.Amount, &f.Note, &f.FailedReason,
-			&created, &first, &last); err != nil {
-			return nil, err
-		}
-		for _, p := range []struct {
-			s string
-			t *time.Time
-		}{{created, &f.NeoXCreatedAt}, {first, &f.FirstSeen}, {last, &f.LastSeen}} {
-			if *p.t, err = parseTime(p.s); err != nil {
-				return nil, err
-			}
-		}
+	for _, r := range recs {
+		f := Finding(r)
 		if f.Kind == FindingStateDiffers && !colDiffers(Refund{Approval: f.DeskApproval, Submission: f.DeskSubmission},
 			neox.COLRefund{ApprovalStatus: f.NeoXApprovalStatus, Status: f.NeoXStatus}) {
 			continue
 		}
 		out = append(out, f)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // LastSweep returns the latest COL sweep, or ErrNotFound when none ran.
 func (s *Service) LastSweep(ctx context.Context) (Sweep, error) {
-	var sw Sweep
-	var st, fin, from, to string
-	err := s.db.Read.QueryRowContext(ctx, `SELECT id, started_at, finished_at, window_from, window_to, pages, docs,
-		findings, error FROM col_sweeps ORDER BY id DESC LIMIT 1`).Scan(&sw.ID, &st, &fin, &from, &to, &sw.Pages,
-		&sw.Docs, &sw.Findings, &sw.Error)
-	if errors.Is(err, sql.ErrNoRows) {
+	sw, err := s.db.LastSweep(ctx)
+	if errors.Is(err, store.ErrNotFound) {
 		return Sweep{}, ErrNotFound
 	}
 	if err != nil {
-		return Sweep{}, fmt.Errorf("refunds: last sweep: %w", err)
+		return Sweep{}, fmt.Errorf("refunds: %w", err)
 	}
-	for _, p := range []struct {
-		s string
-		t *time.Time
-	}{{st, &sw.StartedAt}, {fin, &sw.Finished}, {from, &sw.From}, {to, &sw.To}} {
-		if *p.t, err = parseTime(p.s); err != nil {
-			return Sweep{}, err
-		}
-	}
-	return sw, nil
+	return Sweep(sw), nil
 }
 
 // COLSweepEnabled reports whether the worker sweeps COL, and how often.

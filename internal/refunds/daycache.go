@@ -3,7 +3,6 @@ package refunds
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"slices"
 	"sync"
 	"time"
@@ -81,83 +80,34 @@ func (c *dayCache) prune(first time.Time) {
 // refunds_decided indexes (migration 0005).
 func readDay(ctx context.Context, tx *store.Tx, from, to time.Time) (*dayFigures, error) {
 	f := &dayFigures{refunded: map[apiCurrency]AmountTotal{}, outcomes: map[API]OutcomeCount{}, reasons: map[string]int{}}
-	lo, hi := fmtTime(from), fmtTime(to)
-	rows, err := tx.QueryContext(ctx, `SELECT api, currency, submission, amount,
-			(julianday(final_at) - julianday(decided_at)) * 86400.0
-		FROM refunds WHERE submission IN ('SUCCEEDED', 'FAILED') AND final_at <> '' AND final_at >= ? AND final_at < ?`, lo, hi)
+	day, err := tx.RefundDay(ctx, from, to)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var api, currency, sub string
-		var amount int64
-		var secs sql.NullFloat64
-		if err := rows.Scan(&api, &currency, &sub, &amount, &secs); err != nil {
-			return nil, err
+	for _, r := range day.Final {
+		if r.HasToFinal {
+			f.toFinal = append(f.toFinal, max(r.ToFinal, 0))
 		}
-		if secs.Valid {
-			f.toFinal = append(f.toFinal, max(secs.Float64, 0))
-		}
-		o := f.outcomes[API(api)]
-		if sub == SubSucceeded {
+		api := API(r.API)
+		o := f.outcomes[api]
+		if r.Submission == SubSucceeded {
 			o.Succeeded++
-			k := apiCurrency{API(api), currency}
+			k := apiCurrency{api, r.Currency}
 			t := f.refunded[k]
 			t.Count++
-			t.Amount += amount
+			t.Amount += r.Amount
 			f.refunded[k] = t
 		} else {
 			o.Failed++
 		}
-		f.outcomes[API(api)] = o
+		f.outcomes[api] = o
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows.Close()
-
 	// NeoX's own words: failedReason (COL), else its message, else its code.
-	rows, err = tx.QueryContext(ctx, `SELECT reason, count(*) FROM (
-			SELECT CASE WHEN failed_reason <> '' THEN failed_reason
-			            WHEN neox_message <> '' THEN neox_message
-			            WHEN neox_code <> '' THEN 'code ' || neox_code
-			            ELSE '' END AS reason
-			FROM refunds WHERE submission = 'FAILED' AND final_at <> '' AND final_at >= ? AND final_at < ?)
-		GROUP BY reason`, lo, hi)
-	if err != nil {
-		return nil, err
+	f.reasons = day.Reasons
+	for _, secs := range day.ToApproval {
+		f.toApproval = append(f.toApproval, max(secs, 0))
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var r string
-		var n int
-		if err := rows.Scan(&r, &n); err != nil {
-			return nil, err
-		}
-		f.reasons[r] = n
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows.Close()
-
-	rows, err = tx.QueryContext(ctx, `SELECT (julianday(decided_at) - julianday(requested_at)) * 86400.0
-		FROM refunds WHERE approval = 'APPROVED' AND decided_at <> '' AND decided_at >= ? AND decided_at < ?`, lo, hi)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var secs sql.NullFloat64
-		if err := rows.Scan(&secs); err != nil {
-			return nil, err
-		}
-		if secs.Valid {
-			f.toApproval = append(f.toApproval, max(secs.Float64, 0))
-		}
-	}
-	return f, rows.Err()
+	return f, nil
 }
 
 // totals adds up the refunded amounts of days, ordered by API then

@@ -2,7 +2,6 @@ package refunds
 
 import (
 	"context"
-	"database/sql"
 	"sync"
 	"time"
 )
@@ -35,25 +34,25 @@ func (s *Service) dispatch(ctx context.Context, jobs map[lane]chan job, mu *sync
 	}
 	now := s.now()
 	for _, state := range dispatchStates {
-		due, next, err := s.dueRows(ctx, state, fmtTime(now))
+		due, next, err := s.db.DueRefunds(ctx, state, now, dispatchBatch)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Error("refunds worker: scan", "state", state, "err", err)
 			}
 			return wait
 		}
-		if t, err := parseTime(next); next != "" && err == nil {
-			wait = min(wait, max(t.Sub(now), time.Millisecond))
+		if !next.IsZero() {
+			wait = min(wait, max(next.Sub(now), time.Millisecond))
 		}
 		mu.Lock()
 		for _, c := range due {
-			ch, ok := jobs[lane{c.api, state == SubProcessing}]
-			if !ok || busy[c.id] {
+			ch, ok := jobs[lane{API(c.API), state == SubProcessing}]
+			if !ok || busy[c.ID] {
 				continue
 			}
 			select {
-			case ch <- c.job:
-				busy[c.id] = true
+			case ch <- job{id: c.ID, sub: state}:
+				busy[c.ID] = true
 			default:
 				// This lane is full; a freed worker wakes the loop.
 			}
@@ -61,39 +60,4 @@ func (s *Service) dispatch(ctx context.Context, jobs map[lane]chan job, mu *sync
 		mu.Unlock()
 	}
 	return wait
-}
-
-type dueRow struct {
-	job
-	api API
-}
-
-// dueRows returns up to dispatchBatch approved refunds in state whose
-// next attempt is due at now, oldest first, and the time of the next one
-// due later ("" when none).
-func (s *Service) dueRows(ctx context.Context, state, now string) ([]dueRow, string, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT id, api FROM refunds
-		WHERE submission = ? AND next_attempt_at <= ? AND approval = 'APPROVED'
-		ORDER BY next_attempt_at, id LIMIT ?`, state, now, dispatchBatch)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var due []dueRow
-	for rows.Next() {
-		r := dueRow{job: job{sub: state}}
-		var api string
-		if err := rows.Scan(&r.id, &api); err != nil {
-			return nil, "", err
-		}
-		r.api = API(api)
-		due = append(due, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	var next sql.NullString
-	err = s.db.Read.QueryRowContext(ctx, `SELECT min(next_attempt_at) FROM refunds
-		WHERE submission = ? AND next_attempt_at > ? AND approval = 'APPROVED'`, state, now).Scan(&next)
-	return due, next.String, err
 }

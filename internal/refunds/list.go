@@ -2,12 +2,12 @@ package refunds
 
 import (
 	"context"
-	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
 // ListFilter narrows List. Zero fields do not filter. From is inclusive,
@@ -60,78 +60,45 @@ func (s *Service) List(ctx context.Context, f ListFilter, after Cursor, limit in
 	if sortBy != "date" && sortBy != "amount" {
 		return nil, "", invalid("sort", "sort by date or amount")
 	}
-	var where []string
-	var args []any
-	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
+	q := store.RefundFilter{Limit: limit + 1, RequestedBy: f.RequestedBy, From: f.From, To: f.To,
+		MinAmount: f.MinAmount, MaxAmount: f.MaxAmount, ByAmount: sortBy == "amount", Desc: f.Desc}
 	if f.Approval != "" {
 		if !oneOf(f.Approval, ApprovalPending, ApprovalApproved, ApprovalRejected, ApprovalCancelled) {
 			return nil, "", invalid("approval", "unknown approval state")
 		}
-		add("approval = ?", f.Approval)
+		q.Approval = f.Approval
 	}
 	if f.Submission != "" {
 		if !oneOf(f.Submission, SubNotSent, SubQueued, SubSending, SubProcessing, SubSucceeded, SubFailed, SubUnknown) {
 			return nil, "", invalid("submission", "unknown submission state")
 		}
-		add("submission = ?", f.Submission)
+		q.Submission = f.Submission
 	}
 	if f.API != "" {
 		if !f.API.Valid() {
 			return nil, "", invalid("api", "choose PG, GC or COL")
 		}
-		add("api = ?", string(f.API))
+		q.API = string(f.API)
 	}
-	if f.RequestedBy != 0 {
-		add("requested_by = ?", f.RequestedBy)
-	}
-	dateCol := "requested_at"
 	switch f.On {
 	case "":
 	case "final":
-		dateCol = "final_at"
-		if !f.From.IsZero() || !f.To.IsZero() {
-			add("final_at <> ''")
-		}
+		q.OnFinal = true
 	default:
 		return nil, "", invalid("on", "filter on the request or the final date")
-	}
-	if !f.From.IsZero() {
-		add(dateCol+" >= ?", fmtTime(f.From))
-	}
-	if !f.To.IsZero() {
-		add(dateCol+" < ?", fmtTime(f.To))
-	}
-	if f.MinAmount > 0 {
-		add("amount >= ?", f.MinAmount)
-	}
-	if f.MaxAmount > 0 {
-		add("amount <= ?", f.MaxAmount)
-	}
-	col, cmp, dir := "requested_at", ">", "ASC"
-	if sortBy == "amount" {
-		col = "amount"
-	}
-	if f.Desc {
-		cmp, dir = "<", "DESC"
 	}
 	if after != "" {
 		c, err := decodeCursor(after)
 		if err != nil || c.Sort != sortBy || c.Desc != f.Desc {
 			return nil, "", invalid("cursor", "the page link is out of date; start again")
 		}
-		if sortBy == "amount" {
-			add("(amount, id) "+cmp+" (?, ?)", c.Amt, c.ID)
-		} else {
-			add("(requested_at, id) "+cmp+" (?, ?)", c.Key, c.ID)
+		at, err := parseTime(c.Key)
+		if err != nil {
+			return nil, "", invalid("cursor", "the page link is out of date; start again")
 		}
+		q.After = &store.RefundPosition{RequestedAt: at, Amount: c.Amt, ID: c.ID}
 	}
-	q := ""
-	if len(where) > 0 {
-		q = "WHERE " + strings.Join(where, " AND ")
-	}
-	q += fmt.Sprintf(" ORDER BY %s %s, id %s LIMIT ?", col, dir, dir)
-	args = append(args, limit+1)
-	items, err := queryRefunds(ctx, s.db.Read, q, args...)
+	items, err := many(s.db.ListRefunds(ctx, q))
 	if err != nil {
 		return nil, "", err
 	}
@@ -178,7 +145,7 @@ func (s *Service) UnmatchedWebhooks(ctx context.Context, limit int) ([]WebhookEv
 	if limit <= 0 || limit > MaxPageSize {
 		limit = DefaultPageSize
 	}
-	return s.webhooks(ctx, `WHERE refund_id IS NULL ORDER BY received_at DESC, id DESC LIMIT ?`, limit)
+	return webhookEvents(s.db.UnmatchedWebhooks(ctx, limit))
 }
 
 // SuspiciousWebhooks lists stored webhooks kept for review because they
@@ -188,86 +155,45 @@ func (s *Service) SuspiciousWebhooks(ctx context.Context, limit int) ([]WebhookE
 	if limit <= 0 || limit > MaxPageSize {
 		limit = DefaultPageSize
 	}
-	return s.webhooks(ctx, `WHERE applied IN ('suspicious', 'contradicts') ORDER BY received_at DESC, id DESC LIMIT ?`, limit)
+	return webhookEvents(s.db.ReviewWebhooks(ctx, limit))
 }
 
 // Webhooks lists the webhooks stored for a refund, oldest first.
 func (s *Service) Webhooks(ctx context.Context, refundID string) ([]WebhookEvent, error) {
-	return s.webhooks(ctx, `WHERE refund_id = ? ORDER BY received_at, id`, refundID)
+	return webhookEvents(s.db.RefundWebhooks(ctx, refundID))
 }
 
-func (s *Service) webhooks(ctx context.Context, where string, args ...any) ([]WebhookEvent, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT id, api, refund_id, event_ref, event_status, received_at,
-		last_received_at, deliveries, verified, applied, reason, raw_body FROM webhook_events `+where, args...)
+func webhookEvents(recs []store.WebhookRecord, err error) ([]WebhookEvent, error) {
 	if err != nil {
-		return nil, fmt.Errorf("refunds: webhooks: %w", err)
+		return nil, fmt.Errorf("refunds: %w", err)
 	}
-	defer rows.Close()
 	var out []WebhookEvent
-	for rows.Next() {
-		var w WebhookEvent
-		var api, rec, last string
-		var rid sql.NullString
-		if err := rows.Scan(&w.ID, &api, &rid, &w.EventRef, &w.EventStatus, &rec, &last, &w.Deliveries,
-			&w.Verified, &w.Applied, &w.Reason, &w.RawBody); err != nil {
-			return nil, err
-		}
-		w.API, w.RefundID = API(api), rid.String
-		if w.ReceivedAt, err = parseTime(rec); err != nil {
-			return nil, err
-		}
-		if w.LastReceivedAt, err = parseTime(last); err != nil {
-			return nil, err
-		}
-		out = append(out, w)
+	for _, w := range recs {
+		out = append(out, WebhookEvent{ID: w.ID, API: API(w.API), RefundID: w.RefundID, EventRef: w.EventRef,
+			EventStatus: w.EventStatus, ReceivedAt: w.ReceivedAt, LastReceivedAt: w.LastReceivedAt,
+			Deliveries: w.Deliveries, Verified: w.Verified, Applied: w.Applied, Reason: w.Reason, RawBody: w.RawBody})
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Stats counts refunds per state for the dashboard.
 func (s *Service) Stats(ctx context.Context) (Stats, error) {
-	st := Stats{ByApproval: map[string]int{}, BySubmission: map[string]int{}}
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT approval, submission, count(*) FROM refunds GROUP BY approval, submission`)
+	c, err := s.db.CountRefunds(ctx)
 	if err != nil {
 		return Stats{}, fmt.Errorf("refunds: stats: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var a, sub string
-		var n int
-		if err := rows.Scan(&a, &sub, &n); err != nil {
-			return Stats{}, err
-		}
-		st.ByApproval[a] += n
-		st.BySubmission[sub] += n
-		if sub == SubQueued || sub == SubSending || sub == SubUnknown {
-			st.Queue += n
+	st := Stats{ByApproval: map[string]int{}, BySubmission: map[string]int{}, UnmatchedHooks: c.Unmatched,
+		SuspiciousHooks: c.Review}
+	for _, n := range c.States {
+		st.ByApproval[n.Approval] += n.N
+		st.BySubmission[n.Submission] += n.N
+		if n.Submission == SubQueued || n.Submission == SubSending || n.Submission == SubUnknown {
+			st.Queue += n.N
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return Stats{}, err
-	}
-	rows.Close()
 	st.PendingCount = st.ByApproval[ApprovalPending]
-	var oldest sql.NullString
-	if err := s.db.Read.QueryRowContext(ctx, `SELECT min(requested_at) FROM refunds WHERE approval = 'PENDING'`).
-		Scan(&oldest); err != nil {
-		return Stats{}, err
-	}
-	if oldest.Valid && oldest.String != "" {
-		t, err := parseTime(oldest.String)
-		if err != nil {
-			return Stats{}, err
-		}
-		st.OldestPending = s.now().Sub(t)
-	}
-	if err := s.db.Read.QueryRowContext(ctx, `SELECT count(*) FROM webhook_events WHERE refund_id IS NULL`).
-		Scan(&st.UnmatchedHooks); err != nil {
-		return Stats{}, err
-	}
-	if err := s.db.Read.QueryRowContext(ctx, `SELECT count(*) FROM webhook_events
-		WHERE applied IN ('suspicious', 'contradicts')`).Scan(&st.SuspiciousHooks); err != nil {
-		return Stats{}, err
+	if !c.OldestPending.IsZero() {
+		st.OldestPending = s.now().Sub(c.OldestPending)
 	}
 	return st, nil
 }

@@ -117,8 +117,7 @@ func (s *Service) LookupSubMerchant(ctx context.Context, api API, ref, subMercha
 		return Lookup{}, lookupErr(api, err)
 	}
 	l.FetchedAt = s.now()
-	if l.Refunds, err = queryRefunds(ctx, s.db.Read, `WHERE api = ? AND transaction_ref = ? ORDER BY requested_at DESC, id DESC`,
-		string(api), ref); err != nil {
+	if l.Refunds, err = many(s.db.RefundsOfTransaction(ctx, string(api), ref)); err != nil {
 		return Lookup{}, err
 	}
 	reserved := map[string]int64{}
@@ -152,11 +151,8 @@ func (s *Service) LookupSubMerchant(ctx context.Context, api API, ref, subMercha
 	if err != nil {
 		return Lookup{}, err
 	}
-	err = s.db.Tx(ctx, func(tx *store.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO transactions_cache (api, ref, payload, fetched_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (api, ref) DO UPDATE SET payload = excluded.payload, fetched_at = excluded.fetched_at`,
-			string(api), ref, string(payload), fmtTime(l.FetchedAt))
-		return err
+	err = s.db.TxAt(ctx, l.FetchedAt, func(tx *store.Tx) error {
+		return tx.CacheLookup(ctx, string(api), ref, string(payload), l.FetchedAt)
 	})
 	if err != nil {
 		return Lookup{}, fmt.Errorf("refunds: cache lookup: %w", err)
@@ -176,26 +172,15 @@ func (s *Service) RecentLookups(ctx context.Context, limit int) ([]LookupRef, er
 	if limit <= 0 || limit > 100 {
 		limit = 10
 	}
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT api, ref, fetched_at FROM transactions_cache
-		ORDER BY fetched_at DESC LIMIT ?`, limit)
+	recs, err := s.db.RecentLookups(ctx, limit)
 	if err != nil {
 		return nil, fmt.Errorf("refunds: recent lookups: %w", err)
 	}
-	defer rows.Close()
 	var out []LookupRef
-	for rows.Next() {
-		var l LookupRef
-		var api, at string
-		if err := rows.Scan(&api, &l.Ref, &at); err != nil {
-			return nil, err
-		}
-		l.API = API(api)
-		if l.FetchedAt, err = parseTime(at); err != nil {
-			return nil, err
-		}
-		out = append(out, l)
+	for _, r := range recs {
+		out = append(out, LookupRef{API: API(r.API), Ref: r.Ref, FetchedAt: r.FetchedAt})
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // target is what NeoX says now about the thing a refund would come from:

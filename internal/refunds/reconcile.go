@@ -84,11 +84,11 @@ func (s *Service) poll(ctx context.Context, id string) error {
 	s.health.record(r.API, s.now(), c)
 	dbCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	return s.db.Tx(dbCtx, func(tx *store.Tx) error {
+	return s.db.TxAt(dbCtx, s.now(), func(tx *store.Tx) error {
 		if err := s.auditCall(dbCtx, tx, r, c); err != nil {
 			return err
 		}
-		cur, err := getRefund(dbCtx, tx, id)
+		cur, err := one(tx.Refund(dbCtx, id))
 		if err != nil || cur.Submission != SubProcessing {
 			return err
 		}
@@ -103,9 +103,7 @@ func (s *Service) poll(ctx context.Context, id string) error {
 		if c.outcome != "success" {
 			lastErr = truncate(c.op+": "+c.message, 500)
 		}
-		_, err = tx.ExecContext(dbCtx, `UPDATE refunds SET next_attempt_at = ?, last_error = ?
-			WHERE id = ? AND submission = 'PROCESSING'`, fmtTime(s.now().Add(s.pollDelay(cur))), lastErr, id)
-		return err
+		return tx.SchedulePoll(dbCtx, id, s.now().Add(s.pollDelay(cur)), lastErr)
 	})
 }
 

@@ -234,7 +234,7 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 	req.BankSwift = strings.ToUpper(strings.TrimSpace(req.BankSwift))
 	req.BankAccountNumber = strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(req.BankAccountNumber))
 	if req.IdempotencyKey != "" {
-		if r, err := s.byIdempotencyKey(ctx, s.db.Read, req.IdempotencyKey); err == nil {
+		if r, err := one(s.db.RefundByIdempotencyKey(ctx, req.IdempotencyKey)); err == nil {
 			return sameRequest(r, actor, req)
 		} else if !errors.Is(err, ErrNotFound) {
 			return Refund{}, err
@@ -272,41 +272,31 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 		r.refundedBase, r.baseAt = t.payment.RefundedAmount, now
 	}
 	var existing *Refund
-	err = s.db.Tx(ctx, func(tx *store.Tx) error {
+	err = s.db.TxAt(ctx, now, func(tx *store.Tx) error {
 		if req.IdempotencyKey != "" {
-			if prev, err := s.byIdempotencyKey(ctx, tx, req.IdempotencyKey); err == nil {
+			if prev, err := one(tx.RefundByIdempotencyKey(ctx, req.IdempotencyKey)); err == nil {
 				existing = &prev
 				return nil
 			} else if !errors.Is(err, ErrNotFound) {
 				return err
 			}
 		}
-		reserved, err := reservedHere(ctx, tx, r.API, r.TransactionRef, r.PaymentID, "")
+		reserved, err := reservedFor(ctx, tx, r, "")
 		if err != nil {
 			return err
 		}
 		if v := t.checkRefundable(r.Amount, reserved); v != nil {
 			return v
 		}
-		var key any
-		if req.IdempotencyKey != "" {
-			key = req.IdempotencyKey
-		}
 		accHash, err := accountHash(ctx, tx, r.BankAccountNumber)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO refunds (id, api, transaction_ref, payment_id, amount, currency,
-			payment_method, reason_code, reason_text, fee_charge_way, sub_merchant_id, bank_swift, bank_account_number,
-			bank_account_name, bank_branch, requested_by, requested_by_name, requested_at, idempotency_key,
-			neox_refunded_base, neox_base_at, updated_at, lang, bank_account_hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.ID, string(r.API), r.TransactionRef, r.PaymentID, r.Amount, r.Currency, r.PaymentMethod,
-			r.ReasonCode, r.ReasonText, r.FeeChargeWay, r.SubMerchantID, r.BankSwift, r.BankAccountNumber,
-			r.BankAccountName, r.BankBranch, r.RequestedBy, r.RequestedByName, fmtTime(now), key,
-			r.refundedBase, fmtTime(r.baseAt), fmtTime(now), neox.Language(ctx), accHash)
-		if err != nil {
-			return fmt.Errorf("refunds: insert: %w", err)
+		rec := toRecord(r)
+		rec.Lang = neox.Language(ctx)
+		if err := tx.InsertRefund(ctx, store.NewRefund{RefundRecord: rec, IdempotencyKey: req.IdempotencyKey,
+			AccountHash: accHash}); err != nil {
+			return fmt.Errorf("refunds: %w", err)
 		}
 		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: actor.Role,
 			Action: audit.ActionRefundRequested, Outcome: audit.OutcomeSuccess, TargetType: "refund", TargetID: r.ID,
@@ -353,51 +343,42 @@ func sameRequest(prev Refund, actor Actor, req NewRequest) (Refund, error) {
 	return prev, nil
 }
 
-func (s *Service) byIdempotencyKey(ctx context.Context, q querier, key string) (Refund, error) {
-	list, err := queryRefunds(ctx, q, `WHERE idempotency_key = ?`, key)
-	if err != nil {
-		return Refund{}, err
-	}
-	if len(list) == 0 {
-		return Refund{}, ErrNotFound
-	}
-	return list[0], nil
-}
-
 // Get returns one refund, or ErrNotFound.
 func (s *Service) Get(ctx context.Context, id string) (Refund, error) {
-	return getRefund(ctx, s.db.Read, id)
+	return one(s.db.Refund(ctx, id))
+}
+
+// reservedFor is what other refunds of r's target reserve (except
+// excludeID), read after taking the target's lock: a second writer
+// checking the same target waits for this transaction, so two requests
+// cannot both pass the refundable-amount check.
+func reservedFor(ctx context.Context, tx *store.Tx, r Refund, excludeID string) (int64, error) {
+	if err := tx.LockTarget(ctx, string(r.API), r.TransactionRef, r.PaymentID); err != nil {
+		return 0, fmt.Errorf("refunds: %w", err)
+	}
+	n, err := tx.ReservedFor(ctx, string(r.API), r.TransactionRef, r.PaymentID, excludeID)
+	if err != nil {
+		return 0, fmt.Errorf("refunds: %w", err)
+	}
+	return n, nil
 }
 
 // Attempts lists a refund's submission attempts, oldest first.
 func (s *Service) Attempts(ctx context.Context, id string) ([]Attempt, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT n, started_at, finished_at, outcome, neox_code, neox_message,
-		neox_response_id, latency_ms FROM refund_attempts WHERE refund_id = ? ORDER BY n`, id)
+	recs, err := s.db.RefundAttempts(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("refunds: attempts: %w", err)
+		return nil, fmt.Errorf("refunds: %w", err)
 	}
-	defer rows.Close()
 	var out []Attempt
-	for rows.Next() {
-		var a Attempt
-		var st, fin string
-		if err := rows.Scan(&a.N, &st, &fin, &a.Outcome, &a.NeoXCode, &a.NeoXMessage, &a.NeoXResponseID, &a.LatencyMS); err != nil {
-			return nil, err
-		}
-		if a.StartedAt, err = parseTime(st); err != nil {
-			return nil, err
-		}
-		if a.FinishedAt, err = parseTime(fin); err != nil {
-			return nil, err
-		}
-		out = append(out, a)
+	for _, a := range recs {
+		out = append(out, Attempt(a))
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Pending is the approval queue, oldest first.
 func (s *Service) Pending(ctx context.Context) ([]Refund, error) {
-	return queryRefunds(ctx, s.db.Read, `WHERE approval = 'PENDING' ORDER BY requested_at, id`)
+	return many(s.db.PendingRefunds(ctx))
 }
 
 func (s *Service) nudge() {

@@ -193,6 +193,22 @@ func TestConcurrentCreateCannotExceedRefundable(t *testing.T) {
 	}
 }
 
+// TestRefundableCheckLocksItsTarget: Create and Approve take the target's
+// lock (store.Tx.LockTarget) before summing what is reserved, which is
+// what keeps the check right with several writers.
+func TestRefundableCheckLocksItsTarget(t *testing.T) {
+	s, db := colService(t, 1_000_000, 0)
+	r := mustCreate(t, s, staff, colRequest(100_000, ""))
+	if _, err := s.Approve(context.Background(), manager, r.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	var checks int
+	if err := db.Read.QueryRow(`SELECT checks FROM refund_targets WHERE api = 'COL' AND transaction_ref = ?
+		AND payment_id = ''`, r.TransactionRef).Scan(&checks); err != nil || checks != 2 {
+		t.Errorf("target lock taken %d times (%v), want 2 (create and approve)", checks, err)
+	}
+}
+
 func TestApprove(t *testing.T) {
 	s, db := colService(t, 1_000_000, 0)
 	r := mustCreate(t, s, staff, colRequest(100_000, ""))

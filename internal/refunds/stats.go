@@ -132,23 +132,12 @@ func (s *Service) Dashboard(ctx context.Context, q DashboardQuery) (Dashboard, e
 // loadMine reads a maker's requests by status from refund_maker_counts,
 // which triggers keep in step with every change (migration 0009).
 func (d *Dashboard) loadMine(ctx context.Context, tx *store.Tx, maker int64) error {
-	rows, err := tx.QueryContext(ctx, `SELECT status, n FROM refund_maker_counts WHERE requested_by = ?`, maker)
+	counts, err := tx.MakerCounts(ctx, maker)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	counts := map[string]int{}
-	for rows.Next() {
-		var st string
-		var n int
-		if err := rows.Scan(&st, &n); err != nil {
-			return err
-		}
-		counts[st] += n
+	for _, n := range counts {
 		d.MineTotal += n
-	}
-	if err := rows.Err(); err != nil {
-		return err
 	}
 	for _, st := range DashboardStatuses {
 		d.Mine = append(d.Mine, StatusCount{Status: st, Count: counts[st]})
@@ -157,31 +146,12 @@ func (d *Dashboard) loadMine(ctx context.Context, tx *store.Tx, maker int64) err
 }
 
 func (s *Service) loadManager(ctx context.Context, tx *store.Tx, d *Dashboard) error {
-	var err error
-	if d.Pending, err = backlog(ctx, tx, `SELECT count(*), coalesce(min(requested_at), '') FROM refunds
-		WHERE approval = 'PENDING'`); err != nil {
+	b, err := tx.Backlogs(ctx)
+	if err != nil {
 		return err
 	}
-	// INDEXED BY: the planner prefers the wider list index on submission
-	// (migration 0006) and then reads every row for decided_at, 30–60 ms
-	// at 1M refunds against about 1 ms from the partial index.
-	if d.Unknown, err = backlog(ctx, tx, `SELECT count(*), coalesce(min(decided_at), '') FROM refunds INDEXED BY refunds_stuck
-		WHERE submission = 'UNKNOWN' AND submission IN ('UNKNOWN', 'PROCESSING')`); err != nil {
-		return err
-	}
-	if d.Processing, err = backlog(ctx, tx, `SELECT count(*), coalesce(min(decided_at), '') FROM refunds INDEXED BY refunds_stuck
-		WHERE submission = 'PROCESSING' AND submission IN ('UNKNOWN', 'PROCESSING')`); err != nil {
-		return err
-	}
-
-	if d.Attention, err = backlog(ctx, tx, `SELECT count(*), coalesce(min(attention_since), '') FROM refunds `+
-		attentionWhere); err != nil {
-		return err
-	}
-	if d.Suspicious, err = backlog(ctx, tx, `SELECT count(*), coalesce(min(received_at), '') FROM webhook_events
-		WHERE applied IN ('suspicious', 'contradicts')`); err != nil {
-		return err
-	}
+	d.Pending, d.Unknown, d.Processing = Backlog(b.Pending), Backlog(b.Unknown), Backlog(b.Processing)
+	d.Attention, d.Suspicious = Backlog(b.Attention), Backlog(b.Review)
 
 	// The period figures are kept per day: the days before today come
 	// from the cache (computed once), today is read live.
@@ -250,17 +220,6 @@ func (s *Service) loadManager(ctx context.Context, tx *store.Tx, d *Dashboard) e
 	return nil
 }
 
-func backlog(ctx context.Context, tx *store.Tx, query string) (Backlog, error) {
-	var b Backlog
-	var oldest string
-	if err := tx.QueryRowContext(ctx, query).Scan(&b.Count, &oldest); err != nil {
-		return Backlog{}, err
-	}
-	var err error
-	b.OldestAt, err = parseTime(oldest)
-	return b, err
-}
-
 // medianOf returns the median of durations in seconds (sorting secs).
 func medianOf(secs []float64) Median {
 	if len(secs) == 0 {
@@ -272,7 +231,7 @@ func medianOf(secs []float64) Median {
 	if n%2 == 0 {
 		m = (secs[n/2-1] + secs[n/2]) / 2
 	}
-	// julianday keeps about a millisecond of precision: round to it.
+	// The store computes durations to about a millisecond: round to it.
 	return Median{Value: time.Duration(math.Round(m*1000)) * time.Millisecond, Samples: n}
 }
 

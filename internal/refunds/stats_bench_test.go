@@ -2,6 +2,7 @@ package refunds
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -38,7 +39,7 @@ func benchDB(b *testing.B) *store.DB {
 			b.Fatal(err)
 		}
 		start := time.Now()
-		err = db.Tx(ctx, func(tx *store.Tx) error {
+		rawTx(b, db, func(tx *sql.Tx) {
 			rng := rand.New(rand.NewPCG(1, 2))
 			reasons := []string{"Account closed", "Refund amount exceeds", "Bank rejected", "Invalid account", "Timeout at bank", "Duplicate"}
 			rows := make([]row, 0, 10_000)
@@ -81,12 +82,10 @@ func benchDB(b *testing.B) *store.DB {
 				}
 			}
 			insertRows(b, tx, benchRefunds-len(rows), rows...)
-			_, err := tx.ExecContext(ctx, `ANALYZE`)
-			return err
+			if _, err := tx.ExecContext(ctx, `ANALYZE`); err != nil {
+				b.Fatal(err)
+			}
 		})
-		if err != nil {
-			b.Fatal(err)
-		}
 		db.Close()
 		if err := os.Rename(tmp, path); err != nil {
 			b.Fatal(err)

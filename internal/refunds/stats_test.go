@@ -2,6 +2,7 @@ package refunds
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"testing"
 	"time"
@@ -26,7 +27,9 @@ var insertSQL = `INSERT INTO refunds (id, api, transaction_ref, amount, currency
 	requested_at, approval, decided_by, decided_at, submission, updated_at, final_at, failed_reason, neox_message, neox_code)
 	VALUES (?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-func insertRows(t testing.TB, tx *store.Tx, start int, rows ...row) {
+// insertRows writes rows the application never writes as such (past days,
+// any state), with SQL of the test's own on a plain transaction.
+func insertRows(t testing.TB, tx *sql.Tx, start int, rows ...row) {
 	t.Helper()
 	st, err := tx.PrepareContext(context.Background(), insertSQL)
 	if err != nil {
@@ -52,10 +55,19 @@ func insertRows(t testing.TB, tx *store.Tx, start int, rows ...row) {
 
 func seed(t testing.TB, db *store.DB, rows ...row) {
 	t.Helper()
-	if err := db.Tx(context.Background(), func(tx *store.Tx) error {
-		insertRows(t, tx, 0, rows...)
-		return nil
-	}); err != nil {
+	rawTx(t, db, func(tx *sql.Tx) { insertRows(t, tx, 0, rows...) })
+}
+
+// rawTx runs fn in a transaction on the writer pool and commits it.
+func rawTx(t testing.TB, db *store.DB, fn func(tx *sql.Tx)) {
+	t.Helper()
+	tx, err := db.Write.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	fn(tx)
+	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -203,9 +215,7 @@ func TestDashboardDayCache(t *testing.T) {
 		t.Helper()
 		r := row{api: APIPG, amount: amount, by: 1, requested: final.Add(-2 * h), decided: final.Add(-h), final: final,
 			approval: ApprovalApproved, sub: SubSucceeded}
-		if err := db.Tx(context.Background(), func(tx *store.Tx) error { insertRows(t, tx, n, r); return nil }); err != nil {
-			t.Fatal(err)
-		}
+		rawTx(t, db, func(tx *sql.Tx) { insertRows(t, tx, n, r) })
 		n++
 	}
 	month := func(now time.Time) (int64, string) {

@@ -50,7 +50,7 @@ func (s *Service) advance(ctx context.Context, tx *store.Tx, r Refund, ob observ
 	if isFinalSub(r.Submission) {
 		return false, nil // final: nothing changes, not even the NeoX fields
 	}
-	now := s.now()
+	now := tx.Now()
 	next, final := r.NextAttemptAt, r.FinalAt
 	switch {
 	case isFinalSub(to):
@@ -62,20 +62,10 @@ func (s *Service) advance(ctx context.Context, tx *store.Tx, r Refund, ob observ
 	if to != r.Submission {
 		lastErr = ""
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE refunds SET submission = ?,
-		neox_refund_id = CASE WHEN ? <> '' THEN ? ELSE neox_refund_id END,
-		neox_approval_status = CASE WHEN ? <> '' THEN ? ELSE neox_approval_status END,
-		neox_status = CASE WHEN ? <> '' THEN ? ELSE neox_status END,
-		neox_code = CASE WHEN ? <> '' THEN ? ELSE neox_code END,
-		neox_message = CASE WHEN ? <> '' THEN ? ELSE neox_message END,
-		neox_response_id = CASE WHEN ? <> '' THEN ? ELSE neox_response_id END,
-		failed_reason = CASE WHEN ? <> '' THEN ? ELSE failed_reason END,
-		last_error = ?, next_attempt_at = ?, final_at = ?, updated_at = ?
-		WHERE id = ? AND submission = ?`,
-		to, ob.neoxRefundID, ob.neoxRefundID, ob.approvalStatus, ob.approvalStatus, ob.status, ob.status,
-		ob.code, ob.code, ob.message, ob.message, ob.responseID, ob.responseID, ob.failedReason, ob.failedReason,
-		lastErr, fmtTime(next), fmtTime(final), fmtTime(now), r.ID, r.Submission)
-	if err := oneRow(res, err, r); err != nil {
+	ok, err := tx.Transition(ctx, r.ID, r.Submission, store.SubmissionChange{To: to, NeoXRefundID: ob.neoxRefundID,
+		ApprovalStatus: ob.approvalStatus, Status: ob.status, Code: ob.code, Message: ob.message,
+		ResponseID: ob.responseID, FailedReason: ob.failedReason, LastError: lastErr, NextAttemptAt: next, FinalAt: final})
+	if err := changed(ok, err, r); err != nil {
 		return false, err
 	}
 	moved := to != r.Submission
@@ -181,8 +171,7 @@ func (s *Service) pgSettled(ctx context.Context, r Refund, pays []neox.Payment) 
 	if pay == nil {
 		return false, nil
 	}
-	others, err := queryRefunds(ctx, s.db.Read, `WHERE api = 'PG' AND transaction_ref = ? AND payment_id = ?
-		AND id <> ? AND approval = 'APPROVED'`, r.TransactionRef, r.PaymentID, r.ID)
+	others, err := many(s.db.ApprovedRefundsOfPayment(ctx, r.TransactionRef, r.PaymentID, r.ID))
 	if err != nil {
 		return false, err
 	}

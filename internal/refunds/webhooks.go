@@ -3,7 +3,6 @@ package refunds
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -62,7 +61,7 @@ func (s *Service) ApplyPG(ctx context.Context, ipn neox.PGRefundIPN, raw []byte)
 	code := strconv.Itoa(ipn.ResponseCode)
 	h := hook{api: APIPG, ref: ipn.RequestID, status: code, raw: raw,
 		key:  dedupeKey(append([]string{"PG"}, ipn.Fields()...)...),
-		find: func(ctx context.Context, tx *store.Tx) (Refund, error) { return getRefund(ctx, tx, ipn.RequestID) },
+		find: func(ctx context.Context, tx *store.Tx) (Refund, error) { return one(tx.Refund(ctx, ipn.RequestID)) },
 		check: func(r Refund) string {
 			switch {
 			case r.PaymentID != ipn.PaymentID:
@@ -124,14 +123,7 @@ func gcHook(ev neox.GCRefundEvent, raw []byte) (hook, error) {
 	return hook{api: APIGC, ref: ev.RefundRequestID, status: ev.Status, raw: raw, held: string(held),
 		key: dedupeKey(append([]string{"GC"}, ev.Fields()...)...),
 		find: func(ctx context.Context, tx *store.Tx) (Refund, error) {
-			list, err := queryRefunds(ctx, tx, `WHERE neox_refund_id = ? ORDER BY api = 'GC' DESC LIMIT 1`, ev.RefundRequestID)
-			if err != nil {
-				return Refund{}, err
-			}
-			if len(list) == 0 {
-				return Refund{}, ErrNotFound
-			}
-			return list[0], nil
+			return one(tx.RefundByNeoXID(ctx, ev.RefundRequestID))
 		},
 		check: func(r Refund) string {
 			switch {
@@ -162,38 +154,20 @@ func gcHook(ev neox.GCRefundEvent, raw []byte) (hook, error) {
 // as if it arrived now: cross-checked, forward only. Called inside the
 // transaction that recorded the id, with r as it now stands.
 func (s *Service) adoptHeldGC(ctx context.Context, tx *store.Tx, refundID, neoxID string) error {
-	rows, err := tx.QueryContext(ctx, `SELECT id, event FROM webhook_events
-		WHERE api = 'GC' AND applied = 'unknown_refund' AND event_ref = ? AND event <> '' ORDER BY id`, neoxID)
+	held, err := tx.HeldGCEvents(ctx, neoxID)
 	if err != nil {
-		return fmt.Errorf("refunds: held GC events: %w", err)
-	}
-	type heldRow struct {
-		id    int64
-		event string
-	}
-	var held []heldRow
-	for rows.Next() {
-		var h heldRow
-		if err := rows.Scan(&h.id, &h.event); err != nil {
-			rows.Close()
-			return err
-		}
-		held = append(held, h)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
+		return fmt.Errorf("refunds: %w", err)
 	}
 	for _, row := range held {
 		var ev neox.GCRefundEvent
-		if err := json.Unmarshal([]byte(row.event), &ev); err != nil {
-			return fmt.Errorf("refunds: held GC event %d: %w", row.id, err)
+		if err := json.Unmarshal([]byte(row.Event), &ev); err != nil {
+			return fmt.Errorf("refunds: held GC event %d: %w", row.ID, err)
 		}
 		h, err := gcHook(ev, nil)
 		if err != nil {
 			return err
 		}
-		r, err := getRefund(ctx, tx, refundID)
+		r, err := one(tx.Refund(ctx, refundID))
 		if err != nil {
 			return err
 		}
@@ -205,11 +179,10 @@ func (s *Service) adoptHeldGC(ctx context.Context, tx *store.Tx, refundID, neoxI
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE webhook_events SET refund_id = ?, applied = ?, reason = ? WHERE id = ?`,
-			r.ID, res.Applied, res.Reason, row.id); err != nil {
-			return err
+		if err := tx.SettleHeldWebhook(ctx, row.ID, r.ID, res.Applied, res.Reason); err != nil {
+			return fmt.Errorf("refunds: %w", err)
 		}
-		h.details["held_event"] = row.id
+		h.details["held_event"] = row.ID
 		if err := s.auditHook(ctx, tx, h, res); err != nil {
 			return err
 		}
@@ -227,7 +200,7 @@ func (s *Service) ApplyCOL(ctx context.Context, ev neox.COLRefundEvent, raw []by
 	}
 	h := hook{api: APICOL, ref: ev.RequestID, status: joinStatus(ev.ApprovalStatus, ev.Status), raw: raw,
 		key:  dedupeKey(append([]string{"COL"}, ev.Fields()...)...),
-		find: func(ctx context.Context, tx *store.Tx) (Refund, error) { return getRefund(ctx, tx, ev.RequestID) },
+		find: func(ctx context.Context, tx *store.Tx) (Refund, error) { return one(tx.Refund(ctx, ev.RequestID)) },
 		check: func(r Refund) string {
 			switch {
 			case r.TransactionRef != ev.CollectionTransID:
@@ -310,26 +283,21 @@ func verdict(h hook, r Refund) (applied, reason string, ob observation) {
 // applyHook dedupes, stores and applies one delivery in one transaction.
 func (s *Service) applyHook(ctx context.Context, h hook) (WebhookResult, error) {
 	var res WebhookResult
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+	err := s.db.TxAt(ctx, s.now(), func(tx *store.Tx) error {
 		res = WebhookResult{}
-		now := fmtTime(s.now())
-		var evID int64
-		var refundID sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT id, refund_id, applied, reason FROM webhook_events WHERE dedupe_key = ?`, h.key).
-			Scan(&evID, &refundID, &res.Applied, &res.Reason)
+		seen, err := tx.WebhookByKey(ctx, h.key)
 		switch {
 		case err == nil:
-			res.RefundID = refundID.String
+			res.RefundID, res.Applied, res.Reason = seen.RefundID, seen.Applied, seen.Reason
 			if !res.Refused() {
 				res.Applied, res.Reason = HookDuplicate, ""
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE webhook_events SET deliveries = deliveries + 1,
-				last_received_at = ? WHERE id = ?`, now, evID); err != nil {
-				return err
+			if err := tx.CountRedelivery(ctx, seen.ID); err != nil {
+				return fmt.Errorf("refunds: %w", err)
 			}
 			return s.auditHook(ctx, tx, h, res)
-		case !errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("refunds: webhook dedupe: %w", err)
+		case !errors.Is(err, store.ErrNotFound):
+			return fmt.Errorf("refunds: %w", err)
 		}
 
 		r, err := h.find(ctx, tx)
@@ -348,17 +316,14 @@ func (s *Service) applyHook(ctx context.Context, h hook) (WebhookResult, error) 
 				}
 			}
 		}
-		var rid any
 		heldEvent := ""
-		if res.RefundID != "" {
-			rid = res.RefundID
-		} else {
+		if res.RefundID == "" {
 			heldEvent = h.held
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_events (api, dedupe_key, refund_id, event_ref, event_status,
-			received_at, last_received_at, verified, applied, reason, raw_body, event) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)`,
-			string(h.api), h.key, rid, h.ref, h.status, now, now, res.Applied, res.Reason, maskBody(h.raw), heldEvent); err != nil {
-			return fmt.Errorf("refunds: store webhook: %w", err)
+		if err := tx.InsertWebhook(ctx, store.NewWebhook{API: string(h.api), DedupeKey: h.key, RefundID: res.RefundID,
+			EventRef: h.ref, EventStatus: h.status, Applied: res.Applied, Reason: res.Reason, RawBody: maskBody(h.raw),
+			Event: heldEvent}); err != nil {
+			return fmt.Errorf("refunds: %w", err)
 		}
 		return s.auditHook(ctx, tx, h, res)
 	})

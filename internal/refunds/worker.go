@@ -3,6 +3,7 @@ package refunds
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -27,10 +28,12 @@ type job struct {
 // the NeoX calls in progress finish (up to Options.ShutdownGrace), records
 // their answers, and returns nil once every goroutine has stopped.
 //
-// At start, rows left in SENDING by a process that died mid-call become
-// UNKNOWN (reconciled before any resend). Then it sends approved refunds
-// (QUEUED), retries UNKNOWN ones when due, and polls PROCESSING ones every
-// PollInterval. Per product, Options.Workers goroutines send and half as
+// At start, claims (rows in SENDING) whose owner is gone become UNKNOWN
+// (reconciled before any resend): those whose lease has expired, or every
+// other owner's when this is the database's only worker
+// (Options.SoleWorker); a live worker's claim is never taken over. Then it
+// sends approved refunds (QUEUED), retries UNKNOWN ones when due, and polls
+// PROCESSING ones every PollInterval. Per product, Options.Workers goroutines send and half as
 // many (at least one) poll, so a backlog of polls never delays a send.
 func (s *Service) Run(ctx context.Context) error {
 	s.runMu.Lock()
@@ -159,22 +162,18 @@ func (s *Service) process(runCtx, callCtx context.Context, j job) {
 // claim is a dead process's. Taking over a live worker's call would send
 // the refund again.
 func (s *Service) recoverInterrupted(ctx context.Context) error {
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
-		list, err := queryRefunds(ctx, tx, `WHERE submission = 'SENDING' AND lease_owner <> ? AND (? OR lease_until <= ?)`,
-			s.owner, s.opt.SoleWorker, fmtTime(s.now()))
+	return s.db.TxAt(ctx, s.now(), func(tx *store.Tx) error {
+		list, err := many(tx.ExpiredClaims(ctx, s.owner, s.opt.SoleWorker))
 		if err != nil {
 			return err
 		}
-		now := fmtTime(s.now())
 		for _, r := range list {
-			if _, err := tx.ExecContext(ctx, `UPDATE refunds SET submission = 'UNKNOWN', next_attempt_at = ?,
-				last_error = 'interrupted during a NeoX call', updated_at = ? WHERE id = ? AND submission = 'SENDING'`,
-				now, now, r.ID); err != nil {
-				return err
+			ok, err := tx.ReleaseClaim(ctx, r.ID, "interrupted during a NeoX call")
+			if err != nil {
+				return fmt.Errorf("refunds: %w", err)
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE refund_attempts SET finished_at = ?, outcome = 'interrupted'
-				WHERE refund_id = ? AND finished_at = ''`, now, r.ID); err != nil {
-				return err
+			if !ok {
+				continue // its owner finished meanwhile
 			}
 			if err := s.auditState(ctx, tx, r, SubSending, SubUnknown, "system", "interrupted", observation{}); err != nil {
 				return err
@@ -215,8 +214,8 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 	var r Refund
 	var prev string
 	started := s.now()
-	err := s.db.Tx(runCtx, func(tx *store.Tx) error {
-		cur, err := getRefund(runCtx, tx, id)
+	err := s.db.TxAt(runCtx, started, func(tx *store.Tx) error {
+		cur, err := one(tx.Refund(runCtx, id))
 		if err != nil {
 			return err
 		}
@@ -224,14 +223,9 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 			cur.NextAttemptAt.After(started) {
 			return conflict(cur)
 		}
-		res, err := tx.ExecContext(runCtx, `UPDATE refunds SET submission = 'SENDING', attempts = attempts + 1,
-			lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ? AND submission = ?`,
-			s.owner, fmtTime(started.Add(s.opt.Lease)), fmtTime(started), id, cur.Submission)
-		if err := oneRow(res, err, cur); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(runCtx, `INSERT INTO refund_attempts (refund_id, n, started_at) VALUES (?, ?, ?)`,
-			id, cur.Attempts+1, fmtTime(started)); err != nil {
+		ok, err := tx.ClaimSend(runCtx, id, store.Claim{From: cur.Submission, Attempt: cur.Attempts + 1, Owner: s.owner,
+			LeaseUntil: started.Add(s.opt.Lease)})
+		if err := changed(ok, err, cur); err != nil {
 			return err
 		}
 		prev, r = cur.Submission, cur
@@ -285,16 +279,14 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 	// answer must be kept even when shutting down.
 	dbCtx, cancel := context.WithTimeout(context.WithoutCancel(runCtx), 10*time.Second)
 	defer cancel()
-	return s.db.Tx(dbCtx, func(tx *store.Tx) error {
+	return s.db.TxAt(dbCtx, s.now(), func(tx *store.Tx) error {
 		last := calls[len(calls)-1]
 		outcome := last.outcome
 		if done {
 			outcome = "reconciled"
 		}
-		if _, err := tx.ExecContext(dbCtx, `UPDATE refund_attempts SET finished_at = ?, outcome = ?, neox_code = ?,
-			neox_message = ?, neox_response_id = ?, latency_ms = ? WHERE refund_id = ? AND n = ?`,
-			fmtTime(s.now()), outcome, last.code, last.message, last.responseID, last.latency.Milliseconds(),
-			r.ID, r.Attempts); err != nil {
+		if err := tx.FinishAttempt(dbCtx, r.ID, r.Attempts, store.AttemptResult{Outcome: outcome, Code: last.code,
+			Message: last.message, ResponseID: last.responseID, Latency: last.latency}); err != nil {
 			return err
 		}
 		for _, c := range calls {
@@ -303,7 +295,7 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 			}
 		}
 
-		cur, err := getRefund(dbCtx, tx, r.ID)
+		cur, err := one(tx.Refund(dbCtx, r.ID))
 		if err != nil {
 			return err
 		}
@@ -316,10 +308,8 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 		}
 		// Unknown outcome: retry later with the same id.
 		next := s.now().Add(s.backoff(r.Attempts))
-		if _, err := tx.ExecContext(dbCtx, `UPDATE refunds SET submission = 'UNKNOWN', last_error = ?,
-			next_attempt_at = ?, updated_at = ? WHERE id = ? AND submission = 'SENDING'`,
-			truncate(callErr.Error(), 500), fmtTime(next), fmtTime(s.now()), r.ID); err != nil {
-			return err
+		if ok, err := tx.MarkUnknown(dbCtx, r.ID, s.owner, r.Attempts, truncate(callErr.Error(), 500), next); err != nil || !ok {
+			return err // not ours any more: the worker that took the claim over settles it
 		}
 		return s.auditState(dbCtx, tx, cur, SubSending, SubUnknown, "system", "unknown outcome", observation{})
 	})
@@ -328,10 +318,8 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 // saveBase records the PG payment's refundedAmount seen before the first
 // send, for the QUERY_PT settle rule (see pgSettled).
 func (s *Service) saveBase(ctx context.Context, id string, base int64, at time.Time) error {
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE refunds SET neox_refunded_base = ?, neox_base_at = ? WHERE id = ?`,
-			base, fmtTime(at), id)
-		return err
+	return s.db.TxAt(ctx, s.now(), func(tx *store.Tx) error {
+		return tx.SaveRefundedBase(ctx, id, base, at)
 	})
 }
 
