@@ -97,7 +97,7 @@ func (s *Service) markAttention(ctx context.Context) (time.Time, error) {
 				return time.Time{}, err
 			}
 		}
-		t, err := s.db.OldestUnflagged(ctx, string(api), now.Add(-after))
+		t, err := s.db.OldestUnflagged(ctx, string(api))
 		if err != nil {
 			return time.Time{}, fmt.Errorf("refunds: %w", err)
 		}

@@ -165,14 +165,15 @@ func (db *DB) AttentionDue(ctx context.Context, api string, decidedBefore time.T
 		ORDER BY decided_at, id LIMIT ?`, api, FormatTime(decidedBefore), unknownAttempts, limit)
 }
 
-// OldestUnflagged is the earliest decision time after decidedAfter of an
-// approved, not final, unflagged refund of api (zero when none): when the
-// next one becomes due for needs attention.
-func (db *DB) OldestUnflagged(ctx context.Context, api string, decidedAfter time.Time) (time.Time, error) {
+// OldestUnflagged is the earliest decision time of an approved, not final,
+// unflagged refund of api (zero when none): when the next one becomes due
+// for needs attention. One already due but not flagged was mid-call
+// (QUEUED or SENDING) and must be looked at again soon, so it counts too.
+func (db *DB) OldestUnflagged(ctx context.Context, api string) (time.Time, error) {
 	var oldest sql.NullString
 	if err := db.Read.QueryRowContext(ctx, `SELECT min(decided_at) FROM refunds
 		WHERE submission IN ('QUEUED', 'SENDING', 'PROCESSING', 'UNKNOWN') AND approval = 'APPROVED'
-		AND api = ? AND attention_since = '' AND decided_at > ?`, api, FormatTime(decidedAfter)).Scan(&oldest); err != nil {
+		AND api = ? AND attention_since = ''`, api).Scan(&oldest); err != nil {
 		return time.Time{}, err
 	}
 	return refundParseTime(oldest.String)
