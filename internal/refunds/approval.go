@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -21,7 +22,7 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id, note string) (Re
 	if msg := textProblem(note); msg != "" {
 		return Refund{}, invalid("note", msg)
 	}
-	r, err := s.guardDecision(ctx, actor, id)
+	r, err := s.guardDecision(ctx, actor, policy.Approve, id)
 	if err != nil {
 		return Refund{}, err
 	}
@@ -35,8 +36,8 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id, note string) (Re
 		if err != nil {
 			return err
 		}
-		if cur.Approval != ApprovalPending {
-			return conflict(cur)
+		if err := s.allow(actor, policy.Approve, cur); err != nil {
+			return err
 		}
 		reserved, err := reservedHere(ctx, tx, cur.API, cur.TransactionRef, cur.PaymentID, cur.ID)
 		if err != nil {
@@ -53,7 +54,7 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id, note string) (Re
 		if err := oneRow(res, err, cur); err != nil {
 			return err
 		}
-		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: actor.Role,
+		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: string(actor.Role),
 			Action: audit.ActionRefundApproved, Outcome: audit.OutcomeSuccess, TargetType: "refund", TargetID: id,
 			Details: map[string]any{"amount": cur.Amount, "api": string(cur.API), "note": strings.TrimSpace(note),
 				"submission": SubQueued}})
@@ -68,7 +69,7 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id, note string) (Re
 // Reject refuses a pending refund; a note is required. Errors as Approve.
 func (s *Service) Reject(ctx context.Context, actor Actor, id, note string) (Refund, error) {
 	note = strings.TrimSpace(note)
-	if _, err := s.guardDecision(ctx, actor, id); err != nil {
+	if _, err := s.guardDecision(ctx, actor, policy.Reject, id); err != nil {
 		return Refund{}, err
 	}
 	if msg := textProblem(note); msg != "" {
@@ -80,15 +81,16 @@ func (s *Service) Reject(ctx context.Context, actor Actor, id, note string) (Ref
 	return s.decide(ctx, actor, id, ApprovalRejected, note, audit.ActionRefundRejected)
 }
 
-// Cancel withdraws a pending refund; only its maker may. Errors:
-// ErrNotFound, ErrForbidden (not the maker), ErrConflict (not pending).
+// Cancel withdraws a pending refund; only its maker may (and only staff
+// and managers, who make refunds). Errors: ErrNotFound, ErrForbidden (not
+// the maker), ErrConflict (not pending).
 func (s *Service) Cancel(ctx context.Context, actor Actor, id string) (Refund, error) {
 	r, err := s.Get(ctx, id)
 	if err != nil {
 		return Refund{}, err
 	}
-	if r.RequestedBy != actor.ID {
-		return Refund{}, ErrForbidden
+	if err := s.allow(actor, policy.Cancel, r); err != nil {
+		return Refund{}, err
 	}
 	return s.decide(ctx, actor, id, ApprovalCancelled, "", audit.ActionRefundCancelled)
 }
@@ -107,7 +109,7 @@ func (s *Service) decide(ctx context.Context, actor Actor, id, to, note, action 
 		if err := oneRow(res, err, cur); err != nil {
 			return err
 		}
-		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: actor.Role,
+		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: string(actor.Role),
 			Action: action, Outcome: audit.OutcomeSuccess, TargetType: "refund", TargetID: id,
 			Details: map[string]any{"note": note, "amount": cur.Amount}})
 	})
@@ -132,20 +134,19 @@ func oneRow(res sql.Result, err error, cur Refund) error {
 	return nil
 }
 
-// guardDecision applies the checks shared by Approve and Reject.
-func (s *Service) guardDecision(ctx context.Context, actor Actor, id string) (Refund, error) {
-	if actor.Role != RoleManager {
-		return Refund{}, ErrForbidden
+// guardDecision applies the checks shared by Approve and Reject: the
+// role first (even for a refund that does not exist), then the policy on
+// the refund (not the maker's, still pending).
+func (s *Service) guardDecision(ctx context.Context, actor Actor, action policy.Action, id string) (Refund, error) {
+	if err := s.permit(actor, action); err != nil {
+		return Refund{}, err
 	}
 	r, err := s.Get(ctx, id)
 	if err != nil {
 		return Refund{}, err
 	}
-	if r.RequestedBy == actor.ID {
-		return Refund{}, ErrSelfApproval
-	}
-	if r.Approval != ApprovalPending {
-		return Refund{}, conflict(r)
+	if err := s.allow(actor, action, r); err != nil {
+		return Refund{}, err
 	}
 	return r, nil
 }
