@@ -161,7 +161,7 @@ func (a *App) Prepare(ctx context.Context) (http.Handler, string, error) {
 	a.Auth.UseSessionKeys(keys, co)
 	srv := handlers.New(handlers.Deps{DB: a.DB, Auth: a.Auth, Audit: a.Audit, Refunds: a.Refunds,
 		Webhooks: webhookSecrets(a.Cfg), Logger: a.Log, Now: a.Now, BaseURL: a.Cfg.BaseURL,
-		TrustedProxies: a.Cfg.TrustedProxies, Refusals: a.Refusals, RefusalDelay: a.refusalDelay})
+		TrustedProxies: a.Cfg.TrustedProxies, Refusals: a.Refusals, RefusalDelay: a.refusalDelay, Zone: a.Cfg.MerchantTZ})
 	return srv.Handler(), password, nil
 }
 

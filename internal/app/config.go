@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // MERCHANT_TZ must load on machines without zoneinfo
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 )
@@ -32,6 +33,9 @@ type Config struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed
 	// (TRUSTED_PROXIES); empty: the header is ignored.
 	TrustedProxies []netip.Prefix
+	// MerchantTZ is the merchant's time zone (MERCHANT_TZ): times on
+	// pages, and every "today" (dashboard, audit presets, date filters).
+	MerchantTZ *time.Location
 
 	NeoXMode          string // sandbox | live
 	PGURL             string
@@ -62,6 +66,19 @@ type Config struct {
 
 const redacted = "[redacted]"
 
+// DefaultMerchantTZ is where NeoX's merchants work.
+const DefaultMerchantTZ = "Asia/Ho_Chi_Minh"
+
+// loadZone loads an IANA zone by name. "Local" is refused: the machine's
+// zone is an accident of deployment, not the merchant's day.
+func loadZone(name string) (*time.Location, error) {
+	loc, err := time.LoadLocation(name)
+	if err != nil || name == "" || name == "Local" {
+		return nil, fmt.Errorf("MERCHANT_TZ: %q is not a time zone name (examples: Asia/Ho_Chi_Minh, Asia/Bangkok, UTC)", name)
+	}
+	return loc, nil
+}
+
 func mask(s string) string {
 	if s == "" {
 		return ""
@@ -86,7 +103,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("attention_after_pg", c.AttentionAfterPG), slog.Duration("attention_after_gc", c.AttentionAfterGC),
 		slog.Duration("attention_after_col", c.AttentionAfterCOL), slog.Int("attention_unknown_attempts", c.AttentionUnknownAttempts),
 		slog.Duration("col_sweep_interval", c.COLSweepInterval), slog.Duration("col_sweep_window", c.COLSweepWindow),
-		slog.Any("trusted_proxies", c.TrustedProxies),
+		slog.Any("trusted_proxies", c.TrustedProxies), slog.Any("merchant_tz", c.MerchantTZ),
 	)
 }
 
@@ -115,7 +132,7 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 		}
 		return def
 	}
-	var idle, absolute, neoxTimeout, settle, concurrency, proxies string
+	var idle, absolute, neoxTimeout, settle, concurrency, proxies, tz string
 	var attnPG, attnGC, attnCOL, attnUnknown, sweepEvery, sweepWindow string
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "data"), "directory for the database (DATA_DIR)")
@@ -126,6 +143,7 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&absolute, "session-absolute-timeout", env("SESSION_ABSOLUTE_TIMEOUT", "12h"), "sign out this long after sign-in (SESSION_ABSOLUTE_TIMEOUT)")
 	fs.StringVar(&c.SessionKey, "session-key", env("SESSION_KEY", ""), "64+ hex chars; default: generated and kept in the database (SESSION_KEY)")
 	fs.StringVar(&proxies, "trusted-proxies", env("TRUSTED_PROXIES", ""), "comma-separated CIDRs or addresses of proxies whose X-Forwarded-For is believed (TRUSTED_PROXIES)")
+	fs.StringVar(&tz, "merchant-tz", env("MERCHANT_TZ", DefaultMerchantTZ), "the merchant's IANA time zone, for times on pages and when a day starts (MERCHANT_TZ)")
 	fs.StringVar(&c.NeoXMode, "neox-mode", env("NEOX_MODE", "sandbox"), "sandbox (built-in NeoX stand-in) or live (NEOX_MODE)")
 	fs.StringVar(&c.PGURL, "neox-pg-url", env("NEOX_PG_URL", ""), "NeoX PG base URL (NEOX_PG_URL)")
 	fs.StringVar(&c.PGMerchantCode, "neox-pg-merchant-code", env("NEOX_PG_MERCHANT_CODE", ""), "(NEOX_PG_MERCHANT_CODE)")
@@ -193,6 +211,11 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 		errs = append(errs, fmt.Errorf("NEOX_CONCURRENCY: %q is not a whole number from 1 to 32", concurrency))
 	} else {
 		c.NeoXConcurrency = n
+	}
+	if loc, err := loadZone(tz); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.MerchantTZ = loc
 	}
 	if ps, err := parseProxies(proxies); err != nil {
 		errs = append(errs, err)

@@ -19,8 +19,12 @@ func TestParseConfigDefaults(t *testing.T) {
 	}
 	if c.Addr != "127.0.0.1:8080" || c.DBPath != "data/refunddesk.db" || c.NeoXMode != "sandbox" ||
 		c.BaseURL != "http://127.0.0.1:8080" || c.SessionIdle != 30*time.Minute || c.SessionAbsolute != 12*time.Hour ||
-		c.NeoXConcurrency != 2 {
+		c.NeoXConcurrency != 2 || c.MerchantTZ == nil || c.MerchantTZ.String() != "Asia/Ho_Chi_Minh" {
 		t.Errorf("defaults: %+v", c)
+	}
+	c, err = ParseConfig("test", nil, envOf(map[string]string{"MERCHANT_TZ": "Asia/Bangkok"}), io.Discard)
+	if err != nil || c.MerchantTZ.String() != "Asia/Bangkok" {
+		t.Errorf("MERCHANT_TZ=Asia/Bangkok: %v, %v", c.MerchantTZ, err)
 	}
 }
 
@@ -76,6 +80,9 @@ func TestParseConfigRejectsBadValues(t *testing.T) {
 		{"live with nothing", map[string]string{"NEOX_MODE": "live"}, "no NeoX product is configured"},
 		{"live, PG half configured", map[string]string{"NEOX_MODE": "live", "NEOX_PG_URL": "https://pg.example"}, "NEOX_PG_MERCHANT_CODE, NEOX_PG_SECRET_KEY"},
 		{"basic auth user without password", map[string]string{"WEBHOOK_BASIC_USER": "neox"}, "WEBHOOK_BASIC_PASS"},
+		{"unknown time zone", map[string]string{"MERCHANT_TZ": "Mars/Olympus"}, "MERCHANT_TZ"},
+		{"offset instead of a zone", map[string]string{"MERCHANT_TZ": "+07:00"}, "MERCHANT_TZ"},
+		{"the machine's zone", map[string]string{"MERCHANT_TZ": "Local"}, "MERCHANT_TZ"},
 		{"concurrency not a number", map[string]string{"NEOX_CONCURRENCY": "many"}, "NEOX_CONCURRENCY"},
 		{"concurrency zero", map[string]string{"NEOX_CONCURRENCY": "0"}, "NEOX_CONCURRENCY"},
 		{"concurrency too high", map[string]string{"NEOX_CONCURRENCY": "33"}, "NEOX_CONCURRENCY"},

@@ -32,14 +32,13 @@ var knownOutcomes = []string{audit.OutcomeSuccess, audit.OutcomeFailure, audit.O
 
 // parseAuditFilter reads the filter from the query string; field errors
 // come back with the form as typed.
-func parseAuditFilter(q url.Values, now time.Time) (audit.Filter, templates.AuditFilterForm) {
+func parseAuditFilter(q url.Values, now time.Time, zone *time.Location) (audit.Filter, templates.AuditFilterForm) {
 	form := templates.AuditFilterForm{
 		Range: q.Get("range"), From: q.Get("from"), To: q.Get("to"), Actor: q.Get("actor"),
 		Action: q.Get("action"), Outcome: q.Get("outcome"), Target: strings.TrimSpace(q.Get("target")),
 		Text: strings.TrimSpace(q.Get("q")), Errors: templates.FieldErrors{},
 	}
 	var f audit.Filter
-	zone := templates.Zone()
 	today := time.Date(now.In(zone).Year(), now.In(zone).Month(), now.In(zone).Day(), 0, 0, 0, 0, zone)
 	switch form.Range {
 	case "today":
@@ -49,7 +48,7 @@ func parseAuditFilter(q url.Values, now time.Time) (audit.Filter, templates.Audi
 	case "month":
 		f.From = time.Date(today.Year(), today.Month(), 1, 0, 0, 0, 0, zone)
 	case "", "custom":
-		f.From, f.To = parseDayRange(form.From, form.To, form.Errors)
+		f.From, f.To = parseDayRange(form.From, form.To, zone, form.Errors)
 	default:
 		form.Errors["from"] = "err.unknown_period"
 	}
@@ -113,7 +112,7 @@ func auditRow(e audit.Entry) templates.AuditRow {
 // handleAudit serves GET /audit: filtered, keyset-paginated review.
 func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f, form := parseAuditFilter(q, s.now())
+	f, form := parseAuditFilter(q, s.now(), s.zone)
 	cur, err := audit.ParseCursor(q.Get("c"))
 	if err != nil {
 		form.Errors["q"] = "err.bad_page_link"
@@ -182,7 +181,7 @@ func (s *Server) handleAuditEvent(w http.ResponseWriter, r *http.Request) {
 // audit.TrailerError record, and then the connection is aborted, so the
 // client sees a broken transfer (no final chunk), never a clean end.
 func (s *Server) handleAuditExport(w http.ResponseWriter, r *http.Request) {
-	f, form := parseAuditFilter(r.PostForm, s.now())
+	f, form := parseAuditFilter(r.PostForm, s.now(), s.zone)
 	if len(form.Errors) > 0 {
 		s.renderStatus(w, r, http.StatusUnprocessableEntity, tr(r, "err.cannot_export"), tr(r, "err.cannot_export_text"))
 		return
@@ -193,7 +192,7 @@ func (s *Server) handleAuditExport(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	name := "audit-" + s.now().In(templates.Zone()).Format("20060102-150405") + ".csv"
+	name := "audit-" + s.now().In(s.zone).Format("20060102-150405") + ".csv"
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	out := &sentWriter{w: w}
@@ -311,7 +310,7 @@ func (c *chainCache) badge(ctx context.Context, l *audit.Log, now time.Time) tem
 		if st.Count == 0 {
 			return templates.ChainBadge{OK: true, Text: i18n.T(ctx, "audit.no_events")}
 		}
-		return templates.ChainBadge{OK: true, Text: i18n.T(ctx, "chain.verified", st.VerifiedSeq, templates.LocalTime(st.VerifiedAt))}
+		return templates.ChainBadge{OK: true, Text: i18n.T(ctx, "chain.verified", st.VerifiedSeq, templates.LocalTime(ctx, st.VerifiedAt))}
 	}
 	return templates.ChainBadge{Text: i18n.T(ctx, "chain.broken", st.BrokenSeq, st.Problem, st.VerifiedSeq)}
 }

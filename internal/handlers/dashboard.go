@@ -13,7 +13,7 @@ import (
 func (s *Server) managerDashboard(r *http.Request) (refunds.Dashboard, error) {
 	now := s.now()
 	return s.dash.get(now, managerDashboardTTL, func() (refunds.Dashboard, error) {
-		return s.refunds.Dashboard(r.Context(), refunds.DashboardQuery{Now: now, Zone: templates.Zone()})
+		return s.refunds.Dashboard(r.Context(), refunds.DashboardQuery{Now: now, Zone: s.zone})
 	})
 }
 
@@ -28,7 +28,7 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		if whole {
 			d, err = s.managerDashboard(r)
 		} else {
-			d, err = s.refunds.Dashboard(r.Context(), refunds.DashboardQuery{Now: s.now(), Zone: templates.Zone(), RequestedBy: u.ID})
+			d, err = s.refunds.Dashboard(r.Context(), refunds.DashboardQuery{Now: s.now(), Zone: s.zone, RequestedBy: u.ID})
 		}
 		if err != nil {
 			s.renderError(w, r, err)

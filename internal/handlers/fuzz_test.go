@@ -32,7 +32,7 @@ func FuzzParseRefundFilter(f *testing.F) {
 		if manager {
 			u.Role = auth.RoleManager
 		}
-		lf, form := parseRefundFilter(q, policy.Policy{}, u)
+		lf, form := parseRefundFilter(q, policy.Policy{}, u, time.UTC)
 		if !manager && lf.RequestedBy != 42 {
 			t.Fatalf("staff filter not pinned to the viewer: requested_by %d", lf.RequestedBy)
 		}
@@ -60,7 +60,7 @@ func FuzzParseAuditFilter(f *testing.F) {
 		if err != nil {
 			return
 		}
-		af, form := parseAuditFilter(q, now)
+		af, form := parseAuditFilter(q, now, time.UTC)
 		if len(form.Errors) == 0 && !af.From.IsZero() && !af.To.IsZero() && af.To.Before(af.From) {
 			t.Fatalf("time range ends before it starts: %+v", af)
 		}

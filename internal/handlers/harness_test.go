@@ -38,7 +38,7 @@ func (c *clock) Advance(d time.Duration) {
 
 // env is a real server over a real SQLite file, on a fake clock.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	url   string
 	db    *store.DB
 	auth  *auth.Service
@@ -58,7 +58,7 @@ func (e *env) srvPacer() *pacer { return e.srv.pace }
 
 const testPassword = "correct horse battery staple"
 
-func newEnv(t *testing.T, opts ...func(*Deps)) *env {
+func newEnv(t testing.TB, opts ...func(*Deps)) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "test.db"))
@@ -91,7 +91,11 @@ func newEnv(t *testing.T, opts ...func(*Deps)) *env {
 	rs := refunds.New(db, al, gw, refunds.Options{Now: c.Now, Logger: logger})
 	// Refused answers are paced by a millisecond, not a second: tests make
 	// many refusals from one address (pace_test.go checks the real waits).
-	d := Deps{DB: db, Auth: svc, Audit: al, Refunds: rs, Logger: logger, Now: c.Now, Refusals: lim, RefusalDelay: time.Millisecond,
+	zone, err := time.LoadLocation("Asia/Ho_Chi_Minh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Deps{Zone: zone, DB: db, Auth: svc, Audit: al, Refunds: rs, Logger: logger, Now: c.Now, Refusals: lim, RefusalDelay: time.Millisecond,
 		Webhooks: WebhookSecrets{PGMerchantCode: "TEST01", PGSecretKey: "pg-secret-for-tests", GCSecret: "gc-hook", COLSecret: "col-hook"}}
 	for _, o := range opts {
 		o(&d)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/i18n"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/web/templates"
 )
 
 // langCookie remembers the language chosen on signed-out pages.
@@ -29,7 +30,7 @@ func (s *Server) language(next http.Handler) http.Handler {
 			}
 		}
 		w.Header().Add("Vary", "Accept-Language, Cookie")
-		next.ServeHTTP(w, r.WithContext(withLang(r.Context(), l)))
+		next.ServeHTTP(w, r.WithContext(templates.WithZone(withLang(r.Context(), l), s.zone)))
 	})
 }
 

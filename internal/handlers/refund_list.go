@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
@@ -16,7 +17,7 @@ const refundPageSize = 25
 // parseRefundFilter reads the list filters from the query string. Those
 // the policy does not let see everyone's refunds (staff) always see only
 // their own requests, whatever the URL says.
-func parseRefundFilter(q url.Values, p policy.Policy, u auth.User) (refunds.ListFilter, templates.RefundListForm) {
+func parseRefundFilter(q url.Values, p policy.Policy, u auth.User, zone *time.Location) (refunds.ListFilter, templates.RefundListForm) {
 	form := templates.RefundListForm{Status: q.Get("status"), API: q.Get("api"), Requester: q.Get("requester"),
 		From: q.Get("from"), To: q.Get("to"), MinAmount: q.Get("min"), MaxAmount: q.Get("max"),
 		Sort: q.Get("sort"), Dir: q.Get("dir"), Errors: templates.FieldErrors{}}
@@ -46,7 +47,7 @@ func parseRefundFilter(q url.Values, p policy.Policy, u auth.User) (refunds.List
 	if !p.Permits(policyActor(u), policy.ViewAll) {
 		f.RequestedBy = u.ID
 	}
-	f.From, f.To = parseDayRange(form.From, form.To, form.Errors)
+	f.From, f.To = parseDayRange(form.From, form.To, zone, form.Errors)
 	for _, a := range []struct {
 		field, val string
 		dst        *int64
@@ -101,7 +102,7 @@ func refundListQuery(form templates.RefundListForm) url.Values {
 func (s *Server) handleRefunds(w http.ResponseWriter, r *http.Request) {
 	u, _ := userFrom(r.Context())
 	q := r.URL.Query()
-	f, form := parseRefundFilter(q, s.policy, u)
+	f, form := parseRefundFilter(q, s.policy, u, s.zone)
 	localizeErrors(r.Context(), form.Errors)
 	d := templates.RefundListData{Form: form, SortHref: map[string]string{}}
 	base := refundListQuery(form)

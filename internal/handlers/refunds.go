@@ -110,7 +110,7 @@ func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
 		}
 		req.Amount = amount
 		if err == nil && f.Refundable > 0 && amount > f.Refundable {
-			f.Errors["amount"] = tr(r, "err.at_most", templates.Money(f.Refundable, f.Currency))
+			f.Errors["amount"] = tr(r, "err.at_most", templates.Money(r.Context(), f.Refundable, f.Currency))
 		}
 	}
 	// Every field error at once: the domain's own rules run even when the

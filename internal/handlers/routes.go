@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/http"
 
+	"github.com/neox-refund-desk/refunddesk/internal/compress"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/web/static"
 )
@@ -141,5 +142,5 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.renderStatus(w, r, http.StatusNotFound, tr(r, "error.page_not_found_title"), tr(r, "error.page_not_found_text"))
 	})
-	return s.recoverPanics(s.requestID(s.accessLog(securityHeaders(s.limitBody(s.language(s.originPolicy(s.readForm(takeFlash(mux)))))))))
+	return s.recoverPanics(s.requestID(s.accessLog(compress.Handler(securityHeaders(s.limitBody(s.language(s.originPolicy(s.readForm(takeFlash(mux))))))))))
 }

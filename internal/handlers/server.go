@@ -48,6 +48,9 @@ type Deps struct {
 	// waits for each further refusal (see pace.go); 0 means 1 s, negative
 	// never.
 	RefusalDelay time.Duration
+	// Zone is the merchant's time zone (MERCHANT_TZ): pages show times in
+	// it and "today" starts at its midnight; nil means UTC.
+	Zone *time.Location
 }
 
 // Server serves the web UI, health checks and webhooks.
@@ -67,6 +70,7 @@ type Server struct {
 	proxies []netip.Prefix
 	refused *audit.Limiter
 	pace    *pacer
+	zone    *time.Location
 	// policy decides who may do what: the refunds service's rules when
 	// there is one, so pages and domain never disagree.
 	policy policy.Policy
@@ -75,12 +79,15 @@ type Server struct {
 // New builds a Server from its dependencies.
 func New(d Deps) *Server {
 	s := &Server{db: d.DB, auth: d.Auth, audit: d.Audit, log: d.Logger, now: d.Now, maxBody: d.MaxBodyBytes,
-		refunds: d.Refunds, hooks: d.Webhooks, proxies: d.TrustedProxies, refused: d.Refusals}
+		refunds: d.Refunds, hooks: d.Webhooks, proxies: d.TrustedProxies, refused: d.Refusals, zone: d.Zone}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.zone == nil {
+		s.zone = time.UTC
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20

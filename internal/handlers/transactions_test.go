@@ -47,7 +47,7 @@ func TestLookupShowsDocumentedFields(t *testing.T) {
 	if r.status != http.StatusOK {
 		t.Fatalf("GC lookup: %d", r.status)
 	}
-	for id, want := range map[string]string{"order-amount": "89.90 EUR", "order-pay-amount": "2.431.000", "order-type": "TRADE_COLLECTION"} {
+	for id, want := range map[string]string{"order-amount": "EUR 89.90", "order-pay-amount": "2.431.000", "order-type": "TRADE_COLLECTION"} {
 		if got, _ := testID(r.body, id); !strings.Contains(got, want) {
 			t.Errorf("GC %s = %q, want %q", id, got, want)
 		}

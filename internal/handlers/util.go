@@ -11,13 +11,6 @@ import (
 	"github.com/neox-refund-desk/refunddesk/web/templates"
 )
 
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
-}
-
 func toString(v any) string {
 	switch x := v.(type) {
 	case string:
@@ -46,8 +39,7 @@ func sentence(err error) string {
 // parseDayRange reads a from/to pair of dates (2006-01-02) in the
 // merchant's zone; "to" is inclusive, so the end returned is the start of
 // the next day. Problems go into errs under "from" and "to".
-func parseDayRange(from, to string, errs templates.FieldErrors) (start, end time.Time) {
-	zone := templates.Zone()
+func parseDayRange(from, to string, zone *time.Location, errs templates.FieldErrors) (start, end time.Time) {
 	for _, d := range []struct {
 		field, val string
 		dst        *time.Time

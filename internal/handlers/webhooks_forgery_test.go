@@ -110,7 +110,7 @@ func cloneFields(m map[string]string) map[string]string {
 	return out
 }
 
-func (n notification) body(t *testing.T) string {
+func (n notification) body(t testing.TB) string {
 	t.Helper()
 	b, err := json.Marshal(n.fields)
 	if err != nil {

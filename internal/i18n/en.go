@@ -316,6 +316,7 @@ var en = map[string]string{
 	"layout.footer":                 "Refund Desk · NeoX back-office",
 	"layout.language":               "Language",
 	"layout.nav_label":              "Main",
+	"layout.menu":                   "Menu",
 	"layout.sign_out":               "Sign out",
 	"layout.skip":                   "Skip to content",
 	"login.password":                "Password",

@@ -311,6 +311,7 @@ var vi = map[string]string{
 	"layout.footer":                 "Refund Desk · Hệ thống hoàn tiền NeoX",
 	"layout.language":               "Ngôn ngữ",
 	"layout.nav_label":              "Chính",
+	"layout.menu":                   "Danh mục",
 	"layout.sign_out":               "Đăng xuất",
 	"layout.skip":                   "Bỏ qua đến nội dung",
 	"login.password":                "Mật khẩu",

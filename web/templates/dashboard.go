@@ -73,7 +73,7 @@ func NewDashboardView(ctx context.Context, whole bool, d refunds.Dashboard) Dash
 		v.Charts = append(v.Charts, mineChart(ctx, d))
 		return v
 	}
-	zone := Zone()
+	zone := ZoneOf(ctx)
 	today := d.TodayFrom.In(zone)
 	monthEnd := d.MonthFrom.In(zone).AddDate(0, 1, -1)
 	v.Figures = []Figure{
@@ -91,12 +91,12 @@ func NewDashboardView(ctx context.Context, whole bool, d refunds.Dashboard) Dash
 		medianFigure(ctx, "median-final", tr(ctx, "dash.median_final"), d.ToFinal, ""),
 	}
 	v.Charts = append(v.Charts,
-		amountChart(ctx, "today", tr(ctx, "dash.today_title", LocalDate(today)), d.Today, today, today),
+		amountChart(ctx, "today", tr(ctx, "dash.today_title", LocalDate(ctx, today)), d.Today, today, today),
 		amountChart(ctx, "month", tr(ctx, "dash.month_title", MonthName(ctx, d.MonthFrom.In(zone))), d.Month, d.MonthFrom.In(zone), monthEnd),
 	)
 	v.Charts = append(v.Charts, reasonChart(ctx, d, d.WindowFrom.In(zone), today))
 	v.Stacks = append(v.Stacks, outcomeChart(ctx, d, d.WindowFrom.In(zone), today))
-	v.Period = tr(ctx, "dash.window", refunds.DashboardWindowDays, LocalDate(d.WindowFrom.In(zone)), LocalDate(today))
+	v.Period = tr(ctx, "dash.window", refunds.DashboardWindowDays, LocalDate(ctx, d.WindowFrom.In(zone)), LocalDate(ctx, today))
 	return v
 }
 
@@ -146,7 +146,7 @@ func amountChart(ctx context.Context, id, title string, rows []refunds.AmountTot
 	var parts []string
 	for _, r := range rows {
 		label := string(r.API) + " · " + r.Currency
-		money := Money(r.Amount, r.Currency)
+		money := Money(ctx, r.Amount, r.Currency)
 		c.Bars = append(c.Bars, Bar{Key: string(r.API) + "-" + r.Currency, Label: label, Value: r.Amount,
 			Display: money + " (" + tr(ctx, "dash.n_refunds", r.Count) + ")", Frac: frac(r.Amount, most[r.Currency]),
 			Href: listHref(url.Values{"status": {"SUCCEEDED"}, "api": {string(r.API)}, "on": {"final"},

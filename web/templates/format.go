@@ -11,27 +11,50 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-	_ "time/tzdata" // the merchant's zone must load on machines without zoneinfo
 )
 
-// merchantZone is where the merchant works; times are shown there, with
-// UTC on hover.
-var merchantZone = sync.OnceValue(func() *time.Location {
-	loc, err := time.LoadLocation("Asia/Ho_Chi_Minh")
-	if err != nil {
-		return time.FixedZone("ICT", 7*3600)
-	}
-	return loc
-})
+type zoneKey struct{}
 
-// LocalTime formats t in the merchant's zone.
-func LocalTime(t time.Time) string {
+// WithZone sets the merchant's zone (MERCHANT_TZ) for the times and days
+// rendered under ctx.
+func WithZone(ctx context.Context, loc *time.Location) context.Context {
+	return context.WithValue(ctx, zoneKey{}, loc)
+}
+
+// ZoneOf is the merchant's zone set by WithZone; UTC when none was set.
+func ZoneOf(ctx context.Context) *time.Location {
+	if loc, ok := ctx.Value(zoneKey{}).(*time.Location); ok && loc != nil {
+		return loc
+	}
+	return time.UTC
+}
+
+// zoneLabel names t's zone for a reader: its abbreviation where the zone
+// database has a real one (CET, UTC), else its offset (UTC+7, UTC+5:30).
+func zoneLabel(t time.Time) string {
+	name, offset := t.Zone()
+	if name != "" && name[0] != '+' && name[0] != '-' {
+		return name
+	}
+	sign := "+"
+	if offset < 0 {
+		sign, offset = "-", -offset
+	}
+	h, m := offset/3600, offset%3600/60
+	if m != 0 {
+		return fmt.Sprintf("UTC%s%d:%02d", sign, h, m)
+	}
+	return fmt.Sprintf("UTC%s%d", sign, h)
+}
+
+// LocalTime formats t in the merchant's zone, naming the zone.
+func LocalTime(ctx context.Context, t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.In(merchantZone()).Format("02/01/2006 15:04:05")
+	t = t.In(ZoneOf(ctx))
+	return t.Format("02/01/2006 15:04:05") + " " + zoneLabel(t)
 }
 
 // UTCTime formats t as RFC 3339 UTC (for title and datetime attributes).
@@ -74,11 +97,13 @@ func Duration(ctx context.Context, d time.Duration) string {
 }
 
 // LocalDate formats t's day as dd/mm/yyyy (both languages).
-func LocalDate(t time.Time) string { return t.In(merchantZone()).Format("02/01/2006") }
+func LocalDate(ctx context.Context, t time.Time) string {
+	return t.In(ZoneOf(ctx)).Format("02/01/2006")
+}
 
 // MonthName names t's month in ctx's language ("November 2026", "tháng 11/2026").
 func MonthName(ctx context.Context, t time.Time) string {
-	t = t.In(merchantZone())
+	t = t.In(ZoneOf(ctx))
 	if i18n.From(ctx) == i18n.VI {
 		return fmt.Sprintf("tháng %d/%d", int(t.Month()), t.Year())
 	}
@@ -100,9 +125,6 @@ func Percent(ctx context.Context, n, total int) string {
 
 // tr translates key into ctx's language (see internal/i18n).
 func tr(ctx context.Context, key string, args ...any) string { return i18n.T(ctx, key, args...) }
-
-// Zone is the merchant's time zone (Asia/Ho_Chi_Minh).
-func Zone() *time.Location { return merchantZone() }
 
 func urlQuery(s string) string { return url.QueryEscape(s) }
 
