@@ -1,5 +1,7 @@
 // Package templates holds the templ components that render every page.
-// View types here keep the templates independent of domain packages.
+// Templates decide nothing about permissions: what a viewer may see and do
+// comes from package policy, as booleans in the view types or through
+// Viewer.May and Viewer.MayOn.
 package templates
 
 import (
