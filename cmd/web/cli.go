@@ -12,6 +12,7 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/app"
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/policy"
 )
 
 // openForCmd parses a subcommand's flags (the database settings every
@@ -83,7 +84,7 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	a, _, err := openForCmd(ctx, "user "+args[0], args[1:], getenv, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&username, "username", "", "username")
 		if args[0] == "add" {
-			fs.StringVar(&role, "role", "staff", "staff, manager or admin")
+			fs.StringVar(&role, "role", string(policy.Staff), policy.RoleNames())
 			fs.StringVar(&name, "name", "", "display name")
 		}
 	})

@@ -11,36 +11,30 @@ import (
 	"unicode/utf8"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
-// Role is what a user may do. Admin manages users and is not implicitly a
-// manager.
-type Role string
+// Role is policy.Role: roles are defined once, in package policy, which
+// also decides what each may do. The names below spell them for callers
+// of this package.
+type Role = policy.Role
 
 // Roles.
 const (
-	RoleStaff   Role = "staff"   // looks up transactions, requests refunds
-	RoleManager Role = "manager" // also approves refunds, reviews the audit trail
-	RoleAdmin   Role = "admin"   // manages users
+	RoleStaff   = policy.Staff
+	RoleManager = policy.Manager
+	RoleAdmin   = policy.Admin
 )
-
-// Roles lists every role, least privileged first.
-func Roles() []Role { return []Role{RoleStaff, RoleManager, RoleAdmin} }
 
 // ParseRole reads a role name (case-insensitive); an unknown name returns a
 // *ValidationError for field "role".
 func ParseRole(s string) (Role, error) {
-	r := Role(strings.ToLower(strings.TrimSpace(s)))
-	if !r.Valid() {
+	r, err := policy.ParseRole(s)
+	if err != nil {
 		return "", &ValidationError{Fields: map[string]string{"role": "Choose staff, manager or admin."}}
 	}
 	return r, nil
-}
-
-// Valid reports whether r is one of the defined roles.
-func (r Role) Valid() bool {
-	return r == RoleStaff || r == RoleManager || r == RoleAdmin
 }
 
 // User is an account. The password hash never leaves this package.

@@ -18,6 +18,7 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/apptest"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/neox/sandbox"
+	"github.com/neox-refund-desk/refunddesk/internal/policy"
 )
 
 // sessionCookie returns the Set-Cookie line of the session cookie in resp.
@@ -80,6 +81,14 @@ func TestSessionCookieFlags(t *testing.T) {
 	}
 }
 
+// policyActions names the policy actions the route table may gate by.
+var policyActions = map[string]policy.Action{
+	"RefundWork": policy.RefundWork, "Request": policy.Request, "ViewAll": policy.ViewAll,
+	"ViewApprovals": policy.ViewApprovals, "ViewAttention": policy.ViewAttention, "ViewAudit": policy.ViewAudit,
+	"Export": policy.Export, "ManageUsers": policy.ManageUsers, "View": policy.View, "Cancel": policy.Cancel,
+	"Approve": policy.Approve, "Reject": policy.Reject, "Resolve": policy.Resolve,
+}
+
 // stateChangingRoutes reads the route table itself, so a new POST route
 // is covered by the cross-origin test the moment it is added.
 func stateChangingRoutes(t *testing.T) []struct{ method, path, access string } {
@@ -88,10 +97,29 @@ func stateChangingRoutes(t *testing.T) []struct{ method, path, access string } {
 	if err != nil {
 		t.Fatal(err)
 	}
-	re := regexp.MustCompile(`\{"(POST|PUT|PATCH|DELETE) ([^"]+)", (\w+),`)
+	// access is public, signedIn, webhook, or a gated route's policy
+	// action, which becomes the first role the policy permits it.
+	re := regexp.MustCompile(`\{"(POST|PUT|PATCH|DELETE) ([^"]+)", (\w+|may\(policy\.\w+\)),`)
 	var out []struct{ method, path, access string }
 	for _, m := range re.FindAllStringSubmatch(string(src), -1) {
-		out = append(out, struct{ method, path, access string }{m[1], m[2], m[3]})
+		access := m[3]
+		if name, ok := strings.CutPrefix(access, "may(policy."); ok {
+			action, ok := policyActions[strings.TrimSuffix(name, ")")]
+			if !ok {
+				t.Fatalf("routes.go: %s %s: add policy.%s to policyActions", m[1], m[2], strings.TrimSuffix(name, ")"))
+			}
+			access = ""
+			for _, r := range policy.Roles() {
+				if (policy.Policy{}).Permits(policy.Actor{Role: r}, action) {
+					access = string(r)
+					break
+				}
+			}
+			if access == "" {
+				t.Fatalf("routes.go: %s %s: no role may %s", m[1], m[2], action)
+			}
+		}
+		out = append(out, struct{ method, path, access string }{m[1], m[2], access})
 	}
 	if len(out) < 10 {
 		t.Fatalf("found only %d state-changing routes in routes.go: has its format changed?", len(out))
@@ -106,11 +134,11 @@ func TestCrossOriginRequestsRefused(t *testing.T) {
 	app.CreateUser(t, "cadmin", auth.RoleAdmin, pass)
 	target := app.CreateUser(t, "ctarget", auth.RoleStaff, pass)
 	clients := map[string]*http.Client{"public": app.Client(t)}
-	for access, name := range map[string]string{"signedIn": "cstaff", "staffUp": "cstaff", "managers": "cmanager", "admins": "cadmin"} {
+	for access, name := range map[string]string{"signedIn": "cstaff", "staff": "cstaff", "manager": "cmanager", "admin": "cadmin"} {
 		clients[access] = app.Client(t)
 		app.Login(t, clients[access], name, pass)
 	}
-	refundID := createRefund(t, app, clients["staffUp"], url.Values{})
+	refundID := createRefund(t, app, clients["staff"], url.Values{})
 	for _, rt := range stateChangingRoutes(t) {
 		if rt.access == "webhook" {
 			continue // no cookies, no CSRF: verified by signature (see TestWebhookSignatures in handlers)
@@ -153,7 +181,7 @@ func TestCrossOriginRequestsRefused(t *testing.T) {
 		}
 	}
 	// The session still works: nothing above signed anyone out.
-	if resp := app.Get(t, clients["managers"], "/approvals"); resp.StatusCode != http.StatusOK {
+	if resp := app.Get(t, clients["manager"], "/approvals"); resp.StatusCode != http.StatusOK {
 		t.Errorf("manager session after the cross-origin attempts: %d", resp.StatusCode)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"maps"
 	"net/http"
 
-	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/web/templates"
 )
@@ -80,11 +79,4 @@ func (s *Server) handleRefundResolve(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.renderError(w, r, err)
 	}
-}
-
-// canResolve: managers, on a refund in needs attention with no NeoX call
-// running (the domain checks again inside its transaction).
-func canResolve(u auth.User, ref refunds.Refund) bool {
-	return u.Role == auth.RoleManager && ref.NeedsAttention() &&
-		(ref.Submission == refunds.SubProcessing || ref.Submission == refunds.SubUnknown)
 }

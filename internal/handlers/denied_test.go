@@ -21,7 +21,7 @@ func (e *env) deniedRows(reason, actor, target string) int {
 
 func (e *env) pendingRefund(maker auth.User) refunds.Refund {
 	e.t.Helper()
-	r, err := e.refunds.Create(context.Background(), refunds.Actor{ID: maker.ID, Name: maker.Username, Role: string(maker.Role)},
+	r, err := e.refunds.Create(context.Background(), refunds.Actor{ID: maker.ID, Name: maker.Username, Role: maker.Role},
 		refunds.NewRequest{API: refunds.APIPG, TransactionRef: "240901101500HCMCAF", PaymentID: "1440001", Amount: 10000,
 			ReasonCode: "other", ReasonText: "test", IdempotencyKey: uuid.NewString()})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"unicode"
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/policy"
 )
 
 // The form and query parsers take whatever a client sends. These targets
@@ -31,7 +32,7 @@ func FuzzParseRefundFilter(f *testing.F) {
 		if manager {
 			u.Role = auth.RoleManager
 		}
-		lf, form := parseRefundFilter(q, u, time.UTC)
+		lf, form := parseRefundFilter(q, policy.Policy{}, u, time.UTC)
 		if !manager && lf.RequestedBy != 42 {
 			t.Fatalf("staff filter not pinned to the viewer: requested_by %d", lf.RequestedBy)
 		}

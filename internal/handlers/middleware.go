@@ -15,6 +15,7 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/web/templates"
 )
 
@@ -211,10 +212,10 @@ func (s *Server) requireAccess(a access, next http.Handler) http.Handler {
 			redirect(w, r, "/account")
 			return
 		}
-		if !a.allows(u.Role) {
+		if !a.allows(s.policy, u.Role) {
 			s.denied(r, deniedRole, "route", r.Pattern, map[string]any{"role": string(u.Role)})
 			s.renderStatus(w, r, http.StatusForbidden, tr(r, "error.not_allowed"),
-				tr(r, "error.role_forbidden", templates.RoleLabel(r.Context(), string(u.Role))))
+				tr(r, "error.role_forbidden", templates.RoleLabel(r.Context(), u.Role)))
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -273,13 +274,14 @@ func (s *Server) page(r *http.Request, titleKey, active string) templates.Page {
 	if !ok {
 		return p
 	}
-	p.Viewer = &templates.Viewer{ID: u.ID, Username: u.Username, DisplayName: displayName(u), Role: string(u.Role)}
+	v := s.viewer(u)
+	p.Viewer = &v
 	if left, ok := r.Context().Value(keyIdleLeft).(time.Duration); ok {
 		p.IdleLeft = int(left.Seconds())
 	}
 	// Those who work on refunds hear when NeoX stops answering, or refuses
 	// the desk's PG signature.
-	if s.refunds != nil && staffUp.allows(u.Role) {
+	if s.refunds != nil && s.may(u, policy.RefundWork) {
 		if f, ok := s.refunds.SigningFault(); ok {
 			p.Signing = &templates.SigningNotice{Since: f.Since, Message: truncate(f.Message, 200)}
 		}

@@ -7,15 +7,17 @@ import (
 	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/web/templates"
 )
 
 const refundPageSize = 25
 
-// parseRefundFilter reads the list filters from the query string. Staff
-// always see only their own requests, whatever the URL says.
-func parseRefundFilter(q url.Values, u auth.User, zone *time.Location) (refunds.ListFilter, templates.RefundListForm) {
+// parseRefundFilter reads the list filters from the query string. Those
+// the policy does not let see everyone's refunds (staff) always see only
+// their own requests, whatever the URL says.
+func parseRefundFilter(q url.Values, p policy.Policy, u auth.User, zone *time.Location) (refunds.ListFilter, templates.RefundListForm) {
 	form := templates.RefundListForm{Status: q.Get("status"), API: q.Get("api"), Requester: q.Get("requester"),
 		From: q.Get("from"), To: q.Get("to"), MinAmount: q.Get("min"), MaxAmount: q.Get("max"),
 		Sort: q.Get("sort"), Dir: q.Get("dir"), Errors: templates.FieldErrors{}}
@@ -42,7 +44,7 @@ func parseRefundFilter(q url.Values, u auth.User, zone *time.Location) (refunds.
 		}
 		f.RequestedBy = id
 	}
-	if u.Role != auth.RoleManager {
+	if !p.Permits(policyActor(u), policy.ViewAll) {
 		f.RequestedBy = u.ID
 	}
 	f.From, f.To = parseDayRange(form.From, form.To, zone, form.Errors)
@@ -100,7 +102,7 @@ func refundListQuery(form templates.RefundListForm) url.Values {
 func (s *Server) handleRefunds(w http.ResponseWriter, r *http.Request) {
 	u, _ := userFrom(r.Context())
 	q := r.URL.Query()
-	f, form := parseRefundFilter(q, u, s.zone)
+	f, form := parseRefundFilter(q, s.policy, u, s.zone)
 	localizeErrors(r.Context(), form.Errors)
 	d := templates.RefundListData{Form: form, SortHref: map[string]string{}}
 	base := refundListQuery(form)
@@ -114,7 +116,7 @@ func (s *Server) handleRefunds(w http.ResponseWriter, r *http.Request) {
 		v.Set("dir", dir)
 		d.SortHref[key] = "/refunds?" + v.Encode()
 	}
-	if u.Role == auth.RoleManager {
+	if s.may(u, policy.ViewAll) {
 		users, err := s.auth.ListUsers(r.Context())
 		if err != nil {
 			s.renderError(w, r, err)

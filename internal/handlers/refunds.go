@@ -12,12 +12,13 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/web/templates"
 )
 
 func actorOf(u auth.User) refunds.Actor {
-	return refunds.Actor{ID: u.ID, Name: u.Username, Role: string(u.Role)}
+	return refunds.Actor{ID: u.ID, Name: u.Username, Role: u.Role}
 }
 
 // handleRefundForm serves GET /refunds/new?api=&ref=[&payment=]: the form
@@ -182,18 +183,16 @@ func (s *Server) refundFromPath(r *http.Request) (refunds.Refund, error) {
 	return ref, err
 }
 
-// canSee: staff see their own refunds; managers see all.
-func canSee(u auth.User, ref refunds.Refund) bool {
-	return u.Role == auth.RoleManager || ref.RequestedBy == u.ID
-}
-
 func (s *Server) refundDetail(r *http.Request, ref refunds.Refund) (templates.RefundDetailData, error) {
 	u, _ := userFrom(r.Context())
-	d := templates.RefundDetailData{Refund: ref, SelfMade: ref.RequestedBy == u.ID, Errors: templates.FieldErrors{}}
-	d.CanApprove = u.Role == auth.RoleManager && ref.RequestedBy != u.ID && ref.Approval == "PENDING"
-	d.CanCancel = ref.RequestedBy == u.ID && ref.Approval == "PENDING"
-	d.CanResolve = canResolve(u, ref)
-	d.LinkEvents = managers.allows(u.Role) // /audit/events/{seq} is theirs
+	d := templates.RefundDetailData{Refund: ref, Errors: templates.FieldErrors{}}
+	d.CanApprove = s.mayOn(u, policy.Approve, ref)
+	d.CanCancel = s.mayOn(u, policy.Cancel, ref)
+	// The maker of a pending refund who decides other people's is told
+	// why there are no buttons.
+	d.SelfApprovalNote = d.CanCancel && s.may(u, policy.Approve)
+	d.CanResolve = s.mayOn(u, policy.Resolve, ref)
+	d.LinkEvents = s.may(u, policy.ViewAudit) // /audit/events/{seq}
 	var err error
 	if d.Attempts, err = s.refunds.Attempts(r.Context(), ref.ID); err != nil {
 		return d, err
@@ -228,7 +227,7 @@ func (s *Server) visibleRefund(w http.ResponseWriter, r *http.Request) (template
 		s.renderError(w, r, err)
 		return templates.RefundDetailData{}, false
 	}
-	if u, _ := userFrom(r.Context()); !canSee(u, ref) {
+	if u, _ := userFrom(r.Context()); !s.mayOn(u, policy.View, ref) {
 		s.denied(r, deniedNotOwner, "refund", ref.ID, nil)
 		s.renderStatus(w, r, http.StatusForbidden, tr(r, "error.not_allowed"), tr(r, "err.staff_own_only"))
 		return templates.RefundDetailData{}, false
@@ -269,7 +268,8 @@ func (s *Server) decisionError(w http.ResponseWriter, r *http.Request, ref refun
 		// cancelling someone else's refund, or deciding without being a
 		// manager.
 		reason := deniedRole
-		if strings.HasSuffix(r.URL.Path, "/cancel") {
+		var d *policy.Denial
+		if errors.As(err, &d) && d.Reason == policy.ReasonNotOwner {
 			reason = deniedNotOwner
 		}
 		s.denied(r, reason, "refund", ref.ID, nil)
@@ -370,9 +370,8 @@ func (s *Server) renderApprovals(w http.ResponseWriter, r *http.Request, status 
 		s.renderError(w, r, err)
 		return
 	}
-	u, _ := userFrom(r.Context())
 	s.render(w, r, status, templates.ApprovalsPage(s.page(r, "nav.approvals", "approvals"),
-		templates.ApprovalsData{Rows: rows, Now: s.now(), ViewerID: u.ID, Results: results}))
+		templates.ApprovalsData{Rows: rows, Now: s.now(), Results: results}))
 }
 
 // handleApproveBulk serves POST /approvals/bulk: approves each selected

@@ -3,34 +3,44 @@ package handlers
 import (
 	"net/http"
 
-	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/compress"
+	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/web/static"
 )
 
-// access says who may call a route.
-type access int
+// access says who may call a route: anyone, anyone signed in, NeoX, or a
+// signed-in user whose role the policy permits the route's action.
+type access struct {
+	kind   accessKind
+	action policy.Action // for kind gated
+}
+
+type accessKind int
 
 const (
-	public   access = iota // anyone, no session needed
-	signedIn               // any signed-in user
-	staffUp                // staff and managers: refund work
-	managers               // managers only: approvals, audit
-	admins                 // admins only: users
-	webhook                // NeoX: no session, no CSRF check, verified by signature
+	kindPublic   accessKind = iota // anyone, no session needed
+	kindSignedIn                   // any signed-in user
+	kindGated                      // signed in, and the policy permits the action
+	kindWebhook                    // NeoX: no session, no CSRF check, verified by signature
 )
 
-// allows reports whether role may use a route guarded by a.
-func (a access) allows(role auth.Role) bool {
-	switch a {
-	case public, signedIn, webhook:
+var (
+	public   = access{kind: kindPublic}
+	signedIn = access{kind: kindSignedIn}
+	webhook  = access{kind: kindWebhook}
+)
+
+// may guards a route with a policy action: the user's role must be
+// permitted it (the handler asks again about the refund it names).
+func may(a policy.Action) access { return access{kind: kindGated, action: a} }
+
+// allows reports whether a user with role may use a route guarded by a.
+func (a access) allows(p policy.Policy, role policy.Role) bool {
+	switch a.kind {
+	case kindPublic, kindSignedIn, kindWebhook:
 		return true
-	case staffUp:
-		return role == auth.RoleStaff || role == auth.RoleManager
-	case managers:
-		return role == auth.RoleManager
-	case admins:
-		return role == auth.RoleAdmin
+	case kindGated:
+		return p.Permits(policy.Actor{Role: role}, a.action)
 	}
 	return false
 }
@@ -66,33 +76,34 @@ func (s *Server) routes() []route {
 		{"POST /account/keepalive", signedIn, s.handleSessionLeft},
 		{"POST /account/lang", signedIn, s.handleAccountLang},
 
-		// Refund work: staff and managers.
-		{"GET /transactions", staffUp, s.handleTransactions},
-		{"GET /refunds/new", staffUp, s.handleRefundForm},
-		{"POST /refunds", staffUp, s.handleRefundCreate},
-		{"GET /refunds", staffUp, s.handleRefunds},
-		{"GET /refunds/{id}", staffUp, s.handleRefund},
-		{"GET /refunds/{id}/status", staffUp, s.handleRefundStatus},
-		{"POST /refunds/{id}/cancel", staffUp, s.handleRefundCancel},
+		// Refund work: staff and managers (the policy says who may, here and
+		// again about the refund a handler reads).
+		{"GET /transactions", may(policy.RefundWork), s.handleTransactions},
+		{"GET /refunds/new", may(policy.Request), s.handleRefundForm},
+		{"POST /refunds", may(policy.Request), s.handleRefundCreate},
+		{"GET /refunds", may(policy.RefundWork), s.handleRefunds},
+		{"GET /refunds/{id}", may(policy.View), s.handleRefund},
+		{"GET /refunds/{id}/status", may(policy.View), s.handleRefundStatus},
+		{"POST /refunds/{id}/cancel", may(policy.Cancel), s.handleRefundCancel},
 
 		// Managers: approvals.
-		{"GET /approvals", managers, s.handleApprovals},
-		{"POST /approvals/bulk", managers, s.handleApproveBulk},
-		{"POST /refunds/{id}/approve", managers, s.handleRefundApprove},
-		{"POST /refunds/{id}/reject", managers, s.handleRefundReject},
+		{"GET /approvals", may(policy.ViewApprovals), s.handleApprovals},
+		{"POST /approvals/bulk", may(policy.Approve), s.handleApproveBulk},
+		{"POST /refunds/{id}/approve", may(policy.Approve), s.handleRefundApprove},
+		{"POST /refunds/{id}/reject", may(policy.Reject), s.handleRefundReject},
 
 		// Managers: refunds that need a person, and the COL sweep's findings.
-		{"GET /attention", managers, s.handleAttention},
-		{"POST /refunds/{id}/resolve", managers, s.handleRefundResolve},
+		{"GET /attention", may(policy.ViewAttention), s.handleAttention},
+		{"POST /refunds/{id}/resolve", may(policy.Resolve), s.handleRefundResolve},
 
 		// Managers: audit review.
-		{"GET /audit", managers, s.handleAudit},
-		{"GET /audit/events/{seq}", managers, s.handleAuditEvent},
+		{"GET /audit", may(policy.ViewAudit), s.handleAudit},
+		{"GET /audit/events/{seq}", may(policy.ViewAudit), s.handleAuditEvent},
 		// Both change something (the export is audited, verify restarts a
 		// full pass), so both are POST: behind the cross-origin check, never
 		// run by a link, a prefetch or an <img> on another site.
-		{"POST /audit/export.csv", managers, s.handleAuditExport},
-		{"POST /audit/verify", managers, s.handleAuditVerify},
+		{"POST /audit/export.csv", may(policy.Export), s.handleAuditExport},
+		{"POST /audit/verify", may(policy.ViewAudit), s.handleAuditVerify},
 
 		// NeoX webhooks: their own chain, verified by signature.
 		{"POST /webhooks/neox/pg", webhook, s.handleWebhookPG},
@@ -100,12 +111,12 @@ func (s *Server) routes() []route {
 		{"POST /webhooks/neox/col", webhook, s.handleWebhookCOL},
 
 		// Admins: users.
-		{"GET /users", admins, s.handleUsers},
-		{"POST /users", admins, s.handleUserAdd},
-		{"POST /users/{id}/disable", admins, s.handleUserDisable},
-		{"POST /users/{id}/enable", admins, s.handleUserEnable},
-		{"POST /users/{id}/reset-password", admins, s.handleUserResetPassword},
-		{"POST /users/{id}/role", admins, s.handleUserRole},
+		{"GET /users", may(policy.ManageUsers), s.handleUsers},
+		{"POST /users", may(policy.ManageUsers), s.handleUserAdd},
+		{"POST /users/{id}/disable", may(policy.ManageUsers), s.handleUserDisable},
+		{"POST /users/{id}/enable", may(policy.ManageUsers), s.handleUserEnable},
+		{"POST /users/{id}/reset-password", may(policy.ManageUsers), s.handleUserResetPassword},
+		{"POST /users/{id}/role", may(policy.ManageUsers), s.handleUserRole},
 	}
 }
 
@@ -120,10 +131,10 @@ func (s *Server) Handler() http.Handler {
 	}))
 	for _, rt := range s.routes() {
 		var h http.Handler = rt.handler
-		switch rt.access {
-		case public:
+		switch rt.access.kind {
+		case kindPublic:
 			h = cop.Handler(h)
-		case webhook:
+		case kindWebhook:
 			// Own chain: verified by signature, never behind session or CSRF checks.
 		default:
 			h = cop.Handler(s.requireAccess(rt.access, h))

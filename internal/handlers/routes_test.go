@@ -56,7 +56,7 @@ func TestRoleMatrix(t *testing.T) {
 					if !toLogin {
 						t.Errorf("anonymous: status %d location %q, want redirect to /login", r.status, loc)
 					}
-				case rt.access.allows(who.role):
+				case rt.access.allows(srv.policy, who.role):
 					if r.status == http.StatusForbidden || toLogin || r.status >= 500 {
 						t.Errorf("allowed role refused: status %d", r.status)
 					}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 	"github.com/neox-refund-desk/refunddesk/web/static"
@@ -70,6 +71,9 @@ type Server struct {
 	refused *audit.Limiter
 	pace    *pacer
 	zone    *time.Location
+	// policy decides who may do what: the refunds service's rules when
+	// there is one, so pages and domain never disagree.
+	policy policy.Policy
 }
 
 // New builds a Server from its dependencies.
@@ -95,6 +99,9 @@ func New(d Deps) *Server {
 		d.RefusalDelay = defaultRefusalDelay
 	}
 	s.pace = newPacer(d.RefusalDelay, s.now)
+	if s.refunds != nil {
+		s.policy = s.refunds.Policy()
+	}
 	if s.refused == nil && s.audit != nil {
 		s.refused = audit.NewLimiter(s.audit, audit.LimiterOptions{})
 	}

@@ -100,7 +100,7 @@ func (s *Server) handleTransactions(w http.ResponseWriter, r *http.Request) {
 func (s *Server) lookup(r *http.Request, api refunds.API, ref, sub string) (templates.LookupResult, error) {
 	res := templates.LookupResult{API: string(api), Ref: ref}
 	if u, ok := userFrom(r.Context()); ok {
-		res.Viewer = templates.Viewer{ID: u.ID, Role: string(u.Role)}
+		res.Viewer = s.viewer(u)
 	}
 	l, err := s.refunds.LookupSubMerchant(r.Context(), api, ref, sub)
 	if err != nil {

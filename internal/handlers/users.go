@@ -7,12 +7,13 @@ import (
 	"strings"
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/web/templates"
 )
 
 // handleUsers serves GET /users.
 func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) {
-	s.renderUsers(w, r, http.StatusOK, templates.UserForm{Role: "staff"})
+	s.renderUsers(w, r, http.StatusOK, templates.UserForm{Role: string(policy.Staff)})
 }
 
 func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, status int, f templates.UserForm) {
@@ -24,7 +25,7 @@ func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, status int,
 	rows := make([]templates.UserRow, 0, len(users))
 	for _, u := range users {
 		rows = append(rows, templates.UserRow{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName,
-			Role: string(u.Role), Disabled: u.Disabled, MustChange: u.MustChangePassword,
+			Role: u.Role, Disabled: u.Disabled, MustChange: u.MustChangePassword,
 			Created: u.CreatedAt.Format("2006-01-02")})
 	}
 	s.render(w, r, status, templates.UsersPage(s.page(r, "nav.users", "users"), rows, f))
@@ -138,7 +139,8 @@ func (s *Server) handleUserRole(w http.ResponseWriter, r *http.Request) {
 		s.renderStatus(w, r, http.StatusUnprocessableEntity, tr(r, "err.unknown_role"), tr(r, "err.choose_role"))
 		return
 	}
-	if me, _ := userFrom(r.Context()); me.ID == u.ID && role != auth.RoleAdmin {
+	// Nobody takes away their own right to manage users.
+	if me, _ := userFrom(r.Context()); me.ID == u.ID && !s.policy.Permits(policy.Actor{ID: me.ID, Role: role}, policy.ManageUsers) {
 		s.renderStatus(w, r, http.StatusConflict, tr(r, "error.not_possible"), tr(r, "err.remove_own_admin"))
 		return
 	}

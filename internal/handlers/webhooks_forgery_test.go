@@ -71,7 +71,7 @@ func (e *env) actor(name string, role auth.Role) refunds.Actor {
 	if err != nil {
 		u = e.user(name, role)
 	}
-	return refunds.Actor{ID: u.ID, Name: u.Username, Role: string(role)}
+	return refunds.Actor{ID: u.ID, Name: u.Username, Role: role}
 }
 
 // snapshot is what must not change on a refund that a forgery targets.

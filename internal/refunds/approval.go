@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -19,7 +20,7 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id, note string) (Re
 	if msg := textProblem(note); msg != "" {
 		return Refund{}, invalid("note", msg)
 	}
-	r, err := s.guardDecision(ctx, actor, id)
+	r, err := s.guardDecision(ctx, actor, policy.Approve, id)
 	if err != nil {
 		return Refund{}, err
 	}
@@ -33,8 +34,8 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id, note string) (Re
 		if err != nil {
 			return err
 		}
-		if cur.Approval != ApprovalPending {
-			return conflict(cur)
+		if err := s.allow(actor, policy.Approve, cur); err != nil {
+			return err
 		}
 		reserved, err := reservedFor(ctx, tx, cur, cur.ID)
 		if err != nil {
@@ -47,7 +48,7 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id, note string) (Re
 		if err := changed(ok, err, cur); err != nil {
 			return err
 		}
-		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: actor.Role,
+		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: string(actor.Role),
 			Action: audit.ActionRefundApproved, Outcome: audit.OutcomeSuccess, TargetType: "refund", TargetID: id,
 			Details: map[string]any{"amount": cur.Amount, "api": string(cur.API), "note": strings.TrimSpace(note),
 				"submission": SubQueued}})
@@ -62,7 +63,7 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id, note string) (Re
 // Reject refuses a pending refund; a note is required. Errors as Approve.
 func (s *Service) Reject(ctx context.Context, actor Actor, id, note string) (Refund, error) {
 	note = strings.TrimSpace(note)
-	if _, err := s.guardDecision(ctx, actor, id); err != nil {
+	if _, err := s.guardDecision(ctx, actor, policy.Reject, id); err != nil {
 		return Refund{}, err
 	}
 	if msg := textProblem(note); msg != "" {
@@ -74,15 +75,16 @@ func (s *Service) Reject(ctx context.Context, actor Actor, id, note string) (Ref
 	return s.decide(ctx, actor, id, ApprovalRejected, note, audit.ActionRefundRejected)
 }
 
-// Cancel withdraws a pending refund; only its maker may. Errors:
-// ErrNotFound, ErrForbidden (not the maker), ErrConflict (not pending).
+// Cancel withdraws a pending refund; only its maker may (and only staff
+// and managers, who make refunds). Errors: ErrNotFound, ErrForbidden (not
+// the maker), ErrConflict (not pending).
 func (s *Service) Cancel(ctx context.Context, actor Actor, id string) (Refund, error) {
 	r, err := s.Get(ctx, id)
 	if err != nil {
 		return Refund{}, err
 	}
-	if r.RequestedBy != actor.ID {
-		return Refund{}, ErrForbidden
+	if err := s.allow(actor, policy.Cancel, r); err != nil {
+		return Refund{}, err
 	}
 	return s.decide(ctx, actor, id, ApprovalCancelled, "", audit.ActionRefundCancelled)
 }
@@ -97,7 +99,7 @@ func (s *Service) decide(ctx context.Context, actor Actor, id, to, note, action 
 		if err := changed(ok, err, cur); err != nil {
 			return err
 		}
-		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: actor.Role,
+		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: string(actor.Role),
 			Action: action, Outcome: audit.OutcomeSuccess, TargetType: "refund", TargetID: id,
 			Details: map[string]any{"note": note, "amount": cur.Amount}})
 	})
@@ -107,20 +109,19 @@ func (s *Service) decide(ctx context.Context, actor Actor, id, to, note, action 
 	return s.Get(ctx, id)
 }
 
-// guardDecision applies the checks shared by Approve and Reject.
-func (s *Service) guardDecision(ctx context.Context, actor Actor, id string) (Refund, error) {
-	if actor.Role != RoleManager {
-		return Refund{}, ErrForbidden
+// guardDecision applies the checks shared by Approve and Reject: the
+// role first (even for a refund that does not exist), then the policy on
+// the refund (not the maker's, still pending).
+func (s *Service) guardDecision(ctx context.Context, actor Actor, action policy.Action, id string) (Refund, error) {
+	if err := s.permit(actor, action); err != nil {
+		return Refund{}, err
 	}
 	r, err := s.Get(ctx, id)
 	if err != nil {
 		return Refund{}, err
 	}
-	if r.RequestedBy == actor.ID {
-		return Refund{}, ErrSelfApproval
-	}
-	if r.Approval != ApprovalPending {
-		return Refund{}, conflict(r)
+	if err := s.allow(actor, action, r); err != nil {
+		return Refund{}, err
 	}
 	return r, nil
 }

@@ -31,6 +31,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -191,8 +192,8 @@ func (res *Resolution) check() *ValidationError {
 // ErrConflict (not in needs attention, final already, or mid-call: a
 // webhook, a poll or another manager got there first).
 func (s *Service) Resolve(ctx context.Context, actor Actor, id string, res Resolution) (Refund, error) {
-	if actor.Role != RoleManager {
-		return Refund{}, ErrForbidden
+	if err := s.permit(actor, policy.Resolve); err != nil {
+		return Refund{}, err
 	}
 	if _, err := s.Get(ctx, id); err != nil {
 		return Refund{}, err
@@ -205,8 +206,8 @@ func (s *Service) Resolve(ctx context.Context, actor Actor, id string, res Resol
 		if err != nil {
 			return err
 		}
-		if !cur.NeedsAttention() || (cur.Submission != SubProcessing && cur.Submission != SubUnknown) {
-			return conflict(cur)
+		if err := s.allow(actor, policy.Resolve, cur); err != nil {
+			return err
 		}
 		ok, err := tx.ResolveRefund(ctx, id, cur.Submission, store.Resolution{Outcome: res.Outcome, By: actor.ID,
 			ByName: actor.Name, Note: res.Note, Ref: res.Ref})
@@ -217,7 +218,7 @@ func (s *Service) Resolve(ctx context.Context, actor Actor, id string, res Resol
 		if res.Outcome == SubFailed {
 			outcome = audit.OutcomeFailure
 		}
-		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: actor.Role,
+		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: string(actor.Role),
 			Action: audit.ActionRefundResolved, Outcome: outcome, TargetType: "refund", TargetID: id,
 			Details: map[string]any{"api": string(cur.API), "from": cur.Submission, "to": res.Outcome, "manual": true,
 				"note": res.Note, "neox_ref": res.Ref, "reason": cur.AttentionReason, "amount": cur.Amount}})

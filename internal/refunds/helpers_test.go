@@ -13,15 +13,16 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
 var (
-	staff    = Actor{ID: 1, Name: "lan", Role: RoleStaff}
-	staff2   = Actor{ID: 5, Name: "hoa", Role: RoleStaff}
-	manager  = Actor{ID: 2, Name: "minh", Role: RoleManager}
-	manager2 = Actor{ID: 3, Name: "tuan", Role: RoleManager}
-	admin    = Actor{ID: 4, Name: "root", Role: RoleAdmin}
+	staff    = Actor{ID: 1, Name: "lan", Role: policy.Staff}
+	staff2   = Actor{ID: 5, Name: "hoa", Role: policy.Staff}
+	manager  = Actor{ID: 2, Name: "minh", Role: policy.Manager}
+	manager2 = Actor{ID: 3, Name: "tuan", Role: policy.Manager}
+	admin    = Actor{ID: 4, Name: "root", Role: policy.Admin}
 )
 
 func openDB(t testing.TB) *store.DB {

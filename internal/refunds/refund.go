@@ -35,6 +35,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/policy"
 )
 
 // API names a NeoX product.
@@ -50,18 +52,11 @@ const (
 // Valid reports whether a is one of the three products.
 func (a API) Valid() bool { return a == APIPG || a == APIGC || a == APICOL }
 
-// Roles as carried by Actor.Role.
-const (
-	RoleStaff   = "staff"
-	RoleManager = "manager"
-	RoleAdmin   = "admin"
-)
-
 // Actor is the signed-in user acting on a refund.
 type Actor struct {
 	ID   int64
 	Name string
-	Role string // "staff" | "manager" | "admin"
+	Role policy.Role
 }
 
 // In-house approval states.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -83,6 +84,9 @@ type Options struct {
 	// dead process's and is taken over at once, lease or not.
 	SoleWorker bool
 	Logger     *slog.Logger
+	// Policy decides who may do what to a refund; the zero value is the
+	// desk's rules. The handlers must ask the same one.
+	Policy policy.Policy
 }
 
 // Service is the refund domain. Its methods are safe for concurrent use.
@@ -224,8 +228,8 @@ type NewRequest struct {
 // the refund created first. Errors: *ValidationError, ErrNotConfigured,
 // ErrForbidden (admins do not request refunds), wrapped NeoX errors.
 func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refund, error) {
-	if actor.Role != RoleStaff && actor.Role != RoleManager {
-		return Refund{}, ErrForbidden
+	if err := s.permit(actor, policy.Request); err != nil {
+		return Refund{}, err
 	}
 	req.TransactionRef = strings.TrimSpace(req.TransactionRef)
 	req.PaymentID = strings.TrimSpace(req.PaymentID)
@@ -298,7 +302,7 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 			AccountHash: accHash}); err != nil {
 			return fmt.Errorf("refunds: %w", err)
 		}
-		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: actor.Role,
+		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: string(actor.Role),
 			Action: audit.ActionRefundRequested, Outcome: audit.OutcomeSuccess, TargetType: "refund", TargetID: r.ID,
 			Details: map[string]any{"api": string(r.API), "transaction_ref": r.TransactionRef, "payment_id": r.PaymentID,
 				"amount": r.Amount, "currency": r.Currency, "reason_code": r.ReasonCode}})

@@ -53,7 +53,6 @@ type Figure struct {
 
 // DashboardView is the home page's content, ready to render.
 type DashboardView struct {
-	Role    string
 	Figures []Figure
 	Charts  []BarChart
 	Stacks  []StackChart
@@ -66,9 +65,11 @@ func day(t time.Time) string { return t.Format("2006-01-02") }
 
 // NewDashboardView turns the dashboard figures into charts and tables in
 // ctx's language. Links point at the refunds list filtered the same way.
-func NewDashboardView(ctx context.Context, role string, d refunds.Dashboard) DashboardView {
-	v := DashboardView{Role: role}
-	if role != "manager" {
+// whole: d is the whole desk's (the viewer may see everyone's refunds),
+// not the viewer's own.
+func NewDashboardView(ctx context.Context, whole bool, d refunds.Dashboard) DashboardView {
+	var v DashboardView
+	if !whole {
 		v.Charts = append(v.Charts, mineChart(ctx, d))
 		return v
 	}

@@ -54,12 +54,6 @@ func decider(r refunds.Refund) string {
 	return r.RequestedByName
 }
 
-// mayOpen says whether the viewer may open a refund's page: managers any,
-// staff their own (the handlers' rule, canSee).
-func mayOpen(v Viewer, r refunds.Refund) bool {
-	return v.Role == "manager" || (v.ID != 0 && r.RequestedBy == v.ID)
-}
-
 // viewerOf is the page's viewer, or nobody.
 func viewerOf(p Page) Viewer {
 	if p.Viewer == nil {

@@ -1,11 +1,15 @@
 // Package templates holds the templ components that render every page.
-// View types here keep the templates independent of domain packages.
+// Templates decide nothing about permissions: what a viewer may see and do
+// comes from package policy, as booleans in the view types or through
+// Viewer.May and Viewer.MayOn.
 package templates
 
 import (
 	"context"
 	"time"
 
+	"github.com/neox-refund-desk/refunddesk/internal/policy"
+	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/web/static"
 )
 
@@ -14,7 +18,20 @@ type Viewer struct {
 	ID          int64
 	Username    string
 	DisplayName string
-	Role        string
+	Role        policy.Role // named in the header; what it may do is the policy's answer
+	// Policy is the rules the handlers apply: navigation, panels and links
+	// show only what the viewer may open.
+	Policy policy.Policy
+}
+
+// May reports whether the viewer may use a part of the desk.
+func (v Viewer) May(a policy.Action) bool {
+	return v.Policy.Permits(policy.Actor{ID: v.ID, Role: v.Role}, a)
+}
+
+// MayOn reports whether the viewer may do a to refund r.
+func (v Viewer) MayOn(a policy.Action, r refunds.Refund) bool {
+	return v.Policy.Can(policy.Actor{ID: v.ID, Role: v.Role}, a, r.Subject())
 }
 
 // Page carries what every full page needs.
@@ -67,28 +84,32 @@ func Nav(ctx context.Context, v *Viewer) []NavItem {
 		return nil
 	}
 	items := []NavItem{{"home", tr(ctx, "nav.home"), "/"}}
-	switch v.Role {
-	case "staff":
+	if v.May(policy.RefundWork) {
 		items = append(items, NavItem{"transactions", tr(ctx, "nav.transactions"), "/transactions"},
 			NavItem{"refunds", tr(ctx, "nav.refunds"), "/refunds"})
-	case "manager":
-		items = append(items, NavItem{"transactions", tr(ctx, "nav.transactions"), "/transactions"},
-			NavItem{"refunds", tr(ctx, "nav.refunds"), "/refunds"},
-			NavItem{"approvals", tr(ctx, "nav.approvals"), "/approvals"}, NavItem{"attention", tr(ctx, "nav.attention"), "/attention"},
-			NavItem{"audit", tr(ctx, "nav.audit"), "/audit"})
-	case "admin":
-		items = append(items, NavItem{"users", tr(ctx, "nav.users"), "/users"})
+	}
+	for _, it := range []struct {
+		action          policy.Action
+		key, label, url string
+	}{
+		{policy.ViewApprovals, "approvals", "nav.approvals", "/approvals"},
+		{policy.ViewAttention, "attention", "nav.attention", "/attention"},
+		{policy.ViewAudit, "audit", "nav.audit", "/audit"},
+		{policy.ManageUsers, "users", "nav.users", "/users"},
+	} {
+		if v.May(it.action) {
+			items = append(items, NavItem{it.key, tr(ctx, it.label), it.url})
+		}
 	}
 	return append(items, NavItem{"account", tr(ctx, "nav.account"), "/account"})
 }
 
 // RoleLabel names a role in ctx's language.
-func RoleLabel(ctx context.Context, role string) string {
-	switch role {
-	case "staff", "manager", "admin":
-		return tr(ctx, "role."+role)
+func RoleLabel(ctx context.Context, role policy.Role) string {
+	if role.Valid() {
+		return tr(ctx, "role."+string(role))
 	}
-	return role
+	return string(role)
 }
 
 func asset(name string) string { return static.URL(name) }

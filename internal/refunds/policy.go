@@ -1,0 +1,53 @@
+package refunds
+
+// Who may do what to a refund is package policy's answer; the domain asks
+// it again before changing anything (the route and the page asked first),
+// and turns its refusals into the Service's errors.
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/neox-refund-desk/refunddesk/internal/policy"
+)
+
+// Subject is the refund as the policy reads it.
+func (r Refund) Subject() policy.Subject {
+	return policy.Subject{RequestedBy: r.RequestedBy, Approval: r.Approval, Submission: r.Submission,
+		NeedsAttention: r.NeedsAttention(), API: string(r.API), Amount: r.Amount, Currency: r.Currency}
+}
+
+// Policy is the actor as the policy reads it.
+func (a Actor) Policy() policy.Actor { return policy.Actor{ID: a.ID, Role: a.Role} }
+
+// Policy returns the rules this service applies, for the pages to ask the
+// same ones.
+func (s *Service) Policy() policy.Policy { return s.opt.Policy }
+
+// permit is the first check, before the refund is read: whether the
+// actor's role may do action at all. Errors: ErrForbidden.
+func (s *Service) permit(actor Actor, action policy.Action) error {
+	if !s.opt.Policy.Permits(actor.Policy(), action) {
+		return fmt.Errorf("%w: %w", ErrForbidden, &policy.Denial{Action: action, Role: actor.Role, Reason: policy.ReasonRole})
+	}
+	return nil
+}
+
+// allow says whether actor may do action to r now. Errors: ErrSelfApproval,
+// ErrForbidden (wrapping the *policy.Denial with its reason), ErrConflict
+// (r's state does not allow it).
+func (s *Service) allow(actor Actor, action policy.Action, r Refund) error {
+	err := s.opt.Policy.Decide(actor.Policy(), action, r.Subject())
+	var d *policy.Denial
+	switch {
+	case err == nil:
+		return nil
+	case !errors.As(err, &d):
+		return err
+	case d.Reason == policy.ReasonState:
+		return conflict(r)
+	case d.Reason == policy.ReasonSelf:
+		return fmt.Errorf("%w: %w", ErrSelfApproval, err)
+	}
+	return fmt.Errorf("%w: %w", ErrForbidden, err)
+}
