@@ -164,7 +164,7 @@ func TestWebhookRefusals(t *testing.T) {
 	if res := e.postRaw("/webhooks/neox/col", unknown, nil); res.status != http.StatusOK {
 		t.Fatalf("unknown refund: %d", res.status)
 	}
-	hooks, err := e.refunds.UnmatchedWebhooks(context.Background(), 10)
+	hooks, err := e.db.UnmatchedWebhooks(context.Background(), 10)
 	if err != nil || len(hooks) != 1 {
 		t.Fatalf("unmatched webhooks: %v, %v", hooks, err)
 	}

@@ -140,14 +140,6 @@ func decodeCursor(c Cursor) (cursorData, error) {
 	return d, nil
 }
 
-// UnmatchedWebhooks lists stored webhooks that matched no refund, newest first.
-func (s *Service) UnmatchedWebhooks(ctx context.Context, limit int) ([]WebhookEvent, error) {
-	if limit <= 0 || limit > MaxPageSize {
-		limit = DefaultPageSize
-	}
-	return webhookEvents(s.db.UnmatchedWebhooks(ctx, limit))
-}
-
 // SuspiciousWebhooks lists stored webhooks kept for review because they
 // disagree with the refund they name, or contradict a manual resolution,
 // newest first.
@@ -156,11 +148,6 @@ func (s *Service) SuspiciousWebhooks(ctx context.Context, limit int) ([]WebhookE
 		limit = DefaultPageSize
 	}
 	return webhookEvents(s.db.ReviewWebhooks(ctx, limit))
-}
-
-// Webhooks lists the webhooks stored for a refund, oldest first.
-func (s *Service) Webhooks(ctx context.Context, refundID string) ([]WebhookEvent, error) {
-	return webhookEvents(s.db.RefundWebhooks(ctx, refundID))
 }
 
 func webhookEvents(recs []store.WebhookRecord, err error) ([]WebhookEvent, error) {
@@ -174,26 +161,4 @@ func webhookEvents(recs []store.WebhookRecord, err error) ([]WebhookEvent, error
 			Deliveries: w.Deliveries, Verified: w.Verified, Applied: w.Applied, Reason: w.Reason, RawBody: w.RawBody})
 	}
 	return out, nil
-}
-
-// Stats counts refunds per state for the dashboard.
-func (s *Service) Stats(ctx context.Context) (Stats, error) {
-	c, err := s.db.CountRefunds(ctx)
-	if err != nil {
-		return Stats{}, fmt.Errorf("refunds: stats: %w", err)
-	}
-	st := Stats{ByApproval: map[string]int{}, BySubmission: map[string]int{}, UnmatchedHooks: c.Unmatched,
-		SuspiciousHooks: c.Review}
-	for _, n := range c.States {
-		st.ByApproval[n.Approval] += n.N
-		st.BySubmission[n.Submission] += n.N
-		if n.Submission == SubQueued || n.Submission == SubSending || n.Submission == SubUnknown {
-			st.Queue += n.N
-		}
-	}
-	st.PendingCount = st.ByApproval[ApprovalPending]
-	if !c.OldestPending.IsZero() {
-		st.OldestPending = s.now().Sub(c.OldestPending)
-	}
-	return st, nil
 }

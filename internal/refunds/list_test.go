@@ -86,27 +86,6 @@ func TestListKeysetPagination(t *testing.T) {
 	}
 }
 
-func TestStats(t *testing.T) {
-	clk := newClock()
-	db := openDB(t)
-	s := newService(t, db, Gateways{COL: &fakeCOL{getTxn: paidCOL(10_000_000, 0)}}, Options{Now: clk.Now})
-	ctx := context.Background()
-	mustCreate(t, s, staff, colRequest(1000, ""))
-	b := mustCreate(t, s, staff, colRequest(1000, ""))
-	if _, err := s.Approve(ctx, manager, b.ID, ""); err != nil {
-		t.Fatal(err)
-	}
-	clk.Advance(time.Hour)
-	st, err := s.Stats(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.PendingCount != 1 || st.ByApproval[ApprovalApproved] != 1 || st.BySubmission[SubQueued] != 1 ||
-		st.Queue != 1 || st.OldestPending < time.Hour || st.OldestPending > 2*time.Hour {
-		t.Errorf("stats = %+v", st)
-	}
-}
-
 func TestLookup(t *testing.T) {
 	db := openDB(t)
 	gc := &fakeGC{getOrder: func(_ context.Context, id, _ string) (neox.CollectionOrder, error) {

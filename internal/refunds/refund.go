@@ -269,19 +269,6 @@ type WebhookEvent struct {
 	RawBody        string
 }
 
-// Stats summarises refunds for the dashboard.
-type Stats struct {
-	ByApproval     map[string]int
-	BySubmission   map[string]int
-	Queue          int           // approved refunds waiting to be sent or retried (QUEUED, SENDING, UNKNOWN)
-	OldestPending  time.Duration // age of the oldest refund awaiting approval; 0 when none
-	PendingCount   int
-	UnmatchedHooks int
-	// SuspiciousHooks counts deliveries kept for review: signed, but
-	// disagreeing with the refund they name or with a manual resolution.
-	SuspiciousHooks int
-}
-
 func conflict(r Refund) error {
 	return fmt.Errorf("%w: approval %s, submission %s", ErrConflict, r.Approval, r.Submission)
 }
