@@ -112,6 +112,7 @@ func (s *Server) routes() []route {
 
 		// Admins: users.
 		{"GET /users", may(policy.ManageUsers), s.handleUsers},
+		{"GET /users/one-time-password", may(policy.ManageUsers), s.handleOneTimePassword},
 		{"POST /users", may(policy.ManageUsers), s.handleUserAdd},
 		{"POST /users/{id}/disable", may(policy.ManageUsers), s.handleUserDisable},
 		{"POST /users/{id}/enable", may(policy.ManageUsers), s.handleUserEnable},
