@@ -103,16 +103,16 @@ func (l *Log) ExportCSV(ctx context.Context, w io.Writer, f Filter) (int64, erro
 		rec[0] = strconv.FormatInt(r.Seq, 10)
 		rec[1] = r.At
 		rec[2] = strconv.FormatInt(r.ActorID, 10)
-		rec[3] = cell(r.ActorName)
-		rec[4] = cell(r.ActorRole)
-		rec[5] = cell(r.Action)
-		rec[6] = cell(r.Outcome)
-		rec[7] = cell(r.TargetType)
-		rec[8] = cell(r.TargetID)
-		rec[9] = cell(r.ClientIP)
-		rec[10] = cell(r.UserAgent)
-		rec[11] = cell(r.RequestID)
-		rec[12] = cell(r.Details)
+		rec[3] = Cell(r.ActorName)
+		rec[4] = Cell(r.ActorRole)
+		rec[5] = Cell(r.Action)
+		rec[6] = Cell(r.Outcome)
+		rec[7] = Cell(r.TargetType)
+		rec[8] = Cell(r.TargetID)
+		rec[9] = Cell(r.ClientIP)
+		rec[10] = Cell(r.UserAgent)
+		rec[11] = Cell(r.RequestID)
+		rec[12] = Cell(r.Details)
 		rec[13] = r.PrevHash
 		rec[14] = r.Hash
 		// csv.Writer buffers (4 KiB) and writes through when full, and a
@@ -195,11 +195,11 @@ func isHash(s string) bool {
 	return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == ""
 }
 
-// cell neutralises spreadsheet formula injection (OWASP "CSV injection"):
+// Cell neutralises spreadsheet formula injection (OWASP "CSV injection"):
 // a value starting with = + - @ tab or carriage return gets a leading ' so
 // spreadsheets show it as text. Quoting of commas, quotes and newlines is
 // encoding/csv's job.
-func cell(s string) string {
+func Cell(s string) string {
 	if s == "" {
 		return s
 	}

@@ -81,6 +81,7 @@ func (s *Server) routes() []route {
 		{"GET /transactions", may(policy.RefundWork), s.handleTransactions},
 		{"GET /refunds/new", may(policy.Request), s.handleRefundForm},
 		{"POST /refunds", may(policy.Request), s.handleRefundCreate},
+		{"GET /refunds/export.csv", may(policy.RefundWork), s.handleRefundsExport},
 		{"GET /refunds", may(policy.RefundWork), s.handleRefunds},
 		{"GET /refunds/{id}", may(policy.View), s.handleRefund},
 		{"GET /refunds/{id}/status", may(policy.View), s.handleRefundStatus},
