@@ -21,7 +21,7 @@ type ListFilter struct {
 	From, To    time.Time
 	// On names the time From and To apply to: "" (when requested) or
 	// "final" (when NeoX's outcome or the decision made it final).
-	On                   string
+	On string
 	// MinAmount and MaxAmount are minor units of Currency: amounts of
 	// different currencies are never compared (List refuses them without
 	// one, and sorting by amount too).
