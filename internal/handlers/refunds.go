@@ -407,6 +407,13 @@ func (s *Server) handleApproveBulk(w http.ResponseWriter, r *http.Request) {
 		s.renderApprovals(w, r, http.StatusUnprocessableEntity, []string{tr(r, "ap.at_most")})
 		return
 	}
+	for _, id := range ids {
+		if _, err := uuid.Parse(id); err != nil {
+			// Not something the queue's checkboxes send: nothing is approved.
+			s.renderApprovals(w, r, http.StatusUnprocessableEntity, []string{tr(r, "ap.bad_id")})
+			return
+		}
+	}
 	u, _ := userFrom(r.Context())
 	approved, errs := s.refunds.ApproveMany(r.Context(), actorOf(u), ids)
 	results := []string{}
