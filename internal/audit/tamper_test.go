@@ -29,6 +29,11 @@ func tamperable(t *testing.T, n int) (*store.DB, *Log) {
 	return db, l
 }
 
+// rewindHeadSQL moves the chain's head row back to the newest event, as an
+// attacker who cut the end of the trail would, to leave a shorter chain that
+// verifies on its own.
+const rewindHeadSQL = `UPDATE audit_head SET (seq, hash, at) = (SELECT seq, hash, at FROM audit_events ORDER BY seq DESC LIMIT 1)`
+
 func exec(t *testing.T, db *store.DB, qs ...string) {
 	t.Helper()
 	for _, q := range qs {
@@ -74,12 +79,12 @@ func TestVerifyPinpointsTampering(t *testing.T) {
 			exec(t, db, tt.sql...)
 			if tt.rehash > 0 {
 				var r row
-				rows, err := db.Write.Query(`SELECT `+selectCols+` FROM audit_events WHERE seq = ?`, tt.rehash)
+				rows, err := db.Write.Query(`SELECT `+rowCols+` FROM audit_events WHERE seq = ?`, tt.rehash)
 				if err != nil {
 					t.Fatal(err)
 				}
 				rows.Next()
-				if err := r.scan(rows); err != nil {
+				if err := scanRow(rows, &r); err != nil {
 					t.Fatal(err)
 				}
 				rows.Close()
