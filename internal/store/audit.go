@@ -59,10 +59,7 @@ const (
 	// write transaction AppendAudit runs in already holds the database's
 	// write lock, so the plain SELECT reads a head no one else can move.
 	auditHeadForAppendSQL = `SELECT seq, hash, at FROM audit_head WHERE id = 1`
-	// OR FAIL (and the append-only trigger's RAISE(FAIL), migration 0015)
-	// keep the INSERT out of a statement savepoint, at which FTS5 would
-	// flush the previous event's search terms as a segment of their own.
-	auditInsertSQL = `INSERT OR FAIL INTO audit_events (` + auditCols + `)
+	auditInsertSQL = `INSERT INTO audit_events (` + auditCols + `)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	auditIndexSQL = `INSERT INTO audit_target_search (rowid, target_id) VALUES (?, ?)`
 	// The seq guard makes a head moved by anyone else fail the append
@@ -143,9 +140,10 @@ func (t *Tx) AppendAudit(ctx context.Context, build func(head AuditHead) (AuditR
 	// An empty target matches no search of three or more characters (the
 	// only ones the index answers), so it is not indexed.
 	if r.TargetID != "" {
-		if _, err := t.stx.StmtContext(ctx, s.index).ExecContext(ctx, r.Seq, r.TargetID); err != nil {
-			return fmt.Errorf("index audit event %d for search: %w", r.Seq, err)
+		if t.auditSearch == nil {
+			t.beforeCommit = append(t.beforeCommit, func() error { return t.indexAuditSearch(ctx) })
 		}
+		t.auditSearch = append(t.auditSearch, auditSearchEntry{seq: r.Seq, target: r.TargetID})
 	}
 	res, err := t.stx.StmtContext(ctx, s.move).ExecContext(ctx, r.Seq, r.Hash, r.At, head.Seq)
 	if err != nil {
@@ -154,6 +152,29 @@ func (t *Tx) AppendAudit(ctx context.Context, build func(head AuditHead) (AuditR
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
 		return fmt.Errorf("%w (it was at %d when read)", ErrAuditHeadMoved, head.Seq)
 	}
+	return nil
+}
+
+// auditSearchEntry is an appended event's target waiting to be indexed.
+type auditSearchEntry struct {
+	seq    int64
+	target string
+}
+
+// indexAuditSearch writes the targets of the events t appended into the
+// search index, just before t commits. Not at each append: the INSERT into
+// audit_events fires triggers, so SQLite gives it a statement savepoint,
+// and at every savepoint FTS5 flushes the terms it holds to disk. Indexing
+// as each event goes in would make one small index segment per event
+// (and the merges they cause); indexing last makes one per transaction.
+func (t *Tx) indexAuditSearch(ctx context.Context) error {
+	st := t.stx.StmtContext(ctx, t.db.audit.index)
+	for _, e := range t.auditSearch {
+		if _, err := st.ExecContext(ctx, e.seq, e.target); err != nil {
+			return fmt.Errorf("index audit event %d for search: %w", e.seq, err)
+		}
+	}
+	t.auditSearch = t.auditSearch[:0]
 	return nil
 }
 

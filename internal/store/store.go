@@ -175,6 +175,12 @@ type Tx struct {
 	stx *sql.Tx
 	now time.Time
 	db  *DB // for the statements prepared once per DB
+
+	// beforeCommit runs, in order, after fn succeeded and before the
+	// commit; an error rolls everything back. Operations use it for work
+	// best done once per transaction (audit.go: the search index).
+	beforeCommit []func() error
+	auditSearch  []auditSearchEntry // targets to index at commit (audit.go)
 }
 
 // Now is the time the transaction acts at.
@@ -220,9 +226,16 @@ func (db *DB) TxAt(ctx context.Context, now time.Time, fn func(tx *Tx) error) er
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	if err := fn(&Tx{stx: stx, now: now.UTC(), db: db}); err != nil {
+	tx := &Tx{stx: stx, now: now.UTC(), db: db}
+	if err := fn(tx); err != nil {
 		_ = stx.Rollback()
 		return err
+	}
+	for _, f := range tx.beforeCommit {
+		if err := f(); err != nil {
+			_ = stx.Rollback()
+			return err
+		}
 	}
 	if err := stx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)

@@ -18,20 +18,9 @@ SELECT 1, coalesce((SELECT seq FROM audit_events ORDER BY seq DESC LIMIT 1), 0),
 	coalesce((SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1), printf('%064d', 0)),
 	coalesce((SELECT at FROM audit_events ORDER BY seq DESC LIMIT 1), '');
 
--- The append now writes the search index itself, after the event, instead
--- of through a trigger. A trigger that writes to the FTS5 table makes every
--- insert open a statement savepoint, and FTS5 flushes its pending terms to
--- disk at each savepoint: one tiny index segment per event, plus the merges
--- they cause, where a transaction of many events should write one.
+-- The append writes the search index itself, once per transaction just
+-- before the commit, instead of through this trigger: an insert into
+-- audit_events fires triggers, so it opens a statement savepoint, and FTS5
+-- flushes its pending terms at every savepoint. Indexed per event, a
+-- transaction of many events wrote one tiny index segment per event.
 DROP TRIGGER audit_events_target_search;
-
--- For the same reason the append-only check fails with FAIL rather than
--- ABORT: ABORT promises to undo the statement's earlier changes, which needs
--- a statement savepoint. The check runs before the row is written, so FAIL
--- leaves nothing behind either, and the append's INSERT OR FAIL needs none.
-DROP TRIGGER audit_events_append_only;
-CREATE TRIGGER audit_events_append_only BEFORE INSERT ON audit_events
-WHEN NEW.seq <= (SELECT coalesce(max(seq), 0) FROM audit_events)
-BEGIN
-	SELECT RAISE(FAIL, 'audit_events is append-only');
-END;
