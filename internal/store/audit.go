@@ -59,7 +59,7 @@ const (
 	// write transaction AppendAudit runs in already holds the database's
 	// write lock, so the plain SELECT reads a head no one else can move.
 	auditHeadForAppendSQL = `SELECT seq, hash, at FROM audit_head WHERE id = 1`
-	auditInsertSQL = `INSERT INTO audit_events (` + auditCols + `)
+	auditInsertSQL        = `INSERT INTO audit_events (` + auditCols + `)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	auditIndexSQL = `INSERT INTO audit_target_search (rowid, target_id) VALUES (?, ?)`
 	// The seq guard makes a head moved by anyone else fail the append
