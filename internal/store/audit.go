@@ -37,9 +37,10 @@ type AuditHead struct {
 	At   string
 }
 
-// ErrAuditHeadMoved is returned by AppendAudit when the head row no longer
-// holds the head the new event was built on: another writer appended
-// without taking the head's lock. Nothing was appended.
+// ErrAuditHeadMoved is returned (wrapped) by the commit of a transaction
+// that appended audit events when the head row no longer holds the head
+// its first append read: another writer appended without taking the head's
+// lock. The transaction is rolled back, so nothing was appended.
 var ErrAuditHeadMoved = errors.New("store: the audit chain head moved during the append")
 
 // ErrAuditNoHead is returned when the audit_head row is missing (deleted
@@ -105,30 +106,38 @@ func (s *auditStmts) close() error {
 	return errors.Join(errs...)
 }
 
-// AppendAudit appends one event to the audit chain inside t. It reads the
-// head row locked (see auditHeadForAppendSQL), calls build with it for the
-// record that follows (its seq, prev_hash, time and hash are the caller's
-// rules), inserts the record, indexes its target for search, and moves the
-// head row to it, all in t: the event commits if and only if t does, and
-// no other writer can append between the read and the move.
+// AppendAudit appends one event to the audit chain inside t. The first
+// append of a transaction reads the head row locked (see
+// auditHeadForAppendSQL); build is called with the head for the record
+// that follows (its seq, prev_hash, time and hash are the caller's rules),
+// and the record is inserted. The transaction keeps the new head, so its
+// later appends chain on without reading the row again, and just before
+// the commit the head row is moved to the last event and the events'
+// targets are indexed for search. So the events commit if and only if t
+// does, and no other writer can append between the read and the move.
 //
-// It returns build's error as is, ErrAuditHeadMoved if the head row
-// changed under it (a writer that did not lock), and database errors
-// wrapped (the append-only trigger's refusal among them).
+// It returns build's error as is and database errors wrapped (the
+// append-only trigger's refusal among them). At the commit,
+// ErrAuditHeadMoved means the head row changed under t (a writer that did
+// not lock it); the transaction is then rolled back.
 func (t *Tx) AppendAudit(ctx context.Context, build func(head AuditHead) (AuditRecord, error)) error {
 	s, err := t.auditStmts()
 	if err != nil {
 		return err
 	}
-	var head AuditHead
-	err = t.stx.StmtContext(ctx, s.head).QueryRowContext(ctx).Scan(&head.Seq, &head.Hash, &head.At)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return ErrAuditNoHead
-	case err != nil:
-		return fmt.Errorf("read audit chain head: %w", err)
+	a := &t.audit
+	if !a.locked {
+		err := t.stx.StmtContext(ctx, s.head).QueryRowContext(ctx).Scan(&a.head.Seq, &a.head.Hash, &a.head.At)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return ErrAuditNoHead
+		case err != nil:
+			return fmt.Errorf("read audit chain head: %w", err)
+		}
+		a.locked, a.read = true, a.head
+		t.beforeCommit = append(t.beforeCommit, func() error { return t.auditCommit(ctx) })
 	}
-	r, err := build(head)
+	r, err := build(a.head)
 	if err != nil {
 		return err
 	}
@@ -137,22 +146,23 @@ func (t *Tx) AppendAudit(ctx context.Context, build func(head AuditHead) (AuditR
 		r.Details, r.PrevHash, r.Hash); err != nil {
 		return fmt.Errorf("insert audit event %d: %w", r.Seq, err)
 	}
+	a.head = AuditHead{Seq: r.Seq, Hash: r.Hash, At: r.At}
 	// An empty target matches no search of three or more characters (the
 	// only ones the index answers), so it is not indexed.
 	if r.TargetID != "" {
-		if t.auditSearch == nil {
-			t.beforeCommit = append(t.beforeCommit, func() error { return t.indexAuditSearch(ctx) })
-		}
-		t.auditSearch = append(t.auditSearch, auditSearchEntry{seq: r.Seq, target: r.TargetID})
-	}
-	res, err := t.stx.StmtContext(ctx, s.move).ExecContext(ctx, r.Seq, r.Hash, r.At, head.Seq)
-	if err != nil {
-		return fmt.Errorf("move audit chain head to %d: %w", r.Seq, err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return fmt.Errorf("%w (it was at %d when read)", ErrAuditHeadMoved, head.Seq)
+		a.search = append(a.search, auditSearchEntry{seq: r.Seq, target: r.TargetID})
 	}
 	return nil
+}
+
+// auditTxState is what a write transaction knows of the audit chain once
+// it has appended: the head row it read (and holds locked), the head it
+// has moved the chain to, and the targets still to index.
+type auditTxState struct {
+	locked bool
+	read   AuditHead
+	head   AuditHead
+	search []auditSearchEntry
 }
 
 // auditSearchEntry is an appended event's target waiting to be indexed.
@@ -161,20 +171,31 @@ type auditSearchEntry struct {
 	target string
 }
 
-// indexAuditSearch writes the targets of the events t appended into the
-// search index, just before t commits. Not at each append: the INSERT into
+// auditCommit runs just before a transaction that appended commits: it
+// indexes the appended events' targets for search and moves the head row.
+//
+// The index is written here rather than at each append: an insert into
 // audit_events fires triggers, so SQLite gives it a statement savepoint,
 // and at every savepoint FTS5 flushes the terms it holds to disk. Indexing
-// as each event goes in would make one small index segment per event
+// each event as it goes in would make one small index segment per event
 // (and the merges they cause); indexing last makes one per transaction.
-func (t *Tx) indexAuditSearch(ctx context.Context) error {
-	st := t.stx.StmtContext(ctx, t.db.audit.index)
-	for _, e := range t.auditSearch {
-		if _, err := st.ExecContext(ctx, e.seq, e.target); err != nil {
-			return fmt.Errorf("index audit event %d for search: %w", e.seq, err)
+func (t *Tx) auditCommit(ctx context.Context) error {
+	a := &t.audit
+	if len(a.search) > 0 {
+		st := t.stx.StmtContext(ctx, t.db.audit.index)
+		for _, e := range a.search {
+			if _, err := st.ExecContext(ctx, e.seq, e.target); err != nil {
+				return fmt.Errorf("index audit event %d for search: %w", e.seq, err)
+			}
 		}
 	}
-	t.auditSearch = t.auditSearch[:0]
+	res, err := t.stx.StmtContext(ctx, t.db.audit.move).ExecContext(ctx, a.head.Seq, a.head.Hash, a.head.At, a.read.Seq)
+	if err != nil {
+		return fmt.Errorf("move audit chain head to %d: %w", a.head.Seq, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fmt.Errorf("%w (it was at %d when read)", ErrAuditHeadMoved, a.read.Seq)
+	}
 	return nil
 }
 
@@ -190,8 +211,12 @@ func (t *Tx) auditStmts() (*auditStmts, error) {
 // directly rather than through AppendAudit (a test fixture, an operator's
 // bulk import): it indexes those past the head row for search and moves
 // the head row to the newest event. It returns how many it took in. It
-// checks nothing about the chain: Verify does.
+// checks nothing about the chain: Verify does. Call it in a transaction
+// of its own, not one that appends.
 func (t *Tx) AuditAdoptImported(ctx context.Context) (int64, error) {
+	if t.audit.locked {
+		return 0, errors.New("store: AuditAdoptImported in a transaction that appended audit events")
+	}
 	var from int64
 	if err := t.stx.QueryRowContext(ctx, `SELECT seq FROM audit_head WHERE id = 1`).Scan(&from); err != nil {
 		return 0, fmt.Errorf("read audit chain head: %w", err)
@@ -249,9 +274,15 @@ func (db *DB) AuditChain(ctx context.Context, from int64, each func(*AuditRecord
 	return auditChain(ctx, stx, from, each)
 }
 
-// AuditChain is DB.AuditChain on t, which sees t's own uncommitted events.
+// AuditChain is DB.AuditChain on t, which sees t's own uncommitted
+// events; after t appended, the head is the one t will leave in the head
+// row at its commit.
 func (t *Tx) AuditChain(ctx context.Context, from int64, each func(*AuditRecord) error) (head AuditHead, present bool, err error) {
-	return auditChain(ctx, t.stx, from, each)
+	head, present, err = auditChain(ctx, t.stx, from, each)
+	if err == nil && t.audit.locked {
+		head, present = t.audit.head, true
+	}
+	return head, present, err
 }
 
 func auditChain(ctx context.Context, q auditQuerier, from int64, each func(*AuditRecord) error) (AuditHead, bool, error) {

@@ -180,7 +180,7 @@ type Tx struct {
 	// commit; an error rolls everything back. Operations use it for work
 	// best done once per transaction (audit.go: the search index).
 	beforeCommit []func() error
-	auditSearch  []auditSearchEntry // targets to index at commit (audit.go)
+	audit        auditTxState // the audit chain's head as this transaction moves it (audit.go)
 }
 
 // Now is the time the transaction acts at.
