@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/store"
@@ -18,9 +19,10 @@ var ErrInvalid = errors.New("audit: invalid event")
 
 // Log records events into, and reads them back from, the audit_events table.
 type Log struct {
-	db     *store.DB
-	now    func() time.Time
-	actors actorCache
+	db      *store.DB
+	now     func() time.Time
+	actors  actorCache
+	hashers sync.Pool // of *hasher: Record reuses their buffers
 }
 
 // New returns a Log over db; now is its clock (nil means time.Now).
@@ -73,7 +75,12 @@ func (l *Log) Record(ctx context.Context, tx *store.Tx, e Event) error {
 		if r.At < head.At {
 			r.At = head.At
 		}
-		r.Hash = rowHash(&r)
+		hs, _ := l.hashers.Get().(*hasher)
+		if hs == nil {
+			hs = newHasher()
+		}
+		r.Hash = hs.sum(&r)
+		l.hashers.Put(hs)
 		return r, nil
 	})
 	if err != nil {
