@@ -174,3 +174,42 @@ func TestAnchorText(t *testing.T) {
 		}
 	}
 }
+
+// The chain's head row moves with every append, so Verify notices what a
+// chain that still links cannot show: events cut off the end (unless the
+// head row is rewound too), events added behind the application's back,
+// and a rewritten newest event or head row.
+func TestVerifyChecksTheHeadRow(t *testing.T) {
+	tests := []struct {
+		name       string
+		sql        []string
+		wantBroken int64
+		wantIn     string
+	}{
+		{name: "end cut", sql: []string{`DELETE FROM audit_events WHERE seq > 8`}, wantBroken: 9, wantIn: "head row records event 10"},
+		{name: "head row edited", sql: []string{`UPDATE audit_head SET hash = printf('%064d', 1)`}, wantBroken: 10, wantIn: "differs from the chain's head row"},
+		// As if event 10 had been inserted behind the application's back.
+		{name: "head row behind", sql: []string{`UPDATE audit_head SET seq = 9`}, wantBroken: 10, wantIn: "past the chain's head row"},
+		{name: "head row deleted", sql: []string{`DELETE FROM audit_head`}, wantBroken: 11, wantIn: "missing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, l := tamperable(t, 10)
+			exec(t, db, tt.sql...)
+			st, err := l.Verify(context.Background(), Anchor{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.OK || st.BrokenSeq != tt.wantBroken || !strings.Contains(st.Problem, tt.wantIn) {
+				t.Fatalf("verify = %+v, want broken at %d (%q)", st, tt.wantBroken, tt.wantIn)
+			}
+		})
+	}
+	// Rewinding the head row with the cut leaves a chain that verifies: only
+	// a head kept outside the database (CheckHead) sees that cut.
+	db, l := tamperable(t, 10)
+	exec(t, db, `DELETE FROM audit_events WHERE seq > 8`, rewindHeadSQL)
+	if st, err := l.Verify(context.Background(), Anchor{}); err != nil || !st.OK || st.VerifiedSeq != 8 {
+		t.Fatalf("cut with the head rewound = %+v, %v", st, err)
+	}
+}
