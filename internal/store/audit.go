@@ -135,13 +135,14 @@ func (t *Tx) AppendAudit(ctx context.Context, build func(head AuditHead) (AuditR
 			return fmt.Errorf("read audit chain head: %w", err)
 		}
 		a.locked, a.read = true, a.head
+		a.insert = t.stx.StmtContext(ctx, s.insert) // bound once: a transaction may append many events
 		t.beforeCommit = append(t.beforeCommit, func() error { return t.auditCommit(ctx) })
 	}
 	r, err := build(a.head)
 	if err != nil {
 		return err
 	}
-	if _, err := t.stx.StmtContext(ctx, s.insert).ExecContext(ctx, r.Seq, r.At, r.ActorID, r.ActorName, r.ActorRole,
+	if _, err := a.insert.ExecContext(ctx, r.Seq, r.At, r.ActorID, r.ActorName, r.ActorRole,
 		r.Action, r.Outcome, r.TargetType, r.TargetID, r.ClientIP, r.UserAgent, r.RequestID,
 		r.Details, r.PrevHash, r.Hash); err != nil {
 		return fmt.Errorf("insert audit event %d: %w", r.Seq, err)
@@ -163,6 +164,7 @@ type auditTxState struct {
 	read   AuditHead
 	head   AuditHead
 	search []auditSearchEntry
+	insert *sql.Stmt // the prepared INSERT bound to the transaction
 }
 
 // auditSearchEntry is an appended event's target waiting to be indexed.
