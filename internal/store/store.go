@@ -178,7 +178,8 @@ type Tx struct {
 
 	// beforeCommit runs, in order, after fn succeeded and before the
 	// commit; an error rolls everything back. Operations use it for work
-	// best done once per transaction (audit.go: the search index).
+	// best done once per transaction (audit.go: the chain head row and the
+	// search index).
 	beforeCommit []func() error
 	audit        auditTxState // the audit chain's head as this transaction moves it (audit.go)
 }
