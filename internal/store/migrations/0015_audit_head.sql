@@ -23,4 +23,4 @@ SELECT 1, coalesce((SELECT seq FROM audit_events ORDER BY seq DESC LIMIT 1), 0),
 -- audit_events fires triggers, so it opens a statement savepoint, and FTS5
 -- flushes its pending terms at every savepoint. Indexed per event, a
 -- transaction of many events wrote one tiny index segment per event.
-DROP TRIGGER audit_events_target_search;
+DROP TRIGGER IF EXISTS audit_events_target_search;
