@@ -149,6 +149,79 @@ func benchBareInsert(b *testing.B, table string, per int) {
 	reportRate(b, int64(b.N), "events/s")
 }
 
+// BenchmarkAppendBareInterleaved measures the append and the bare insert
+// of BenchmarkAuditAppend and BenchmarkBareInsert in turns, batch by batch
+// (alternating which goes first), so both see the same moments of a shared
+// machine's load: run apart, seconds away from each other, their wall
+// times swing too much to be compared. It reports each one's wall time per
+// event and bare ÷ append (the issue's ratio: 1 is as fast as the bare
+// insert).
+func BenchmarkAppendBareInterleaved(b *testing.B) {
+	for _, cs := range commitSizes {
+		b.Run(cs.name, func(b *testing.B) {
+			ctx := context.Background()
+			adb, bdb := openDB(b), openDB(b)
+			if _, err := bdb.Write.ExecContext(ctx, `CREATE TABLE bare AS SELECT * FROM audit_events WHERE 0`); err != nil {
+				b.Fatal(err)
+			}
+			l := New(adb, nil)
+			evs := make([]Event, 100)
+			rows := make([]row, 100)
+			for i := range evs {
+				evs[i] = benchEvent(int64(i + 1))
+				rows[i] = fixtureRow(int64(i+1), 1_000_000)
+				rows[i].PrevHash, rows[i].Hash = GenesisHash, GenesisHash
+			}
+			q := `INSERT INTO bare (seq, at, actor_id, actor_name, actor_role, action, outcome, target_type, target_id,
+				client_ip, user_agent, request_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+			appendBatch := func(from, to int) error {
+				return adb.Tx(ctx, func(tx *store.Tx) error {
+					for j := from; j < to; j++ {
+						if err := l.Record(ctx, tx, evs[j%len(evs)]); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			}
+			bareBatch := func(from, to int) error {
+				return rawTx(ctx, bdb, func(tx *sql.Tx) error {
+					for j := from; j < to; j++ {
+						r := rows[j%len(rows)]
+						if _, err := tx.ExecContext(ctx, q, j+1, r.At, r.ActorID, r.ActorName, r.ActorRole, r.Action, r.Outcome,
+							r.TargetType, r.TargetID, r.ClientIP, r.UserAgent, r.RequestID, r.Details, r.PrevHash, r.Hash); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			}
+			var inAppend, inBare time.Duration
+			timed := func(f func(int, int) error, from, to int, total *time.Duration) {
+				start := time.Now()
+				if err := f(from, to); err != nil {
+					b.Fatal(err)
+				}
+				*total += time.Since(start)
+			}
+			b.ResetTimer()
+			for i, k := 0, 0; i < b.N; i, k = i+cs.per, k+1 {
+				to := min(i+cs.per, b.N)
+				if k%2 == 0 {
+					timed(appendBatch, i, to, &inAppend)
+					timed(bareBatch, i, to, &inBare)
+				} else {
+					timed(bareBatch, i, to, &inBare)
+					timed(appendBatch, i, to, &inAppend)
+				}
+			}
+			b.ReportMetric(float64(inAppend.Microseconds())/float64(b.N), "append-µs/event")
+			b.ReportMetric(float64(inBare.Microseconds())/float64(b.N), "bare-µs/event")
+			b.ReportMetric(inBare.Seconds()/inAppend.Seconds(), "bare/append")
+		})
+	}
+}
+
 const (
 	bigN           = 1_000_000
 	fixtureVersion = "2" // 2: the search index and head row written by AuditAdoptImported
