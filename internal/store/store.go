@@ -33,6 +33,8 @@ type DB struct {
 	Read  *sql.DB
 	Path  string
 
+	audit *auditStmts // the audit append's prepared statements (audit.go)
+
 	mu     sync.Mutex
 	damage error // what the last CheckIntegrity found; nil when fine or never run
 }
@@ -84,6 +86,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
+	if err := db.prepareAudit(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
 	r, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
 		w.Close()
@@ -97,7 +103,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 
 // Close closes both pools.
 func (db *DB) Close() error {
-	var errs []error
+	errs := []error{db.audit.close()}
 	if db.Read != nil {
 		errs = append(errs, db.Read.Close())
 	}
@@ -168,6 +174,14 @@ func (db *DB) Damaged() error {
 type Tx struct {
 	stx *sql.Tx
 	now time.Time
+	db  *DB // for the statements prepared once per DB
+
+	// beforeCommit runs, in order, after fn succeeded and before the
+	// commit; an error rolls everything back. Operations use it for work
+	// best done once per transaction (audit.go: the chain head row and the
+	// search index).
+	beforeCommit []func() error
+	audit        auditTxState // the audit chain's head as this transaction moves it (audit.go)
 }
 
 // Now is the time the transaction acts at.
@@ -213,9 +227,16 @@ func (db *DB) TxAt(ctx context.Context, now time.Time, fn func(tx *Tx) error) er
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	if err := fn(&Tx{stx: stx, now: now.UTC()}); err != nil {
+	tx := &Tx{stx: stx, now: now.UTC(), db: db}
+	if err := fn(tx); err != nil {
 		_ = stx.Rollback()
 		return err
+	}
+	for _, f := range tx.beforeCommit {
+		if err := f(); err != nil {
+			_ = stx.Rollback()
+			return err
+		}
 	}
 	if err := stx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
