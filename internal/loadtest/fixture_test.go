@@ -180,12 +180,12 @@ func (m *multiInsert) flush(ctx context.Context) error {
 	}
 	defer func() { m.args = m.args[:0] }()
 	if rows != m.batch {
-		_, err := m.tx.ExecContext(ctx, m.query(rows), m.args...)
+		_, err := m.tx.Raw().ExecContext(ctx, m.query(rows), m.args...)
 		return err
 	}
 	if m.stmt == nil {
 		var err error
-		if m.stmt, err = m.tx.PrepareContext(ctx, m.query(rows)); err != nil {
+		if m.stmt, err = m.tx.Raw().PrepareContext(ctx, m.query(rows)); err != nil {
 			return err
 		}
 	}
