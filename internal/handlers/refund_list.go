@@ -62,6 +62,13 @@ func parseRefundFilter(q url.Values, p policy.Policy, u auth.User, zone *time.Lo
 		form.Errors["q"] = "err.ref_search_too_long"
 	}
 	f.Search = form.Search
+	if q.Has("failure") {
+		form.Failure, form.HasFailure = q.Get("failure"), true
+		if len(form.Failure) > 500 {
+			form.Errors["status"] = "err.ref_search_too_long"
+		}
+		f.FailureReason, f.HasFailureReason = form.Failure, true
+	}
 	for _, a := range []struct {
 		field, val string
 		dst        *int64
@@ -111,6 +118,9 @@ func parseRefundFilter(q url.Values, p policy.Policy, u auth.User, zone *time.Lo
 
 func refundListQuery(form templates.RefundListForm) url.Values {
 	v := url.Values{}
+	if form.HasFailure {
+		v.Set("failure", form.Failure)
+	}
 	for k, val := range map[string]string{"status": form.Status, "api": form.API, "requester": form.Requester,
 		"from": form.From, "to": form.To, "on": form.On, "min": form.MinAmount, "max": form.MaxAmount, "sort": form.Sort, "dir": form.Dir,
 		"currency": form.Currency, "q": form.Search} {

@@ -321,6 +321,7 @@ var en = map[string]string{
 	"session.stay":                  "Stay signed in",
 	"session.ended":                 "Your session has ended. Sign in again to continue; this page will take you there.",
 	"session.expired_sign_in":       "Your session expired. Sign in again to continue where you were.",
+	"rl.failure_filter":             "Only refunds that failed with: %s",
 	"ap.bad_id":                     "Something other than refunds from the queue was sent; nothing was approved. Select refunds in the list and try again.",
 	"rl.search":                     "Search",
 	"rl.search_hint":                "Reference (or its start), refund id, payment id or NeoX refund id.",

@@ -316,6 +316,7 @@ var vi = map[string]string{
 	"session.stay":                  "Tiếp tục đăng nhập",
 	"session.ended":                 "Phiên làm việc đã kết thúc. Hãy đăng nhập lại để tiếp tục; trang này sẽ đưa bạn tới đó.",
 	"session.expired_sign_in":       "Phiên làm việc đã hết hạn. Hãy đăng nhập lại để tiếp tục từ chỗ bạn đang làm.",
+	"rl.failure_filter":             "Chỉ các yêu cầu thất bại với lý do: %s",
 	"ap.bad_id":                     "Dữ liệu gửi lên không phải là các yêu cầu trong hàng chờ; chưa có yêu cầu nào được duyệt. Hãy chọn trong danh sách rồi thử lại.",
 	"rl.search":                     "Tìm kiếm",
 	"rl.search_hint":                "Mã tham chiếu (hoặc phần đầu), mã yêu cầu hoàn tiền, mã thanh toán hoặc mã hoàn tiền của NeoX.",

@@ -30,14 +30,19 @@ type ListFilter struct {
 	// Search is a refund id, transaction reference (or its start), PG
 	// payment id or NeoX refund id.
 	Search string
-	Sort   string
+	// FailureReason, when HasFailureReason, keeps failed refunds whose
+	// reason reads so on the dashboard.
+	FailureReason    string
+	HasFailureReason bool
+	Sort             string
 	Desc   bool
 }
 
 // storeFilter checks f and turns it into the store's filter.
 func storeFilter(f ListFilter) (store.RefundFilter, error) {
 	q := store.RefundFilter{RequestedBy: f.RequestedBy, From: f.From, To: f.To, MinAmount: f.MinAmount,
-		MaxAmount: f.MaxAmount, Currency: f.Currency, Search: f.Search, ByAmount: f.Sort == "amount", Desc: f.Desc}
+		MaxAmount: f.MaxAmount, Currency: f.Currency, Search: f.Search,
+		FailureReason: f.FailureReason, HasFailureReason: f.HasFailureReason, ByAmount: f.Sort == "amount", Desc: f.Desc}
 	if f.Currency == "" && (f.MinAmount > 0 || f.MaxAmount > 0 || f.Sort == "amount") {
 		return q, invalid("currency", "choose a currency to compare amounts")
 	}

@@ -22,6 +22,10 @@ type RefundFilter struct {
 	// Search matches a refund id, transaction reference, PG payment id or
 	// NeoX's refund id exactly, or the start of a transaction reference.
 	Search string
+	// FailureReason, when HasFailureReason, keeps the refunds whose
+	// failure reads so on the dashboard ("" for those with none).
+	FailureReason    string
+	HasFailureReason bool
 	// From (inclusive) and To (exclusive) bound requested_at, or final_at
 	// when OnFinal (then refunds not final are left out).
 	From, To             time.Time
@@ -66,6 +70,14 @@ func (db *DB) ListRefunds(ctx context.Context, f RefundFilter) ([]RefundRecord, 
 	args = append(args, f.Limit)
 	return refundQuery(ctx, db.Read, q, args...)
 }
+
+// refundFailureReason is how a failed refund's reason reads: the desk's
+// own, else NeoX's message, else its code. The dashboard groups by it and
+// its links filter by it.
+const refundFailureReason = `CASE WHEN failed_reason <> '' THEN failed_reason
+	WHEN neox_message <> '' THEN neox_message
+	WHEN neox_code <> '' THEN 'code ' || neox_code
+	ELSE '' END`
 
 // RefundTotal is how many refunds of one currency a filter matches, and
 // their sum in minor units.
@@ -135,6 +147,9 @@ func refundListWhere(f RefundFilter) (where []string, args []any) {
 	}
 	if f.Currency != "" {
 		add("currency = ?", f.Currency)
+	}
+	if f.HasFailureReason {
+		add("submission = 'FAILED' AND "+refundFailureReason+" = ?", f.FailureReason)
 	}
 	if f.Search != "" {
 		prefix := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(f.Search) + "%"
