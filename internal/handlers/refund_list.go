@@ -100,7 +100,7 @@ func parseRefundFilter(q url.Values, p policy.Policy, u auth.User, zone *time.Lo
 			form.Errors["currency"] = "err.sort_needs_currency"
 		}
 	default:
-		form.Errors["status"] = "err.unknown_sort"
+		form.Errors["sort"] = "err.unknown_sort"
 	}
 	switch q.Get("on") {
 	case "":

@@ -118,3 +118,18 @@ func TestRefundListExportsCSV(t *testing.T) {
 		t.Errorf("export with a bad filter: %d", bad.status)
 	}
 }
+
+// Filter errors appear under the field they are about, and a preset period
+// with dates is refused rather than silently dropping the dates.
+func TestFilterErrorsNameTheirField(t *testing.T) {
+	e, mgr := listEnv(t)
+	r := e.get(mgr, "/refunds?sort=bogus")
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, `data-testid="error-sort"`) ||
+		strings.Contains(r.body, `data-testid="error-status"`) {
+		t.Errorf("sort=bogus: %d, error not under the sort links", r.status)
+	}
+	a := e.get(mgr, "/audit?range=today&from=2026-01-01")
+	if a.status != http.StatusUnprocessableEntity || !strings.Contains(a.body, "not both") {
+		t.Errorf("today with a from date: %d", a.status)
+	}
+}
