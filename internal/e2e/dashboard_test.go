@@ -252,7 +252,7 @@ func checkCharts(t *testing.T, b *apptest.Browser) {
 			if (!svg) { if (!f.querySelector('[data-testid=chart-empty]')) out.push(f.dataset.testid + ': no svg, no empty note'); continue; }
 			const ids = (svg.getAttribute('aria-labelledby') || '').split(' ');
 			const title = svg.querySelector('title'), desc = svg.querySelector('desc');
-			if (svg.getAttribute('role') !== 'img') out.push(f.dataset.testid + ': role');
+			if (svg.getAttribute('role') !== 'group') out.push(f.dataset.testid + ': role (a group: its bars are links)');
 			if (!title || !title.textContent.trim() || ids[0] !== title.id) out.push(f.dataset.testid + ': title');
 			if (!desc || !desc.textContent.trim() || ids[1] !== desc.id) out.push(f.dataset.testid + ': desc');
 			if (!f.querySelector('table')) out.push(f.dataset.testid + ': no table');
