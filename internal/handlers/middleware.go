@@ -266,9 +266,22 @@ func loginNext(r *http.Request) string {
 	return r.URL.RequestURI()
 }
 
+// referrerPage is the local page r came from (its Referer when that is
+// this site's), "" otherwise.
+func referrerPage(r *http.Request) string {
+	ref, err := url.Parse(r.Referer())
+	if err != nil || ref.Host != r.Host || ref.Path == "" || ref.Path == "/login" {
+		return ""
+	}
+	if next := safeNext(ref.RequestURI()); next != "/" {
+		return next
+	}
+	return ""
+}
+
 // page builds the common page data for r; titleKey is a message key.
 func (s *Server) page(r *http.Request, titleKey, active string) templates.Page {
-	p := templates.Page{Title: tr(r, titleKey), Active: active, Path: backTo(r)}
+	p := templates.Page{Title: tr(r, titleKey), Active: active, Path: backTo(r), Back: referrerPage(r)}
 	p.Flash = flashFrom(r)
 	u, ok := userFrom(r.Context())
 	if !ok {

@@ -219,3 +219,28 @@ func TestExpiredSessionKeepsTheForm(t *testing.T) {
 		t.Errorf("oversized kept values were carried")
 	}
 }
+
+// An error page offers the way back to the page the person came from,
+// never to another site.
+func TestErrorPageLeadsBack(t *testing.T) {
+	e := newEnv(t)
+	e.user("staff1", auth.RoleStaff)
+	c := e.login("staff1")
+	tests := []struct {
+		referer, want string
+	}{
+		{e.url + "/refunds?status=PENDING", `href="/refunds?status=PENDING" data-testid="error-back"`},
+		{"https://evil.example/refunds", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		r := e.do(c, http.MethodGet, "/refunds/"+uuid.NewString(), nil, map[string]string{"Referer": tt.referer})
+		if r.status != http.StatusNotFound {
+			t.Fatalf("status %d", r.status)
+		}
+		has := strings.Contains(r.body, `data-testid="error-back"`)
+		if tt.want == "" && has || tt.want != "" && !strings.Contains(r.body, tt.want) {
+			t.Errorf("referer %q: back link present %v, want %q", tt.referer, has, tt.want)
+		}
+	}
+}

@@ -321,6 +321,7 @@ var en = map[string]string{
 	"session.stay":                  "Stay signed in",
 	"session.ended":                 "Your session has ended. Sign in again to continue; this page will take you there.",
 	"session.expired_sign_in":       "Your session expired. Sign in again to continue where you were.",
+	"error.back_where":              "Back to where you were",
 	"err.preset_and_dates":          "Choose a period or enter dates, not both.",
 	"rl.failure_filter":             "Only refunds that failed with: %s",
 	"ap.bad_id":                     "Something other than refunds from the queue was sent; nothing was approved. Select refunds in the list and try again.",

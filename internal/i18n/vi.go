@@ -316,6 +316,7 @@ var vi = map[string]string{
 	"session.stay":                  "Tiếp tục đăng nhập",
 	"session.ended":                 "Phiên làm việc đã kết thúc. Hãy đăng nhập lại để tiếp tục; trang này sẽ đưa bạn tới đó.",
 	"session.expired_sign_in":       "Phiên làm việc đã hết hạn. Hãy đăng nhập lại để tiếp tục từ chỗ bạn đang làm.",
+	"error.back_where":              "Quay lại trang trước",
 	"err.preset_and_dates":          "Hãy chọn một khoảng thời gian có sẵn hoặc nhập ngày, không dùng cả hai.",
 	"rl.failure_filter":             "Chỉ các yêu cầu thất bại với lý do: %s",
 	"ap.bad_id":                     "Dữ liệu gửi lên không phải là các yêu cầu trong hàng chờ; chưa có yêu cầu nào được duyệt. Hãy chọn trong danh sách rồi thử lại.",

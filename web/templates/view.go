@@ -50,6 +50,9 @@ type Page struct {
 	// IdleLeft is how many seconds the session has left without activity;
 	// the page warns a minute before (js/app.js).
 	IdleLeft int
+	// Back is the page of this site the person came from (Referer), which
+	// an error page offers as the way back.
+	Back string
 }
 
 // SigningNotice says that NeoX PG refuses the desk's request signature.
