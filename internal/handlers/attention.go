@@ -65,7 +65,7 @@ func (s *Server) handleRefundResolve(w http.ResponseWriter, r *http.Request) {
 			s.renderError(w, r, derr)
 			return
 		}
-		maps.Copy(d.Errors, validationTexts(r.Context(), ve))
+		maps.Copy(d.Errors, fieldTexts(r.Context(), ve.Fields))
 		d.Resolve = form
 		s.render(w, r, http.StatusUnprocessableEntity, templates.RefundDetailPage(s.page(r, "rd.title", "refunds"), d))
 	case errors.Is(err, refunds.ErrConflict):

@@ -57,7 +57,7 @@ func parseRefundFilter(q url.Values, p policy.Policy, u auth.User, zone *time.Lo
 		}
 		n, err := refunds.ParseAmount(a.val)
 		if err != nil {
-			form.Errors[a.field] = err.Error()
+			form.Errors[a.field] = msgKey(err)
 			continue
 		}
 		*a.dst = n

@@ -120,7 +120,7 @@ func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
 	if f.API != "GC" {
 		amount, err := refunds.ParseAmount(f.Amount)
 		if err != nil {
-			f.Errors["amount"] = domainText(r.Context(), err.Error())
+			f.Errors["amount"] = errText(r.Context(), err)
 		}
 		req.Amount = amount
 		if err == nil && f.Refundable > 0 && amount > f.Refundable {
@@ -130,7 +130,7 @@ func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
 	// Every field error at once: the domain's own rules run even when the
 	// amount or the lookup already failed (they never overwrite those).
 	if ve := refunds.Precheck(req, strings.EqualFold(f.PaymentMethod, "QR")); ve != nil {
-		for field, msg := range validationTexts(r.Context(), ve) {
+		for field, msg := range fieldTexts(r.Context(), ve.Fields) {
 			if _, set := f.Errors[field]; !set {
 				f.Errors[field] = msg
 			}
@@ -142,7 +142,7 @@ func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
 		var ve *refunds.ValidationError
 		switch {
 		case errors.As(err, &ve):
-			maps.Copy(f.Errors, validationTexts(r.Context(), ve))
+			maps.Copy(f.Errors, fieldTexts(r.Context(), ve.Fields))
 		case errors.Is(err, refunds.ErrTokenReused):
 			// A fresh token: submitting again is a deliberate new request.
 			f.Errors["form"], f.Token = tr(r, "err.token_reused"), uuid.NewString()
@@ -298,7 +298,7 @@ func (s *Server) decisionError(w http.ResponseWriter, r *http.Request, ref refun
 		}
 		status := http.StatusUnprocessableEntity
 		if ve != nil {
-			maps.Copy(d.Errors, validationTexts(r.Context(), ve))
+			maps.Copy(d.Errors, fieldTexts(r.Context(), ve.Fields))
 		} else {
 			status, d.Errors["decision"], _ = neoxProblem(r.Context(), err, doneApprove)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
 	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/store"
@@ -58,25 +59,25 @@ func (s *Service) List(ctx context.Context, f ListFilter, after Cursor, limit in
 		sortBy = "date"
 	}
 	if sortBy != "date" && sortBy != "amount" {
-		return nil, "", invalid("sort", "sort by date or amount")
+		return nil, "", invalid("sort", fault.M("domain.36", "sort by date or amount"))
 	}
 	q := store.RefundFilter{Limit: limit + 1, RequestedBy: f.RequestedBy, From: f.From, To: f.To,
 		MinAmount: f.MinAmount, MaxAmount: f.MaxAmount, ByAmount: sortBy == "amount", Desc: f.Desc}
 	if f.Approval != "" {
 		if !oneOf(f.Approval, ApprovalPending, ApprovalApproved, ApprovalRejected, ApprovalCancelled) {
-			return nil, "", invalid("approval", "unknown approval state")
+			return nil, "", invalid("approval", fault.M("domain.37", "unknown approval state"))
 		}
 		q.Approval = f.Approval
 	}
 	if f.Submission != "" {
 		if !oneOf(f.Submission, SubNotSent, SubQueued, SubSending, SubProcessing, SubSucceeded, SubFailed, SubUnknown) {
-			return nil, "", invalid("submission", "unknown submission state")
+			return nil, "", invalid("submission", fault.M("domain.38", "unknown submission state"))
 		}
 		q.Submission = f.Submission
 	}
 	if f.API != "" {
 		if !f.API.Valid() {
-			return nil, "", invalid("api", "choose PG, GC or COL")
+			return nil, "", invalid("api", fault.M("domain.13", "choose PG, GC or COL"))
 		}
 		q.API = string(f.API)
 	}
@@ -85,16 +86,16 @@ func (s *Service) List(ctx context.Context, f ListFilter, after Cursor, limit in
 	case "final":
 		q.OnFinal = true
 	default:
-		return nil, "", invalid("on", "filter on the request or the final date")
+		return nil, "", invalid("on", fault.M("domain.39", "filter on the request or the final date"))
 	}
 	if after != "" {
 		c, err := decodeCursor(after)
 		if err != nil || c.Sort != sortBy || c.Desc != f.Desc {
-			return nil, "", invalid("cursor", "the page link is out of date; start again")
+			return nil, "", invalid("cursor", fault.M("domain.40", "the page link is out of date; start again"))
 		}
 		at, err := parseTime(c.Key)
 		if err != nil {
-			return nil, "", invalid("cursor", "the page link is out of date; start again")
+			return nil, "", invalid("cursor", fault.M("domain.40", "the page link is out of date; start again"))
 		}
 		q.After = &store.RefundPosition{RequestedAt: at, Amount: c.Amt, ID: c.ID}
 	}

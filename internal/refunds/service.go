@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -329,7 +330,7 @@ func sameAccount(stored, typed string) bool {
 // ErrTokenReused is returned by Create when a form token already created a
 // refund with other content (or for someone else): nothing is created, and
 // the first refund is not silently passed off as this one.
-var ErrTokenReused = errors.New("this form was already submitted with other values")
+var ErrTokenReused = fault.New(fault.Conflict, "this form was already submitted with other values")
 
 // sameRequest returns prev when req (by actor) is a repeat of the request
 // that created it: a double click or a resent form. Anything else reusing
