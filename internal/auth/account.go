@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+
 	"github.com/neox-refund-desk/refunddesk/internal/fault"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"

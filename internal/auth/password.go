@@ -6,10 +6,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/neox-refund-desk/refunddesk/internal/fault"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
 
 	"github.com/trustelem/zxcvbn"
 	"golang.org/x/crypto/argon2"

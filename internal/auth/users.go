@@ -3,13 +3,14 @@ package auth
 import (
 	"context"
 	"errors"
-	"github.com/neox-refund-desk/refunddesk/internal/fault"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"

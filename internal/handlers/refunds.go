@@ -262,7 +262,7 @@ func (s *Server) decisionError(w http.ResponseWriter, r *http.Request, ref refun
 	switch {
 	case errors.Is(err, refunds.ErrSelfApproval):
 		s.denied(r, deniedSelfApproval, "refund", ref.ID, nil)
-		s.renderStatus(w, r, http.StatusForbidden, tr(r, "error.not_allowed"), tr(r, "err.self_approval"))
+		s.fail(w, r, err, doneApprove)
 	case errors.Is(err, refunds.ErrForbidden):
 		// The route let the role in, so the domain refused the person:
 		// cancelling someone else's refund, or deciding without being a
@@ -273,7 +273,7 @@ func (s *Server) decisionError(w http.ResponseWriter, r *http.Request, ref refun
 			reason = deniedNotOwner
 		}
 		s.denied(r, reason, "refund", ref.ID, nil)
-		s.renderStatus(w, r, http.StatusForbidden, tr(r, "error.not_allowed"), tr(r, "err.role_cannot"))
+		s.fail(w, r, err, doneApprove)
 	case errors.Is(err, refunds.ErrConflict):
 		cur, gerr := s.refunds.Get(r.Context(), ref.ID)
 		extra := map[string]any{}

@@ -5,8 +5,9 @@ package refunds
 
 import (
 	"context"
-	"github.com/neox-refund-desk/refunddesk/internal/fault"
 	"strings"
+
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"

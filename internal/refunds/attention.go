@@ -25,11 +25,12 @@ package refunds
 import (
 	"context"
 	"fmt"
-	"github.com/neox-refund-desk/refunddesk/internal/fault"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"

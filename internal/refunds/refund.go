@@ -32,9 +32,10 @@ package refunds
 import (
 	"errors"
 	"fmt"
-	"github.com/neox-refund-desk/refunddesk/internal/fault"
 	"strings"
 	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
 
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
 )

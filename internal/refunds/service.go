@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/neox-refund-desk/refunddesk/internal/fault"
 	"log/slog"
 	"reflect"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
 
 	"github.com/google/uuid"
 
