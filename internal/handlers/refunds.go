@@ -12,6 +12,7 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/i18n"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/web/templates"
@@ -35,7 +36,7 @@ func (s *Server) handleRefundForm(w http.ResponseWriter, r *http.Request) {
 		f.Token = uuid.NewString()
 		p.Flash = &templates.Flash{Kind: "info", Text: tr(r, "session.kept")}
 	}
-	if msg := s.fillRefundable(r, &f); msg != "" {
+	if _, msg := s.fillRefundable(r, &f); msg != "" {
 		s.renderStatus(w, r, http.StatusUnprocessableEntity, tr(r, "err.cannot_request"), msg)
 		return
 	}
@@ -43,30 +44,31 @@ func (s *Server) handleRefundForm(w http.ResponseWriter, r *http.Request) {
 }
 
 // fillRefundable looks the reference up again (a GC order with the form's
-// sub-merchant) so the form shows what can be refunded now; it returns a
-// message when nothing can be.
-func (s *Server) fillRefundable(r *http.Request, f *templates.RefundForm) string {
+// sub-merchant) so the form shows what can be refunded now; it returns the
+// lookup, which a submit hands to Create (one NeoX call per submit), or a
+// message when nothing can be refunded.
+func (s *Server) fillRefundable(r *http.Request, f *templates.RefundForm) (*refunds.Lookup, string) {
 	if f.API != string(refunds.APIGC) {
 		f.SubMerchantID = "" // only GC orders belong to sub-merchants
 	}
 	if !slices.Contains(s.configuredAPIs(), f.API) || !validRef(f.Ref) {
-		return tr(r, "err.lookup_first")
+		return nil, tr(r, "err.lookup_first")
 	}
 	if f.SubMerchantID != "" && !validRef(f.SubMerchantID) {
-		return tr(r, "tx.bad_sub")
+		return nil, tr(r, "tx.bad_sub")
 	}
 	l, err := s.refunds.LookupSubMerchant(r.Context(), refunds.API(f.API), f.Ref, f.SubMerchantID)
 	if err != nil {
 		if msg := lookupMessage(r.Context(), err); msg != "" {
-			return msg
+			return nil, msg
 		}
-		return tr(r, "err.lookup_later")
+		return nil, tr(r, "err.lookup_later")
 	}
 	switch {
 	case f.API == "PG":
 		i := slices.IndexFunc(l.Payments, func(p refunds.PaymentView) bool { return p.ID == f.PaymentID })
 		if i < 0 {
-			return tr(r, "err.no_payment", f.PaymentID)
+			return nil, tr(r, "err.no_payment", f.PaymentID)
 		}
 		p := l.Payments[i]
 		f.PaymentMethod, f.Refundable, f.Currency = p.Method, p.Refundable, "VND"
@@ -82,9 +84,9 @@ func (s *Server) fillRefundable(r *http.Request, f *templates.RefundForm) string
 		}
 	}
 	if f.Refundable <= 0 {
-		return tr(r, "err.nothing_refundable")
+		return nil, tr(r, "err.nothing_refundable")
 	}
-	return ""
+	return &l, ""
 }
 
 // refundFormFrom reads a refund form as posted (or as kept across an
@@ -110,13 +112,14 @@ func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
 		// A missing token would defeat double-submit protection: start over.
 		f.Token = uuid.NewString()
 	}
-	if msg := s.fillRefundable(r, &f); msg != "" {
+	looked, msg := s.fillRefundable(r, &f)
+	if msg != "" {
 		f.Errors["form"] = msg
 	}
 	req := refunds.NewRequest{API: refunds.API(f.API), TransactionRef: f.Ref, PaymentID: f.PaymentID,
 		ReasonCode: f.ReasonCode, ReasonText: f.ReasonText, FeeChargeWay: f.FeeChargeWay, SubMerchantID: f.SubMerchantID,
 		BankSwift: f.BankSwift, BankAccountNumber: f.BankAccountNumber, BankAccountName: f.BankAccountName, BankBranch: f.BankBranch,
-		IdempotencyKey: f.Token}
+		IdempotencyKey: f.Token, Lang: string(i18n.From(r.Context())), Lookup: looked}
 	if f.API != "GC" {
 		amount, err := refunds.ParseAmount(f.Amount)
 		if err != nil {

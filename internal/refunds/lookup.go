@@ -25,6 +25,8 @@ type Lookup struct {
 	Transaction *TransactionView `json:",omitempty"`
 	Refunds     []Refund         `json:"-"` // refunds requested here for this reference, newest first
 	FetchedAt   time.Time
+
+	answer *lookupAnswer // NeoX's answer itself, when fetched live (see NewRequest.Lookup)
 }
 
 // PaymentView is one PG payment. Refundable = Amount − Refunded (NeoX) −
@@ -119,6 +121,7 @@ func (s *Service) LookupSubMerchant(ctx context.Context, api API, ref, subMercha
 		return Lookup{}, lookupErr(api, err)
 	}
 	l.FetchedAt = s.now()
+	l.answer = &lookupAnswer{subMerchantID: subMerchantID, pays: pays, order: order, txn: txn}
 	if l.Refunds, err = many(s.db.RefundsOfTransaction(ctx, string(api), ref)); err != nil {
 		return Lookup{}, err
 	}
@@ -249,7 +252,7 @@ func (s *Service) fetchTarget(ctx context.Context, api API, ref, paymentID, subM
 		if len(pays) == 0 {
 			return target{}, invalid("transaction_ref", msgUnknownRef)
 		}
-		return target{}, invalid("payment_id", fault.M("domain.42", "this transaction has no such payment"))
+		return target{}, invalid("payment_id", msgNoSuchPayment)
 	case APIGC:
 		o, err := s.gw.GC.GetCollectionOrder(ctx, ref, subMerchantID)
 		if err != nil {
