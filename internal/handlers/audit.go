@@ -19,6 +19,7 @@ import (
 
 // knownActions are the actions the filter offers; anything else is refused.
 var knownActions = []string{
+	audit.ActionRefundsExport,
 	audit.ActionLogin, audit.ActionLoginFailed, audit.ActionLoginThrottled, audit.ActionLogout,
 	audit.ActionSessionRevoked, audit.ActionPasswordChange,
 	audit.ActionUserCreated, audit.ActionUserDisabled, audit.ActionUserEnabled, audit.ActionUserPasswordReset, audit.ActionUserRoleChanged,
