@@ -8,11 +8,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
+
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
 // ErrNotFound is returned by Get when no event has the given seq.
-var ErrNotFound = errors.New("audit: event not found")
+var ErrNotFound = fault.New(fault.NotFound, "audit: event not found")
 
 // ErrInvalid is returned by Record for an event without an action or outcome.
 var ErrInvalid = errors.New("audit: invalid event")

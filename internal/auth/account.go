@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
+
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
@@ -16,8 +18,8 @@ func (s *Service) ResetPassword(ctx context.Context, userID int64, next string, 
 	if err != nil {
 		return err
 	}
-	if msg := checkPassword(next, u.Username); msg != "" {
-		return &ValidationError{Fields: map[string]string{"password": msg}}
+	if msg := checkPassword(next, u.Username); !msg.IsZero() {
+		return &ValidationError{Fields: fault.Fields{"password": msg}}
 	}
 	hash, err := s.hashPassword(next)
 	if err != nil {
@@ -54,8 +56,8 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, nex
 	if u.Disabled {
 		return ErrDisabled
 	}
-	if msg := checkPassword(next, u.Username); msg != "" {
-		return &ValidationError{Fields: map[string]string{"password": msg}}
+	if msg := checkPassword(next, u.Username); !msg.IsZero() {
+		return &ValidationError{Fields: fault.Fields{"password": msg}}
 	}
 	event := audit.Event{
 		ActorID: u.ID, ActorName: u.Username, ActorRole: string(u.Role),
@@ -91,7 +93,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, nex
 		return errors.Join(ErrInvalidCredentials, err)
 	}
 	if next == current {
-		return &ValidationError{Fields: map[string]string{"password": "Choose a password different from the current one."}}
+		return &ValidationError{Fields: fault.Fields{"password": fault.M("account.same", "Choose a password different from the current one.")}}
 	}
 	newHash, err := s.hashPassword(next)
 	if err != nil {

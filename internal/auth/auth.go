@@ -10,11 +10,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
@@ -112,8 +112,8 @@ func (s *Service) tx(ctx context.Context, fn func(tx *store.Tx) error) error {
 	return s.db.TxAt(ctx, s.nowUTC(), fn)
 }
 
-// Errors returned by the Service. Handlers map them to statuses; anything
-// else is internal.
+// Errors returned by the Service. Those with a kind (internal/fault) are
+// rendered by it; the handlers answer the others in place.
 var (
 	// ErrInvalidCredentials is returned for an unknown user, a wrong
 	// password and a disabled account alike, so logins do not reveal which
@@ -122,9 +122,9 @@ var (
 	// ErrThrottled matches every *ThrottledError.
 	ErrThrottled = errors.New("auth: too many failed attempts, try again later")
 	// ErrNotFound: no user with that id or name.
-	ErrNotFound = errors.New("auth: user not found")
+	ErrNotFound = fault.New(fault.NotFound, "auth: user not found")
 	// ErrUsernameTaken: CreateUser with an existing username (case-insensitive).
-	ErrUsernameTaken = errors.New("auth: username already taken")
+	ErrUsernameTaken = fault.New(fault.Conflict, "auth: username already taken")
 	// ErrInvalidInput matches every *ValidationError.
 	ErrInvalidInput = errors.New("auth: invalid input")
 	// ErrWeakPassword matches a *ValidationError whose "password" field is set.
@@ -132,7 +132,7 @@ var (
 	// ErrDisabled: the operation needs an enabled account.
 	ErrDisabled = errors.New("auth: account is disabled")
 	// ErrLastAdmin: the change would leave no enabled admin.
-	ErrLastAdmin = errors.New("auth: cannot remove the last enabled admin")
+	ErrLastAdmin = fault.New(fault.Conflict, "auth: cannot remove the last enabled admin")
 	// ErrNoSession: no session cookie, or its session expired, was revoked,
 	// or belongs to a disabled user.
 	ErrNoSession = errors.New("auth: no valid session")
@@ -152,22 +152,18 @@ func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }
 
 // ValidationError carries one message per invalid form field ("username",
 // "display_name", "password", "role", "lang").
+// Each message is a catalogue key with its English text (internal/fault).
 type ValidationError struct {
-	Fields map[string]string
+	Fields fault.Fields
 }
 
-func (e *ValidationError) Error() string {
-	keys := make([]string, 0, len(e.Fields))
-	for k := range e.Fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + ": " + e.Fields[k]
-	}
-	return "auth: invalid input: " + strings.Join(parts, "; ")
-}
+func (e *ValidationError) Error() string { return "auth: invalid input: " + e.Fields.Summary() }
+
+// Kind is fault.Invalid.
+func (e *ValidationError) Kind() fault.Kind { return fault.Invalid }
+
+// FieldMessages returns the field messages (fault.FieldError).
+func (e *ValidationError) FieldMessages() fault.Fields { return e.Fields }
 
 // Is makes errors.Is match ErrInvalidInput, and ErrWeakPassword when the
 // password field is among the problems.
@@ -176,16 +172,16 @@ func (e *ValidationError) Is(target error) bool {
 	case ErrInvalidInput:
 		return true
 	case ErrWeakPassword:
-		return e.Fields["password"] != ""
+		return !e.Fields["password"].IsZero()
 	}
 	return false
 }
 
 // fieldErrors collects validation messages; err returns nil when empty.
-type fieldErrors map[string]string
+type fieldErrors fault.Fields
 
-func (f fieldErrors) add(field, msg string) {
-	if msg != "" && f[field] == "" {
+func (f fieldErrors) add(field string, msg fault.Msg) {
+	if !msg.IsZero() && f[field].IsZero() {
 		f[field] = msg
 	}
 }
@@ -194,5 +190,5 @@ func (f fieldErrors) err() error {
 	if len(f) == 0 {
 		return nil
 	}
-	return &ValidationError{Fields: map[string]string(f)}
+	return &ValidationError{Fields: fault.Fields(f)}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
+
 	"github.com/trustelem/zxcvbn"
 	"golang.org/x/crypto/argon2"
 )
@@ -166,24 +168,24 @@ func (s *Service) dummy() (string, error) {
 }
 
 // checkPassword returns the message for a password that breaks the policy,
-// or "" when it is acceptable.
-func checkPassword(password, username string) string {
+// or the zero message when it is acceptable.
+func checkPassword(password, username string) fault.Msg {
 	n := utf8.RuneCountInString(password)
 	switch {
 	case !utf8.ValidString(password):
-		return "Password is not valid text."
+		return fault.M("domain.26", "Password is not valid text.")
 	case n < MinPasswordLen:
-		return fmt.Sprintf("Password must be at least %d characters.", MinPasswordLen)
+		return fault.M("domain.27", fmt.Sprintf("Password must be at least %d characters.", MinPasswordLen))
 	case n > MaxPasswordLen:
-		return fmt.Sprintf("Password must be at most %d characters.", MaxPasswordLen)
+		return fault.M("domain.28", fmt.Sprintf("Password must be at most %d characters.", MaxPasswordLen))
 	case strings.TrimSpace(password) == "":
-		return "Password must not be only spaces."
+		return fault.M("domain.29", "Password must not be only spaces.")
 	case username != "" && strings.EqualFold(password, username):
-		return "Password must not be the username."
+		return fault.M("domain.30", "Password must not be the username.")
 	case tooGuessable(password, username):
-		return "This password is too easy to guess: it is close to common passwords, repeated characters or the username. A few unrelated words make a strong one."
+		return fault.M("err.password_guessable", "This password is too easy to guess: it is close to common passwords, repeated characters or the username. A few unrelated words make a strong one.")
 	}
-	return ""
+	return fault.Msg{}
 }
 
 // minPasswordScore is zxcvbn's "safely unguessable" level (score 3: about

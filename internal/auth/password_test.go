@@ -157,7 +157,7 @@ func TestCheckPassword(t *testing.T) {
 		{"\xff\xfe" + strings.Repeat("a", 12), false, "invalid utf-8"},
 	}
 	for _, tt := range tests {
-		if got := checkPassword(tt.pw, "alice.manager") == ""; got != tt.ok {
+		if got := checkPassword(tt.pw, "alice.manager").IsZero(); got != tt.ok {
 			t.Errorf("%s: acceptable = %v, want %v", tt.name, got, tt.ok)
 		}
 	}

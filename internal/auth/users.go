@@ -10,6 +10,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
+
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
@@ -32,7 +34,7 @@ const (
 func ParseRole(s string) (Role, error) {
 	r, err := policy.ParseRole(s)
 	if err != nil {
-		return "", &ValidationError{Fields: map[string]string{"role": "Choose staff, manager or admin."}}
+		return "", &ValidationError{Fields: fault.Fields{"role": msgChooseRole}}
 	}
 	return r, nil
 }
@@ -82,22 +84,25 @@ var usernameRE = regexp.MustCompile(`^[a-z0-9._-]{3,32}$`)
 // lower-cased.
 func NormalizeUsername(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
-func checkUsername(name string) string {
+func checkUsername(name string) fault.Msg {
 	if !usernameRE.MatchString(name) {
-		return "Use 3 to 32 characters: a-z, 0-9, dot, underscore or hyphen."
+		return fault.M("domain.32", "Use 3 to 32 characters: a-z, 0-9, dot, underscore or hyphen.")
 	}
-	return ""
+	return fault.Msg{}
 }
 
-func checkDisplayName(s string) string {
+func checkDisplayName(s string) fault.Msg {
 	if utf8.RuneCountInString(s) > 100 {
-		return "Use at most 100 characters."
+		return fault.M("domain.33", "Use at most 100 characters.")
 	}
 	if strings.IndexFunc(s, unicode.IsControl) >= 0 || !utf8.ValidString(s) {
-		return "Contains characters that are not allowed."
+		return fault.M("domain.34", "Contains characters that are not allowed.")
 	}
-	return ""
+	return fault.Msg{}
 }
+
+// msgChooseRole: the role is not one of the three.
+var msgChooseRole = fault.M("err.choose_role", "Choose staff, manager or admin.")
 
 var langRE = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$`)
 
@@ -112,7 +117,7 @@ func (s *Service) CreateUser(ctx context.Context, username, displayName string, 
 	fe.add("username", checkUsername(username))
 	fe.add("display_name", checkDisplayName(displayName))
 	if !role.Valid() {
-		fe.add("role", "Choose staff, manager or admin.")
+		fe.add("role", msgChooseRole)
 	}
 	fe.add("password", checkPassword(password, username))
 	if err := fe.err(); err != nil {
@@ -187,7 +192,7 @@ func (s *Service) CountUsers(ctx context.Context) (int, error) {
 func (s *Service) SetLang(ctx context.Context, userID int64, lang string) error {
 	lang = strings.TrimSpace(lang)
 	if lang != "" && (len(lang) > 35 || !langRE.MatchString(lang)) {
-		return &ValidationError{Fields: map[string]string{"lang": "Unknown language."}}
+		return &ValidationError{Fields: fault.Fields{"lang": fault.M("domain.35", "Unknown language.")}}
 	}
 	return s.tx(ctx, func(tx *store.Tx) error {
 		return notFoundAs(tx.SetUserLang(ctx, userID, lang), ErrNotFound)
@@ -199,7 +204,7 @@ func (s *Service) SetLang(ctx context.Context, userID int64, lang string) error 
 // user.role_changed (not when the role is unchanged).
 func (s *Service) SetRole(ctx context.Context, userID int64, role Role) error {
 	if !role.Valid() {
-		return &ValidationError{Fields: map[string]string{"role": "Choose staff, manager or admin."}}
+		return &ValidationError{Fields: fault.Fields{"role": msgChooseRole}}
 	}
 	return s.tx(ctx, func(tx *store.Tx) error {
 		u, err := userTx(ctx, tx, userID)

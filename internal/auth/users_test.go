@@ -52,11 +52,11 @@ func TestCreateUserValidation(t *testing.T) {
 				t.Errorf("fields = %v, want %v", ve.Fields, tt.wantFields)
 			}
 			for _, f := range tt.wantFields {
-				if ve.Fields[f] == "" {
+				if ve.Fields[f].IsZero() {
 					t.Errorf("no message for field %q in %v", f, ve.Fields)
 				}
 			}
-			wantWeak := ve.Fields["password"] != ""
+			wantWeak := !ve.Fields["password"].IsZero()
 			if errors.Is(err, ErrWeakPassword) != wantWeak {
 				t.Errorf("errors.Is(ErrWeakPassword) = %v, want %v", !wantWeak, wantWeak)
 			}

@@ -65,7 +65,7 @@ func (s *Server) handleRefundResolve(w http.ResponseWriter, r *http.Request) {
 			s.renderError(w, r, derr)
 			return
 		}
-		maps.Copy(d.Errors, validationTexts(r.Context(), ve))
+		maps.Copy(d.Errors, fieldTexts(r.Context(), ve.Fields))
 		d.Resolve = form
 		s.render(w, r, http.StatusUnprocessableEntity, templates.RefundDetailPage(s.page(r, "rd.title", "refunds"), d))
 	case errors.Is(err, refunds.ErrConflict):
@@ -74,8 +74,6 @@ func (s *Server) handleRefundResolve(w http.ResponseWriter, r *http.Request) {
 			msg += tr(r, "err.now_state", cur.Submission)
 		}
 		s.renderStatus(w, r, http.StatusConflict, tr(r, "at.conflict_title"), msg)
-	case errors.Is(err, refunds.ErrForbidden):
-		s.renderStatus(w, r, http.StatusForbidden, tr(r, "error.not_allowed"), tr(r, "err.role_cannot"))
 	default:
 		s.renderError(w, r, err)
 	}

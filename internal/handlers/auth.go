@@ -123,8 +123,8 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, auth.ErrInvalidCredentials):
 			form.Errors["current"] = tr(r, "account.wrong_current")
 		case errors.As(err, &ve):
-			for k, v := range ve.Fields {
-				form.Errors[fieldFor(k)] = domainText(r.Context(), v)
+			for k, v := range fieldTexts(r.Context(), ve.Fields) {
+				form.Errors[fieldFor(k)] = v
 			}
 		case err != nil:
 			s.renderError(w, r, err)

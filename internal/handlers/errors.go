@@ -2,15 +2,21 @@ package handlers
 
 import (
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
-	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
+	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 
 	"github.com/neox-refund-desk/refunddesk/web/templates"
 )
 
-// renderStatus renders an error page (or a short fragment for htmx).
+// renderStatus renders an error page, or for htmx the flash fragment with
+// the same status: htmx does not swap an error answer, and app.js's
+// htmx:responseError handler shows the fragment's text in the flash area.
 func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, status int, heading, message string) {
 	if r.Header.Get("HX-Request") == "true" {
 		s.render(w, r, status, templates.FlashMessage(templates.Flash{Kind: "error", Text: message}))
@@ -19,32 +25,89 @@ func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, status int
 	s.render(w, r, status, templates.ErrorPage(s.page(r, heading, ""), status, heading, message))
 }
 
-// renderError is the one place an unexpected error becomes a response. It
-// logs internal errors and never shows their text to the user.
+// renderError is fail for an action that names nothing particular: a NeoX
+// failure says that nothing changed.
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) {
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		s.renderStatus(w, r, http.StatusRequestEntityTooLarge, tr(r, "error.too_large_title"), tr(r, "error.too_large_text"))
-	case errors.Is(err, auth.ErrLastAdmin):
-		s.renderStatus(w, r, http.StatusConflict, tr(r, "error.not_possible"), tr(r, "error.last_admin"))
-	case errors.Is(err, errNotFound):
-		s.renderStatus(w, r, http.StatusNotFound, tr(r, "error.not_found_title"), tr(r, "error.not_found_text"))
-	case isNeoX(err):
-		status, msg, _ := neoxProblem(r.Context(), err, doneGeneric)
-		s.log.WarnContext(r.Context(), "NeoX call failed", "err", err, "path", r.URL.Path, "request_id", requestIDFrom(r.Context()))
-		s.renderStatus(w, r, status, tr(r, "error.neox_title"), msg)
-	default:
-		s.log.ErrorContext(r.Context(), "request failed", "err", err, "path", r.URL.Path, "request_id", requestIDFrom(r.Context()))
-		s.renderStatus(w, r, http.StatusInternalServerError, tr(r, "error.internal_title"),
-			tr(r, "error.internal_text", tr(r, "error.reference", requestIDFrom(r.Context()))))
-	}
+	s.fail(w, r, err, doneGeneric)
 }
 
-var errNotFound = errors.New("not found")
+// fail is the one place an error becomes a response, page or htmx
+// fragment alike: its kind (internal/fault) decides the status and the
+// words; done (a done* constant) says what did not happen when NeoX
+// failed. Internal errors are logged and their text never shown.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, done string) {
+	p := s.problem(r, err, done)
+	switch p.kind {
+	case fault.Internal:
+		s.log.ErrorContext(r.Context(), "request failed", "err", err, "path", r.URL.Path, "request_id", requestIDFrom(r.Context()))
+	case fault.Refused, fault.Unavailable:
+		s.log.WarnContext(r.Context(), "NeoX call failed", "err", err, "path", r.URL.Path, "request_id", requestIDFrom(r.Context()))
+	}
+	s.renderStatus(w, r, p.status, p.heading, p.text)
+}
+
+// problem is what a person is told about an error.
+type problem struct {
+	kind          fault.Kind
+	status        int
+	heading, text string
+}
+
+// problem maps err to its kind's status and words, in the request's
+// language. A few errors of a kind have their own sentence; the rest get
+// their kind's.
+func (s *Server) problem(r *http.Request, err error, done string) problem {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return problem{fault.Invalid, http.StatusRequestEntityTooLarge, tr(r, "error.too_large_title"), tr(r, "error.too_large_text")}
+	}
+	k := fault.KindOf(err)
+	switch k {
+	case fault.NotFound:
+		return problem{k, http.StatusNotFound, tr(r, "error.not_found_title"), tr(r, "error.not_found_text")}
+	case fault.Forbidden:
+		text := tr(r, "err.role_cannot")
+		if errors.Is(err, refunds.ErrSelfApproval) {
+			text = tr(r, "err.self_approval")
+		}
+		return problem{k, http.StatusForbidden, tr(r, "error.not_allowed"), text}
+	case fault.Conflict:
+		text := tr(r, "error.conflict_text")
+		switch {
+		case errors.Is(err, auth.ErrLastAdmin):
+			text = tr(r, "error.last_admin")
+		case errors.Is(err, refunds.ErrTokenReused):
+			text = tr(r, "err.token_reused")
+		case errors.Is(err, refunds.ErrNotConfigured):
+			text = tr(r, "tx.not_configured")
+		}
+		return problem{k, http.StatusConflict, tr(r, "error.not_possible"), text}
+	case fault.Invalid:
+		// A form shows these beside its fields; here, with no form to
+		// go back to, they are listed in field order.
+		fields, _ := fault.FieldsOf(err)
+		texts := fieldTexts(r.Context(), fields)
+		parts := make([]string, 0, len(texts))
+		for _, f := range slices.Sorted(maps.Keys(texts)) {
+			parts = append(parts, texts[f])
+		}
+		if len(parts) == 0 {
+			parts = append(parts, errText(r.Context(), err))
+		}
+		return problem{k, http.StatusUnprocessableEntity, tr(r, "error.invalid_title"), strings.Join(parts, " ")}
+	case fault.Refused, fault.Unavailable:
+		status, msg, _ := neoxProblem(r.Context(), err, done)
+		return problem{k, status, tr(r, "error.neox_title"), msg}
+	}
+	return problem{fault.Internal, http.StatusInternalServerError, tr(r, "error.internal_title"),
+		tr(r, "error.internal_text", tr(r, "error.reference", requestIDFrom(r.Context())))}
+}
+
+// errNotFound is a page or object the request names that does not exist.
+var errNotFound = fault.New(fault.NotFound, "not found")
 
 // isNeoX reports whether err is NeoX refusing or not answering.
 func isNeoX(err error) bool {
-	_, rejected := neox.IsRejected(err)
-	return rejected || neox.IsUnknown(err)
+	k := fault.KindOf(err)
+	return k == fault.Refused || k == fault.Unavailable
 }

@@ -51,6 +51,36 @@ type env struct {
 	// the app wires it.
 	refused *audit.Limiter
 	srv     *Server
+	// neoxCalls counts the desk's HTTP calls to NeoX (the sandbox),
+	// token requests apart.
+	neoxCalls *callCounter
+}
+
+// callCounter is an http.RoundTripper that counts the requests it passes
+// on, by path: "token" for OAuth token requests, "api" for the rest.
+type callCounter struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (c *callCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	kind := "api"
+	if strings.HasSuffix(r.URL.Path, "/oauth2/token") {
+		kind = "token"
+	}
+	c.mu.Lock()
+	c.counts[kind]++
+	c.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// api returns the non-token calls counted so far and starts again.
+func (c *callCounter) api() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.counts["api"]
+	c.counts = map[string]int{}
+	return n
 }
 
 // srvPacer is the server's refusal pacer, for tests to watch its waits.
@@ -83,10 +113,12 @@ func newEnv(t testing.TB, opts ...func(*Deps)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sb.Close() })
+	calls := &callCounter{counts: map[string]int{}}
+	hc := &http.Client{Transport: calls}
 	gw := refunds.Gateways{
-		PG:  neox.NewPG(neox.PGConfig{BaseURL: sb.URL(), MerchantCode: "TEST01", SecretKey: "pg-secret-for-tests"}, nil),
-		GC:  neox.NewGC(neox.OpenAPIConfig{BaseURL: sb.URL(), ClientID: "gc", ClientSecret: "gc-secret", Scope: neox.GCScope}, nil),
-		COL: neox.NewCOL(neox.OpenAPIConfig{BaseURL: sb.URL(), ClientID: "col", ClientSecret: "col-secret", Scope: "collection"}, nil),
+		PG:  neox.NewPG(neox.PGConfig{BaseURL: sb.URL(), MerchantCode: "TEST01", SecretKey: "pg-secret-for-tests"}, hc),
+		GC:  neox.NewGC(neox.OpenAPIConfig{BaseURL: sb.URL(), ClientID: "gc", ClientSecret: "gc-secret", Scope: neox.GCScope}, hc),
+		COL: neox.NewCOL(neox.OpenAPIConfig{BaseURL: sb.URL(), ClientID: "col", ClientSecret: "col-secret", Scope: "collection"}, hc),
 	}
 	rs := refunds.New(db, al, gw, refunds.Options{Now: c.Now, Logger: logger})
 	// Refused answers are paced by a millisecond, not a second: tests make
@@ -103,7 +135,7 @@ func newEnv(t testing.TB, opts ...func(*Deps)) *env {
 	srv := New(d)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &env{t: t, url: ts.URL, db: db, auth: svc, audit: al, clock: c, refunds: rs, sandbox: sb, refused: lim, srv: srv}
+	return &env{t: t, url: ts.URL, db: db, auth: svc, audit: al, clock: c, refunds: rs, sandbox: sb, refused: lim, srv: srv, neoxCalls: calls}
 }
 
 func (e *env) user(name string, role auth.Role) auth.User {

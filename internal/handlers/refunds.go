@@ -13,6 +13,7 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/i18n"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/web/templates"
@@ -36,7 +37,7 @@ func (s *Server) handleRefundForm(w http.ResponseWriter, r *http.Request) {
 		f.Token = uuid.NewString()
 		p.Flash = &templates.Flash{Kind: "info", Text: tr(r, "session.kept")}
 	}
-	if msg := s.fillRefundable(r, &f); msg != "" {
+	if _, msg := s.fillRefundable(r, &f); msg != "" {
 		s.renderStatus(w, r, http.StatusUnprocessableEntity, tr(r, "err.cannot_request"), msg)
 		return
 	}
@@ -44,30 +45,31 @@ func (s *Server) handleRefundForm(w http.ResponseWriter, r *http.Request) {
 }
 
 // fillRefundable looks the reference up again (a GC order with the form's
-// sub-merchant) so the form shows what can be refunded now; it returns a
-// message when nothing can be.
-func (s *Server) fillRefundable(r *http.Request, f *templates.RefundForm) string {
+// sub-merchant) so the form shows what can be refunded now; it returns the
+// lookup, which a submit hands to Create (one NeoX call per submit), or a
+// message when nothing can be refunded.
+func (s *Server) fillRefundable(r *http.Request, f *templates.RefundForm) (*refunds.Lookup, string) {
 	if f.API != string(refunds.APIGC) {
 		f.SubMerchantID = "" // only GC orders belong to sub-merchants
 	}
 	if !slices.Contains(s.configuredAPIs(), f.API) || !validRef(f.Ref) {
-		return tr(r, "err.lookup_first")
+		return nil, tr(r, "err.lookup_first")
 	}
 	if f.SubMerchantID != "" && !validRef(f.SubMerchantID) {
-		return tr(r, "tx.bad_sub")
+		return nil, tr(r, "tx.bad_sub")
 	}
 	l, err := s.refunds.LookupSubMerchant(r.Context(), refunds.API(f.API), f.Ref, f.SubMerchantID)
 	if err != nil {
 		if msg := lookupMessage(r.Context(), err); msg != "" {
-			return msg
+			return nil, msg
 		}
-		return tr(r, "err.lookup_later")
+		return nil, tr(r, "err.lookup_later")
 	}
 	switch {
 	case f.API == "PG":
 		i := slices.IndexFunc(l.Payments, func(p refunds.PaymentView) bool { return p.ID == f.PaymentID })
 		if i < 0 {
-			return tr(r, "err.no_payment", f.PaymentID)
+			return nil, tr(r, "err.no_payment", f.PaymentID)
 		}
 		p := l.Payments[i]
 		f.PaymentMethod, f.Refundable, f.Currency = p.Method, p.Refundable, "VND"
@@ -83,9 +85,9 @@ func (s *Server) fillRefundable(r *http.Request, f *templates.RefundForm) string
 		}
 	}
 	if f.Refundable <= 0 {
-		return tr(r, "err.nothing_refundable")
+		return nil, tr(r, "err.nothing_refundable")
 	}
-	return ""
+	return &l, ""
 }
 
 // refundFormFrom reads a refund form as posted (or as kept across an
@@ -111,17 +113,18 @@ func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
 		// A missing token would defeat double-submit protection: start over.
 		f.Token = uuid.NewString()
 	}
-	if msg := s.fillRefundable(r, &f); msg != "" {
+	looked, msg := s.fillRefundable(r, &f)
+	if msg != "" {
 		f.Errors["form"] = msg
 	}
 	req := refunds.NewRequest{API: refunds.API(f.API), TransactionRef: f.Ref, PaymentID: f.PaymentID,
 		ReasonCode: f.ReasonCode, ReasonText: f.ReasonText, FeeChargeWay: f.FeeChargeWay, SubMerchantID: f.SubMerchantID,
 		BankSwift: f.BankSwift, BankAccountNumber: f.BankAccountNumber, BankAccountName: f.BankAccountName, BankBranch: f.BankBranch,
-		IdempotencyKey: f.Token}
+		IdempotencyKey: f.Token, Lang: string(i18n.From(r.Context())), Lookup: looked}
 	if f.API != "GC" {
 		amount, err := refunds.ParseAmount(f.Amount)
 		if err != nil {
-			f.Errors["amount"] = domainText(r.Context(), err.Error())
+			f.Errors["amount"] = errText(r.Context(), err)
 		}
 		req.Amount = amount
 		if err == nil && f.Refundable > 0 && amount > f.Refundable {
@@ -131,7 +134,7 @@ func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
 	// Every field error at once: the domain's own rules run even when the
 	// amount or the lookup already failed (they never overwrite those).
 	if ve := refunds.Precheck(req, strings.EqualFold(f.PaymentMethod, "QR")); ve != nil {
-		for field, msg := range validationTexts(r.Context(), ve) {
+		for field, msg := range fieldTexts(r.Context(), ve.Fields) {
 			if _, set := f.Errors[field]; !set {
 				f.Errors[field] = msg
 			}
@@ -143,7 +146,7 @@ func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
 		var ve *refunds.ValidationError
 		switch {
 		case errors.As(err, &ve):
-			maps.Copy(f.Errors, validationTexts(r.Context(), ve))
+			maps.Copy(f.Errors, fieldTexts(r.Context(), ve.Fields))
 		case errors.Is(err, refunds.ErrTokenReused):
 			// A fresh token: submitting again is a deliberate new request.
 			f.Errors["form"], f.Token = tr(r, "err.token_reused"), uuid.NewString()
@@ -263,7 +266,7 @@ func (s *Server) decisionError(w http.ResponseWriter, r *http.Request, ref refun
 	switch {
 	case errors.Is(err, refunds.ErrSelfApproval):
 		s.denied(r, deniedSelfApproval, "refund", ref.ID, nil)
-		s.renderStatus(w, r, http.StatusForbidden, tr(r, "error.not_allowed"), tr(r, "err.self_approval"))
+		s.fail(w, r, err, doneApprove)
 	case errors.Is(err, refunds.ErrForbidden):
 		// The route let the role in, so the domain refused the person:
 		// cancelling someone else's refund, or deciding without being a
@@ -274,7 +277,7 @@ func (s *Server) decisionError(w http.ResponseWriter, r *http.Request, ref refun
 			reason = deniedNotOwner
 		}
 		s.denied(r, reason, "refund", ref.ID, nil)
-		s.renderStatus(w, r, http.StatusForbidden, tr(r, "error.not_allowed"), tr(r, "err.role_cannot"))
+		s.fail(w, r, err, doneApprove)
 	case errors.Is(err, refunds.ErrConflict):
 		cur, gerr := s.refunds.Get(r.Context(), ref.ID)
 		extra := map[string]any{}
@@ -299,7 +302,7 @@ func (s *Server) decisionError(w http.ResponseWriter, r *http.Request, ref refun
 		}
 		status := http.StatusUnprocessableEntity
 		if ve != nil {
-			maps.Copy(d.Errors, validationTexts(r.Context(), ve))
+			maps.Copy(d.Errors, fieldTexts(r.Context(), ve.Fields))
 		} else {
 			status, d.Errors["decision"], _ = neoxProblem(r.Context(), err, doneApprove)
 		}

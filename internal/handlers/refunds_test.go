@@ -20,6 +20,40 @@ func refundForm(token, amount string) url.Values {
 		"reason_code": {"customer_request"}, "reason_text": {"double click"}, "token": {token}}
 }
 
+// TestSubmitAsksNeoXOnce: POST /refunds looks the reference up once, to
+// show the refundable figure and to create the refund from (issue 15: it
+// used to ask twice); the refund is created with the stored language of
+// the session. A form the lookup already refuses asks once too.
+func TestSubmitAsksNeoXOnce(t *testing.T) {
+	e := newEnv(t)
+	e.user("staff1", auth.RoleStaff)
+	c := e.login("staff1")
+	for _, tt := range []struct {
+		name   string
+		form   url.Values
+		status int
+	}{
+		{"PG refund", refundForm(uuid.NewString(), "100.000"), http.StatusSeeOther},
+		{"COL refund", url.Values{"api": {"COL"}, "ref": {"FT24330QNH007"}, "amount": {"10.000"},
+			"reason_code": {"customer_request"}, "token": {uuid.NewString()}}, http.StatusSeeOther},
+		{"amount over the refundable", refundForm(uuid.NewString(), "999.999.999"), http.StatusUnprocessableEntity},
+		{"unknown payment", func() url.Values { f := refundForm(uuid.NewString(), "1.000"); f.Set("payment", "nope"); return f }(),
+			http.StatusUnprocessableEntity},
+	} {
+		e.neoxCalls.api()
+		r := e.post(c, "/refunds", tt.form)
+		if r.status != tt.status {
+			t.Fatalf("%s: status %d, want %d: %s", tt.name, r.status, tt.status, r.body)
+		}
+		if n := e.neoxCalls.api(); n != 1 {
+			t.Errorf("%s: %d NeoX calls for one submit, want 1", tt.name, n)
+		}
+	}
+	if n := e.count(`SELECT count(*) FROM refunds WHERE lang = 'en'`); n != 2 {
+		t.Errorf("%d refunds stored in the session's language (en), want 2", n)
+	}
+}
+
 // A double click on "Ask for approval" sends the same form twice: one refund.
 func TestDoubleSubmitCreatesOneRefund(t *testing.T) {
 	e := newEnv(t)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
 	"github.com/neox-refund-desk/refunddesk/internal/i18n"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
@@ -139,9 +140,4 @@ func (s *Server) lookup(r *http.Request, api refunds.API, ref, sub string) (temp
 }
 
 // reasonText renders a refundable rule's reason in ctx's language.
-func reasonText(ctx context.Context, f refunds.Format) string {
-	if f.Text == "" {
-		return ""
-	}
-	return domainText(ctx, f.Text, f.Args...)
-}
+func reasonText(ctx context.Context, m fault.Msg) string { return msgText(ctx, m) }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -58,9 +59,7 @@ func (s *Server) handleUserAdd(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, auth.ErrUsernameTaken):
 			f.Errors["username"] = tr(r, "err.username_taken")
 		case errors.As(err, &ve):
-			for k, v := range ve.Fields {
-				f.Errors[k] = domainText(r.Context(), v)
-			}
+			maps.Copy(f.Errors, fieldTexts(r.Context(), ve.Fields))
 		case err != nil:
 			s.renderError(w, r, err)
 			return

@@ -3,10 +3,7 @@ package handlers
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/neox-refund-desk/refunddesk/web/templates"
 )
@@ -19,21 +16,6 @@ func toString(v any) string {
 		return strconv.FormatFloat(x, 'f', -1, 64)
 	}
 	return fmt.Sprint(v)
-}
-
-// sentence turns a domain validation message ("enter an amount") into one
-// for a page ("Enter an amount.").
-func sentence(err error) string {
-	msg := err.Error()
-	if msg == "" {
-		return msg
-	}
-	r, size := utf8.DecodeRuneInString(msg)
-	msg = string(unicode.ToUpper(r)) + msg[size:]
-	if !strings.HasSuffix(msg, ".") {
-		msg += "."
-	}
-	return msg
 }
 
 // parseDayRange reads a from/to pair of dates (2006-01-02) in the

@@ -275,6 +275,8 @@ var en = map[string]string{
 	"error.csrf_text":               "This request came from another site, so it was refused. Reload the page and try again.",
 	"error.csrf_title":              "Request refused",
 	"error.internal_text":           "The server hit an unexpected error. It has been logged; please try again.%s",
+	"error.conflict_text":           "Someone or something changed this first, so it cannot be done now. Reload the page to see where it stands.",
+	"error.invalid_title":           "Check what you entered",
 	"error.internal_title":          "Something went wrong",
 	"error.last_admin":              "This would leave no enabled administrator. Add or enable another admin first.",
 	"error.not_allowed":             "Not allowed",

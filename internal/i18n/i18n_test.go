@@ -48,10 +48,12 @@ func TestCataloguesMatch(t *testing.T) {
 }
 
 // keyUse finds literal keys passed to the translation helpers (tr in
-// templates and handlers, i18n.T, Lang.T) and keys stored for later
-// translation in handlers (field errors, flashes, page titles).
+// templates and handlers, i18n.T, Lang.T), keys stored for later
+// translation in handlers (field errors, flashes, page titles) and the
+// domain packages' messages (fault.M, translated by key in the handlers).
 var keyUse = regexp.MustCompile(`(?:\btr|i18n\.T|\.T|s\.page)\((?:ctx|r|r\.Context\(\)), "([^"]+)"|` +
-	`(?:Errors\[[^\]]+\] = |: +|\{"[a-z]+", )"((?:err|flash|domain|reason|account|title)\.[a-z0-9_]+)"`)
+	`(?:Errors\[[^\]]+\] = |: +|\{"[a-z]+", )"((?:err|flash|domain|reason|account|title)\.[a-z0-9_]+)"` +
+	`|fault\.M\("([^"]+)"`)
 
 // dynamic are the key families built at run time, with every member.
 var dynamic = map[string][]string{
@@ -69,7 +71,7 @@ var dynamic = map[string][]string{
 func TestEveryUsedKeyExists(t *testing.T) {
 	root := filepath.Join("..", "..")
 	found := 0
-	for _, dir := range []string{"web/templates", "internal/handlers"} {
+	for _, dir := range []string{"web/templates", "internal/handlers", "internal/refunds", "internal/auth"} {
 		err := filepath.WalkDir(filepath.Join(root, dir), func(path string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
 				return err
@@ -84,7 +86,7 @@ func TestEveryUsedKeyExists(t *testing.T) {
 				return err
 			}
 			for _, m := range keyUse.FindAllStringSubmatch(string(b), -1) {
-				key := m[1] + m[2]
+				key := m[1] + m[2] + m[3]
 				found++
 				if _, ok := dynamic[key]; ok {
 					continue // "status."+s and friends: every member is checked below

@@ -270,6 +270,8 @@ var vi = map[string]string{
 	"error.csrf_text":               "Yêu cầu này đến từ một trang khác nên đã bị từ chối. Hãy tải lại trang và thử lại.",
 	"error.csrf_title":              "Yêu cầu bị từ chối",
 	"error.internal_text":           "Máy chủ gặp lỗi ngoài dự kiến. Lỗi đã được ghi lại; vui lòng thử lại.%s",
+	"error.conflict_text":           "Đã có người hoặc tác vụ khác thay đổi mục này trước nên không thể thực hiện lúc này. Hãy tải lại trang để xem trạng thái hiện tại.",
+	"error.invalid_title":           "Hãy kiểm tra thông tin đã nhập",
 	"error.internal_title":          "Đã xảy ra lỗi",
 	"error.last_admin":              "Thao tác này sẽ không còn quản trị viên nào hoạt động. Hãy thêm hoặc kích hoạt một quản trị viên khác trước.",
 	"error.not_allowed":             "Không được phép",

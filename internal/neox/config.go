@@ -94,8 +94,15 @@ func WithLanguage(ctx context.Context, lang string) context.Context {
 // Language returns the Accept-Language NeoX calls with ctx send: the one
 // given to WithLanguage, "vi" by default.
 func Language(ctx context.Context) string {
-	if l, _ := ctx.Value(langKey{}).(string); l == "en" || l == "vi" {
-		return l
+	l, _ := ctx.Value(langKey{}).(string)
+	return Lang(l)
+}
+
+// Lang is the Accept-Language NeoX is sent for lang: "en" or "vi", and
+// "vi" for anything else.
+func Lang(lang string) string {
+	if lang == "en" {
+		return "en"
 	}
 	return "vi"
 }

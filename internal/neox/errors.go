@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
 )
 
 // ErrNotFound is matched (errors.Is) by a *RejectedError whose answer means
@@ -47,6 +49,9 @@ func (e *RejectedError) Error() string {
 	return s
 }
 
+// Kind is fault.Refused: NeoX answered and said no.
+func (e *RejectedError) Kind() fault.Kind { return fault.Refused }
+
 // Is reports whether target is ErrNotFound and this rejection means "no
 // such resource".
 func (e *RejectedError) Is(target error) bool {
@@ -82,6 +87,9 @@ func (e *UnknownOutcomeError) Error() string {
 
 // Unwrap returns the underlying cause.
 func (e *UnknownOutcomeError) Unwrap() error { return e.Err }
+
+// Kind is fault.Unavailable: NeoX did not answer, or not clearly.
+func (e *UnknownOutcomeError) Kind() fault.Kind { return fault.Unavailable }
 
 // IsRejected reports whether err is (or wraps) a *RejectedError and returns it.
 func IsRejected(err error) (*RejectedError, bool) {

@@ -1,8 +1,9 @@
 package policy
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
 )
 
 // Action is something a user may ask to do: use a part of the desk, or act
@@ -91,10 +92,10 @@ const (
 // Kinds of refusal: a *Denial unwraps to one of them.
 var (
 	// ErrForbidden: this person may not, whatever the refund's state.
-	ErrForbidden = errors.New("policy: forbidden")
+	ErrForbidden = fault.New(fault.Forbidden, "policy: forbidden")
 	// ErrConflict: the person may, but not in the refund's current state
 	// (someone else acted first, or it is final).
-	ErrConflict = errors.New("policy: not in a state that allows this")
+	ErrConflict = fault.New(fault.Conflict, "policy: not in a state that allows this")
 )
 
 // Denial is a refusal with its reason.

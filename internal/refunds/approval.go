@@ -7,6 +7,8 @@ import (
 	"context"
 	"strings"
 
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
+
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
@@ -17,7 +19,7 @@ import (
 // (no longer pending: lost a race or decided already), *ValidationError
 // (the amount is no longer refundable), wrapped NeoX errors.
 func (s *Service) Approve(ctx context.Context, actor Actor, id, note string) (Refund, error) {
-	if msg := textProblem(note); msg != "" {
+	if msg := textProblem(note); !msg.IsZero() {
 		return Refund{}, invalid("note", msg)
 	}
 	r, err := s.guardDecision(ctx, actor, policy.Approve, id)
@@ -66,11 +68,11 @@ func (s *Service) Reject(ctx context.Context, actor Actor, id, note string) (Ref
 	if _, err := s.guardDecision(ctx, actor, policy.Reject, id); err != nil {
 		return Refund{}, err
 	}
-	if msg := textProblem(note); msg != "" {
+	if msg := textProblem(note); !msg.IsZero() {
 		return Refund{}, invalid("note", msg)
 	}
 	if note == "" {
-		return Refund{}, invalid("note", "say why the refund is rejected")
+		return Refund{}, invalid("note", fault.M("domain.12", "say why the refund is rejected"))
 	}
 	return s.decide(ctx, actor, id, ApprovalRejected, note, audit.ActionRefundRejected)
 }

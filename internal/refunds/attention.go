@@ -30,6 +30,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
+
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
@@ -162,23 +164,23 @@ const (
 
 func (res *Resolution) check() *ValidationError {
 	res.Outcome, res.Note, res.Ref = strings.TrimSpace(res.Outcome), strings.TrimSpace(res.Note), strings.TrimSpace(res.Ref)
-	v := &ValidationError{Fields: map[string]string{}}
+	v := &ValidationError{Fields: fault.Fields{}}
 	if res.Outcome != SubSucceeded && res.Outcome != SubFailed {
-		v.Fields["outcome"] = "choose what NeoX's portal shows: succeeded or failed"
+		v.Fields["outcome"] = fault.M("domain.54", "choose what NeoX's portal shows: succeeded or failed")
 	}
 	switch {
 	case res.Note == "":
-		v.Fields["note"] = "write what NeoX's portal shows and where you saw it"
+		v.Fields["note"] = fault.M("domain.55", "write what NeoX's portal shows and where you saw it")
 	case !utf8.ValidString(res.Note) || utf8.RuneCountInString(res.Note) > MaxResolutionNote:
-		v.Fields["note"] = "keep the note under 1000 characters"
+		v.Fields["note"] = fault.M("domain.56", "keep the note under 1000 characters")
 	}
 	switch {
 	case res.Ref == "":
-		v.Fields["ref"] = "enter NeoX's reference for this refund"
+		v.Fields["ref"] = fault.M("domain.57", "enter NeoX's reference for this refund")
 	case !utf8.ValidString(res.Ref) || utf8.RuneCountInString(res.Ref) > MaxResolutionRef:
-		v.Fields["ref"] = "keep the reference under 100 characters"
+		v.Fields["ref"] = fault.M("domain.58", "keep the reference under 100 characters")
 	case strings.IndexFunc(res.Ref, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) && r != ' ' }) >= 0:
-		v.Fields["ref"] = "the reference must be on one line"
+		v.Fields["ref"] = fault.M("domain.59", "the reference must be on one line")
 	}
 	if len(v.Fields) == 0 {
 		return nil

@@ -240,7 +240,7 @@ func TestResolveValidation(t *testing.T) {
 	for _, tt := range tests {
 		_, err := s.Resolve(context.Background(), manager, r.ID, tt.res)
 		v, isV := IsValidation(err)
-		if !isV || v.Fields[tt.field] == "" {
+		if !isV || v.Fields[tt.field].IsZero() {
 			t.Errorf("%s: err = %v, want a message on %s", tt.name, err, tt.field)
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
+
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -44,23 +46,23 @@ func storeFilter(f ListFilter) (store.RefundFilter, error) {
 		MaxAmount: f.MaxAmount, Currency: f.Currency, Search: f.Search,
 		FailureReason: f.FailureReason, HasFailureReason: f.HasFailureReason, ByAmount: f.Sort == "amount", Desc: f.Desc}
 	if f.Currency == "" && (f.MinAmount > 0 || f.MaxAmount > 0 || f.Sort == "amount") {
-		return q, invalid("currency", "choose a currency to compare amounts")
+		return q, invalid("currency", fault.M("err.amount_needs_currency", "choose a currency to compare amounts"))
 	}
 	if f.Approval != "" {
 		if !oneOf(f.Approval, ApprovalPending, ApprovalApproved, ApprovalRejected, ApprovalCancelled) {
-			return q, invalid("approval", "unknown approval state")
+			return q, invalid("approval", fault.M("domain.37", "unknown approval state"))
 		}
 		q.Approval = f.Approval
 	}
 	if f.Submission != "" {
 		if !oneOf(f.Submission, SubNotSent, SubQueued, SubSending, SubProcessing, SubSucceeded, SubFailed, SubUnknown) {
-			return q, invalid("submission", "unknown submission state")
+			return q, invalid("submission", fault.M("domain.38", "unknown submission state"))
 		}
 		q.Submission = f.Submission
 	}
 	if f.API != "" {
 		if !f.API.Valid() {
-			return q, invalid("api", "choose PG, GC or COL")
+			return q, invalid("api", fault.M("domain.13", "choose PG, GC or COL"))
 		}
 		q.API = string(f.API)
 	}
@@ -69,7 +71,7 @@ func storeFilter(f ListFilter) (store.RefundFilter, error) {
 	case "final":
 		q.OnFinal = true
 	default:
-		return q, invalid("on", "filter on the request or the final date")
+		return q, invalid("on", fault.M("domain.39", "filter on the request or the final date"))
 	}
 	return q, nil
 }
@@ -122,7 +124,7 @@ func (s *Service) List(ctx context.Context, f ListFilter, after Cursor, limit in
 		sortBy = "date"
 	}
 	if sortBy != "date" && sortBy != "amount" {
-		return nil, "", invalid("sort", "sort by date or amount")
+		return nil, "", invalid("sort", fault.M("domain.36", "sort by date or amount"))
 	}
 	f.Sort = sortBy
 	q, err := storeFilter(f)
@@ -133,11 +135,11 @@ func (s *Service) List(ctx context.Context, f ListFilter, after Cursor, limit in
 	if after != "" {
 		c, err := decodeCursor(after)
 		if err != nil || c.Sort != sortBy || c.Desc != f.Desc {
-			return nil, "", invalid("cursor", "the page link is out of date; start again")
+			return nil, "", invalid("cursor", fault.M("domain.40", "the page link is out of date; start again"))
 		}
 		at, err := parseTime(c.Key)
 		if err != nil {
-			return nil, "", invalid("cursor", "the page link is out of date; start again")
+			return nil, "", invalid("cursor", fault.M("domain.40", "the page link is out of date; start again"))
 		}
 		q.After = &store.RefundPosition{RequestedAt: at, Amount: c.Amt, ID: c.ID}
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
+
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
@@ -23,6 +25,8 @@ type Lookup struct {
 	Transaction *TransactionView `json:",omitempty"`
 	Refunds     []Refund         `json:"-"` // refunds requested here for this reference, newest first
 	FetchedAt   time.Time
+
+	answer *lookupAnswer // NeoX's answer itself, when fetched live (see NewRequest.Lookup)
 }
 
 // PaymentView is one PG payment. Refundable = Amount − Refunded (NeoX) −
@@ -34,7 +38,7 @@ type PaymentView struct {
 	Reserved           int64
 	Refundable         int64
 	Paid               bool
-	Reason             Format // why nothing can be refunded; empty otherwise
+	Reason             fault.Msg // why nothing can be refunded; empty otherwise
 }
 
 // OrderView is a GC collection order; GC refunds the whole order, so
@@ -50,7 +54,7 @@ type OrderView struct {
 	SubMerchantID        string // the sub-merchant the lookup was made for, if any
 	Reserved             int64
 	Refundable           bool
-	Reason               Format // why it cannot be refunded; empty otherwise
+	Reason               fault.Msg // why it cannot be refunded; empty otherwise
 }
 
 // TransactionView is a COL collection transaction (VND). Status is what
@@ -65,7 +69,7 @@ type TransactionView struct {
 	Refundable      int64
 	Paid            bool
 	Unrecognised    bool
-	Reason          Format
+	Reason          fault.Msg
 	ReconcileStatus string
 	PayoutStatus    string
 	TransDate       time.Time
@@ -117,6 +121,7 @@ func (s *Service) LookupSubMerchant(ctx context.Context, api API, ref, subMercha
 		return Lookup{}, lookupErr(api, err)
 	}
 	l.FetchedAt = s.now()
+	l.answer = &lookupAnswer{subMerchantID: subMerchantID, pays: pays, order: order, txn: txn}
 	if l.Refunds, err = many(s.db.RefundsOfTransaction(ctx, string(api), ref)); err != nil {
 		return Lookup{}, err
 	}
@@ -245,9 +250,9 @@ func (s *Service) fetchTarget(ctx context.Context, api API, ref, paymentID, subM
 			}
 		}
 		if len(pays) == 0 {
-			return target{}, invalid("transaction_ref", "NeoX does not know this transaction")
+			return target{}, invalid("transaction_ref", msgUnknownRef)
 		}
-		return target{}, invalid("payment_id", "this transaction has no such payment")
+		return target{}, invalid("payment_id", msgNoSuchPayment)
 	case APIGC:
 		o, err := s.gw.GC.GetCollectionOrder(ctx, ref, subMerchantID)
 		if err != nil {
@@ -264,9 +269,12 @@ func (s *Service) fetchTarget(ctx context.Context, api API, ref, paymentID, subM
 	return t, nil
 }
 
+// msgUnknownRef: NeoX answered that the reference does not exist.
+var msgUnknownRef = fault.M("domain.41", "NeoX does not know this transaction")
+
 func targetErr(api API, err error) error {
 	if errors.Is(err, neox.ErrNotFound) {
-		return invalid("transaction_ref", "NeoX does not know this transaction")
+		return invalid("transaction_ref", msgUnknownRef)
 	}
 	return fmt.Errorf("refunds: NeoX %s: %w", api, err)
 }
@@ -276,12 +284,12 @@ func targetErr(api API, err error) error {
 // receiver for QR payments.
 func (t target) check(req NewRequest) *ValidationError {
 	if v := t.verdict(0); !v.Paid {
-		return invalidf("transaction_ref", v.Reason.Text, v.Reason.Args...)
+		return invalid("transaction_ref", v.Reason)
 	}
 	switch t.api {
 	case APIGC:
 		if req.Amount != 0 && req.Amount != t.order.Amount {
-			return invalidf("amount", "GC refunds the whole order: %s %s", neox.FormatMinor(t.order.Amount, t.order.Currency), t.order.Currency)
+			return invalid("amount", fault.M("domain.46", "GC refunds the whole order: %s %s", neox.FormatMinor(t.order.Amount, t.order.Currency), t.order.Currency))
 		}
 	case APIPG:
 		if strings.EqualFold(t.payment.Method, "QR") {
@@ -298,18 +306,18 @@ func (t target) check(req NewRequest) *ValidationError {
 func (t target) checkRefundable(amount, reserved int64) *ValidationError {
 	v := t.verdict(reserved)
 	if !v.Paid {
-		return invalidf("transaction_ref", v.Reason.Text, v.Reason.Args...)
+		return invalid("transaction_ref", v.Reason)
 	}
 	if t.api == APIGC {
 		if v.Refundable == 0 {
-			return invalidf("transaction_ref", v.Reason.Text, v.Reason.Args...)
+			return invalid("transaction_ref", v.Reason)
 		}
 		return nil
 	}
 	if amount > v.Refundable {
 		paid, refunded := t.amounts()
-		return invalidf("amount", "at most %s can be refunded (paid %s, refunded %s, pending or in progress here %s)",
-			FormatVND(v.Refundable), FormatVND(paid), FormatVND(refunded), FormatVND(reserved))
+		return invalid("amount", fault.M("domain.47", "at most %s can be refunded (paid %s, refunded %s, pending or in progress here %s)",
+			FormatVND(v.Refundable), FormatVND(paid), FormatVND(refunded), FormatVND(reserved)))
 	}
 	return nil
 }

@@ -32,9 +32,10 @@ package refunds
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
 
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
 )
@@ -78,66 +79,37 @@ const (
 	SubUnknown    = "UNKNOWN"
 )
 
-// Errors returned by the Service. Handlers map them to statuses: 404, 409,
-// 403, 403, 403 (or a "not configured" page).
+// Errors returned by the Service, each of a kind the handlers render
+// (internal/fault): 404, 409, 403, 403; ErrNotConfigured is a conflict
+// with the desk's configuration (the lookup page says so in its place).
 var (
-	ErrNotFound      = errors.New("refund not found")
-	ErrConflict      = errors.New("refund is not in a state that allows this")
-	ErrSelfApproval  = errors.New("nobody may decide on a refund they requested")
-	ErrForbidden     = errors.New("not allowed for this role")
-	ErrNotConfigured = errors.New("this NeoX product is not configured")
+	ErrNotFound      = fault.New(fault.NotFound, "refund not found")
+	ErrConflict      = fault.New(fault.Conflict, "refund is not in a state that allows this")
+	ErrSelfApproval  = fault.New(fault.Forbidden, "nobody may decide on a refund they requested")
+	ErrForbidden     = fault.New(fault.Forbidden, "not allowed for this role")
+	ErrNotConfigured = fault.New(fault.Conflict, "this NeoX product is not configured")
 )
 
-// ValidationError carries a human message per form field. Field names:
-// api, transaction_ref, payment_id, amount, reason_code, reason_text,
-// fee_charge_way, sub_merchant_id, bank_swift, bank_account_number,
-// bank_account_name, bank_branch, note.
+// ValidationError carries a message per form field (a catalogue key with
+// its values; internal/fault). Field names: api, transaction_ref,
+// payment_id, amount, reason_code, reason_text, fee_charge_way,
+// sub_merchant_id, bank_swift, bank_account_number, bank_account_name,
+// bank_branch, note, outcome, ref, sort, approval, submission, on, cursor.
 type ValidationError struct {
-	Fields map[string]string
-	// Formats keeps, for a message built from values, the fixed sentence
-	// (fmt verbs where the values go) and the values, so a caller can
-	// translate it; Fields holds the English result.
-	Formats map[string]Format
+	Fields fault.Fields
 }
 
-// Format is a message with its values kept apart.
-type Format struct {
-	Text string
-	Args []any
-}
+// Error summarises the fields in English, in a stable order, for logs.
+func (e *ValidationError) Error() string { return "invalid refund: " + e.Fields.Summary() }
 
-// Format returns the fixed sentence of field's message and its values:
-// the message itself and none when it was built without values.
-func (e *ValidationError) Format(field string) (string, []any) {
-	if f, ok := e.Formats[field]; ok {
-		return f.Text, f.Args
-	}
-	return e.Fields[field], nil
-}
+// Kind is fault.Invalid.
+func (e *ValidationError) Kind() fault.Kind { return fault.Invalid }
 
-// Error summarises the fields in a stable order.
-func (e *ValidationError) Error() string {
-	keys := make([]string, 0, len(e.Fields))
-	for k := range e.Fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + ": " + e.Fields[k]
-	}
-	return "invalid refund: " + strings.Join(parts, "; ")
-}
+// FieldMessages returns the field messages (fault.FieldError).
+func (e *ValidationError) FieldMessages() fault.Fields { return e.Fields }
 
-func invalid(field, msg string) *ValidationError {
-	return &ValidationError{Fields: map[string]string{field: msg}}
-}
-
-// invalidf is invalid for a message with values; format stays fixed so it
-// can be looked up for translation.
-func invalidf(field, format string, args ...any) *ValidationError {
-	return &ValidationError{Fields: map[string]string{field: fmt.Sprintf(format, args...)},
-		Formats: map[string]Format{field: {Text: format, Args: args}}}
+func invalid(field string, msg fault.Msg) *ValidationError {
+	return &ValidationError{Fields: fault.Fields{field: msg}}
 }
 
 // IsValidation reports whether err is a *ValidationError and returns it.

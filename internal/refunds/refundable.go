@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
 )
 
@@ -25,28 +26,32 @@ type Verdict struct {
 	// target's currency; for GC the whole order amount or 0.
 	Refundable int64
 	// Reason says why nothing can be requested, or, with Unrecognised, why
-	// the desk lets staff ask although it does not know NeoX's status. An
-	// English sentence with its values apart (Format), so it can be
-	// translated; empty when there is nothing to say.
-	Reason Format
+	// the desk lets staff ask although it does not know NeoX's status. A
+	// message (key and values) so it can be translated; zero when there is
+	// nothing to say.
+	Reason fault.Msg
 	// Unrecognised: COL sent a status the desk does not know; it is shown
 	// to staff verbatim with Reason.
 	Unrecognised bool
 }
 
-func because(text string, args ...any) Format { return Format{Text: text, Args: args} }
+// because is the reason m with its values.
+func because(m fault.Msg, args ...any) fault.Msg {
+	m.Args = args
+	return m
+}
 
-// The reasons, as fixed sentences (handlers translate them by these texts).
-const (
-	reasonNotPaid         = "only paid transactions can be refunded (NeoX status %s)"
-	reasonGCNotSettled    = "the order is not settled yet (NeoX status %s); only SUCCESS orders can be refunded"
-	reasonGCRefunding     = "NeoX is already refunding this order or has refunded it (status %s)"
-	reasonGCUnpaid        = "the order was not paid (NeoX status %s)"
-	reasonGCUnknownStatus = "NeoX reported status %q, which is not a documented GC order status; only SUCCESS orders can be refunded"
-	reasonGCNoAmount      = "the order has no amount to refund"
-	reasonGCReserved      = "a refund of this order is already pending or in progress"
-	reasonNothingLeft     = "nothing is left to refund (paid %s, refunded %s, pending or in progress here %s)"
-	reasonCOLUnknown      = "NeoX reported status %q, which NeoX has not documented; the desk lets you request the refund, and NeoX will refuse it if the transaction cannot be refunded"
+// The reasons, as messages (handlers translate them by key).
+var (
+	reasonNotPaid         = fault.M("domain.45", "only paid transactions can be refunded (NeoX status %s)")
+	reasonGCNotSettled    = fault.M("domain.48", "the order is not settled yet (NeoX status %s); only SUCCESS orders can be refunded")
+	reasonGCRefunding     = fault.M("domain.49", "NeoX is already refunding this order or has refunded it (status %s)")
+	reasonGCUnpaid        = fault.M("domain.50", "the order was not paid (NeoX status %s)")
+	reasonGCUnknownStatus = fault.M("domain.51", "NeoX reported status %q, which is not a documented GC order status; only SUCCESS orders can be refunded")
+	reasonGCNoAmount      = fault.M("domain.43", "the order has no amount to refund")
+	reasonGCReserved      = fault.M("domain.44", "a refund of this order is already pending or in progress")
+	reasonNothingLeft     = fault.M("domain.52", "nothing is left to refund (paid %s, refunded %s, pending or in progress here %s)")
+	reasonCOLUnknown      = fault.M("domain.53", "NeoX reported status %q, which NeoX has not documented; the desk lets you request the refund, and NeoX will refuse it if the transaction cannot be refunded")
 )
 
 // pgVerdict is the PG rule.

@@ -2,17 +2,17 @@ package refunds
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
 )
 
 // The GC statuses NeoX documents for a collection order.
 var docGCStatuses = []string{"WAIT_MATCH", "MATCHED", "REJ_WAIT_MATCH", "PENDING", "SUCCESS", "CANCEL", "REFUND_PROCESS", "REFUND_SUCCESS"}
 
-func reasonText(f Format) string { return fmt.Sprintf(f.Text, f.Args...) }
+func reasonText(f fault.Msg) string { return f.String() }
 
 func TestPGVerdict(t *testing.T) {
 	tests := []struct {
@@ -35,7 +35,7 @@ func TestPGVerdict(t *testing.T) {
 		if v.Paid != tt.paid || v.Refundable != tt.want || v.Unrecognised {
 			t.Errorf("%s %d/%d/%d: %+v", tt.status, tt.amount, tt.refunded, tt.reserved, v)
 		}
-		if got := reasonText(v.Reason); (tt.reason == "") != (v.Reason.Text == "") || !strings.Contains(got, tt.reason) {
+		if got := reasonText(v.Reason); (tt.reason == "") != (v.Reason.IsZero()) || !strings.Contains(got, tt.reason) {
 			t.Errorf("%s: reason %q, want one containing %q", tt.status, got, tt.reason)
 		}
 	}
@@ -63,7 +63,7 @@ func TestGCVerdict(t *testing.T) {
 			t.Fatalf("documented status %s has no expectation", st)
 		}
 		if part == "" {
-			if !v.Paid || v.Refundable != 150_000 || v.Reason.Text != "" {
+			if !v.Paid || v.Refundable != 150_000 || !v.Reason.IsZero() {
 				t.Errorf("%s: %+v, want the order amount 150000 refundable", st, v)
 			}
 			continue
@@ -88,7 +88,7 @@ func TestGCVerdict(t *testing.T) {
 	}
 	for _, tt := range other {
 		v := gcVerdict(tt.o, tt.reserved)
-		if v.Paid != tt.paid || v.Refundable != tt.want || !strings.Contains(reasonText(v.Reason), tt.reason) || (tt.reason == "") != (v.Reason.Text == "") {
+		if v.Paid != tt.paid || v.Refundable != tt.want || !strings.Contains(reasonText(v.Reason), tt.reason) || (tt.reason == "") != (v.Reason.IsZero()) {
 			t.Errorf("%s: %+v (%q)", tt.name, v, reasonText(v.Reason))
 		}
 	}
@@ -123,7 +123,7 @@ func TestCOLVerdict(t *testing.T) {
 		if v.Paid != tt.paid || v.Unrecognised != tt.unrecognised || v.Refundable != tt.want {
 			t.Errorf("%q %d/%d/%d: %+v", tt.status, tt.amount, tt.refunded, tt.reserved, v)
 		}
-		if got := reasonText(v.Reason); (tt.reason == "") != (v.Reason.Text == "") || !strings.Contains(got, tt.reason) {
+		if got := reasonText(v.Reason); (tt.reason == "") != (v.Reason.IsZero()) || !strings.Contains(got, tt.reason) {
 			t.Errorf("%q: reason %q, want one containing %q", tt.status, got, tt.reason)
 		}
 	}
@@ -155,7 +155,7 @@ func TestLookupShowsTheRule(t *testing.T) {
 		t.Errorf("GC MATCHED view = %+v", o)
 	}
 	gcStatus = "SUCCESS"
-	if l, _ = s.Lookup(ctx, APIGC, "CO1"); !l.Order.Refundable || l.Order.Reason.Text != "" {
+	if l, _ = s.Lookup(ctx, APIGC, "CO1"); !l.Order.Refundable || !l.Order.Reason.IsZero() {
 		t.Errorf("GC SUCCESS view = %+v", l.Order)
 	}
 	r := mustCreate(t, s, staff, NewRequest{API: APIGC, TransactionRef: "CO1", ReasonCode: "X", FeeChargeWay: "OUR"})

@@ -1,13 +1,14 @@
 package refunds
 
 import (
-	"errors"
 	"maps"
 	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
 )
 
 // MaxAmount is the largest amount ParseAmount accepts (10^15 VND), far
@@ -34,13 +35,13 @@ func ParseAmount(s string) (int64, error) {
 		}
 	}
 	if s == "" {
-		return 0, errors.New("enter an amount")
+		return 0, fault.M("domain.01", "enter an amount")
 	}
 	if s[0] == '-' || strings.HasPrefix(s, "−") {
-		return 0, errors.New("the amount cannot be negative")
+		return 0, fault.M("domain.02", "the amount cannot be negative")
 	}
 	if s[0] == '+' {
-		return 0, errors.New("enter the amount without a sign")
+		return 0, fault.M("domain.03", "enter the amount without a sign")
 	}
 	// Normalise the space-like separators to one.
 	s = strings.NewReplacer("\u00a0", " ", "\u202f", " ", "\u2009", " ").Replace(s)
@@ -50,43 +51,43 @@ func ParseAmount(s string) (int64, error) {
 		case r >= '0' && r <= '9':
 		case r == '.' || r == ',' || r == ' ':
 			if sep != 0 && sep != r {
-				return 0, errors.New("use one kind of thousands separator")
+				return 0, fault.M("domain.04", "use one kind of thousands separator")
 			}
 			sep = r
 		default:
-			return 0, errors.New("the amount may contain only digits and thousands separators")
+			return 0, fault.M("domain.05", "the amount may contain only digits and thousands separators")
 		}
 	}
 	digits := s
 	if sep != 0 {
 		groups := strings.Split(s, string(sep))
 		if strings.HasPrefix(groups[0], "0") {
-			return 0, errors.New("the amount cannot start with 0")
+			return 0, fault.M("domain.06", "the amount cannot start with 0")
 		}
 		for i, g := range groups {
 			switch {
 			case g == "":
-				return 0, errors.New("misplaced thousands separator")
+				return 0, fault.M("domain.07", "misplaced thousands separator")
 			case i == 0 && len(g) > 3:
-				return 0, errors.New("thousands separators must split the digits into groups of three")
+				return 0, fault.M("domain.08", "thousands separators must split the digits into groups of three")
 			case i > 0 && len(g) != 3:
 				if len(groups) == 2 && len(g) < 3 && sep != ' ' {
-					return 0, errors.New("VND amounts have no decimals")
+					return 0, fault.M("domain.09", "VND amounts have no decimals")
 				}
-				return 0, errors.New("thousands separators must split the digits into groups of three")
+				return 0, fault.M("domain.08", "thousands separators must split the digits into groups of three")
 			}
 		}
 		digits = strings.Join(groups, "")
 	}
 	if len(digits) > 16 {
-		return 0, errors.New("the amount is too large")
+		return 0, fault.M("domain.10", "the amount is too large")
 	}
 	n, err := strconv.ParseInt(digits, 10, 64)
 	if err != nil {
-		return 0, errors.New("the amount is not a number")
+		return 0, fault.M("domain.11", "the amount is not a number")
 	}
 	if n > MaxAmount {
-		return 0, errors.New("the amount is too large")
+		return 0, fault.M("domain.10", "the amount is too large")
 	}
 	return n, nil
 }
@@ -135,43 +136,43 @@ const ReasonOther = "OTHER"
 // checkRequest validates what can be checked without NeoX. It returns nil
 // or a *ValidationError.
 func checkRequest(req NewRequest) *ValidationError {
-	f := map[string]string{}
+	f := fault.Fields{}
 	if !req.API.Valid() {
-		f["api"] = "choose PG, GC or COL"
+		f["api"] = fault.M("domain.13", "choose PG, GC or COL")
 	}
 	if strings.TrimSpace(req.TransactionRef) == "" {
-		f["transaction_ref"] = "enter the transaction reference"
+		f["transaction_ref"] = fault.M("domain.14", "enter the transaction reference")
 	}
 	if req.API == APIPG && strings.TrimSpace(req.PaymentID) == "" {
-		f["payment_id"] = "choose the payment to refund"
+		f["payment_id"] = fault.M("domain.15", "choose the payment to refund")
 	}
 	if req.API != APIGC && req.Amount <= 0 {
-		f["amount"] = "the amount must be greater than 0"
+		f["amount"] = fault.M("domain.16", "the amount must be greater than 0")
 	}
 	if req.Amount < 0 {
-		f["amount"] = "the amount must be greater than 0"
+		f["amount"] = fault.M("domain.16", "the amount must be greater than 0")
 	}
 	code, text := strings.TrimSpace(req.ReasonCode), strings.TrimSpace(req.ReasonText)
 	// One rule, stated the same on the form: a reason code is required;
 	// details are required for "other", optional otherwise, up to 1000.
 	switch {
 	case code == "":
-		f["reason_code"] = "a reason is required"
+		f["reason_code"] = fault.M("domain.17", "a reason is required")
 	case strings.EqualFold(code, ReasonOther) && text == "":
-		f["reason_text"] = "describe the reason"
+		f["reason_text"] = fault.M("domain.18", "describe the reason")
 	}
 	if utf8.RuneCountInString(text) > maxReasonText {
-		f["reason_text"] = "keep the reason under 1000 characters"
+		f["reason_text"] = fault.M("domain.19", "keep the reason under 1000 characters")
 	}
 	if req.API == APIGC && req.FeeChargeWay != "OUR" && req.FeeChargeWay != "BEN" {
-		f["fee_charge_way"] = "choose who bears the fee: OUR (merchant) or BEN (payer)"
+		f["fee_charge_way"] = fault.M("domain.20", "choose who bears the fee: OUR (merchant) or BEN (payer)")
 	}
 	for name, v := range map[string]string{"transaction_ref": req.TransactionRef, "payment_id": req.PaymentID,
 		"reason_code": req.ReasonCode, "sub_merchant_id": req.SubMerchantID, "bank_swift": req.BankSwift,
 		"bank_account_number": req.BankAccountNumber, "bank_account_name": req.BankAccountName,
 		"bank_branch": req.BankBranch, "idempotency_key": req.IdempotencyKey} {
 		if utf8.RuneCountInString(v) > maxShortField {
-			f[name] = "too long"
+			f[name] = fault.M("domain.21", "too long")
 		}
 	}
 	maps.Copy(f, bankDetailErrors(req))
@@ -179,7 +180,7 @@ func checkRequest(req NewRequest) *ValidationError {
 		"reason_code": req.ReasonCode, "reason_text": req.ReasonText, "sub_merchant_id": req.SubMerchantID,
 		"bank_swift": req.BankSwift, "bank_account_number": req.BankAccountNumber,
 		"bank_account_name": req.BankAccountName, "bank_branch": req.BankBranch} {
-		if msg := textProblem(v); msg != "" {
+		if msg := textProblem(v); !msg.IsZero() {
 			f[name] = msg
 		}
 	}
@@ -193,18 +194,19 @@ func checkRequest(req NewRequest) *ValidationError {
 // (2 letters), location (2 letters or digits), optional branch (3).
 var bicPattern = regexp.MustCompile(`^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$`)
 
-// Bank detail messages (translated by the handlers).
-const (
-	msgBIC         = "enter the bank's SWIFT/BIC code: 8 or 11 letters and digits, like BFTVVNVX"
-	msgAccountLen  = "an account number has 6 to 20 digits"
-	msgAccountName = "enter the account holder's name as the bank shows it: 2 to 70 letters and spaces"
+// Bank detail messages.
+
+var (
+	msgBIC         = fault.M("err.bad_bic", "enter the bank's SWIFT/BIC code: 8 or 11 letters and digits, like BFTVVNVX")
+	msgAccountLen  = fault.M("err.account_length", "an account number has 6 to 20 digits")
+	msgAccountName = fault.M("err.account_name", "enter the account holder's name as the bank shows it: 2 to 70 letters and spaces")
 )
 
 // bankDetailErrors checks the receiver's bank details that were given
 // (which are required is receiverErrors' business): NeoX must not be sent
 // "XX" for a SWIFT code or "123" for an account.
-func bankDetailErrors(req NewRequest) map[string]string {
-	f := map[string]string{}
+func bankDetailErrors(req NewRequest) fault.Fields {
+	f := fault.Fields{}
 	if v := strings.ToUpper(strings.TrimSpace(req.BankSwift)); v != "" && !bicPattern.MatchString(v) {
 		f["bank_swift"] = msgBIC
 	}
@@ -212,7 +214,7 @@ func bankDetailErrors(req NewRequest) map[string]string {
 		digits := strings.NewReplacer(" ", "", "-", "").Replace(v)
 		switch {
 		case strings.Trim(digits, "0123456789") != "":
-			f["bank_account_number"] = "only digits"
+			f["bank_account_number"] = fault.M("domain.22", "only digits")
 		case len(digits) < 6 || len(digits) > 20:
 			f["bank_account_number"] = msgAccountLen
 		}
@@ -243,7 +245,7 @@ func bankDetailErrors(req NewRequest) map[string]string {
 // every field error at once instead of one round at a time; Create runs
 // the same rules again.
 func Precheck(req NewRequest, qr bool) *ValidationError {
-	f := map[string]string{}
+	f := fault.Fields{}
 	if v := checkRequest(req); v != nil {
 		maps.Copy(f, v.Fields)
 	}
@@ -261,32 +263,32 @@ func Precheck(req NewRequest, qr bool) *ValidationError {
 }
 
 // badText is the message for text that cannot be stored or sent to NeoX.
-const badText = "contains characters that cannot be stored: invalid text or control characters"
+var badText = fault.M("err.bad_text", "contains characters that cannot be stored: invalid text or control characters")
 
 // textProblem refuses free text that is not valid UTF-8 or carries control
 // characters (NUL and the like: they are stored, rendered and sent to
 // NeoX otherwise). Line breaks and tabs are fine in a reason.
-func textProblem(v string) string {
+func textProblem(v string) fault.Msg {
 	if !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool {
 		return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t'
 	}) {
 		return badText
 	}
-	return ""
+	return fault.Msg{}
 }
 
 // needsReceiver reports the PG rule: QR payments are refunded to a bank
 // account that must be given.
-func receiverErrors(req NewRequest) map[string]string {
-	f := map[string]string{}
+func receiverErrors(req NewRequest) fault.Fields {
+	f := fault.Fields{}
 	if strings.TrimSpace(req.BankAccountName) == "" {
-		f["bank_account_name"] = "QR payments need the receiver's account name"
+		f["bank_account_name"] = fault.M("domain.23", "QR payments need the receiver's account name")
 	}
 	if strings.TrimSpace(req.BankAccountNumber) == "" {
-		f["bank_account_number"] = "QR payments need the receiver's account number"
+		f["bank_account_number"] = fault.M("domain.24", "QR payments need the receiver's account number")
 	}
 	if strings.TrimSpace(req.BankSwift) == "" {
-		f["bank_swift"] = "QR payments need the receiver's bank SWIFT code"
+		f["bank_swift"] = fault.M("domain.25", "QR payments need the receiver's bank SWIFT code")
 	}
 	return f
 }

@@ -122,7 +122,7 @@ func TestTargetRules(t *testing.T) {
 	if v := pg.checkRefundable(800_000, 0); v != nil {
 		t.Errorf("exactly refundable refused: %v", v)
 	}
-	if v := pg.checkRefundable(800_001, 0); v == nil || v.Fields["amount"] == "" {
+	if v := pg.checkRefundable(800_001, 0); v == nil || v.Fields["amount"].IsZero() {
 		t.Errorf("over refundable accepted: %v", v)
 	}
 	if v := pg.checkRefundable(500_000, 300_001); v == nil {
@@ -138,11 +138,11 @@ func TestTargetRules(t *testing.T) {
 	}
 	unpaid := pg
 	unpaid.payment.Status = "PROCESSING"
-	if v := unpaid.check(NewRequest{API: APIPG, Amount: 1}); v == nil || v.Fields["transaction_ref"] == "" {
+	if v := unpaid.check(NewRequest{API: APIPG, Amount: 1}); v == nil || v.Fields["transaction_ref"].IsZero() {
 		t.Errorf("unpaid accepted: %v", v)
 	}
 	gc := target{api: APIGC, order: neox.CollectionOrder{ID: "CO1", Amount: 150000, Currency: "USD", PayAmount: 149000, PayCurrency: "USD", Status: "SUCCESS"}}
-	if v := gc.check(NewRequest{API: APIGC, Amount: 100}); v == nil || !strings.Contains(v.Fields["amount"], "1500.00 USD") {
+	if v := gc.check(NewRequest{API: APIGC, Amount: 100}); v == nil || !strings.Contains(v.Fields["amount"].String(), "1500.00 USD") {
 		t.Errorf("GC partial amount: %v", v)
 	}
 	if v := gc.check(NewRequest{API: APIGC, Amount: 149000}); v == nil {
@@ -164,11 +164,11 @@ func TestTargetRules(t *testing.T) {
 	if v := col.check(NewRequest{API: APICOL, Amount: 1}); v != nil {
 		t.Errorf("COL with an unrecognised status refused: %v", v)
 	}
-	if v := col.checkRefundable(900_001, 0); v == nil || v.Fields["amount"] == "" {
+	if v := col.checkRefundable(900_001, 0); v == nil || v.Fields["amount"].IsZero() {
 		t.Errorf("COL unrecognised status: the amount rule must still hold: %v", v)
 	}
 	col.txn.Status = "FAILED"
-	if v := col.checkRefundable(1, 0); v == nil || !strings.Contains(v.Fields["transaction_ref"], "FAILED") {
+	if v := col.checkRefundable(1, 0); v == nil || !strings.Contains(v.Fields["transaction_ref"].String(), "FAILED") {
 		t.Errorf("COL FAILED accepted at approval: %v", v)
 	}
 }
@@ -204,7 +204,7 @@ func TestCheckRequest(t *testing.T) {
 		r := ok
 		tt.edit(&r)
 		v := checkRequest(r)
-		if v == nil || v.Fields[tt.field] == "" {
+		if v == nil || v.Fields[tt.field].IsZero() {
 			t.Errorf("%s: got %v, want an error on %s", tt.name, v, tt.field)
 		}
 	}
@@ -290,7 +290,7 @@ func TestBankDetails(t *testing.T) {
 			r.BankAccountName = tt.value
 		}
 		v := checkRequest(r)
-		if got := v == nil || v.Fields[tt.field] == ""; got != tt.valid {
+		if got := v == nil || v.Fields[tt.field].IsZero(); got != tt.valid {
 			t.Errorf("%s (%q): valid = %v, want %v (%v)", tt.name, tt.value, got, tt.valid, v)
 		}
 	}

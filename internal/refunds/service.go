@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/neox-refund-desk/refunddesk/internal/fault"
+
 	"github.com/google/uuid"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
@@ -219,10 +221,20 @@ type NewRequest struct {
 	BankAccountName   string
 	BankBranch        string
 	IdempotencyKey    string // form token: a second submit with the same key returns the first refund
+	// Lang is the requester's language ("vi" or "en"; anything else is
+	// "vi"): stored with the refund, NeoX's calls for it send it.
+	Lang string
+	// Lookup is the live lookup (LookupSubMerchant) the form was checked
+	// against in this same request, so one submit asks NeoX once; Create
+	// uses its answer and re-checks what is reserved here inside the write
+	// transaction. Nil, a cached lookup or one of another reference: Create
+	// asks NeoX itself.
+	Lookup *Lookup
 }
 
 // Create records a refund request awaiting approval. It validates the
-// form, asks NeoX for live paid/refunded numbers, then re-checks what is
+// form, takes NeoX's live paid/refunded numbers (req.Lookup's, or asks
+// NeoX), then re-checks what is
 // reserved here inside the write transaction that inserts the row, so two
 // concurrent requests cannot both pass. A repeated IdempotencyKey returns
 // the refund created first. Errors: *ValidationError, ErrNotConfigured,
@@ -251,7 +263,10 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 		return Refund{}, ErrNotConfigured
 	}
 	req.SubMerchantID = strings.TrimSpace(req.SubMerchantID)
-	t, err := s.fetchTarget(ctx, req.API, req.TransactionRef, req.PaymentID, req.SubMerchantID)
+	t, err := req.Lookup.target(req)
+	if errors.Is(err, errNoAnswer) {
+		t, err = s.fetchTarget(ctx, req.API, req.TransactionRef, req.PaymentID, req.SubMerchantID)
+	}
 	if err != nil {
 		return Refund{}, err
 	}
@@ -297,7 +312,7 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 			return err
 		}
 		rec := toRecord(r)
-		rec.Lang = neox.Language(ctx)
+		rec.Lang = neox.Lang(req.Lang)
 		if err := tx.InsertRefund(ctx, store.NewRefund{RefundRecord: rec, IdempotencyKey: req.IdempotencyKey,
 			AccountHash: accHash}); err != nil {
 			return fmt.Errorf("refunds: %w", err)
@@ -329,7 +344,7 @@ func sameAccount(stored, typed string) bool {
 // ErrTokenReused is returned by Create when a form token already created a
 // refund with other content (or for someone else): nothing is created, and
 // the first refund is not silently passed off as this one.
-var ErrTokenReused = errors.New("this form was already submitted with other values")
+var ErrTokenReused = fault.New(fault.Conflict, "this form was already submitted with other values")
 
 // sameRequest returns prev when req (by actor) is a repeat of the request
 // that created it: a double click or a resent form. Anything else reusing

@@ -52,7 +52,7 @@ func TestCreateValidation(t *testing.T) {
 	for _, tt := range tests {
 		_, err := s.Create(context.Background(), staff, tt.req)
 		v, ok := IsValidation(err)
-		if !ok || v.Fields[tt.field] == "" {
+		if !ok || v.Fields[tt.field].IsZero() {
 			t.Errorf("%s: err = %v, want validation on %s", tt.name, err, tt.field)
 		}
 	}
@@ -90,7 +90,7 @@ func TestCreatePGRules(t *testing.T) {
 	s := newService(t, db, Gateways{PG: &fakePG{queryPT: paidPG(2_000_000, 500_000, "QR")}}, Options{})
 	req := NewRequest{API: APIPG, TransactionRef: "TXN1", PaymentID: "P1", Amount: 1_500_000, ReasonCode: "X"}
 	_, err := s.Create(context.Background(), staff, req)
-	if v, ok := IsValidation(err); !ok || v.Fields["bank_account_number"] == "" {
+	if v, ok := IsValidation(err); !ok || v.Fields["bank_account_number"].IsZero() {
 		t.Fatalf("QR without receiver: %v", err)
 	}
 	req.BankAccountName, req.BankAccountNumber, req.BankSwift = "NGUYEN VAN A", "123456789", "ASCBVNVX"
@@ -265,7 +265,7 @@ func TestApproveRechecksRefundable(t *testing.T) {
 	refunded = 500_000 // refunded elsewhere meanwhile
 	mu.Unlock()
 	_, err := s.Approve(context.Background(), manager, r.ID, "")
-	if v, ok := IsValidation(err); !ok || v.Fields["amount"] == "" {
+	if v, ok := IsValidation(err); !ok || v.Fields["amount"].IsZero() {
 		t.Fatalf("approve over refundable: %v", err)
 	}
 	if got := mustGet(t, s, r.ID); got.Approval != ApprovalPending {
@@ -310,7 +310,7 @@ func TestRejectAndCancel(t *testing.T) {
 	ctx := context.Background()
 	r := mustCreate(t, s, staff, colRequest(100_000, ""))
 	_, err := s.Reject(ctx, manager, r.ID, "  ")
-	if v, ok := IsValidation(err); !ok || v.Fields["note"] == "" {
+	if v, ok := IsValidation(err); !ok || v.Fields["note"].IsZero() {
 		t.Fatalf("reject without note: %v", err)
 	}
 	got, err := s.Reject(ctx, manager, r.ID, "duplicate request")
@@ -372,7 +372,7 @@ func TestDecisionNotesRefuseControlCharacters(t *testing.T) {
 	for _, note := range []string{"no\x00", "bad \xff text"} {
 		if _, err := s.Reject(ctx, manager, r.ID, note); err == nil {
 			t.Fatalf("reject with %q accepted", note)
-		} else if v, ok := IsValidation(err); !ok || v.Fields["note"] == "" {
+		} else if v, ok := IsValidation(err); !ok || v.Fields["note"].IsZero() {
 			t.Fatalf("reject with %q: %v", note, err)
 		}
 		if _, err := s.Approve(ctx, manager, r.ID, note); err == nil {

@@ -521,8 +521,8 @@ func TestWorkerSpeaksTheMakersLanguage(t *testing.T) {
 			opts.PollInterval = 5 * time.Millisecond
 			s := newService(t, db, Gateways{PG: pg}, opts)
 			runWorker(t, s)
-			r, err := s.Create(neox.WithLanguage(context.Background(), lang), staff,
-				NewRequest{API: APIPG, TransactionRef: "TXN1", PaymentID: "P1", Amount: 100_000, ReasonCode: "X"})
+			r, err := s.Create(context.Background(), staff,
+				NewRequest{API: APIPG, TransactionRef: "TXN1", PaymentID: "P1", Amount: 100_000, ReasonCode: "X", Lang: lang})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -147,7 +147,15 @@
       // The message comes from the page, in the user's language.
       var msg = document.body.getAttribute("data-msg-request-failed") ||
         "The server could not complete that request (%s). Please try again.";
-      box.textContent = msg.replace("%s", String(ev.detail.xhr.status));
+      msg = msg.replace("%s", String(ev.detail.xhr.status));
+      // An error the server explained comes as its flash fragment
+      // (handlers' fail): show its words, as text, instead.
+      try {
+        var doc = new DOMParser().parseFromString(ev.detail.xhr.responseText || "", "text/html");
+        var said = doc.querySelector("[data-testid=flash].flash-error");
+        if (said && said.textContent.trim()) msg = said.textContent.trim();
+      } catch (e) { /* keep the generic message */ }
+      box.textContent = msg;
       box.className = "flash flash-error";
     }
   });
