@@ -133,3 +133,30 @@ func TestFilterErrorsNameTheirField(t *testing.T) {
 		t.Errorf("today with a from date: %d", a.status)
 	}
 }
+
+// Dates are typed as the pages write them (dd/mm/yyyy) or come as ISO
+// dates from links; the sort link says the current order; rows lead to
+// their refund.
+func TestRefundListReadsAsStaffExpect(t *testing.T) {
+	e, mgr := listEnv(t)
+	for q, want := range map[string]int{
+		"from=25/11/2026&to=25/11/2026": http.StatusOK,
+		"from=2026-11-25":               http.StatusOK,
+		"from=31/02/2026":               http.StatusUnprocessableEntity,
+		"from=11/25/2026":               http.StatusUnprocessableEntity,
+	} {
+		if r := e.get(mgr, "/refunds?"+q); r.status != want {
+			t.Errorf("%s: %d, want %d", q, r.status, want)
+		}
+	}
+	if r := e.get(mgr, "/refunds?from=25/11/2026&to=25/11/2026"); strings.Count(r.body, `data-testid="refund-row"`) != 3 {
+		t.Errorf("the day the refunds were made does not list them")
+	}
+	r := e.get(mgr, "/refunds?currency=VND&sort=amount&dir=asc")
+	if !strings.Contains(r.body, `aria-current="true">amount ↑ (ascending)`) {
+		t.Errorf("the amount sort link does not say the current order")
+	}
+	if !strings.Contains(r.body, `data-href="/refunds/`) {
+		t.Errorf("rows do not lead to their refund")
+	}
+}

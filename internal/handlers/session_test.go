@@ -203,10 +203,10 @@ func TestExpiredSessionKeepsTheForm(t *testing.T) {
 	// Kept values only ever fill the page they were kept for, and too much
 	// is not carried at all.
 	other := url.Values{"username": {"staff2"}, "password": {testPassword},
-		"next": {"/refunds/new?api=PG&ref=240901101500HCMCAF&payment=1440001"}, "kept": {"api=PG&ref=OTHERREF&amount=999"}}
+		"next": {"/refunds/new?api=PG&ref=240901101500HCMCAF&payment=1440001"}, "kept": {"api=PG&ref=OTHERREF&amount=999&reason_text=KEPTFOROTHER"}}
 	c3 := e.client()
 	e.post(c3, "/login", other)
-	if p := e.get(c3, other.Get("next")); strings.Contains(p.body, "999") {
+	if p := e.get(c3, other.Get("next")); strings.Contains(p.body, "KEPTFOROTHER") {
 		t.Errorf("values kept for another reference filled this form")
 	}
 	huge := url.Values{"username": {"staff2"}, "password": {testPassword}, "next": {other.Get("next")},

@@ -18,7 +18,8 @@ func toString(v any) string {
 	return fmt.Sprint(v)
 }
 
-// parseDayRange reads a from/to pair of dates (2006-01-02) in the
+// parseDayRange reads a from/to pair of dates (25/11/2026, as the pages
+// write them, or 2026-11-25, as links do) in the
 // merchant's zone; "to" is inclusive, so the end returned is the start of
 // the next day. Problems go into errs under "from" and "to".
 func parseDayRange(from, to string, zone *time.Location, errs templates.FieldErrors) (start, end time.Time) {
@@ -30,7 +31,11 @@ func parseDayRange(from, to string, zone *time.Location, errs templates.FieldErr
 		if d.val == "" {
 			continue
 		}
-		t, err := time.ParseInLocation("2006-01-02", d.val, zone)
+		t, err := time.ParseInLocation("02/01/2006", d.val, zone)
+		if err != nil {
+			// Links (the dashboard's) and older bookmarks use ISO dates.
+			t, err = time.ParseInLocation("2006-01-02", d.val, zone)
+		}
 		if err != nil {
 			errs[d.field] = "err.date_format"
 			continue

@@ -79,6 +79,15 @@
     update();
   }
 
+  // A list row that stands for a refund opens it wherever it is clicked
+  // (its first cell keeps a real link for keyboards and screen readers).
+  document.addEventListener("click", function (ev) {
+    var row = ev.target.closest && ev.target.closest("tr[data-href]");
+    if (!row || ev.target.closest("a, button, input, select, label, textarea") || ev.defaultPrevented) return;
+    if (window.getSelection && String(window.getSelection())) return; // selecting text, not opening
+    window.location.href = row.getAttribute("data-href");
+  });
+
   // Polling: the refund page follows its refund every data-poll ms while
   // the tab is visible (a hidden tab asks nothing), and once more when it
   // comes back. Polls say they are background requests, so they never keep
