@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -181,13 +182,29 @@ func (s *Server) handleRefunds(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		d.ExportHref = "/refunds/export.csv?" + base.Encode()
+		// Pages are keyset positions, so going back needs to know where
+		// the earlier pages began: the URL carries that trail (bounded;
+		// past it, "first page" is the way back).
+		trail := pageTrail(q.Get("trail"))
+		if after == "" {
+			trail = nil
+		}
 		if next != "" {
 			v := refundListQuery(form)
 			v.Set("after", string(next))
+			v.Set("trail", strings.Join(boundTrail(append(slices.Clone(trail), trailMark(after))), "."))
 			d.NextHref = "/refunds?" + v.Encode()
 		}
 		if after != "" {
 			d.FirstHref = "/refunds?" + base.Encode()
+			if len(trail) > 0 {
+				v := refundListQuery(form)
+				if prev := trail[len(trail)-1]; prev != firstPage {
+					v.Set("after", prev)
+					v.Set("trail", strings.Join(trail[:len(trail)-1], "."))
+				}
+				d.PrevHref = "/refunds?" + v.Encode()
+			}
 		}
 	}
 	s.render(w, r, status, templates.RefundListPage(s.page(r, "nav.refunds", "refunds"), d))
@@ -301,4 +318,43 @@ func (s *Server) handleRefundsExport(w http.ResponseWriter, r *http.Request) {
 		after = next
 	}
 	cw.Flush()
+}
+
+// firstPage stands for the first page in a page trail.
+const firstPage = "0"
+
+// maxTrail bounds the pages "previous" can walk back through.
+const maxTrail = 20
+
+func trailMark(after refunds.Cursor) string {
+	if after == "" {
+		return firstPage
+	}
+	return string(after)
+}
+
+func boundTrail(t []string) []string {
+	if len(t) > maxTrail {
+		return t[len(t)-maxTrail:]
+	}
+	return t
+}
+
+// pageTrail reads the trail of earlier pages' cursors; anything that is
+// not one (too long, wrong alphabet) ends it, so a tampered trail only
+// costs the way back.
+func pageTrail(s string) []string {
+	if s == "" {
+		return nil
+	}
+	var out []string
+	for _, c := range strings.Split(s, ".") {
+		if c == "" || len(c) > 512 || strings.ContainsFunc(c, func(r rune) bool {
+			return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+		}) {
+			return nil
+		}
+		out = append(out, c)
+	}
+	return boundTrail(out)
 }

@@ -2,10 +2,12 @@ package handlers
 
 import (
 	"encoding/csv"
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -158,5 +160,59 @@ func TestRefundListReadsAsStaffExpect(t *testing.T) {
 	}
 	if !strings.Contains(r.body, `data-href="/refunds/`) {
 		t.Errorf("rows do not lead to their refund")
+	}
+}
+
+// Previous goes back page by page through keyset pages, to the same rows.
+func TestRefundListGoesBack(t *testing.T) {
+	e := newEnv(t)
+	e.user("staff1", auth.RoleStaff)
+	staff := e.login("staff1")
+	for range 2*refundPageSize + 3 {
+		if r := e.post(staff, "/refunds", refundForm(uuid.NewString(), "1.000")); r.status != http.StatusSeeOther {
+			t.Fatalf("refund: %d", r.status)
+		}
+		e.clock.Advance(time.Second)
+	}
+	link := func(body, testid string) string {
+		i := strings.Index(body, `data-testid="`+testid+`"`)
+		if i < 0 {
+			return ""
+		}
+		j := strings.LastIndex(body[:i], `href="`)
+		href := body[j+len(`href="`):]
+		return html.UnescapeString(href[:strings.IndexByte(href, '"')])
+	}
+	ids := func(body string) string {
+		var out []string
+		for _, part := range strings.Split(body, `data-testid="refund-row" data-id="`)[1:] {
+			out = append(out, part[:36])
+		}
+		return strings.Join(out, ",")
+	}
+	p1 := e.get(staff, "/refunds")
+	if link(p1.body, "page-prev") != "" {
+		t.Errorf("the first page offers a previous page")
+	}
+	p2 := e.get(staff, link(p1.body, "page-next"))
+	p3 := e.get(staff, link(p2.body, "page-next"))
+	if n := strings.Count(p3.body, `data-testid="refund-row"`); n != 3 {
+		t.Fatalf("last page has %d rows", n)
+	}
+	back2 := e.get(staff, link(p3.body, "page-prev"))
+	if ids(back2.body) != ids(p2.body) || ids(p2.body) == "" {
+		t.Errorf("previous from page 3 is not page 2")
+	}
+	back1 := e.get(staff, link(back2.body, "page-prev"))
+	if ids(back1.body) != ids(p1.body) || link(back1.body, "page-prev") != "" {
+		t.Errorf("previous from page 2 is not the first page")
+	}
+	// A tampered trail costs only the way back.
+	u, _ := url.Parse(link(p2.body, "page-next"))
+	q := u.Query()
+	q.Set("trail", "<script>")
+	tampered := e.get(staff, "/refunds?"+q.Encode())
+	if tampered.status != http.StatusOK || link(tampered.body, "page-prev") != "" || link(tampered.body, "page-first") == "" {
+		t.Errorf("tampered trail: %d", tampered.status)
 	}
 }

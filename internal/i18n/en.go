@@ -323,6 +323,7 @@ var en = map[string]string{
 	"session.stay":                  "Stay signed in",
 	"session.ended":                 "Your session has ended. Sign in again to continue; this page will take you there.",
 	"session.expired_sign_in":       "Your session expired. Sign in again to continue where you were.",
+	"pager.prev":                    "Previous",
 	"rl.sorted_asc":                 "ascending",
 	"rl.sorted_desc":                "descending",
 	"error.back_where":              "Back to where you were",

@@ -318,6 +318,7 @@ var vi = map[string]string{
 	"session.stay":                  "Tiếp tục đăng nhập",
 	"session.ended":                 "Phiên làm việc đã kết thúc. Hãy đăng nhập lại để tiếp tục; trang này sẽ đưa bạn tới đó.",
 	"session.expired_sign_in":       "Phiên làm việc đã hết hạn. Hãy đăng nhập lại để tiếp tục từ chỗ bạn đang làm.",
+	"pager.prev":                    "Trang trước",
 	"rl.sorted_asc":                 "tăng dần",
 	"rl.sorted_desc":                "giảm dần",
 	"error.back_where":              "Quay lại trang trước",
