@@ -37,7 +37,7 @@ type ListFilter struct {
 	FailureReason    string
 	HasFailureReason bool
 	Sort             string
-	Desc   bool
+	Desc             bool
 }
 
 // storeFilter checks f and turns it into the store's filter.
