@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
+	"github.com/neox-refund-desk/refunddesk/internal/product"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -23,35 +23,6 @@ import (
 // (*audit.Log satisfies it).
 type Recorder interface {
 	Record(ctx context.Context, tx *store.Tx, e audit.Event) error
-}
-
-// PGGateway is what the service needs of the PG client (*neox.PG).
-// Errors: *neox.RejectedError (definite, ErrNotFound for unknown ids),
-// *neox.UnknownOutcomeError, or others (treated as unknown outcomes).
-type PGGateway interface {
-	QueryPT(ctx context.Context, transactionID string) ([]neox.Payment, error)
-	Refund(ctx context.Context, r neox.PGRefundRequest) (neox.PGRefundResult, error)
-}
-
-// GCGateway is what the service needs of the GC client (*neox.GC).
-type GCGateway interface {
-	// GetCollectionOrder sends subMerchantID as subMerchantId when not empty.
-	GetCollectionOrder(ctx context.Context, id, subMerchantID string) (neox.CollectionOrder, error)
-	Refund(ctx context.Context, r neox.GCRefundRequest) (neox.GCRefundResult, error)
-}
-
-// COLGateway is what the service needs of the COL client (*neox.COL).
-type COLGateway interface {
-	GetCollectionTransaction(ctx context.Context, id string) (neox.CollectionTransaction, error)
-	Refund(ctx context.Context, r neox.COLRefundRequest) (neox.COLRefund, error)
-	GetRefund(ctx context.Context, requestID string) (neox.COLRefund, error)
-}
-
-// Gateways holds one client per product; nil means not configured.
-type Gateways struct {
-	PG  PGGateway
-	GC  GCGateway
-	COL COLGateway
 }
 
 // Options tune the service; zero values take the defaults.
@@ -87,17 +58,21 @@ type Options struct {
 	// Policy decides who may do what to a refund; the zero value is the
 	// desk's rules. The handlers must ask the same one.
 	Policy policy.Policy
+	// Products are the products refunds go through; nil: the NeoX
+	// products over the Gateways given to New (see Products).
+	Products *product.Registry
 }
 
 // Service is the refund domain. Its methods are safe for concurrent use.
 type Service struct {
-	db   *store.DB
-	rec  Recorder
-	gw   Gateways
-	opt  Options
-	log  *slog.Logger
-	now  func() time.Time
-	wake chan struct{} // nudges the worker after an approval
+	db       *store.DB
+	rec      Recorder
+	gw       Gateways
+	products *product.Registry
+	opt      Options
+	log      *slog.Logger
+	now      func() time.Time
+	wake     chan struct{} // nudges the worker after an approval
 
 	days   dayCache // dashboard figures of days that are over
 	health health   // whether NeoX answers the worker, per product
@@ -153,54 +128,43 @@ func New(db *store.DB, rec Recorder, gw Gateways, opts Options) *Service {
 	if opts.COLSweepWindow <= 0 {
 		opts.COLSweepWindow = DefaultCOLSweepWindow
 	}
-	if isNil(gw.PG) {
+	if product.Missing(gw.PG) {
 		gw.PG = nil
 	}
-	if isNil(gw.GC) {
+	if product.Missing(gw.GC) {
 		gw.GC = nil
 	}
-	if isNil(gw.COL) {
+	if product.Missing(gw.COL) {
 		gw.COL = nil
 	}
-	return &Service{db: db, rec: rec, gw: gw, opt: opts, log: opts.Logger, owner: uuid.NewString(),
-		now: func() time.Time { return opts.Now().UTC() }, wake: make(chan struct{}, 1)}
-}
-
-// isNil catches a typed nil pointer stored in an interface (a *neox.PG
-// that was never built), which would otherwise look configured.
-func isNil(v any) bool {
-	if v == nil {
-		return true
+	reg := opts.Products
+	if reg == nil {
+		var err error
+		if reg, err = product.NewRegistry(Products(gw)...); err != nil {
+			panic(err) // Products names each product once
+		}
 	}
-	rv := reflect.ValueOf(v)
-	return rv.Kind() == reflect.Pointer && rv.IsNil()
+	return &Service{db: db, rec: rec, gw: gw, products: reg, opt: opts, log: opts.Logger, owner: uuid.NewString(),
+		now: func() time.Time { return opts.Now().UTC() }, wake: make(chan struct{}, 1)}
 }
 
 // Concurrency is how many refunds the worker sends to one product at once
 // (Options.Workers after defaults).
 func (s *Service) Concurrency() int { return s.opt.Workers }
 
-// Configured lists the products that have a gateway, in PG, GC, COL order.
+// Configured lists the products that are configured, in the registry's
+// order.
 func (s *Service) Configured() []API {
 	var out []API
-	for _, a := range []API{APIPG, APIGC, APICOL} {
-		if s.configured(a) {
-			out = append(out, a)
-		}
+	for _, name := range s.products.Configured() {
+		out = append(out, API(name))
 	}
 	return out
 }
 
 func (s *Service) configured(a API) bool {
-	switch a {
-	case APIPG:
-		return s.gw.PG != nil
-	case APIGC:
-		return s.gw.GC != nil
-	case APICOL:
-		return s.gw.COL != nil
-	}
-	return false
+	p, ok := s.products.Get(string(a))
+	return ok && p.Configured()
 }
 
 // NewRequest is a refund as typed in the form. For GC, Amount may be 0

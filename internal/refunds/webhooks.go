@@ -12,6 +12,8 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/product/col"
+	"github.com/neox-refund-desk/refunddesk/internal/product/gc"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -137,7 +139,7 @@ func gcHook(ev neox.GCRefundEvent, raw []byte) (hook, error) {
 			return ""
 		},
 		observe: func(Refund) observation {
-			ob := observation{to: gcStatusObservation(ev.Status), neoxRefundID: ev.RefundRequestID, status: ev.Status,
+			ob := observation{to: gc.StatusState(ev.Status), neoxRefundID: ev.RefundRequestID, status: ev.Status,
 				message: ev.Note}
 			if ob.to == SubFailed {
 				ob.failedReason = ev.Note
@@ -216,7 +218,7 @@ func (s *Service) ApplyCOL(ctx context.Context, ev neox.COLRefundEvent, raw []by
 			if ev.ApprovalStatus == "PENDING" && ev.Status == "" && r.NeoXApprovalStatus != "" && r.NeoXApprovalStatus != "PENDING" {
 				return observation{} // NeoX decided already: an older event
 			}
-			return colObservation(ev.ApprovalStatus, ev.Status, "", ev.Note, ev.FailedReason, "")
+			return observe(col.Outcome(ev.ApprovalStatus, ev.Status, "", ev.Note, ev.FailedReason, ""))
 		},
 		details: map[string]any{"amount": ev.Amount, "collection_trans_id": ev.CollectionTransID}}
 	return s.applyHook(ctx, h)
