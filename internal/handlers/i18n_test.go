@@ -17,9 +17,19 @@ import (
 // or a Vietnamese user meets an English sentence in the middle of a form.
 func TestRefundMessagesAreTranslated(t *testing.T) {
 	// invalid("field", "msg"), invalidf("field", "format", …), f["field"] = "msg",
-	// and the refundable rules' reasons: reasonX = "format"
+	// and the refundable rules' reasons: reasonX = "format"; in the
+	// products: product.Because("format", …), product.Invalidf("field", "format")
+	// and ReasonX = "format".
 	re := regexp.MustCompile(`(?:invalidf?\("[a-z_]+", |f\["[a-z_]+"\] = |\breason[A-Z][A-Za-z]* += )"([^"]+)"`)
-	for _, l := range sourceLiterals(t, filepath.Join("..", "refunds", "*.go"), re, 33) {
+	inProducts := regexp.MustCompile(`(?:Invalidf\("[a-z_]+", |\b[rR]eason[A-Z][A-Za-z]* += |product\.Because\()"([^"]+)"`)
+	all := sourceLiterals(t, filepath.Join("..", "refunds", "*.go"), re, 0)
+	for _, glob := range []string{filepath.Join("..", "product", "*.go"), filepath.Join("..", "product", "*", "*.go")} {
+		all = append(all, sourceLiterals(t, glob, inProducts, 0)...)
+	}
+	if len(all) < 33 {
+		t.Fatalf("found only %d messages in refunds and the products; the pattern is broken", len(all))
+	}
+	for _, l := range all {
 		if _, ok := domainMessages[l.text]; !ok {
 			t.Errorf("%s: %q has no entry in domainMessages", l.file, l.text)
 		}

@@ -43,6 +43,16 @@ type Product interface {
 	// has no workers.
 	Configured() bool
 
+	// Whole reports that a refund is always of the whole target (GC):
+	// an amount typed in the form is only checked against it.
+	Whole() bool
+	// Validate checks the product's own form rules, without NeoX.
+	Validate(req Request) FieldErrors
+	// Target asks NeoX for the live state of what req would refund; calls
+	// lists the NeoX calls made. A reference NeoX does not know is an
+	// *Invalid on transaction_ref; other errors are NeoX's, wrapped.
+	Target(ctx context.Context, req Request) (t Target, calls []Call, err error)
+
 	// Send makes the refund call for r. calls lists every NeoX call it
 	// made, the refund call last; the workflow classifies that last call's
 	// error (rejected → FAILED, request id already held → PROCESSING, any

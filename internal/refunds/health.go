@@ -83,10 +83,13 @@ func (h *health) record(api API, at time.Time, c call) {
 
 // signature notes what one PG call made outside the worker (a lookup, the
 // checks of a request or an approval) says about the desk's signature.
-func (h *health) signature(api API, at time.Time, c call) {
+func (h *health) signature(api API, now func() time.Time, c call) {
+	if api != APIPG {
+		return // only PG answers say anything about the signature (and the clock is not read)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.noteSigning(api, at, c)
+	h.noteSigning(api, now(), c)
 }
 
 // noteSigning: a PG answer with code 98 raises (or extends) the signing
@@ -124,7 +127,7 @@ func (s *Service) SigningFault() (SigningFault, bool) {
 func (s *Service) queryPT(ctx context.Context, ref string) ([]neox.Payment, error) {
 	t0 := time.Now()
 	pays, err := s.gw.PG.QueryPT(ctx, ref)
-	s.health.signature(APIPG, s.now(), s.timed("query_pt", t0, err, ""))
+	s.health.signature(APIPG, s.now, s.timed("query_pt", t0, err, ""))
 	return pays, err
 }
 

@@ -32,6 +32,17 @@ func Products(gw Gateways) []product.Product {
 	return []product.Product{pg.New(gw.PG), gc.New(gw.GC), col.New(gw.COL)}
 }
 
+// neoxProduct is the NeoX product named api, unconfigured (for its form
+// rules), or nil.
+func neoxProduct(api API) product.Product {
+	for _, p := range Products(Gateways{}) {
+		if p.Name() == string(api) {
+			return p
+		}
+	}
+	return nil
+}
+
 // product returns the registered product of r, or an error naming the
 // product the desk does not know: never a silent success.
 func (s *Service) product(api API) (product.Product, error) {
@@ -96,4 +107,27 @@ func (d desk) OtherRefundsOfPayment(ctx context.Context, r product.Refund) (int6
 		}
 	}
 	return extra, false, nil
+}
+
+// productRequest is what a product checks of req.
+func productRequest(req NewRequest) product.Request {
+	return product.Request{TransactionRef: req.TransactionRef, PaymentID: req.PaymentID, Amount: req.Amount,
+		FeeChargeWay: req.FeeChargeWay, SubMerchantID: req.SubMerchantID, BankSwift: req.BankSwift,
+		BankAccountNumber: req.BankAccountNumber, BankAccountName: req.BankAccountName, BankBranch: req.BankBranch}
+}
+
+// fieldErrors is a product's field errors as the desk's *ValidationError;
+// a message built from values keeps its sentence and values apart.
+func fieldErrors(f product.FieldErrors) *ValidationError {
+	v := &ValidationError{Fields: map[string]string{}}
+	for k, m := range f {
+		v.Fields[k] = m.String()
+		if len(m.Args) > 0 {
+			if v.Formats == nil {
+				v.Formats = map[string]Format{}
+			}
+			v.Formats[k] = m
+		}
+	}
+	return v
 }

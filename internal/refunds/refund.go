@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
+	"github.com/neox-refund-desk/refunddesk/internal/product"
 )
 
 // API names a NeoX product.
@@ -101,10 +102,7 @@ type ValidationError struct {
 }
 
 // Format is a message with its values kept apart.
-type Format struct {
-	Text string
-	Args []any
-}
+type Format = product.Format
 
 // Format returns the fixed sentence of field's message and its values:
 // the message itself and none when it was built without values.

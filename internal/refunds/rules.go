@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/neox-refund-desk/refunddesk/internal/product"
 )
 
 // MaxAmount is the largest amount ParseAmount accepts (10^15 VND), far
@@ -92,36 +94,13 @@ func ParseAmount(s string) (int64, error) {
 }
 
 // FormatVND renders an amount as "1.250.000 ₫".
-func FormatVND(n int64) string {
-	neg := n < 0
-	u := uint64(n)
-	if neg {
-		u = -u
-	}
-	s := strconv.FormatUint(u, 10)
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
-	}
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte('.')
-		}
-		b.WriteRune(c)
-	}
-	b.WriteString(" ₫")
-	return b.String()
-}
+func FormatVND(n int64) string { return product.FormatVND(n) }
 
 // Refundable is the amount that can still be refunded: paid − refunded
 // (as NeoX reports it) − reserved here (pending, or approved and not
 // final). It is never negative.
 func Refundable(paid, refundedAtNeoX, reservedHere int64) int64 {
-	r := paid - refundedAtNeoX - reservedHere
-	if r < 0 {
-		return 0
-	}
-	return r
+	return product.Refundable(paid, refundedAtNeoX, reservedHere)
 }
 
 const (
@@ -134,19 +113,27 @@ const ReasonOther = "OTHER"
 
 // checkRequest validates what can be checked without NeoX. It returns nil
 // or a *ValidationError.
-func checkRequest(req NewRequest) *ValidationError {
+func checkRequest(p product.Product, req NewRequest) *ValidationError {
 	f := map[string]string{}
-	if !req.API.Valid() {
+	if p == nil {
 		f["api"] = "choose PG, GC or COL"
 	}
 	if strings.TrimSpace(req.TransactionRef) == "" {
 		f["transaction_ref"] = "enter the transaction reference"
 	}
-	if req.API == APIPG && strings.TrimSpace(req.PaymentID) == "" {
-		f["payment_id"] = "choose the payment to refund"
-	}
-	if req.API != APIGC && req.Amount <= 0 {
-		f["amount"] = "the amount must be greater than 0"
+	var formats map[string]Format
+	if p != nil {
+		// The product's own rules (a payment to choose, an amount, who
+		// bears the fee), then the desk's, which win on the same field.
+		for k, m := range p.Validate(productRequest(req)) {
+			f[k] = m.String()
+			if len(m.Args) > 0 {
+				if formats == nil {
+					formats = map[string]Format{}
+				}
+				formats[k] = m
+			}
+		}
 	}
 	if req.Amount < 0 {
 		f["amount"] = "the amount must be greater than 0"
@@ -162,9 +149,6 @@ func checkRequest(req NewRequest) *ValidationError {
 	}
 	if utf8.RuneCountInString(text) > maxReasonText {
 		f["reason_text"] = "keep the reason under 1000 characters"
-	}
-	if req.API == APIGC && req.FeeChargeWay != "OUR" && req.FeeChargeWay != "BEN" {
-		f["fee_charge_way"] = "choose who bears the fee: OUR (merchant) or BEN (payer)"
 	}
 	for name, v := range map[string]string{"transaction_ref": req.TransactionRef, "payment_id": req.PaymentID,
 		"reason_code": req.ReasonCode, "sub_merchant_id": req.SubMerchantID, "bank_swift": req.BankSwift,
@@ -186,7 +170,12 @@ func checkRequest(req NewRequest) *ValidationError {
 	if len(f) == 0 {
 		return nil
 	}
-	return &ValidationError{Fields: f}
+	for k, m := range formats {
+		if f[k] != m.String() {
+			delete(formats, k) // the desk's rule replaced the product's message
+		}
+	}
+	return &ValidationError{Fields: f, Formats: formats}
 }
 
 // bicPattern is a SWIFT/BIC code (ISO 9362): bank (4 letters), country
@@ -244,7 +233,7 @@ func bankDetailErrors(req NewRequest) map[string]string {
 // the same rules again.
 func Precheck(req NewRequest, qr bool) *ValidationError {
 	f := map[string]string{}
-	if v := checkRequest(req); v != nil {
+	if v := checkRequest(neoxProduct(req.API), req); v != nil {
 		maps.Copy(f, v.Fields)
 	}
 	if qr {

@@ -203,15 +203,16 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 	req.BankAccountNumber = strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(req.BankAccountNumber))
 	if req.IdempotencyKey != "" {
 		if r, err := one(s.db.RefundByIdempotencyKey(ctx, req.IdempotencyKey)); err == nil {
-			return sameRequest(r, actor, req)
+			return sameRequest(r, actor, req, s.whole(req.API))
 		} else if !errors.Is(err, ErrNotFound) {
 			return Refund{}, err
 		}
 	}
-	if v := checkRequest(req); v != nil {
+	p, _ := s.products.Get(string(req.API)) // nil: not a product; checkRequest says so
+	if v := checkRequest(p, req); v != nil {
 		return Refund{}, v
 	}
-	if !s.configured(req.API) {
+	if !p.Configured() {
 		return Refund{}, ErrNotConfigured
 	}
 	req.SubMerchantID = strings.TrimSpace(req.SubMerchantID)
@@ -222,22 +223,22 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 	if v := t.check(req); v != nil {
 		return Refund{}, v
 	}
-	if req.API == APIGC {
-		// The whole order, in its own currency (gcVerdict's assumption).
-		req.Amount = t.order.Amount
+	if whole, ok := t.t.WholeAmount(); ok {
+		// The whole target, in its own currency (e.g. a GC order).
+		req.Amount = whole
 	}
 
 	now := s.now()
 	r := Refund{ID: uuid.NewString(), API: req.API, TransactionRef: req.TransactionRef, PaymentID: req.PaymentID,
-		Amount: req.Amount, Currency: t.currency(), PaymentMethod: t.payment.Method,
+		Amount: req.Amount, Currency: t.currency(), PaymentMethod: t.t.PaymentMethod(),
 		ReasonCode: strings.TrimSpace(req.ReasonCode), ReasonText: strings.TrimSpace(req.ReasonText),
 		FeeChargeWay: req.FeeChargeWay, SubMerchantID: strings.TrimSpace(req.SubMerchantID),
 		BankSwift: strings.TrimSpace(req.BankSwift), BankAccountNumber: strings.TrimSpace(req.BankAccountNumber),
 		BankAccountName: strings.TrimSpace(req.BankAccountName), BankBranch: strings.TrimSpace(req.BankBranch),
 		RequestedBy: actor.ID, RequestedByName: actor.Name, RequestedAt: now,
 		Approval: ApprovalPending, Submission: SubNotSent, UpdatedAt: now, refundedBase: -1}
-	if req.API == APIPG {
-		r.refundedBase, r.baseAt = t.payment.RefundedAmount, now
+	if base := t.t.RefundedBase(); base >= 0 {
+		r.refundedBase, r.baseAt = base, now
 	}
 	var existing *Refund
 	err = s.db.TxAt(ctx, now, func(tx *store.Tx) error {
@@ -275,7 +276,7 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 		return Refund{}, err
 	}
 	if existing != nil {
-		return sameRequest(*existing, actor, req)
+		return sameRequest(*existing, actor, req, s.whole(req.API))
 	}
 	return s.Get(ctx, r.ID)
 }
@@ -298,9 +299,11 @@ var ErrTokenReused = errors.New("this form was already submitted with other valu
 // sameRequest returns prev when req (by actor) is a repeat of the request
 // that created it: a double click or a resent form. Anything else reusing
 // its token is ErrTokenReused.
-func sameRequest(prev Refund, actor Actor, req NewRequest) (Refund, error) {
+// whole says the amount typed is not the refund's (the product refunds the
+// whole target, e.g. GC).
+func sameRequest(prev Refund, actor Actor, req NewRequest, whole bool) (Refund, error) {
 	same := prev.RequestedBy == actor.ID && prev.API == req.API && prev.TransactionRef == req.TransactionRef &&
-		prev.PaymentID == req.PaymentID && (req.API == APIGC || prev.Amount == req.Amount) &&
+		prev.PaymentID == req.PaymentID && (whole || prev.Amount == req.Amount) &&
 		prev.ReasonCode == strings.TrimSpace(req.ReasonCode) && prev.ReasonText == strings.TrimSpace(req.ReasonText) &&
 		prev.FeeChargeWay == req.FeeChargeWay && prev.SubMerchantID == strings.TrimSpace(req.SubMerchantID) &&
 		prev.BankSwift == strings.TrimSpace(req.BankSwift) && sameAccount(prev.BankAccountNumber, strings.TrimSpace(req.BankAccountNumber)) &&
@@ -309,6 +312,12 @@ func sameRequest(prev Refund, actor Actor, req NewRequest) (Refund, error) {
 		return Refund{}, fmt.Errorf("%w (refund %s)", ErrTokenReused, prev.ID)
 	}
 	return prev, nil
+}
+
+// whole reports whether api's product refunds only whole targets.
+func (s *Service) whole(api API) bool {
+	p, ok := s.products.Get(string(api))
+	return ok && p.Whole()
 }
 
 // Get returns one refund, or ErrNotFound.

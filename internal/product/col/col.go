@@ -34,6 +34,7 @@ func New(gw Gateway) *Product {
 func (p *Product) Name() string     { return Name }
 func (p *Product) Label() string    { return "Collection" }
 func (p *Product) Configured() bool { return p.gw != nil }
+func (p *Product) Whole() bool      { return false }
 func (p *Product) Gateway() Gateway { return p.gw }
 
 // Send makes the refund call.

@@ -34,6 +34,7 @@ func New(gw Gateway) *Product {
 func (p *Product) Name() string     { return Name }
 func (p *Product) Label() string    { return "Global Collection" }
 func (p *Product) Configured() bool { return p.gw != nil }
+func (p *Product) Whole() bool      { return true }
 func (p *Product) Gateway() Gateway { return p.gw }
 
 // Send makes the refund call; the answer's status is final when SUCCESS or

@@ -37,6 +37,7 @@ func New(gw Gateway) *Product {
 func (p *Product) Name() string     { return Name }
 func (p *Product) Label() string    { return "Payment Gateway" }
 func (p *Product) Configured() bool { return p.gw != nil }
+func (p *Product) Whole() bool      { return false }
 func (p *Product) Gateway() Gateway { return p.gw }
 
 // Send snapshots the payment's refundedAmount on the first attempt (for the
