@@ -98,6 +98,8 @@ type Refund struct {
 	BankAccountNumber string
 	BankAccountName   string
 	BankBranch        string
+	NeoXRefundID      string    // NeoX's refund id, once NeoX said it
+	NeoXApproval      string    // NeoX's approval status, once NeoX said it (COL)
 	Attempts          int       // this attempt's number, from 1
 	RefundedBase      int64     // NeoX's refunded amount of the target before the first send, -1 unknown
 	BaseAt            time.Time // when RefundedBase was read

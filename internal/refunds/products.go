@@ -58,7 +58,8 @@ func productRefund(r Refund) product.Refund {
 	return product.Refund{ID: r.ID, TransactionRef: r.TransactionRef, PaymentID: r.PaymentID, Amount: r.Amount,
 		Currency: r.Currency, PaymentMethod: r.PaymentMethod, FeeChargeWay: r.FeeChargeWay,
 		SubMerchantID: r.SubMerchantID, BankSwift: r.BankSwift, BankAccountNumber: r.BankAccountNumber,
-		BankAccountName: r.BankAccountName, BankBranch: r.BankBranch, Attempts: r.Attempts,
+		BankAccountName: r.BankAccountName, BankBranch: r.BankBranch, NeoXRefundID: r.NeoXRefundID,
+		NeoXApproval: r.NeoXApprovalStatus, Attempts: r.Attempts,
 		RefundedBase: r.refundedBase, BaseAt: r.baseAt}
 }
 

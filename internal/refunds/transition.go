@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/product"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -73,10 +74,14 @@ func (s *Service) advance(ctx context.Context, tx *store.Tx, r Refund, ob observ
 			return false, err
 		}
 	}
-	if r.API == APIGC && r.NeoXRefundID == "" && ob.neoxRefundID != "" {
+	if r.NeoXRefundID == "" && ob.neoxRefundID != "" {
 		// NeoX just told us its refund id: events it sent before are ours.
-		if err := s.adoptHeldGC(ctx, tx, r.ID, ob.neoxRefundID); err != nil {
-			return false, err
+		if p, ok := s.products.Get(string(r.API)); ok {
+			if rp, ok := p.(product.Replayer); ok {
+				if err := s.adoptHeld(ctx, tx, r.API, rp, r.ID, ob.neoxRefundID); err != nil {
+					return false, err
+				}
+			}
 		}
 	}
 	return moved, nil
