@@ -75,7 +75,7 @@ func (s *Service) List(ctx context.Context, f ListFilter, after Cursor, limit in
 		q.Submission = f.Submission
 	}
 	if f.API != "" {
-		if !f.API.Valid() {
+		if _, ok := s.products.Get(string(f.API)); !ok {
 			return nil, "", invalid("api", "choose PG, GC or COL")
 		}
 		q.API = string(f.API)

@@ -14,14 +14,15 @@ import (
 )
 
 // Lookup is a transaction as NeoX reports it now, with what this desk has
-// reserved against it. Exactly one of Payments (PG), Order (GC) and
-// Transaction (COL) is set.
+// reserved against it. Exactly one of Payments (PG), Order (GC),
+// Transaction (COL) and Target (any other product) is set.
 type Lookup struct {
 	API         API
 	Ref         string
 	Payments    []PaymentView    `json:",omitempty"`
 	Order       *OrderView       `json:",omitempty"`
 	Transaction *TransactionView `json:",omitempty"`
+	Target      *TargetView      `json:",omitempty"`
 	Refunds     []Refund         `json:"-"` // refunds requested here for this reference, newest first
 	FetchedAt   time.Time
 }
@@ -73,6 +74,19 @@ type TransactionView struct {
 	CreatedAt       time.Time
 }
 
+// TargetView is what a product without a view of its own reports of a
+// target: its amounts and its refundable rule's verdict.
+type TargetView struct {
+	Currency     string
+	Amount       int64
+	Refunded     int64
+	Reserved     int64
+	Refundable   int64
+	Paid         bool
+	Unrecognised bool
+	Reason       Format
+}
+
 // LookupRef names a recently looked-up transaction.
 type LookupRef struct {
 	API       API
@@ -92,15 +106,17 @@ func (s *Service) Lookup(ctx context.Context, api API, ref string) (Lookup, erro
 // order only with it). PG and COL ignore it.
 func (s *Service) LookupSubMerchant(ctx context.Context, api API, ref, subMerchantID string) (Lookup, error) {
 	ref, subMerchantID = strings.TrimSpace(ref), strings.TrimSpace(subMerchantID)
-	if !api.Valid() || ref == "" {
+	p, known := s.products.Get(string(api))
+	if !known || ref == "" {
 		return Lookup{}, ErrNotFound
 	}
-	if !s.configured(api) {
+	if !p.Configured() {
 		return Lookup{}, ErrNotConfigured
 	}
 	var pays []neox.Payment
 	var order neox.CollectionOrder
 	var txn neox.CollectionTransaction
+	var generic product.Target
 	l := Lookup{API: api, Ref: ref}
 	var err error
 	switch api {
@@ -113,6 +129,17 @@ func (s *Service) LookupSubMerchant(ctx context.Context, api API, ref, subMercha
 		order, err = s.gw.GC.GetCollectionOrder(ctx, ref, subMerchantID)
 	case APICOL:
 		txn, err = s.gw.COL.GetCollectionTransaction(ctx, ref)
+	default:
+		// A product with no view of its own: its target and rule.
+		var calls []product.Call
+		generic, calls, err = p.Target(ctx, product.Request{TransactionRef: ref, SubMerchantID: subMerchantID})
+		var inv *product.Invalid
+		if errors.As(err, &inv) {
+			return Lookup{}, ErrNotFound
+		}
+		for _, c := range calls {
+			s.health.signature(api, s.now, timedCall(c))
+		}
 	}
 	if err != nil {
 		return Lookup{}, lookupErr(api, err)
@@ -147,6 +174,12 @@ func (s *Service) LookupSubMerchant(ctx context.Context, api API, ref, subMercha
 			Refunded: txn.RefundedAmount, Reserved: reserved[""], Refundable: v.Refundable, Paid: v.Paid,
 			Unrecognised: v.Unrecognised, Reason: v.Reason, ReconcileStatus: txn.ReconcileStatus, PayoutStatus: txn.PayoutStatus,
 			TransDate: txn.TransDate, CreatedAt: txn.CreatedAt}
+	}
+	if generic != nil {
+		v := generic.Verdict(reserved[""])
+		paid, refunded := generic.Amounts()
+		l.Target = &TargetView{Currency: generic.Currency(), Amount: paid, Refunded: refunded, Reserved: reserved[""],
+			Refundable: v.Refundable, Paid: v.Paid, Unrecognised: v.Unrecognised, Reason: v.Reason}
 	}
 	payload, err := json.Marshal(l)
 	if err != nil {

@@ -50,9 +50,6 @@ const (
 	APICOL API = "COL"
 )
 
-// Valid reports whether a is one of the three products.
-func (a API) Valid() bool { return a == APIPG || a == APIGC || a == APICOL }
-
 // Actor is the signed-in user acting on a refund.
 type Actor struct {
 	ID   int64
