@@ -43,6 +43,10 @@ type Product interface {
 	// has no workers.
 	Configured() bool
 
+	// AttentionAfter is how long after approval a refund without a final
+	// answer waits before it needs a person, unless configured otherwise:
+	// it depends on what the product can find out by polling.
+	AttentionAfter() time.Duration
 	// Whole reports that a refund is always of the whole target (GC):
 	// an amount typed in the form is only checked against it.
 	Whole() bool

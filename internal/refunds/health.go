@@ -146,7 +146,7 @@ func (s *Service) Outages() []Outage {
 		}
 	}
 	slices.SortFunc(out, func(a, b Outage) int {
-		if d := apiOrder(a.API) - apiOrder(b.API); d != 0 {
+		if d := s.apiOrder(a.API) - s.apiOrder(b.API); d != 0 {
 			return d
 		}
 		return strings.Compare(a.Op, b.Op)

@@ -27,10 +27,11 @@ type fakeProduct struct {
 
 const fakeName = "FAKE"
 
-func (f *fakeProduct) Name() string     { return fakeName }
-func (f *fakeProduct) Label() string    { return "Fake vouchers" }
-func (f *fakeProduct) Configured() bool { return true }
-func (f *fakeProduct) Whole() bool      { return false }
+func (f *fakeProduct) Name() string                  { return fakeName }
+func (f *fakeProduct) Label() string                 { return "Fake vouchers" }
+func (f *fakeProduct) Configured() bool              { return true }
+func (f *fakeProduct) Whole() bool                   { return false }
+func (f *fakeProduct) AttentionAfter() time.Duration { return 12 * time.Hour }
 
 func (f *fakeProduct) Validate(req product.Request) product.FieldErrors {
 	if req.Amount <= 0 {

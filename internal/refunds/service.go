@@ -35,7 +35,7 @@ type Options struct {
 	ShutdownGrace time.Duration    // how long Run lets an in-flight NeoX call finish after ctx ends; default 10s
 	// AttentionAfter is, per product, how long after approval a refund
 	// without a final answer goes to needs attention; missing products
-	// take DefaultAttentionAfter.
+	// take their product's AttentionAfter.
 	AttentionAfter map[API]time.Duration
 	// UnknownAttempts is how many sends of a refund may end with an
 	// unknown outcome before it needs a person; default 10.
@@ -111,14 +111,6 @@ func New(db *store.DB, rec Recorder, gw Gateways, opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	after := map[API]time.Duration{}
-	for _, a := range []API{APIPG, APIGC, APICOL} {
-		after[a] = DefaultAttentionAfter(a)
-		if v := opts.AttentionAfter[a]; v > 0 {
-			after[a] = v
-		}
-	}
-	opts.AttentionAfter = after
 	if opts.UnknownAttempts <= 0 {
 		opts.UnknownAttempts = DefaultUnknownAttempts
 	}
@@ -144,6 +136,15 @@ func New(db *store.DB, rec Recorder, gw Gateways, opts Options) *Service {
 			panic(err) // Products names each product once
 		}
 	}
+	after := map[API]time.Duration{}
+	for _, p := range reg.All() {
+		a := API(p.Name())
+		after[a] = p.AttentionAfter()
+		if v := opts.AttentionAfter[a]; v > 0 {
+			after[a] = v
+		}
+	}
+	opts.AttentionAfter = after
 	return &Service{db: db, rec: rec, gw: gw, products: reg, opt: opts, log: opts.Logger, owner: uuid.NewString(),
 		now: func() time.Time { return opts.Now().UTC() }, wake: make(chan struct{}, 1)}
 }

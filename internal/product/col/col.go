@@ -35,7 +35,12 @@ func (p *Product) Name() string     { return Name }
 func (p *Product) Label() string    { return "Collection" }
 func (p *Product) Configured() bool { return p.gw != nil }
 func (p *Product) Whole() bool      { return false }
-func (p *Product) Gateway() Gateway { return p.gw }
+
+// AttentionAfter is 72h: the refund detail shows every state, so polling
+// finds every outcome; only a refund stuck at NeoX (its own approval
+// step, which does not run at weekends) gets here.
+func (p *Product) AttentionAfter() time.Duration { return 72 * time.Hour }
+func (p *Product) Gateway() Gateway              { return p.gw }
 
 // Send makes the refund call.
 func (p *Product) Send(ctx context.Context, _ product.Desk, r product.Refund) (product.Outcome, []product.Call) {

@@ -35,7 +35,13 @@ func (p *Product) Name() string     { return Name }
 func (p *Product) Label() string    { return "Global Collection" }
 func (p *Product) Configured() bool { return p.gw != nil }
 func (p *Product) Whole() bool      { return true }
-func (p *Product) Gateway() Gateway { return p.gw }
+
+// AttentionAfter is 24h: NeoX offers no refund query and the collection
+// order has no failure state, so only the webhook can report a failure;
+// if it is lost nothing else will, and a day is already long for a
+// customer.
+func (p *Product) AttentionAfter() time.Duration { return 24 * time.Hour }
+func (p *Product) Gateway() Gateway              { return p.gw }
 
 // Send makes the refund call; the answer's status is final when SUCCESS or
 // FAILED.

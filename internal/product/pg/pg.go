@@ -38,7 +38,12 @@ func (p *Product) Name() string     { return Name }
 func (p *Product) Label() string    { return "Payment Gateway" }
 func (p *Product) Configured() bool { return p.gw != nil }
 func (p *Product) Whole() bool      { return false }
-func (p *Product) Gateway() Gateway { return p.gw }
+
+// AttentionAfter is 48h: polling QUERY_PT confirms success from
+// refundedAmount but cannot see a failure; bank refunds via NAPAS settle
+// within a day or two.
+func (p *Product) AttentionAfter() time.Duration { return 48 * time.Hour }
+func (p *Product) Gateway() Gateway              { return p.gw }
 
 // Send snapshots the payment's refundedAmount on the first attempt (for the
 // QUERY_PT settle rule, see Settled), then makes the REFUND call.
