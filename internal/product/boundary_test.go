@@ -25,7 +25,7 @@ var knownProductLines = map[string]int{
 	"internal/handlers/refund_list.go":   1,  // the list filter's accepted values
 	"internal/handlers/refunds.go":       4,  // the request form's per-product fields
 	"internal/handlers/transactions.go":  1,  // GC's sub-merchant on lookups
-	"internal/handlers/webhooks.go":      5,  // one endpoint per product; PG's reply format
+	"internal/handlers/webhooks.go":      3,  // one endpoint per product
 	"internal/refunds/colsweep.go":       2,  // the COL sweep
 	"internal/refunds/health.go":         3,  // PG's signature fault
 	"internal/refunds/lookup.go":         5,  // the NeoX products' lookup views

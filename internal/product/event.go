@@ -42,10 +42,3 @@ const (
 type Replayer interface {
 	Replay(held string) (Event, error)
 }
-
-// WebhookReply is the body and status a product's webhook endpoint
-// answers NeoX with.
-type WebhookReply struct {
-	Status int
-	Body   []byte
-}

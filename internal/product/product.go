@@ -66,6 +66,11 @@ type Product interface {
 	// Reconcile asks NeoX whether an earlier attempt of r reached it,
 	// before a resend. done means out is NeoX's word and nothing is sent.
 	Reconcile(ctx context.Context, d Desk, r Refund) (out Outcome, done bool, calls []Call)
+	// WebhookReply is the body NeoX expects in answer to a delivery:
+	// refused (signed, but it disagrees with the refund it names) or
+	// received.
+	WebhookReply(refused bool) []byte
+
 	// Poll asks NeoX about a refund in PROCESSING (the fallback to
 	// webhooks). out.To is "" when NeoX said nothing that moves it.
 	Poll(ctx context.Context, d Desk, r Refund) (out Outcome, c Call)

@@ -67,6 +67,13 @@ func (f *fakeProduct) Poll(context.Context, product.Desk, product.Refund) (produ
 	return product.Outcome{}, product.Call{Op: "get_refund"}
 }
 
+func (f *fakeProduct) WebhookReply(refused bool) []byte {
+	if refused {
+		return []byte("NO")
+	}
+	return []byte("OK")
+}
+
 // event is the fake's webhook: it names our request id and says DONE.
 func (f *fakeProduct) event(refundID string, amount int64, status string) product.Event {
 	return product.Event{Ref: refundID, Status: status, Signed: []string{fakeName, refundID, fmt.Sprint(amount), status},

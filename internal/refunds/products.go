@@ -32,6 +32,9 @@ func Products(gw Gateways) []product.Product {
 	return []product.Product{pg.New(gw.PG), gc.New(gw.GC), col.New(gw.COL)}
 }
 
+// Product returns the registered product named api.
+func (s *Service) Product(api API) (product.Product, bool) { return s.products.Get(string(api)) }
+
 // neoxProduct is the NeoX product named api, unconfigured (for its form
 // rules), or nil.
 func neoxProduct(api API) product.Product {

@@ -7,6 +7,14 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/product"
 )
 
+// WebhookReply is the OpenAPI webhook answer: code 1 received, 2 refused.
+func (p *Product) WebhookReply(refused bool) []byte {
+	if refused {
+		return []byte(`{"code":2,"message":"refused: does not match the refund it names"}`)
+	}
+	return []byte(`{"code":1,"message":"received"}`)
+}
+
 // RefundEvent reads a verified COL REFUND event: approvalStatus REJECTED
 // or status FAILED fail the refund (note and failedReason verbatim),
 // status SUCCESS completes it, anything else confirms it is processing.

@@ -8,6 +8,14 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/product"
 )
 
+// WebhookReply is the OpenAPI webhook answer: code 1 received, 2 refused.
+func (p *Product) WebhookReply(refused bool) []byte {
+	if refused {
+		return []byte(`{"code":2,"message":"refused: does not match the refund it names"}`)
+	}
+	return []byte(`{"code":1,"message":"received"}`)
+}
+
 // RefundEvent reads a verified GC REFUND event. GC events carry NeoX's
 // refundRequestId, not ours, and it is the only match key: an event whose
 // refundRequestId the desk has not been told (by NeoX's answer to the

@@ -7,6 +7,14 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/product"
 )
 
+// WebhookReply is PG's IPN answer: respcode 0 received, 1 refused.
+func (p *Product) WebhookReply(refused bool) []byte {
+	if refused {
+		return []byte(`{"respcode":1,"respmsg":"refused: does not match the refund it names"}`)
+	}
+	return []byte(`{"respcode":0,"respmsg":"received"}`)
+}
+
 // IPNEvent reads a verified PG refund IPN. neo_ResponseCode 0 means the
 // refund succeeded, 99 that it is processing, a documented failure code
 // that it failed (code and message kept verbatim).
