@@ -27,7 +27,7 @@ var knownProductLines = map[string]int{
 	"internal/handlers/transactions.go":  1,  // GC's sub-merchant on lookups
 	"internal/handlers/webhooks.go":      3,  // one endpoint per product
 	"internal/refunds/colsweep.go":       2,  // the COL sweep
-	"internal/refunds/health.go":         3,  // PG's signature fault
+	"internal/refunds/health.go":         1,  // queryPT, PG's lookup view
 	"internal/refunds/lookup.go":         5,  // the NeoX products' lookup views
 	"internal/refunds/refund.go":         3,  // the API constants
 	"internal/refunds/webhooks.go":       3,  // ApplyPG, ApplyGC, ApplyCOL forwarders

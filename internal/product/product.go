@@ -76,6 +76,13 @@ type Product interface {
 	Poll(ctx context.Context, d Desk, r Refund) (out Outcome, c Call)
 }
 
+// Signer is a product whose answers also tell whether NeoX accepts the
+// desk's request signature (PG): a refusal with a code BadSignature
+// accepts raises the desk's signing fault, any other answer ends it.
+type Signer interface {
+	BadSignature(code string) bool
+}
+
 // Desk is what a product may ask of the refund desk while it works on a
 // refund: the workflow implements it over its store.
 type Desk interface {

@@ -3,12 +3,12 @@ package refunds
 import (
 	"context"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/product"
 )
 
 // outageAfter is how many unanswered calls in a row make a product count as
@@ -56,6 +56,9 @@ type health struct {
 	mu      sync.Mutex
 	failing map[endpoint]Outage
 	signing *SigningFault
+	// signer returns the product of api if its answers tell about the
+	// desk's signature (product.Signer); set once by New.
+	signer func(API) (product.Signer, bool)
 }
 
 // record notes one worker call. Any answer from NeoX, even a refusal,
@@ -84,8 +87,8 @@ func (h *health) record(api API, at time.Time, c call) {
 // signature notes what one PG call made outside the worker (a lookup, the
 // checks of a request or an approval) says about the desk's signature.
 func (h *health) signature(api API, now func() time.Time, c call) {
-	if api != APIPG {
-		return // only PG answers say anything about the signature (and the clock is not read)
+	if _, ok := h.signer(api); !ok {
+		return // this product's answers say nothing about the signature (and the clock is not read)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -96,10 +99,11 @@ func (h *health) signature(api API, now func() time.Time, c call) {
 // fault; any other PG answer ends it. A call left unanswered says nothing
 // about the signature. Call with h.mu held.
 func (h *health) noteSigning(api API, at time.Time, c call) {
-	if api != APIPG || c.outcome == "unknown" {
+	sg, ok := h.signer(api)
+	if !ok || c.outcome == "unknown" {
 		return
 	}
-	if c.outcome != "rejected" || c.code != strconv.Itoa(neox.PGCodeBadSignature) {
+	if c.outcome != "rejected" || !sg.BadSignature(c.code) {
 		h.signing = nil
 		return
 	}

@@ -145,7 +145,15 @@ func New(db *store.DB, rec Recorder, gw Gateways, opts Options) *Service {
 		}
 	}
 	opts.AttentionAfter = after
-	return &Service{db: db, rec: rec, gw: gw, products: reg, opt: opts, log: opts.Logger, owner: uuid.NewString(),
+	signer := func(a API) (product.Signer, bool) {
+		p, ok := reg.Get(string(a))
+		if !ok {
+			return nil, false
+		}
+		sg, ok := p.(product.Signer)
+		return sg, ok
+	}
+	return &Service{db: db, rec: rec, gw: gw, products: reg, opt: opts, health: health{signer: signer}, log: opts.Logger, owner: uuid.NewString(),
 		now: func() time.Time { return opts.Now().UTC() }, wake: make(chan struct{}, 1)}
 }
 

@@ -45,6 +45,12 @@ func (p *Product) Whole() bool      { return false }
 func (p *Product) AttentionAfter() time.Duration { return 48 * time.Hour }
 func (p *Product) Gateway() Gateway              { return p.gw }
 
+// BadSignature: code 98, "invalid signature" (the merchant code or
+// secret key is wrong).
+func (p *Product) BadSignature(code string) bool {
+	return code == strconv.Itoa(neox.PGCodeBadSignature)
+}
+
 // Send snapshots the payment's refundedAmount on the first attempt (for the
 // QUERY_PT settle rule, see Settled), then makes the REFUND call.
 func (p *Product) Send(ctx context.Context, d product.Desk, r product.Refund) (product.Outcome, []product.Call) {
