@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -17,7 +18,8 @@ const refundPageSize = 25
 // parseRefundFilter reads the list filters from the query string. Those
 // the policy does not let see everyone's refunds (staff) always see only
 // their own requests, whatever the URL says.
-func parseRefundFilter(q url.Values, p policy.Policy, u auth.User, zone *time.Location) (refunds.ListFilter, templates.RefundListForm) {
+// apis are the products a refund can go through.
+func parseRefundFilter(q url.Values, p policy.Policy, u auth.User, zone *time.Location, apis []string) (refunds.ListFilter, templates.RefundListForm) {
 	form := templates.RefundListForm{Status: q.Get("status"), API: q.Get("api"), Requester: q.Get("requester"),
 		From: q.Get("from"), To: q.Get("to"), MinAmount: q.Get("min"), MaxAmount: q.Get("max"),
 		Sort: q.Get("sort"), Dir: q.Get("dir"), Errors: templates.FieldErrors{}}
@@ -31,10 +33,9 @@ func parseRefundFilter(q url.Values, p policy.Policy, u auth.User, zone *time.Lo
 	default:
 		form.Errors["status"] = "err.unknown_status"
 	}
-	switch form.API {
-	case "", "PG", "GC", "COL":
+	if form.API == "" || slices.Contains(apis, form.API) {
 		f.API = refunds.API(form.API)
-	default:
+	} else {
 		form.Errors["api"] = "err.unknown_api"
 	}
 	if form.Requester != "" {
@@ -102,9 +103,9 @@ func refundListQuery(form templates.RefundListForm) url.Values {
 func (s *Server) handleRefunds(w http.ResponseWriter, r *http.Request) {
 	u, _ := userFrom(r.Context())
 	q := r.URL.Query()
-	f, form := parseRefundFilter(q, s.policy, u, s.zone)
+	f, form := parseRefundFilter(q, s.policy, u, s.zone, s.refunds.ProductNames())
 	localizeErrors(r.Context(), form.Errors)
-	d := templates.RefundListData{Form: form, SortHref: map[string]string{}}
+	d := templates.RefundListData{Form: form, SortHref: map[string]string{}, APIs: s.refunds.ProductNames()}
 	base := refundListQuery(form)
 	for _, key := range []string{"date", "amount"} {
 		v := refundListQuery(form)

@@ -22,7 +22,6 @@ var productName = regexp.MustCompile(`\bAPI(PG|GC|COL)\b|"(PG|GC|COL)"`)
 var knownProductLines = map[string]int{
 	"internal/app/app.go":                2,  // AttentionAfter per product from the config
 	"internal/app/config.go":             3,  // which settings each product needs
-	"internal/handlers/refund_list.go":   1,  // the list filter's accepted values
 	"internal/handlers/refunds.go":       4,  // the request form's per-product fields
 	"internal/handlers/transactions.go":  1,  // GC's sub-merchant on lookups
 	"internal/handlers/webhooks.go":      3,  // one endpoint per product
@@ -33,7 +32,6 @@ var knownProductLines = map[string]int{
 	"internal/refunds/webhooks.go":       3,  // ApplyPG, ApplyGC, ApplyCOL forwarders
 	"internal/refunds/worker.go":         1,  // starts the COL sweep
 	"internal/store/refunds_webhooks.go": 1,  // HeldGCEvents
-	"web/templates/refunds.templ":        1,  // the list filter's options
 	"web/templates/transactions.templ":   10, // the lookup views and request form per product
 }
 

@@ -35,6 +35,10 @@ func Products(gw Gateways) []product.Product {
 // Product returns the registered product named api.
 func (s *Service) Product(api API) (product.Product, bool) { return s.products.Get(string(api)) }
 
+// ProductNames lists the registered products' names, in the order pages
+// list them.
+func (s *Service) ProductNames() []string { return s.products.Names() }
+
 // neoxProduct is the NeoX product named api, unconfigured (for its form
 // rules), or nil.
 func neoxProduct(api API) product.Product {
