@@ -76,6 +76,17 @@ func cliContext(ctx context.Context) context.Context {
 	return audit.WithOrigin(ctx, audit.Origin{ActorName: "cli", ActorRole: "operator", ClientIP: "local"})
 }
 
+// inputError marks the errors that are the input's fault (a password too
+// short, a name taken, no such user, the last admin) with exit status 2;
+// anything else stays 1.
+func inputError(err error) error {
+	var ve *auth.ValidationError
+	if errors.As(err, &ve) || errors.Is(err, auth.ErrUsernameTaken) || errors.Is(err, auth.ErrNotFound) || errors.Is(err, auth.ErrLastAdmin) {
+		return &exitError{2, err}
+	}
+	return err
+}
+
 func userCmd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return &exitError{2, errors.New("user: want add, disable, enable or reset-password\n" + usage)}
@@ -117,31 +128,42 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 		if err != nil {
 			return err
 		}
-		u, err := a.Auth.CreateUser(ctx, username, name, r, pw, false)
+		before, err := a.Auth.CountUsers(ctx)
 		if err != nil {
 			return err
 		}
+		u, err := a.Auth.CreateUser(ctx, username, name, r, pw, false)
+		if err != nil {
+			return inputError(err)
+		}
 		fmt.Fprintf(stdout, "added %s (%s)\n", u.Username, u.Role)
+		if before == 0 {
+			// The first start creates "admin" only in an empty database.
+			fmt.Fprintf(stderr, "note: this is the desk's first user, so the app will not create the \"admin\" user on its first start\n")
+			if r != policy.Admin {
+				fmt.Fprintf(stderr, "warning: no administrator exists, so nobody can manage users in the web UI; add one with: web user add -username NAME -role admin\n")
+			}
+		}
 	case "disable", "enable":
 		u, err := a.Auth.UserByUsername(ctx, username)
 		if err != nil {
-			return fmt.Errorf("user %q: %w", username, err)
+			return inputError(fmt.Errorf("user %q: %w", username, err))
 		}
 		if err := a.Auth.SetDisabled(ctx, u.ID, args[0] == "disable"); err != nil {
-			return err
+			return inputError(err)
 		}
 		fmt.Fprintf(stdout, "%sd %s\n", args[0], u.Username)
 	case "reset-password":
 		u, err := a.Auth.UserByUsername(ctx, username)
 		if err != nil {
-			return fmt.Errorf("user %q: %w", username, err)
+			return inputError(fmt.Errorf("user %q: %w", username, err))
 		}
 		pw, err := readPassword()
 		if err != nil {
 			return err
 		}
 		if err := a.Auth.ResetPassword(ctx, u.ID, pw, false); err != nil {
-			return err
+			return inputError(err)
 		}
 		fmt.Fprintf(stdout, "password reset for %s; their sessions have ended\n", u.Username)
 	default:

@@ -29,8 +29,11 @@ func main() {
 	}
 }
 
-// exitError carries a specific exit status (audit verify uses 1 for a
-// broken chain, usage errors use 2).
+// exitError carries a specific exit status. The convention, for every
+// subcommand: 2 when the command was given something it cannot use (a
+// flag, a role, a password too short, a user that does not exist, a name
+// taken), 1 when it was fine but the work failed (a broken audit chain,
+// an unreadable database).
 type exitError struct {
 	code int
 	err  error
@@ -77,4 +80,7 @@ const usage = `usage:
   web audit verify [-checkpoint FILE [-key-file K]]  check the audit hash chain (exit 1 if broken,
                                                 or if it no longer reaches FILE's head: a checkpoint or an export)
   web audit export [-from RFC3339] [-to RFC3339] CSV of the audit trail on stdout, ending with the chain head
-  web audit checkpoint [-out FILE] [-key-file K] signed checkpoint of the chain head (key: AUDIT_CHECKPOINT_KEY)`
+  web audit checkpoint [-out FILE] [-key-file K] signed checkpoint of the chain head (key: AUDIT_CHECKPOINT_KEY)
+
+exit status: 0 done; 2 the command was given something it cannot use (fix the input);
+1 the work failed (a broken audit chain, a database problem)`

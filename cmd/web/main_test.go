@@ -40,8 +40,17 @@ func (c *cli) run(stdin string, args ...string) (string, string, int) {
 
 func TestUserCommands(t *testing.T) {
 	c := newCLI(t)
-	if out, errOut, code := c.run("a long staff passphrase\n", "user", "add", "-username", "hoa", "-role", "manager", "-name", "Lê Hoa"); code != 0 || !strings.Contains(out, "added hoa (manager)") {
+	out, errOut, code := c.run("a long staff passphrase\n", "user", "add", "-username", "hoa", "-role", "manager", "-name", "Lê Hoa")
+	if code != 0 || !strings.Contains(out, "added hoa (manager)") {
 		t.Fatalf("user add: %d %q %q", code, out, errOut)
+	}
+	// Before the first start: the app will not create admin, and nobody
+	// could manage users; both are said.
+	if !strings.Contains(errOut, `will not create the "admin" user`) || !strings.Contains(errOut, "no administrator exists") {
+		t.Errorf("first user added without a word about admin: %q", errOut)
+	}
+	if _, errOut, _ := c.run("a long admin passphrase\n", "user", "add", "-username", "boss", "-role", "admin"); strings.Contains(errOut, "admin") {
+		t.Errorf("second user: unexpected note %q", errOut)
 	}
 	tests := []struct {
 		name  string
@@ -50,12 +59,15 @@ func TestUserCommands(t *testing.T) {
 		code  int
 		want  string
 	}{
-		{"duplicate", "another passphrase!!\n", []string{"user", "add", "-username", "hoa", "-role", "staff"}, 1, "taken"},
+		// 2: the input cannot be used, whatever part of it (exit status
+		// convention in main.go); 1: the work failed.
+		{"duplicate", "another passphrase!!\n", []string{"user", "add", "-username", "hoa", "-role", "staff"}, 2, "taken"},
 		{"bad role", "another passphrase!!\n", []string{"user", "add", "-username", "lan", "-role", "boss"}, 2, "role"},
 		{"no password", "", []string{"user", "add", "-username", "lan"}, 2, "no password on stdin"},
-		{"short password", "short\n", []string{"user", "add", "-username", "lan"}, 1, "12"},
+		{"short password", "short\n", []string{"user", "add", "-username", "lan"}, 2, "12"},
 		{"disable", "", []string{"user", "disable", "-username", "hoa"}, 0, "disabled hoa"},
-		{"unknown user", "", []string{"user", "disable", "-username", "nobody"}, 1, "nobody"},
+		{"unknown user", "", []string{"user", "disable", "-username", "nobody"}, 2, "nobody"},
+		{"last admin", "", []string{"user", "disable", "-username", "boss"}, 2, "last enabled admin"},
 		{"reset", "a fresh passphrase here\n", []string{"user", "reset-password", "-username", "hoa"}, 0, "password reset for hoa"},
 		{"missing username", "", []string{"user", "disable"}, 2, "-username is required"},
 		{"unknown command", "", []string{"frobnicate"}, 2, "unknown command"},
@@ -262,9 +274,10 @@ func TestAuditCheckpointCommands(t *testing.T) {
 	}
 
 	// Delete the last events behind the triggers' back, down to before
-	// both heads: a valid, shorter chain.
+	// both heads, and rewind the chain's head row: a valid, shorter chain.
 	keep := cp.Seq - 2
-	c.rawSQL(`DROP TRIGGER audit_events_no_delete`, fmt.Sprintf(`DELETE FROM audit_events WHERE seq > %d`, keep))
+	c.rawSQL(`DROP TRIGGER audit_events_no_delete`, fmt.Sprintf(`DELETE FROM audit_events WHERE seq > %d`, keep),
+		`UPDATE audit_head SET (seq, hash, at) = (SELECT seq, hash, at FROM audit_events ORDER BY seq DESC LIMIT 1)`)
 	if out, errOut, code := c.run("", "audit", "verify"); code != 0 {
 		t.Fatalf("plain verify of the cut chain: %d %q %q (it cannot see a cut end)", code, out, errOut)
 	}

@@ -170,16 +170,19 @@ func (l *Log) WriteCheckpoint(ctx context.Context, key []byte, details map[strin
 			return err
 		}
 		// Events appended between the full pass and this transaction.
-		more, err := verifyRows(ctx, tx, Anchor{Seq: st.VerifiedSeq + 1, PrevHash: st.HeadHash})
+		more, err := verifyChain(Anchor{Seq: st.VerifiedSeq + 1, PrevHash: st.HeadHash},
+			func(start int64, each func(*row) error) (store.AuditHead, bool, error) {
+				return tx.AuditChain(ctx, start, each)
+			})
 		if err != nil {
 			return err
 		}
 		if !more.OK {
 			return fmt.Errorf("%w: %s", ErrChainBroken, more)
 		}
-		head, err := readHead(ctx, tx)
+		head, err := tx.AuditNewest(ctx)
 		if err != nil {
-			return err
+			return fmt.Errorf("audit: read chain head: %w", err)
 		}
 		cp = Checkpoint{Version: CheckpointVersion, Seq: head.Seq, Hash: head.Hash, EventAt: head.At,
 			At: store.FormatTime(l.now()), KeyID: keyID}

@@ -96,8 +96,10 @@ func TestCheckpointDetectsTruncation(t *testing.T) {
 	cp, _ := takeCheckpoint(t, l) // seq 11
 	recordN(t, l, 4)              // up to 15
 
-	// The attacker also trims the search index, or new events could not reuse the seqs.
-	exec(t, db, `DELETE FROM audit_events WHERE seq > 8`, `DELETE FROM audit_target_search WHERE rowid > 8`)
+	// The attacker also trims the search index, or new events could not
+	// reuse the seqs, and rewinds the chain's head row, or Verify would see
+	// the cut end.
+	exec(t, db, `DELETE FROM audit_events WHERE seq > 8`, `DELETE FROM audit_target_search WHERE rowid > 8`, rewindHeadSQL)
 	st, err := l.Verify(context.Background(), Anchor{})
 	if err != nil || !st.OK || st.VerifiedSeq != 8 {
 		t.Fatalf("the cut chain should verify on its own (that is the gap): %s, %v", st, err)
@@ -228,7 +230,7 @@ func TestExportTrailerCarriesTheHead(t *testing.T) {
 			t.Errorf("cut at %d: %v", cut, err)
 		}
 	}
-	exec(t, db, `DELETE FROM audit_events WHERE seq > 9`)
+	exec(t, db, `DELETE FROM audit_events WHERE seq > 9`, rewindHeadSQL)
 	if err := verifyAgainst(t, l, head); !errors.Is(err, ErrTruncated) {
 		t.Fatalf("truncation against the export's head: %v", err)
 	}

@@ -3,14 +3,18 @@
 //
 // # Storage
 //
-// Events live in the audit_events table (migration 0003_audit.sql). SQLite
-// triggers abort every UPDATE and DELETE, and any INSERT whose seq is not
-// past the current end (which also stops INSERT OR REPLACE from silently
-// deleting a row). Record runs inside the caller's write transaction: the
-// event commits if and only if the change it describes commits. It reads
-// the last row inside that transaction, and the store has a single writer
-// connection taking immediate transactions, so appends are serialized and
-// the chain cannot fork. seq is the previous seq + 1 (the first is 1); the
+// Events live in the audit_events table (migration 0003_audit.sql); the
+// SQL is the store's (internal/store/audit.go, audit_query.go), this
+// package has the rules. SQLite triggers abort every UPDATE and DELETE, and
+// any INSERT whose seq is not past the current end (which also stops INSERT
+// OR REPLACE from silently deleting a row). Record runs inside the caller's
+// write transaction: the event commits if and only if the change it
+// describes commits. The store's AppendAudit reads the chain's head from
+// the audit_head row (migration 0015) locked inside that transaction, and
+// moves it in the same transaction, so two writers can never append after
+// the same head and fork the chain (on SQLite the immediate transaction on
+// the single writer connection serialises them; a database with row locks
+// would lock that row). seq is the previous seq + 1 (the first is 1); the
 // time is the Log's clock, clamped so it never decreases along seq, which
 // lets Query turn a time range into a seq range.
 //
@@ -43,9 +47,11 @@
 //
 // Verify does that and reports the first row that fails: an edited row
 // fails its own hash, a deleted row leaves a seq gap, and swapped or
-// reordered rows break the prev_hash link. Cutting rows off the end leaves
-// a valid shorter chain; to detect it, the head is kept outside the
-// database: WriteCheckpoint (`audit checkpoint`) signs it with a key that is
+// reordered rows break the prev_hash link. It then checks that the
+// audit_head row names the last event and its hash, which catches rows cut
+// off the end by someone who did not also rewind that row. Cutting rows
+// off the end and rewinding the head row leaves a valid shorter chain; to
+// detect it, the head is kept outside the database: WriteCheckpoint (`audit checkpoint`) signs it with a key that is
 // not in the database, ExportCSV ends every export with it (TrailerHead),
 // and CheckHead (`audit verify -checkpoint FILE`) requires the trail to
 // still reach that seq with that hash.
@@ -68,6 +74,7 @@
 //  5. from then on verifies the live table with Verify(ctx, Anchor{Seq: N,
 //     PrevHash: <anchor>}) (the zero Anchor would report event 1 missing).
 //
-// Never archive the newest row: Record continues the chain from the last
-// stored row, and an empty table restarts at seq 1 with the genesis hash.
+// Archiving leaves the audit_head row alone: Record continues the chain
+// from it. Never archive the newest row all the same, so the live table
+// still shows where the chain ends.
 package audit

@@ -65,6 +65,7 @@ const (
 	ActionWebhookReceived = "webhook.received"
 	ActionConfigStartup   = "config.startup"
 	ActionAuditExport     = "audit.exported"
+	ActionRefundsExport   = "refunds.exported" // a refunds list downloaded as CSV
 	ActionAuditCheckpoint = "audit.checkpoint"
 
 	// ActionAccessDenied is a request refused by the app's rules: a role

@@ -2,13 +2,14 @@ package audit
 
 import (
 	"context"
-	"database/sql"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
 // CSVHeader is the first record of ExportCSV.
@@ -60,70 +61,59 @@ var ErrExportIncomplete = errors.New("audit: export incomplete")
 // ErrExportIncomplete. A failed write to w (a closed client) stops the
 // export and is returned as is.
 func (l *Log) ExportCSV(ctx context.Context, w io.Writer, f Filter) (int64, error) {
-	tx, err := l.db.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return 0, fmt.Errorf("audit: export: %w", err)
-	}
-	defer tx.Rollback()
-	head, err := readHead(ctx, tx)
-	if err != nil {
-		return 0, err
-	}
-	lo, hi, ok, err := l.span(ctx, tx, f)
-	if err != nil {
-		return 0, err
-	}
-	if !ok {
-		lo, hi = 1, 0 // nothing matches: still write the header
-	}
-	where, args := f.where(lo, hi)
-	rows, err := tx.QueryContext(ctx, `SELECT `+selectCols+` FROM audit_events WHERE `+where+` ORDER BY seq ASC`, args...)
-	if err != nil {
-		return 0, fmt.Errorf("audit: export: %w", err)
-	}
-	defer rows.Close()
-	cw := csv.NewWriter(w)
-	if err := cw.Write(CSVHeader); err != nil {
-		return 0, fmt.Errorf("audit: export: %w", err)
-	}
-	var n int64
-	var r row
-	rec := make([]string, len(CSVHeader))
-	// incomplete ends the file with the error record, so that whoever holds
-	// it can tell it from a complete one even if the connection survives.
-	incomplete := func(cause error) (int64, error) {
-		_ = cw.Write(trailer(TrailerError, fmt.Sprintf("the database failed after %d events; this file is not the complete view, export again", n)))
-		cw.Flush()
-		return n, fmt.Errorf("%w after %d events: %w", ErrExportIncomplete, n, cause)
-	}
-	for rows.Next() {
-		if err := r.scan(rows); err != nil {
-			return incomplete(err)
+	var (
+		cw      *csv.Writer
+		n       int64
+		head    Head
+		rec     = make([]string, len(CSVHeader))
+		outErr  error // a failed write to w: returned as is
+		started bool  // the header is out: a database error now ends the file
+	)
+	err := l.db.AuditExport(ctx, f.storeFilter(0, 0), func(newest store.AuditHead) error {
+		head = Head(newest)
+		cw = csv.NewWriter(w)
+		started = true
+		if err := cw.Write(CSVHeader); err != nil {
+			outErr = fmt.Errorf("audit: export: %w", err)
+			return outErr
 		}
+		return nil
+	}, func(r *row) error {
 		rec[0] = strconv.FormatInt(r.Seq, 10)
 		rec[1] = r.At
 		rec[2] = strconv.FormatInt(r.ActorID, 10)
-		rec[3] = cell(r.ActorName)
-		rec[4] = cell(r.ActorRole)
-		rec[5] = cell(r.Action)
-		rec[6] = cell(r.Outcome)
-		rec[7] = cell(r.TargetType)
-		rec[8] = cell(r.TargetID)
-		rec[9] = cell(r.ClientIP)
-		rec[10] = cell(r.UserAgent)
-		rec[11] = cell(r.RequestID)
-		rec[12] = cell(r.Details)
+		rec[3] = Cell(r.ActorName)
+		rec[4] = Cell(r.ActorRole)
+		rec[5] = Cell(r.Action)
+		rec[6] = Cell(r.Outcome)
+		rec[7] = Cell(r.TargetType)
+		rec[8] = Cell(r.TargetID)
+		rec[9] = Cell(r.ClientIP)
+		rec[10] = Cell(r.UserAgent)
+		rec[11] = Cell(r.RequestID)
+		rec[12] = Cell(r.Details)
 		rec[13] = r.PrevHash
 		rec[14] = r.Hash
 		// csv.Writer buffers (4 KiB) and writes through when full, and a
 		// failed write sticks: check it so a closed client stops the export.
 		if err := cw.Write(rec); err != nil {
-			return n, fmt.Errorf("audit: export: %w", err)
+			outErr = fmt.Errorf("audit: export: %w", err)
+			return outErr
 		}
 		n++
-	}
-	if err := rows.Err(); err != nil {
-		return incomplete(err)
+		return nil
+	})
+	switch {
+	case err != nil && outErr != nil && errors.Is(err, outErr):
+		return n, outErr
+	case err != nil && !started:
+		return 0, fmt.Errorf("audit: export: %w", err)
+	case err != nil:
+		// End the file with the error record, so that whoever holds it can
+		// tell it from a complete one even if the connection survives.
+		_ = cw.Write(trailer(TrailerError, fmt.Sprintf("the database failed after %d events; this file is not the complete view, export again", n)))
+		cw.Flush()
+		return n, fmt.Errorf("%w after %d events: %w", ErrExportIncomplete, n, err)
 	}
 	if err := cw.Write(trailer(TrailerHead, "seq="+strconv.FormatInt(head.Seq, 10), "hash="+head.Hash,
 		"at="+head.At, "rows="+strconv.FormatInt(n, 10))); err != nil {
@@ -195,11 +185,11 @@ func isHash(s string) bool {
 	return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == ""
 }
 
-// cell neutralises spreadsheet formula injection (OWASP "CSV injection"):
+// Cell neutralises spreadsheet formula injection (OWASP "CSV injection"):
 // a value starting with = + - @ tab or carriage return gets a leading ' so
 // spreadsheets show it as text. Quoting of commas, quotes and newlines is
 // encoding/csv's job.
-func cell(s string) string {
+func Cell(s string) string {
 	if s == "" {
 		return s
 	}

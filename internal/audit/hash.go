@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"hash"
 	"strconv"
+
+	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
 // GenesisHash is the prev_hash of the first event of the chain.
@@ -17,23 +19,7 @@ const hashVersion = "refunddesk.audit.v1"
 
 // row is an audit_events row exactly as stored: every field is the text
 // that SQLite holds, so hashing needs no re-encoding of times or JSON.
-type row struct {
-	Seq        int64
-	At         string // store.TimeFormat
-	ActorID    int64
-	ActorName  string
-	ActorRole  string
-	Action     string
-	Outcome    string
-	TargetType string
-	TargetID   string
-	ClientIP   string
-	UserAgent  string
-	RequestID  string
-	Details    string // JSON
-	PrevHash   string
-	Hash       string
-}
+type row = store.AuditRecord
 
 // hasher computes row hashes, reusing its buffers between rows.
 type hasher struct {

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 )
@@ -19,18 +18,12 @@ type Head struct {
 }
 
 // Head returns the newest event, or the zero Head when the trail is empty.
-func (l *Log) Head(ctx context.Context) (Head, error) { return readHead(ctx, l.db.Read) }
-
-func readHead(ctx context.Context, db querier) (Head, error) {
-	var h Head
-	err := db.QueryRowContext(ctx, `SELECT seq, hash, at FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&h.Seq, &h.Hash, &h.At)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Head{}, nil
-	}
+func (l *Log) Head(ctx context.Context) (Head, error) {
+	h, err := l.db.AuditNewest(ctx)
 	if err != nil {
 		return Head{}, fmt.Errorf("audit: read chain head: %w", err)
 	}
-	return h, nil
+	return Head(h), nil
 }
 
 // ErrTruncated and ErrRewritten are what CheckHead finds (wrapped in a

@@ -2,10 +2,10 @@ package audit
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/store"
@@ -19,9 +19,10 @@ var ErrInvalid = errors.New("audit: invalid event")
 
 // Log records events into, and reads them back from, the audit_events table.
 type Log struct {
-	db     *store.DB
-	now    func() time.Time
-	actors actorCache
+	db      *store.DB
+	now     func() time.Time
+	actors  actorCache
+	hashers sync.Pool // of *hasher: Record reuses their buffers
 }
 
 // New returns a Log over db; now is its clock (nil means time.Now).
@@ -35,9 +36,9 @@ func New(db *store.DB, now func() time.Time) *Log {
 // Record appends e to the chain inside tx, the caller's write transaction,
 // so the event commits if and only if the change it describes commits.
 // It fills Time and the origin fields (see Event), redacts Details, and
-// links the new row to the last one read inside tx: tx holds the database's
-// write lock (immediate transaction on the single writer connection), so two
-// Records can never read the same head and fork the chain.
+// links the new row to the chain's head, which the store reads locked inside
+// tx and moves in the same transaction, so two Records can never read the
+// same head and fork the chain.
 //
 // It returns ErrInvalid (wrapped) for an event without Action or Outcome,
 // and database errors as they come.
@@ -59,40 +60,34 @@ func (l *Log) Record(ctx context.Context, tx *store.Tx, e Event) error {
 		Action: e.Action, Outcome: e.Outcome,
 		TargetType: e.TargetType, TargetID: e.TargetID,
 		ClientIP: e.ClientIP, UserAgent: e.UserAgent, RequestID: e.RequestID,
-		Details: details, PrevHash: GenesisHash, Seq: 1,
+		Details: details,
 	}
-	var lastSeq int64
-	var lastAt, lastHash string
-	err = tx.QueryRowContext(ctx, `SELECT seq, at, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).
-		Scan(&lastSeq, &lastAt, &lastHash)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-	case err != nil:
-		return fmt.Errorf("audit: read chain head: %w", err)
-	default:
-		r.Seq, r.PrevHash = lastSeq+1, lastHash
-	}
-	r.At = store.FormatTime(l.now())
-	// Time never decreases along the chain (a clock stepping back stamps
-	// the previous event's time), so a time range is a seq range; Query
-	// relies on that to page time-filtered views by seq. The fixed-width
-	// format makes the string comparison a time comparison.
-	if r.At < lastAt {
-		r.At = lastAt
-	}
-	r.Hash = rowHash(&r)
-	_, err = tx.ExecContext(ctx, insertSQL, r.Seq, r.At, r.ActorID, r.ActorName, r.ActorRole,
-		r.Action, r.Outcome, r.TargetType, r.TargetID, r.ClientIP, r.UserAgent, r.RequestID,
-		r.Details, r.PrevHash, r.Hash)
+	now := store.FormatTime(l.now())
+	err = tx.AppendAudit(ctx, func(head store.AuditHead) (store.AuditRecord, error) {
+		r.Seq, r.PrevHash, r.At = head.Seq+1, head.Hash, now
+		if head.Seq == 0 {
+			r.PrevHash = GenesisHash
+		}
+		// Time never decreases along the chain (a clock stepping back stamps
+		// the previous event's time), so a time range is a seq range; Query
+		// relies on that to page time-filtered views by seq. The fixed-width
+		// format makes the string comparison a time comparison.
+		if r.At < head.At {
+			r.At = head.At
+		}
+		hs, _ := l.hashers.Get().(*hasher)
+		if hs == nil {
+			hs = newHasher()
+		}
+		r.Hash = hs.sum(&r)
+		l.hashers.Put(hs)
+		return r, nil
+	})
 	if err != nil {
 		return fmt.Errorf("audit: append %s: %w", e.Action, err)
 	}
 	return nil
 }
-
-const insertSQL = `INSERT INTO audit_events (seq, at, actor_id, actor_name, actor_role, action, outcome,
-	target_type, target_id, client_ip, user_agent, request_id, details, prev_hash, hash)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // RecordNow records e in a transaction of its own, for events that describe
 // no other change (a failed login, an invalid webhook, an export). Never

@@ -29,6 +29,11 @@ func tamperable(t *testing.T, n int) (*store.DB, *Log) {
 	return db, l
 }
 
+// rewindHeadSQL moves the chain's head row back to the newest event, as an
+// attacker who cut the end of the trail would, to leave a shorter chain that
+// verifies on its own.
+const rewindHeadSQL = `UPDATE audit_head SET (seq, hash, at) = (SELECT seq, hash, at FROM audit_events ORDER BY seq DESC LIMIT 1)`
+
 func exec(t *testing.T, db *store.DB, qs ...string) {
 	t.Helper()
 	for _, q := range qs {
@@ -74,12 +79,12 @@ func TestVerifyPinpointsTampering(t *testing.T) {
 			exec(t, db, tt.sql...)
 			if tt.rehash > 0 {
 				var r row
-				rows, err := db.Write.Query(`SELECT `+selectCols+` FROM audit_events WHERE seq = ?`, tt.rehash)
+				rows, err := db.Write.Query(`SELECT `+rowCols+` FROM audit_events WHERE seq = ?`, tt.rehash)
 				if err != nil {
 					t.Fatal(err)
 				}
 				rows.Next()
-				if err := r.scan(rows); err != nil {
+				if err := scanRow(rows, &r); err != nil {
 					t.Fatal(err)
 				}
 				rows.Close()
@@ -167,5 +172,44 @@ func TestAnchorText(t *testing.T) {
 		if _, err := ParseAnchor(s); !errors.Is(err, ErrBadAnchor) {
 			t.Errorf("ParseAnchor(%q) = %v", s, err)
 		}
+	}
+}
+
+// The chain's head row moves with every append, so Verify notices what a
+// chain that still links cannot show: events cut off the end (unless the
+// head row is rewound too), events added behind the application's back,
+// and a rewritten newest event or head row.
+func TestVerifyChecksTheHeadRow(t *testing.T) {
+	tests := []struct {
+		name       string
+		sql        []string
+		wantBroken int64
+		wantIn     string
+	}{
+		{name: "end cut", sql: []string{`DELETE FROM audit_events WHERE seq > 8`}, wantBroken: 9, wantIn: "head row records event 10"},
+		{name: "head row edited", sql: []string{`UPDATE audit_head SET hash = printf('%064d', 1)`}, wantBroken: 10, wantIn: "differs from the chain's head row"},
+		// As if event 10 had been inserted behind the application's back.
+		{name: "head row behind", sql: []string{`UPDATE audit_head SET seq = 9`}, wantBroken: 10, wantIn: "past the chain's head row"},
+		{name: "head row deleted", sql: []string{`DELETE FROM audit_head`}, wantBroken: 11, wantIn: "missing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, l := tamperable(t, 10)
+			exec(t, db, tt.sql...)
+			st, err := l.Verify(context.Background(), Anchor{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.OK || st.BrokenSeq != tt.wantBroken || !strings.Contains(st.Problem, tt.wantIn) {
+				t.Fatalf("verify = %+v, want broken at %d (%q)", st, tt.wantBroken, tt.wantIn)
+			}
+		})
+	}
+	// Rewinding the head row with the cut leaves a chain that verifies: only
+	// a head kept outside the database (CheckHead) sees that cut.
+	db, l := tamperable(t, 10)
+	exec(t, db, `DELETE FROM audit_events WHERE seq > 8`, rewindHeadSQL)
+	if st, err := l.Verify(context.Background(), Anchor{}); err != nil || !st.OK || st.VerifiedSeq != 8 {
+		t.Fatalf("cut with the head rewound = %+v, %v", st, err)
 	}
 }

@@ -81,12 +81,23 @@ func (s ChainStatus) String() string {
 // chain: it is only detectable against a head kept elsewhere (a signed
 // Checkpoint, an export's trailer), which CheckHead compares.
 func (l *Log) Verify(ctx context.Context, from Anchor) (ChainStatus, error) {
-	return verifyRows(ctx, l.db.Read, from)
+	return verifyChain(from, func(start int64, each func(*row) error) (store.AuditHead, bool, error) {
+		return l.db.AuditChain(ctx, start, each)
+	})
 }
 
-// verifyRows is Verify over db: the read pool, or a transaction that must
-// see its own uncommitted rows (Checkpoint).
-func verifyRows(ctx context.Context, db querier, from Anchor) (ChainStatus, error) {
+// chainSource streams the events from start in seq order to each and
+// returns the chain's head row, on one snapshot: the read pool's, or a
+// write transaction's that must see its own uncommitted rows (Checkpoint).
+type chainSource func(start int64, each func(*row) error) (head store.AuditHead, present bool, err error)
+
+// errBroken stops the walk at the first row that does not verify.
+var errBroken = errors.New("audit: chain broken")
+
+// verifyChain is Verify over src. After the rows it checks the head row the
+// store keeps in step with every append: a trail cut at its end still
+// links, but no longer reaches the head row, unless that was rewound too.
+func verifyChain(from Anchor, src chainSource) (ChainStatus, error) {
 	wantSeq, wantPrev := from.Seq, from.PrevHash
 	if wantSeq <= 0 {
 		wantSeq = 1
@@ -95,27 +106,18 @@ func verifyRows(ctx context.Context, db querier, from Anchor) (ChainStatus, erro
 		wantPrev = GenesisHash
 	}
 	st := ChainStatus{VerifiedSeq: wantSeq - 1}
-	rows, err := db.QueryContext(ctx, `SELECT `+selectCols+` FROM audit_events WHERE seq >= ? ORDER BY seq`, wantSeq)
-	if err != nil {
-		return st, fmt.Errorf("audit: verify: %w", err)
-	}
-	defer rows.Close()
 	hs := newHasher()
-	var r row
-	broken := func(seq int64, format string, a ...any) (ChainStatus, error) {
+	broken := func(seq int64, format string, a ...any) error {
 		st.BrokenSeq, st.Problem = seq, fmt.Sprintf(format, a...)
-		return st, nil
+		return errBroken
 	}
-	for rows.Next() {
-		if err := r.scan(rows); err != nil {
-			return st, err
-		}
+	head, present, err := src(wantSeq, func(r *row) error {
 		switch {
 		case r.Seq != wantSeq:
 			return broken(wantSeq, "event %d is missing (next stored event is %d): rows deleted", wantSeq, r.Seq)
 		case r.PrevHash != wantPrev:
 			return broken(r.Seq, "prev_hash does not match the hash of event %d: rows deleted, reordered or swapped", r.Seq-1)
-		case hs.sum(&r) != r.Hash:
+		case hs.sum(r) != r.Hash:
 			return broken(r.Seq, "hash does not match the row's contents: row edited")
 		}
 		t, err := store.ParseTime(r.At)
@@ -125,9 +127,27 @@ func verifyRows(ctx context.Context, db querier, from Anchor) (ChainStatus, erro
 		st.VerifiedSeq, st.VerifiedAt, st.HeadHash = r.Seq, t, r.Hash
 		st.Count++
 		wantSeq, wantPrev = r.Seq+1, r.Hash
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	switch {
+	case errors.Is(err, errBroken):
+		return st, nil
+	case err != nil:
 		return st, fmt.Errorf("audit: verify: %w", err)
+	case !present:
+		broken(st.VerifiedSeq+1, "the chain's head row (table audit_head) is missing")
+		return st, nil
+	case head.Seq > st.VerifiedSeq:
+		broken(st.VerifiedSeq+1, "event %d is missing: the chain's head row records event %d, but the trail ends at event %d: events deleted from the end",
+			st.VerifiedSeq+1, head.Seq, st.VerifiedSeq)
+		return st, nil
+	case head.Seq < st.VerifiedSeq:
+		broken(head.Seq+1, "event %d is past the chain's head row (event %d): events added without the head, not by the application",
+			head.Seq+1, head.Seq)
+		return st, nil
+	case head.Hash != wantPrev:
+		broken(head.Seq, "hash of event %d differs from the chain's head row: the event or the head row was rewritten", head.Seq)
+		return st, nil
 	}
 	st.OK = true
 	return st, nil

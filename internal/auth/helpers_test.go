@@ -55,7 +55,7 @@ func (f *fakeRecorder) Record(ctx context.Context, tx *store.Tx, e audit.Event) 
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO test_audit (actor_id, actor_name, action, outcome, target_type, target_id, client_ip, details)
+	_, err = tx.Raw().ExecContext(ctx, `INSERT INTO test_audit (actor_id, actor_name, action, outcome, target_type, target_id, client_ip, details)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ActorID, e.ActorName, e.Action, e.Outcome, e.TargetType, e.TargetID, e.ClientIP, string(details))
 	return err

@@ -90,11 +90,14 @@ func waitState(t *testing.T, b *apptest.Browser, sel, want string, within time.D
 	}
 }
 
+// approve approves the refund at refundURL as the manager, accepting the
+// confirmation.
 func approve(t *testing.T, d *desk, refundURL string) {
 	t.Helper()
 	d.mgr.Run(t,
 		chromedp.Navigate(refundURL),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=approve]`)),
+		chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
 		chromedp.Click(chromedp.CSS(`[data-testid=approve]`)),
 	)
 	d.mgr.WaitFor(t, `[data-testid=flash]`)

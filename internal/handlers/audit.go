@@ -19,6 +19,7 @@ import (
 
 // knownActions are the actions the filter offers; anything else is refused.
 var knownActions = []string{
+	audit.ActionRefundsExport,
 	audit.ActionLogin, audit.ActionLoginFailed, audit.ActionLoginThrottled, audit.ActionLogout,
 	audit.ActionSessionRevoked, audit.ActionPasswordChange,
 	audit.ActionUserCreated, audit.ActionUserDisabled, audit.ActionUserEnabled, audit.ActionUserPasswordReset, audit.ActionUserRoleChanged,
@@ -40,6 +41,11 @@ func parseAuditFilter(q url.Values, now time.Time, zone *time.Location) (audit.F
 	}
 	var f audit.Filter
 	today := time.Date(now.In(zone).Year(), now.In(zone).Month(), now.In(zone).Day(), 0, 0, 0, 0, zone)
+	if form.Range != "" && form.Range != "custom" && (form.From != "" || form.To != "") {
+		// A preset and dates disagree; guessing which was meant would show
+		// a period nobody asked for.
+		form.Errors["from"] = "err.preset_and_dates"
+	}
 	switch form.Range {
 	case "today":
 		f.From = today

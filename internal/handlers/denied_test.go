@@ -60,7 +60,7 @@ func TestRefusedAttemptsAreAudited(t *testing.T) {
 			http.StatusForbidden, deniedNotOwner, "staff2", theirs.ID},
 		{"self-approval", func() result { return e.post(m1, "/refunds/"+own.ID+"/approve", url.Values{}) }, http.StatusForbidden,
 			deniedSelfApproval, "manager1", own.ID},
-		{"self-approval in bulk", func() result { return e.post(m1, "/approvals/bulk", url.Values{"id": {own2.ID}}) }, http.StatusOK,
+		{"self-approval in bulk", func() result { return e.post(m1, "/approvals/bulk", url.Values{"id": {own2.ID}}) }, http.StatusSeeOther,
 			deniedSelfApproval, "manager1", own2.ID},
 		{"409: deciding what was decided", func() result {
 			if r := e.post(m2, "/refunds/"+theirs.ID+"/approve", url.Values{}); r.status != http.StatusSeeOther {
@@ -68,7 +68,7 @@ func TestRefusedAttemptsAreAudited(t *testing.T) {
 			}
 			return e.post(m1, "/refunds/"+theirs.ID+"/reject", url.Values{"note": {"too late"}})
 		}, http.StatusConflict, deniedConflict, "manager1", theirs.ID},
-		{"409 in bulk", func() result { return e.post(m1, "/approvals/bulk", url.Values{"id": {theirs.ID}}) }, http.StatusOK,
+		{"409 in bulk", func() result { return e.post(m1, "/approvals/bulk", url.Values{"id": {theirs.ID}}) }, http.StatusSeeOther,
 			deniedConflict, "manager1", theirs.ID},
 	}
 	for _, st := range steps {

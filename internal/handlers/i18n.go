@@ -31,6 +31,7 @@ var domainMessages = map[string]string{
 	"the amount is not a number":                                      "domain.11",
 	"say why the refund is rejected":                                  "domain.12",
 	"choose PG, GC or COL":                                            "domain.13",
+	"choose a currency to compare amounts":                            "err.amount_needs_currency",
 	"enter the transaction reference":                                 "domain.14",
 	"choose the payment to refund":                                    "domain.15",
 	"the amount must be greater than 0":                               "domain.16",

@@ -61,7 +61,10 @@ func TestApprovingWhileNeoXDoesNotAnswer(t *testing.T) {
 	}
 	e.post(c, "/account/lang", url.Values{"lang": {"en"}})
 	e.sandbox.InjectFault(sandbox.OpCOLTransaction, sandbox.Fault5xx, 2)
-	res := e.post(c, "/approvals/bulk", url.Values{"id": {r.ID, r2.ID}})
+	if res := e.post(c, "/approvals/bulk", url.Values{"id": {r.ID, r2.ID}}); res.status != http.StatusSeeOther || res.header.Get("Location") != "/approvals" {
+		t.Fatalf("bulk: %d to %q", res.status, res.header.Get("Location"))
+	}
+	res := e.get(c, "/approvals")
 	if res.status != http.StatusOK || !strings.Contains(res.body, "0 refunds approved") ||
 		strings.Count(res.body, "NeoX did not answer the check") != 2 {
 		t.Fatalf("bulk: %d %.800s", res.status, res.body)

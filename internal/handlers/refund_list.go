@@ -1,13 +1,18 @@
 package handlers
 
 import (
+	"encoding/csv"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
 
+	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/neox"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/web/templates"
@@ -22,6 +27,7 @@ const refundPageSize = 25
 func parseRefundFilter(q url.Values, p policy.Policy, u auth.User, zone *time.Location, apis []string) (refunds.ListFilter, templates.RefundListForm) {
 	form := templates.RefundListForm{Status: q.Get("status"), API: q.Get("api"), Requester: q.Get("requester"),
 		From: q.Get("from"), To: q.Get("to"), MinAmount: q.Get("min"), MaxAmount: q.Get("max"),
+		Currency: strings.ToUpper(strings.TrimSpace(q.Get("currency"))), Search: strings.TrimSpace(q.Get("q")),
 		Sort: q.Get("sort"), Dir: q.Get("dir"), Errors: templates.FieldErrors{}}
 	var f refunds.ListFilter
 	switch form.Status {
@@ -49,6 +55,21 @@ func parseRefundFilter(q url.Values, p policy.Policy, u auth.User, zone *time.Lo
 		f.RequestedBy = u.ID
 	}
 	f.From, f.To = parseDayRange(form.From, form.To, zone, form.Errors)
+	if form.Currency != "" && !validCurrency(form.Currency) {
+		form.Errors["currency"] = "err.unknown_currency"
+	}
+	f.Currency = form.Currency
+	if len(form.Search) > 64 || strings.ContainsFunc(form.Search, unicode.IsControl) {
+		form.Errors["q"] = "err.ref_search_too_long"
+	}
+	f.Search = form.Search
+	if q.Has("failure") {
+		form.Failure, form.HasFailure = q.Get("failure"), true
+		if len(form.Failure) > 500 {
+			form.Errors["status"] = "err.ref_search_too_long"
+		}
+		f.FailureReason, f.HasFailureReason = form.Failure, true
+	}
 	for _, a := range []struct {
 		field, val string
 		dst        *int64
@@ -56,9 +77,14 @@ func parseRefundFilter(q url.Values, p policy.Policy, u auth.User, zone *time.Lo
 		if a.val == "" {
 			continue
 		}
-		n, err := refunds.ParseAmount(a.val)
-		if err != nil {
-			form.Errors[a.field] = err.Error()
+		if form.Currency == "" {
+			// 100.000 đồng and USD 1,000.00 are not comparable numbers.
+			form.Errors[a.field] = "err.amount_needs_currency"
+			continue
+		}
+		n, ok := parseMinor(a.val, form.Currency)
+		if !ok {
+			form.Errors[a.field] = "err.amount_format"
 			continue
 		}
 		*a.dst = n
@@ -71,8 +97,11 @@ func parseRefundFilter(q url.Values, p policy.Policy, u auth.User, zone *time.Lo
 		form.Sort, f.Sort = "date", "date"
 	case "amount":
 		f.Sort = "amount"
+		if form.Currency == "" {
+			form.Errors["currency"] = "err.sort_needs_currency"
+		}
 	default:
-		form.Errors["status"] = "err.unknown_sort"
+		form.Errors["sort"] = "err.unknown_sort"
 	}
 	switch q.Get("on") {
 	case "":
@@ -90,8 +119,12 @@ func parseRefundFilter(q url.Values, p policy.Policy, u auth.User, zone *time.Lo
 
 func refundListQuery(form templates.RefundListForm) url.Values {
 	v := url.Values{}
+	if form.HasFailure {
+		v.Set("failure", form.Failure)
+	}
 	for k, val := range map[string]string{"status": form.Status, "api": form.API, "requester": form.Requester,
-		"from": form.From, "to": form.To, "on": form.On, "min": form.MinAmount, "max": form.MaxAmount, "sort": form.Sort, "dir": form.Dir} {
+		"from": form.From, "to": form.To, "on": form.On, "min": form.MinAmount, "max": form.MaxAmount, "sort": form.Sort, "dir": form.Dir,
+		"currency": form.Currency, "q": form.Search} {
 		if val != "" {
 			v.Set(k, val)
 		}
@@ -144,6 +177,11 @@ func (s *Server) handleRefunds(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		d.Rows = rows
+		if d.Totals, err = s.refunds.Totals(r.Context(), f); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		d.ExportHref = "/refunds/export.csv?" + base.Encode()
 		if next != "" {
 			v := refundListQuery(form)
 			v.Set("after", string(next))
@@ -154,4 +192,114 @@ func (s *Server) handleRefunds(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.render(w, r, status, templates.RefundListPage(s.page(r, "nav.refunds", "refunds"), d))
+}
+
+// validCurrency: an ISO 4217 code's shape, three capital letters.
+func validCurrency(c string) bool {
+	if len(c) != 3 {
+		return false
+	}
+	for _, r := range c {
+		if r < 'A' || r > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseMinor reads an amount typed in currency's usual form as minor
+// units: đồng and other zero-decimal currencies with dots or commas
+// between thousands (1.500.000), others with a decimal point and optional
+// thousands commas (1,500.00) or the Vietnamese way round (1.500,00).
+func parseMinor(s, currency string) (int64, bool) {
+	s = strings.ReplaceAll(strings.TrimSpace(s), " ", "")
+	exp := neox.CurrencyExponent(currency)
+	whole, frac := s, ""
+	if exp > 0 {
+		// The last separator followed by 1..exp digits is the decimal mark.
+		if i := strings.LastIndexAny(s, ".,"); i >= 0 && len(s)-i-1 <= exp && len(s)-i-1 > 0 {
+			whole, frac = s[:i], s[i+1:]
+		}
+	}
+	whole = strings.NewReplacer(".", "", ",", "").Replace(whole)
+	if whole == "" || len(whole) > 15 {
+		return 0, false
+	}
+	digits := whole + frac + strings.Repeat("0", exp-len(frac))
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	for _, r := range whole + frac {
+		if r < '0' || r > '9' {
+			return 0, false
+		}
+	}
+	return n, true
+}
+
+// exportColumns are the refunds CSV's columns: amounts as minor units and
+// as a decimal in the currency beside its code, times in RFC 3339 UTC.
+var exportColumns = []string{"refund_id", "requested_at_utc", "api", "transaction_ref", "payment_id", "amount",
+	"currency", "amount_minor", "approval", "submission", "requested_by", "reason_code", "decided_by", "final_at_utc",
+	"neox_refund_id", "receiver_account"}
+
+// handleRefundsExport serves GET /refunds/export.csv: the filtered list,
+// every page of it, streamed as CSV (formula-safe), and audited.
+func (s *Server) handleRefundsExport(w http.ResponseWriter, r *http.Request) {
+	u, _ := userFrom(r.Context())
+	f, form := parseRefundFilter(r.URL.Query(), s.policy, u, s.zone, s.refunds.ProductNames())
+	if len(form.Errors) > 0 {
+		s.renderStatus(w, r, http.StatusUnprocessableEntity, tr(r, "err.cannot_export"), tr(r, "err.cannot_export_text"))
+		return
+	}
+	filter := refundListQuery(form).Encode()
+	if err := s.audit.RecordNow(r.Context(), audit.Event{Action: audit.ActionRefundsExport, Outcome: audit.OutcomeSuccess,
+		TargetType: "refunds", Details: map[string]any{"filter": filter}}); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	name := "refunds-" + s.now().In(s.zone).Format("20060102-150405") + ".csv"
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	cw := csv.NewWriter(w)
+	_ = cw.Write(exportColumns)
+	utc := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	var after refunds.Cursor
+	rows := 0
+	for {
+		page, next, err := s.refunds.List(r.Context(), f, after, refunds.MaxPageSize)
+		if err != nil {
+			// Rows already went out: the cut shows as a last line, never
+			// as a complete-looking file.
+			s.log.ErrorContext(r.Context(), "refunds export failed", "err", err, "rows", rows)
+			_ = cw.Write([]string{"# export incomplete: " + tr(r, "err.cannot_export")})
+			break
+		}
+		for _, x := range page {
+			cur := x.Currency
+			if cur == "" {
+				cur = "VND"
+			}
+			rec := []string{x.ID, utc(x.RequestedAt), string(x.API), x.TransactionRef, x.PaymentID,
+				neox.FormatMinor(x.Amount, cur), cur, strconv.FormatInt(x.Amount, 10), x.Approval, x.Submission,
+				x.RequestedByName, x.ReasonCode, x.DecidedByName, utc(x.FinalAt), x.NeoXRefundID, x.MaskedAccount()}
+			for i := range rec {
+				rec[i] = audit.Cell(rec[i])
+			}
+			_ = cw.Write(rec)
+			rows++
+		}
+		cw.Flush()
+		if next == "" || r.Context().Err() != nil {
+			break
+		}
+		after = next
+	}
+	cw.Flush()
 }

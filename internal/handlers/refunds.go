@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -361,8 +362,24 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, flash string, ac
 
 // handleApprovals serves GET /approvals: the queue, oldest first.
 func (s *Server) handleApprovals(w http.ResponseWriter, r *http.Request) {
-	s.renderApprovals(w, r, http.StatusOK, nil)
+	var results []string
+	if kept, ok := s.unstash(r, stashBulk); ok {
+		for i, line := range strings.Split(kept, "\n") {
+			key, arg, _ := strings.Cut(line, "\t")
+			if i == 0 {
+				n, _ := strconv.Atoi(arg)
+				results = append(results, tr(r, key, n))
+				continue
+			}
+			results = append(results, tr(r, key, arg))
+		}
+	}
+	s.renderApprovals(w, r, http.StatusOK, results)
 }
+
+// stashBulk keeps bulk approve's results for the page it redirects to:
+// lines of message key, tab, argument; the first is the count approved.
+const stashBulk = "bulk_results"
 
 func (s *Server) renderApprovals(w http.ResponseWriter, r *http.Request, status int, results []string) {
 	rows, err := s.refunds.Pending(r.Context())
@@ -390,9 +407,16 @@ func (s *Server) handleApproveBulk(w http.ResponseWriter, r *http.Request) {
 		s.renderApprovals(w, r, http.StatusUnprocessableEntity, []string{tr(r, "ap.at_most")})
 		return
 	}
+	for _, id := range ids {
+		if _, err := uuid.Parse(id); err != nil {
+			// Not something the queue's checkboxes send: nothing is approved.
+			s.renderApprovals(w, r, http.StatusUnprocessableEntity, []string{tr(r, "ap.bad_id")})
+			return
+		}
+	}
 	u, _ := userFrom(r.Context())
 	approved, errs := s.refunds.ApproveMany(r.Context(), actorOf(u), ids)
-	results := []string{tr(r, "ap.approved_n", len(approved))}
+	results := []string{}
 	for id, err := range errs {
 		key := "ap.not_approved"
 		switch {
@@ -407,8 +431,13 @@ func (s *Server) handleApproveBulk(w http.ResponseWriter, r *http.Request) {
 		case isNeoX(err):
 			key = "ap.neox"
 		}
-		results = append(results, tr(r, key, id))
+		results = append(results, key+"\t"+id)
 	}
-	slices.Sort(results[1:])
-	s.renderApprovals(w, r, http.StatusOK, results)
+	slices.Sort(results)
+	results = slices.Insert(results, 0, "ap.approved_n\t"+strconv.Itoa(len(approved)))
+	if err := s.stash(r, stashBulk, strings.Join(results, "\n")); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	redirect(w, r, "/approvals")
 }

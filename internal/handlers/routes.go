@@ -81,6 +81,7 @@ func (s *Server) routes() []route {
 		{"GET /transactions", may(policy.RefundWork), s.handleTransactions},
 		{"GET /refunds/new", may(policy.Request), s.handleRefundForm},
 		{"POST /refunds", may(policy.Request), s.handleRefundCreate},
+		{"GET /refunds/export.csv", may(policy.RefundWork), s.handleRefundsExport},
 		{"GET /refunds", may(policy.RefundWork), s.handleRefunds},
 		{"GET /refunds/{id}", may(policy.View), s.handleRefund},
 		{"GET /refunds/{id}/status", may(policy.View), s.handleRefundStatus},
@@ -112,6 +113,7 @@ func (s *Server) routes() []route {
 
 		// Admins: users.
 		{"GET /users", may(policy.ManageUsers), s.handleUsers},
+		{"GET /users/one-time-password", may(policy.ManageUsers), s.handleOneTimePassword},
 		{"POST /users", may(policy.ManageUsers), s.handleUserAdd},
 		{"POST /users/{id}/disable", may(policy.ManageUsers), s.handleUserDisable},
 		{"POST /users/{id}/enable", may(policy.ManageUsers), s.handleUserEnable},

@@ -65,7 +65,7 @@ func (s *Server) handleUserAdd(w http.ResponseWriter, r *http.Request) {
 			s.renderError(w, r, err)
 			return
 		default:
-			s.render(w, r, http.StatusOK, templates.OneTimePasswordPage(s.page(r, "title.user_added", "users"), f.Username, password))
+			s.showOneTimePassword(w, r, "title.user_added", f.Username, password)
 			return
 		}
 	}
@@ -124,7 +124,33 @@ func (s *Server) handleUserResetPassword(w http.ResponseWriter, r *http.Request)
 		s.renderError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, templates.OneTimePasswordPage(s.page(r, "title.password_reset", "users"), u.Username, password))
+	s.showOneTimePassword(w, r, "title.password_reset", u.Username, password)
+}
+
+// stashPassword keeps a new one-time password for the page that shows it:
+// title key, username and password, one per line.
+const stashPassword = "one_time_password"
+
+// showOneTimePassword redirects to the page that shows a new one-time
+// password once (post/redirect/get: a reload adds or resets nothing).
+func (s *Server) showOneTimePassword(w http.ResponseWriter, r *http.Request, titleKey, username, password string) {
+	if err := s.stash(r, stashPassword, titleKey+"\n"+username+"\n"+password); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	redirect(w, r, "/users/one-time-password")
+}
+
+// handleOneTimePassword serves GET /users/one-time-password: the password
+// just issued, shown once; afterwards the users page.
+func (s *Server) handleOneTimePassword(w http.ResponseWriter, r *http.Request) {
+	kept, ok := s.unstash(r, stashPassword)
+	parts := strings.SplitN(kept, "\n", 3)
+	if !ok || len(parts) != 3 {
+		redirect(w, r, "/users")
+		return
+	}
+	s.render(w, r, http.StatusOK, templates.OneTimePasswordPage(s.page(r, parts[0], "users"), parts[1], parts[2]))
 }
 
 // handleUserRole serves POST /users/{id}/role.

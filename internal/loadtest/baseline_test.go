@@ -119,7 +119,7 @@ func insertRates(t testing.TB, d time.Duration, big *audit.Log) InsertRates {
 	out.RowBytes = len(payload)
 	out.BarePerSecond, out.BareMicros = rate(t, d, func(int) error {
 		return db.Tx(ctx, func(tx *store.Tx) error {
-			_, err := tx.ExecContext(ctx, `INSERT INTO bare (payload) VALUES (?)`, payload)
+			_, err := tx.Raw().ExecContext(ctx, `INSERT INTO bare (payload) VALUES (?)`, payload)
 			return err
 		})
 	})

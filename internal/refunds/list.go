@@ -21,10 +21,74 @@ type ListFilter struct {
 	From, To    time.Time
 	// On names the time From and To apply to: "" (when requested) or
 	// "final" (when NeoX's outcome or the decision made it final).
-	On                   string
+	On string
+	// MinAmount and MaxAmount are minor units of Currency: amounts of
+	// different currencies are never compared (List refuses them without
+	// one, and sorting by amount too).
 	MinAmount, MaxAmount int64
-	Sort                 string
-	Desc                 bool
+	Currency             string
+	// Search is a refund id, transaction reference (or its start), PG
+	// payment id or NeoX refund id.
+	Search string
+	// FailureReason, when HasFailureReason, keeps failed refunds whose
+	// reason reads so on the dashboard.
+	FailureReason    string
+	HasFailureReason bool
+	Sort             string
+	Desc             bool
+}
+
+// storeFilter checks f and turns it into the store's filter.
+func (s *Service) storeFilter(f ListFilter) (store.RefundFilter, error) {
+	q := store.RefundFilter{RequestedBy: f.RequestedBy, From: f.From, To: f.To, MinAmount: f.MinAmount,
+		MaxAmount: f.MaxAmount, Currency: f.Currency, Search: f.Search,
+		FailureReason: f.FailureReason, HasFailureReason: f.HasFailureReason, ByAmount: f.Sort == "amount", Desc: f.Desc}
+	if f.Currency == "" && (f.MinAmount > 0 || f.MaxAmount > 0 || f.Sort == "amount") {
+		return q, invalid("currency", "choose a currency to compare amounts")
+	}
+	if f.Approval != "" {
+		if !oneOf(f.Approval, ApprovalPending, ApprovalApproved, ApprovalRejected, ApprovalCancelled) {
+			return q, invalid("approval", "unknown approval state")
+		}
+		q.Approval = f.Approval
+	}
+	if f.Submission != "" {
+		if !oneOf(f.Submission, SubNotSent, SubQueued, SubSending, SubProcessing, SubSucceeded, SubFailed, SubUnknown) {
+			return q, invalid("submission", "unknown submission state")
+		}
+		q.Submission = f.Submission
+	}
+	if f.API != "" {
+		if _, ok := s.products.Get(string(f.API)); !ok {
+			return q, invalid("api", "choose PG, GC or COL")
+		}
+		q.API = string(f.API)
+	}
+	switch f.On {
+	case "":
+	case "final":
+		q.OnFinal = true
+	default:
+		return q, invalid("on", "filter on the request or the final date")
+	}
+	return q, nil
+}
+
+// Totals counts and sums the refunds f matches, per currency.
+func (s *Service) Totals(ctx context.Context, f ListFilter) ([]AmountTotal, error) {
+	q, err := s.storeFilter(f)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.db.RefundTotals(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("refunds: totals: %w", err)
+	}
+	out := make([]AmountTotal, len(t))
+	for i, x := range t {
+		out[i] = AmountTotal{Currency: x.Currency, Count: x.Count, Amount: x.Amount}
+	}
+	return out, nil
 }
 
 // Cursor is an opaque keyset position returned by List.
@@ -60,33 +124,12 @@ func (s *Service) List(ctx context.Context, f ListFilter, after Cursor, limit in
 	if sortBy != "date" && sortBy != "amount" {
 		return nil, "", invalid("sort", "sort by date or amount")
 	}
-	q := store.RefundFilter{Limit: limit + 1, RequestedBy: f.RequestedBy, From: f.From, To: f.To,
-		MinAmount: f.MinAmount, MaxAmount: f.MaxAmount, ByAmount: sortBy == "amount", Desc: f.Desc}
-	if f.Approval != "" {
-		if !oneOf(f.Approval, ApprovalPending, ApprovalApproved, ApprovalRejected, ApprovalCancelled) {
-			return nil, "", invalid("approval", "unknown approval state")
-		}
-		q.Approval = f.Approval
+	f.Sort = sortBy
+	q, err := s.storeFilter(f)
+	if err != nil {
+		return nil, "", err
 	}
-	if f.Submission != "" {
-		if !oneOf(f.Submission, SubNotSent, SubQueued, SubSending, SubProcessing, SubSucceeded, SubFailed, SubUnknown) {
-			return nil, "", invalid("submission", "unknown submission state")
-		}
-		q.Submission = f.Submission
-	}
-	if f.API != "" {
-		if _, ok := s.products.Get(string(f.API)); !ok {
-			return nil, "", invalid("api", "choose PG, GC or COL")
-		}
-		q.API = string(f.API)
-	}
-	switch f.On {
-	case "":
-	case "final":
-		q.OnFinal = true
-	default:
-		return nil, "", invalid("on", "filter on the request or the final date")
-	}
+	q.Limit = limit + 1
 	if after != "" {
 		c, err := decodeCursor(after)
 		if err != nil || c.Sort != sortBy || c.Desc != f.Desc {

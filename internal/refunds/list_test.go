@@ -65,17 +65,21 @@ func TestListKeysetPagination(t *testing.T) {
 		rev[len(ids)-1-i] = id
 	}
 	eq("date desc", collect(ListFilter{Desc: true}, 2), rev)
-	eq("amount asc", collect(ListFilter{Sort: "amount"}, 4), rev) // amounts fall as ids rise
+	eq("amount asc", collect(ListFilter{Sort: "amount", Currency: "VND"}, 4), rev) // amounts fall as ids rise
 	eq("by maker", collect(ListFilter{RequestedBy: staff2.ID}, 2), []string{ids[1], ids[3], ids[5]})
 	eq("approved", collect(ListFilter{Approval: ApprovalApproved}, 5), ids[:1])
 	eq("queued", collect(ListFilter{Submission: SubQueued}, 5), ids[:1])
-	eq("amount range", collect(ListFilter{MinAmount: 2000, MaxAmount: 4000}, 5), []string{ids[3], ids[4], ids[5]})
+	eq("amount range", collect(ListFilter{MinAmount: 2000, MaxAmount: 4000, Currency: "VND"}, 5), []string{ids[3], ids[4], ids[5]})
+	eq("amount range in another currency", collect(ListFilter{MinAmount: 2000, MaxAmount: 4000, Currency: "USD"}, 5), nil)
+	if _, _, err := s.List(ctx, ListFilter{MinAmount: 2000}, "", 5); err == nil {
+		t.Error("an amount limit without a currency was accepted")
+	}
 	first := mustGet(t, s, ids[2])
 	eq("from", collect(ListFilter{From: first.RequestedAt, To: first.RequestedAt.Add(2 * time.Minute)}, 5), ids[2:4])
 	eq("api", collect(ListFilter{API: APIPG}, 5), nil)
 
 	_, next, _ := s.List(ctx, ListFilter{}, "", 2)
-	if _, _, err := s.List(ctx, ListFilter{Sort: "amount"}, next, 2); err == nil {
+	if _, _, err := s.List(ctx, ListFilter{Sort: "amount", Currency: "VND"}, next, 2); err == nil {
 		t.Error("cursor of another sort accepted")
 	}
 	if _, _, err := s.List(ctx, ListFilter{}, "!!garbage", 2); err == nil {

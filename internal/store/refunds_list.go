@@ -18,6 +18,14 @@ type RefundFilter struct {
 	Submission  string
 	API         string
 	RequestedBy int64
+	Currency    string
+	// Search matches a refund id, transaction reference, PG payment id or
+	// NeoX's refund id exactly, or the start of a transaction reference.
+	Search string
+	// FailureReason, when HasFailureReason, keeps the refunds whose
+	// failure reads so on the dashboard ("" for those with none).
+	FailureReason    string
+	HasFailureReason bool
 	// From (inclusive) and To (exclusive) bound requested_at, or final_at
 	// when OnFinal (then refunds not final are left out).
 	From, To             time.Time
@@ -38,8 +46,73 @@ type RefundPosition struct {
 
 // ListRefunds returns up to f.Limit refunds matching f in its order.
 func (db *DB) ListRefunds(ctx context.Context, f RefundFilter) ([]RefundRecord, error) {
-	var where []string
-	var args []any
+	where, args := refundListWhere(f)
+	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
+	col, cmp, dir := "requested_at", ">", "ASC"
+	if f.ByAmount {
+		col = "amount"
+	}
+	if f.Desc {
+		cmp, dir = "<", "DESC"
+	}
+	if f.After != nil {
+		if f.ByAmount {
+			add("(amount, id) "+cmp+" (?, ?)", f.After.Amount, f.After.ID)
+		} else {
+			add("(requested_at, id) "+cmp+" (?, ?)", refundFmtTime(f.After.RequestedAt), f.After.ID)
+		}
+	}
+	q := ""
+	if len(where) > 0 {
+		q = "WHERE " + strings.Join(where, " AND ")
+	}
+	q += fmt.Sprintf(" ORDER BY %s %s, id %s LIMIT ?", col, dir, dir)
+	args = append(args, f.Limit)
+	return refundQuery(ctx, db.Read, q, args...)
+}
+
+// refundFailureReason is how a failed refund's reason reads: the desk's
+// own, else NeoX's message, else its code. The dashboard groups by it and
+// its links filter by it.
+const refundFailureReason = `CASE WHEN failed_reason <> '' THEN failed_reason
+	WHEN neox_message <> '' THEN neox_message
+	WHEN neox_code <> '' THEN 'code ' || neox_code
+	ELSE '' END`
+
+// RefundTotal is how many refunds of one currency a filter matches, and
+// their sum in minor units.
+type RefundTotal struct {
+	Currency string
+	Count    int
+	Amount   int64
+}
+
+// RefundTotals sums the refunds matching f (order and page ignored) per
+// currency, in currency order.
+func (db *DB) RefundTotals(ctx context.Context, f RefundFilter) ([]RefundTotal, error) {
+	where, args := refundListWhere(f)
+	q := `SELECT currency, count(*), coalesce(sum(amount), 0) FROM refunds`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := db.Read.QueryContext(ctx, q+` GROUP BY currency ORDER BY currency`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("refund totals: %w", err)
+	}
+	defer rows.Close()
+	var out []RefundTotal
+	for rows.Next() {
+		var t RefundTotal
+		if err := rows.Scan(&t.Currency, &t.Count, &t.Amount); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// refundListWhere is the WHERE of a refund list filter, without its page.
+func refundListWhere(f RefundFilter) (where []string, args []any) {
 	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
 	if f.Approval != "" {
 		add("approval = ?", f.Approval)
@@ -72,27 +145,18 @@ func (db *DB) ListRefunds(ctx context.Context, f RefundFilter) ([]RefundRecord, 
 	if f.MaxAmount > 0 {
 		add("amount <= ?", f.MaxAmount)
 	}
-	col, cmp, dir := "requested_at", ">", "ASC"
-	if f.ByAmount {
-		col = "amount"
+	if f.Currency != "" {
+		add("currency = ?", f.Currency)
 	}
-	if f.Desc {
-		cmp, dir = "<", "DESC"
+	if f.HasFailureReason {
+		add("submission = 'FAILED' AND "+refundFailureReason+" = ?", f.FailureReason)
 	}
-	if f.After != nil {
-		if f.ByAmount {
-			add("(amount, id) "+cmp+" (?, ?)", f.After.Amount, f.After.ID)
-		} else {
-			add("(requested_at, id) "+cmp+" (?, ?)", refundFmtTime(f.After.RequestedAt), f.After.ID)
-		}
+	if f.Search != "" {
+		prefix := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(f.Search) + "%"
+		add(`(id = ? OR transaction_ref = ? OR payment_id = ? OR neox_refund_id = ? OR transaction_ref LIKE ? ESCAPE '\')`,
+			f.Search, f.Search, f.Search, f.Search, prefix)
 	}
-	q := ""
-	if len(where) > 0 {
-		q = "WHERE " + strings.Join(where, " AND ")
-	}
-	q += fmt.Sprintf(" ORDER BY %s %s, id %s LIMIT ?", col, dir, dir)
-	args = append(args, f.Limit)
-	return refundQuery(ctx, db.Read, q, args...)
+	return where, args
 }
 
 // refundAttentionWhere matches the partial index refunds_attention

@@ -228,3 +228,57 @@ func TestRefundDashboardReads(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The list filters the dashboard links to: a failure reason as the
+// dashboard reads it, a currency, and the search box.
+func TestRefundListFilters(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	for i, id := range []string{"a", "b", "c", "d"} {
+		refundQueued(t, db, id, refundT0.Add(time.Duration(i)*time.Minute))
+	}
+	for _, u := range []string{
+		`UPDATE refunds SET submission = 'FAILED', failed_reason = 'card expired' WHERE id = 'a'`,
+		`UPDATE refunds SET submission = 'FAILED', neox_message = 'card expired' WHERE id = 'b'`,
+		`UPDATE refunds SET submission = 'FAILED' WHERE id = 'c'`,
+		`UPDATE refunds SET currency = 'USD', transaction_ref = 'CO-7%_X' WHERE id = 'd'`,
+	} {
+		if _, err := db.Write.Exec(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(f RefundFilter) string {
+		t.Helper()
+		f.Limit = 10
+		rs, err := db.ListRefunds(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	tests := []struct {
+		name string
+		f    RefundFilter
+		want string
+	}{
+		{"failure reason", RefundFilter{FailureReason: "card expired", HasFailureReason: true}, "a,b"},
+		{"no failure reason", RefundFilter{HasFailureReason: true}, "c"},
+		{"currency", RefundFilter{Currency: "USD"}, "d"},
+		{"search by id", RefundFilter{Search: "b"}, "b"},
+		{"search by reference start, wildcards literal", RefundFilter{Search: "CO-7%_"}, "d"},
+		{"a wildcard alone matches nothing", RefundFilter{Search: "%"}, ""},
+	}
+	for _, tt := range tests {
+		if got := ids(tt.f); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	totals, err := db.RefundTotals(ctx, RefundFilter{})
+	if err != nil || len(totals) != 2 || totals[0].Currency != "USD" || totals[0].Count != 1 || totals[1].Count != 3 || totals[1].Amount != 300 {
+		t.Errorf("totals = %+v, %v", totals, err)
+	}
+}

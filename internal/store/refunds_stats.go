@@ -128,10 +128,7 @@ func (t *Tx) RefundDay(ctx context.Context, from, to time.Time) (DayRecord, erro
 	rows.Close()
 
 	rows, err = t.stx.QueryContext(ctx, `SELECT reason, count(*) FROM (
-			SELECT CASE WHEN failed_reason <> '' THEN failed_reason
-			            WHEN neox_message <> '' THEN neox_message
-			            WHEN neox_code <> '' THEN 'code ' || neox_code
-			            ELSE '' END AS reason
+			SELECT `+refundFailureReason+` AS reason
 			FROM refunds WHERE submission = 'FAILED' AND final_at <> '' AND final_at >= ? AND final_at < ?)
 		GROUP BY reason`, lo, hi)
 	if err != nil {

@@ -33,6 +33,8 @@ type DB struct {
 	Read  *sql.DB
 	Path  string
 
+	audit *auditStmts // the audit append's prepared statements (audit.go)
+
 	mu     sync.Mutex
 	damage error // what the last CheckIntegrity found; nil when fine or never run
 }
@@ -84,6 +86,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
+	if err := db.prepareAudit(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
 	r, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
 		w.Close()
@@ -97,7 +103,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 
 // Close closes both pools.
 func (db *DB) Close() error {
-	var errs []error
+	errs := []error{db.audit.close()}
 	if db.Read != nil {
 		errs = append(errs, db.Read.Close())
 	}
@@ -168,35 +174,23 @@ func (db *DB) Damaged() error {
 type Tx struct {
 	stx *sql.Tx
 	now time.Time
+	db  *DB // for the statements prepared once per DB
+
+	// beforeCommit runs, in order, after fn succeeded and before the
+	// commit; an error rolls everything back. Operations use it for work
+	// best done once per transaction (audit.go: the chain head row and the
+	// search index).
+	beforeCommit []func() error
+	audit        auditTxState // the audit chain's head as this transaction moves it (audit.go)
 }
 
 // Now is the time the transaction acts at.
 func (t *Tx) Now() time.Time { return t.now }
 
-// ExecContext runs a statement in the transaction.
-func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return t.stx.ExecContext(ctx, query, args...)
-}
-
-// QueryContext runs a query in the transaction.
-func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return t.stx.QueryContext(ctx, query, args...)
-}
-
-// QueryRowContext runs a one-row query in the transaction.
-func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.stx.QueryRowContext(ctx, query, args...)
-}
-
-// PrepareContext prepares a statement in the transaction.
-func (t *Tx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
-	return t.stx.PrepareContext(ctx, query)
-}
-
-// StmtContext returns stmt bound to the transaction.
-func (t *Tx) StmtContext(ctx context.Context, stmt *sql.Stmt) *sql.Stmt {
-	return t.stx.StmtContext(ctx, stmt)
-}
+// Raw is the underlying transaction, for test fixtures that write rows
+// the store has no operation for. Code outside the store never uses it
+// (TestNoSQLOutsideStore fails if it does).
+func (t *Tx) Raw() *sql.Tx { return t.stx }
 
 // Tx runs fn inside an immediate write transaction acting at the current
 // time and commits when fn returns nil.
@@ -213,9 +207,16 @@ func (db *DB) TxAt(ctx context.Context, now time.Time, fn func(tx *Tx) error) er
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	if err := fn(&Tx{stx: stx, now: now.UTC()}); err != nil {
+	tx := &Tx{stx: stx, now: now.UTC(), db: db}
+	if err := fn(tx); err != nil {
 		_ = stx.Rollback()
 		return err
+	}
+	for _, f := range tx.beforeCommit {
+		if err := f(); err != nil {
+			_ = stx.Rollback()
+			return err
+		}
 	}
 	if err := stx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
@@ -261,16 +262,16 @@ func (db *DB) Migrate(ctx context.Context) error {
 		}
 		err = db.Tx(ctx, func(tx *Tx) error {
 			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, base).Scan(&n); err != nil {
+			if err := tx.stx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, base).Scan(&n); err != nil {
 				return err
 			}
 			if n > 0 {
 				return nil
 			}
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			if _, err := tx.stx.ExecContext(ctx, string(body)); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)`,
+			_, err := tx.stx.ExecContext(ctx, `INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)`,
 				base, time.Now().UTC().Format(time.RFC3339Nano))
 			return err
 		})

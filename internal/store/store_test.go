@@ -66,7 +66,7 @@ func TestTxRollsBackOnError(t *testing.T) {
 	ctx := context.Background()
 	boom := errors.New("boom")
 	err := db.Tx(ctx, func(tx *Tx) error {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO settings(key, value) VALUES ('a', 'b')"); err != nil {
+		if _, err := tx.stx.ExecContext(ctx, "INSERT INTO settings(key, value) VALUES ('a', 'b')"); err != nil {
 			return err
 		}
 		return boom
@@ -95,10 +95,10 @@ func TestConcurrentWritersSerialize(t *testing.T) {
 			defer wg.Done()
 			errs <- db.Tx(ctx, func(tx *Tx) error {
 				var v int
-				if err := tx.QueryRowContext(ctx, "SELECT value FROM settings WHERE key='n'").Scan(&v); err != nil {
+				if err := tx.stx.QueryRowContext(ctx, "SELECT value FROM settings WHERE key='n'").Scan(&v); err != nil {
 					return err
 				}
-				_, err := tx.ExecContext(ctx, "UPDATE settings SET value = ? WHERE key='n'", v+1)
+				_, err := tx.stx.ExecContext(ctx, "UPDATE settings SET value = ? WHERE key='n'", v+1)
 				return err
 			})
 		}()

@@ -149,8 +149,8 @@ func amountChart(ctx context.Context, id, title string, rows []refunds.AmountTot
 		money := Money(ctx, r.Amount, r.Currency)
 		c.Bars = append(c.Bars, Bar{Key: string(r.API) + "-" + r.Currency, Label: label, Value: r.Amount,
 			Display: money + " (" + tr(ctx, "dash.n_refunds", r.Count) + ")", Frac: frac(r.Amount, most[r.Currency]),
-			Href: listHref(url.Values{"status": {"SUCCEEDED"}, "api": {string(r.API)}, "on": {"final"},
-				"from": {day(from)}, "to": {day(to)}})})
+			Href: listHref(url.Values{"status": {"SUCCEEDED"}, "api": {string(r.API)}, "currency": {r.Currency},
+				"on": {"final"}, "from": {day(from)}, "to": {day(to)}})})
 		parts = append(parts, label+": "+money)
 	}
 	c.Desc = tr(ctx, "dash.amount_desc") + " " + joinOr(ctx, parts)
@@ -191,8 +191,8 @@ func reasonChart(ctx context.Context, d refunds.Dashboard, from, to time.Time) B
 		most = max(most, r.Count)
 	}
 	var parts []string
-	href := listHref(url.Values{"status": {"FAILED"}, "on": {"final"}, "from": {day(from)}, "to": {day(to)}})
 	for i, r := range d.FailureReasons {
+		href := listHref(url.Values{"status": {"FAILED"}, "failure": {r.Reason}, "on": {"final"}, "from": {day(from)}, "to": {day(to)}})
 		label := r.Reason
 		if label == "" {
 			label = tr(ctx, "dash.no_reason")

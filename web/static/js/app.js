@@ -20,6 +20,65 @@
       ev.preventDefault();
     }
   }, true);
+  // Approvals queue: select all, live totals per currency of the selection,
+  // and a confirmation that says how many refunds and how much in each
+  // currency. Amounts stay integers (minor units, summed as BigInt).
+  function money(minor, cur, exp, lang) {
+    var neg = minor < 0n, digits = (neg ? -minor : minor).toString();
+    while (digits.length <= exp) digits = "0" + digits;
+    var whole = digits.slice(0, digits.length - exp), frac = digits.slice(digits.length - exp);
+    var vnd = cur === "VND", dotGroups = vnd || lang === "vi";
+    whole = whole.replace(/\B(?=(\d{3})+(?!\d))/g, dotGroups ? "." : ",");
+    var n = (neg ? "-" : "") + whole + (exp > 0 ? (dotGroups ? "," : ".") + frac : "");
+    if (vnd) return n + " ₫";
+    return lang === "vi" ? n + " " + cur : cur + " " + n;
+  }
+  function fill(msg) {
+    var args = Array.prototype.slice.call(arguments, 1);
+    return msg.replace(/%[ds]/g, function () { return String(args.shift()); });
+  }
+  var queue = document.querySelector("form[data-bulk-many]");
+  if (queue) {
+    var boxes = function () { return Array.prototype.slice.call(queue.querySelectorAll("input[name=id]")); };
+    var selection = function () {
+      var sums = {}, exps = {}, n = 0;
+      boxes().forEach(function (b) {
+        if (!b.checked) return;
+        n++;
+        var cur = b.getAttribute("data-currency");
+        sums[cur] = (sums[cur] || 0n) + BigInt(b.getAttribute("data-amount"));
+        exps[cur] = Number(b.getAttribute("data-exp"));
+      });
+      var lang = queue.getAttribute("data-bulk-lang");
+      var totals = Object.keys(sums).sort().map(function (c) { return money(sums[c], c, exps[c], lang); }).join(", ");
+      return { n: n, totals: totals };
+    };
+    var summary = queue.querySelector(".selection");
+    var update = function () {
+      var s = selection();
+      summary.textContent = s.n ? fill(queue.getAttribute("data-bulk-summary"), s.n, s.totals) : "";
+      var all = queue.querySelector("[data-select-all]");
+      if (all) all.checked = s.n > 0 && s.n === boxes().length;
+    };
+    queue.addEventListener("change", function (ev) {
+      if (ev.target.hasAttribute("data-select-all")) {
+        boxes().forEach(function (b) { b.checked = ev.target.checked; });
+      }
+      update();
+    });
+    queue.addEventListener("submit", function (ev) {
+      var s = selection();
+      if (!s.n) {
+        ev.preventDefault();
+        summary.textContent = queue.getAttribute("data-bulk-none");
+        return;
+      }
+      var msg = s.n === 1 ? fill(queue.getAttribute("data-bulk-one"), s.totals) : fill(queue.getAttribute("data-bulk-many"), s.n, s.totals);
+      if (!window.confirm(msg)) ev.preventDefault();
+    });
+    update();
+  }
+
   // Polling: the refund page follows its refund every data-poll ms while
   // the tab is visible (a hidden tab asks nothing), and once more when it
   // comes back. Polls say they are background requests, so they never keep

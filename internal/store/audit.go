@@ -1,0 +1,336 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// AuditRecord is an audit_events row exactly as stored: every field is the
+// text SQLite holds, so the audit package hashes it without re-encoding
+// times or JSON. The chain's rules (what seq and prev_hash follow, what the
+// hash covers) are the audit package's; the store only keeps rows.
+type AuditRecord struct {
+	Seq        int64
+	At         string // TimeFormat
+	ActorID    int64
+	ActorName  string
+	ActorRole  string
+	Action     string
+	Outcome    string
+	TargetType string
+	TargetID   string
+	ClientIP   string
+	UserAgent  string
+	RequestID  string
+	Details    string // JSON
+	PrevHash   string
+	Hash       string
+}
+
+// AuditHead is one point of the chain: the seq, hash and stored time text
+// of an event. The zero AuditHead (Seq 0) is the empty trail.
+type AuditHead struct {
+	Seq  int64
+	Hash string
+	At   string
+}
+
+// ErrAuditHeadMoved is returned (wrapped) by the commit of a transaction
+// that appended audit events when the head row no longer holds the head
+// its first append read: another writer appended without taking the head's
+// lock. The transaction is rolled back, so nothing was appended.
+var ErrAuditHeadMoved = errors.New("store: the audit chain head moved during the append")
+
+// ErrAuditNoHead is returned when the audit_head row is missing (deleted
+// behind the store's back).
+var ErrAuditNoHead = errors.New("store: the audit chain head row is missing")
+
+const auditCols = `seq, at, actor_id, actor_name, actor_role, action, outcome, target_type, target_id,
+	client_ip, user_agent, request_id, details, prev_hash, hash`
+
+// The append's statements, prepared once per DB on the writer connection
+// (see prepareAudit), so no append compiles SQL: compiling the INSERT, with
+// its trigger and five indexes, was about a fifth of an append's cost. A
+// transaction reads the head once, runs one INSERT per event, and at its
+// commit indexes the targets and moves the head.
+const (
+	// On PostgreSQL this is SELECT ... FOR UPDATE: the row lock is what
+	// serialises appenders there. SQLite has no row locks; the immediate
+	// write transaction AppendAudit runs in already holds the database's
+	// write lock, so the plain SELECT reads a head no one else can move.
+	auditHeadForAppendSQL = `SELECT seq, hash, at FROM audit_head WHERE id = 1`
+	auditInsertSQL        = `INSERT INTO audit_events (` + auditCols + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	auditIndexSQL = `INSERT INTO audit_target_search (rowid, target_id) VALUES (?, ?)`
+	// The seq guard makes a head moved by anyone else fail the commit
+	// instead of forking the chain.
+	auditMoveHeadSQL = `UPDATE audit_head SET seq = ?, hash = ?, at = ? WHERE id = 1 AND seq = ?`
+)
+
+// auditStmts are the append's prepared statements.
+type auditStmts struct {
+	head, insert, index, move *sql.Stmt
+}
+
+// prepareAudit prepares the append's statements on the writer. It runs
+// when no transaction holds the writer's only connection (at Open):
+// preparing on the pool needs a free connection.
+func (db *DB) prepareAudit(ctx context.Context) error {
+	var s auditStmts
+	for _, p := range []struct {
+		dst **sql.Stmt
+		q   string
+	}{{&s.head, auditHeadForAppendSQL}, {&s.insert, auditInsertSQL}, {&s.index, auditIndexSQL}, {&s.move, auditMoveHeadSQL}} {
+		st, err := db.Write.PrepareContext(ctx, p.q)
+		if err != nil {
+			s.close()
+			return fmt.Errorf("prepare audit append: %w", explain(err))
+		}
+		*p.dst = st
+	}
+	db.audit = &s
+	return nil
+}
+
+func (s *auditStmts) close() error {
+	if s == nil {
+		return nil
+	}
+	var errs []error
+	for _, st := range []*sql.Stmt{s.head, s.insert, s.index, s.move} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// AppendAudit appends one event to the audit chain inside t. The first
+// append of a transaction reads the head row locked (see
+// auditHeadForAppendSQL); build is called with the head for the record
+// that follows (its seq, prev_hash, time and hash are the caller's rules),
+// and the record is inserted. The transaction keeps the new head, so its
+// later appends chain on without reading the row again, and just before
+// the commit the head row is moved to the last event and the events'
+// targets are indexed for search. So the events commit if and only if t
+// does, and no other writer can append between the read and the move.
+//
+// It returns build's error as is and database errors wrapped (the
+// append-only trigger's refusal among them). At the commit,
+// ErrAuditHeadMoved means the head row changed under t (a writer that did
+// not lock it); the transaction is then rolled back.
+func (t *Tx) AppendAudit(ctx context.Context, build func(head AuditHead) (AuditRecord, error)) error {
+	s, err := t.auditStmts()
+	if err != nil {
+		return err
+	}
+	a := &t.audit
+	if !a.locked {
+		err := t.stx.StmtContext(ctx, s.head).QueryRowContext(ctx).Scan(&a.head.Seq, &a.head.Hash, &a.head.At)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return ErrAuditNoHead
+		case err != nil:
+			return fmt.Errorf("read audit chain head: %w", err)
+		}
+		a.locked, a.read = true, a.head
+		a.insert = t.stx.StmtContext(ctx, s.insert) // bound once: a transaction may append many events
+		t.beforeCommit = append(t.beforeCommit, func() error { return t.auditCommit(ctx) })
+	}
+	r, err := build(a.head)
+	if err != nil {
+		return err
+	}
+	if _, err := a.insert.ExecContext(ctx, r.Seq, r.At, r.ActorID, r.ActorName, r.ActorRole,
+		r.Action, r.Outcome, r.TargetType, r.TargetID, r.ClientIP, r.UserAgent, r.RequestID,
+		r.Details, r.PrevHash, r.Hash); err != nil {
+		return fmt.Errorf("insert audit event %d: %w", r.Seq, err)
+	}
+	a.head = AuditHead{Seq: r.Seq, Hash: r.Hash, At: r.At}
+	// An empty target matches no search of three or more characters (the
+	// only ones the index answers), so it is not indexed.
+	if r.TargetID != "" {
+		a.search = append(a.search, auditSearchEntry{seq: r.Seq, target: r.TargetID})
+	}
+	return nil
+}
+
+// auditTxState is what a write transaction knows of the audit chain once
+// it has appended: the head row it read (and holds locked), the head it
+// has moved the chain to, and the targets still to index.
+type auditTxState struct {
+	locked bool
+	read   AuditHead
+	head   AuditHead
+	search []auditSearchEntry
+	insert *sql.Stmt // the prepared INSERT bound to the transaction
+}
+
+// auditSearchEntry is an appended event's target waiting to be indexed.
+type auditSearchEntry struct {
+	seq    int64
+	target string
+}
+
+// auditCommit runs just before a transaction that appended commits: it
+// indexes the appended events' targets for search and moves the head row.
+//
+// The index is written here rather than at each append: an insert into
+// audit_events fires triggers, so SQLite gives it a statement savepoint,
+// and at every savepoint FTS5 flushes the terms it holds to disk. Indexing
+// each event as it goes in would make one small index segment per event
+// (and the merges they cause); indexing last makes one per transaction.
+func (t *Tx) auditCommit(ctx context.Context) error {
+	a := &t.audit
+	if len(a.search) > 0 {
+		st := t.stx.StmtContext(ctx, t.db.audit.index)
+		for _, e := range a.search {
+			if _, err := st.ExecContext(ctx, e.seq, e.target); err != nil {
+				return fmt.Errorf("index audit event %d for search: %w", e.seq, err)
+			}
+		}
+	}
+	res, err := t.stx.StmtContext(ctx, t.db.audit.move).ExecContext(ctx, a.head.Seq, a.head.Hash, a.head.At, a.read.Seq)
+	if err != nil {
+		return fmt.Errorf("move audit chain head to %d: %w", a.head.Seq, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fmt.Errorf("%w (it was at %d when read)", ErrAuditHeadMoved, a.read.Seq)
+	}
+	return nil
+}
+
+// auditStmts returns the prepared append statements of t's database.
+func (t *Tx) auditStmts() (*auditStmts, error) {
+	if t.db == nil || t.db.audit == nil {
+		return nil, errors.New("store: audit append outside a write transaction of an open store")
+	}
+	return t.db.audit, nil
+}
+
+// AuditAdoptImported takes in events that were inserted into audit_events
+// directly rather than through AppendAudit (a test fixture, an operator's
+// bulk import): it indexes those past the head row for search and moves
+// the head row to the newest event. It returns how many it took in. It
+// checks nothing about the chain: Verify does. Call it in a transaction
+// of its own, not one that appends.
+func (t *Tx) AuditAdoptImported(ctx context.Context) (int64, error) {
+	if t.audit.locked {
+		return 0, errors.New("store: AuditAdoptImported in a transaction that appended audit events")
+	}
+	var from int64
+	if err := t.stx.QueryRowContext(ctx, `SELECT seq FROM audit_head WHERE id = 1`).Scan(&from); err != nil {
+		return 0, fmt.Errorf("read audit chain head: %w", err)
+	}
+	res, err := t.stx.ExecContext(ctx, `INSERT INTO audit_target_search (rowid, target_id)
+		SELECT seq, target_id FROM audit_events WHERE seq > ? AND target_id <> ''`, from)
+	if err != nil {
+		return 0, fmt.Errorf("index imported audit events: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	if _, err := t.stx.ExecContext(ctx, `UPDATE audit_head SET (seq, hash, at) =
+		(SELECT seq, hash, at FROM audit_events ORDER BY seq DESC LIMIT 1)
+		WHERE id = 1 AND EXISTS (SELECT 1 FROM audit_events WHERE seq > ?)`, from); err != nil {
+		return 0, fmt.Errorf("move audit chain head: %w", err)
+	}
+	return n, nil
+}
+
+// AuditNewest returns the newest event's head on t's snapshot (the zero
+// AuditHead for an empty trail). It reads the events, not the head row:
+// it is what the trail itself shows.
+func (t *Tx) AuditNewest(ctx context.Context) (AuditHead, error) { return auditNewest(ctx, t.stx) }
+
+// AuditNewest returns the newest event's head from the read pool.
+func (db *DB) AuditNewest(ctx context.Context) (AuditHead, error) { return auditNewest(ctx, db.Read) }
+
+// auditQuerier is what both a pool and a transaction offer.
+type auditQuerier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func auditNewest(ctx context.Context, q auditQuerier) (AuditHead, error) {
+	var h AuditHead
+	err := q.QueryRowContext(ctx, `SELECT seq, hash, at FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&h.Seq, &h.Hash, &h.At)
+	if errors.Is(err, sql.ErrNoRows) {
+		return AuditHead{}, nil
+	}
+	if err != nil {
+		return AuditHead{}, fmt.Errorf("read newest audit event: %w", err)
+	}
+	return h, nil
+}
+
+// AuditChain streams the events with seq ≥ from in seq order to each and
+// returns the head row, all on one snapshot: the read pool's, so it sees
+// committed events only. present is false when the head row is missing.
+// An error from each stops the walk and is returned as is.
+func (db *DB) AuditChain(ctx context.Context, from int64, each func(*AuditRecord) error) (head AuditHead, present bool, err error) {
+	stx, err := db.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return AuditHead{}, false, fmt.Errorf("begin read transaction: %w", err)
+	}
+	defer stx.Rollback()
+	return auditChain(ctx, stx, from, each)
+}
+
+// AuditChain is DB.AuditChain on t, which sees t's own uncommitted
+// events; after t appended, the head is the one t will leave in the head
+// row at its commit.
+func (t *Tx) AuditChain(ctx context.Context, from int64, each func(*AuditRecord) error) (head AuditHead, present bool, err error) {
+	head, present, err = auditChain(ctx, t.stx, from, each)
+	if err == nil && t.audit.locked {
+		head, present = t.audit.head, true
+	}
+	return head, present, err
+}
+
+func auditChain(ctx context.Context, q auditQuerier, from int64, each func(*AuditRecord) error) (AuditHead, bool, error) {
+	var head AuditHead
+	present := true
+	err := q.QueryRowContext(ctx, `SELECT seq, hash, at FROM audit_head WHERE id = 1`).Scan(&head.Seq, &head.Hash, &head.At)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		present = false
+	case err != nil:
+		return AuditHead{}, false, fmt.Errorf("read audit chain head: %w", err)
+	}
+	rows, err := q.QueryContext(ctx, `SELECT `+auditCols+` FROM audit_events WHERE seq >= ? ORDER BY seq`, from)
+	if err != nil {
+		return AuditHead{}, false, fmt.Errorf("read audit events: %w", err)
+	}
+	if err := auditEach(rows, each); err != nil {
+		return AuditHead{}, false, err
+	}
+	return head, present, nil
+}
+
+// auditEach scans every row (auditCols) into one reused record and hands
+// it to each; it closes rows. each's error comes back as is.
+func auditEach(rows *sql.Rows, each func(*AuditRecord) error) error {
+	defer rows.Close()
+	var r AuditRecord
+	for rows.Next() {
+		if err := auditScan(rows, &r); err != nil {
+			return err
+		}
+		if err := each(&r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read audit events: %w", err)
+	}
+	return nil
+}
+
+func auditScan(rows *sql.Rows, r *AuditRecord) error {
+	if err := rows.Scan(&r.Seq, &r.At, &r.ActorID, &r.ActorName, &r.ActorRole, &r.Action, &r.Outcome,
+		&r.TargetType, &r.TargetID, &r.ClientIP, &r.UserAgent, &r.RequestID, &r.Details, &r.PrevHash, &r.Hash); err != nil {
+		return fmt.Errorf("scan audit event: %w", err)
+	}
+	return nil
+}
