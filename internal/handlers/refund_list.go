@@ -23,7 +23,8 @@ const refundPageSize = 25
 // parseRefundFilter reads the list filters from the query string. Those
 // the policy does not let see everyone's refunds (staff) always see only
 // their own requests, whatever the URL says.
-func parseRefundFilter(q url.Values, p policy.Policy, u auth.User, zone *time.Location) (refunds.ListFilter, templates.RefundListForm) {
+// apis are the products a refund can go through.
+func parseRefundFilter(q url.Values, p policy.Policy, u auth.User, zone *time.Location, apis []string) (refunds.ListFilter, templates.RefundListForm) {
 	form := templates.RefundListForm{Status: q.Get("status"), API: q.Get("api"), Requester: q.Get("requester"),
 		From: q.Get("from"), To: q.Get("to"), MinAmount: q.Get("min"), MaxAmount: q.Get("max"),
 		Currency: strings.ToUpper(strings.TrimSpace(q.Get("currency"))), Search: strings.TrimSpace(q.Get("q")),
@@ -38,10 +39,9 @@ func parseRefundFilter(q url.Values, p policy.Policy, u auth.User, zone *time.Lo
 	default:
 		form.Errors["status"] = "err.unknown_status"
 	}
-	switch form.API {
-	case "", "PG", "GC", "COL":
+	if form.API == "" || slices.Contains(apis, form.API) {
 		f.API = refunds.API(form.API)
-	default:
+	} else {
 		form.Errors["api"] = "err.unknown_api"
 	}
 	if form.Requester != "" {
@@ -136,9 +136,9 @@ func refundListQuery(form templates.RefundListForm) url.Values {
 func (s *Server) handleRefunds(w http.ResponseWriter, r *http.Request) {
 	u, _ := userFrom(r.Context())
 	q := r.URL.Query()
-	f, form := parseRefundFilter(q, s.policy, u, s.zone)
+	f, form := parseRefundFilter(q, s.policy, u, s.zone, s.refunds.ProductNames())
 	localizeErrors(r.Context(), form.Errors)
-	d := templates.RefundListData{Form: form, SortHref: map[string]string{}}
+	d := templates.RefundListData{Form: form, SortHref: map[string]string{}, APIs: s.refunds.ProductNames()}
 	base := refundListQuery(form)
 	for _, key := range []string{"date", "amount"} {
 		v := refundListQuery(form)
@@ -264,7 +264,7 @@ var exportColumns = []string{"refund_id", "requested_at_utc", "api", "transactio
 // every page of it, streamed as CSV (formula-safe), and audited.
 func (s *Server) handleRefundsExport(w http.ResponseWriter, r *http.Request) {
 	u, _ := userFrom(r.Context())
-	f, form := parseRefundFilter(r.URL.Query(), s.policy, u, s.zone)
+	f, form := parseRefundFilter(r.URL.Query(), s.policy, u, s.zone, s.refunds.ProductNames())
 	if len(form.Errors) > 0 {
 		s.renderStatus(w, r, http.StatusUnprocessableEntity, tr(r, "err.cannot_export"), tr(r, "err.cannot_export_text"))
 		return

@@ -64,6 +64,11 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, api, secret str
 		http.NotFound(w, r)
 		return
 	}
+	p, ok := s.refunds.Product(refunds.API(api))
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
 	refuse := func(status int, reason string) {
 		// Through the limiter: anyone can post here, so a flood leaves a
 		// bounded number of rows and a count (audit.Limiter).
@@ -111,16 +116,6 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, api, secret str
 		// acknowledged, so a genuine one keeps being redelivered while
 		// someone looks. Audited by the refunds service.
 		w.WriteHeader(http.StatusUnprocessableEntity)
-		if api == "PG" {
-			_, _ = w.Write([]byte(`{"respcode":1,"respmsg":"refused: does not match the refund it names"}`))
-			return
-		}
-		_, _ = w.Write([]byte(`{"code":2,"message":"refused: does not match the refund it names"}`))
-		return
 	}
-	if api == "PG" {
-		_, _ = w.Write([]byte(`{"respcode":0,"respmsg":"received"}`))
-		return
-	}
-	_, _ = w.Write([]byte(`{"code":1,"message":"received"}`))
+	_, _ = w.Write(p.WebhookReply(res.Refused()))
 }

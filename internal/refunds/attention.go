@@ -43,22 +43,12 @@ const (
 	AttentionUnknownAfterRetries = "unknown_after_retries" // still UNKNOWN after Options.UnknownAttempts sends
 )
 
-// DefaultAttentionAfter is how long after approval a refund without a
-// final answer needs a person, per product:
-//   - GC 24h: NeoX offers no refund query and the collection order has no
-//     failure state, so only the webhook can report a failure; if it is
-//     lost nothing else will, and a day is already long for a customer.
-//   - PG 48h: polling QUERY_PT confirms success from refundedAmount but
-//     cannot see a failure; bank refunds via NAPAS settle within a day or two.
-//   - COL 72h: the refund detail shows every state, so polling finds every
-//     outcome; only a refund stuck at NeoX (its own approval step, which
-//     does not run at weekends) gets here.
+// DefaultAttentionAfter is how long after approval a refund of a NeoX
+// product without a final answer needs a person (see each product's
+// AttentionAfter for why); 72h for a product the desk does not know.
 func DefaultAttentionAfter(api API) time.Duration {
-	switch api {
-	case APIGC:
-		return 24 * time.Hour
-	case APIPG:
-		return 48 * time.Hour
+	if p := neoxProduct(api); p != nil {
+		return p.AttentionAfter()
 	}
 	return 72 * time.Hour
 }
@@ -85,7 +75,8 @@ func (s *Service) attentionCheckEvery() time.Duration { return s.opt.PollInterva
 func (s *Service) markAttention(ctx context.Context) (time.Time, error) {
 	now := s.now()
 	var next time.Time
-	for _, api := range []API{APIPG, APIGC, APICOL} {
+	for _, name := range s.products.Names() {
+		api := API(name)
 		after := s.opt.AttentionAfter[api]
 		due, err := many(s.db.AttentionDue(ctx, string(api), now.Add(-after), s.opt.UnknownAttempts, 200))
 		if err != nil {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/product/col"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -82,7 +83,7 @@ type Finding struct {
 // colDiffers reports whether NeoX's view of a refund (mapped like a poll
 // answer) disagrees with the desk's, and how NeoX's view maps.
 func colDiffers(desk Refund, c neox.COLRefund) bool {
-	neoxState := colRefundObservation(c).to // PROCESSING | SUCCEEDED | FAILED
+	neoxState := col.RefundOutcome(c).To // PROCESSING | SUCCEEDED | FAILED
 	if desk.Approval != ApprovalApproved || desk.Submission == SubNotSent {
 		return true // NeoX holds a refund the desk never sent
 	}

@@ -112,7 +112,7 @@ func readDay(ctx context.Context, tx *store.Tx, from, to time.Time) (*dayFigures
 
 // totals adds up the refunded amounts of days, ordered by API then
 // currency.
-func totals(days ...*dayFigures) []AmountTotal {
+func totals(apiOrder func(API) int, days ...*dayFigures) []AmountTotal {
 	sum := map[apiCurrency]AmountTotal{}
 	for _, f := range days {
 		for k, t := range f.refunded {

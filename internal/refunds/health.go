@@ -3,12 +3,12 @@ package refunds
 import (
 	"context"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/product"
 )
 
 // outageAfter is how many unanswered calls in a row make a product count as
@@ -56,6 +56,9 @@ type health struct {
 	mu      sync.Mutex
 	failing map[endpoint]Outage
 	signing *SigningFault
+	// signer returns the product of api if its answers tell about the
+	// desk's signature (product.Signer); set once by New.
+	signer func(API) (product.Signer, bool)
 }
 
 // record notes one worker call. Any answer from NeoX, even a refusal,
@@ -83,20 +86,24 @@ func (h *health) record(api API, at time.Time, c call) {
 
 // signature notes what one PG call made outside the worker (a lookup, the
 // checks of a request or an approval) says about the desk's signature.
-func (h *health) signature(api API, at time.Time, c call) {
+func (h *health) signature(api API, now func() time.Time, c call) {
+	if _, ok := h.signer(api); !ok {
+		return // this product's answers say nothing about the signature (and the clock is not read)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.noteSigning(api, at, c)
+	h.noteSigning(api, now(), c)
 }
 
 // noteSigning: a PG answer with code 98 raises (or extends) the signing
 // fault; any other PG answer ends it. A call left unanswered says nothing
 // about the signature. Call with h.mu held.
 func (h *health) noteSigning(api API, at time.Time, c call) {
-	if api != APIPG || c.outcome == "unknown" {
+	sg, ok := h.signer(api)
+	if !ok || c.outcome == "unknown" {
 		return
 	}
-	if c.outcome != "rejected" || c.code != strconv.Itoa(neox.PGCodeBadSignature) {
+	if c.outcome != "rejected" || !sg.BadSignature(c.code) {
 		h.signing = nil
 		return
 	}
@@ -124,7 +131,7 @@ func (s *Service) SigningFault() (SigningFault, bool) {
 func (s *Service) queryPT(ctx context.Context, ref string) ([]neox.Payment, error) {
 	t0 := time.Now()
 	pays, err := s.gw.PG.QueryPT(ctx, ref)
-	s.health.signature(APIPG, s.now(), s.timed("query_pt", t0, err, ""))
+	s.health.signature(APIPG, s.now, s.timed("query_pt", t0, err, ""))
 	return pays, err
 }
 
@@ -143,7 +150,7 @@ func (s *Service) Outages() []Outage {
 		}
 	}
 	slices.SortFunc(out, func(a, b Outage) int {
-		if d := apiOrder(a.API) - apiOrder(b.API); d != 0 {
+		if d := s.apiOrder(a.API) - s.apiOrder(b.API); d != 0 {
 			return d
 		}
 		return strings.Compare(a.Op, b.Op)

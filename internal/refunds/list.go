@@ -41,7 +41,7 @@ type ListFilter struct {
 }
 
 // storeFilter checks f and turns it into the store's filter.
-func storeFilter(f ListFilter) (store.RefundFilter, error) {
+func (s *Service) storeFilter(f ListFilter) (store.RefundFilter, error) {
 	q := store.RefundFilter{RequestedBy: f.RequestedBy, From: f.From, To: f.To, MinAmount: f.MinAmount,
 		MaxAmount: f.MaxAmount, Currency: f.Currency, Search: f.Search,
 		FailureReason: f.FailureReason, HasFailureReason: f.HasFailureReason, ByAmount: f.Sort == "amount", Desc: f.Desc}
@@ -61,7 +61,7 @@ func storeFilter(f ListFilter) (store.RefundFilter, error) {
 		q.Submission = f.Submission
 	}
 	if f.API != "" {
-		if !f.API.Valid() {
+		if _, ok := s.products.Get(string(f.API)); !ok {
 			return q, invalid("api", fault.M("domain.13", "choose PG, GC or COL"))
 		}
 		q.API = string(f.API)
@@ -78,7 +78,7 @@ func storeFilter(f ListFilter) (store.RefundFilter, error) {
 
 // Totals counts and sums the refunds f matches, per currency.
 func (s *Service) Totals(ctx context.Context, f ListFilter) ([]AmountTotal, error) {
-	q, err := storeFilter(f)
+	q, err := s.storeFilter(f)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,7 @@ func (s *Service) List(ctx context.Context, f ListFilter, after Cursor, limit in
 		return nil, "", invalid("sort", fault.M("domain.36", "sort by date or amount"))
 	}
 	f.Sort = sortBy
-	q, err := storeFilter(f)
+	q, err := s.storeFilter(f)
 	if err != nil {
 		return nil, "", err
 	}

@@ -11,18 +11,20 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/fault"
 
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/product"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
 // Lookup is a transaction as NeoX reports it now, with what this desk has
-// reserved against it. Exactly one of Payments (PG), Order (GC) and
-// Transaction (COL) is set.
+// reserved against it. Exactly one of Payments (PG), Order (GC),
+// Transaction (COL) and Target (any other product) is set.
 type Lookup struct {
 	API         API
 	Ref         string
 	Payments    []PaymentView    `json:",omitempty"`
 	Order       *OrderView       `json:",omitempty"`
 	Transaction *TransactionView `json:",omitempty"`
+	Target      *TargetView      `json:",omitempty"`
 	Refunds     []Refund         `json:"-"` // refunds requested here for this reference, newest first
 	FetchedAt   time.Time
 
@@ -76,6 +78,19 @@ type TransactionView struct {
 	CreatedAt       time.Time
 }
 
+// TargetView is what a product without a view of its own reports of a
+// target: its amounts and its refundable rule's verdict.
+type TargetView struct {
+	Currency     string
+	Amount       int64
+	Refunded     int64
+	Reserved     int64
+	Refundable   int64
+	Paid         bool
+	Unrecognised bool
+	Reason       Format
+}
+
 // LookupRef names a recently looked-up transaction.
 type LookupRef struct {
 	API       API
@@ -95,15 +110,17 @@ func (s *Service) Lookup(ctx context.Context, api API, ref string) (Lookup, erro
 // order only with it). PG and COL ignore it.
 func (s *Service) LookupSubMerchant(ctx context.Context, api API, ref, subMerchantID string) (Lookup, error) {
 	ref, subMerchantID = strings.TrimSpace(ref), strings.TrimSpace(subMerchantID)
-	if !api.Valid() || ref == "" {
+	p, known := s.products.Get(string(api))
+	if !known || ref == "" {
 		return Lookup{}, ErrNotFound
 	}
-	if !s.configured(api) {
+	if !p.Configured() {
 		return Lookup{}, ErrNotConfigured
 	}
 	var pays []neox.Payment
 	var order neox.CollectionOrder
 	var txn neox.CollectionTransaction
+	var generic product.Target
 	l := Lookup{API: api, Ref: ref}
 	var err error
 	switch api {
@@ -116,6 +133,17 @@ func (s *Service) LookupSubMerchant(ctx context.Context, api API, ref, subMercha
 		order, err = s.gw.GC.GetCollectionOrder(ctx, ref, subMerchantID)
 	case APICOL:
 		txn, err = s.gw.COL.GetCollectionTransaction(ctx, ref)
+	default:
+		// A product with no view of its own: its target and rule.
+		var calls []product.Call
+		generic, calls, err = p.Target(ctx, product.Request{TransactionRef: ref, SubMerchantID: subMerchantID})
+		var inv *product.Invalid
+		if errors.As(err, &inv) {
+			return Lookup{}, ErrNotFound
+		}
+		for _, c := range calls {
+			s.health.signature(api, s.now, timedCall(c))
+		}
 	}
 	if err != nil {
 		return Lookup{}, lookupErr(api, err)
@@ -151,6 +179,12 @@ func (s *Service) LookupSubMerchant(ctx context.Context, api API, ref, subMercha
 			Refunded: txn.RefundedAmount, Reserved: reserved[""], Refundable: v.Refundable, Paid: v.Paid,
 			Unrecognised: v.Unrecognised, Reason: v.Reason, ReconcileStatus: txn.ReconcileStatus, PayoutStatus: txn.PayoutStatus,
 			TransDate: txn.TransDate, CreatedAt: txn.CreatedAt}
+	}
+	if generic != nil {
+		v := generic.Verdict(reserved[""])
+		paid, refunded := generic.Amounts()
+		l.Target = &TargetView{Currency: generic.Currency(), Amount: paid, Refunded: refunded, Reserved: reserved[""],
+			Refundable: v.Refundable, Paid: v.Paid, Unrecognised: v.Unrecognised, Reason: v.Reason}
 	}
 	payload, err := json.Marshal(l)
 	if err != nil {
@@ -188,85 +222,44 @@ func (s *Service) RecentLookups(ctx context.Context, limit int) ([]LookupRef, er
 	return out, nil
 }
 
-// target is what NeoX says now about the thing a refund would come from:
-// one of payment (PG), order (GC) and txn (COL), as NeoX sent it.
+// target is what NeoX says now about the thing a refund would come from,
+// as its product reads it.
 type target struct {
-	api     API
-	payment neox.Payment
-	order   neox.CollectionOrder
-	txn     neox.CollectionTransaction
+	api API
+	t   product.Target
 }
 
-// verdict applies the product's rule (refundable.go).
-func (t target) verdict(reserved int64) Verdict {
-	switch t.api {
-	case APIPG:
-		return pgVerdict(t.payment, reserved)
-	case APIGC:
-		return gcVerdict(t.order, reserved)
-	default:
-		return colVerdict(t.txn, reserved)
-	}
-}
+// verdict applies the product's refundable rule.
+func (t target) verdict(reserved int64) Verdict { return t.t.Verdict(reserved) }
 
-// currency of the amounts: GC the order's, PG and COL VND.
-func (t target) currency() string {
-	if t.api == APIGC {
-		return t.order.Currency
-	}
-	return "VND"
-}
+// currency of the target's amounts.
+func (t target) currency() string { return t.t.Currency() }
 
-// amounts NeoX reports: paid and refunded so far (GC: the order amount, 0).
-func (t target) amounts() (paid, refunded int64) {
-	switch t.api {
-	case APIPG:
-		return t.payment.Amount, t.payment.RefundedAmount
-	case APIGC:
-		return t.order.Amount, 0
-	default:
-		return t.txn.Amount, t.txn.RefundedAmount
-	}
-}
+// amounts NeoX reports: paid and refunded so far.
+func (t target) amounts() (paid, refunded int64) { return t.t.Amounts() }
 
-// fetchTarget asks NeoX for live numbers; subMerchantID goes with GC
-// order lookups. Unknown ids become a *ValidationError on the reference
-// field.
+// fetchTarget asks the product for NeoX's live numbers; subMerchantID goes
+// with GC order lookups. Unknown ids become a *ValidationError on the
+// reference (or payment) field.
 func (s *Service) fetchTarget(ctx context.Context, api API, ref, paymentID, subMerchantID string) (target, error) {
-	if !s.configured(api) {
+	p, ok := s.products.Get(string(api))
+	if !ok || !p.Configured() {
 		return target{}, ErrNotConfigured
 	}
-	t := target{api: api}
-	switch api {
-	case APIPG:
-		pays, err := s.queryPT(ctx, ref)
-		if err != nil {
-			return target{}, targetErr(api, err)
-		}
-		for _, p := range pays {
-			if p.ID == paymentID {
-				t.payment = p
-				return t, nil
-			}
-		}
-		if len(pays) == 0 {
-			return target{}, invalid("transaction_ref", msgUnknownRef)
-		}
-		return target{}, invalid("payment_id", msgNoSuchPayment)
-	case APIGC:
-		o, err := s.gw.GC.GetCollectionOrder(ctx, ref, subMerchantID)
-		if err != nil {
-			return target{}, targetErr(api, err)
-		}
-		t.order = o
-	case APICOL:
-		c, err := s.gw.COL.GetCollectionTransaction(ctx, ref)
-		if err != nil {
-			return target{}, targetErr(api, err)
-		}
-		t.txn = c
+	t, calls, err := p.Target(ctx, product.Request{TransactionRef: ref, PaymentID: paymentID, SubMerchantID: subMerchantID})
+	for _, c := range calls {
+		// The request path's answers also tell whether NeoX accepts the
+		// desk's signature.
+		s.health.signature(api, s.now, timedCall(c))
 	}
-	return t, nil
+	var inv *product.Invalid
+	if errors.As(err, &inv) {
+		return target{}, fieldErrors(inv.Fields)
+	}
+	if err != nil {
+		return target{}, targetErr(api, err)
+	}
+	return target{api: api, t: t}, nil
 }
 
 // msgUnknownRef: NeoX answered that the reference does not exist.
@@ -280,35 +273,27 @@ func targetErr(api API, err error) error {
 }
 
 // check applies the rules that depend on the target but not on what is
-// reserved here: the product's status rule, GC's whole-order amount, PG's
-// receiver for QR payments.
+// reserved here: the product's status rule, then the product's own
+// (GC's whole-order amount, PG's receiver for QR payments).
 func (t target) check(req NewRequest) *ValidationError {
 	if v := t.verdict(0); !v.Paid {
 		return invalid("transaction_ref", v.Reason)
 	}
-	switch t.api {
-	case APIGC:
-		if req.Amount != 0 && req.Amount != t.order.Amount {
-			return invalid("amount", fault.M("domain.46", "GC refunds the whole order: %s %s", neox.FormatMinor(t.order.Amount, t.order.Currency), t.order.Currency))
-		}
-	case APIPG:
-		if strings.EqualFold(t.payment.Method, "QR") {
-			if f := receiverErrors(req); len(f) > 0 {
-				return &ValidationError{Fields: f}
-			}
-		}
+	if f := t.t.Check(productRequest(req)); len(f) > 0 {
+		return fieldErrors(f)
 	}
 	return nil
 }
 
 // checkRefundable is the money rule, run inside the write transaction with
-// what is reserved here: the product's verdict, then the amount.
+// what is reserved here: the product's verdict, then the amount (a
+// whole-target product's verdict says it all).
 func (t target) checkRefundable(amount, reserved int64) *ValidationError {
 	v := t.verdict(reserved)
 	if !v.Paid {
 		return invalid("transaction_ref", v.Reason)
 	}
-	if t.api == APIGC {
+	if _, whole := t.t.WholeAmount(); whole {
 		if v.Refundable == 0 {
 			return invalid("transaction_ref", v.Reason)
 		}

@@ -6,6 +6,9 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/fault"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/product/col"
+	"github.com/neox-refund-desk/refunddesk/internal/product/gc"
+	"github.com/neox-refund-desk/refunddesk/internal/product/pg"
 )
 
 // lookupAnswer is what NeoX answered a live lookup, kept (never cached or
@@ -32,20 +35,23 @@ func (l *Lookup) target(req NewRequest) (target, error) {
 		(req.API == APIGC && l.answer.subMerchantID != strings.TrimSpace(req.SubMerchantID)) {
 		return target{}, errNoAnswer
 	}
-	t := target{api: l.API, order: l.answer.order, txn: l.answer.txn}
-	if l.API != APIPG {
-		return t, nil
-	}
-	for _, p := range l.answer.pays {
-		if p.ID == req.PaymentID {
-			t.payment = p
-			return t, nil
+	switch l.API {
+	case APIGC:
+		return target{api: l.API, t: gc.Target{Order: l.answer.order}}, nil
+	case APICOL:
+		return target{api: l.API, t: col.Target{Txn: l.answer.txn}}, nil
+	case APIPG:
+		for _, p := range l.answer.pays {
+			if p.ID == req.PaymentID {
+				return target{api: l.API, t: pg.Target{Payment: p}}, nil
+			}
 		}
+		if len(l.answer.pays) == 0 {
+			return target{}, invalid("transaction_ref", msgUnknownRef)
+		}
+		return target{}, invalid("payment_id", msgNoSuchPayment)
 	}
-	if len(l.answer.pays) == 0 {
-		return target{}, invalid("transaction_ref", msgUnknownRef)
-	}
-	return target{}, invalid("payment_id", msgNoSuchPayment)
+	return target{}, errNoAnswer
 }
 
 // msgNoSuchPayment: the PG transaction has no payment with the id given.

@@ -2,49 +2,13 @@ package refunds
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
-
-// reconcile asks NeoX whether an earlier attempt reached it. done means the
-// observation is adopted and nothing is sent.
-func (s *Service) reconcile(ctx context.Context, r Refund) (observation, bool, []call) {
-	t0 := time.Now()
-	switch r.API {
-	case APICOL:
-		got, err := s.gw.COL.GetRefund(ctx, r.ID)
-		c := s.timed("get_refund", t0, err, got.NeoResponseID)
-		if err != nil {
-			return observation{}, false, []call{c} // not found, or unsure: resend the same id
-		}
-		return colRefundObservation(got), true, []call{c}
-	case APIGC:
-		o, err := s.gw.GC.GetCollectionOrder(ctx, r.TransactionRef, r.SubMerchantID)
-		c := s.timed("get_order", t0, err, "")
-		if err != nil {
-			return observation{}, false, []call{c}
-		}
-		if to, ok := gcOrderObservation(o.Status); ok {
-			return observation{to: to, status: o.Status}, true, []call{c}
-		}
-		return observation{}, false, []call{c}
-	case APIPG:
-		pays, err := s.gw.PG.QueryPT(ctx, r.TransactionRef)
-		c := s.timed("query_pt", t0, err, "")
-		if err != nil {
-			return observation{}, false, []call{c}
-		}
-		if ok, _ := s.pgSettled(ctx, r, pays); ok {
-			return observation{to: SubSucceeded, status: "SETTLED_BY_QUERY_PT"}, true, []call{c}
-		}
-		// Not visibly settled: resend with the same id; NeoX answers
-		// "duplicate" if it holds it already.
-		return observation{}, false, []call{c}
-	}
-	return observation{}, false, nil
-}
 
 // poll asks NeoX about a PROCESSING refund (the fallback to webhooks).
 func (s *Service) poll(ctx context.Context, id string) error {
@@ -56,31 +20,7 @@ func (s *Service) poll(ctx context.Context, id string) error {
 		return nil
 	}
 	ctx = neox.WithLanguage(ctx, r.Lang)
-	t0 := time.Now()
-	var ob observation
-	var c call
-	switch r.API {
-	case APICOL:
-		got, err := s.gw.COL.GetRefund(ctx, r.ID)
-		c = s.timed("get_refund", t0, err, got.NeoResponseID)
-		if err == nil {
-			ob = colRefundObservation(got)
-		}
-	case APIGC:
-		o, err := s.gw.GC.GetCollectionOrder(ctx, r.TransactionRef, r.SubMerchantID)
-		c = s.timed("get_order", t0, err, "")
-		if to, ok := gcOrderObservation(o.Status); err == nil && ok && to != SubProcessing {
-			ob = observation{to: to, status: o.Status}
-		}
-	case APIPG:
-		pays, err := s.gw.PG.QueryPT(ctx, r.TransactionRef)
-		c = s.timed("query_pt", t0, err, "")
-		if err == nil {
-			if ok, _ := s.pgSettled(ctx, r, pays); ok {
-				ob = observation{to: SubSucceeded, status: "SETTLED_BY_QUERY_PT"}
-			}
-		}
-	}
+	ob, c := s.askProduct(ctx, r)
 	s.health.record(r.API, s.now(), c)
 	dbCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -105,6 +45,26 @@ func (s *Service) poll(ctx context.Context, id string) error {
 		}
 		return tx.SchedulePoll(dbCtx, id, s.now().Add(s.pollDelay(cur)), lastErr)
 	})
+}
+
+// askProduct is the poll's NeoX call, through r's product. A product that
+// is not registered, or that panics, is a failed call: the refund stays
+// PROCESSING and is polled again later.
+func (s *Service) askProduct(ctx context.Context, r Refund) (ob observation, c call) {
+	defer func() {
+		if v := recover(); v != nil {
+			err := fmt.Errorf("refunds: product %s panicked: %v", r.API, v)
+			s.log.Error("refunds worker: product panicked", "refund", r.ID, "api", string(r.API), "panic", v,
+				"stack", string(debug.Stack()))
+			ob, c = observation{}, call{op: "poll", outcome: "unknown", message: err.Error()}
+		}
+	}()
+	p, err := s.product(r.API)
+	if err != nil {
+		return observation{}, call{op: "poll", outcome: "unknown", message: err.Error()}
+	}
+	out, pc := p.Poll(ctx, desk{s}, productRefund(r))
+	return observe(out), timedCall(pc)
 }
 
 // maxPollDelay caps the wait between two polls of a PROCESSING refund.

@@ -38,6 +38,7 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/fault"
 
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
+	"github.com/neox-refund-desk/refunddesk/internal/product"
 )
 
 // API names a NeoX product.
@@ -49,9 +50,6 @@ const (
 	APIGC  API = "GC"
 	APICOL API = "COL"
 )
-
-// Valid reports whether a is one of the three products.
-func (a API) Valid() bool { return a == APIPG || a == APIGC || a == APICOL }
 
 // Actor is the signed-in user acting on a refund.
 type Actor struct {
@@ -101,6 +99,9 @@ type ValidationError struct {
 
 // Error summarises the fields in English, in a stable order, for logs.
 func (e *ValidationError) Error() string { return "invalid refund: " + e.Fields.Summary() }
+
+// Format is a message with its values kept apart.
+type Format = product.Format
 
 // Kind is fault.Invalid.
 func (e *ValidationError) Kind() fault.Kind { return fault.Invalid }

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/neox-refund-desk/refunddesk/internal/fault"
+	"github.com/neox-refund-desk/refunddesk/internal/product"
 )
 
 // MaxAmount is the largest amount ParseAmount accepts (10^15 VND), far
@@ -93,36 +94,13 @@ func ParseAmount(s string) (int64, error) {
 }
 
 // FormatVND renders an amount as "1.250.000 ₫".
-func FormatVND(n int64) string {
-	neg := n < 0
-	u := uint64(n)
-	if neg {
-		u = -u
-	}
-	s := strconv.FormatUint(u, 10)
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
-	}
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte('.')
-		}
-		b.WriteRune(c)
-	}
-	b.WriteString(" ₫")
-	return b.String()
-}
+func FormatVND(n int64) string { return product.FormatVND(n) }
 
 // Refundable is the amount that can still be refunded: paid − refunded
 // (as NeoX reports it) − reserved here (pending, or approved and not
 // final). It is never negative.
 func Refundable(paid, refundedAtNeoX, reservedHere int64) int64 {
-	r := paid - refundedAtNeoX - reservedHere
-	if r < 0 {
-		return 0
-	}
-	return r
+	return product.Refundable(paid, refundedAtNeoX, reservedHere)
 }
 
 const (
@@ -135,19 +113,18 @@ const ReasonOther = "OTHER"
 
 // checkRequest validates what can be checked without NeoX. It returns nil
 // or a *ValidationError.
-func checkRequest(req NewRequest) *ValidationError {
+func checkRequest(p product.Product, req NewRequest) *ValidationError {
 	f := fault.Fields{}
-	if !req.API.Valid() {
+	if p == nil {
 		f["api"] = fault.M("domain.13", "choose PG, GC or COL")
 	}
 	if strings.TrimSpace(req.TransactionRef) == "" {
 		f["transaction_ref"] = fault.M("domain.14", "enter the transaction reference")
 	}
-	if req.API == APIPG && strings.TrimSpace(req.PaymentID) == "" {
-		f["payment_id"] = fault.M("domain.15", "choose the payment to refund")
-	}
-	if req.API != APIGC && req.Amount <= 0 {
-		f["amount"] = fault.M("domain.16", "the amount must be greater than 0")
+	if p != nil {
+		// The product's own rules (a payment to choose, an amount, who
+		// bears the fee), then the desk's, which win on the same field.
+		maps.Copy(f, p.Validate(productRequest(req)))
 	}
 	if req.Amount < 0 {
 		f["amount"] = fault.M("domain.16", "the amount must be greater than 0")
@@ -163,9 +140,6 @@ func checkRequest(req NewRequest) *ValidationError {
 	}
 	if utf8.RuneCountInString(text) > maxReasonText {
 		f["reason_text"] = fault.M("domain.19", "keep the reason under 1000 characters")
-	}
-	if req.API == APIGC && req.FeeChargeWay != "OUR" && req.FeeChargeWay != "BEN" {
-		f["fee_charge_way"] = fault.M("domain.20", "choose who bears the fee: OUR (merchant) or BEN (payer)")
 	}
 	for name, v := range map[string]string{"transaction_ref": req.TransactionRef, "payment_id": req.PaymentID,
 		"reason_code": req.ReasonCode, "sub_merchant_id": req.SubMerchantID, "bank_swift": req.BankSwift,
@@ -246,7 +220,7 @@ func bankDetailErrors(req NewRequest) fault.Fields {
 // the same rules again.
 func Precheck(req NewRequest, qr bool) *ValidationError {
 	f := fault.Fields{}
-	if v := checkRequest(req); v != nil {
+	if v := checkRequest(neoxProduct(req.API), req); v != nil {
 		maps.Copy(f, v.Fields)
 	}
 	if qr {

@@ -5,6 +5,9 @@ import (
 	"testing"
 
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/product/col"
+	"github.com/neox-refund-desk/refunddesk/internal/product/gc"
+	"github.com/neox-refund-desk/refunddesk/internal/product/pg"
 )
 
 func TestParseAmount(t *testing.T) {
@@ -118,64 +121,71 @@ func TestRefundable(t *testing.T) {
 }
 
 func TestTargetRules(t *testing.T) {
-	pg := target{api: APIPG, payment: neox.Payment{ID: "P1", Amount: 1_000_000, RefundedAmount: 200_000, Status: "SUCCESS", Method: "CC"}}
-	if v := pg.checkRefundable(800_000, 0); v != nil {
+	pay := neox.Payment{ID: "P1", Amount: 1_000_000, RefundedAmount: 200_000, Status: "SUCCESS", Method: "CC"}
+	pgT := target{api: APIPG, t: pg.Target{Payment: pay}}
+	if v := pgT.checkRefundable(800_000, 0); v != nil {
 		t.Errorf("exactly refundable refused: %v", v)
 	}
-	if v := pg.checkRefundable(800_001, 0); v == nil || v.Fields["amount"].IsZero() {
+	if v := pgT.checkRefundable(800_001, 0); v == nil || v.Fields["amount"].IsZero() {
 		t.Errorf("over refundable accepted: %v", v)
 	}
-	if v := pg.checkRefundable(500_000, 300_001); v == nil {
+	if v := pgT.checkRefundable(500_000, 300_001); v == nil {
 		t.Error("reserved amounts not counted")
 	}
-	qr := pg
-	qr.payment.Method = "QR"
+	qrPay := pay
+	qrPay.Method = "QR"
+	qr := target{api: APIPG, t: pg.Target{Payment: qrPay}}
 	if v := qr.check(NewRequest{API: APIPG, Amount: 1}); v == nil || len(v.Fields) != 3 {
 		t.Errorf("QR without receiver: %v", v)
 	}
 	if v := qr.check(NewRequest{API: APIPG, Amount: 1, BankSwift: "ASCBVNVX", BankAccountNumber: "123", BankAccountName: "A"}); v != nil {
 		t.Errorf("QR with receiver refused: %v", v)
 	}
-	unpaid := pg
-	unpaid.payment.Status = "PROCESSING"
+	unpaidPay := pay
+	unpaidPay.Status = "PROCESSING"
+	unpaid := target{api: APIPG, t: pg.Target{Payment: unpaidPay}}
 	if v := unpaid.check(NewRequest{API: APIPG, Amount: 1}); v == nil || v.Fields["transaction_ref"].IsZero() {
 		t.Errorf("unpaid accepted: %v", v)
 	}
-	gc := target{api: APIGC, order: neox.CollectionOrder{ID: "CO1", Amount: 150000, Currency: "USD", PayAmount: 149000, PayCurrency: "USD", Status: "SUCCESS"}}
-	if v := gc.check(NewRequest{API: APIGC, Amount: 100}); v == nil || !strings.Contains(v.Fields["amount"].String(), "1500.00 USD") {
+	order := neox.CollectionOrder{ID: "CO1", Amount: 150000, Currency: "USD", PayAmount: 149000, PayCurrency: "USD", Status: "SUCCESS"}
+	gcT := target{api: APIGC, t: gc.Target{Order: order}}
+	if v := gcT.check(NewRequest{API: APIGC, Amount: 100}); v == nil || !strings.Contains(v.Fields["amount"].String(), "1500.00 USD") {
 		t.Errorf("GC partial amount: %v", v)
 	}
-	if v := gc.check(NewRequest{API: APIGC, Amount: 149000}); v == nil {
+	if v := gcT.check(NewRequest{API: APIGC, Amount: 149000}); v == nil {
 		t.Error("GC refund of payAmount accepted: the refund is the order amount")
 	}
-	if v := gc.checkRefundable(150000, 150000); v == nil {
+	if v := gcT.checkRefundable(150000, 150000); v == nil {
 		t.Error("second GC refund of an order accepted")
 	}
-	if gc.currency() != "USD" || pg.currency() != "VND" {
-		t.Errorf("currencies %s %s", gc.currency(), pg.currency())
+	if gcT.currency() != "USD" || pgT.currency() != "VND" {
+		t.Errorf("currencies %s %s", gcT.currency(), pgT.currency())
 	}
 	for _, st := range []string{"REFUND_PROCESS", "REFUND_SUCCESS", "PENDING", "PAID"} {
-		gc.order.Status = st
-		if v := gc.check(NewRequest{API: APIGC}); v == nil {
+		order.Status = st
+		gcT.t = gc.Target{Order: order}
+		if v := gcT.check(NewRequest{API: APIGC}); v == nil {
 			t.Errorf("GC order %s accepted", st)
 		}
 	}
-	col := target{api: APICOL, txn: neox.CollectionTransaction{ID: "CT1", Amount: 1_000_000, RefundedAmount: 100_000, Status: "COMPLETED"}}
-	if v := col.check(NewRequest{API: APICOL, Amount: 1}); v != nil {
+	txn := neox.CollectionTransaction{ID: "CT1", Amount: 1_000_000, RefundedAmount: 100_000, Status: "COMPLETED"}
+	colT := target{api: APICOL, t: col.Target{Txn: txn}}
+	if v := colT.check(NewRequest{API: APICOL, Amount: 1}); v != nil {
 		t.Errorf("COL with an unrecognised status refused: %v", v)
 	}
-	if v := col.checkRefundable(900_001, 0); v == nil || v.Fields["amount"].IsZero() {
+	if v := colT.checkRefundable(900_001, 0); v == nil || v.Fields["amount"].IsZero() {
 		t.Errorf("COL unrecognised status: the amount rule must still hold: %v", v)
 	}
-	col.txn.Status = "FAILED"
-	if v := col.checkRefundable(1, 0); v == nil || !strings.Contains(v.Fields["transaction_ref"].String(), "FAILED") {
+	txn.Status = "FAILED"
+	colT.t = col.Target{Txn: txn}
+	if v := colT.checkRefundable(1, 0); v == nil || !strings.Contains(v.Fields["transaction_ref"].String(), "FAILED") {
 		t.Errorf("COL FAILED accepted at approval: %v", v)
 	}
 }
 
 func TestCheckRequest(t *testing.T) {
 	ok := NewRequest{API: APICOL, TransactionRef: "CT1", Amount: 10, ReasonCode: "DUPLICATE"}
-	if v := checkRequest(ok); v != nil {
+	if v := checkRequest(neoxProduct(ok.API), ok); v != nil {
 		t.Fatalf("valid request refused: %v", v)
 	}
 	tests := []struct {
@@ -203,18 +213,18 @@ func TestCheckRequest(t *testing.T) {
 	for _, tt := range tests {
 		r := ok
 		tt.edit(&r)
-		v := checkRequest(r)
+		v := checkRequest(neoxProduct(r.API), r)
 		if v == nil || v.Fields[tt.field].IsZero() {
 			t.Errorf("%s: got %v, want an error on %s", tt.name, v, tt.field)
 		}
 	}
 	multiline := ok
 	multiline.ReasonText = "Khách trả hàng.\r\nĐơn hàng\t#42 đổi ý."
-	if v := checkRequest(multiline); v != nil {
+	if v := checkRequest(neoxProduct(multiline.API), multiline); v != nil {
 		t.Errorf("a reason with line breaks and Vietnamese refused: %v", v)
 	}
 	gc := NewRequest{API: APIGC, TransactionRef: "CO1", ReasonCode: "X", FeeChargeWay: "BEN"}
-	if v := checkRequest(gc); v != nil {
+	if v := checkRequest(neoxProduct(gc.API), gc); v != nil {
 		t.Errorf("GC without amount refused: %v", v)
 	}
 }
@@ -259,7 +269,7 @@ func TestForward(t *testing.T) {
 func TestBankDetails(t *testing.T) {
 	ok := NewRequest{API: APICOL, TransactionRef: "CT1", Amount: 10, ReasonCode: "DUPLICATE",
 		BankSwift: "BFTVVNVX", BankAccountNumber: "0071001234567", BankAccountName: "Nguyễn Văn A"}
-	if v := checkRequest(ok); v != nil {
+	if v := checkRequest(neoxProduct(ok.API), ok); v != nil {
 		t.Fatalf("valid receiver refused: %v", v)
 	}
 	for _, tt := range []struct {
@@ -289,7 +299,7 @@ func TestBankDetails(t *testing.T) {
 		case "bank_account_name":
 			r.BankAccountName = tt.value
 		}
-		v := checkRequest(r)
+		v := checkRequest(neoxProduct(r.API), r)
 		if got := v == nil || v.Fields[tt.field].IsZero(); got != tt.valid {
 			t.Errorf("%s (%q): valid = %v, want %v (%v)", tt.name, tt.value, got, tt.valid, v)
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
+	"github.com/neox-refund-desk/refunddesk/internal/product"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -25,35 +25,6 @@ import (
 // (*audit.Log satisfies it).
 type Recorder interface {
 	Record(ctx context.Context, tx *store.Tx, e audit.Event) error
-}
-
-// PGGateway is what the service needs of the PG client (*neox.PG).
-// Errors: *neox.RejectedError (definite, ErrNotFound for unknown ids),
-// *neox.UnknownOutcomeError, or others (treated as unknown outcomes).
-type PGGateway interface {
-	QueryPT(ctx context.Context, transactionID string) ([]neox.Payment, error)
-	Refund(ctx context.Context, r neox.PGRefundRequest) (neox.PGRefundResult, error)
-}
-
-// GCGateway is what the service needs of the GC client (*neox.GC).
-type GCGateway interface {
-	// GetCollectionOrder sends subMerchantID as subMerchantId when not empty.
-	GetCollectionOrder(ctx context.Context, id, subMerchantID string) (neox.CollectionOrder, error)
-	Refund(ctx context.Context, r neox.GCRefundRequest) (neox.GCRefundResult, error)
-}
-
-// COLGateway is what the service needs of the COL client (*neox.COL).
-type COLGateway interface {
-	GetCollectionTransaction(ctx context.Context, id string) (neox.CollectionTransaction, error)
-	Refund(ctx context.Context, r neox.COLRefundRequest) (neox.COLRefund, error)
-	GetRefund(ctx context.Context, requestID string) (neox.COLRefund, error)
-}
-
-// Gateways holds one client per product; nil means not configured.
-type Gateways struct {
-	PG  PGGateway
-	GC  GCGateway
-	COL COLGateway
 }
 
 // Options tune the service; zero values take the defaults.
@@ -66,7 +37,7 @@ type Options struct {
 	ShutdownGrace time.Duration    // how long Run lets an in-flight NeoX call finish after ctx ends; default 10s
 	// AttentionAfter is, per product, how long after approval a refund
 	// without a final answer goes to needs attention; missing products
-	// take DefaultAttentionAfter.
+	// take their product's AttentionAfter.
 	AttentionAfter map[API]time.Duration
 	// UnknownAttempts is how many sends of a refund may end with an
 	// unknown outcome before it needs a person; default 10.
@@ -89,17 +60,21 @@ type Options struct {
 	// Policy decides who may do what to a refund; the zero value is the
 	// desk's rules. The handlers must ask the same one.
 	Policy policy.Policy
+	// Products are the products refunds go through; nil: the NeoX
+	// products over the Gateways given to New (see Products).
+	Products *product.Registry
 }
 
 // Service is the refund domain. Its methods are safe for concurrent use.
 type Service struct {
-	db   *store.DB
-	rec  Recorder
-	gw   Gateways
-	opt  Options
-	log  *slog.Logger
-	now  func() time.Time
-	wake chan struct{} // nudges the worker after an approval
+	db       *store.DB
+	rec      Recorder
+	gw       Gateways
+	products *product.Registry
+	opt      Options
+	log      *slog.Logger
+	now      func() time.Time
+	wake     chan struct{} // nudges the worker after an approval
 
 	days   dayCache // dashboard figures of days that are over
 	health health   // whether NeoX answers the worker, per product
@@ -138,14 +113,6 @@ func New(db *store.DB, rec Recorder, gw Gateways, opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	after := map[API]time.Duration{}
-	for _, a := range []API{APIPG, APIGC, APICOL} {
-		after[a] = DefaultAttentionAfter(a)
-		if v := opts.AttentionAfter[a]; v > 0 {
-			after[a] = v
-		}
-	}
-	opts.AttentionAfter = after
 	if opts.UnknownAttempts <= 0 {
 		opts.UnknownAttempts = DefaultUnknownAttempts
 	}
@@ -155,54 +122,60 @@ func New(db *store.DB, rec Recorder, gw Gateways, opts Options) *Service {
 	if opts.COLSweepWindow <= 0 {
 		opts.COLSweepWindow = DefaultCOLSweepWindow
 	}
-	if isNil(gw.PG) {
+	if product.Missing(gw.PG) {
 		gw.PG = nil
 	}
-	if isNil(gw.GC) {
+	if product.Missing(gw.GC) {
 		gw.GC = nil
 	}
-	if isNil(gw.COL) {
+	if product.Missing(gw.COL) {
 		gw.COL = nil
 	}
-	return &Service{db: db, rec: rec, gw: gw, opt: opts, log: opts.Logger, owner: uuid.NewString(),
-		now: func() time.Time { return opts.Now().UTC() }, wake: make(chan struct{}, 1)}
-}
-
-// isNil catches a typed nil pointer stored in an interface (a *neox.PG
-// that was never built), which would otherwise look configured.
-func isNil(v any) bool {
-	if v == nil {
-		return true
+	reg := opts.Products
+	if reg == nil {
+		var err error
+		if reg, err = product.NewRegistry(Products(gw)...); err != nil {
+			panic(err) // Products names each product once
+		}
 	}
-	rv := reflect.ValueOf(v)
-	return rv.Kind() == reflect.Pointer && rv.IsNil()
+	after := map[API]time.Duration{}
+	for _, p := range reg.All() {
+		a := API(p.Name())
+		after[a] = p.AttentionAfter()
+		if v := opts.AttentionAfter[a]; v > 0 {
+			after[a] = v
+		}
+	}
+	opts.AttentionAfter = after
+	signer := func(a API) (product.Signer, bool) {
+		p, ok := reg.Get(string(a))
+		if !ok {
+			return nil, false
+		}
+		sg, ok := p.(product.Signer)
+		return sg, ok
+	}
+	return &Service{db: db, rec: rec, gw: gw, products: reg, opt: opts, health: health{signer: signer}, log: opts.Logger, owner: uuid.NewString(),
+		now: func() time.Time { return opts.Now().UTC() }, wake: make(chan struct{}, 1)}
 }
 
 // Concurrency is how many refunds the worker sends to one product at once
 // (Options.Workers after defaults).
 func (s *Service) Concurrency() int { return s.opt.Workers }
 
-// Configured lists the products that have a gateway, in PG, GC, COL order.
+// Configured lists the products that are configured, in the registry's
+// order.
 func (s *Service) Configured() []API {
 	var out []API
-	for _, a := range []API{APIPG, APIGC, APICOL} {
-		if s.configured(a) {
-			out = append(out, a)
-		}
+	for _, name := range s.products.Configured() {
+		out = append(out, API(name))
 	}
 	return out
 }
 
 func (s *Service) configured(a API) bool {
-	switch a {
-	case APIPG:
-		return s.gw.PG != nil
-	case APIGC:
-		return s.gw.GC != nil
-	case APICOL:
-		return s.gw.COL != nil
-	}
-	return false
+	p, ok := s.products.Get(string(a))
+	return ok && p.Configured()
 }
 
 // NewRequest is a refund as typed in the form. For GC, Amount may be 0
@@ -251,15 +224,16 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 	req.BankAccountNumber = strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(req.BankAccountNumber))
 	if req.IdempotencyKey != "" {
 		if r, err := one(s.db.RefundByIdempotencyKey(ctx, req.IdempotencyKey)); err == nil {
-			return sameRequest(r, actor, req)
+			return sameRequest(r, actor, req, s.whole(req.API))
 		} else if !errors.Is(err, ErrNotFound) {
 			return Refund{}, err
 		}
 	}
-	if v := checkRequest(req); v != nil {
+	p, _ := s.products.Get(string(req.API)) // nil: not a product; checkRequest says so
+	if v := checkRequest(p, req); v != nil {
 		return Refund{}, v
 	}
-	if !s.configured(req.API) {
+	if !p.Configured() {
 		return Refund{}, ErrNotConfigured
 	}
 	req.SubMerchantID = strings.TrimSpace(req.SubMerchantID)
@@ -273,22 +247,22 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 	if v := t.check(req); v != nil {
 		return Refund{}, v
 	}
-	if req.API == APIGC {
-		// The whole order, in its own currency (gcVerdict's assumption).
-		req.Amount = t.order.Amount
+	if whole, ok := t.t.WholeAmount(); ok {
+		// The whole target, in its own currency (e.g. a GC order).
+		req.Amount = whole
 	}
 
 	now := s.now()
 	r := Refund{ID: uuid.NewString(), API: req.API, TransactionRef: req.TransactionRef, PaymentID: req.PaymentID,
-		Amount: req.Amount, Currency: t.currency(), PaymentMethod: t.payment.Method,
+		Amount: req.Amount, Currency: t.currency(), PaymentMethod: t.t.PaymentMethod(),
 		ReasonCode: strings.TrimSpace(req.ReasonCode), ReasonText: strings.TrimSpace(req.ReasonText),
 		FeeChargeWay: req.FeeChargeWay, SubMerchantID: strings.TrimSpace(req.SubMerchantID),
 		BankSwift: strings.TrimSpace(req.BankSwift), BankAccountNumber: strings.TrimSpace(req.BankAccountNumber),
 		BankAccountName: strings.TrimSpace(req.BankAccountName), BankBranch: strings.TrimSpace(req.BankBranch),
 		RequestedBy: actor.ID, RequestedByName: actor.Name, RequestedAt: now,
 		Approval: ApprovalPending, Submission: SubNotSent, UpdatedAt: now, refundedBase: -1}
-	if req.API == APIPG {
-		r.refundedBase, r.baseAt = t.payment.RefundedAmount, now
+	if base := t.t.RefundedBase(); base >= 0 {
+		r.refundedBase, r.baseAt = base, now
 	}
 	var existing *Refund
 	err = s.db.TxAt(ctx, now, func(tx *store.Tx) error {
@@ -326,7 +300,7 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 		return Refund{}, err
 	}
 	if existing != nil {
-		return sameRequest(*existing, actor, req)
+		return sameRequest(*existing, actor, req, s.whole(req.API))
 	}
 	return s.Get(ctx, r.ID)
 }
@@ -349,9 +323,11 @@ var ErrTokenReused = fault.New(fault.Conflict, "this form was already submitted 
 // sameRequest returns prev when req (by actor) is a repeat of the request
 // that created it: a double click or a resent form. Anything else reusing
 // its token is ErrTokenReused.
-func sameRequest(prev Refund, actor Actor, req NewRequest) (Refund, error) {
+// whole says the amount typed is not the refund's (the product refunds the
+// whole target, e.g. GC).
+func sameRequest(prev Refund, actor Actor, req NewRequest, whole bool) (Refund, error) {
 	same := prev.RequestedBy == actor.ID && prev.API == req.API && prev.TransactionRef == req.TransactionRef &&
-		prev.PaymentID == req.PaymentID && (req.API == APIGC || prev.Amount == req.Amount) &&
+		prev.PaymentID == req.PaymentID && (whole || prev.Amount == req.Amount) &&
 		prev.ReasonCode == strings.TrimSpace(req.ReasonCode) && prev.ReasonText == strings.TrimSpace(req.ReasonText) &&
 		prev.FeeChargeWay == req.FeeChargeWay && prev.SubMerchantID == strings.TrimSpace(req.SubMerchantID) &&
 		prev.BankSwift == strings.TrimSpace(req.BankSwift) && sameAccount(prev.BankAccountNumber, strings.TrimSpace(req.BankAccountNumber)) &&
@@ -360,6 +336,12 @@ func sameRequest(prev Refund, actor Actor, req NewRequest) (Refund, error) {
 		return Refund{}, fmt.Errorf("%w (refund %s)", ErrTokenReused, prev.ID)
 	}
 	return prev, nil
+}
+
+// whole reports whether api's product refunds only whole targets.
+func (s *Service) whole(api API) bool {
+	p, ok := s.products.Get(string(api))
+	return ok && p.Whole()
 }
 
 // Get returns one refund, or ErrNotFound.

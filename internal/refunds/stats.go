@@ -172,11 +172,11 @@ func (s *Service) loadManager(ctx context.Context, tx *store.Tx, d *Dashboard) e
 			window = append(window, f)
 		}
 		if day.Equal(d.TodayFrom) {
-			d.Today = totals(f)
+			d.Today = totals(s.apiOrder, f)
 		}
 	}
 	s.days.prune(first)
-	d.Month = totals(month...)
+	d.Month = totals(s.apiOrder, month...)
 
 	by := map[API]*OutcomeCount{}
 	reasons := map[string]int{}
@@ -198,7 +198,8 @@ func (s *Service) loadManager(ctx context.Context, tx *store.Tx, d *Dashboard) e
 		toFinal = append(toFinal, f.toFinal...)
 		toApproval = append(toApproval, f.toApproval...)
 	}
-	for _, a := range []API{APIPG, APIGC, APICOL} {
+	for _, name := range s.products.Names() {
+		a := API(name)
 		o := OutcomeCount{API: a}
 		if t := by[a]; t != nil {
 			o = *t
@@ -235,12 +236,13 @@ func medianOf(secs []float64) Median {
 	return Median{Value: time.Duration(math.Round(m*1000)) * time.Millisecond, Samples: n}
 }
 
-func apiOrder(a API) int {
-	switch a {
-	case APIPG:
-		return 0
-	case APIGC:
-		return 1
+// apiOrder is a product's place in the registry (pages list products in
+// that order); a product no longer registered comes last.
+func (s *Service) apiOrder(a API) int {
+	for i, name := range s.products.Names() {
+		if name == string(a) {
+			return i
+		}
 	}
-	return 2
+	return len(s.products.Names())
 }

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
-	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/product"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -74,10 +74,14 @@ func (s *Service) advance(ctx context.Context, tx *store.Tx, r Refund, ob observ
 			return false, err
 		}
 	}
-	if r.API == APIGC && r.NeoXRefundID == "" && ob.neoxRefundID != "" {
+	if r.NeoXRefundID == "" && ob.neoxRefundID != "" {
 		// NeoX just told us its refund id: events it sent before are ours.
-		if err := s.adoptHeldGC(ctx, tx, r.ID, ob.neoxRefundID); err != nil {
-			return false, err
+		if p, ok := s.products.Get(string(r.API)); ok {
+			if rp, ok := p.(product.Replayer); ok {
+				if err := s.adoptHeld(ctx, tx, r.API, rp, r.ID, ob.neoxRefundID); err != nil {
+					return false, err
+				}
+			}
 		}
 	}
 	return moved, nil
@@ -101,92 +105,6 @@ func (s *Service) auditState(ctx context.Context, tx *store.Tx, r Refund, from, 
 	}
 	return s.rec.Record(ctx, tx, audit.Event{ActorName: actor, Action: audit.ActionRefundState, Outcome: outcome,
 		TargetType: "refund", TargetID: r.ID, Details: d})
-}
-
-// colObservation maps a COL refund (answer, query or webhook) onto the
-// submission axis: approvalStatus REJECTED and status FAILED are failures
-// (the note / failedReason kept verbatim), status SUCCESS is success,
-// anything else is still processing.
-func colObservation(approval, status, refundTransID, note, failedReason, responseID string) observation {
-	ob := observation{to: SubProcessing, neoxRefundID: refundTransID, approvalStatus: approval, status: status,
-		responseID: responseID, message: note, failedReason: failedReason}
-	switch {
-	case approval == "REJECTED":
-		ob.to = SubFailed
-		if ob.failedReason == "" {
-			ob.failedReason = note
-		}
-	case status == "FAILED":
-		ob.to = SubFailed
-	case status == "SUCCESS":
-		ob.to = SubSucceeded
-	}
-	return ob
-}
-
-func colRefundObservation(c neox.COLRefund) observation {
-	return colObservation(c.ApprovalStatus, c.Status, c.RefundTransID, c.Note, c.FailedReason, c.NeoResponseID)
-}
-
-// gcStatusObservation maps a GC refund status (answer or webhook).
-func gcStatusObservation(status string) string {
-	switch status {
-	case "SUCCESS":
-		return SubSucceeded
-	case "FAILED":
-		return SubFailed
-	default:
-		return SubProcessing
-	}
-}
-
-// gcOrderObservation maps a polled collection order status: only the
-// refund states say anything about our refund.
-func gcOrderObservation(status string) (string, bool) {
-	switch status {
-	case "REFUND_PROCESS":
-		return SubProcessing, true
-	case "REFUND_SUCCESS":
-		return SubSucceeded, true
-	}
-	return "", false
-}
-
-// pgSettled is the PG settle rule used when no IPN has arrived: QUERY_PT's
-// refundedAmount for the payment has grown, since the snapshot taken before
-// our first send, by at least our amount plus what other refunds of this
-// desk on the same payment settled after that snapshot. It refuses to
-// decide (false) while another refund of the same payment is in flight
-// here, since the growth could then be either's.
-func (s *Service) pgSettled(ctx context.Context, r Refund, pays []neox.Payment) (bool, error) {
-	if r.refundedBase < 0 {
-		return false, nil
-	}
-	var pay *neox.Payment
-	for i := range pays {
-		if pays[i].ID == r.PaymentID {
-			pay = &pays[i]
-		}
-	}
-	if pay == nil {
-		return false, nil
-	}
-	others, err := many(s.db.ApprovedRefundsOfPayment(ctx, r.TransactionRef, r.PaymentID, r.ID))
-	if err != nil {
-		return false, err
-	}
-	extra := int64(0)
-	for _, o := range others {
-		switch o.Submission {
-		case SubSending, SubUnknown, SubProcessing:
-			return false, nil
-		case SubSucceeded:
-			if o.FinalAt.After(r.baseAt) {
-				extra += o.Amount
-			}
-		}
-	}
-	return pay.RefundedAmount >= r.refundedBase+extra+r.Amount, nil
 }
 
 func (o observation) String() string {

@@ -4,14 +4,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/product"
+	"github.com/neox-refund-desk/refunddesk/internal/product/col"
+	"github.com/neox-refund-desk/refunddesk/internal/product/gc"
+	"github.com/neox-refund-desk/refunddesk/internal/product/pg"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -27,12 +29,12 @@ const (
 
 // Why a delivery was found suspicious (WebhookEvent.Reason).
 const (
-	ReasonAPI          = "api"            // the refund went through another NeoX product
-	ReasonTarget       = "target"         // another payment, collection order or transaction
-	ReasonAmount       = "amount"         // another amount
-	ReasonCurrency     = "currency"       // another currency
-	ReasonNeoXRefundID = "neox_refund_id" // another NeoX refund id than the one NeoX gave us
-	ReasonNotSent      = "not_sent"       // the desk never sent this refund to NeoX
+	ReasonAPI          = "api"                        // the refund went through another NeoX product
+	ReasonTarget       = product.MismatchTarget       // another payment, collection order or transaction
+	ReasonAmount       = product.MismatchAmount       // another amount
+	ReasonCurrency     = product.MismatchCurrency     // another currency
+	ReasonNeoXRefundID = product.MismatchNeoXRefundID // another NeoX refund id than the one NeoX gave us
+	ReasonNotSent      = "not_sent"                   // the desk never sent this refund to NeoX
 )
 
 // WebhookResult says which refund a delivery concerned and what it did.
@@ -54,119 +56,80 @@ func (r WebhookResult) Refused() bool { return r.Applied == HookSuspicious }
 // A mismatch is refused and kept for review (HookSuspicious), as is any
 // notification about a refund the desk has not sent: NeoX cannot know it.
 
-// ApplyPG applies a verified PG refund IPN. neo_ResponseCode 0 means the
-// refund succeeded, 99 that it is processing, a documented failure code
-// that it failed (code and message kept verbatim).
+// ApplyPG applies a verified PG refund IPN (see pg.IPNEvent).
 func (s *Service) ApplyPG(ctx context.Context, ipn neox.PGRefundIPN, raw []byte) (WebhookResult, error) {
-	code := strconv.Itoa(ipn.ResponseCode)
-	h := hook{api: APIPG, ref: ipn.RequestID, status: code, raw: raw,
-		key:  dedupeKey(append([]string{"PG"}, ipn.Fields()...)...),
-		find: func(ctx context.Context, tx *store.Tx) (Refund, error) { return one(tx.Refund(ctx, ipn.RequestID)) },
-		check: func(r Refund) string {
-			switch {
-			case r.PaymentID != ipn.PaymentID:
-				return ReasonTarget
-			case r.Amount != ipn.Amount:
-				return ReasonAmount
-			case r.Currency != "VND":
-				return ReasonCurrency // PG IPNs are in VND
-			case r.NeoXRefundID != "" && ipn.TransactionID != r.NeoXRefundID && ipn.TransactionID != r.TransactionRef:
-				// NeoX's sample IPN carries a refund id (transId) here;
-				// the payment's transaction id is accepted too, since
-				// the docs do not say which it is.
-				return ReasonNeoXRefundID
-			}
-			return ""
-		},
-		observe: func(r Refund) observation {
-			ob := observation{code: code, message: ipn.ResponseMsg}
-			if r.NeoXRefundID == "" && ipn.TransactionID != r.TransactionRef {
-				ob.neoxRefundID = ipn.TransactionID
-			}
-			switch ipn.ResponseCode {
-			case neox.PGCodeSucceeded:
-				ob.to, ob.status = SubSucceeded, "SUCCESS"
-			case neox.PGCodeProcessing:
-				ob.to, ob.status = SubProcessing, "PROCESSING"
-			default:
-				ob.to, ob.status, ob.failedReason = SubFailed, "FAILED", ipn.ResponseMsg
-			}
-			return ob
-		},
-		details: map[string]any{"amount": ipn.Amount, "fee": ipn.Fee, "payment_id": ipn.PaymentID,
-			"neox_refund_id": ipn.TransactionID}}
-	return s.applyHook(ctx, h)
+	return s.ApplyEvent(ctx, APIPG, pg.IPNEvent(ipn), raw)
 }
 
-// ApplyGC applies a verified GC REFUND event. GC events carry NeoX's
-// refundRequestId, not ours, and it is the only match key: an event whose
-// refundRequestId the desk has not been told (by NeoX's answer to the
-// refund request) is kept for review, never matched by collection order,
-// since a GC order can have had several refunds here.
+// ApplyGC applies a verified GC REFUND event (see gc.RefundEvent).
 func (s *Service) ApplyGC(ctx context.Context, ev neox.GCRefundEvent, raw []byte) (WebhookResult, error) {
-	h, err := gcHook(ev, raw)
+	e, err := gc.RefundEvent(ev)
 	if err != nil {
 		return WebhookResult{}, err
 	}
-	return s.applyHook(ctx, h)
+	return s.ApplyEvent(ctx, APIGC, e, raw)
 }
 
-func gcHook(ev neox.GCRefundEvent, raw []byte) (hook, error) {
-	amount, err := ev.MinorAmount()
+// ApplyCOL applies a verified COL REFUND event (see col.RefundEvent).
+func (s *Service) ApplyCOL(ctx context.Context, ev neox.COLRefundEvent, raw []byte) (WebhookResult, error) {
+	e, err := col.RefundEvent(ev)
 	if err != nil {
-		return hook{}, fmt.Errorf("%w: GC amount: %v", neox.ErrMalformed, err)
+		return WebhookResult{}, err
 	}
-	held, err := json.Marshal(ev)
-	if err != nil {
-		return hook{}, err
-	}
-	return hook{api: APIGC, ref: ev.RefundRequestID, status: ev.Status, raw: raw, held: string(held),
-		key: dedupeKey(append([]string{"GC"}, ev.Fields()...)...),
-		find: func(ctx context.Context, tx *store.Tx) (Refund, error) {
-			return one(tx.RefundByNeoXID(ctx, ev.RefundRequestID))
-		},
+	return s.ApplyEvent(ctx, APICOL, e, raw)
+}
+
+// ApplyEvent applies a verified delivery of product api, as the product
+// read it; raw is the body as received (stored with account numbers
+// masked).
+func (s *Service) ApplyEvent(ctx context.Context, api API, ev product.Event, raw []byte) (WebhookResult, error) {
+	return s.applyHook(ctx, hookOf(api, ev, raw))
+}
+
+// hookOf is the delivery as the workflow handles it.
+func hookOf(api API, ev product.Event, raw []byte) hook {
+	h := hook{api: api, key: dedupeKey(ev.Signed...), ref: ev.Ref, status: ev.Status, raw: raw, held: ev.Held,
+		details: ev.Details,
+		find:    func(ctx context.Context, tx *store.Tx) (Refund, error) { return one(tx.Refund(ctx, ev.Ref)) },
 		check: func(r Refund) string {
-			switch {
-			case r.TransactionRef != ev.CollectionOrderID:
-				return ReasonTarget
-			case r.Currency != ev.Currency:
-				return ReasonCurrency
-			case r.Amount != amount:
-				return ReasonAmount
+			if ev.Check == nil {
+				return ""
 			}
-			return ""
+			return ev.Check(productRefund(r))
 		},
-		observe: func(Refund) observation {
-			ob := observation{to: gcStatusObservation(ev.Status), neoxRefundID: ev.RefundRequestID, status: ev.Status,
-				message: ev.Note}
-			if ob.to == SubFailed {
-				ob.failedReason = ev.Note
+		observe: func(r Refund) observation {
+			if ev.Observe == nil {
+				return observation{}
 			}
-			return ob
-		},
-		details: map[string]any{"amount": ev.Amount, "currency": ev.Currency, "collection_order_id": ev.CollectionOrderID}}, nil
+			return observe(ev.Observe(productRefund(r)))
+		}}
+	if ev.ByNeoXID {
+		h.find = func(ctx context.Context, tx *store.Tx) (Refund, error) { return one(tx.RefundByNeoXID(ctx, ev.Ref)) }
+	}
+	if h.details == nil {
+		h.details = map[string]any{}
+	}
+	return h
 }
 
-// adoptHeldGC applies, in arrival order, the GC events kept as
-// unknown_refund because they named a refundRequestId before NeoX's answer
+// adoptHeld applies, in arrival order, the events of r's product kept as
+// unknown_refund because they named a NeoX refund id before NeoX's answer
 // to the refund request told the desk that id (the webhook often beats the
 // answer, or the answer was lost and a resend brought it). Each is judged
 // as if it arrived now: cross-checked, forward only. Called inside the
-// transaction that recorded the id, with r as it now stands.
-func (s *Service) adoptHeldGC(ctx context.Context, tx *store.Tx, refundID, neoxID string) error {
-	held, err := tx.HeldGCEvents(ctx, neoxID)
+// transaction that recorded the id, for a product that keeps such events
+// (product.Replayer).
+func (s *Service) adoptHeld(ctx context.Context, tx *store.Tx, api API, rp product.Replayer, refundID, neoxID string) error {
+	held, err := tx.HeldEvents(ctx, string(api), neoxID)
 	if err != nil {
 		return fmt.Errorf("refunds: %w", err)
 	}
 	for _, row := range held {
-		var ev neox.GCRefundEvent
-		if err := json.Unmarshal([]byte(row.Event), &ev); err != nil {
-			return fmt.Errorf("refunds: held GC event %d: %w", row.ID, err)
-		}
-		h, err := gcHook(ev, nil)
+		ev, err := rp.Replay(row.Event)
 		if err != nil {
-			return err
+			return fmt.Errorf("refunds: held %s event %d: %w", api, row.ID, err)
 		}
+		h := hookOf(api, ev, nil)
 		r, err := one(tx.Refund(ctx, refundID))
 		if err != nil {
 			return err
@@ -188,45 +151,6 @@ func (s *Service) adoptHeldGC(ctx context.Context, tx *store.Tx, refundID, neoxI
 		}
 	}
 	return nil
-}
-
-// ApplyCOL applies a verified COL REFUND event: approvalStatus REJECTED or
-// status FAILED fail the refund (note and failedReason verbatim), status
-// SUCCESS completes it, anything else confirms it is processing.
-func (s *Service) ApplyCOL(ctx context.Context, ev neox.COLRefundEvent, raw []byte) (WebhookResult, error) {
-	amount, err := ev.IntAmount()
-	if err != nil {
-		return WebhookResult{}, fmt.Errorf("%w: COL amount: %v", neox.ErrMalformed, err)
-	}
-	h := hook{api: APICOL, ref: ev.RequestID, status: joinStatus(ev.ApprovalStatus, ev.Status), raw: raw,
-		key:  dedupeKey(append([]string{"COL"}, ev.Fields()...)...),
-		find: func(ctx context.Context, tx *store.Tx) (Refund, error) { return one(tx.Refund(ctx, ev.RequestID)) },
-		check: func(r Refund) string {
-			switch {
-			case r.TransactionRef != ev.CollectionTransID:
-				return ReasonTarget
-			case r.Currency != "VND":
-				return ReasonCurrency // COL is VND only
-			case r.Amount != amount:
-				return ReasonAmount
-			}
-			return ""
-		},
-		observe: func(r Refund) observation {
-			if ev.ApprovalStatus == "PENDING" && ev.Status == "" && r.NeoXApprovalStatus != "" && r.NeoXApprovalStatus != "PENDING" {
-				return observation{} // NeoX decided already: an older event
-			}
-			return colObservation(ev.ApprovalStatus, ev.Status, "", ev.Note, ev.FailedReason, "")
-		},
-		details: map[string]any{"amount": ev.Amount, "collection_trans_id": ev.CollectionTransID}}
-	return s.applyHook(ctx, h)
-}
-
-func joinStatus(approval, status string) string {
-	if status == "" {
-		return approval
-	}
-	return approval + "/" + status
 }
 
 type hook struct {

@@ -5,14 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
-	"strings"
+	"runtime/debug"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/product"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -144,6 +144,13 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 func (s *Service) process(runCtx, callCtx context.Context, j job) {
+	defer func() {
+		// A bug in one refund's handling must not take the worker (and
+		// the server) down; the refund is looked at again when due.
+		if v := recover(); v != nil {
+			s.log.Error("refunds worker: panic", "refund", j.id, "panic", v, "stack", string(debug.Stack()))
+		}
+	}()
 	var err error
 	if j.sub == SubProcessing {
 		err = s.poll(callCtx, j.id)
@@ -190,7 +197,15 @@ type call struct {
 }
 
 func (s *Service) timed(op string, start time.Time, err error, responseID string) call {
-	c := call{op: op, outcome: "success", responseID: responseID, latency: time.Since(start)}
+	c := classify(op, err, responseID)
+	c.latency = time.Since(start)
+	return c
+}
+
+// classify is the audited call for op that ended with err: success,
+// rejected (NeoX's code and message kept) or unknown.
+func classify(op string, err error, responseID string) call {
+	c := call{op: op, outcome: "success", responseID: responseID}
 	if rej, ok := neox.IsRejected(err); ok {
 		c.outcome, c.code, c.message, c.responseID = "rejected", rej.Code, rej.Message, rej.NeoResponseID
 	} else if err != nil {
@@ -238,39 +253,7 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 
 	// 2. Talk to NeoX, outside any transaction, in the maker's language.
 	callCtx = neox.WithLanguage(callCtx, r.Lang)
-	var calls []call
-	ob, done := observation{}, false
-	var callErr error
-	if prev == SubUnknown || r.Attempts > 1 {
-		ob, done, calls = s.reconcile(callCtx, r)
-	}
-	base, baseAt := int64(-1), time.Time{}
-	if !done && r.API == APIPG && r.Attempts == 1 {
-		// Snapshot refundedAmount for the QUERY_PT settle rule.
-		t0 := time.Now()
-		pays, err := s.gw.PG.QueryPT(callCtx, r.TransactionRef)
-		calls = append(calls, s.timed("query_pt", t0, err, ""))
-		for _, p := range pays {
-			if err == nil && p.ID == r.PaymentID {
-				base, baseAt = p.RefundedAmount, s.now()
-			}
-		}
-		if base >= 0 {
-			// Kept before the refund call, not after: if the process dies
-			// mid-call, the restarted worker still has the snapshot the
-			// settle rule needs (without it, and without an IPN, the refund
-			// could only wait for a person).
-			if err := s.saveBase(runCtx, r.ID, base, baseAt); err != nil {
-				s.log.Error("refunds worker: keep the PG snapshot", "refund", r.ID, "err", err)
-			}
-		}
-	}
-	if !done {
-		var c call
-		ob, c, callErr = s.sendOnce(callCtx, r)
-		calls = append(calls, c)
-	}
-
+	ob, done, calls, callErr := s.talk(callCtx, prev, r)
 	for _, c := range calls {
 		s.health.record(r.API, s.now(), c)
 	}
@@ -315,50 +298,56 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 	})
 }
 
-// saveBase records the PG payment's refundedAmount seen before the first
-// send, for the QUERY_PT settle rule (see pgSettled).
-func (s *Service) saveBase(ctx context.Context, id string, base int64, at time.Time) error {
-	return s.db.TxAt(ctx, s.now(), func(tx *store.Tx) error {
-		return tx.SaveRefundedBase(ctx, id, base, at)
-	})
+// talk makes the worker's NeoX calls for one attempt of r through its
+// product: reconcile first when an earlier attempt's outcome is unknown,
+// then, unless NeoX already holds it, the refund call. The observation is
+// empty (to == "") when the outcome is unknown; callErr is then the cause.
+// A product that is not registered, or that panics, makes the outcome
+// unknown with an error: never a silent success, never a dead worker.
+func (s *Service) talk(ctx context.Context, prev string, r Refund) (ob observation, done bool, calls []call, callErr error) {
+	defer func() {
+		if v := recover(); v != nil {
+			callErr = fmt.Errorf("refunds: product %s panicked: %v", r.API, v)
+			s.log.Error("refunds worker: product panicked", "refund", r.ID, "api", string(r.API), "panic", v,
+				"stack", string(debug.Stack()))
+			ob, done = observation{}, false
+			calls = append(calls, call{op: "refund", outcome: "unknown", message: callErr.Error()})
+		}
+	}()
+	p, err := s.product(r.API)
+	if err != nil {
+		return observation{}, false, []call{{op: "refund", outcome: "unknown", message: err.Error()}}, err
+	}
+	pr, d := productRefund(r), desk{s}
+	if prev == SubUnknown || r.Attempts > 1 {
+		out, ok, cs := p.Reconcile(ctx, d, pr)
+		for _, c := range cs {
+			calls = append(calls, timedCall(c))
+		}
+		if ok {
+			return observe(out), true, calls, nil
+		}
+	}
+	out, cs := p.Send(ctx, d, pr)
+	if len(cs) == 0 {
+		err := fmt.Errorf("refunds: product %s made no refund call", r.API)
+		return observation{}, false, append(calls, call{op: "refund", outcome: "unknown", message: err.Error()}), err
+	}
+	for _, c := range cs[:len(cs)-1] {
+		calls = append(calls, timedCall(c))
+	}
+	ob, c, callErr := sendOutcome(observe(out), cs[len(cs)-1])
+	if ob.to == "" && callErr == nil {
+		callErr = fmt.Errorf("refunds: product %s answered without a state", r.API)
+	}
+	return ob, false, append(calls, c), callErr
 }
 
-// sendOnce makes the refund call. The observation is empty (to == "")
-// when the outcome is unknown; err is then the cause.
-func (s *Service) sendOnce(ctx context.Context, r Refund) (observation, call, error) {
-	t0 := time.Now()
-	var ob observation
-	var err error
-	var respID string
-	switch r.API {
-	case APIPG:
-		req := neox.PGRefundRequest{RequestID: r.ID, PaymentID: r.PaymentID, Amount: r.Amount}
-		if strings.EqualFold(r.PaymentMethod, "QR") {
-			req.Receiver = &neox.Receiver{AccountName: r.BankAccountName, AccountNumber: r.BankAccountNumber,
-				SwiftCode: r.BankSwift}
-		}
-		var res neox.PGRefundResult
-		res, err = s.gw.PG.Refund(ctx, req)
-		// Code 0 (accepted) or 99 (processing): the outcome comes by IPN,
-		// or by the QUERY_PT settle rule.
-		ob = observation{to: SubProcessing, neoxRefundID: res.TransID, code: strconv.Itoa(res.ResponseCode),
-			message: res.ResponseMsg}
-	case APIGC:
-		var res neox.GCRefundResult
-		res, err = s.gw.GC.Refund(ctx, neox.GCRefundRequest{RequestID: r.ID, CollectionOrderID: r.TransactionRef,
-			FeeChargeWay: r.FeeChargeWay, SubMerchantID: r.SubMerchantID})
-		respID = res.NeoResponseID
-		ob = observation{to: gcStatusObservation(res.Status), neoxRefundID: res.RefundRequestID, status: res.Status,
-			responseID: res.NeoResponseID}
-	case APICOL:
-		var res neox.COLRefund
-		res, err = s.gw.COL.Refund(ctx, neox.COLRefundRequest{RequestID: r.ID, CollectionTransID: r.TransactionRef,
-			Amount: r.Amount, BankSwiftCode: r.BankSwift, BankAccountNumber: r.BankAccountNumber,
-			BankAccountName: r.BankAccountName, BankBranch: r.BankBranch})
-		respID = res.NeoResponseID
-		ob = colRefundObservation(res)
-	}
-	c := s.timed("refund", t0, err, respID)
+// sendOutcome reads the refund call's answer. The observation is empty
+// (to == "") when the outcome is unknown; err is then the cause.
+func sendOutcome(ob observation, pc product.Call) (observation, call, error) {
+	c := timedCall(pc)
+	err := pc.Err
 	switch {
 	case err == nil:
 		// What NeoX said goes on the attempt and its audit row too (PG

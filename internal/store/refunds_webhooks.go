@@ -72,7 +72,7 @@ func (t *Tx) InsertWebhook(ctx context.Context, w NewWebhook) error {
 	return nil
 }
 
-// HeldWebhook is a GC event kept because no refund was known by its id.
+// HeldWebhook is an event (GC) kept because no refund was known by its id.
 type HeldWebhook struct {
 	ID    int64
 	Event string // JSON
@@ -81,10 +81,16 @@ type HeldWebhook struct {
 // HeldGCEvents lists, in arrival order, the GC events kept as
 // unknown_refund that named neoxID.
 func (t *Tx) HeldGCEvents(ctx context.Context, neoxID string) ([]HeldWebhook, error) {
+	return t.HeldEvents(ctx, "GC", neoxID)
+}
+
+// HeldEvents lists, in arrival order, the events of product api kept as
+// unknown_refund that named neoxID.
+func (t *Tx) HeldEvents(ctx context.Context, api, neoxID string) ([]HeldWebhook, error) {
 	rows, err := t.stx.QueryContext(ctx, `SELECT id, event FROM webhook_events
-		WHERE api = 'GC' AND applied = 'unknown_refund' AND event_ref = ? AND event <> '' ORDER BY id`, neoxID)
+		WHERE api = ? AND applied = 'unknown_refund' AND event_ref = ? AND event <> '' ORDER BY id`, api, neoxID)
 	if err != nil {
-		return nil, fmt.Errorf("store: held GC events: %w", err)
+		return nil, fmt.Errorf("store: held %s events: %w", api, err)
 	}
 	defer rows.Close()
 	var out []HeldWebhook

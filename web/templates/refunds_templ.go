@@ -514,7 +514,7 @@ type RefundListData struct {
 	PrevHref   string
 	FirstHref  string
 	Requesters []RequesterOption
-	APIs       []string
+	APIs       []string // the products, for the filter
 	SortHref   map[string]string
 	Notice     string // a problem with the request that still shows a page
 	// Totals are the whole filtered list's count and sum per currency.
@@ -639,7 +639,7 @@ func RefundListPage(p Page, d RefundListData) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			for _, a := range []string{"PG", "GC", "COL"} {
+			for _, a := range d.APIs {
 				templ_7745c5c3_Err = option(a, a, d.Form.API).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
