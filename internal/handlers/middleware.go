@@ -202,6 +202,18 @@ func (s *Server) requireAccess(a access, next http.Handler) http.Handler {
 		ctx := userLang(context.WithValue(r.Context(), keyUser, u), u.Lang)
 		ctx = context.WithValue(ctx, keyIdleLeft, s.auth.IdleLeft(sess))
 		ctx = context.WithValue(ctx, keySession, sess)
+		ctx = templates.WithPeople(ctx, func() map[int64]string {
+			users, err := s.auth.ListUsers(ctx)
+			if err != nil {
+				s.log.WarnContext(ctx, "display names not loaded; pages show usernames", "err", err)
+				return nil
+			}
+			names := make(map[int64]string, len(users))
+			for _, x := range users {
+				names[x.ID] = x.Name()
+			}
+			return names
+		})
 		o, _ := audit.OriginFrom(ctx)
 		o.ActorID, o.ActorName, o.ActorRole = u.ID, u.Username, string(u.Role)
 		ctx = audit.WithOrigin(ctx, o)

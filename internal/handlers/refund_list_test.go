@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/csv"
 	"html"
 	"net/http"
@@ -214,5 +215,34 @@ func TestRefundListGoesBack(t *testing.T) {
 	tampered := e.get(staff, "/refunds?"+q.Encode())
 	if tampered.status != http.StatusOK || link(tampered.body, "page-prev") != "" || link(tampered.body, "page-first") == "" {
 		t.Errorf("tampered trail: %d", tampered.status)
+	}
+}
+
+// Pages name people as the header does, by display name, wherever a
+// refund shows who asked and who decided.
+func TestPagesNamePeopleByDisplayName(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.auth.CreateUser(ctx, "lan", "Nguyễn Lan", auth.RoleStaff, testPassword, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.auth.CreateUser(ctx, "minh", "Trần Minh", auth.RoleManager, testPassword, false); err != nil {
+		t.Fatal(err)
+	}
+	staff, mgr := e.login("lan"), e.login("minh")
+	id := strings.TrimPrefix(e.post(staff, "/refunds", refundForm(uuid.NewString(), "1.000")).header.Get("Location"), "/refunds/")
+	for _, path := range []string{"/refunds", "/approvals"} {
+		if r := e.get(mgr, path); !strings.Contains(r.body, "Nguyễn Lan") {
+			t.Errorf("%s does not name the requester by display name", path)
+		}
+	}
+	if r := e.post(mgr, "/refunds/"+id+"/approve", url.Values{}); r.status != http.StatusSeeOther {
+		t.Fatalf("approve: %d", r.status)
+	}
+	page := e.get(staff, "/refunds/"+id)
+	for _, want := range []string{"Nguyễn Lan", "Trần Minh"} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("refund page lacks %q", want)
+		}
 	}
 }

@@ -47,11 +47,11 @@ func reasonLine(ctx context.Context, r refunds.Refund) string {
 
 // decider names who decided a refund: the manager, or its maker for a
 // cancellation.
-func decider(r refunds.Refund) string {
+func decider(ctx context.Context, r refunds.Refund) string {
 	if r.DecidedByName != "" {
-		return r.DecidedByName
+		return personName(ctx, r.DecidedBy, r.DecidedByName)
 	}
-	return r.RequestedByName
+	return personName(ctx, r.RequestedBy, r.RequestedByName)
 }
 
 // viewerOf is the page's viewer, or nobody.
