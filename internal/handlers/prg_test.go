@@ -23,6 +23,9 @@ func TestPostsRedirectAndShowResultsOnce(t *testing.T) {
 	id := strings.TrimPrefix(e.post(staff, "/refunds", refundForm(uuid.NewString(), "1.000")).header.Get("Location"), "/refunds/")
 
 	missing := uuid.NewString()
+	if q := e.get(mgr, "/approvals"); !strings.Contains(q.body, `href="/transactions?api=PG&amp;ref=240901101500HCMCAF" data-testid="queue-ref"`) {
+		t.Errorf("the queue does not link each reference to its lookup")
+	}
 	r := e.post(mgr, "/approvals/bulk", url.Values{"id": {id, missing}})
 	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/approvals" {
 		t.Fatalf("bulk approve: %d to %q", r.status, r.header.Get("Location"))
