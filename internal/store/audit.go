@@ -54,20 +54,45 @@ const auditCols = `seq, at, actor_id, actor_name, actor_role, action, outcome, t
 // (see prepareAudit), so no append compiles SQL: compiling the INSERT, with
 // its trigger and five indexes, was about a fifth of an append's cost. A
 // transaction reads the head once, runs one INSERT per event, and at its
-// commit indexes the targets and moves the head.
+// commit moves the head and, every auditSearchBatch events, indexes the
+// targets appended since the last batch.
 const (
 	// On PostgreSQL this is SELECT ... FOR UPDATE: the row lock is what
 	// serialises appenders there. SQLite has no row locks; the immediate
 	// write transaction AppendAudit runs in already holds the database's
 	// write lock, so the plain SELECT reads a head no one else can move.
-	auditHeadForAppendSQL = `SELECT seq, hash, at FROM audit_head WHERE id = 1`
+	// The last column is how far the search index reaches (see
+	// auditSearchIndexedSQL).
+	auditHeadForAppendSQL = `SELECT seq, hash, at, ` + auditSearchIndexedSQL + ` FROM audit_head WHERE id = 1`
 	auditInsertSQL        = `INSERT INTO audit_events (` + auditCols + `)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	auditIndexSQL = `INSERT INTO audit_target_search (rowid, target_id) VALUES (?, ?)`
+	// auditSearchIndexedSQL is the seq up to which the trigram index is
+	// complete: its highest rowid. Events are indexed in seq order, in
+	// whole ranges, and a batch always indexes its last event (even with an
+	// empty target), so every event at or below it with a target is
+	// indexed and none above it is. (A rowid-descending scan of the FTS5
+	// content table: one probe.)
+	auditSearchIndexedSQL = `coalesce((SELECT rowid FROM audit_target_search ORDER BY rowid DESC LIMIT 1), 0)`
+	// auditIndexSQL indexes the events after the first argument up to the
+	// second for search, in one statement: FTS5 writes one index segment
+	// per statement savepoint, so one statement per batch is one segment.
+	// An empty target matches no search of three or more characters (the
+	// only ones the index answers) and is left out, except the batch's last
+	// event, which marks how far the index reaches.
+	auditIndexSQL = `INSERT INTO audit_target_search (rowid, target_id)
+	SELECT seq, target_id FROM audit_events WHERE seq > ? AND seq <= ? AND (target_id <> '' OR seq = ?)`
 	// The seq guard makes a head moved by anyone else fail the commit
 	// instead of forking the chain.
 	auditMoveHeadSQL = `UPDATE audit_head SET seq = ?, hash = ?, at = ? WHERE id = 1 AND seq = ?`
 )
+
+// auditSearchBatch is how many events may wait for the search index.
+// Indexing each transaction's events at its commit wrote a small FTS5
+// segment (and, as they piled up, merges) with every commit: about a third
+// of a one-event commit's pages. In batches, one commit in many pays for
+// the index, and a search reads the few events past the index with a plain
+// scan (see auditWhere).
+const auditSearchBatch = 256
 
 // auditStmts are the append's prepared statements.
 type auditStmts struct {
@@ -128,7 +153,7 @@ func (t *Tx) AppendAudit(ctx context.Context, build func(head AuditHead) (AuditR
 	}
 	a := &t.audit
 	if !a.locked {
-		err := t.stx.StmtContext(ctx, s.head).QueryRowContext(ctx).Scan(&a.head.Seq, &a.head.Hash, &a.head.At)
+		err := t.stx.StmtContext(ctx, s.head).QueryRowContext(ctx).Scan(&a.head.Seq, &a.head.Hash, &a.head.At, &a.indexed)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return ErrAuditNoHead
@@ -149,50 +174,38 @@ func (t *Tx) AppendAudit(ctx context.Context, build func(head AuditHead) (AuditR
 		return fmt.Errorf("insert audit event %d: %w", r.Seq, err)
 	}
 	a.head = AuditHead{Seq: r.Seq, Hash: r.Hash, At: r.At}
-	// An empty target matches no search of three or more characters (the
-	// only ones the index answers), so it is not indexed.
-	if r.TargetID != "" {
-		a.search = append(a.search, auditSearchEntry{seq: r.Seq, target: r.TargetID})
-	}
 	return nil
 }
 
 // auditTxState is what a write transaction knows of the audit chain once
 // it has appended: the head row it read (and holds locked), the head it
-// has moved the chain to, and the targets still to index.
+// has moved the chain to, and how far the search index reaches.
 type auditTxState struct {
-	locked bool
-	read   AuditHead
-	head   AuditHead
-	search []auditSearchEntry
-	insert *sql.Stmt // the prepared INSERT bound to the transaction
-}
-
-// auditSearchEntry is an appended event's target waiting to be indexed.
-type auditSearchEntry struct {
-	seq    int64
-	target string
+	locked  bool
+	read    AuditHead
+	head    AuditHead
+	indexed int64     // the search index is complete up to this seq
+	insert  *sql.Stmt // the prepared INSERT bound to the transaction
 }
 
 // auditCommit runs just before a transaction that appended commits: it
-// indexes the appended events' targets for search and moves the head row.
+// moves the head row and, once auditSearchBatch events wait for the search
+// index, indexes them.
 //
-// The index is written here rather than at each append: an insert into
-// audit_events fires triggers, so SQLite gives it a statement savepoint,
-// and at every savepoint FTS5 flushes the terms it holds to disk. Indexing
-// each event as it goes in would make one small index segment per event
-// (and the merges they cause); indexing last makes one per transaction.
+// The index is not written at each append: an insert into audit_events
+// fires triggers, so SQLite gives it a statement savepoint, and at every
+// savepoint FTS5 flushes the terms it holds to disk, one small segment per
+// event. Nor at each commit: that is still a segment per commit, and the
+// merges they cause. One statement per batch makes one segment per batch.
 func (t *Tx) auditCommit(ctx context.Context) error {
 	a := &t.audit
-	if len(a.search) > 0 {
-		st := t.stx.StmtContext(ctx, t.db.audit.index)
-		for _, e := range a.search {
-			if _, err := st.ExecContext(ctx, e.seq, e.target); err != nil {
-				return fmt.Errorf("index audit event %d for search: %w", e.seq, err)
-			}
+	s := t.db.audit
+	if a.head.Seq-a.indexed >= auditSearchBatch {
+		if _, err := t.stx.StmtContext(ctx, s.index).ExecContext(ctx, a.indexed, a.head.Seq, a.head.Seq); err != nil {
+			return fmt.Errorf("index audit events %d to %d for search: %w", a.indexed+1, a.head.Seq, err)
 		}
 	}
-	res, err := t.stx.StmtContext(ctx, t.db.audit.move).ExecContext(ctx, a.head.Seq, a.head.Hash, a.head.At, a.read.Seq)
+	res, err := t.stx.StmtContext(ctx, s.move).ExecContext(ctx, a.head.Seq, a.head.Hash, a.head.At, a.read.Seq)
 	if err != nil {
 		return fmt.Errorf("move audit chain head to %d: %w", a.head.Seq, err)
 	}
@@ -212,28 +225,35 @@ func (t *Tx) auditStmts() (*auditStmts, error) {
 
 // AuditAdoptImported takes in events that were inserted into audit_events
 // directly rather than through AppendAudit (a test fixture, an operator's
-// bulk import): it indexes those past the head row for search and moves
-// the head row to the newest event. It returns how many it took in. It
-// checks nothing about the chain: Verify does. Call it in a transaction
-// of its own, not one that appends.
+// bulk import): it indexes every event the search index does not reach yet
+// (appended ones waiting for their batch among them) and moves the head
+// row to the newest event. It returns how many events past the head row it
+// took in. It checks nothing about the chain: Verify does. Call it in a
+// transaction of its own, not one that appends.
 func (t *Tx) AuditAdoptImported(ctx context.Context) (int64, error) {
 	if t.audit.locked {
 		return 0, errors.New("store: AuditAdoptImported in a transaction that appended audit events")
 	}
-	var from int64
-	if err := t.stx.QueryRowContext(ctx, `SELECT seq FROM audit_head WHERE id = 1`).Scan(&from); err != nil {
+	var from, indexed, newest int64
+	if err := t.stx.QueryRowContext(ctx, `SELECT seq, `+auditSearchIndexedSQL+`,
+		coalesce((SELECT seq FROM audit_events ORDER BY seq DESC LIMIT 1), 0) FROM audit_head WHERE id = 1`).Scan(&from, &indexed, &newest); err != nil {
 		return 0, fmt.Errorf("read audit chain head: %w", err)
 	}
-	res, err := t.stx.ExecContext(ctx, `INSERT INTO audit_target_search (rowid, target_id)
-		SELECT seq, target_id FROM audit_events WHERE seq > ? AND target_id <> ''`, from)
-	if err != nil {
-		return 0, fmt.Errorf("index imported audit events: %w", err)
+	if newest > indexed {
+		if _, err := t.stx.ExecContext(ctx, auditIndexSQL, indexed, newest, newest); err != nil {
+			return 0, fmt.Errorf("index imported audit events: %w", err)
+		}
 	}
-	n, _ := res.RowsAffected()
+	if newest <= from {
+		return 0, nil
+	}
 	if _, err := t.stx.ExecContext(ctx, `UPDATE audit_head SET (seq, hash, at) =
-		(SELECT seq, hash, at FROM audit_events ORDER BY seq DESC LIMIT 1)
-		WHERE id = 1 AND EXISTS (SELECT 1 FROM audit_events WHERE seq > ?)`, from); err != nil {
+		(SELECT seq, hash, at FROM audit_events WHERE seq = ?) WHERE id = 1`, newest); err != nil {
 		return 0, fmt.Errorf("move audit chain head: %w", err)
+	}
+	var n int64
+	if err := t.stx.QueryRowContext(ctx, `SELECT count(*) FROM audit_events WHERE seq > ?`, from).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count imported audit events: %w", err)
 	}
 	return n, nil
 }

@@ -97,9 +97,13 @@ func auditWhere(f AuditFilter) (string, []any) {
 	}
 	if f.Text != "" {
 		if auditUseTargetSearch(f.Text) {
-			// The trigram index finds the candidates; the LIKE below keeps the
-			// answer exact whatever the index holds.
-			add(`seq IN (SELECT rowid FROM audit_target_search WHERE target_id LIKE ?)`, "%"+f.Text+"%")
+			// The trigram index finds the candidates, and the events it does
+			// not reach yet (at most auditSearchBatch of them, waiting for
+			// their batch; see auditCommit) are all candidates; the LIKE below
+			// keeps the answer exact whatever the index holds. Both parts
+			// read one snapshot, so no event falls between them.
+			add(`seq IN (SELECT rowid FROM audit_target_search WHERE target_id LIKE ?
+				UNION ALL SELECT seq FROM audit_events WHERE seq > `+auditSearchIndexedSQL+`)`, "%"+f.Text+"%")
 		}
 		add(`target_id LIKE ? ESCAPE '\'`, "%"+auditLikeEscape(f.Text)+"%")
 	}

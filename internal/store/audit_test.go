@@ -265,3 +265,65 @@ func TestAuditStatementsArePreparedOnce(t *testing.T) {
 		t.Error("the append's statements were not the ones prepared at Open")
 	}
 }
+
+// The search index is written in batches: events wait for it until
+// auditSearchBatch of them have piled up, and a search finds them all the
+// same, those in the index and those still waiting; a batch that ends on
+// an event without a target still marks how far the index reaches.
+func TestAuditSearchIndexedInBatches(t *testing.T) {
+	db := auditOpen(t)
+	ctx := context.Background()
+	indexed := func() (rows, reach int64) {
+		t.Helper()
+		if err := db.Read.QueryRow(`SELECT count(*), `+auditSearchIndexedSQL+` FROM audit_target_search`).Scan(&rows, &reach); err != nil {
+			t.Fatal(err)
+		}
+		return rows, reach
+	}
+	var seen []AuditHead
+	appendOne := func(target string) {
+		t.Helper()
+		if err := db.Tx(ctx, func(tx *Tx) error { return tx.AppendAudit(ctx, auditNext(target, &seen)) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	search := func(text string, want int) {
+		t.Helper()
+		got, err := db.AuditList(ctx, AuditFilter{Text: text}, false, 1000)
+		if err != nil || len(got) != want {
+			t.Errorf("search %q: %d events, %v; want %d", text, len(got), err, want)
+		}
+	}
+	for i := 1; i < auditSearchBatch; i++ {
+		appendOne(fmt.Sprintf("rf-%04d", i))
+	}
+	if rows, reach := indexed(); rows != 0 || reach != 0 {
+		t.Fatalf("before a batch is full: %d index rows reaching %d; want none", rows, reach)
+	}
+	search("rf-0", auditSearchBatch-1) // all from the waiting tail
+	search("0042", 1)
+	appendOne("") // the batch's last event has no target
+	if rows, reach := indexed(); rows != auditSearchBatch || reach != auditSearchBatch {
+		t.Fatalf("after a full batch: %d index rows reaching %d; want %d and %d", rows, reach, auditSearchBatch, auditSearchBatch)
+	}
+	for i := 1; i <= 5; i++ {
+		appendOne(fmt.Sprintf("rf-tail-%d", i))
+	}
+	search("rf-", auditSearchBatch-1+5) // the index and the tail together
+	search("0042", 1)
+	search("tail-3", 1)
+	search("zzz", 0)
+	// Adopting takes every event the index does not reach into it.
+	if _, err := db.Write.Exec(`INSERT INTO audit_events (seq, at, action, outcome, target_id, prev_hash, hash)
+		VALUES (?, '2026-01-02T00:00:00.000000Z', 'imported', 'success', 'rf-imported', ?, ?)`,
+		auditSearchBatch+6, auditTestHash(auditSearchBatch+5), auditTestHash(auditSearchBatch+6)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Tx(ctx, func(tx *Tx) error { _, err := tx.AuditAdoptImported(ctx); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if rows, reach := indexed(); rows != auditSearchBatch+6 || reach != auditSearchBatch+6 {
+		t.Errorf("after adopting: %d index rows reaching %d; want %d", rows, reach, auditSearchBatch+6)
+	}
+	search("rf-", auditSearchBatch-1+6)
+}
