@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -97,17 +96,4 @@ func (l *Log) Record(ctx context.Context, tx *store.Tx, e Event) error {
 // is busy, and it would wait for it forever; use Record with that tx.
 func (l *Log) RecordNow(ctx context.Context, e Event) error {
 	return l.db.Tx(ctx, func(tx *store.Tx) error { return l.Record(ctx, tx, e) })
-}
-
-// detailsJSON redacts d and encodes it; encoding/json sorts map keys, so the
-// same details always give the same text. No details encode as "{}".
-func detailsJSON(d map[string]any) (string, error) {
-	if len(d) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(redact(d, ""))
-	if err != nil {
-		return "", fmt.Errorf("%w: details: %v", ErrInvalid, err)
-	}
-	return string(b), nil
 }

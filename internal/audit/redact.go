@@ -3,6 +3,7 @@ package audit
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Redacted replaces the value of a secret-looking key in Details.
@@ -13,7 +14,13 @@ var secretKeyParts = []string{"secret", "password", "passwd", "token", "key", "h
 var accountKeyParts = []string{"account_number", "accountnumber", "account_no", "accountno", "bank_account", "bankaccount", "card_number", "cardnumber", "iban"}
 
 func keyHas(key string, parts []string) bool {
-	k := strings.ToLower(key)
+	k := key
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c >= utf8.RuneSelf || ('A' <= c && c <= 'Z') {
+			k = strings.ToLower(key) // only then: every append checks every key
+			break
+		}
+	}
 	for _, p := range parts {
 		if strings.Contains(k, p) {
 			return true
