@@ -17,33 +17,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/neox-refund-desk/refunddesk/internal/clock"
+
 	"github.com/neox-refund-desk/refunddesk/internal/app"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 )
 
-// Clock is a settable clock for session-expiry tests.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// Clock is the settable clock of session-expiry tests: the shared fake.
+type Clock = clock.Fake
 
 // NewClock returns a clock at t.
-func NewClock(t time.Time) *Clock { return &Clock{now: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+func NewClock(t time.Time) *Clock { return clock.NewFake(t) }
 
 // Running is a started application.
 type Running struct {

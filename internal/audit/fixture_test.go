@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/neox-refund-desk/refunddesk/internal/clock"
+
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -26,8 +28,7 @@ func openDB(tb testing.TB) *store.DB {
 
 // stepClock returns a clock that advances by step on every call.
 func stepClock(start time.Time, step time.Duration) func() time.Time {
-	t := start
-	return func() time.Time { t = t.Add(step); return t }
+	return clock.NewStepping(start, step).Now
 }
 
 var (

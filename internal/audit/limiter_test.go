@@ -4,28 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/clock"
 )
-
-// movableClock is a clock the test moves.
-type movableClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *movableClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *movableClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 func refusedHook(ip string, i int) Event {
 	return Event{ActorName: "neox", Action: ActionWebhookReceived, Outcome: OutcomeDenied, TargetType: "webhook",
@@ -66,7 +49,7 @@ func count(t *testing.T, e Entry) int {
 // aggregate carrying the count once the window has ended.
 func TestLimiterBoundsRowsPerSourceAndAggregates(t *testing.T) {
 	db := openDB(t)
-	clock := &movableClock{t: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+	clock := clock.NewFake(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
 	l := New(db, clock.Now)
 	lim := NewLimiter(l, LimiterOptions{})
 	ctx := context.Background()
@@ -122,7 +105,7 @@ func TestLimiterBoundsRowsPerSourceAndAggregates(t *testing.T) {
 func TestLimiterBoundsRowsAcrossSources(t *testing.T) {
 	db := openDB(t)
 	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	clock := &movableClock{t: start}
+	clock := clock.NewFake(start)
 	l := New(db, clock.Now)
 	opts := LimiterOptions{PerSource: 3, Global: 40, Sources: 20}
 	lim := NewLimiter(l, opts)

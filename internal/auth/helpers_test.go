@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/clock"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
@@ -18,24 +19,6 @@ import (
 var testParams = Params{Memory: 64, Time: 1, Threads: 1}
 
 const goodPassword = "correct horse battery"
-
-// fakeClock is an injectable, advanceable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // fakeRecorder writes events into test_audit through the caller's
 // transaction, so a rolled-back change leaves no event; failOn makes Record
@@ -76,7 +59,7 @@ type recorded struct {
 type testEnv struct {
 	svc   *Service
 	db    *store.DB
-	clock *fakeClock
+	clock *clock.Fake
 	rec   *fakeRecorder
 }
 
@@ -93,7 +76,7 @@ func newEnv(t *testing.T, opts ...func(*Options)) *testEnv {
 		target_type TEXT, target_id TEXT, client_ip TEXT, details TEXT)`); err != nil {
 		t.Fatal(err)
 	}
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clock := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	rec := &fakeRecorder{}
 	o := Options{Now: clock.Now, Argon: testParams}
 	for _, f := range opts {

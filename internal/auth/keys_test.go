@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/neox-refund-desk/refunddesk/internal/clock"
+
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -17,7 +19,7 @@ import (
 func TestKeysPersistAcrossReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "keys.db")
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clock := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	open := func() (*store.DB, [][]byte, *Service) {
 		t.Helper()
 		db, err := store.Open(ctx, path)

@@ -53,7 +53,7 @@ func (s *Server) handleRefundResolve(w http.ResponseWriter, r *http.Request) {
 	}
 	form := templates.ResolveForm{Outcome: r.PostForm.Get("outcome"), Note: r.PostForm.Get("note"), Ref: r.PostForm.Get("ref")}
 	u, _ := userFrom(r.Context())
-	_, err := s.refunds.Resolve(r.Context(), actorOf(u), ref.ID,
+	_, err := s.refunds.Resolve(r.Context(), actorOf(r.Context(), u), ref.ID,
 		refunds.Resolution{Outcome: form.Outcome, Note: form.Note, Ref: form.Ref})
 	var ve *refunds.ValidationError
 	switch {

@@ -23,12 +23,12 @@ import (
 func stuckGC(t *testing.T, e *env, staff, approver auth.User) refunds.Refund {
 	t.Helper()
 	ctx := context.Background()
-	r, err := e.refunds.Create(ctx, actorOf(staff), refunds.NewRequest{API: refunds.APIGC, TransactionRef: "CO-20240503-000200002",
+	r, err := e.refunds.Create(ctx, actorOf(context.Background(), staff), refunds.NewRequest{API: refunds.APIGC, TransactionRef: "CO-20240503-000200002",
 		ReasonCode: "other", ReasonText: "stuck", FeeChargeWay: "OUR", IdempotencyKey: uuid.NewString()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.refunds.Approve(ctx, actorOf(approver), r.ID, ""); err != nil {
+	if _, err := e.refunds.Approve(ctx, actorOf(context.Background(), approver), r.ID, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.db.Write.Exec(`UPDATE refunds SET submission = 'PROCESSING', attempts = 1, neox_refund_id = 'RF-TEST-1',

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/neox-refund-desk/refunddesk/internal/clock"
+
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
@@ -24,18 +26,6 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // env is a real server over a real SQLite file, on a fake clock.
 type env struct {
 	t     testing.TB
@@ -43,7 +33,7 @@ type env struct {
 	db    *store.DB
 	auth  *auth.Service
 	audit *audit.Log
-	clock *clock
+	clock *clock.Fake
 	// refunds has no worker running: tests drive it explicitly.
 	refunds *refunds.Service
 	sandbox *sandbox.Sandbox
@@ -96,7 +86,7 @@ func newEnv(t testing.TB, opts ...func(*Deps)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	c := &clock{now: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
+	c := clock.NewFake(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 	al := audit.New(db, c.Now)
 	lim := audit.NewLimiter(al, audit.LimiterOptions{})
 	svc := auth.NewService(db, al, auth.Options{Now: c.Now, Argon: auth.Params{Memory: 8 * 1024, Time: 1, Threads: 1}, Refusals: lim})

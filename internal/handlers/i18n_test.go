@@ -46,7 +46,7 @@ func TestDomainMessagesAreTranslated(t *testing.T) {
 func TestValidationTextsTranslateValues(t *testing.T) {
 	e := newEnv(t)
 	u := e.user("staff1", auth.RoleStaff)
-	_, err := e.refunds.Create(context.Background(), actorOf(u), refunds.NewRequest{API: refunds.APIGC,
+	_, err := e.refunds.Create(context.Background(), actorOf(context.Background(), u), refunds.NewRequest{API: refunds.APIGC,
 		TransactionRef: "CO-20240502-000200001", Amount: 1, FeeChargeWay: "OUR", ReasonCode: "customer_request"})
 	var ve *refunds.ValidationError
 	if !errors.As(err, &ve) {

@@ -5,17 +5,16 @@ import (
 	"net/http"
 
 	"github.com/neox-refund-desk/refunddesk/internal/i18n"
-	"github.com/neox-refund-desk/refunddesk/internal/neox"
 	"github.com/neox-refund-desk/refunddesk/web/templates"
 )
 
 // langCookie remembers the language chosen on signed-out pages.
 const langCookie = "lang"
 
-// withLang puts l in ctx for the templates and for NeoX calls
-// (Accept-Language).
+// withLang puts l in ctx for the templates; handlers pass it on to the
+// domain explicitly (refunds.Actor.Lang, Lookup's lang) for NeoX calls.
 func withLang(ctx context.Context, l i18n.Lang) context.Context {
-	return neox.WithLanguage(i18n.WithLang(ctx, l), string(l))
+	return i18n.WithLang(ctx, l)
 }
 
 // language picks the request's language before authentication: the lang

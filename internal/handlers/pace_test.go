@@ -8,13 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/neox-refund-desk/refunddesk/internal/clock"
+
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 )
 
 // A source over its refusal budget waits refusalDelay per refusal; other
 // sources, successes and the next minute do not.
 func TestPacerWaitsOnlyBeyondTheBudget(t *testing.T) {
-	c := &clock{now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+	c := clock.NewFake(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
 	p := newPacer(time.Second, c.Now)
 	var mu sync.Mutex
 	var waits []time.Duration

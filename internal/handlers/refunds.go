@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"net/http"
@@ -19,8 +20,10 @@ import (
 	"github.com/neox-refund-desk/refunddesk/web/templates"
 )
 
-func actorOf(u auth.User) refunds.Actor {
-	return refunds.Actor{ID: u.ID, Name: u.Username, Role: u.Role}
+// actorOf is u acting in the request whose context is ctx, in the
+// request's language (for the NeoX calls made while they wait).
+func actorOf(ctx context.Context, u auth.User) refunds.Actor {
+	return refunds.Actor{ID: u.ID, Name: u.Username, Role: u.Role, Lang: string(i18n.From(ctx))}
 }
 
 // handleRefundForm serves GET /refunds/new?api=&ref=[&payment=]: the form
@@ -58,7 +61,7 @@ func (s *Server) fillRefundable(r *http.Request, f *templates.RefundForm) (*refu
 	if f.SubMerchantID != "" && !validRef(f.SubMerchantID) {
 		return nil, tr(r, "tx.bad_sub")
 	}
-	l, err := s.refunds.LookupSubMerchant(r.Context(), refunds.API(f.API), f.Ref, f.SubMerchantID)
+	l, err := s.refunds.LookupSubMerchant(r.Context(), string(i18n.From(r.Context())), refunds.API(f.API), f.Ref, f.SubMerchantID)
 	if err != nil {
 		if msg := lookupMessage(r.Context(), err); msg != "" {
 			return nil, msg
@@ -142,7 +145,7 @@ func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(f.Errors) == 0 {
 		u, _ := userFrom(r.Context())
-		ref, err := s.refunds.Create(r.Context(), actorOf(u), req)
+		ref, err := s.refunds.Create(r.Context(), actorOf(r.Context(), u), req)
 		var ve *refunds.ValidationError
 		switch {
 		case errors.As(err, &ve):
@@ -356,7 +359,7 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, flash string, ac
 	}
 	u, _ := userFrom(r.Context())
 	note := strings.TrimSpace(r.PostForm.Get("note"))
-	if _, err := act(actorOf(u), ref.ID, note); err != nil {
+	if _, err := act(actorOf(r.Context(), u), ref.ID, note); err != nil {
 		s.decisionError(w, r, ref, err)
 		return
 	}
@@ -418,7 +421,7 @@ func (s *Server) handleApproveBulk(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	u, _ := userFrom(r.Context())
-	approved, errs := s.refunds.ApproveMany(r.Context(), actorOf(u), ids)
+	approved, errs := s.refunds.ApproveMany(r.Context(), actorOf(r.Context(), u), ids)
 	results := []string{}
 	for id, err := range errs {
 		key := "ap.not_approved"

@@ -103,7 +103,7 @@ func (s *Server) lookup(r *http.Request, api refunds.API, ref, sub string) (temp
 	if u, ok := userFrom(r.Context()); ok {
 		res.Viewer = s.viewer(u)
 	}
-	l, err := s.refunds.LookupSubMerchant(r.Context(), api, ref, sub)
+	l, err := s.refunds.LookupSubMerchant(r.Context(), string(i18n.From(r.Context())), api, ref, sub)
 	if err != nil {
 		if msg := lookupMessage(r.Context(), err); msg != "" {
 			res.Error = msg

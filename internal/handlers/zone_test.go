@@ -30,9 +30,7 @@ func TestMerchantZoneDecidesTimesAndToday(t *testing.T) {
 				t.Fatal(err)
 			}
 			e := newEnv(t, func(d *Deps) { d.Zone = loc })
-			e.clock.mu.Lock()
-			e.clock.now = time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)
-			e.clock.mu.Unlock()
+			e.clock.Set(time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC))
 			e.user("mia", auth.RoleManager)
 			c := e.login("mia")
 			page := e.get(c, "/audit")

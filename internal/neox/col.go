@@ -90,12 +90,12 @@ func normaliseCOLStatus(approval, status string) (string, string) {
 }
 
 // Refund creates a COL refund request (approval by NeoX follows).
-func (c *COL) Refund(ctx context.Context, r COLRefundRequest) (COLRefund, error) {
+func (c *COL) Refund(ctx context.Context, lang string, r COLRefundRequest) (COLRefund, error) {
 	if r.RequestID == "" || r.CollectionTransID == "" || r.Amount <= 0 {
 		return COLRefund{}, errors.New("neox COL refund: request id, collection transaction id and a positive amount are required")
 	}
 	var d colRefundData
-	id, err := c.api.call(ctx, "refund", http.MethodPost, "/v2/col/refund-requests", r, &d)
+	id, err := c.api.call(ctx, lang, "refund", http.MethodPost, "/v2/col/refund-requests", r, &d)
 	if err != nil {
 		return COLRefund{}, err
 	}
@@ -108,12 +108,12 @@ func (c *COL) Refund(ctx context.Context, r COLRefundRequest) (COLRefund, error)
 
 // GetRefund fetches a refund request by our request id. Unknown ids give a
 // *RejectedError matching ErrNotFound.
-func (c *COL) GetRefund(ctx context.Context, requestID string) (COLRefund, error) {
+func (c *COL) GetRefund(ctx context.Context, lang, requestID string) (COLRefund, error) {
 	if requestID == "" {
 		return COLRefund{}, errors.New("neox COL get_refund: empty request id")
 	}
 	var d colRefundData
-	id, err := c.api.call(ctx, "get_refund", http.MethodGet, "/v2/col/refund-requests/"+url.PathEscape(requestID), nil, &d)
+	id, err := c.api.call(ctx, lang, "get_refund", http.MethodGet, "/v2/col/refund-requests/"+url.PathEscape(requestID), nil, &d)
 	if err != nil {
 		return COLRefund{}, err
 	}
@@ -142,7 +142,7 @@ type COLRefundPage struct {
 }
 
 // ListRefunds lists refund requests, for reconciliation sweeps.
-func (c *COL) ListRefunds(ctx context.Context, q COLListQuery) (COLRefundPage, error) {
+func (c *COL) ListRefunds(ctx context.Context, lang string, q COLListQuery) (COLRefundPage, error) {
 	if q.PageIndex <= 0 {
 		q.PageIndex = 1
 	}
@@ -169,7 +169,7 @@ func (c *COL) ListRefunds(ctx context.Context, q COLListQuery) (COLRefundPage, e
 		TotalPages flexInt         `json:"totalPages"`
 		Docs       []colRefundData `json:"docs"`
 	}
-	id, err := c.api.call(ctx, "list_refunds", http.MethodGet, "/v2/col/refund-requests?"+v.Encode(), nil, &d)
+	id, err := c.api.call(ctx, lang, "list_refunds", http.MethodGet, "/v2/col/refund-requests?"+v.Encode(), nil, &d)
 	if err != nil {
 		return COLRefundPage{}, err
 	}
@@ -235,12 +235,12 @@ type colTransactionData struct {
 // GET v2/col/transactions/{transId}. Unknown ids give a *RejectedError
 // matching ErrNotFound. Dates in a shape NeoX has not shown are left zero
 // rather than failing the lookup: nothing the desk decides depends on them.
-func (c *COL) GetCollectionTransaction(ctx context.Context, id string) (CollectionTransaction, error) {
+func (c *COL) GetCollectionTransaction(ctx context.Context, lang, id string) (CollectionTransaction, error) {
 	if id == "" {
 		return CollectionTransaction{}, errors.New("neox COL get_transaction: empty id")
 	}
 	var d colTransactionData
-	if _, err := c.api.call(ctx, "get_transaction", http.MethodGet, "/v2/col/transactions/"+url.PathEscape(id), nil, &d); err != nil {
+	if _, err := c.api.call(ctx, lang, "get_transaction", http.MethodGet, "/v2/col/transactions/"+url.PathEscape(id), nil, &d); err != nil {
 		return CollectionTransaction{}, err
 	}
 	return CollectionTransaction{ID: string(d.TransID), MerchantCode: d.MerchantCode, TransDate: lenientTime(string(d.TransDate)),

@@ -20,7 +20,7 @@ func TestCOLListRefundsQuery(t *testing.T) {
 				"status": "APPROVED", "createdAt": "2024-11-18T10:00:00.123Z"}}}})
 	})
 	ict := time.FixedZone("ICT", 7*3600)
-	page, err := NewCOL(f.config(), nil).ListRefunds(context.Background(), COLListQuery{PageIndex: 2, PageSize: 50,
+	page, err := NewCOL(f.config(), nil).ListRefunds(context.Background(), "vi", COLListQuery{PageIndex: 2, PageSize: 50,
 		From: time.Date(2024, 11, 1, 7, 0, 0, 0, ict), To: time.Date(2024, 12, 1, 0, 0, 0, 0, ict), Status: "APPROVED"})
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +48,7 @@ func TestCOLGetRefundNotFound(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeOpenAPI(t, tt.handler)
-			_, err := NewCOL(f.config(), nil).GetRefund(context.Background(), "missing")
+			_, err := NewCOL(f.config(), nil).GetRefund(context.Background(), "vi", "missing")
 			if !errors.Is(err, ErrNotFound) {
 				t.Fatalf("err = %v", err)
 			}
@@ -85,7 +85,7 @@ func TestCOLGetCollectionTransaction(t *testing.T) {
 				writeJSON(w, 200, map[string]any{"code": 1, "data": map[string]any{"transId": "FT24323L4AAA",
 					"status": "SUCCESS", "amount": tt.amount, "refundedAmount": tt.refunded, "fee": tt.fee, "createdAt": tt.created}})
 			})
-			tx, err := NewCOL(f.config(), nil).GetCollectionTransaction(context.Background(), "FT24323L4AAA")
+			tx, err := NewCOL(f.config(), nil).GetCollectionTransaction(context.Background(), "vi", "FT24323L4AAA")
 			if classify(err) != tt.class {
 				t.Fatalf("err = %v", err)
 			}

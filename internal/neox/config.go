@@ -1,7 +1,6 @@
 package neox
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -83,23 +82,11 @@ func timeoutOr(d time.Duration) time.Duration {
 	return d
 }
 
-type langKey struct{}
-
-// WithLanguage returns a context whose NeoX calls send Accept-Language
-// lang ("vi" or "en"; anything else falls back to "vi").
-func WithLanguage(ctx context.Context, lang string) context.Context {
-	return context.WithValue(ctx, langKey{}, lang)
-}
-
-// Language returns the Accept-Language NeoX calls with ctx send: the one
-// given to WithLanguage, "vi" by default.
-func Language(ctx context.Context) string {
-	l, _ := ctx.Value(langKey{}).(string)
-	return Lang(l)
-}
-
 // Lang is the Accept-Language NeoX is sent for lang: "en" or "vi", and
-// "vi" for anything else.
+// "vi" for anything else. Every call takes the language as an argument
+// (the person's the call is made for: the maker's for a refund's sends and
+// polls, the signed-in user's for a lookup), so NeoX's messages come back
+// in it.
 func Lang(lang string) string {
 	if lang == "en" {
 		return "en"

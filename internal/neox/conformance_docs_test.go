@@ -156,7 +156,7 @@ func assertEveryField(t *testing.T, got any, want map[string]any) {
 func TestGCOrderConformsToDocs(t *testing.T) {
 	srv := serveDoc(t, docGCOrderAnswer)
 	gc := neox.NewGC(neox.OpenAPIConfig{BaseURL: srv.URL, ClientID: "c", ClientSecret: "s"}, nil)
-	o, err := gc.GetCollectionOrder(context.Background(), "CO-20240501-000123456", "")
+	o, err := gc.GetCollectionOrder(context.Background(), "vi", "CO-20240501-000123456", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestGCOrderConformsToDocs(t *testing.T) {
 func TestCOLTransactionConformsToDocs(t *testing.T) {
 	srv := serveDoc(t, docCOLTransactionAnswer)
 	col := neox.NewCOL(neox.OpenAPIConfig{BaseURL: srv.URL, ClientID: "c", ClientSecret: "s", Scope: "collection"}, nil)
-	tx, err := col.GetCollectionTransaction(context.Background(), "FT24323L4AAA")
+	tx, err := col.GetCollectionTransaction(context.Background(), "vi", "FT24323L4AAA")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func TestCOLTransactionConformsToDocs(t *testing.T) {
 func TestQueryPTConformsToDocs(t *testing.T) {
 	srv := serveDoc(t, docQueryPTAnswer)
 	pg := neox.NewPG(neox.PGConfig{BaseURL: srv.URL, MerchantCode: "UFLIYL", SecretKey: "311235E7043244EC8306F96720748C56"}, nil)
-	pays, err := pg.QueryPT(context.Background(), "240830080146NDTISR")
+	pays, err := pg.QueryPT(context.Background(), "vi", "240830080146NDTISR")
 	if err != nil || len(pays) != 2 {
 		t.Fatalf("QueryPT = %+v, %v", pays, err)
 	}
@@ -238,10 +238,10 @@ func TestQueryPTConformsToDocs(t *testing.T) {
 func TestGCOrderSubMerchantOnTheWire(t *testing.T) {
 	srv := serveDoc(t, docGCOrderAnswer)
 	gc := neox.NewGC(neox.OpenAPIConfig{BaseURL: srv.URL, ClientID: "c", ClientSecret: "s"}, nil)
-	if _, err := gc.GetCollectionOrder(context.Background(), "CO-20240501-000123456", "SUB-MERCH-00091"); err != nil {
+	if _, err := gc.GetCollectionOrder(context.Background(), "vi", "CO-20240501-000123456", "SUB-MERCH-00091"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := gc.GetCollectionOrder(context.Background(), "CO-20240501-000123456", ""); err != nil {
+	if _, err := gc.GetCollectionOrder(context.Background(), "vi", "CO-20240501-000123456", ""); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"GET /v2/gc/collection-orders/CO-20240501-000123456?subMerchantId=SUB-MERCH-00091",
@@ -256,8 +256,8 @@ func TestGCOrderSubMerchantOnTheWire(t *testing.T) {
 func TestPGCode98IsRejected(t *testing.T) {
 	srv := serveDoc(t, `{"neo_ResponseCode":98,"neo_ResponseMsg":"Invalid signature","neo_ResponseData":null}`)
 	pg := neox.NewPG(neox.PGConfig{BaseURL: srv.URL, MerchantCode: "UFLIYL", SecretKey: "wrong"}, nil)
-	_, qerr := pg.QueryPT(context.Background(), "240830080146NDTISR")
-	_, rerr := pg.Refund(context.Background(), neox.PGRefundRequest{RequestID: "r-1", PaymentID: "1439211", Amount: 10000})
+	_, qerr := pg.QueryPT(context.Background(), "vi", "240830080146NDTISR")
+	_, rerr := pg.Refund(context.Background(), "vi", neox.PGRefundRequest{RequestID: "r-1", PaymentID: "1439211", Amount: 10000})
 	for _, err := range []error{qerr, rerr} {
 		rej, ok := neox.IsRejected(err)
 		if !ok || neox.IsUnknown(err) || rej.Code != "98" || !neox.IsBadSignature(err) {

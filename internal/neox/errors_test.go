@@ -87,7 +87,7 @@ func TestGCRefundFaults(t *testing.T) {
 			f := newFakeOpenAPI(t, tt.handler)
 			cfg := f.config()
 			cfg.Timeout = 200 * time.Millisecond
-			_, err := NewGC(cfg, nil).Refund(context.Background(), gcRequest("id-1"))
+			_, err := NewGC(cfg, nil).Refund(context.Background(), "vi", gcRequest("id-1"))
 			if got := classify(err); got != tt.want {
 				t.Fatalf("class = %d, want %d (err %v)", got, tt.want, err)
 			}
@@ -105,7 +105,7 @@ func TestRejectedErrorFields(t *testing.T) {
 	f := newFakeOpenAPI(t, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]any{"code": 2, "message": "INSUFFICIENT_BALANCE", "neoResponseId": "nr-77"})
 	})
-	_, err := NewGC(f.config(), nil).Refund(context.Background(), gcRequest("id-1"))
+	_, err := NewGC(f.config(), nil).Refund(context.Background(), "vi", gcRequest("id-1"))
 	rej, ok := IsRejected(err)
 	if !ok {
 		t.Fatalf("not rejected: %v", err)
@@ -127,11 +127,11 @@ func TestConnectionRefusedIsUnknown(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	_, err = NewPG(PGConfig{BaseURL: "http://" + addr, MerchantCode: "M", SecretKey: "k"}, nil).
-		Refund(context.Background(), PGRefundRequest{RequestID: "r", PaymentID: "p", Amount: 1})
+		Refund(context.Background(), "vi", PGRefundRequest{RequestID: "r", PaymentID: "p", Amount: 1})
 	if !IsUnknown(err) {
 		t.Fatalf("err = %v, want unknown", err)
 	}
-	_, err = NewCOL(OpenAPIConfig{BaseURL: "http://" + addr}, nil).GetRefund(context.Background(), "r")
+	_, err = NewCOL(OpenAPIConfig{BaseURL: "http://" + addr}, nil).GetRefund(context.Background(), "vi", "r")
 	if !IsUnknown(err) {
 		t.Fatalf("err = %v, want unknown", err)
 	}
@@ -141,7 +141,7 @@ func TestCallerContextCancelIsUnknown(t *testing.T) {
 	f := newFakeOpenAPI(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err := NewCOL(f.config(), nil).Refund(ctx, COLRefundRequest{RequestID: "r", CollectionTransID: "t", Amount: 1})
+	_, err := NewCOL(f.config(), nil).Refund(ctx, "vi", COLRefundRequest{RequestID: "r", CollectionTransID: "t", Amount: 1})
 	if !IsUnknown(err) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want unknown wrapping DeadlineExceeded", err)
 	}
@@ -152,19 +152,19 @@ func TestInvalidInputSendsNothing(t *testing.T) {
 	ctx := context.Background()
 	errs := []error{
 		func() error {
-			_, err := NewGC(f.config(), nil).Refund(ctx, GCRefundRequest{RequestID: "r", CollectionOrderID: "c", FeeChargeWay: "X"})
+			_, err := NewGC(f.config(), nil).Refund(ctx, "vi", GCRefundRequest{RequestID: "r", CollectionOrderID: "c", FeeChargeWay: "X"})
 			return err
 		}(),
 		func() error {
-			_, err := NewGC(f.config(), nil).Refund(ctx, GCRefundRequest{CollectionOrderID: "c", FeeChargeWay: "OUR"})
+			_, err := NewGC(f.config(), nil).Refund(ctx, "vi", GCRefundRequest{CollectionOrderID: "c", FeeChargeWay: "OUR"})
 			return err
 		}(),
 		func() error {
-			_, err := NewCOL(f.config(), nil).Refund(ctx, COLRefundRequest{RequestID: "r", CollectionTransID: "t"})
+			_, err := NewCOL(f.config(), nil).Refund(ctx, "vi", COLRefundRequest{RequestID: "r", CollectionTransID: "t"})
 			return err
 		}(),
 		func() error {
-			_, err := NewCOL(f.config(), nil).ListRefunds(ctx, COLListQuery{PageSize: 501})
+			_, err := NewCOL(f.config(), nil).ListRefunds(ctx, "vi", COLListQuery{PageSize: 501})
 			return err
 		}(),
 	}

@@ -41,7 +41,7 @@ type GCRefundResult struct {
 
 // Refund creates a refund request for a collection order. The final
 // outcome arrives by REFUND webhook or by polling GetCollectionOrder.
-func (g *GC) Refund(ctx context.Context, r GCRefundRequest) (GCRefundResult, error) {
+func (g *GC) Refund(ctx context.Context, lang string, r GCRefundRequest) (GCRefundResult, error) {
 	if r.RequestID == "" || r.CollectionOrderID == "" {
 		return GCRefundResult{}, errors.New("neox GC refund: request id and collection order id are required")
 	}
@@ -53,7 +53,7 @@ func (g *GC) Refund(ctx context.Context, r GCRefundRequest) (GCRefundResult, err
 		RefundRequestID   string `json:"refundRequestId"`
 		Status            string `json:"status"`
 	}
-	id, err := g.api.call(ctx, "refund", http.MethodPost, "/v2/gc/refund-requests", r, &data)
+	id, err := g.api.call(ctx, lang, "refund", http.MethodPost, "/v2/gc/refund-requests", r, &data)
 	if err != nil {
 		return GCRefundResult{}, err
 	}
@@ -99,7 +99,7 @@ type gcOrderData struct {
 // wants it for orders of a sub-merchant). Unknown ids give a
 // *RejectedError matching ErrNotFound; a payAmount NeoX leaves out (an
 // order not yet settled) is 0.
-func (g *GC) GetCollectionOrder(ctx context.Context, id, subMerchantID string) (CollectionOrder, error) {
+func (g *GC) GetCollectionOrder(ctx context.Context, lang, id, subMerchantID string) (CollectionOrder, error) {
 	if id == "" {
 		return CollectionOrder{}, errors.New("neox GC get_order: empty id")
 	}
@@ -108,7 +108,7 @@ func (g *GC) GetCollectionOrder(ctx context.Context, id, subMerchantID string) (
 		path += "?" + url.Values{"subMerchantId": {subMerchantID}}.Encode()
 	}
 	var d gcOrderData
-	if _, err := g.api.call(ctx, "get_order", http.MethodGet, path, nil, &d); err != nil {
+	if _, err := g.api.call(ctx, lang, "get_order", http.MethodGet, path, nil, &d); err != nil {
 		return CollectionOrder{}, err
 	}
 	amount, err := toMinor(string(d.Amount), d.Currency)

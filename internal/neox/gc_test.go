@@ -19,7 +19,7 @@ func TestGCRefundWire(t *testing.T) {
 	})
 	req := GCRefundRequest{RequestID: "a3f1c2d4-1234-4e56-b789-0abc12345678", CollectionOrderID: "CO-20240501-000123456",
 		FeeChargeWay: "OUR", SubMerchantID: "SUB-MERCH-00091"}
-	res, err := NewGC(f.config(), nil).Refund(context.Background(), req)
+	res, err := NewGC(f.config(), nil).Refund(context.Background(), "vi", req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestGCGetCollectionOrder(t *testing.T) {
 					"merchantId": "M1", "orderType": "RECHARGE"}})
 			})
 			g := NewGC(f.config(), nil)
-			o, err := g.GetCollectionOrder(context.Background(), "CO 1", "")
+			o, err := g.GetCollectionOrder(context.Background(), "vi", "CO 1", "")
 			if classify(err) != tt.class {
 				t.Fatalf("err = %v", err)
 			}
@@ -80,7 +80,7 @@ func TestGCGetCollectionOrder(t *testing.T) {
 					t.Fatalf("order = %+v", o)
 				}
 			}
-			if _, err := g.GetCollectionOrder(context.Background(), "nope", ""); !errors.Is(err, ErrNotFound) {
+			if _, err := g.GetCollectionOrder(context.Background(), "vi", "nope", ""); !errors.Is(err, ErrNotFound) {
 				t.Fatalf("unknown id: %v", err)
 			}
 		})
@@ -101,7 +101,7 @@ func TestGCGetCollectionOrderSubMerchant(t *testing.T) {
 	})
 	g := NewGC(f.config(), nil)
 	for _, sub := range []string{"SUB-MERCH-00091", "", "SUB &=?"} {
-		if _, err := g.GetCollectionOrder(context.Background(), "CO-1", sub); err != nil {
+		if _, err := g.GetCollectionOrder(context.Background(), "vi", "CO-1", sub); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -49,7 +49,7 @@ func newOpenAPI(api string, cfg OpenAPIConfig, hc *http.Client) *openAPI {
 // envelope's data into out (may be nil) and returns the neoResponseId. The
 // body is encoded once, so a retry after a token refresh is byte-identical
 // (same requestId).
-func (o *openAPI) call(ctx context.Context, op, method, path string, body, out any) (string, error) {
+func (o *openAPI) call(ctx context.Context, lang, op, method, path string, body, out any) (string, error) {
 	var payload []byte
 	if body != nil {
 		var err error
@@ -58,12 +58,12 @@ func (o *openAPI) call(ctx context.Context, op, method, path string, body, out a
 		}
 	}
 	for attempt := 0; ; attempt++ {
-		tok, err := o.tokens.get(ctx)
+		tok, err := o.tokens.get(ctx, lang)
 		if err != nil {
 			// Nothing was sent; unknown is the safe class (retry later with the same id).
 			return "", &UnknownOutcomeError{API: o.api, Op: op, Err: err}
 		}
-		status, env, raw, err := o.send(ctx, method, path, payload, tok)
+		status, env, raw, err := o.send(ctx, lang, method, path, payload, tok)
 		if err != nil {
 			return "", &UnknownOutcomeError{API: o.api, Op: op, Err: err}
 		}
@@ -84,7 +84,7 @@ func tokenRefused(status int, env *envelope) bool {
 }
 
 // send performs one HTTP exchange. env is nil when the body is not an envelope.
-func (o *openAPI) send(ctx context.Context, method, path string, payload []byte, tok string) (int, *envelope, []byte, error) {
+func (o *openAPI) send(ctx context.Context, lang, method, path string, payload []byte, tok string) (int, *envelope, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeoutOr(o.cfg.Timeout))
 	defer cancel()
 	var rd io.Reader
@@ -99,7 +99,7 @@ func (o *openAPI) send(ctx context.Context, method, path string, payload []byte,
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Accept-Language", Language(ctx))
+	req.Header.Set("Accept-Language", Lang(lang))
 	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := o.hc.Do(req)
 	if err != nil {

@@ -108,7 +108,7 @@ type pgPayment struct {
 
 // QueryPT lists the payments of a PG transaction. An unknown transaction
 // gives a *RejectedError matching ErrNotFound.
-func (p *PG) QueryPT(ctx context.Context, transactionID string) ([]Payment, error) {
+func (p *PG) QueryPT(ctx context.Context, lang, transactionID string) ([]Payment, error) {
 	if transactionID == "" {
 		return nil, errors.New("neox PG query_pt: empty transaction id")
 	}
@@ -123,7 +123,7 @@ func (p *PG) QueryPT(ctx context.Context, transactionID string) ([]Payment, erro
 		body[k] = v
 	}
 	body[pgSecureHash] = pgHashOf(fields, pgQuerySignedFields, p.cfg.SecretKey)
-	ans, err := p.post(ctx, "query_pt", body)
+	ans, err := p.post(ctx, lang, "query_pt", body)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func (p *PG) QueryPT(ctx context.Context, transactionID string) ([]Payment, erro
 }
 
 // Refund asks NeoX to refund a payment. The final outcome arrives by IPN.
-func (p *PG) Refund(ctx context.Context, r PGRefundRequest) (PGRefundResult, error) {
+func (p *PG) Refund(ctx context.Context, lang string, r PGRefundRequest) (PGRefundResult, error) {
 	if r.RequestID == "" || r.PaymentID == "" || r.Amount <= 0 {
 		return PGRefundResult{}, errors.New("neox PG refund: request id, payment id and a positive amount are required")
 	}
@@ -163,7 +163,7 @@ func (p *PG) Refund(ctx context.Context, r PGRefundRequest) (PGRefundResult, err
 	}
 	body[pgAmount] = r.Amount // a JSON number, as in the docs
 	body[pgSecureHash] = pgHashOf(fields, pgRefundSignedFields, p.cfg.SecretKey)
-	ans, err := p.post(ctx, "refund", body)
+	ans, err := p.post(ctx, lang, "refund", body)
 	if err != nil {
 		return PGRefundResult{}, err
 	}
@@ -181,7 +181,7 @@ func (p *PG) Refund(ctx context.Context, r PGRefundRequest) (PGRefundResult, err
 // post sends one PG command and classifies the answer. Codes 0 and 99 are
 // returned; 19 (duplicate id) is unknown; any other code, 98 (invalid
 // signature) included, is a rejection.
-func (p *PG) post(ctx context.Context, op string, body map[string]any) (*pgAnswer, error) {
+func (p *PG) post(ctx context.Context, lang, op string, body map[string]any) (*pgAnswer, error) {
 	payload, err := json.Marshal(body)
 	if err != nil {
 		return nil, fmt.Errorf("neox PG %s: encode request: %w", op, err)
@@ -194,7 +194,7 @@ func (p *PG) post(ctx context.Context, op string, body map[string]any) (*pgAnswe
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Accept-Language", Language(ctx))
+	req.Header.Set("Accept-Language", Lang(lang))
 	resp, err := p.hc.Do(req)
 	if err != nil {
 		return nil, unknown("PG", op, "send: %w", err)

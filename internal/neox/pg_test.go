@@ -44,7 +44,7 @@ func pgAnswerWith(code int, msg string, data any) http.HandlerFunc {
 // every field and the documented hash on the wire.
 func TestPGRefundWireMatchesDocSample(t *testing.T) {
 	pg, got := pgFake(t, pgAnswerWith(0, "Successful", map[string]any{"transId": "5SYNM1OELUND"}))
-	res, err := pg.Refund(context.Background(), PGRefundRequest{RequestID: "a68de39f-ea76-43fb-848f-b605b4aaf44e",
+	res, err := pg.Refund(context.Background(), "vi", PGRefundRequest{RequestID: "a68de39f-ea76-43fb-848f-b605b4aaf44e",
 		PaymentID: "1439211", Amount: 10000,
 		Receiver: &Receiver{AccountName: "NGUYEN VAN A", AccountNumber: "123456789", SwiftCode: "ASCBVNVX"}})
 	if err != nil {
@@ -70,7 +70,7 @@ func TestPGRefundWireMatchesDocSample(t *testing.T) {
 func TestPGQueryPT(t *testing.T) {
 	docAnswer := `{"neo_ResponseCode":0,"neo_ResponseData":[{"id":"1439209","status":"PROCESSING","amount":20000000,"refundedAmount":0,"paymentMethod":"CC"},{"id":1439211,"status":"SUCCESS","amount":"20000000","refundedAmount":"100000","paymentMethod":"QR"}],"neo_ResponseMsg":"Successful"}`
 	pg, got := pgFake(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, docAnswer) })
-	pays, err := pg.QueryPT(WithLanguage(context.Background(), "en"), "240830080146NDTISR")
+	pays, err := pg.QueryPT(context.Background(), "en", "240830080146NDTISR")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestPGFaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pg, _ := pgFake(t, tt.handler)
-			_, err := pg.Refund(context.Background(), PGRefundRequest{RequestID: "r", PaymentID: "p", Amount: 5})
+			_, err := pg.Refund(context.Background(), "vi", PGRefundRequest{RequestID: "r", PaymentID: "p", Amount: 5})
 			if got := classify(err); got != tt.want {
 				t.Fatalf("class = %d, want %d (err %v)", got, tt.want, err)
 			}

@@ -44,13 +44,13 @@ type tokenAnswer struct {
 }
 
 // get returns a valid cached token or fetches a new one.
-func (ts *tokenSource) get(ctx context.Context) (string, error) {
+func (ts *tokenSource) get(ctx context.Context, lang string) (string, error) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	if ts.token != "" && ts.now().Before(ts.expires) {
 		return ts.token, nil
 	}
-	return ts.fetchLocked(ctx)
+	return ts.fetchLocked(ctx, lang)
 }
 
 // invalidate drops tok if it is still the cached token, so that several
@@ -63,7 +63,7 @@ func (ts *tokenSource) invalidate(tok string) {
 	}
 }
 
-func (ts *tokenSource) fetchLocked(ctx context.Context) (string, error) {
+func (ts *tokenSource) fetchLocked(ctx context.Context, lang string) (string, error) {
 	body, err := json.Marshal(map[string]string{
 		"grant_type":    "client_credentials",
 		"client_id":     ts.cfg.ClientID,
@@ -81,7 +81,7 @@ func (ts *tokenSource) fetchLocked(ctx context.Context) (string, error) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Accept-Language", Language(ctx))
+	req.Header.Set("Accept-Language", Lang(lang))
 	resp, err := ts.hc.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("token request: %w", err)

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/clock"
 )
 
 func gcOK(w http.ResponseWriter, r *http.Request) {
@@ -20,13 +22,13 @@ func gcRequest(id string) GCRefundRequest {
 
 func TestTokenCachedUntilShortlyBeforeExpiry(t *testing.T) {
 	f := newFakeOpenAPI(t, gcOK)
-	clock := &fakeClock{now: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)}
+	clock := clock.NewFake(time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC))
 	g := NewGC(f.config(), nil)
 	g.api.tokens.now = clock.Now
 	ctx := context.Background()
 	call := func() {
 		t.Helper()
-		if _, err := g.Refund(ctx, gcRequest("r")); err != nil {
+		if _, err := g.Refund(ctx, "vi", gcRequest("r")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -46,7 +48,7 @@ func TestTokenCachedUntilShortlyBeforeExpiry(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := g.Refund(ctx, gcRequest("r")); err != nil {
+			if _, err := g.Refund(ctx, "vi", gcRequest("r")); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -83,7 +85,7 @@ func TestTokenFlatShapeAndScope(t *testing.T) {
 	})
 	srv := newServer(t, mux)
 	c := NewCOL(OpenAPIConfig{BaseURL: srv, ClientID: "cid", ClientSecret: "csecret", Scope: "collection"}, nil)
-	got, err := c.GetRefund(context.Background(), "abc")
+	got, err := c.GetRefund(context.Background(), "vi", "abc")
 	if err != nil || got.RequestID != "abc" || got.Amount != 100 {
 		t.Fatalf("GetRefund = %+v, %v", got, err)
 	}
@@ -100,7 +102,7 @@ func TestTokenRefusedIsUnknownAndSendsNothing(t *testing.T) {
 		writeJSON(w, http.StatusOK, map[string]any{"code": 2, "message": "INVALID_CLIENT"})
 	})
 	cfg.BaseURL = newServer(t, mux)
-	_, err := NewGC(cfg, nil).Refund(context.Background(), gcRequest("r"))
+	_, err := NewGC(cfg, nil).Refund(context.Background(), "vi", gcRequest("r"))
 	if !IsUnknown(err) {
 		t.Fatalf("err = %v, want unknown", err)
 	}
@@ -143,7 +145,7 @@ func TestRefreshOnInvalidToken(t *testing.T) {
 				}
 				gcOK(w, r)
 			})
-			_, err := NewGC(f.config(), nil).Refund(context.Background(), gcRequest("same-id-1"))
+			_, err := NewGC(f.config(), nil).Refund(context.Background(), "vi", gcRequest("same-id-1"))
 			if (err == nil) != tt.wantOK {
 				t.Fatalf("err = %v, wantOK %v", err, tt.wantOK)
 			}
@@ -165,11 +167,7 @@ func TestAcceptLanguage(t *testing.T) {
 	f := newFakeOpenAPI(t, gcOK)
 	g := NewGC(f.config(), nil)
 	for _, lang := range []string{"en", "vi", "fr", ""} {
-		ctx := context.Background()
-		if lang != "" {
-			ctx = WithLanguage(ctx, lang)
-		}
-		if _, err := g.Refund(ctx, gcRequest("r")); err != nil {
+		if _, err := g.Refund(context.Background(), lang, gcRequest("r")); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -119,6 +119,9 @@ type Refund struct {
 	Attempts          int       // this attempt's number, from 1
 	RefundedBase      int64     // NeoX's refunded amount of the target before the first send, -1 unknown
 	BaseAt            time.Time // when RefundedBase was read
+	// Lang is the language of the maker's request: every NeoX call made
+	// for the refund asks NeoX to answer in it (Accept-Language).
+	Lang string
 }
 
 // Outcome is what NeoX said about a refund, mapped onto the submission

@@ -20,6 +20,9 @@ type Request struct {
 	BankAccountNumber string
 	BankAccountName   string
 	BankBranch        string
+	// Lang is the language NeoX answers in (Accept-Language): the person's
+	// who asks, "vi" unless it is "en".
+	Lang string
 }
 
 // Format is a message for a person: a key the desk translates, the

@@ -27,7 +27,7 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id, note string) (Re
 		return Refund{}, err
 	}
 	// Live numbers before the transaction; the reservation check is inside it.
-	t, err := s.fetchTarget(ctx, r.API, r.TransactionRef, r.PaymentID, r.SubMerchantID)
+	t, err := s.fetchTarget(ctx, actor.Lang, r.API, r.TransactionRef, r.PaymentID, r.SubMerchantID)
 	if err != nil {
 		return Refund{}, err
 	}

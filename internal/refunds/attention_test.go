@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/neox-refund-desk/refunddesk/internal/clock"
+
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
@@ -16,7 +18,7 @@ import (
 
 // attnService has all three products (fakes answering lookups only) on a
 // test clock; nothing is sent: tests put refunds in the state they need.
-func attnService(t *testing.T, opts Options) (*Service, *store.DB, *clock) {
+func attnService(t *testing.T, opts Options) (*Service, *store.DB, *clock.Fake) {
 	t.Helper()
 	db := openDB(t)
 	clk := newClock()
@@ -205,7 +207,7 @@ func TestUnknownInAttentionIsStillRetried(t *testing.T) {
 	}
 }
 
-func flagged(t *testing.T, s *Service, db *store.DB, clk *clock, api API, submission string) Refund {
+func flagged(t *testing.T, s *Service, db *store.DB, clk *clock.Fake, api API, submission string) Refund {
 	t.Helper()
 	r := approvedIn(t, s, db, api, submission, 1)
 	clk.Advance(DefaultAttentionAfter(api) + time.Minute)

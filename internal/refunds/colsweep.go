@@ -31,8 +31,12 @@ import (
 
 // COLLister is the COL client's refund list (*neox.COL has it).
 type COLLister interface {
-	ListRefunds(ctx context.Context, q neox.COLListQuery) (neox.COLRefundPage, error)
+	ListRefunds(ctx context.Context, lang string, q neox.COLListQuery) (neox.COLRefundPage, error)
 }
+
+// sweepLang is the language the sweep's NeoX calls ask for: no person
+// reads their answers as they come, so NeoX's own default.
+const sweepLang = "vi"
 
 // Defaults of the COL sweep.
 const (
@@ -161,7 +165,7 @@ func (s *Service) sweepPages(ctx context.Context, lister COLLister, sw *Sweep) e
 		if page > colSweepMaxPages {
 			return fmt.Errorf("more than %d pages of %d refunds in the window; shorten COL_SWEEP_WINDOW", colSweepMaxPages, colSweepPageSize)
 		}
-		p, err := lister.ListRefunds(ctx, neox.COLListQuery{PageIndex: page, PageSize: colSweepPageSize, From: sw.From, To: sw.To})
+		p, err := lister.ListRefunds(ctx, sweepLang, neox.COLListQuery{PageIndex: page, PageSize: colSweepPageSize, From: sw.From, To: sw.To})
 		if err != nil {
 			return fmt.Errorf("page %d: %w", page, err)
 		}

@@ -22,7 +22,7 @@ type listingCOL struct {
 	list func(ctx context.Context, q neox.COLListQuery) (neox.COLRefundPage, error)
 }
 
-func (f *listingCOL) ListRefunds(ctx context.Context, q neox.COLListQuery) (neox.COLRefundPage, error) {
+func (f *listingCOL) ListRefunds(ctx context.Context, _ string, q neox.COLListQuery) (neox.COLRefundPage, error) {
 	return f.list(ctx, q)
 }
 

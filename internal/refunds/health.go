@@ -128,9 +128,9 @@ func (s *Service) SigningFault() (SigningFault, bool) {
 // queryPT is QUERY_PT for the request path (lookups, request and approval
 // checks): its answer also tells whether PG accepts the desk's signature.
 // The worker's calls are noted by health.record.
-func (s *Service) queryPT(ctx context.Context, ref string) ([]neox.Payment, error) {
+func (s *Service) queryPT(ctx context.Context, lang, ref string) ([]neox.Payment, error) {
 	t0 := time.Now()
-	pays, err := s.gw.PG.QueryPT(ctx, ref)
+	pays, err := s.gw.PG.QueryPT(ctx, lang, ref)
 	s.health.signature(APIPG, s.now, s.timed("query_pt", t0, err, ""))
 	return pays, err
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/neox-refund-desk/refunddesk/internal/clock"
+
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
@@ -70,29 +72,10 @@ func auditRows(t *testing.T, db *store.DB, action string) []auditRow {
 	return out
 }
 
-// clock is a settable test clock; each reading advances it by step so
-// stored times are distinct and ordered.
-type clock struct {
-	mu   sync.Mutex
-	t    time.Time
-	step time.Duration
-}
-
-func newClock() *clock {
-	return &clock{t: time.Date(2025, 6, 1, 3, 0, 0, 0, time.UTC), step: time.Millisecond}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(c.step)
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newClock is the services' test clock: each reading moves it by a
+// millisecond, so stored times are distinct and ordered.
+func newClock() *clock.Fake {
+	return clock.NewStepping(time.Date(2025, 6, 1, 3, 0, 0, 0, time.UTC), time.Millisecond)
 }
 
 // Fakes: structs of function fields; nil functions fail the call.
@@ -100,19 +83,28 @@ func (c *clock) Advance(d time.Duration) {
 type fakePG struct {
 	queryPT func(ctx context.Context, txn string) ([]neox.Payment, error)
 	refund  func(ctx context.Context, r neox.PGRefundRequest) (neox.PGRefundResult, error)
+	lang    func(op, lang string) // optional: sees each call's language
 }
 
-func (f *fakePG) QueryPT(ctx context.Context, txn string) ([]neox.Payment, error) {
+func (f *fakePG) sawLang(op, lang string) {
+	if f.lang != nil {
+		f.lang(op, lang)
+	}
+}
+
+func (f *fakePG) QueryPT(ctx context.Context, lang, txn string) ([]neox.Payment, error) {
 	if f.queryPT == nil {
 		return nil, errors.New("fake: QueryPT not set")
 	}
+	f.sawLang("query_pt", lang)
 	return f.queryPT(ctx, txn)
 }
 
-func (f *fakePG) Refund(ctx context.Context, r neox.PGRefundRequest) (neox.PGRefundResult, error) {
+func (f *fakePG) Refund(ctx context.Context, lang string, r neox.PGRefundRequest) (neox.PGRefundResult, error) {
 	if f.refund == nil {
 		return neox.PGRefundResult{}, errors.New("fake: Refund not set")
 	}
+	f.sawLang("refund", lang)
 	return f.refund(ctx, r)
 }
 
@@ -121,14 +113,14 @@ type fakeGC struct {
 	refund   func(ctx context.Context, r neox.GCRefundRequest) (neox.GCRefundResult, error)
 }
 
-func (f *fakeGC) GetCollectionOrder(ctx context.Context, id, subMerchantID string) (neox.CollectionOrder, error) {
+func (f *fakeGC) GetCollectionOrder(ctx context.Context, _, id, subMerchantID string) (neox.CollectionOrder, error) {
 	if f.getOrder == nil {
 		return neox.CollectionOrder{}, errors.New("fake: GetCollectionOrder not set")
 	}
 	return f.getOrder(ctx, id, subMerchantID)
 }
 
-func (f *fakeGC) Refund(ctx context.Context, r neox.GCRefundRequest) (neox.GCRefundResult, error) {
+func (f *fakeGC) Refund(ctx context.Context, _ string, r neox.GCRefundRequest) (neox.GCRefundResult, error) {
 	if f.refund == nil {
 		return neox.GCRefundResult{}, errors.New("fake: Refund not set")
 	}
@@ -141,21 +133,21 @@ type fakeCOL struct {
 	getRefund func(ctx context.Context, id string) (neox.COLRefund, error)
 }
 
-func (f *fakeCOL) GetCollectionTransaction(ctx context.Context, id string) (neox.CollectionTransaction, error) {
+func (f *fakeCOL) GetCollectionTransaction(ctx context.Context, _, id string) (neox.CollectionTransaction, error) {
 	if f.getTxn == nil {
 		return neox.CollectionTransaction{}, errors.New("fake: GetCollectionTransaction not set")
 	}
 	return f.getTxn(ctx, id)
 }
 
-func (f *fakeCOL) Refund(ctx context.Context, r neox.COLRefundRequest) (neox.COLRefund, error) {
+func (f *fakeCOL) Refund(ctx context.Context, _ string, r neox.COLRefundRequest) (neox.COLRefund, error) {
 	if f.refund == nil {
 		return neox.COLRefund{}, errors.New("fake: Refund not set")
 	}
 	return f.refund(ctx, r)
 }
 
-func (f *fakeCOL) GetRefund(ctx context.Context, id string) (neox.COLRefund, error) {
+func (f *fakeCOL) GetRefund(ctx context.Context, _, id string) (neox.COLRefund, error) {
 	if f.getRefund == nil {
 		return neox.COLRefund{}, errors.New("fake: GetRefund not set")
 	}

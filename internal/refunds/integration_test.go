@@ -116,7 +116,7 @@ func TestAgainstSandbox(t *testing.T) {
 	runWorker(t, s)
 
 	ctx := context.Background()
-	l, err := s.Lookup(ctx, APIPG, "TXN-IT")
+	l, err := s.Lookup(ctx, "en", APIPG, "TXN-IT")
 	if err != nil || len(l.Payments) != 1 || l.Payments[0].Refundable != 1_000_000 {
 		t.Fatalf("lookup = %+v, %v", l, err)
 	}

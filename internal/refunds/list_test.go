@@ -6,12 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/neox-refund-desk/refunddesk/internal/clock"
+
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
 )
 
 func TestListKeysetPagination(t *testing.T) {
-	clk := newClock()
-	clk.step = time.Minute
+	clk := clock.NewStepping(time.Date(2025, 6, 1, 3, 0, 0, 0, time.UTC), time.Minute)
 	db := openDB(t)
 	s := newService(t, db, Gateways{COL: &fakeCOL{getTxn: paidCOL(100_000_000, 0)}}, Options{Now: clk.Now})
 	ctx := context.Background()
@@ -102,7 +103,7 @@ func TestLookup(t *testing.T) {
 	ctx := context.Background()
 	mustCreate(t, s, staff, NewRequest{API: APIPG, TransactionRef: "TXN1", PaymentID: "P1", Amount: 300_000, ReasonCode: "X"})
 
-	l, err := s.Lookup(ctx, APIPG, " TXN1 ")
+	l, err := s.Lookup(ctx, "en", APIPG, " TXN1 ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,16 +117,16 @@ func TestLookup(t *testing.T) {
 	if p2.Paid || p2.Refundable != 0 {
 		t.Errorf("P2 = %+v", p2)
 	}
-	if _, err := s.Lookup(ctx, APIPG, "NOPE"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Lookup(ctx, "en", APIPG, "NOPE"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown PG txn: %v", err)
 	}
-	if _, err := s.Lookup(ctx, APIGC, "CO2"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Lookup(ctx, "en", APIGC, "CO2"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown GC order: %v", err)
 	}
-	if _, err := s.Lookup(ctx, APICOL, "CT1"); !errors.Is(err, ErrNotConfigured) {
+	if _, err := s.Lookup(ctx, "en", APICOL, "CT1"); !errors.Is(err, ErrNotConfigured) {
 		t.Errorf("unconfigured COL: %v", err)
 	}
-	o, err := s.Lookup(ctx, APIGC, "CO1")
+	o, err := s.Lookup(ctx, "en", APIGC, "CO1")
 	if err != nil || o.Order == nil || !o.Order.Refundable || o.Order.Amount != 150000 {
 		t.Fatalf("GC lookup = %+v, %v", o, err)
 	}

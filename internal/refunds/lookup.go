@@ -98,17 +98,18 @@ type LookupRef struct {
 	FetchedAt time.Time
 }
 
-// Lookup queries NeoX live for a transaction and caches the answer.
+// Lookup queries NeoX live for a transaction and caches the answer; NeoX
+// answers in lang (the asking user's language, see neox.Lang).
 // Errors: ErrNotConfigured, ErrNotFound (NeoX does not know the id), or the
 // NeoX error wrapped (its message is fit to show).
-func (s *Service) Lookup(ctx context.Context, api API, ref string) (Lookup, error) {
-	return s.LookupSubMerchant(ctx, api, ref, "")
+func (s *Service) Lookup(ctx context.Context, lang string, api API, ref string) (Lookup, error) {
+	return s.LookupSubMerchant(ctx, lang, api, ref, "")
 }
 
 // LookupSubMerchant is Lookup on behalf of a GC sub-merchant: a non-empty
 // subMerchantID is sent as NeoX's subMerchantId (GC finds a sub-merchant's
 // order only with it). PG and COL ignore it.
-func (s *Service) LookupSubMerchant(ctx context.Context, api API, ref, subMerchantID string) (Lookup, error) {
+func (s *Service) LookupSubMerchant(ctx context.Context, lang string, api API, ref, subMerchantID string) (Lookup, error) {
 	ref, subMerchantID = strings.TrimSpace(ref), strings.TrimSpace(subMerchantID)
 	p, known := s.products.Get(string(api))
 	if !known || ref == "" {
@@ -125,18 +126,18 @@ func (s *Service) LookupSubMerchant(ctx context.Context, api API, ref, subMercha
 	var err error
 	switch api {
 	case APIPG:
-		pays, err = s.queryPT(ctx, ref)
+		pays, err = s.queryPT(ctx, lang, ref)
 		if err == nil && len(pays) == 0 {
 			return Lookup{}, ErrNotFound
 		}
 	case APIGC:
-		order, err = s.gw.GC.GetCollectionOrder(ctx, ref, subMerchantID)
+		order, err = s.gw.GC.GetCollectionOrder(ctx, lang, ref, subMerchantID)
 	case APICOL:
-		txn, err = s.gw.COL.GetCollectionTransaction(ctx, ref)
+		txn, err = s.gw.COL.GetCollectionTransaction(ctx, lang, ref)
 	default:
 		// A product with no view of its own: its target and rule.
 		var calls []product.Call
-		generic, calls, err = p.Target(ctx, product.Request{TransactionRef: ref, SubMerchantID: subMerchantID})
+		generic, calls, err = p.Target(ctx, product.Request{TransactionRef: ref, SubMerchantID: subMerchantID, Lang: lang})
 		var inv *product.Invalid
 		if errors.As(err, &inv) {
 			return Lookup{}, ErrNotFound
@@ -238,15 +239,15 @@ func (t target) currency() string { return t.t.Currency() }
 // amounts NeoX reports: paid and refunded so far.
 func (t target) amounts() (paid, refunded int64) { return t.t.Amounts() }
 
-// fetchTarget asks the product for NeoX's live numbers; subMerchantID goes
-// with GC order lookups. Unknown ids become a *ValidationError on the
+// fetchTarget asks the product for NeoX's live numbers, NeoX answering in
+// lang; subMerchantID goes with GC order lookups. Unknown ids become a *ValidationError on the
 // reference (or payment) field.
-func (s *Service) fetchTarget(ctx context.Context, api API, ref, paymentID, subMerchantID string) (target, error) {
+func (s *Service) fetchTarget(ctx context.Context, lang string, api API, ref, paymentID, subMerchantID string) (target, error) {
 	p, ok := s.products.Get(string(api))
 	if !ok || !p.Configured() {
 		return target{}, ErrNotConfigured
 	}
-	t, calls, err := p.Target(ctx, product.Request{TransactionRef: ref, PaymentID: paymentID, SubMerchantID: subMerchantID})
+	t, calls, err := p.Target(ctx, product.Request{TransactionRef: ref, PaymentID: paymentID, SubMerchantID: subMerchantID, Lang: lang})
 	for _, c := range calls {
 		// The request path's answers also tell whether NeoX accepts the
 		// desk's signature.

@@ -23,7 +23,7 @@ func TestCreateFromLookup(t *testing.T) {
 	}}
 	s := newService(t, db, Gateways{PG: pg}, Options{})
 	ctx := context.Background()
-	l, err := s.Lookup(ctx, APIPG, "TXN1")
+	l, err := s.Lookup(ctx, "en", APIPG, "TXN1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -153,14 +153,14 @@ func TestFourthProductRunsTheWholeFlow(t *testing.T) {
 	if got := s.Configured(); len(got) != 1 || got[0] != fakeName {
 		t.Fatalf("configured = %v, want only the fake", got)
 	}
-	l, err := s.Lookup(ctx, fakeName, "V-1")
+	l, err := s.Lookup(ctx, "en", fakeName, "V-1")
 	if err != nil {
 		t.Fatalf("lookup: %v", err)
 	}
 	if l.Target == nil || l.Target.Refundable != 10_000 || !l.Target.Paid {
 		t.Fatalf("lookup target = %+v", l.Target)
 	}
-	if _, err := s.Lookup(ctx, fakeName, "V-2"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Lookup(ctx, "en", fakeName, "V-2"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown voucher: err = %v, want ErrNotFound", err)
 	}
 
@@ -178,7 +178,7 @@ func TestFourthProductRunsTheWholeFlow(t *testing.T) {
 	if r.API != fakeName || r.Currency != "VND" || r.Approval != ApprovalPending {
 		t.Fatalf("created %+v", r)
 	}
-	if l, _ := s.Lookup(ctx, fakeName, "V-1"); l.Target.Reserved != 4_000 || l.Target.Refundable != 6_000 {
+	if l, _ := s.Lookup(ctx, "en", fakeName, "V-1"); l.Target.Reserved != 4_000 || l.Target.Refundable != 6_000 {
 		t.Errorf("after the request, target = %+v", l.Target)
 	}
 	if _, err := s.Approve(ctx, manager, r.ID, "ok"); err != nil {
@@ -264,7 +264,7 @@ func TestUnregisteredProductIsAnError(t *testing.T) {
 	if err == nil || done || ob.to != "" || len(calls) != 1 || calls[0].outcome != "unknown" {
 		t.Errorf("talk = %+v, %v, %+v, %v; want an unknown outcome with an error", ob, done, calls, err)
 	}
-	if _, err := s.Lookup(context.Background(), "GONE", "x"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Lookup(context.Background(), "en", "GONE", "x"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("lookup of an unregistered product: %v", err)
 	}
 	_, err = s.Create(context.Background(), staff, NewRequest{API: "GONE", TransactionRef: "x", Amount: 1, ReasonCode: "DUPLICATE"})

@@ -67,7 +67,7 @@ func productRefund(r Refund) product.Refund {
 		SubMerchantID: r.SubMerchantID, BankSwift: r.BankSwift, BankAccountNumber: r.BankAccountNumber,
 		BankAccountName: r.BankAccountName, BankBranch: r.BankBranch, NeoXRefundID: r.NeoXRefundID,
 		NeoXApproval: r.NeoXApprovalStatus, Attempts: r.Attempts,
-		RefundedBase: r.refundedBase, BaseAt: r.baseAt}
+		RefundedBase: r.refundedBase, BaseAt: r.baseAt, Lang: r.Lang}
 }
 
 // observe turns a product's outcome into the workflow's observation.

@@ -6,7 +6,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/neox-refund-desk/refunddesk/internal/neox"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -19,7 +18,6 @@ func (s *Service) poll(ctx context.Context, id string) error {
 	if r.Submission != SubProcessing || r.NextAttemptAt.After(s.now()) {
 		return nil
 	}
-	ctx = neox.WithLanguage(ctx, r.Lang)
 	ob, c := s.askProduct(ctx, r)
 	s.health.record(r.API, s.now(), c)
 	dbCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

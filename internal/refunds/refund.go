@@ -56,6 +56,10 @@ type Actor struct {
 	ID   int64
 	Name string
 	Role policy.Role
+	// Lang is the language of the actor's session: NeoX calls made while
+	// they wait (an approval re-asks NeoX for live numbers) ask NeoX to
+	// answer in it (see neox.Lang).
+	Lang string
 }
 
 // In-house approval states.
@@ -161,7 +165,7 @@ type Refund struct {
 	UpdatedAt          time.Time
 	FinalAt            time.Time
 	// Lang is the language of the maker's session when they asked
-	// (neox.Language of the request): the worker's NeoX calls send it as
+	// (NewRequest.Lang): the worker's NeoX calls pass it to the product as
 	// Accept-Language, so NeoX's messages come back in the maker's language.
 	Lang string
 

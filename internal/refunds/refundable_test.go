@@ -145,7 +145,7 @@ func TestLookupShowsTheRule(t *testing.T) {
 	s := newService(t, openDB(t), Gateways{GC: gc, COL: col}, Options{Now: newClock().Now})
 	ctx := context.Background()
 
-	l, err := s.Lookup(ctx, APIGC, "CO1")
+	l, err := s.Lookup(ctx, "en", APIGC, "CO1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestLookupShowsTheRule(t *testing.T) {
 		t.Errorf("GC MATCHED view = %+v", o)
 	}
 	gcStatus = "SUCCESS"
-	if l, _ = s.Lookup(ctx, APIGC, "CO1"); !l.Order.Refundable || !l.Order.Reason.IsZero() {
+	if l, _ = s.Lookup(ctx, "en", APIGC, "CO1"); !l.Order.Refundable || !l.Order.Reason.IsZero() {
 		t.Errorf("GC SUCCESS view = %+v", l.Order)
 	}
 	r := mustCreate(t, s, staff, NewRequest{API: APIGC, TransactionRef: "CO1", ReasonCode: "X", FeeChargeWay: "OUR"})
@@ -163,7 +163,7 @@ func TestLookupShowsTheRule(t *testing.T) {
 		t.Errorf("GC refund recorded %d %s, want the order amount 8990 EUR (not payAmount)", r.Amount, r.Currency)
 	}
 
-	l, err = s.Lookup(ctx, APICOL, "CT9")
+	l, err = s.Lookup(ctx, "en", APICOL, "CT9")
 	if err != nil {
 		t.Fatal(err)
 	}

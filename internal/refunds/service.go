@@ -239,7 +239,7 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 	req.SubMerchantID = strings.TrimSpace(req.SubMerchantID)
 	t, err := req.Lookup.target(req)
 	if errors.Is(err, errNoAnswer) {
-		t, err = s.fetchTarget(ctx, req.API, req.TransactionRef, req.PaymentID, req.SubMerchantID)
+		t, err = s.fetchTarget(ctx, req.Lang, req.API, req.TransactionRef, req.PaymentID, req.SubMerchantID)
 	}
 	if err != nil {
 		return Refund{}, err

@@ -76,7 +76,7 @@ func TestSigningFaultFromLookups(t *testing.T) {
 	}}
 	s := newService(t, openDB(t), Gateways{PG: pg}, Options{Now: newClock().Now})
 	ctx := context.Background()
-	_, err := s.Lookup(ctx, APIPG, "TXN1")
+	_, err := s.Lookup(ctx, "en", APIPG, "TXN1")
 	if rej, isRej := neox.IsRejected(err); !isRej || rej.Code != "98" || errors.Is(err, ErrNotFound) {
 		t.Fatalf("lookup err = %v, want the 98 refusal", err)
 	}
@@ -87,7 +87,7 @@ func TestSigningFaultFromLookups(t *testing.T) {
 		t.Fatal("request created while NeoX refuses the signature")
 	}
 	broken.Store(false)
-	if _, err := s.Lookup(ctx, APIPG, "TXN1"); err != nil {
+	if _, err := s.Lookup(ctx, "en", APIPG, "TXN1"); err != nil {
 		t.Fatal(err)
 	}
 	if f, raised := s.SigningFault(); raised {
@@ -121,7 +121,7 @@ func TestSigningFaultFromTheWorker(t *testing.T) {
 	if n := sends.Load(); n != 1 {
 		t.Errorf("%d sends after a 98", n)
 	}
-	if _, err := s.Lookup(context.Background(), APIPG, "TXN1"); err != nil {
+	if _, err := s.Lookup(context.Background(), "en", APIPG, "TXN1"); err != nil {
 		t.Fatal(err)
 	}
 	if _, raised := s.SigningFault(); raised {
@@ -161,10 +161,10 @@ func TestGCSubMerchantReachesNeoX(t *testing.T) {
 	opts.PollInterval = time.Millisecond
 	s := newService(t, db, Gateways{GC: gc}, opts)
 	ctx := context.Background()
-	if _, err := s.LookupSubMerchant(ctx, APIGC, "CO7", ""); !errors.Is(err, ErrNotFound) {
+	if _, err := s.LookupSubMerchant(ctx, "en", APIGC, "CO7", ""); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("lookup without the sub-merchant: %v", err)
 	}
-	l, err := s.LookupSubMerchant(ctx, APIGC, "CO7", " SUB-MERCH-00091 ")
+	l, err := s.LookupSubMerchant(ctx, "en", APIGC, "CO7", " SUB-MERCH-00091 ")
 	if err != nil || l.Order == nil || !l.Order.Refundable || l.Order.SubMerchantID != "SUB-MERCH-00091" {
 		t.Fatalf("lookup = %+v, %v", l.Order, err)
 	}

@@ -251,8 +251,8 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 		return err
 	}
 
-	// 2. Talk to NeoX, outside any transaction, in the maker's language.
-	callCtx = neox.WithLanguage(callCtx, r.Lang)
+	// 2. Talk to NeoX, outside any transaction, in the maker's language
+	// (r.Lang, which the product passes on).
 	ob, done, calls, callErr := s.talk(callCtx, prev, r)
 	for _, c := range calls {
 		s.health.record(r.API, s.now(), c)

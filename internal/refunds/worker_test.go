@@ -503,19 +503,17 @@ func TestWorkerSpeaksTheMakersLanguage(t *testing.T) {
 			db := openDB(t)
 			var mu sync.Mutex
 			seen := map[string][]string{}
-			note := func(ctx context.Context, op string) {
-				mu.Lock()
-				seen[op] = append(seen[op], neox.Language(ctx))
-				mu.Unlock()
-			}
 			pg := &fakePG{
 				queryPT: func(ctx context.Context, txn string) ([]neox.Payment, error) {
-					note(ctx, "query_pt")
 					return []neox.Payment{{ID: "P1", Status: "SUCCESS", Method: "CC", Amount: 1_000_000}}, nil
 				},
 				refund: func(ctx context.Context, r neox.PGRefundRequest) (neox.PGRefundResult, error) {
-					note(ctx, "refund")
 					return neox.PGRefundResult{TransID: "T1"}, nil
+				},
+				lang: func(op, lang string) {
+					mu.Lock()
+					seen[op] = append(seen[op], lang)
+					mu.Unlock()
 				}}
 			opts := fastOpts()
 			opts.PollInterval = 5 * time.Millisecond
@@ -532,8 +530,11 @@ func TestWorkerSpeaksTheMakersLanguage(t *testing.T) {
 			mu.Lock()
 			seen = map[string][]string{} // forget the maker's own lookup
 			mu.Unlock()
-			// The manager's session is in the other language: it does not matter.
-			if _, err := s.Approve(neox.WithLanguage(context.Background(), "xx"), manager, r.ID, ""); err != nil {
+			// The manager's session is in another language: it does not matter
+			// to the worker.
+			approver := manager
+			approver.Lang = "xx"
+			if _, err := s.Approve(context.Background(), approver, r.ID, ""); err != nil {
 				t.Fatal(err)
 			}
 			waitSubmission(t, s, r.ID, SubProcessing)
@@ -543,8 +544,11 @@ func TestWorkerSpeaksTheMakersLanguage(t *testing.T) {
 			if len(seen["refund"]) != 1 || seen["refund"][0] != lang {
 				t.Errorf("refund sent with %q, want [%s]", seen["refund"], lang)
 			}
-			// The first QUERY_PT is the approval's own check (manager's ctx,
-			// "xx" falls back to vi); the ones after it are the worker's.
+			// The first QUERY_PT is the approval's own check, in the
+			// manager's language; the ones after it are the worker's.
+			if seen["query_pt"][0] != "xx" {
+				t.Errorf("the approval's query_pt sent %q, want the approver's %q", seen["query_pt"][0], "xx")
+			}
 			for i, l := range seen["query_pt"][1:] {
 				if l != lang {
 					t.Errorf("worker query_pt #%d sent %q, want %q", i+1, l, lang)

@@ -19,16 +19,16 @@ func TestWebhooksSignedAndRetried(t *testing.T) {
 	s.SetWebhookURLs(pgHook.srv.URL, gcHook.srv.URL, colHook.srv.URL)
 	c := clientsFor(s)
 	ctx := context.Background()
-	if _, err := c.pg.Refund(ctx, neox.PGRefundRequest{RequestID: "pg-ok", PaymentID: "1440002", Amount: 500_000}); err != nil {
+	if _, err := c.pg.Refund(ctx, "vi", neox.PGRefundRequest{RequestID: "pg-ok", PaymentID: "1440002", Amount: 500_000}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.pg.Refund(ctx, neox.PGRefundRequest{RequestID: "pg-fail", PaymentID: "1440004", Amount: 200_000, Receiver: qrReceiver}); err != nil {
+	if _, err := c.pg.Refund(ctx, "vi", neox.PGRefundRequest{RequestID: "pg-fail", PaymentID: "1440004", Amount: 200_000, Receiver: qrReceiver}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.gc.Refund(ctx, neox.GCRefundRequest{RequestID: "gc-fail", CollectionOrderID: "CO-20240503-000200002", FeeChargeWay: "OUR"}); err != nil {
+	if _, err := c.gc.Refund(ctx, "vi", neox.GCRefundRequest{RequestID: "gc-fail", CollectionOrderID: "CO-20240503-000200002", FeeChargeWay: "OUR"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.col.Refund(ctx, neox.COLRefundRequest{RequestID: "col-ok", CollectionTransID: "FT24323L4AAA", Amount: 150_000}); err != nil {
+	if _, err := c.col.Refund(ctx, "vi", neox.COLRefundRequest{RequestID: "col-ok", CollectionTransID: "FT24323L4AAA", Amount: 150_000}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -97,7 +97,7 @@ func TestAsyncProgressionReachesFinalStates(t *testing.T) {
 		{"col-failed", "FT24326DNG003", "APPROVED", "FAILED", "Beneficiary account is closed (bank code 1114)"},
 	}
 	for _, tc := range cols {
-		r, err := c.col.Refund(ctx, neox.COLRefundRequest{RequestID: tc.id, CollectionTransID: tc.txn, Amount: 100_000})
+		r, err := c.col.Refund(ctx, "vi", neox.COLRefundRequest{RequestID: tc.id, CollectionTransID: tc.txn, Amount: 100_000})
 		if err != nil || r.ApprovalStatus != "PENDING" {
 			t.Fatalf("%s: %+v %v", tc.id, r, err)
 		}
@@ -106,7 +106,7 @@ func TestAsyncProgressionReachesFinalStates(t *testing.T) {
 		var got neox.COLRefund
 		eventually(t, tc.id+" final", func() bool {
 			var err error
-			got, err = c.col.GetRefund(ctx, tc.id)
+			got, err = c.col.GetRefund(ctx, "vi", tc.id)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -119,16 +119,16 @@ func TestAsyncProgressionReachesFinalStates(t *testing.T) {
 			t.Fatalf("%s: approved without refundTransId", tc.id)
 		}
 	}
-	tx, err := c.col.GetCollectionTransaction(ctx, "FT24323L4AAA")
+	tx, err := c.col.GetCollectionTransaction(ctx, "vi", "FT24323L4AAA")
 	if err != nil || tx.RefundedAmount != 100_000 {
 		t.Fatalf("after success: %+v %v", tx, err)
 	}
-	tx, err = c.col.GetCollectionTransaction(ctx, "FT24326DNG003")
+	tx, err = c.col.GetCollectionTransaction(ctx, "vi", "FT24326DNG003")
 	if err != nil || tx.RefundedAmount != 0 {
 		t.Fatalf("after failure: %+v %v", tx, err)
 	}
 	// The rejected and failed amounts are refundable again.
-	if _, err := c.col.Refund(ctx, neox.COLRefundRequest{RequestID: "col-again", CollectionTransID: "FT24326DNG003", Amount: 3_200_000}); err != nil {
+	if _, err := c.col.Refund(ctx, "vi", neox.COLRefundRequest{RequestID: "col-again", CollectionTransID: "FT24326DNG003", Amount: 3_200_000}); err != nil {
 		t.Fatalf("refund after failure: %v", err)
 	}
 
@@ -136,16 +136,16 @@ func TestAsyncProgressionReachesFinalStates(t *testing.T) {
 		{"gc-ok", "CO-20240504-000200003", "REFUND_SUCCESS"},
 		{"gc-fail", "CO-20240503-000200002", "SUCCESS"},
 	} {
-		r, err := c.gc.Refund(ctx, neox.GCRefundRequest{RequestID: tc.req, CollectionOrderID: tc.order, FeeChargeWay: "OUR"})
+		r, err := c.gc.Refund(ctx, "vi", neox.GCRefundRequest{RequestID: tc.req, CollectionOrderID: tc.order, FeeChargeWay: "OUR"})
 		if err != nil || r.Status != "PROCESSING" || r.RefundRequestID == "" {
 			t.Fatalf("%s: %+v %v", tc.req, r, err)
 		}
-		o, err := c.gc.GetCollectionOrder(ctx, tc.order, "")
+		o, err := c.gc.GetCollectionOrder(ctx, "vi", tc.order, "")
 		if err != nil || o.Status != "REFUND_PROCESS" {
 			t.Fatalf("%s right after: %+v %v", tc.req, o, err)
 		}
 		eventually(t, tc.req+" final", func() bool {
-			o, err := c.gc.GetCollectionOrder(ctx, tc.order, "")
+			o, err := c.gc.GetCollectionOrder(ctx, "vi", tc.order, "")
 			return err == nil && o.Status == tc.final
 		})
 		if r, _ := refundByID(s, tc.req); r.Status != map[string]string{"SUCCESS": "FAILED", "REFUND_SUCCESS": "SUCCESS"}[tc.final] {
@@ -153,11 +153,11 @@ func TestAsyncProgressionReachesFinalStates(t *testing.T) {
 		}
 	}
 
-	if _, err := c.pg.Refund(ctx, neox.PGRefundRequest{RequestID: "pg-ok", PaymentID: "1440001", Amount: 50_000}); err != nil {
+	if _, err := c.pg.Refund(ctx, "vi", neox.PGRefundRequest{RequestID: "pg-ok", PaymentID: "1440001", Amount: 50_000}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "PG refund settled", func() bool {
-		pays, err := c.pg.QueryPT(ctx, "240901101500HCMCAF")
+		pays, err := c.pg.QueryPT(ctx, "vi", "240901101500HCMCAF")
 		return err == nil && pays[0].RefundedAmount == 50_000
 	})
 }

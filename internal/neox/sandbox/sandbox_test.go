@@ -19,13 +19,13 @@ var qrReceiver = &neox.Receiver{AccountName: "NGUYEN VAN A", AccountNumber: "123
 func create(ctx context.Context, c clients, api, requestID string) (string, error) {
 	switch api {
 	case "PG":
-		r, err := c.pg.Refund(ctx, neox.PGRefundRequest{RequestID: requestID, PaymentID: "1440001", Amount: 100_000})
+		r, err := c.pg.Refund(ctx, "vi", neox.PGRefundRequest{RequestID: requestID, PaymentID: "1440001", Amount: 100_000})
 		return fmt.Sprintf("%+v", r), err
 	case "GC":
-		r, err := c.gc.Refund(ctx, neox.GCRefundRequest{RequestID: requestID, CollectionOrderID: "CO-20240502-000200001", FeeChargeWay: "BEN"})
+		r, err := c.gc.Refund(ctx, "vi", neox.GCRefundRequest{RequestID: requestID, CollectionOrderID: "CO-20240502-000200001", FeeChargeWay: "BEN"})
 		return fmt.Sprintf("%+v", r), err
 	default:
-		r, err := c.col.Refund(ctx, neox.COLRefundRequest{RequestID: requestID, CollectionTransID: "FT24324HCM001", Amount: 300_000})
+		r, err := c.col.Refund(ctx, "vi", neox.COLRefundRequest{RequestID: requestID, CollectionTransID: "FT24324HCM001", Amount: 300_000})
 		return fmt.Sprintf("%+v", r), err
 	}
 }
@@ -61,10 +61,10 @@ func TestDuplicateIDWithOtherPayloadIsNotARejection(t *testing.T) {
 	s := start(t, testConfig())
 	c := clientsFor(s)
 	ctx := context.Background()
-	if _, err := c.col.Refund(ctx, neox.COLRefundRequest{RequestID: "dup", CollectionTransID: "FT24324HCM001", Amount: 1000}); err != nil {
+	if _, err := c.col.Refund(ctx, "vi", neox.COLRefundRequest{RequestID: "dup", CollectionTransID: "FT24324HCM001", Amount: 1000}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := c.col.Refund(ctx, neox.COLRefundRequest{RequestID: "dup", CollectionTransID: "FT24324HCM001", Amount: 2000})
+	_, err := c.col.Refund(ctx, "vi", neox.COLRefundRequest{RequestID: "dup", CollectionTransID: "FT24324HCM001", Amount: 2000})
 	if !neox.IsUnknown(err) {
 		t.Fatalf("err = %v, want unknown (DUPLICATE_REQUEST_ID)", err)
 	}
@@ -84,7 +84,7 @@ func TestRefundRulesEnforced(t *testing.T) {
 	c := clientsFor(s)
 	ctx := context.Background()
 	pgRefund := func(id, payment string, amount int64, rc *neox.Receiver) error {
-		_, err := c.pg.Refund(ctx, neox.PGRefundRequest{RequestID: id, PaymentID: payment, Amount: amount, Receiver: rc})
+		_, err := c.pg.Refund(ctx, "vi", neox.PGRefundRequest{RequestID: id, PaymentID: payment, Amount: amount, Receiver: rc})
 		return err
 	}
 	// PG: 350.000 paid; 200.000 in flight leaves 150.000.
@@ -104,16 +104,16 @@ func TestRefundRulesEnforced(t *testing.T) {
 		{"PG failed payment", pgRefund("pg-7", "1440005", 10_000, nil), "1 Payment is not refundable (status FAILED)"},
 		{"PG unknown payment", pgRefund("pg-8", "999", 10_000, nil), "1 Payment not found"},
 	}
-	_, err := c.col.Refund(ctx, neox.COLRefundRequest{RequestID: "col-1", CollectionTransID: "FT24324HCM001", Amount: 1_500_000})
+	_, err := c.col.Refund(ctx, "vi", neox.COLRefundRequest{RequestID: "col-1", CollectionTransID: "FT24324HCM001", Amount: 1_500_000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	colRefund := func(id, txn string, amount int64) error {
-		_, err := c.col.Refund(ctx, neox.COLRefundRequest{RequestID: id, CollectionTransID: txn, Amount: amount})
+		_, err := c.col.Refund(ctx, "vi", neox.COLRefundRequest{RequestID: id, CollectionTransID: txn, Amount: amount})
 		return err
 	}
 	gcRefund := func(id, order string) error {
-		_, err := c.gc.Refund(ctx, neox.GCRefundRequest{RequestID: id, CollectionOrderID: order, FeeChargeWay: "OUR"})
+		_, err := c.gc.Refund(ctx, "vi", neox.GCRefundRequest{RequestID: id, CollectionOrderID: order, FeeChargeWay: "OUR"})
 		return err
 	}
 	if err := gcRefund("gc-1", "CO-20240501-000123456"); err != nil {
@@ -150,16 +150,16 @@ func TestAuthAndSignatureChecked(t *testing.T) {
 	s := start(t, testConfig())
 	ctx := context.Background()
 	badPG := neox.NewPG(neox.PGConfig{BaseURL: s.URL(), MerchantCode: testMerchant, SecretKey: "wrong"}, nil)
-	_, err := badPG.QueryPT(ctx, "240830080146NDTISR")
+	_, err := badPG.QueryPT(ctx, "vi", "240830080146NDTISR")
 	if got := rejectedCode(t, err); got != "98 Invalid signature" {
 		t.Fatalf("bad PG key: %q", got)
 	}
 	otherMerchant := neox.NewPG(neox.PGConfig{BaseURL: s.URL(), MerchantCode: "OTHER", SecretKey: testPGKey}, nil)
-	if _, err := otherMerchant.QueryPT(ctx, "240830080146NDTISR"); rejectedCode(t, err) != "30 Integration not approved" {
+	if _, err := otherMerchant.QueryPT(ctx, "vi", "240830080146NDTISR"); rejectedCode(t, err) != "30 Integration not approved" {
 		t.Fatalf("other merchant: %v", err)
 	}
 	badGC := neox.NewGC(neox.OpenAPIConfig{BaseURL: s.URL(), ClientID: "gc-client", ClientSecret: "nope"}, nil)
-	if _, err := badGC.GetCollectionOrder(ctx, "CO-20240501-000123456", ""); !neox.IsUnknown(err) {
+	if _, err := badGC.GetCollectionOrder(ctx, "vi", "CO-20240501-000123456", ""); !neox.IsUnknown(err) {
 		t.Fatalf("bad credentials: %v", err)
 	}
 	req, _ := http.NewRequest(http.MethodGet, s.URL()+"/v2/col/transactions/FT24323L4AAA", nil)
@@ -253,7 +253,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		}
 	}
 	done := make(chan error, 1)
-	go func() { _, err := c.col.GetRefund(ctx, "leak-COL"); done <- err }() // stuck in latency
+	go func() { _, err := c.col.GetRefund(ctx, "vi", "leak-COL"); done <- err }() // stuck in latency
 	eventually(t, "a webhook attempt", func() bool { n, _ := hook.snapshot(); return n > 0 })
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()

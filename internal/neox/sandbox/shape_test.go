@@ -158,10 +158,10 @@ func TestGCOrderOfSubMerchant(t *testing.T) {
 	s := start(t, testConfig())
 	c := clientsFor(s)
 	ctx := t.Context()
-	if _, err := c.gc.GetCollectionOrder(ctx, "CO-20240508-000200007", ""); err == nil {
+	if _, err := c.gc.GetCollectionOrder(ctx, "vi", "CO-20240508-000200007", ""); err == nil {
 		t.Fatal("sub-merchant order found without subMerchantId")
 	}
-	o, err := c.gc.GetCollectionOrder(ctx, "CO-20240508-000200007", "SUB-MERCH-00091")
+	o, err := c.gc.GetCollectionOrder(ctx, "vi", "CO-20240508-000200007", "SUB-MERCH-00091")
 	if err != nil || o.ID != "CO-20240508-000200007" || o.Status != "SUCCESS" {
 		t.Fatalf("with subMerchantId: %+v %v", o, err)
 	}

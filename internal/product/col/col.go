@@ -15,9 +15,9 @@ const Name = "COL"
 
 // Gateway is what the product needs of the COL client (*neox.COL).
 type Gateway interface {
-	GetCollectionTransaction(ctx context.Context, id string) (neox.CollectionTransaction, error)
-	Refund(ctx context.Context, r neox.COLRefundRequest) (neox.COLRefund, error)
-	GetRefund(ctx context.Context, requestID string) (neox.COLRefund, error)
+	GetCollectionTransaction(ctx context.Context, lang, id string) (neox.CollectionTransaction, error)
+	Refund(ctx context.Context, lang string, r neox.COLRefundRequest) (neox.COLRefund, error)
+	GetRefund(ctx context.Context, lang, requestID string) (neox.COLRefund, error)
 }
 
 // Product is COL over a Gateway; a nil gateway means not configured.
@@ -45,7 +45,7 @@ func (p *Product) Gateway() Gateway              { return p.gw }
 // Send makes the refund call.
 func (p *Product) Send(ctx context.Context, _ product.Desk, r product.Refund) (product.Outcome, []product.Call) {
 	t0 := time.Now()
-	res, err := p.gw.Refund(ctx, neox.COLRefundRequest{RequestID: r.ID, CollectionTransID: r.TransactionRef,
+	res, err := p.gw.Refund(ctx, r.Lang, neox.COLRefundRequest{RequestID: r.ID, CollectionTransID: r.TransactionRef,
 		Amount: r.Amount, BankSwiftCode: r.BankSwift, BankAccountNumber: r.BankAccountNumber,
 		BankAccountName: r.BankAccountName, BankBranch: r.BankBranch})
 	return RefundOutcome(res), []product.Call{product.Timed("refund", t0, err, res.NeoResponseID)}
@@ -55,7 +55,7 @@ func (p *Product) Send(ctx context.Context, _ product.Desk, r product.Refund) (p
 // means resend the same id.
 func (p *Product) Reconcile(ctx context.Context, _ product.Desk, r product.Refund) (product.Outcome, bool, []product.Call) {
 	t0 := time.Now()
-	got, err := p.gw.GetRefund(ctx, r.ID)
+	got, err := p.gw.GetRefund(ctx, r.Lang, r.ID)
 	c := product.Timed("get_refund", t0, err, got.NeoResponseID)
 	if err != nil {
 		return product.Outcome{}, false, []product.Call{c}
@@ -66,7 +66,7 @@ func (p *Product) Reconcile(ctx context.Context, _ product.Desk, r product.Refun
 // Poll reads the refund by our request id.
 func (p *Product) Poll(ctx context.Context, _ product.Desk, r product.Refund) (product.Outcome, product.Call) {
 	t0 := time.Now()
-	got, err := p.gw.GetRefund(ctx, r.ID)
+	got, err := p.gw.GetRefund(ctx, r.Lang, r.ID)
 	c := product.Timed("get_refund", t0, err, got.NeoResponseID)
 	if err != nil {
 		return product.Outcome{}, c

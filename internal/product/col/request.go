@@ -25,7 +25,7 @@ func (p *Product) Validate(req product.Request) product.FieldErrors {
 // Target reads the collection transaction.
 func (p *Product) Target(ctx context.Context, req product.Request) (product.Target, []product.Call, error) {
 	t0 := time.Now()
-	c, err := p.gw.GetCollectionTransaction(ctx, req.TransactionRef)
+	c, err := p.gw.GetCollectionTransaction(ctx, req.Lang, req.TransactionRef)
 	calls := []product.Call{product.Timed("get_transaction", t0, err, "")}
 	if err != nil {
 		return nil, calls, err

@@ -16,8 +16,8 @@ const Name = "GC"
 // Gateway is what the product needs of the GC client (*neox.GC).
 type Gateway interface {
 	// GetCollectionOrder sends subMerchantID as subMerchantId when not empty.
-	GetCollectionOrder(ctx context.Context, id, subMerchantID string) (neox.CollectionOrder, error)
-	Refund(ctx context.Context, r neox.GCRefundRequest) (neox.GCRefundResult, error)
+	GetCollectionOrder(ctx context.Context, lang, id, subMerchantID string) (neox.CollectionOrder, error)
+	Refund(ctx context.Context, lang string, r neox.GCRefundRequest) (neox.GCRefundResult, error)
 }
 
 // Product is GC over a Gateway; a nil gateway means not configured.
@@ -47,7 +47,7 @@ func (p *Product) Gateway() Gateway              { return p.gw }
 // FAILED.
 func (p *Product) Send(ctx context.Context, _ product.Desk, r product.Refund) (product.Outcome, []product.Call) {
 	t0 := time.Now()
-	res, err := p.gw.Refund(ctx, neox.GCRefundRequest{RequestID: r.ID, CollectionOrderID: r.TransactionRef,
+	res, err := p.gw.Refund(ctx, r.Lang, neox.GCRefundRequest{RequestID: r.ID, CollectionOrderID: r.TransactionRef,
 		FeeChargeWay: r.FeeChargeWay, SubMerchantID: r.SubMerchantID})
 	out := product.Outcome{To: StatusState(res.Status), NeoXRefundID: res.RefundRequestID, Status: res.Status,
 		ResponseID: res.NeoResponseID}
@@ -57,7 +57,7 @@ func (p *Product) Send(ctx context.Context, _ product.Desk, r product.Refund) (p
 // Reconcile reads the collection order: a refund state there is adopted.
 func (p *Product) Reconcile(ctx context.Context, _ product.Desk, r product.Refund) (product.Outcome, bool, []product.Call) {
 	t0 := time.Now()
-	o, err := p.gw.GetCollectionOrder(ctx, r.TransactionRef, r.SubMerchantID)
+	o, err := p.gw.GetCollectionOrder(ctx, r.Lang, r.TransactionRef, r.SubMerchantID)
 	c := product.Timed("get_order", t0, err, "")
 	if err != nil {
 		return product.Outcome{}, false, []product.Call{c}
@@ -71,7 +71,7 @@ func (p *Product) Reconcile(ctx context.Context, _ product.Desk, r product.Refun
 // Poll reads the collection order; only a move out of PROCESSING counts.
 func (p *Product) Poll(ctx context.Context, _ product.Desk, r product.Refund) (product.Outcome, product.Call) {
 	t0 := time.Now()
-	o, err := p.gw.GetCollectionOrder(ctx, r.TransactionRef, r.SubMerchantID)
+	o, err := p.gw.GetCollectionOrder(ctx, r.Lang, r.TransactionRef, r.SubMerchantID)
 	c := product.Timed("get_order", t0, err, "")
 	if to, ok := OrderState(o.Status); err == nil && ok && to != product.Processing {
 		return product.Outcome{To: to, Status: o.Status}, c

@@ -32,7 +32,7 @@ func (p *Product) Validate(req product.Request) product.FieldErrors {
 // Target reads the collection order (for the sub-merchant, if any).
 func (p *Product) Target(ctx context.Context, req product.Request) (product.Target, []product.Call, error) {
 	t0 := time.Now()
-	o, err := p.gw.GetCollectionOrder(ctx, req.TransactionRef, req.SubMerchantID)
+	o, err := p.gw.GetCollectionOrder(ctx, req.Lang, req.TransactionRef, req.SubMerchantID)
 	calls := []product.Call{product.Timed("get_order", t0, err, "")}
 	if err != nil {
 		return nil, calls, err

@@ -19,8 +19,8 @@ const Name = "PG"
 // Errors: *neox.RejectedError (definite, ErrNotFound for unknown ids),
 // *neox.UnknownOutcomeError, or others (treated as unknown outcomes).
 type Gateway interface {
-	QueryPT(ctx context.Context, transactionID string) ([]neox.Payment, error)
-	Refund(ctx context.Context, r neox.PGRefundRequest) (neox.PGRefundResult, error)
+	QueryPT(ctx context.Context, lang, transactionID string) ([]neox.Payment, error)
+	Refund(ctx context.Context, lang string, r neox.PGRefundRequest) (neox.PGRefundResult, error)
 }
 
 // Product is PG over a Gateway; a nil gateway means not configured.
@@ -57,7 +57,7 @@ func (p *Product) Send(ctx context.Context, d product.Desk, r product.Refund) (p
 	var calls []product.Call
 	if r.Attempts == 1 {
 		t0 := time.Now()
-		pays, err := p.gw.QueryPT(ctx, r.TransactionRef)
+		pays, err := p.gw.QueryPT(ctx, r.Lang, r.TransactionRef)
 		calls = append(calls, product.Timed("query_pt", t0, err, ""))
 		base, baseAt := int64(-1), time.Time{}
 		for _, pay := range pays {
@@ -80,7 +80,7 @@ func (p *Product) Send(ctx context.Context, d product.Desk, r product.Refund) (p
 			SwiftCode: r.BankSwift}
 	}
 	t0 := time.Now()
-	res, err := p.gw.Refund(ctx, req)
+	res, err := p.gw.Refund(ctx, r.Lang, req)
 	// Code 0 (accepted) or 99 (processing): the outcome comes by IPN, or
 	// by the QUERY_PT settle rule.
 	out := product.Outcome{To: product.Processing, NeoXRefundID: res.TransID, Code: strconv.Itoa(res.ResponseCode),
@@ -103,7 +103,7 @@ func (p *Product) Poll(ctx context.Context, d product.Desk, r product.Refund) (p
 
 func (p *Product) settled(ctx context.Context, d product.Desk, r product.Refund) (product.Outcome, product.Call) {
 	t0 := time.Now()
-	pays, err := p.gw.QueryPT(ctx, r.TransactionRef)
+	pays, err := p.gw.QueryPT(ctx, r.Lang, r.TransactionRef)
 	c := product.Timed("query_pt", t0, err, "")
 	if err != nil {
 		return product.Outcome{}, c

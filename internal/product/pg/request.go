@@ -26,7 +26,7 @@ func (p *Product) Validate(req product.Request) product.FieldErrors {
 // are (the caller maps not found).
 func (p *Product) Target(ctx context.Context, req product.Request) (product.Target, []product.Call, error) {
 	t0 := time.Now()
-	pays, err := p.gw.QueryPT(ctx, req.TransactionRef)
+	pays, err := p.gw.QueryPT(ctx, req.Lang, req.TransactionRef)
 	calls := []product.Call{product.Timed("query_pt", t0, err, "")}
 	if err != nil {
 		return nil, calls, err
