@@ -31,7 +31,6 @@ var knownProductLines = map[string]int{
 	"internal/refunds/lookupanswer.go":   4,  // a live lookup answer turned into the product's target (one NeoX call per submit)
 	"internal/refunds/refund.go":         3,  // the API constants
 	"internal/refunds/webhooks.go":       3,  // ApplyPG, ApplyGC, ApplyCOL forwarders
-	"internal/refunds/worker.go":         1,  // starts the COL sweep
 	"internal/store/refunds_webhooks.go": 1,  // HeldGCEvents
 	"web/templates/transactions.templ":   10, // the lookup views and request form per product
 }

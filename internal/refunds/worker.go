@@ -102,7 +102,7 @@ func (s *Service) Run(ctx context.Context) error {
 		wg.Wait()
 	}()
 
-	if s.configured(APICOL) && s.opt.COLSweepEvery > 0 {
+	if sweeps, _ := s.COLSweepEnabled(); sweeps {
 		sweepDone := make(chan struct{})
 		go func() { defer close(sweepDone); s.sweepLoop(ctx) }()
 		defer func() { <-sweepDone }()
