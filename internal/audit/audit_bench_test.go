@@ -60,7 +60,8 @@ var commitSizes = []struct {
 
 // BenchmarkAuditAppend appends events through Record, that is through the
 // store's AppendAudit: the locked head row, the prepared INSERT, the
-// search index and the head's move. BenchmarkBareInsert is its baseline;
+// head's move and the search index (every auditSearchBatch events, so
+// the benchmark's count includes its batches). BenchmarkBareInsert is its baseline;
 // run both in one invocation (-bench 'Append|Bare') so they share the
 // machine's state, and compare ns/op.
 func BenchmarkAuditAppend(b *testing.B) {

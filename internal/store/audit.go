@@ -138,9 +138,10 @@ func (s *auditStmts) close() error {
 // that follows (its seq, prev_hash, time and hash are the caller's rules),
 // and the record is inserted. The transaction keeps the new head, so its
 // later appends chain on without reading the row again, and just before
-// the commit the head row is moved to the last event and the events'
-// targets are indexed for search. So the events commit if and only if t
-// does, and no other writer can append between the read and the move.
+// the commit the head row is moved to the last event (and, once
+// auditSearchBatch events wait for it, the search index catches up). So
+// the events commit if and only if t does, and no other writer can append
+// between the read and the move.
 //
 // It returns build's error as is and database errors wrapped (the
 // append-only trigger's refusal among them). At the commit,
