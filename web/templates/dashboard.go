@@ -33,11 +33,11 @@ type BarGroup struct {
 // BarChart is a horizontal bar chart (one or more groups, each on its own
 // scale) with its data table.
 type BarChart struct {
-	ID, Title       string
-	LabelHead       string // table header of the label column
-	ValueHead       string // table header of the value column
-	Groups          []BarGroup
-	Empty           string // shown instead of the chart when there are no bars
+	ID, Title string
+	LabelHead string // table header of the label column
+	ValueHead string // table header of the value column
+	Groups    []BarGroup
+	Empty     string // shown instead of the chart when there are no bars
 }
 
 // Bars lists every bar of every group, in order (the data table).
@@ -197,8 +197,8 @@ func amountChart(ctx context.Context, id, title string, rows []refunds.AmountTot
 func outcomeChart(ctx context.Context, d refunds.Dashboard, from, to time.Time) StackChart {
 	c := StackChart{ID: "outcomes", Title: tr(ctx, "dash.outcomes_title", refunds.DashboardWindowDays),
 		LabelHead: "API", SegmentHeads: []string{tr(ctx, "dash.succeeded"), tr(ctx, "dash.failed")},
-		Legend:    []LegendItem{{tr(ctx, "dash.succeeded"), "ok"}, {tr(ctx, "dash.failed"), "bad"}},
-		Empty:     tr(ctx, "dash.no_outcomes")}
+		Legend: []LegendItem{{tr(ctx, "dash.succeeded"), "ok"}, {tr(ctx, "dash.failed"), "bad"}},
+		Empty:  tr(ctx, "dash.no_outcomes")}
 	for _, o := range d.Outcomes {
 		if o.Total() == 0 {
 			continue
