@@ -247,8 +247,24 @@ func (s *Server) visibleRefund(w http.ResponseWriter, r *http.Request) (template
 // handleRefund serves GET /refunds/{id}.
 func (s *Server) handleRefund(w http.ResponseWriter, r *http.Request) {
 	if d, ok := s.visibleRefund(w, r); ok {
-		s.render(w, r, http.StatusOK, templates.RefundDetailPage(s.page(r, "rd.title", "refunds"), d))
+		s.renderRefundPage(w, r, http.StatusOK, d)
 	}
+}
+
+// renderRefundPage renders the whole refund page: its title names the
+// refund the way people recognise it (so every refund's tab and history
+// entry differs), and it shows the transaction as the desk knows it
+// (computed from the database, never by asking NeoX).
+func (s *Server) renderRefundPage(w http.ResponseWriter, r *http.Request, status int, d templates.RefundDetailData) {
+	c, err := s.refunds.TransactionContext(r.Context(), d.Refund)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	d.Context = &c
+	p := s.page(r, "rd.title", "refunds")
+	p.Title = templates.RefundTitle(r.Context(), d.Refund)
+	s.render(w, r, status, templates.RefundDetailPage(p, d))
 }
 
 // handleRefundStatus serves GET /refunds/{id}/status: the live part of the
@@ -307,7 +323,7 @@ func (s *Server) decisionError(w http.ResponseWriter, r *http.Request, ref refun
 			status, d.Errors["decision"], _ = neoxProblem(r.Context(), err, doneApprove)
 		}
 		d.Note = r.PostForm.Get("note")
-		s.render(w, r, status, templates.RefundDetailPage(s.page(r, "rd.title", "refunds"), d))
+		s.renderRefundPage(w, r, status, d)
 	default:
 		s.renderError(w, r, err)
 	}
