@@ -213,13 +213,11 @@ func (s *Server) refundDetail(r *http.Request, ref refunds.Refund) (templates.Re
 
 func timelineEntry(e audit.Entry) templates.TimelineEntry {
 	te := templates.TimelineEntry{Seq: e.Seq, Time: e.Time, Actor: e.ActorName, Action: e.Action, Outcome: e.Outcome}
-	var parts []string
 	for _, k := range []string{"from", "to", "state", "op", "outcome", "code", "message", "note", "neox_ref", "reason", "status", "applied", "failed_reason"} {
 		if v, ok := e.Details[k]; ok && v != nil && v != "" {
-			parts = append(parts, k+": "+toString(v))
+			te.Parts = append(te.Parts, templates.TimelinePart{Key: k, Value: toString(v)})
 		}
 	}
-	te.Summary = strings.Join(parts, " · ")
 	return te
 }
 
