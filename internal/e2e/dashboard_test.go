@@ -199,6 +199,7 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("Vietnamese navigation: %q", got)
 	}
 	shoot(t, mgr, "dashboard-vi.png")
+	shootPhone(t, mgr, "dashboard-vi-phone.png")
 
 	// A chart's link opens the refunds list with its filters, still in
 	// Vietnamese; switching back keeps that page and its query.
@@ -413,6 +414,22 @@ func shoot(t *testing.T, b *apptest.Browser, name string) {
 		return
 	}
 	openTables(t, b)
+	png := apptest.Get(t, b, chromedp.FullScreenshot(100))
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// shootPhone saves a full-page PNG at phone width (390×844) when
+// SCREENSHOT_DIR is set, then puts the desktop window size back.
+func shootPhone(t *testing.T, b *apptest.Browser, name string) {
+	t.Helper()
+	dir := os.Getenv("SCREENSHOT_DIR")
+	if dir == "" {
+		return
+	}
+	b.Run(t, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	defer b.Run(t, chromedp.EmulateViewport(1280, 900))
 	png := apptest.Get(t, b, chromedp.FullScreenshot(100))
 	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
 		t.Fatal(err)

@@ -201,6 +201,14 @@ func (s *Server) refundDetail(r *http.Request, ref refunds.Refund) (templates.Re
 	if d.Attempts, err = s.refunds.Attempts(r.Context(), ref.ID); err != nil {
 		return d, err
 	}
+	// The transaction as the desk knows it, refreshed with the live part
+	// so it never disagrees with the state above it (database only, no
+	// NeoX call).
+	c, err := s.refunds.TransactionContext(r.Context(), ref)
+	if err != nil {
+		return d, err
+	}
+	d.Context = &c
 	entries, err := s.audit.Timeline(r.Context(), "refund", ref.ID)
 	if err != nil {
 		return d, err
@@ -250,16 +258,9 @@ func (s *Server) handleRefund(w http.ResponseWriter, r *http.Request) {
 }
 
 // renderRefundPage renders the whole refund page: its title names the
-// refund the way people recognise it (so every refund's tab and history
-// entry differs), and it shows the transaction as the desk knows it
-// (computed from the database, never by asking NeoX).
+// refund the way people recognise it, so every refund's tab and history
+// entry differs.
 func (s *Server) renderRefundPage(w http.ResponseWriter, r *http.Request, status int, d templates.RefundDetailData) {
-	c, err := s.refunds.TransactionContext(r.Context(), d.Refund)
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	d.Context = &c
 	p := s.page(r, "rd.title", "refunds")
 	p.Title = templates.RefundTitle(r.Context(), d.Refund)
 	s.render(w, r, status, templates.RefundDetailPage(p, d))
