@@ -74,7 +74,7 @@ func TestResolveStuckGCRefund(t *testing.T) {
 			t.Errorf("manual resolution %q lacks %q", got, want)
 		}
 	}
-	if s := d.mgr.Text(t, `[data-testid=submission-state]`); !strings.Contains(s, "Manual: FAILED") {
+	if s := d.mgr.Text(t, `[data-testid=submission-state]`); !(strings.Contains(s, "Manual: ") && strings.Contains(s, "FAILED")) {
 		t.Errorf("state badge %q does not say the state was set by hand", s)
 	}
 	if final := d.mgr.Attr(t, `[data-testid=refund-status]`, "data-final"); final != "true" {

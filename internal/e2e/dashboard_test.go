@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -48,6 +49,7 @@ func TestDashboard(t *testing.T) {
 	hoa := app.CreateUser(t, "hoa", auth.RoleStaff, pass)
 	app.CreateUser(t, "minh", auth.RoleManager, pass)
 	h := time.Hour
+	const longReason = "Beneficiary account is closed at the receiving bank; the money went back to the merchant's settlement account"
 	at := func(d time.Duration) time.Time { return now.Add(-d) }
 	rows := []seedRow{
 		{api: "PG", amount: 1_000_000, by: lan.ID, requested: at(5 * h), approval: "PENDING", sub: "NOT_SENT"},
@@ -57,8 +59,11 @@ func TestDashboard(t *testing.T) {
 		{api: "GC", currency: "USD", amount: 1500, by: hoa.ID, requested: at(3 * h), decided: at(2 * h), final: at(h / 2), approval: "APPROVED", sub: "SUCCEEDED"},
 		{api: "COL", amount: 50_000, by: lan.ID, requested: at(13 * h), decided: at(12 * h), final: at(11 * h), approval: "APPROVED", sub: "SUCCEEDED"},
 		{api: "PG", amount: 700_000, by: lan.ID, requested: at(72 * h), decided: at(71 * h), final: at(70 * h), approval: "APPROVED", sub: "SUCCEEDED"},
-		{api: "COL", amount: 10_000, by: lan.ID, requested: at(8 * h), decided: at(7 * h), final: at(6 * h), approval: "APPROVED", sub: "FAILED", reason: "Account closed"},
-		{api: "COL", amount: 10_000, by: hoa.ID, requested: at(9 * h), decided: at(8 * h), final: at(7 * h), approval: "APPROVED", sub: "FAILED", reason: "Account closed"},
+		{api: "COL", amount: 10_000, by: lan.ID, requested: at(8 * h), decided: at(7 * h), final: at(6 * h), approval: "APPROVED", sub: "FAILED", reason: longReason},
+		{api: "COL", amount: 10_000, by: hoa.ID, requested: at(9 * h), decided: at(8 * h), final: at(7 * h), approval: "APPROVED", sub: "FAILED", reason: longReason},
+		// 89.90 EUR and 1.700.000 ₫ on the same day: never drawn on one scale.
+		{api: "GC", currency: "EUR", amount: 8990, by: hoa.ID, requested: at(4 * h), decided: at(3 * h), final: at(2 * h), approval: "APPROVED", sub: "SUCCEEDED"},
+		{api: "COL", amount: 1_700_000, by: hoa.ID, requested: at(4 * h), decided: at(3 * h), final: at(3 * h), approval: "APPROVED", sub: "SUCCEEDED"},
 		{api: "PG", amount: 10_000, by: lan.ID, requested: at(9 * h), decided: at(8 * h), final: at(4 * h), approval: "APPROVED", sub: "FAILED", reason: "Bank rejected"},
 		{api: "PG", amount: 10_000, by: lan.ID, requested: at(20 * h), decided: at(19 * h), approval: "APPROVED", sub: "UNKNOWN"},
 		{api: "COL", amount: 10_000, by: hoa.ID, requested: at(3 * h), decided: at(2 * h), approval: "APPROVED", sub: "PROCESSING"},
@@ -173,12 +178,14 @@ func TestDashboard(t *testing.T) {
 				t.Errorf("%s failures = %s, want %d", api, got, outcomes[api+"/FAILED"])
 			}
 		}
+		checkHonest(t, mgr, longReason)
 		// The amount shown is formatted the same way in both languages.
 		if got := mgr.Text(t, `[data-testid=table-today] tr[data-key=PG-VND] td`); !strings.HasPrefix(got, "500.000 ₫") {
 			t.Errorf("today's PG amount shows %q", got)
 		}
 	}
 	checkManager("en", "Dashboard")
+	checkFigureLinks(t, mgr, app.URL)
 	shoot(t, mgr, "dashboard-en.png")
 
 	// Switch to Vietnamese on the dashboard: same page, same figures.
@@ -192,6 +199,7 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("Vietnamese navigation: %q", got)
 	}
 	shoot(t, mgr, "dashboard-vi.png")
+	shootPhone(t, mgr, "dashboard-vi-phone.png")
 
 	// A chart's link opens the refunds list with its filters, still in
 	// Vietnamese; switching back keeps that page and its query.
@@ -239,8 +247,9 @@ func TestDashboard(t *testing.T) {
 	}
 }
 
-// checkCharts: every chart's svg is an image labelled by a non-empty title
-// and described by a non-empty desc, and comes with a data table.
+// checkCharts: every chart has a title and either bars (each a link with
+// its label and value) and a data table, or a sentence saying it is
+// empty; all its text is at least 12 px and none of it is cut off.
 func checkCharts(t *testing.T, b *apptest.Browser) {
 	t.Helper()
 	bad := apptest.Get(t, b, chromedp.Evaluate[string](`(() => {
@@ -248,20 +257,112 @@ func checkCharts(t *testing.T, b *apptest.Browser) {
 		const figs = document.querySelectorAll('figure.chart');
 		if (figs.length === 0) return 'no charts';
 		for (const f of figs) {
-			const svg = f.querySelector('svg');
-			if (!svg) { if (!f.querySelector('[data-testid=chart-empty]')) out.push(f.dataset.testid + ': no svg, no empty note'); continue; }
-			const ids = (svg.getAttribute('aria-labelledby') || '').split(' ');
-			const title = svg.querySelector('title'), desc = svg.querySelector('desc');
-			if (svg.getAttribute('role') !== 'group') out.push(f.dataset.testid + ': role (a group: its bars are links)');
-			if (!title || !title.textContent.trim() || ids[0] !== title.id) out.push(f.dataset.testid + ': title');
-			if (!desc || !desc.textContent.trim() || ids[1] !== desc.id) out.push(f.dataset.testid + ': desc');
-			if (!f.querySelector('table')) out.push(f.dataset.testid + ': no table');
+			const id = f.dataset.testid;
+			if (!f.querySelector('figcaption h2')?.textContent.trim()) out.push(id + ': no title');
+			const bars = f.querySelectorAll('[data-testid=bar], [data-testid=stack]');
+			if (bars.length === 0) { if (!f.querySelector('[data-testid=chart-empty]')) out.push(id + ': no bars, no empty note'); continue; }
+			if (!f.querySelector('table')) out.push(id + ': no table');
+			for (const bar of bars) {
+				const label = bar.querySelector('.bar-label'), value = bar.querySelector('.bar-value');
+				if (!label?.textContent.trim() || !value?.textContent.trim()) out.push(id + ': a bar without label or value');
+				if (bar.dataset.testid === 'bar' && !bar.querySelector('a[href^="/refunds?"]')) out.push(id + ': a bar without its list');
+			}
+			const walker = document.createTreeWalker(f, NodeFilter.SHOW_TEXT);
+			for (let n; (n = walker.nextNode()); ) {
+				const el = n.parentElement;
+				if (!n.textContent.trim() || el.closest('details:not([open]) table') || el.closest('.skip')) continue;
+				const px = parseFloat(getComputedStyle(el).fontSize);
+				if (px < 12) out.push(id + ': ' + px + 'px text "' + n.textContent.trim().slice(0, 30) + '"');
+				if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).display !== 'inline') out.push(id + ': cut off "' + n.textContent.trim().slice(0, 30) + '"');
+				if (getComputedStyle(el).textOverflow === 'ellipsis' || n.textContent.includes('…')) out.push(id + ': truncated "' + n.textContent.trim().slice(0, 30) + '"');
+			}
 		}
 		return out.join('; ');
 	})()`))
 	if bad != "" {
 		t.Errorf("charts: %s", bad)
 	}
+}
+
+// checkHonest: amounts are drawn one chart per currency, each bar as long
+// as its share of the largest amount in its own currency; a stacked chart
+// has a legend and every part of it written out with its name; a long
+// failure reason is shown whole; no card sits alone on a row.
+func checkHonest(t *testing.T, b *apptest.Browser, longReason string) {
+	t.Helper()
+	bad := apptest.Get(t, b, chromedp.Evaluate[string](`(() => {
+		const out = [];
+		for (const id of ['today', 'month']) {
+			const groups = document.querySelectorAll('[data-testid=chart-' + id + '] [data-testid=bar-group]');
+			if (groups.length < 2) out.push(id + ': ' + groups.length + ' currency groups, want several');
+			for (const g of groups) {
+				const bars = [...g.querySelectorAll('[data-testid=bar]')];
+				const most = Math.max(...bars.map(x => Number(x.dataset.value)));
+				for (const bar of bars) {
+					if (!bar.dataset.key.endsWith('-' + g.dataset.key)) out.push(id + ': ' + bar.dataset.key + ' drawn in the ' + g.dataset.key + ' group');
+					const track = bar.querySelector('svg.bar-track').getBoundingClientRect().width;
+					const w = bar.querySelector('rect').getBoundingClientRect().width;
+					const want = Number(bar.dataset.value) / most;
+					if (Math.abs(w / track - want) > 0.01) out.push(id + ': ' + bar.dataset.key + ' is ' + (w / track).toFixed(3) + ' of its scale, want ' + want.toFixed(3));
+				}
+				if (!g.querySelector('h3')?.textContent.includes(g.dataset.key)) out.push(id + ': group ' + g.dataset.key + ' has no heading naming its currency');
+			}
+		}
+		const legend = [...document.querySelectorAll('[data-testid=chart-outcomes] [data-testid=chart-legend] li')].map(li => li.textContent.trim());
+		if (legend.length !== 2 || legend.some(l => !l)) out.push('outcomes legend: ' + JSON.stringify(legend));
+		for (const seg of document.querySelectorAll('[data-testid=chart-outcomes] [data-testid=segment]')) {
+			const txt = seg.textContent.trim();
+			const name = seg.dataset.key === 'SUCCEEDED' ? legend[0] : legend[1];
+			if (!txt.startsWith(name + ':') || !/\d+[.,]\d%/.test(txt)) out.push('segment without its name or share: ' + txt);
+		}
+		const reasons = [...document.querySelectorAll('[data-testid=chart-reasons] [data-testid=bar] .bar-label')].map(e => e.textContent.trim());
+		for (const sel of ['[data-testid=figures] > .card', '.charts > figure']) {
+			const cards = [...document.querySelectorAll(sel)];
+			const rows = {};
+			for (const c of cards) { const top = Math.round(c.getBoundingClientRect().top); (rows[top] ||= []).push(c); }
+			const parent = cards[0].parentElement.getBoundingClientRect();
+			for (const [top, row] of Object.entries(rows)) {
+				if (row.length < 2) out.push(sel + ': a card alone on its row');
+				const right = Math.max(...row.map(c => c.getBoundingClientRect().right));
+				if (parent.right - right > 2) out.push(sel + ': row at ' + top + ' leaves ' + (parent.right - right) + 'px empty');
+			}
+		}
+		return out.join('; ');
+	})()`))
+	if bad != "" {
+		t.Errorf("dashboard: %s", bad)
+	}
+	reasons := apptest.Get(t, b, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-testid=chart-reasons] [data-testid=bar] .bar-label')].map(e => e.textContent.trim())`))
+	if !slices.Contains(reasons, longReason) {
+		t.Errorf("failure reasons %q: the long one is not shown whole", reasons)
+	}
+}
+
+// checkFigureLinks follows every bar's and segment's link and counts the
+// refunds the list shows: the same number the dashboard counted.
+func checkFigureLinks(t *testing.T, b *apptest.Browser, base string) {
+	t.Helper()
+	type link struct {
+		Href  string
+		Count int
+		Key   string
+	}
+	links := apptest.Get(t, b, chromedp.Evaluate[[]link](`[...document.querySelectorAll('[data-testid=bar] a, a[data-testid=segment]')].map(a => ({
+		Href: a.getAttribute('href'), Key: (a.closest('[data-key]') || a).dataset.key + ' ' + (a.closest('figure').dataset.testid),
+		Count: Number((a.dataset.count ? a : a.closest('[data-count]')).dataset.count)}))`))
+	if len(links) < 8 {
+		t.Fatalf("%d links from the charts, want at least 8", len(links))
+	}
+	for _, l := range links {
+		b.Run(t, chromedp.Navigate(base+l.Href))
+		b.WaitFor(t, `[data-testid=refunds-table], [data-testid=refunds-empty]`)
+		n := apptest.Get(t, b, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid=refund-row]').length`))
+		if n != l.Count || n == 0 {
+			t.Errorf("%s: the dashboard counts %d, its list %s shows %d", l.Key, l.Count, l.Href, n)
+		}
+	}
+	b.Run(t, chromedp.Navigate(base+"/"))
+	b.WaitFor(t, `[data-testid=figures]`)
 }
 
 // checkTable compares a chart table's rows (data-key → data-value) with
@@ -313,6 +414,22 @@ func shoot(t *testing.T, b *apptest.Browser, name string) {
 		return
 	}
 	openTables(t, b)
+	png := apptest.Get(t, b, chromedp.FullScreenshot(100))
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// shootPhone saves a full-page PNG at phone width (390×844) when
+// SCREENSHOT_DIR is set, then puts the desktop window size back.
+func shootPhone(t *testing.T, b *apptest.Browser, name string) {
+	t.Helper()
+	dir := os.Getenv("SCREENSHOT_DIR")
+	if dir == "" {
+		return
+	}
+	b.Run(t, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	defer b.Run(t, chromedp.EmulateViewport(1280, 900))
 	png := apptest.Get(t, b, chromedp.FullScreenshot(100))
 	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
 		t.Fatal(err)

@@ -37,9 +37,11 @@ func TestScreenshots(t *testing.T) {
 	url := request(t, d.staff)
 	d.mgr.Run(t, chromedp.Navigate(d.app.URL+"/approvals"), chromedp.WaitVisible(chromedp.CSS(`[data-testid=queue]`)))
 	shot(d.mgr, "approvals.png")
+	shootPhone(t, d.mgr, "approvals-phone.png")
 	approve(t, d, url)
 	waitState(t, d.staff, `[data-testid=submission-state]`, "SUCCEEDED", 30*time.Second)
 	shot(d.staff, "screenshot.png")
+	shootPhone(t, d.staff, "refund-phone.png")
 	d.mgr.Run(t, chromedp.Navigate(d.app.URL+"/audit"), chromedp.WaitVisible(chromedp.CSS(`[data-testid=audit-table]`)))
 	shot(d.mgr, "audit.png")
 }

@@ -67,7 +67,7 @@ func (s *Server) handleRefundResolve(w http.ResponseWriter, r *http.Request) {
 		}
 		maps.Copy(d.Errors, fieldTexts(r.Context(), ve.Fields))
 		d.Resolve = form
-		s.render(w, r, http.StatusUnprocessableEntity, templates.RefundDetailPage(s.page(r, "rd.title", "refunds"), d))
+		s.renderRefundPage(w, r, http.StatusUnprocessableEntity, d)
 	case errors.Is(err, refunds.ErrConflict):
 		msg := tr(r, "at.conflict")
 		if cur, gerr := s.refunds.Get(r.Context(), ref.ID); gerr == nil {

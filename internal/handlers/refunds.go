@@ -204,6 +204,14 @@ func (s *Server) refundDetail(r *http.Request, ref refunds.Refund) (templates.Re
 	if d.Attempts, err = s.refunds.Attempts(r.Context(), ref.ID); err != nil {
 		return d, err
 	}
+	// The transaction as the desk knows it, refreshed with the live part
+	// so it never disagrees with the state above it (database only, no
+	// NeoX call).
+	c, err := s.refunds.TransactionContext(r.Context(), ref)
+	if err != nil {
+		return d, err
+	}
+	d.Context = &c
 	entries, err := s.audit.Timeline(r.Context(), "refund", ref.ID)
 	if err != nil {
 		return d, err
@@ -216,13 +224,11 @@ func (s *Server) refundDetail(r *http.Request, ref refunds.Refund) (templates.Re
 
 func timelineEntry(e audit.Entry) templates.TimelineEntry {
 	te := templates.TimelineEntry{Seq: e.Seq, Time: e.Time, Actor: e.ActorName, Action: e.Action, Outcome: e.Outcome}
-	var parts []string
 	for _, k := range []string{"from", "to", "state", "op", "outcome", "code", "message", "note", "neox_ref", "reason", "status", "applied", "failed_reason"} {
 		if v, ok := e.Details[k]; ok && v != nil && v != "" {
-			parts = append(parts, k+": "+toString(v))
+			te.Parts = append(te.Parts, templates.TimelinePart{Key: k, Value: toString(v)})
 		}
 	}
-	te.Summary = strings.Join(parts, " · ")
 	return te
 }
 
@@ -250,8 +256,17 @@ func (s *Server) visibleRefund(w http.ResponseWriter, r *http.Request) (template
 // handleRefund serves GET /refunds/{id}.
 func (s *Server) handleRefund(w http.ResponseWriter, r *http.Request) {
 	if d, ok := s.visibleRefund(w, r); ok {
-		s.render(w, r, http.StatusOK, templates.RefundDetailPage(s.page(r, "rd.title", "refunds"), d))
+		s.renderRefundPage(w, r, http.StatusOK, d)
 	}
+}
+
+// renderRefundPage renders the whole refund page: its title names the
+// refund the way people recognise it, so every refund's tab and history
+// entry differs.
+func (s *Server) renderRefundPage(w http.ResponseWriter, r *http.Request, status int, d templates.RefundDetailData) {
+	p := s.page(r, "rd.title", "refunds")
+	p.Title = templates.RefundTitle(r.Context(), d.Refund)
+	s.render(w, r, status, templates.RefundDetailPage(p, d))
 }
 
 // handleRefundStatus serves GET /refunds/{id}/status: the live part of the
@@ -310,7 +325,7 @@ func (s *Server) decisionError(w http.ResponseWriter, r *http.Request, ref refun
 			status, d.Errors["decision"], _ = neoxProblem(r.Context(), err, doneApprove)
 		}
 		d.Note = r.PostForm.Get("note")
-		s.render(w, r, status, templates.RefundDetailPage(s.page(r, "rd.title", "refunds"), d))
+		s.renderRefundPage(w, r, status, d)
 	default:
 		s.renderError(w, r, err)
 	}

@@ -53,16 +53,24 @@ func (e *env) postRaw(path, body string, hdr map[string]string) result {
 // send it, so it waits at NeoX in PROCESSING.
 func approvedCOLRefund(t *testing.T, e *env) refunds.Refund {
 	t.Helper()
-	ctx := context.Background()
 	staff := e.user("staff1", auth.RoleStaff)
 	mgr := e.user("manager1", auth.RoleManager)
-	r, err := e.refunds.Create(ctx, refunds.Actor{ID: staff.ID, Name: staff.Username, Role: "staff"}, refunds.NewRequest{
+	return approvedCOLRefundAs(t, e, refunds.Actor{ID: staff.ID, Name: staff.Username, Role: "staff"},
+		refunds.Actor{ID: mgr.ID, Name: mgr.Username, Role: "manager"})
+}
+
+// approvedCOLRefundAs is approvedCOLRefund asked by maker and approved by
+// checker.
+func approvedCOLRefundAs(t *testing.T, e *env, maker, checker refunds.Actor) refunds.Refund {
+	t.Helper()
+	ctx := context.Background()
+	r, err := e.refunds.Create(ctx, maker, refunds.NewRequest{
 		API: refunds.APICOL, TransactionRef: "FT24324HCM001", Amount: 50000, ReasonCode: "other", ReasonText: "test",
 		IdempotencyKey: uuid.NewString()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.refunds.Approve(ctx, refunds.Actor{ID: mgr.ID, Name: mgr.Username, Role: "manager"}, r.ID, ""); err != nil {
+	if _, err := e.refunds.Approve(ctx, checker, r.ID, ""); err != nil {
 		t.Fatal(err)
 	}
 	runCtx, cancel := context.WithCancel(ctx)

@@ -478,3 +478,21 @@ func (db *DB) RecentLookups(ctx context.Context, limit int) ([]LookupRecord, err
 	}
 	return out, rows.Err()
 }
+
+// CachedLookup returns the last live answer kept for a transaction (see
+// CacheLookup); ErrNotFound when it was never looked up.
+func (db *DB) CachedLookup(ctx context.Context, api, ref string) (payload string, fetchedAt time.Time, err error) {
+	var at string
+	err = db.Read.QueryRowContext(ctx, `SELECT payload, fetched_at FROM transactions_cache WHERE api = ? AND ref = ?`,
+		api, ref).Scan(&payload, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", time.Time{}, ErrNotFound
+	}
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("store: cached lookup: %w", err)
+	}
+	if fetchedAt, err = refundParseTime(at); err != nil {
+		return "", time.Time{}, fmt.Errorf("store: cached lookup time: %w", err)
+	}
+	return payload, fetchedAt, nil
+}

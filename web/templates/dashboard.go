@@ -13,21 +13,40 @@ import (
 // Bar is one bar of a chart and one row of its table.
 type Bar struct {
 	Key     string  // stable id for tests: "PG-VND", "SUCCEEDED"
-	Label   string  // what the bar is
+	Label   string  // what the bar is, shown in full
 	Value   int64   // the raw figure
+	Count   int     // refunds behind the figure (the list Href opens counts them)
 	Display string  // the figure as shown
-	Frac    float64 // bar length, 0..1 of the chart's scale
+	Frac    float64 // bar length, 0..1 of its group's scale
 	Href    string  // the refunds list behind the figure
 	Class   string  // CSS class of the bar (ok, bad, warn, or "")
 }
 
-// BarChart is a horizontal bar chart with its data table.
+// BarGroup is bars drawn on one scale: only like is compared with like,
+// so amounts in different currencies are separate groups.
+type BarGroup struct {
+	Key   string // "VND"; "" for a chart with one group
+	Title string // shown above the group when the chart has several
+	Bars  []Bar
+}
+
+// BarChart is a horizontal bar chart (one or more groups, each on its own
+// scale) with its data table.
 type BarChart struct {
-	ID, Title, Desc string
-	LabelHead       string // table header of the label column
-	ValueHead       string // table header of the value column
-	Bars            []Bar
-	Empty           string // shown instead of the chart when there are no bars
+	ID, Title string
+	LabelHead string // table header of the label column
+	ValueHead string // table header of the value column
+	Groups    []BarGroup
+	Empty     string // shown instead of the chart when there are no bars
+}
+
+// Bars lists every bar of every group, in order (the data table).
+func (c BarChart) Bars() []Bar {
+	var out []Bar
+	for _, g := range c.Groups {
+		out = append(out, g.Bars...)
+	}
+	return out
 }
 
 // StackRow is one horizontal stacked bar (e.g. one API's outcomes).
@@ -37,13 +56,18 @@ type StackRow struct {
 	Segments   []Bar // Frac of each is its share of the row
 }
 
-// StackChart is a 100% stacked bar chart with its data table.
+// LegendItem names one segment colour of a stacked chart.
+type LegendItem struct{ Label, Class string }
+
+// StackChart is a 100% stacked bar chart with a legend and its data
+// table; each segment's label and share are written beside the bar.
 type StackChart struct {
-	ID, Title, Desc string
-	LabelHead       string
-	SegmentHeads    []string // one per segment, in order
-	Rows            []StackRow
-	Empty           string
+	ID, Title    string
+	LabelHead    string
+	SegmentHeads []string // one per segment, in order
+	Legend       []LegendItem
+	Rows         []StackRow
+	Empty        string
 }
 
 // Figure is one headline number with a link behind it.
@@ -108,9 +132,11 @@ func oldestNote(ctx context.Context, now time.Time, b refunds.Backlog) string {
 }
 
 func medianFigure(ctx context.Context, key, label string, m refunds.Median, href string) Figure {
-	f := Figure{Key: key, Label: label, Value: "—", Href: href, Note: tr(ctx, "dash.samples", m.Samples)}
+	// With no sample there is no median: say so rather than "over 0".
+	f := Figure{Key: key, Label: label, Value: "—", Href: href, Note: tr(ctx, "dash.no_samples", refunds.DashboardWindowDays)}
 	if m.Samples > 0 {
 		f.Value = Duration(ctx, m.Value)
+		f.Note = tr(ctx, "dash.samples", m.Samples, refunds.DashboardWindowDays)
 	}
 	return f
 }
@@ -118,68 +144,78 @@ func medianFigure(ctx context.Context, key, label string, m refunds.Median, href
 func mineChart(ctx context.Context, d refunds.Dashboard) BarChart {
 	c := BarChart{ID: "mine", Title: tr(ctx, "dash.mine_title"), LabelHead: tr(ctx, "dash.col_status"),
 		ValueHead: tr(ctx, "dash.col_count"), Empty: tr(ctx, "dash.mine_empty")}
-	c.Desc = tr(ctx, "dash.mine_desc", d.MineTotal)
 	var most int
 	for _, s := range d.Mine {
 		most = max(most, s.Count)
 	}
+	var g BarGroup
 	for _, s := range d.Mine {
-		c.Bars = append(c.Bars, Bar{Key: s.Status, Label: StatusLabel(ctx, s.Status), Value: int64(s.Count),
+		g.Bars = append(g.Bars, Bar{Key: s.Status, Label: StatusLabel(ctx, s.Status), Value: int64(s.Count), Count: s.Count,
 			Display: strconv.Itoa(s.Count), Frac: frac(int64(s.Count), int64(most)),
 			Href: listHref(url.Values{"status": {s.Status}}), Class: statusClass(s.Status)})
 	}
-	if d.MineTotal == 0 {
-		c.Bars = nil
+	if d.MineTotal > 0 {
+		c.Groups = []BarGroup{g}
 	}
 	return c
 }
 
+// amountChart draws one small chart per currency: amounts in different
+// currencies are not comparable, so each currency has its own scale and
+// its own heading, and no bar of one is drawn against another's.
 func amountChart(ctx context.Context, id, title string, rows []refunds.AmountTotal, from, to time.Time) BarChart {
 	c := BarChart{ID: id, Title: title, LabelHead: tr(ctx, "dash.col_api_currency"), ValueHead: tr(ctx, "dash.col_amount"),
 		Empty: tr(ctx, "dash.nothing_refunded")}
-	// Amounts in different currencies are not comparable: each bar is
-	// scaled against the largest amount in its own currency.
 	most := map[string]int64{}
+	var order []string
 	for _, r := range rows {
+		if _, seen := most[r.Currency]; !seen {
+			order = append(order, r.Currency)
+		}
 		most[r.Currency] = max(most[r.Currency], r.Amount)
 	}
-	var parts []string
-	for _, r := range rows {
-		label := string(r.API) + " · " + r.Currency
-		money := Money(ctx, r.Amount, r.Currency)
-		c.Bars = append(c.Bars, Bar{Key: string(r.API) + "-" + r.Currency, Label: label, Value: r.Amount,
-			Display: money + " (" + tr(ctx, "dash.n_refunds", r.Count) + ")", Frac: frac(r.Amount, most[r.Currency]),
-			Href: listHref(url.Values{"status": {"SUCCEEDED"}, "api": {string(r.API)}, "currency": {r.Currency},
-				"on": {"final"}, "from": {day(from)}, "to": {day(to)}})})
-		parts = append(parts, label+": "+money)
+	for _, cur := range order {
+		g := BarGroup{Key: cur, Title: tr(ctx, "dash.in_currency", cur)}
+		for _, r := range rows {
+			if r.Currency != cur {
+				continue
+			}
+			g.Bars = append(g.Bars, Bar{Key: string(r.API) + "-" + r.Currency, Label: string(r.API) + " · " + r.Currency,
+				Value: r.Amount, Count: r.Count,
+				Display: Money(ctx, r.Amount, r.Currency) + " · " + tr(ctx, "dash.n_refunds", r.Count),
+				Frac:    frac(r.Amount, most[r.Currency]),
+				Href: listHref(url.Values{"status": {"SUCCEEDED"}, "api": {string(r.API)}, "currency": {r.Currency},
+					"on": {"final"}, "from": {day(from)}, "to": {day(to)}})})
+		}
+		c.Groups = append(c.Groups, g)
 	}
-	c.Desc = tr(ctx, "dash.amount_desc") + " " + joinOr(ctx, parts)
 	return c
 }
 
+// outcomeChart: per API, one 100% bar of successes and failures, with a
+// legend, and each part written out as "Succeeded: 3 of 4 (75.0%)".
 func outcomeChart(ctx context.Context, d refunds.Dashboard, from, to time.Time) StackChart {
 	c := StackChart{ID: "outcomes", Title: tr(ctx, "dash.outcomes_title", refunds.DashboardWindowDays),
 		LabelHead: "API", SegmentHeads: []string{tr(ctx, "dash.succeeded"), tr(ctx, "dash.failed")},
-		Empty: tr(ctx, "dash.no_outcomes")}
-	var parts []string
+		Legend: []LegendItem{{tr(ctx, "dash.succeeded"), "ok"}, {tr(ctx, "dash.failed"), "bad"}},
+		Empty:  tr(ctx, "dash.no_outcomes")}
 	for _, o := range d.Outcomes {
 		if o.Total() == 0 {
 			continue
 		}
 		row := StackRow{Key: string(o.API), Label: string(o.API), Total: int64(o.Total())}
 		for _, s := range []struct {
-			status, class string
-			n             int
-		}{{"SUCCEEDED", "ok", o.Succeeded}, {"FAILED", "bad", o.Failed}} {
-			row.Segments = append(row.Segments, Bar{Key: s.status, Label: StatusLabel(ctx, s.status), Value: int64(s.n),
-				Display: strconv.Itoa(s.n) + " (" + Percent(ctx, s.n, o.Total()) + ")", Frac: frac(int64(s.n), row.Total),
-				Class: s.class, Href: listHref(url.Values{"status": {s.status}, "api": {string(o.API)}, "on": {"final"},
+			status, class, label string
+			n                    int
+		}{{"SUCCEEDED", "ok", tr(ctx, "dash.succeeded"), o.Succeeded}, {"FAILED", "bad", tr(ctx, "dash.failed"), o.Failed}} {
+			row.Segments = append(row.Segments, Bar{Key: s.status, Label: s.label, Value: int64(s.n), Count: s.n,
+				Display: tr(ctx, "dash.share", s.label, s.n, o.Total(), Percent(ctx, s.n, o.Total())),
+				Frac:    frac(int64(s.n), row.Total),
+				Class:   s.class, Href: listHref(url.Values{"status": {s.status}, "api": {string(o.API)}, "on": {"final"},
 					"from": {day(from)}, "to": {day(to)}})})
 		}
 		c.Rows = append(c.Rows, row)
-		parts = append(parts, tr(ctx, "dash.outcome_part", string(o.API), Percent(ctx, o.Succeeded, o.Total()), o.Succeeded, o.Total()))
 	}
-	c.Desc = tr(ctx, "dash.outcomes_desc") + " " + joinOr(ctx, parts)
 	return c
 }
 
@@ -190,18 +226,19 @@ func reasonChart(ctx context.Context, d refunds.Dashboard, from, to time.Time) B
 	for _, r := range d.FailureReasons {
 		most = max(most, r.Count)
 	}
-	var parts []string
+	var g BarGroup
 	for i, r := range d.FailureReasons {
 		href := listHref(url.Values{"status": {"FAILED"}, "failure": {r.Reason}, "on": {"final"}, "from": {day(from)}, "to": {day(to)}})
 		label := r.Reason
 		if label == "" {
 			label = tr(ctx, "dash.no_reason")
 		}
-		c.Bars = append(c.Bars, Bar{Key: strconv.Itoa(i + 1), Label: label, Value: int64(r.Count),
-			Display: strconv.Itoa(r.Count), Frac: frac(int64(r.Count), int64(most)), Href: href, Class: "bad"})
-		parts = append(parts, label+": "+strconv.Itoa(r.Count))
+		g.Bars = append(g.Bars, Bar{Key: strconv.Itoa(i + 1), Label: label, Value: int64(r.Count), Count: r.Count,
+			Display: tr(ctx, "dash.n_refunds", r.Count), Frac: frac(int64(r.Count), int64(most)), Href: href, Class: "bad"})
 	}
-	c.Desc = tr(ctx, "dash.reasons_desc", d.FailedTotal) + " " + joinOr(ctx, parts)
+	if len(g.Bars) > 0 {
+		c.Groups = []BarGroup{g}
+	}
 	return c
 }
 
@@ -210,20 +247,6 @@ func frac(n, most int64) float64 {
 		return 0
 	}
 	return float64(n) / float64(most)
-}
-
-func joinOr(ctx context.Context, parts []string) string {
-	if len(parts) == 0 {
-		return tr(ctx, "dash.no_data")
-	}
-	out := ""
-	for i, p := range parts {
-		if i > 0 {
-			out += "; "
-		}
-		out += p
-	}
-	return out + "."
 }
 
 func statusClass(s string) string {

@@ -104,7 +104,7 @@ func HomePage(p Page, d DashboardView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			case p.Viewer.May(policy.ViewAll):
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<div class=\"grid figures\" data-testid=\"figures\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<div class=\"figures\" data-testid=\"figures\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
