@@ -196,6 +196,15 @@ func (b *Browser) WaitFor(t *testing.T, sel string) {
 	}
 }
 
+// WaitTrue waits until the JavaScript expression expr is true in the page
+// (focus, attributes, text a script sets), failing after stepTimeout.
+func (b *Browser) WaitTrue(t *testing.T, expr string) {
+	t.Helper()
+	if _, err := evalUntil(b, "Boolean("+expr+")", func(ok bool) bool { return ok }); err != nil {
+		t.Fatalf("browser: %s never became true within %s (%v)", expr, stepTimeout, err)
+	}
+}
+
 // ClickAndLoad clicks sel, which navigates (a link, or a form's submit
 // button), and waits until the page at the new URL has loaded; it returns
 // that URL. Waiting for an element instead can match the page being left

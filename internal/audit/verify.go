@@ -86,6 +86,21 @@ func (l *Log) Verify(ctx context.Context, from Anchor) (ChainStatus, error) {
 	})
 }
 
+// VerifyProgress is Verify that calls step with the seq of each event it
+// has verified, so a page can say how far a long pass has come (a call per
+// row: step must be cheap, such as storing into an atomic).
+func (l *Log) VerifyProgress(ctx context.Context, from Anchor, step func(seq int64)) (ChainStatus, error) {
+	return verifyChain(from, func(start int64, each func(*row) error) (store.AuditHead, bool, error) {
+		return l.db.AuditChain(ctx, start, func(r *row) error {
+			if err := each(r); err != nil {
+				return err
+			}
+			step(r.Seq)
+			return nil
+		})
+	})
+}
+
 // chainSource streams the events from start in seq order to each and
 // returns the chain's head row, on one snapshot: the read pool's, or a
 // write transaction's that must see its own uncommitted rows (Checkpoint).

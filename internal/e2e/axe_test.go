@@ -39,39 +39,78 @@ func TestAccessibility(t *testing.T) {
 	mc := app.Client(t)
 	app.Login(t, mc, "amanager", pass)
 	app.PostForm(t, mc, "/refunds/"+decided+"/approve", url.Values{})
-	pages := map[string][]string{
-		"astaff": {"/", "/transactions", "/transactions?api=PG&ref=240901101500HCMCAF",
-			"/refunds/new?api=PG&ref=240901101500HCMCAF&payment=1440001", "/refunds", "/refunds/" + pending, "/account"},
-		"amanager": {"/", "/approvals", "/refunds?currency=VND", "/refunds/" + pending, "/refunds/" + decided, "/audit",
-			"/audit/events/1", "/attention"},
-		"aadmin": {"/users"},
+	// Every page type, as each role sees it, in its states: fresh, with a
+	// lookup's result, failed (a form with errors, by link or by a submit
+	// the step makes), empty, and error pages.
+	pages := map[string][]axePage{
+		"astaff": {{path: "/"}, {path: "/transactions"}, {path: "/transactions?api=PG&ref=240901101500HCMCAF"},
+			{path: "/transactions?api=GC&ref=CO-20240501-000123456"}, {path: "/transactions?api=COL&ref=FT24323L4AAA"},
+			{path: "/transactions?api=PG&ref=bad+ref%21"},
+			{path: "/refunds/new?api=PG&ref=240901101500HCMCAF&payment=1440001"},
+			{path: "/refunds/new?api=GC&ref=CO-20240501-000123456"}, {path: "/refunds/new?api=COL&ref=FT24323L4AAA"},
+			{path: "/refunds/new?api=PG&ref=240830080146NDTISR&payment=1439211", submit: `document.getElementById('amount').value = '12,5';
+				document.getElementById('reason_code').value = 'customer_request';
+				document.querySelector('[data-testid=refund-submit]').click()`, wait: `[data-error-summary]`},
+			{path: "/refunds"}, {path: "/refunds?min=abc&max=1"}, {path: "/refunds/" + pending}, {path: "/account"},
+			{path: "/account", submit: `document.getElementById('current').value = 'wrong one';
+				document.getElementById('new').value = 'a new long passphrase';
+				document.getElementById('confirm').value = 'another long passphrase';
+				document.querySelector('[data-testid=password-submit]').click()`, wait: `[data-error-summary]`},
+			{path: "/no-such-page"}},
+		"amanager": {{path: "/"}, {path: "/approvals"},
+			{path: "/approvals", submit: `document.querySelector('[data-testid=queue-reject-open]').click();
+				document.querySelector('[data-testid=queue-reject-submit]').click()`, wait: `[data-error-summary]`},
+			{path: "/refunds?currency=VND"}, {path: "/refunds/" + pending}, {path: "/refunds/" + decided},
+			{path: "/refunds/" + pending, submit: `document.querySelector('[data-testid=reject]').click()`, wait: `[data-error-summary]`},
+			{path: "/audit"}, {path: "/audit?range=7d&from=01/01/2026"}, {path: "/audit/events/1"}, {path: "/attention"},
+			{path: "/transactions?api=PG&ref=240901101500HCMCAF"}, {path: "/account"}},
+		"aadmin": {{path: "/"}, {path: "/users"}, {path: "/users", submit: `document.getElementById('new-username').value = 'x y';
+				document.querySelector('[data-testid=add-user-submit]').click()`, wait: `[data-error-summary]`},
+			{path: "/account"}, {path: "/refunds"}},
 	}
-	check := func(b *apptest.Browser, who, path string) {
+	check := func(b *apptest.Browser, who string, pg axePage) {
 		t.Helper()
-		b.Run(t, chromedp.Navigate(app.URL+path), chromedp.WaitReady(chromedp.CSS(`footer`)),
-			chromedp.Evaluate[chromedp.Void](string(src)))
+		b.Run(t, chromedp.Navigate(app.URL+pg.path), chromedp.WaitReady(chromedp.CSS(`footer`)))
+		name := pg.path
+		if pg.submit != "" {
+			name += " (failed submit)"
+			b.Run(t, chromedp.Evaluate[chromedp.Void](pg.submit))
+			b.WaitFor(t, pg.wait)
+			b.Run(t, chromedp.WaitReady(chromedp.CSS(`footer`)))
+		}
+		b.Run(t, chromedp.Evaluate[chromedp.Void](string(src)))
 		problems := apptest.Get(t, b, chromedp.Evaluate[[]string](axeRun, chromedp.EvalAwaitPromise))
 		for _, p := range problems {
-			t.Errorf("%s %s: %s", who, path, p)
+			t.Errorf("%s %s: %s", who, name, p)
 		}
 	}
 	anon := apptest.NewBrowser(t)
 	for _, lang := range []string{"en", "vi"} {
 		anon.Run(t, chromedp.Navigate(app.URL+"/login"), chromedp.WaitReady(chromedp.CSS(`footer`)))
 		switchLang(t, anon, lang)
-		check(anon, "anonymous/"+lang, "/login")
+		check(anon, "anonymous/"+lang, axePage{path: "/login"})
+		check(anon, "anonymous/"+lang, axePage{path: "/login", submit: `document.getElementById('username').value = 'nobody';
+			document.getElementById('password').value = 'not a password at all';
+			document.querySelector('[data-testid=login-submit]').click()`, wait: `[data-testid=login-error]`})
+		check(anon, "anonymous/"+lang, axePage{path: "/no-such-page"})
 	}
-	for who, paths := range pages {
+	for who, pgs := range pages {
 		b := apptest.NewBrowser(t)
 		b.Login(t, app.URL, who, pass)
 		for _, lang := range []string{"en", "vi"} {
 			b.Run(t, chromedp.Navigate(app.URL+"/account"), chromedp.WaitReady(chromedp.CSS(`footer`)))
 			switchLang(t, b, lang)
-			for _, p := range paths {
-				check(b, who+"/"+lang, p)
+			for _, pg := range pgs {
+				check(b, who+"/"+lang, pg)
 			}
 		}
 	}
+}
+
+// axePage is a page axe-core checks: path, and optionally a script that
+// submits one of its forms so that it fails, and what shows it failed.
+type axePage struct {
+	path, submit, wait string
 }
 
 // switchLang picks lang with the page's language switch, unless the page

@@ -338,11 +338,56 @@ func (s *Server) handleRefundApprove(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// handleRefundReject serves POST /refunds/{id}/reject.
+// handleRefundReject serves POST /refunds/{id}/reject, from the refund's
+// page or from the approvals queue (from=approvals), which it goes back to.
 func (s *Server) handleRefundReject(w http.ResponseWriter, r *http.Request) {
+	if r.PostFormValue("from") == "approvals" {
+		s.rejectFromQueue(w, r)
+		return
+	}
 	s.decide(w, r, "refund-rejected", func(a refunds.Actor, id, note string) (refunds.Refund, error) {
 		return s.refunds.Reject(r.Context(), a, id, note)
 	})
+}
+
+// rejectFromQueue rejects one refund from the approvals queue under the
+// same rules as its page (the note is required). Done or already decided,
+// the queue says so after a redirect (post/redirect/get, like bulk
+// approve); a missing or bad note shows the queue again with that row's
+// form open, what was typed and the problem.
+func (s *Server) rejectFromQueue(w http.ResponseWriter, r *http.Request) {
+	ref, ok := s.postedRefund(w, r)
+	if !ok {
+		return
+	}
+	u, _ := userFrom(r.Context())
+	note := strings.TrimSpace(r.PostForm.Get("note"))
+	_, err := s.refunds.Reject(r.Context(), actorOf(r.Context(), u), ref.ID, note)
+	var ve *refunds.ValidationError
+	var result string
+	switch {
+	case err == nil:
+		result = "ap.rejected\t" + ref.ID
+	case errors.Is(err, refunds.ErrConflict):
+		s.denied(r, deniedConflict, "refund", ref.ID, map[string]any{"queue": true})
+		result = "ap.decided\t" + ref.ID
+	case errors.As(err, &ve):
+		msg := tr(r, "ap.reject_failed")
+		for _, m := range fieldTexts(r.Context(), ve.Fields) {
+			msg = m // one field: the note
+		}
+		s.renderApprovalsWith(w, r, http.StatusUnprocessableEntity, nil,
+			templates.QueueReject{ID: ref.ID, Note: r.PostForm.Get("note"), Error: msg})
+		return
+	default:
+		s.decisionError(w, r, ref, err)
+		return
+	}
+	if err := s.stash(r, stashBulk, result); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	redirect(w, r, "/approvals")
 }
 
 // handleRefundCancel serves POST /refunds/{id}/cancel.
@@ -385,9 +430,9 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, flash string, ac
 func (s *Server) handleApprovals(w http.ResponseWriter, r *http.Request) {
 	var results []string
 	if kept, ok := s.unstash(r, stashBulk); ok {
-		for i, line := range strings.Split(kept, "\n") {
+		for _, line := range strings.Split(kept, "\n") {
 			key, arg, _ := strings.Cut(line, "\t")
-			if i == 0 {
+			if key == "ap.approved_n" {
 				n, _ := strconv.Atoi(arg)
 				results = append(results, tr(r, key, n))
 				continue
@@ -398,18 +443,24 @@ func (s *Server) handleApprovals(w http.ResponseWriter, r *http.Request) {
 	s.renderApprovals(w, r, http.StatusOK, results)
 }
 
-// stashBulk keeps bulk approve's results for the page it redirects to:
-// lines of message key, tab, argument; the first is the count approved.
+// stashBulk keeps bulk approve's (and a queue reject's) results for the
+// page it redirects to: lines of message key, tab, argument; the argument
+// of ap.approved_n is the count approved.
 const stashBulk = "bulk_results"
 
 func (s *Server) renderApprovals(w http.ResponseWriter, r *http.Request, status int, results []string) {
+	s.renderApprovalsWith(w, r, status, results, templates.QueueReject{})
+}
+
+// renderApprovalsWith is the queue with one row's reject form as posted.
+func (s *Server) renderApprovalsWith(w http.ResponseWriter, r *http.Request, status int, results []string, rej templates.QueueReject) {
 	rows, err := s.refunds.Pending(r.Context())
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
 	s.render(w, r, status, templates.ApprovalsPage(s.page(r, "nav.approvals", "approvals"),
-		templates.ApprovalsData{Rows: rows, Now: s.now(), Results: results}))
+		templates.ApprovalsData{Rows: rows, Now: s.now(), Results: results, Reject: rej}))
 }
 
 // handleApproveBulk serves POST /approvals/bulk: approves each selected

@@ -100,6 +100,7 @@ func (s *Server) routes() []route {
 		// Managers: audit review.
 		{"GET /audit", may(policy.ViewAudit), s.handleAudit},
 		{"GET /audit/events/{seq}", may(policy.ViewAudit), s.handleAuditEvent},
+		{"GET /audit/chain", may(policy.ViewAudit), s.handleAuditChain},
 		// Both change something (the export is audited, verify restarts a
 		// full pass), so both are POST: behind the cross-origin check, never
 		// run by a link, a prefetch or an <img> on another site.

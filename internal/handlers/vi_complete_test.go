@@ -109,7 +109,7 @@ func TestVietnameseIsComplete(t *testing.T) {
 		return r
 	}
 	// A lookup is kept, so refund pages show the transaction's figures.
-	if _, err := e.refunds.Lookup(ctx, refunds.APICOL, "FT24324HCM001"); err != nil {
+	if _, err := e.refunds.Lookup(ctx, "vi", refunds.APICOL, "FT24324HCM001"); err != nil {
 		t.Fatal(err)
 	}
 	pending := newCOL(1000)

@@ -27,7 +27,7 @@ func TestTransactionContext(t *testing.T) {
 	if c.Known || c.InFlight != 300_000 || c.InFlightN != 1 || c.RefundedHere != 0 {
 		t.Errorf("before a lookup: %+v", c)
 	}
-	if _, err := s.Lookup(ctx, APIPG, "TXN1"); err != nil {
+	if _, err := s.Lookup(ctx, "en", APIPG, "TXN1"); err != nil {
 		t.Fatal(err)
 	}
 	second := mustCreate(t, s, staff, NewRequest{API: APIPG, TransactionRef: "TXN1", PaymentID: "P1", Amount: 200_000, ReasonCode: "X"})

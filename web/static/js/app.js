@@ -149,6 +149,45 @@
     });
   }
 
+  // Forms and results, for keyboards and screen readers. After a page
+  // load and after a swap the person asked for (not a background poll): a
+  // failed submit's error summary takes focus; otherwise a lookup's result
+  // is announced in the live region (outside #main, so it is not replaced)
+  // and its heading takes focus.
+  function settle(root) {
+    if (!root) return;
+    var summary = root.querySelector("[data-error-summary]");
+    if (summary) {
+      summary.focus();
+      return;
+    }
+    var result = root.querySelector("[data-announce]");
+    if (!result) return;
+    var live = document.getElementById("live-region");
+    if (live) {
+      // Emptied first, so the same words said again are a change too.
+      live.textContent = "";
+      setTimeout(function () { live.textContent = result.getAttribute("data-announce"); }, 50);
+    }
+    var head = result.querySelector("[data-focus-result]");
+    if (head) head.focus();
+  }
+  settle(document);
+  document.addEventListener("htmx:afterSettle", function (ev) {
+    var hdrs = ev.detail.requestConfig && ev.detail.requestConfig.headers;
+    if (hdrs && hdrs["X-Background"] === "true") return;
+    settle(document.getElementById("main"));
+  });
+  // A link of the error summary takes the person into its field.
+  document.addEventListener("click", function (ev) {
+    var a = ev.target.closest && ev.target.closest("[data-error-summary] a[data-field]");
+    var field = a && document.getElementById(a.getAttribute("data-field"));
+    if (!field) return;
+    ev.preventDefault();
+    field.focus();
+    field.scrollIntoView({ block: "center" });
+  });
+
   // Show UTC on hover for local times rendered by the server.
   document.addEventListener("htmx:responseError", function (ev) {
     var box = document.getElementById("flash-area");
