@@ -71,7 +71,7 @@ func TestDecideApprovalPolicy(t *testing.T) {
 	}{
 		{"at the limit", func(s Subject) Subject { return s }, Approve, ""},
 		{"over the limit", func(s Subject) Subject { s.Amount = 1001; return s }, Approve, ReasonLimit},
-		{"other currency has no limit", func(s Subject) Subject { s.Amount, s.Currency = 1 << 40, "USD"; return s }, Approve, ""},
+		{"other currency has no limit", func(s Subject) Subject { s.Amount, s.Currency = 1<<40, "USD"; return s }, Approve, ""},
 		{"already gave the first", func(s Subject) Subject { s.ApprovedBy = []int64{me}; return s }, Approve, ReasonSecond},
 		{"second after another", func(s Subject) Subject { s.ApprovedBy = []int64{9}; return s }, Approve, ""},
 		{"own refund first", func(s Subject) Subject { s.RequestedBy, s.Amount = me, 5000; return s }, Approve, ReasonSelf},

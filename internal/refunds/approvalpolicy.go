@@ -7,9 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/fault"
+	"github.com/neox-refund-desk/refunddesk/internal/neox"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
@@ -111,4 +113,40 @@ func withApprovals(ctx context.Context, list func(context.Context, string) ([]st
 		r.Approvals = append(r.Approvals, approvalFromRecord(a))
 	}
 	return r, nil
+}
+
+// ParseAmountIn reads an amount typed in currency into its minor units:
+// đồng as ParseAmount does, other currencies as digits with at most their
+// number of decimals ("1500", "1500.5", "1500.50" for USD; no thousands
+// separators, so "1,500" is never guessed at). Errors are fault.Msg.
+func ParseAmountIn(s, currency string) (int64, error) {
+	if currency == "VND" {
+		return ParseAmount(s)
+	}
+	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), currency))
+	if s == "" {
+		return 0, fault.M("domain.01", "enter an amount")
+	}
+	exp := neox.CurrencyExponent(currency)
+	whole, frac, dotted := strings.Cut(s, ".")
+	if whole == "" || len(frac) > exp || (dotted && frac == "") || len(whole) > 15 {
+		return 0, fault.M("policy.bad_amount", "write the amount in %s as digits with at most %d decimals, e.g. 1500.00", currency, exp)
+	}
+	var n int64
+	for _, r := range whole + frac + strings.Repeat("0", exp-len(frac)) {
+		if r < '0' || r > '9' {
+			return 0, fault.M("policy.bad_amount", "write the amount in %s as digits with at most %d decimals, e.g. 1500.00", currency, exp)
+		}
+		n = n*10 + int64(r-'0')
+	}
+	return n, nil
+}
+
+// ParseCurrency reads an ISO 4217 code as typed ("vnd", " USD ").
+func ParseCurrency(s string) (string, error) {
+	c := strings.ToUpper(strings.TrimSpace(s))
+	if len(c) != 3 || strings.Trim(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+		return "", fault.M("policy.bad_currency", "enter a three-letter currency code such as VND or USD")
+	}
+	return c, nil
 }
