@@ -75,6 +75,12 @@ func (s *Server) changePolicy(w http.ResponseWriter, r *http.Request, d template
 		s.renderApprovalPolicy(w, r, http.StatusUnprocessableEntity, d)
 		return
 	}
+	if base == cur.Version && slices.Equal(next.Rules, cur.Rules) && slices.Equal(next.Limits, cur.Limits) {
+		// Nothing changes (a rule set as it is, a limit already gone): no
+		// new version.
+		redirect(w, r, "/settings/approvals")
+		return
+	}
 	u, _ := userFrom(r.Context())
 	if _, err := s.refunds.SetApprovalPolicy(r.Context(), actorOf(u), base, next); err != nil {
 		var ve *refunds.ValidationError
@@ -91,6 +97,21 @@ func (s *Server) changePolicy(w http.ResponseWriter, r *http.Request, d template
 		return
 	}
 	redirectFlash(w, r, "/settings/approvals", "policy-saved")
+}
+
+// approvers are the ids of the enabled users whose role may approve.
+func (s *Server) approvers(r *http.Request) (map[int64]bool, error) {
+	users, err := s.auth.ListUsers(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64]bool{}
+	for _, u := range users {
+		if !u.Disabled && s.policy.Permits(policy.Actor{ID: u.ID, Role: u.Role}, policy.Approve) {
+			out[u.ID] = true
+		}
+	}
+	return out, nil
 }
 
 // optionalAmount reads an optional threshold: empty is 0 (off).
@@ -155,6 +176,9 @@ func (s *Server) handlePolicyRule(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// msgGone answers the removal of a rule or limit the policy does not hold.
+var msgGone = fault.M("policy.gone", "that rule or limit is not in the policy (any more)")
+
 // handlePolicyRuleRemove serves POST /settings/approvals/rules/remove.
 func (s *Server) handlePolicyRuleRemove(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
@@ -163,7 +187,10 @@ func (s *Server) handlePolicyRuleRemove(w http.ResponseWriter, r *http.Request) 
 	}
 	cur, api := r.PostForm.Get("currency"), r.PostForm.Get("api")
 	s.changePolicy(w, r, templates.ApprovalPolicyData{}, func(a *policy.Approvals) fault.Fields {
-		a.Rules = slices.DeleteFunc(a.Rules, func(x policy.Rule) bool { return x.Currency == cur && x.API == api })
+		n := len(a.Rules)
+		if a.Rules = slices.DeleteFunc(a.Rules, func(x policy.Rule) bool { return x.Currency == cur && x.API == api }); len(a.Rules) == n {
+			return fault.Fields{"policy": msgGone}
+		}
 		return nil
 	})
 }
@@ -177,10 +204,16 @@ func (s *Server) handlePolicyLimit(w http.ResponseWriter, r *http.Request) {
 	}
 	f := templates.LimitForm{User: r.PostForm.Get("user"), Currency: r.PostForm.Get("currency"), UpTo: r.PostForm.Get("up_to")}
 	d := templates.ApprovalPolicyData{Limit: f, Rule: templates.RuleForm{Currency: "VND"}}
+	approvers, err := s.approvers(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
 	s.changePolicy(w, r, d, func(a *policy.Approvals) fault.Fields {
 		errs := fault.Fields{}
 		id, err := strconv.ParseInt(f.User, 10, 64)
-		if err != nil || id <= 0 {
+		if err != nil || !approvers[id] {
+			// Only someone who approves can have a limit.
 			errs["user"] = fault.M("policy.bad_user", "choose a manager")
 		}
 		cur, err := refunds.ParseCurrency(f.Currency)
@@ -215,7 +248,10 @@ func (s *Server) handlePolicyLimitRemove(w http.ResponseWriter, r *http.Request)
 	id, _ := strconv.ParseInt(r.PostForm.Get("user"), 10, 64)
 	cur := r.PostForm.Get("currency")
 	s.changePolicy(w, r, templates.ApprovalPolicyData{}, func(a *policy.Approvals) fault.Fields {
-		a.Limits = slices.DeleteFunc(a.Limits, func(x policy.Limit) bool { return x.UserID == id && x.Currency == cur })
+		n := len(a.Limits)
+		if a.Limits = slices.DeleteFunc(a.Limits, func(x policy.Limit) bool { return x.UserID == id && x.Currency == cur }); len(a.Limits) == n {
+			return fault.Fields{"policy": msgGone}
+		}
 		return nil
 	})
 }

@@ -582,4 +582,5 @@ var vi = map[string]string{
 	"policy.nobody":                 "Không quản lý nào khác ngoài bạn được duyệt số tiền này bằng %s, nên không thể tạo yêu cầu. Hãy đề nghị quản trị viên nâng hạn mức của một quản lý.",
 	"pol.needs":                     "Yêu cầu này cần %d lượt duyệt.",
 	"pol.needs_none":                "Chính sách đã tự duyệt yêu cầu này.",
+	"policy.gone":                   "Quy tắc hoặc hạn mức này không (còn) trong chính sách. Không có gì thay đổi.",
 }

@@ -222,9 +222,5 @@ func (p Policy) Approvable(maker int64, s Subject, required int, people []Candid
 	return nil
 }
 
-// Approved reports whether the approvals given complete what the refund
-// needs.
-func (s Subject) Approved() bool { return len(s.ApprovedBy) >= max(s.Required, 1) }
-
 // approvedBy reports whether id already approved s.
 func (s Subject) approvedBy(id int64) bool { return slices.Contains(s.ApprovedBy, id) }
