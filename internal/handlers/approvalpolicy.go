@@ -51,6 +51,7 @@ func (s *Server) renderApprovalPolicy(w http.ResponseWriter, r *http.Request, st
 	if d.Errors == nil {
 		d.Errors = templates.FieldErrors{}
 	}
+	d.Products = s.refunds.ProductNames()
 	s.render(w, r, status, templates.ApprovalPolicyPage(s.page(r, "nav.approval_policy", "approval_policy"), d))
 }
 
@@ -149,10 +150,8 @@ func (s *Server) handlePolicyRule(w http.ResponseWriter, r *http.Request) {
 			return errs
 		}
 		rule := policy.Rule{Currency: cur, API: f.API}
-		switch f.API {
-		case "", "PG", "GC", "COL":
-		default:
-			errs["currency"] = fault.M("domain.13", "choose PG, GC or COL")
+		if f.API != "" && !slices.Contains(s.refunds.ProductNames(), f.API) {
+			errs["api"] = fault.M("policy.bad_product", "choose a product from the list")
 		}
 		if rule.AutoUpTo, err = optionalAmount(f.AutoUpTo, cur); err != nil {
 			errs["auto_up_to"] = msgOf(err)

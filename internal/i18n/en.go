@@ -591,4 +591,5 @@ var en = map[string]string{
 	"pol.needs#one":                 "This refund needs %d approval.",
 	"pol.needs_none":                "The policy approved it itself.",
 	"policy.gone":                   "That rule or limit is not in the policy (any more). Nothing was changed.",
+	"policy.bad_product":            "Choose a product from the list.",
 }

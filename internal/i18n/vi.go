@@ -583,4 +583,5 @@ var vi = map[string]string{
 	"pol.needs":                     "Yêu cầu này cần %d lượt duyệt.",
 	"pol.needs_none":                "Chính sách đã tự duyệt yêu cầu này.",
 	"policy.gone":                   "Quy tắc hoặc hạn mức này không (còn) trong chính sách. Không có gì thay đổi.",
+	"policy.bad_product":            "Chọn một sản phẩm trong danh sách.",
 }

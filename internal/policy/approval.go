@@ -26,7 +26,7 @@ type Approvals struct {
 // Rule is the approval rule of one currency, for one product or all.
 type Rule struct {
 	Currency string // ISO 4217 code, upper case
-	API      string // PG, GC, COL; "" every product
+	API      string // a product's name; "" every product
 	// AutoUpTo, when > 0, lets refunds of at most this amount be approved by
 	// the policy itself (recorded with the rule); 0 is off.
 	AutoUpTo int64
@@ -50,11 +50,12 @@ func Presets() []int64 { return []int64{5_000_000, 100_000_000, 1_500_000_000} }
 // ErrBadPolicy is what Validate's errors wrap.
 var ErrBadPolicy = errors.New("policy: invalid approval policy")
 
-// Validate checks a policy before it is stored: known currencies and
-// products, no negative amounts, one rule per currency and product, one
-// limit per approver and currency, and an auto-approve floor below the
-// two-approver threshold.
-func (a Approvals) Validate() error {
+// Validate checks a policy before it is stored: currency codes, products
+// among products (the product registry's names; "" is every product), no
+// negative amounts, one rule per currency and product, one limit per
+// approver and currency, and an auto-approve floor below the two-approver
+// threshold.
+func (a Approvals) Validate(products []string) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrBadPolicy}, args...)...)
 	}
@@ -63,9 +64,7 @@ func (a Approvals) Validate() error {
 		if !validCurrency(r.Currency) {
 			return bad("currency %q", r.Currency)
 		}
-		switch r.API {
-		case "", "PG", "GC", "COL":
-		default:
+		if r.API != "" && !slices.Contains(products, r.API) {
 			return bad("product %q", r.API)
 		}
 		if r.AutoUpTo < 0 || r.DualAbove < 0 {

@@ -57,7 +57,7 @@ func (s *Service) SetApprovalPolicy(ctx context.Context, actor Actor, base int64
 	if err := s.permit(actor, policy.ManageApprovalPolicy); err != nil {
 		return policy.Approvals{}, err
 	}
-	if err := next.Validate(); err != nil {
+	if err := next.Validate(s.products.Names()); err != nil {
 		return policy.Approvals{}, invalid("policy", fault.M("policy.invalid", "the approval policy is not valid: %s", err.Error()))
 	}
 	next.Version = base + 1
