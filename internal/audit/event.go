@@ -54,6 +54,13 @@ const (
 	ActionRefundRejected  = "refund.rejected"
 	ActionRefundCancelled = "refund.cancelled"
 	ActionRefundState     = "refund.state_changed"
+	// ActionRefundApprovalGiven: the first of the two approvals a refund
+	// needs (it stays pending); ActionRefundApproved is the one that
+	// completes them, or the approval policy's own below its floor.
+	ActionRefundApprovalGiven = "refund.approval_given"
+	// ActionApprovalPolicyChanged: an admin stored a new version of the
+	// approval policy.
+	ActionApprovalPolicyChanged = "approval_policy.changed"
 	// ActionRefundNeedsAttention: the worker handed a refund with no final
 	// answer to a person; ActionRefundResolved: a manager settled it from
 	// what NeoX's portal showed (a manual decision, not NeoX's word).

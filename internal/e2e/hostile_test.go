@@ -195,6 +195,35 @@ func TestHostileInputs(t *testing.T) {
 	post("POST /users/{id}/role role", "admin", false, false, func(p string) (string, url.Values) {
 		return fmt.Sprintf("/users/%d/role", mgrUser.ID), url.Values{"role": {p}}
 	}, "user.role_changed")
+	// The approval policy: every field of each form; nothing stored.
+	for _, f := range []string{"currency", "api", "auto_up_to", "dual_above", "version"} {
+		post("POST /settings/approvals/rules "+f, "admin", false, false, func(p string) (string, url.Values) {
+			v := url.Values{"version": {"0"}, "currency": {"VND"}, "dual_above": {"5000000"}}
+			v.Set(f, p)
+			return "/settings/approvals/rules", v
+		})
+	}
+	for _, f := range []string{"user", "currency", "up_to", "version"} {
+		post("POST /settings/approvals/limits "+f, "admin", false, false, func(p string) (string, url.Values) {
+			v := url.Values{"version": {"0"}, "user": {fmt.Sprint(mgrUser.ID)}, "currency": {"VND"}, "up_to": {"1000000"}}
+			v.Set(f, p)
+			return "/settings/approvals/limits", v
+		})
+	}
+	for _, f := range []string{"currency", "api"} {
+		post("POST /settings/approvals/rules/remove "+f, "admin", false, false, func(p string) (string, url.Values) {
+			v := url.Values{"version": {"0"}, "currency": {"VND"}}
+			v.Set(f, p)
+			return "/settings/approvals/rules/remove", v
+		})
+	}
+	for _, f := range []string{"user", "currency"} {
+		post("POST /settings/approvals/limits/remove "+f, "admin", false, false, func(p string) (string, url.Values) {
+			v := url.Values{"version": {"0"}, "user": {fmt.Sprint(mgrUser.ID)}, "currency": {"VND"}}
+			v.Set(f, p)
+			return "/settings/approvals/limits/remove", v
+		})
+	}
 	post("POST /users/{id}/disable id", "admin", true, false, func(p string) (string, url.Values) {
 		return "/users/" + url.PathEscape(p) + "/disable", url.Values{}
 	})

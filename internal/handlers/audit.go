@@ -26,6 +26,7 @@ var knownActions = []string{
 	audit.ActionUserCreated, audit.ActionUserDisabled, audit.ActionUserEnabled, audit.ActionUserPasswordReset, audit.ActionUserRoleChanged,
 	audit.ActionRefundRequested, audit.ActionRefundApproved, audit.ActionRefundRejected, audit.ActionRefundCancelled, audit.ActionRefundState,
 	audit.ActionRefundNeedsAttention, audit.ActionRefundResolved, audit.ActionCOLSweep,
+	audit.ActionRefundApprovalGiven, audit.ActionApprovalPolicyChanged,
 	audit.ActionNeoXCall, audit.ActionWebhookReceived, audit.ActionConfigStartup, audit.ActionAuditExport, audit.ActionAuditCheckpoint,
 	audit.ActionAccessDenied,
 }

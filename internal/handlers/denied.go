@@ -13,6 +13,8 @@ const (
 	deniedCrossOrigin  = "cross_origin"  // http.CrossOriginProtection refused a form post (403)
 	deniedNotOwner     = "not_owner"     // staff opening or cancelling another user's refund (403)
 	deniedSelfApproval = "self_approval" // deciding on one's own refund, alone or in bulk (403)
+	deniedOverLimit    = "over_limit"    // approving above one's limit in the refund's currency (403)
+	deniedSameApprover = "same_approver" // giving both of the two approvals a refund needs (403)
 	deniedConflict     = "conflict"      // a decision that lost a race or came too late (409)
 )
 

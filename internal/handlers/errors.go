@@ -67,8 +67,13 @@ func (s *Server) problem(r *http.Request, err error, done string) problem {
 		return problem{k, http.StatusNotFound, tr(r, "error.not_found_title"), tr(r, "error.not_found_text")}
 	case fault.Forbidden:
 		text := tr(r, "err.role_cannot")
-		if errors.Is(err, refunds.ErrSelfApproval) {
+		switch {
+		case errors.Is(err, refunds.ErrSelfApproval):
 			text = tr(r, "err.self_approval")
+		case errors.Is(err, refunds.ErrOverLimit):
+			text = tr(r, "err.over_limit")
+		case errors.Is(err, refunds.ErrSameApprover):
+			text = tr(r, "err.same_approver")
 		}
 		return problem{k, http.StatusForbidden, tr(r, "error.not_allowed"), text}
 	case fault.Conflict:

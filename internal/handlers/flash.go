@@ -25,6 +25,8 @@ var flashes = map[string]string{
 	"signed-out-everywhere": "flash.signed_out_everywhere",
 	"refund-requested":      "flash.refund_requested",
 	"refund-approved":       "flash.refund_approved",
+	"refund-approval-given": "flash.refund_approval_given",
+	"policy-saved":          "flash.policy_saved",
 	"refund-rejected":       "flash.refund_rejected",
 	"refund-cancelled":      "flash.refund_cancelled",
 	"refund-resolved":       "flash.refund_resolved",

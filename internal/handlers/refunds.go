@@ -193,14 +193,25 @@ func (s *Server) refundFromPath(r *http.Request) (refunds.Refund, error) {
 func (s *Server) refundDetail(r *http.Request, ref refunds.Refund) (templates.RefundDetailData, error) {
 	u, _ := userFrom(r.Context())
 	d := templates.RefundDetailData{Refund: ref, Errors: templates.FieldErrors{}}
-	d.CanApprove = s.mayOn(u, policy.Approve, ref)
+	// Approving reads the approval policy in force: the viewer's limit.
+	now, err := s.refunds.PolicyNow(r.Context())
+	if err != nil {
+		return d, err
+	}
+	d.CanApprove = now.Can(policyActor(u), policy.Approve, ref.Subject())
+	if !d.CanApprove {
+		var den *policy.Denial
+		if errors.As(now.Decide(policyActor(u), policy.Approve, ref.Subject()), &den) {
+			d.OverLimit = den.Reason == policy.ReasonLimit
+			d.SameApprover = den.Reason == policy.ReasonSecond
+		}
+	}
 	d.CanCancel = s.mayOn(u, policy.Cancel, ref)
 	// The maker of a pending refund who decides other people's is told
 	// why there are no buttons.
 	d.SelfApprovalNote = d.CanCancel && s.may(u, policy.Approve)
 	d.CanResolve = s.mayOn(u, policy.Resolve, ref)
 	d.LinkEvents = s.may(u, policy.ViewAudit) // /audit/events/{seq}
-	var err error
 	if d.Attempts, err = s.refunds.Attempts(r.Context(), ref.ID); err != nil {
 		return d, err
 	}
@@ -224,7 +235,7 @@ func (s *Server) refundDetail(r *http.Request, ref refunds.Refund) (templates.Re
 
 func timelineEntry(e audit.Entry) templates.TimelineEntry {
 	te := templates.TimelineEntry{Seq: e.Seq, Time: e.Time, Actor: e.ActorName, Action: e.Action, Outcome: e.Outcome}
-	for _, k := range []string{"from", "to", "state", "op", "outcome", "code", "message", "note", "neox_ref", "reason", "status", "applied", "failed_reason"} {
+	for _, k := range []string{"from", "to", "state", "op", "outcome", "code", "message", "note", "neox_ref", "reason", "status", "applied", "failed_reason", "step", "of", "policy_version", "approvals_required"} {
 		if v, ok := e.Details[k]; ok && v != nil && v != "" {
 			te.Parts = append(te.Parts, templates.TimelinePart{Key: k, Value: toString(v)})
 		}
@@ -284,6 +295,13 @@ func (s *Server) decisionError(w http.ResponseWriter, r *http.Request, ref refun
 	switch {
 	case errors.Is(err, refunds.ErrSelfApproval):
 		s.denied(r, deniedSelfApproval, "refund", ref.ID, nil)
+		s.fail(w, r, err, doneApprove)
+	case errors.Is(err, refunds.ErrOverLimit), errors.Is(err, refunds.ErrSameApprover):
+		reason := deniedOverLimit
+		if errors.Is(err, refunds.ErrSameApprover) {
+			reason = deniedSameApprover
+		}
+		s.denied(r, reason, "refund", ref.ID, nil)
 		s.fail(w, r, err, doneApprove)
 	case errors.Is(err, refunds.ErrForbidden):
 		// The route let the role in, so the domain refused the person:
@@ -419,9 +437,14 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, flash string, ac
 	}
 	u, _ := userFrom(r.Context())
 	note := strings.TrimSpace(r.PostForm.Get("note"))
-	if _, err := act(actorOf(r.Context(), u), ref.ID, note); err != nil {
+	got, err := act(actorOf(r.Context(), u), ref.ID, note)
+	if err != nil {
 		s.decisionError(w, r, ref, err)
 		return
+	}
+	if flash == "refund-approved" && got.Approval == refunds.ApprovalPending {
+		// The first of two approvals: it waits for another approver.
+		flash = "refund-approval-given"
 	}
 	redirectFlash(w, r, "/refunds/"+ref.ID, flash)
 }
@@ -459,7 +482,17 @@ func (s *Server) renderApprovalsWith(w http.ResponseWriter, r *http.Request, sta
 		s.renderError(w, r, err)
 		return
 	}
-	s.render(w, r, status, templates.ApprovalsPage(s.page(r, "nav.approvals", "approvals"),
+	pg := s.page(r, "nav.approvals", "approvals")
+	// The queue offers a checkbox only where the viewer's limit allows.
+	now, err := s.refunds.PolicyNow(r.Context())
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if pg.Viewer != nil {
+		pg.Viewer.Policy = now
+	}
+	s.render(w, r, status, templates.ApprovalsPage(pg,
 		templates.ApprovalsData{Rows: rows, Now: s.now(), Results: results, Reject: rej}))
 }
 
@@ -487,14 +520,30 @@ func (s *Server) handleApproveBulk(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	u, _ := userFrom(r.Context())
-	approved, errs := s.refunds.ApproveMany(r.Context(), actorOf(r.Context(), u), ids)
 	results := []string{}
-	for id, err := range errs {
+	approved := 0
+	for _, res := range s.refunds.ApproveEach(r.Context(), actorOf(r.Context(), u), ids) {
+		id, err := res.ID, res.Err
+		if err == nil {
+			if res.Partial {
+				// The first of two: reported per refund, not counted as sent.
+				results = append(results, "ap.partial\t"+id)
+			} else {
+				approved++
+			}
+			continue
+		}
 		key := "ap.not_approved"
 		switch {
 		case errors.Is(err, refunds.ErrSelfApproval):
 			key = "ap.own"
 			s.denied(r, deniedSelfApproval, "refund", id, map[string]any{"bulk": true})
+		case errors.Is(err, refunds.ErrOverLimit):
+			key = "ap.over_limit"
+			s.denied(r, deniedOverLimit, "refund", id, map[string]any{"bulk": true})
+		case errors.Is(err, refunds.ErrSameApprover):
+			key = "ap.same_approver"
+			s.denied(r, deniedSameApprover, "refund", id, map[string]any{"bulk": true})
 		case errors.Is(err, refunds.ErrConflict):
 			key = "ap.decided"
 			s.denied(r, deniedConflict, "refund", id, map[string]any{"bulk": true})
@@ -506,7 +555,7 @@ func (s *Server) handleApproveBulk(w http.ResponseWriter, r *http.Request) {
 		results = append(results, key+"\t"+id)
 	}
 	slices.Sort(results)
-	results = slices.Insert(results, 0, "ap.approved_n\t"+strconv.Itoa(len(approved)))
+	results = slices.Insert(results, 0, "ap.approved_n\t"+strconv.Itoa(approved))
 	if err := s.stash(r, stashBulk, strings.Join(results, "\n")); err != nil {
 		s.renderError(w, r, err)
 		return

@@ -120,6 +120,13 @@ func (s *Server) routes() []route {
 		{"POST /users/{id}/enable", may(policy.ManageUsers), s.handleUserEnable},
 		{"POST /users/{id}/reset-password", may(policy.ManageUsers), s.handleUserResetPassword},
 		{"POST /users/{id}/role", may(policy.ManageUsers), s.handleUserRole},
+
+		// Admins: the approval policy (each change a new version).
+		{"GET /settings/approvals", may(policy.ManageApprovalPolicy), s.handleApprovalPolicy},
+		{"POST /settings/approvals/rules", may(policy.ManageApprovalPolicy), s.handlePolicyRule},
+		{"POST /settings/approvals/rules/remove", may(policy.ManageApprovalPolicy), s.handlePolicyRuleRemove},
+		{"POST /settings/approvals/limits", may(policy.ManageApprovalPolicy), s.handlePolicyLimit},
+		{"POST /settings/approvals/limits/remove", may(policy.ManageApprovalPolicy), s.handlePolicyLimitRemove},
 	}
 }
 

@@ -31,6 +31,8 @@ const (
 	Export Action = "audit.export"
 	// ManageUsers: add, disable, enable users, reset passwords, set roles.
 	ManageUsers Action = "users.manage"
+	// ManageApprovalPolicy: change the approval rules and approver limits.
+	ManageApprovalPolicy Action = "approval_policy.manage"
 )
 
 // Actions on one refund; Decide reads the Subject for them.
@@ -47,7 +49,7 @@ const (
 // Actions lists every action, for tests that walk them all.
 func Actions() []Action {
 	return []Action{RefundWork, Request, ViewAll, ViewApprovals, ViewAttention, ViewAudit, Export, ManageUsers,
-		View, Cancel, Approve, Reject, Resolve}
+		ManageApprovalPolicy, View, Cancel, Approve, Reject, Resolve}
 }
 
 // Actor is who asks: the signed-in user.
@@ -63,11 +65,15 @@ type Subject struct {
 	Submission  string // NeoX's side: NOT_SENT, QUEUED, SENDING, PROCESSING, UNKNOWN, SUCCEEDED, FAILED
 	// NeedsAttention: no final answer from NeoX in time (refunds.Refund.NeedsAttention).
 	NeedsAttention bool
-	// For approval policies (limits per product, amount and currency); no
-	// rule reads them yet.
+	// For the approval policy: the limits per currency read the amount.
 	API      string
 	Amount   int64 // minor units
 	Currency string
+	// Required is how many distinct approvals the refund needs (snapshotted
+	// when it was requested; 0 and 1 both mean one), ApprovedBy who gave
+	// one so far.
+	Required   int
+	ApprovedBy []int64
 }
 
 // The states the rules read, spelled as package refunds stores them (its
@@ -87,6 +93,12 @@ const (
 	ReasonNotOwner Reason = "not_owner"     // only the refund's maker may (or: staff see only their own)
 	ReasonSelf     Reason = "self_approval" // nobody decides a refund they requested
 	ReasonState    Reason = "state"         // the refund is not in a state that allows it
+	// ReasonSecond: this approver already gave one of the two approvals the
+	// refund needs; the other must come from someone else.
+	ReasonSecond Reason = "same_approver"
+	// ReasonLimit: the amount is above this approver's limit in its
+	// currency; someone allowed must approve.
+	ReasonLimit Reason = "over_limit"
 )
 
 // Kinds of refusal: a *Denial unwraps to one of them.
@@ -128,8 +140,18 @@ func roleName(r Role) string {
 // staff request refunds and see their own; managers also see everyone's,
 // decide other people's pending refunds, resolve those that need
 // attention and review the audit trail; admins manage users and nothing
-// else. Approval policies will be fields here.
-type Policy struct{}
+// else. Approvals, when set, adds the approval policy in force: limits per
+// approver (read by Decide) and rules per currency (read when a refund is
+// requested, then snapshotted on it as Subject.Required).
+type Policy struct {
+	Approvals *Approvals
+}
+
+// With returns p deciding under the approval policy a.
+func (p Policy) With(a Approvals) Policy {
+	p.Approvals = &a
+	return p
+}
 
 // Permits reports whether a's role may use action at all: a part of the
 // desk, or an action on at least some refunds. The route table and the
@@ -140,7 +162,7 @@ func (p Policy) Permits(a Actor, action Action) bool {
 		return a.Role == Staff || a.Role == Manager
 	case ViewAll, ViewApprovals, ViewAttention, ViewAudit, Export, Approve, Reject, Resolve:
 		return a.Role == Manager
-	case ManageUsers:
+	case ManageUsers, ManageApprovalPolicy:
 		return a.Role == Admin
 	}
 	return false
@@ -176,6 +198,16 @@ func (p Policy) Decide(a Actor, action Action, s Subject) error {
 		}
 		if s.Approval != approvalPending {
 			return deny(ReasonState)
+		}
+		if action == Approve {
+			// Two approvals come from two people; each within their own
+			// limit, as the policy in force now says.
+			if s.approvedBy(a.ID) {
+				return deny(ReasonSecond)
+			}
+			if p.Approvals != nil && !p.Approvals.WithinLimit(a.ID, s.Currency, s.Amount) {
+				return deny(ReasonLimit)
+			}
 		}
 	case Resolve:
 		// Only while it needs attention and no NeoX call is running.

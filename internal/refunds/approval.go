@@ -5,6 +5,7 @@ package refunds
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/neox-refund-desk/refunddesk/internal/fault"
@@ -14,10 +15,15 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
-// Approve approves a pending refund and queues it for sending. Errors:
-// ErrForbidden (not a manager), ErrNotFound, ErrSelfApproval, ErrConflict
-// (no longer pending: lost a race or decided already), *ValidationError
-// (the amount is no longer refundable), wrapped NeoX errors.
+// Approve gives a pending refund one approval. When that completes what
+// its snapshotted rule needs (one approval, or the second of two from
+// another approver) the refund is APPROVED and queued for sending; else it
+// stays PENDING with the approval recorded. The approver's limit is the
+// approval policy's in force at the decision, read inside the transaction
+// that records it. Errors: ErrForbidden (not a manager), ErrNotFound,
+// ErrSelfApproval, ErrOverLimit, ErrSameApprover, ErrConflict (no longer
+// pending: lost a race or decided already), *ValidationError (the amount is
+// no longer refundable), wrapped NeoX errors.
 func (s *Service) Approve(ctx context.Context, actor Actor, id, note string) (Refund, error) {
 	if msg := textProblem(note); !msg.IsZero() {
 		return Refund{}, invalid("note", msg)
@@ -31,12 +37,21 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id, note string) (Re
 	if err != nil {
 		return Refund{}, err
 	}
+	note = strings.TrimSpace(note)
+	sent := false
 	err = s.db.TxAt(ctx, s.now(), func(tx *store.Tx) error {
 		cur, err := one(tx.Refund(ctx, id))
 		if err != nil {
 			return err
 		}
-		if err := s.allow(actor, policy.Approve, cur); err != nil {
+		if cur, err = withApprovals(ctx, tx.RefundApprovals, cur); err != nil {
+			return err
+		}
+		rec, err := tx.ApprovalPolicy(ctx)
+		if err != nil {
+			return fmt.Errorf("refunds: %w", err)
+		}
+		if err := s.allowUnder(s.opt.Policy.With(approvalsFromRecord(rec)), actor, policy.Approve, cur); err != nil {
 			return err
 		}
 		reserved, err := reservedFor(ctx, tx, cur, cur.ID)
@@ -46,19 +61,36 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id, note string) (Re
 		if v := t.checkRefundable(cur.Amount, reserved); v != nil {
 			return v
 		}
-		ok, err := tx.ApproveRefund(ctx, id, store.Decision{By: actor.ID, ByName: actor.Name, Note: strings.TrimSpace(note)})
+		step := len(cur.Approvals) + 1
+		ok, err := tx.InsertRefundApproval(ctx, store.RefundApprovalRecord{RefundID: id, Step: step,
+			ApproverID: actor.ID, ApproverName: actor.Name, ApproverRole: string(actor.Role), Note: note})
 		if err := changed(ok, err, cur); err != nil {
 			return err
 		}
+		details := map[string]any{"amount": cur.Amount, "api": string(cur.API), "note": note,
+			"step": step, "of": max(cur.Rule.Required, 1), "policy_version": rec.Version}
+		if step < cur.Rule.Required {
+			// The first of two: pending until someone else gives the second.
+			return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: string(actor.Role),
+				Action: audit.ActionRefundApprovalGiven, Outcome: audit.OutcomeSuccess, TargetType: "refund", TargetID: id,
+				Details: details})
+		}
+		ok, err = tx.ApproveRefund(ctx, id, store.Decision{By: actor.ID, ByName: actor.Name, Note: note})
+		if err := changed(ok, err, cur); err != nil {
+			return err
+		}
+		sent = true
+		details["submission"] = SubQueued
 		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: string(actor.Role),
 			Action: audit.ActionRefundApproved, Outcome: audit.OutcomeSuccess, TargetType: "refund", TargetID: id,
-			Details: map[string]any{"amount": cur.Amount, "api": string(cur.API), "note": strings.TrimSpace(note),
-				"submission": SubQueued}})
+			Details: details})
 	})
 	if err != nil {
 		return Refund{}, err
 	}
-	s.nudge()
+	if sent {
+		s.nudge()
+	}
 	return s.Get(ctx, id)
 }
 
@@ -122,21 +154,50 @@ func (s *Service) guardDecision(ctx context.Context, actor Actor, action policy.
 	if err != nil {
 		return Refund{}, err
 	}
-	if err := s.allow(actor, action, r); err != nil {
+	p := s.opt.Policy
+	if action == policy.Approve {
+		// The limits in force now, so a refund above one is refused before
+		// NeoX is asked; the transaction asks again.
+		if p, err = s.PolicyNow(ctx); err != nil {
+			return Refund{}, err
+		}
+	}
+	if err := s.allowUnder(p, actor, action, r); err != nil {
 		return Refund{}, err
 	}
 	return r, nil
 }
 
-// ApproveMany approves each id in turn (no note); ids that fail are in errs.
+// BulkResult is what happened to one refund of a bulk approval.
+type BulkResult struct {
+	ID      string
+	Refund  Refund // the refund after the approval (zero when Err is set)
+	Err     error
+	Partial bool // one of two approvals recorded: the refund still waits for another approver
+}
+
+// ApproveEach approves each id in turn (no note) under every rule that
+// applies to it, one at a time as Approve, and reports each outcome.
+func (s *Service) ApproveEach(ctx context.Context, actor Actor, ids []string) []BulkResult {
+	out := make([]BulkResult, 0, len(ids))
+	for _, id := range ids {
+		r, err := s.Approve(ctx, actor, id, "")
+		out = append(out, BulkResult{ID: id, Refund: r, Err: err, Partial: err == nil && r.Approval == ApprovalPending})
+	}
+	return out
+}
+
+// ApproveMany approves each id in turn (no note); ids that fail are in
+// errs, ids that got an approval (complete or the first of two) in
+// approved.
 func (s *Service) ApproveMany(ctx context.Context, actor Actor, ids []string) (approved []string, errs map[string]error) {
 	errs = map[string]error{}
-	for _, id := range ids {
-		if _, err := s.Approve(ctx, actor, id, ""); err != nil {
-			errs[id] = err
+	for _, res := range s.ApproveEach(ctx, actor, ids) {
+		if res.Err != nil {
+			errs[res.ID] = res.Err
 			continue
 		}
-		approved = append(approved, id)
+		approved = append(approved, res.ID)
 	}
 	return approved, errs
 }

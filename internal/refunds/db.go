@@ -1,10 +1,12 @@
 package refunds
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -23,7 +25,69 @@ func fromRecord(r store.RefundRecord) Refund {
 		NextAttemptAt: r.NextAttemptAt, UpdatedAt: r.UpdatedAt, FinalAt: r.FinalAt, Lang: r.Lang,
 		AttentionSince: r.AttentionSince, AttentionReason: r.AttentionReason, ResolvedBy: r.ResolvedBy,
 		ResolvedByName: r.ResolvedByName, ResolvedAt: r.ResolvedAt, ResolutionNote: r.ResolutionNote,
-		ResolutionRef: r.ResolutionRef, refundedBase: r.RefundedBase, baseAt: r.BaseAt}
+		ResolutionRef: r.ResolutionRef, refundedBase: r.RefundedBase, baseAt: r.BaseAt,
+		Rule: decodeRule(r.PolicyVersion, r.ApprovalsRequired, r.PolicyRule)}
+}
+
+// decodeRule reads a refund's snapshotted rule; a refund from before
+// approval policies (or written without one) needs one approval.
+func decodeRule(version int64, required int, body string) policy.Snapshot {
+	s := policy.Snapshot{Version: version, Required: required}
+	if body != "" {
+		var st store.ApprovalRuleRecord
+		if json.Unmarshal([]byte(body), &st) == nil {
+			s.Matched, s.Rule = true, ruleFromRecord(st)
+		}
+	}
+	if s.Required < 0 || s.Required > 2 || (s.Required == 0 && !s.Matched) {
+		s.Required = 1
+	}
+	return s
+}
+
+// encodeRule is the stored form of a snapshot's rule: "" when no rule
+// matched.
+func encodeRule(s policy.Snapshot) string {
+	if !s.Matched {
+		return ""
+	}
+	b, _ := json.Marshal(ruleToRecord(s.Rule)) // plain strings and numbers: cannot fail
+	return string(b)
+}
+
+func ruleFromRecord(r store.ApprovalRuleRecord) policy.Rule {
+	return policy.Rule{Currency: r.Currency, API: r.API, AutoUpTo: r.AutoUpTo, DualAbove: r.DualAbove}
+}
+
+func ruleToRecord(r policy.Rule) store.ApprovalRuleRecord {
+	return store.ApprovalRuleRecord{Currency: r.Currency, API: r.API, AutoUpTo: r.AutoUpTo, DualAbove: r.DualAbove}
+}
+
+func approvalsFromRecord(p store.ApprovalPolicyRecord) policy.Approvals {
+	a := policy.Approvals{Version: p.Version}
+	for _, r := range p.Rules {
+		a.Rules = append(a.Rules, ruleFromRecord(r))
+	}
+	for _, l := range p.Limits {
+		a.Limits = append(a.Limits, policy.Limit{UserID: l.UserID, Currency: l.Currency, UpTo: l.UpTo})
+	}
+	return a
+}
+
+func approvalsToRecord(a policy.Approvals) store.ApprovalPolicyRecord {
+	p := store.ApprovalPolicyRecord{Version: a.Version}
+	for _, r := range a.Rules {
+		p.Rules = append(p.Rules, ruleToRecord(r))
+	}
+	for _, l := range a.Limits {
+		p.Limits = append(p.Limits, store.ApproverLimit{UserID: l.UserID, Currency: l.Currency, UpTo: l.UpTo})
+	}
+	return p
+}
+
+func approvalFromRecord(a store.RefundApprovalRecord) Approval {
+	return Approval{Step: a.Step, By: a.ApproverID, ByName: a.ApproverName, Role: policy.Role(a.ApproverRole),
+		Note: a.Note, ApprovedAt: a.ApprovedAt}
 }
 
 // toRecord is the stored form of a refund.
@@ -41,7 +105,8 @@ func toRecord(r Refund) store.RefundRecord {
 		NextAttemptAt: r.NextAttemptAt, UpdatedAt: r.UpdatedAt, FinalAt: r.FinalAt, Lang: r.Lang,
 		AttentionSince: r.AttentionSince, AttentionReason: r.AttentionReason, ResolvedBy: r.ResolvedBy,
 		ResolvedByName: r.ResolvedByName, ResolvedAt: r.ResolvedAt, ResolutionNote: r.ResolutionNote,
-		ResolutionRef: r.ResolutionRef, RefundedBase: r.refundedBase, BaseAt: r.baseAt}
+		ResolutionRef: r.ResolutionRef, RefundedBase: r.refundedBase, BaseAt: r.baseAt,
+		PolicyVersion: r.Rule.Version, ApprovalsRequired: r.Rule.Required, PolicyRule: encodeRule(r.Rule)}
 }
 
 // one converts a store read of one refund, store.ErrNotFound becoming

@@ -13,8 +13,13 @@ import (
 
 // Subject is the refund as the policy reads it.
 func (r Refund) Subject() policy.Subject {
-	return policy.Subject{RequestedBy: r.RequestedBy, Approval: r.Approval, Submission: r.Submission,
-		NeedsAttention: r.NeedsAttention(), API: string(r.API), Amount: r.Amount, Currency: r.Currency}
+	s := policy.Subject{RequestedBy: r.RequestedBy, Approval: r.Approval, Submission: r.Submission,
+		NeedsAttention: r.NeedsAttention(), API: string(r.API), Amount: r.Amount, Currency: r.Currency,
+		Required: r.Rule.Required}
+	for _, a := range r.Approvals {
+		s.ApprovedBy = append(s.ApprovedBy, a.By)
+	}
+	return s
 }
 
 // Policy is the actor as the policy reads it.
@@ -33,11 +38,18 @@ func (s *Service) permit(actor Actor, action policy.Action) error {
 	return nil
 }
 
-// allow says whether actor may do action to r now. Errors: ErrSelfApproval,
-// ErrForbidden (wrapping the *policy.Denial with its reason), ErrConflict
-// (r's state does not allow it).
+// allow says whether actor may do action to r now under the rules
+// without approval policy (see allowUnder).
 func (s *Service) allow(actor Actor, action policy.Action, r Refund) error {
-	err := s.opt.Policy.Decide(actor.Policy(), action, r.Subject())
+	return s.allowUnder(s.opt.Policy, actor, action, r)
+}
+
+// allowUnder says whether actor may do action to r under p. Errors:
+// ErrSelfApproval, ErrOverLimit, ErrSameApprover, ErrForbidden (each
+// wrapping the *policy.Denial with its reason), ErrConflict (r's state
+// does not allow it).
+func (s *Service) allowUnder(p policy.Policy, actor Actor, action policy.Action, r Refund) error {
+	err := p.Decide(actor.Policy(), action, r.Subject())
 	var d *policy.Denial
 	switch {
 	case err == nil:
@@ -48,6 +60,10 @@ func (s *Service) allow(actor Actor, action policy.Action, r Refund) error {
 		return conflict(r)
 	case d.Reason == policy.ReasonSelf:
 		return fmt.Errorf("%w: %w", ErrSelfApproval, err)
+	case d.Reason == policy.ReasonLimit:
+		return fmt.Errorf("%w: %w", ErrOverLimit, err)
+	case d.Reason == policy.ReasonSecond:
+		return fmt.Errorf("%w: %w", ErrSameApprover, err)
 	}
 	return fmt.Errorf("%w: %w", ErrForbidden, err)
 }

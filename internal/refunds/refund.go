@@ -90,6 +90,12 @@ var (
 	ErrSelfApproval  = fault.New(fault.Forbidden, "nobody may decide on a refund they requested")
 	ErrForbidden     = fault.New(fault.Forbidden, "not allowed for this role")
 	ErrNotConfigured = fault.New(fault.Conflict, "this NeoX product is not configured")
+	// ErrOverLimit: the amount is above the approver's limit in its
+	// currency (the approval policy in force at the decision).
+	ErrOverLimit = fault.New(fault.Forbidden, "the amount is above this approver's limit")
+	// ErrSameApprover: this approver gave the first of two approvals; the
+	// second must come from someone else.
+	ErrSameApprover = fault.New(fault.Forbidden, "the second approval must come from another approver")
 )
 
 // ValidationError carries a message per form field (a catalogue key with
@@ -183,8 +189,39 @@ type Refund struct {
 	ResolutionNote string
 	ResolutionRef  string // NeoX's reference for the refund, as the manager read it
 
+	// The approval rule that applied when the refund was requested
+	// (snapshotted; later policy changes never touch it), and the
+	// approvals given so far, in order. Refunds from before approval
+	// policies: version 0, one approval.
+	Rule      policy.Snapshot
+	Approvals []Approval
+
 	refundedBase int64 // PG: payment refundedAmount before the first send, -1 unknown
 	baseAt       time.Time
+}
+
+// Approval is one approval a refund received.
+type Approval struct {
+	Step       int
+	By         int64
+	ByName     string
+	Role       policy.Role
+	Note       string
+	ApprovedAt time.Time
+}
+
+// Required is how many approvals the refund needs: 0 when the policy
+// approved it itself, else 1 or 2.
+func (r Refund) Required() int { return r.Rule.Required }
+
+// ByPolicy reports whether the approval policy approved the refund itself
+// (its amount was at most the rule's auto-approve floor).
+func (r Refund) ByPolicy() bool { return r.Rule.Required == 0 && r.Approval != ApprovalPending }
+
+// AwaitingSecond reports whether the refund has one of the two approvals it
+// needs.
+func (r Refund) AwaitingSecond() bool {
+	return r.Approval == ApprovalPending && r.Rule.Required >= 2 && len(r.Approvals) == 1
 }
 
 // Final reports whether nothing more will happen to the refund: rejected,

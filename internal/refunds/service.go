@@ -281,6 +281,10 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 		if v := t.checkRefundable(r.Amount, reserved); v != nil {
 			return v
 		}
+		// The approval rule in force now is the refund's for good.
+		if err := s.applyRule(ctx, tx, actor, &r); err != nil {
+			return err
+		}
 		accHash, err := accountHash(ctx, tx, r.BankAccountNumber)
 		if err != nil {
 			return err
@@ -291,10 +295,30 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 			AccountHash: accHash}); err != nil {
 			return fmt.Errorf("refunds: %w", err)
 		}
-		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: string(actor.Role),
+		details := map[string]any{"api": string(r.API), "transaction_ref": r.TransactionRef, "payment_id": r.PaymentID,
+			"amount": r.Amount, "currency": r.Currency, "reason_code": r.ReasonCode,
+			"policy_version": r.Rule.Version, "approvals_required": r.Rule.Required}
+		if r.Rule.Matched {
+			details["rule"] = ruleToRecord(r.Rule.Rule)
+		}
+		if err := s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: string(actor.Role),
 			Action: audit.ActionRefundRequested, Outcome: audit.OutcomeSuccess, TargetType: "refund", TargetID: r.ID,
-			Details: map[string]any{"api": string(r.API), "transaction_ref": r.TransactionRef, "payment_id": r.PaymentID,
-				"amount": r.Amount, "currency": r.Currency, "reason_code": r.ReasonCode}})
+			Details: details}); err != nil {
+			return err
+		}
+		if r.Rule.Required > 0 {
+			return nil
+		}
+		// At most the rule's auto-approve floor: the policy approves it,
+		// and it goes to NeoX like any approved refund.
+		ok, err := tx.ApproveRefund(ctx, r.ID, store.Decision{ByName: policyApprover, Note: ""})
+		if err := changed(ok, err, r); err != nil {
+			return err
+		}
+		return s.rec.Record(ctx, tx, audit.Event{ActorName: policyApprover, ActorRole: "policy",
+			Action: audit.ActionRefundApproved, Outcome: audit.OutcomeSuccess, TargetType: "refund", TargetID: r.ID,
+			Details: map[string]any{"amount": r.Amount, "api": string(r.API), "by_policy": true,
+				"policy_version": r.Rule.Version, "rule": ruleToRecord(r.Rule.Rule), "submission": SubQueued}})
 	})
 	if err != nil {
 		return Refund{}, err
@@ -302,7 +326,41 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 	if existing != nil {
 		return sameRequest(*existing, actor, req, s.whole(req.API))
 	}
+	if r.Rule.Required == 0 {
+		s.nudge()
+	}
 	return s.Get(ctx, r.ID)
+}
+
+// policyApprover is the decider's name on refunds the approval policy
+// approved itself.
+const policyApprover = "approval policy"
+
+// applyRule snapshots on r the approval rule in force, and refuses a
+// request that the people there are could never approve (only once an
+// approval policy is configured: without one the desk behaves as it always
+// did).
+func (s *Service) applyRule(ctx context.Context, tx *store.Tx, actor Actor, r *Refund) error {
+	rec, err := tx.ApprovalPolicy(ctx)
+	if err != nil {
+		return fmt.Errorf("refunds: %w", err)
+	}
+	ap := approvalsFromRecord(rec)
+	r.Rule = ap.Snapshot(string(r.API), r.Currency, r.Amount)
+	if ap.Version == 0 || r.Rule.Required == 0 {
+		return nil
+	}
+	people, err := candidates(ctx, tx)
+	if err != nil {
+		return err
+	}
+	var sf *policy.Shortfall
+	if err := s.opt.Policy.With(ap).Approvable(actor.ID, r.Subject(), r.Rule.Required, people); errors.As(err, &sf) {
+		return nobodyCanApprove(*r, sf)
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 // sameAccount compares a stored account number, which a final refund keeps
@@ -344,9 +402,13 @@ func (s *Service) whole(api API) bool {
 	return ok && p.Whole()
 }
 
-// Get returns one refund, or ErrNotFound.
+// Get returns one refund with its approvals, or ErrNotFound.
 func (s *Service) Get(ctx context.Context, id string) (Refund, error) {
-	return one(s.db.Refund(ctx, id))
+	r, err := one(s.db.Refund(ctx, id))
+	if err != nil {
+		return Refund{}, err
+	}
+	return withApprovals(ctx, s.db.RefundApprovals, r)
 }
 
 // reservedFor is what other refunds of r's target reserve (except
@@ -377,9 +439,25 @@ func (s *Service) Attempts(ctx context.Context, id string) ([]Attempt, error) {
 	return out, nil
 }
 
-// Pending is the approval queue, oldest first.
+// Pending is the approval queue, oldest first, each with the approvals it
+// has.
 func (s *Service) Pending(ctx context.Context) ([]Refund, error) {
-	return many(s.db.PendingRefunds(ctx))
+	rs, err := many(s.db.PendingRefunds(ctx))
+	if err != nil {
+		return nil, err
+	}
+	given, err := s.db.PendingApprovals(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("refunds: %w", err)
+	}
+	by := map[string][]Approval{}
+	for _, a := range given {
+		by[a.RefundID] = append(by[a.RefundID], approvalFromRecord(a))
+	}
+	for i := range rs {
+		rs[i].Approvals = by[rs[i].ID]
+	}
+	return rs, nil
 }
 
 func (s *Service) nudge() {

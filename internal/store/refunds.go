@@ -64,6 +64,12 @@ type RefundRecord struct {
 	ResolutionRef      string
 	RefundedBase       int64 // PG: payment refundedAmount before the first send, -1 unknown
 	BaseAt             time.Time
+	// The approval rule snapshotted when the refund was requested
+	// (migration 0020): the policy version, approvals needed, and the rule
+	// as package refunds encodes it.
+	PolicyVersion     int64
+	ApprovalsRequired int
+	PolicyRule        string
 }
 
 // refundCols is the column list refundScan reads, in order.
@@ -74,7 +80,7 @@ const refundCols = `id, api, transaction_ref, payment_id, amount, currency, paym
 	neox_refund_id, neox_approval_status, neox_status, neox_code, neox_message, neox_response_id,
 	failed_reason, neox_refunded_base, neox_base_at, attempts, last_error, next_attempt_at, updated_at, final_at,
 	lang, attention_since, attention_reason, resolved_by, resolved_by_name, resolved_at, resolution_note,
-	resolution_ref`
+	resolution_ref, policy_version, approvals_required, policy_rule`
 
 type refundScanner interface{ Scan(dest ...any) error }
 
@@ -94,7 +100,7 @@ func refundScan(sc refundScanner) (RefundRecord, error) {
 		&r.NeoXRefundID, &r.NeoXApprovalStatus, &r.NeoXStatus, &r.NeoXCode, &r.NeoXMessage, &r.NeoXResponseID,
 		&r.FailedReason, &r.RefundedBase, &baseAt, &r.Attempts, &r.LastError, &next, &upd, &fin,
 		&r.Lang, &attn, &r.AttentionReason, &r.ResolvedBy, &r.ResolvedByName, &resAt, &r.ResolutionNote,
-		&r.ResolutionRef)
+		&r.ResolutionRef, &r.PolicyVersion, &r.ApprovalsRequired, &r.PolicyRule)
 	if err != nil {
 		return RefundRecord{}, err
 	}
@@ -265,12 +271,14 @@ func (t *Tx) InsertRefund(ctx context.Context, n NewRefund) error {
 	_, err := t.stx.ExecContext(ctx, `INSERT INTO refunds (id, api, transaction_ref, payment_id, amount, currency,
 		payment_method, reason_code, reason_text, fee_charge_way, sub_merchant_id, bank_swift, bank_account_number,
 		bank_account_name, bank_branch, requested_by, requested_by_name, requested_at, idempotency_key,
-		neox_refunded_base, neox_base_at, updated_at, lang, bank_account_hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		neox_refunded_base, neox_base_at, updated_at, lang, bank_account_hash,
+		policy_version, approvals_required, policy_rule)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.API, r.TransactionRef, r.PaymentID, r.Amount, r.Currency, r.PaymentMethod,
 		r.ReasonCode, r.ReasonText, r.FeeChargeWay, r.SubMerchantID, r.BankSwift, r.BankAccountNumber,
 		r.BankAccountName, r.BankBranch, r.RequestedBy, r.RequestedByName, refundFmtTime(r.RequestedAt), key,
-		r.RefundedBase, refundFmtTime(r.BaseAt), refundFmtTime(r.UpdatedAt), r.Lang, n.AccountHash)
+		r.RefundedBase, refundFmtTime(r.BaseAt), refundFmtTime(r.UpdatedAt), r.Lang, n.AccountHash,
+		r.PolicyVersion, max(r.ApprovalsRequired, 0), r.PolicyRule)
 	if err != nil {
 		return fmt.Errorf("store: insert refund: %w", err)
 	}

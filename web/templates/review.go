@@ -48,6 +48,9 @@ func reasonLine(ctx context.Context, r refunds.Refund) string {
 // decider names who decided a refund: the manager, or its maker for a
 // cancellation.
 func decider(ctx context.Context, r refunds.Refund) string {
+	if r.ByPolicy() {
+		return tr(ctx, "pol.the_policy", int(r.Rule.Version))
+	}
 	if r.DecidedByName != "" {
 		return personName(ctx, r.DecidedBy, r.DecidedByName)
 	}

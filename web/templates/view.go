@@ -99,6 +99,7 @@ func Nav(ctx context.Context, v *Viewer) []NavItem {
 		{policy.ViewAttention, "attention", "nav.attention", "/attention"},
 		{policy.ViewAudit, "audit", "nav.audit", "/audit"},
 		{policy.ManageUsers, "users", "nav.users", "/users"},
+		{policy.ManageApprovalPolicy, "approval_policy", "nav.approval_policy", "/settings/approvals"},
 	} {
 		if v.May(it.action) {
 			items = append(items, NavItem{it.key, tr(ctx, it.label), it.url})
