@@ -599,6 +599,10 @@ func (s *Service) IssueEnrolLink(ctx context.Context, userID int64) (string, err
 	return token, nil
 }
 
+// EnrolLinkPath is the desk's path of an enrolment link with token (the
+// token rides in the query, which the access log leaves out).
+func EnrolLinkPath(token string) string { return "/account/2fa/link?t=" + url.QueryEscape(token) }
+
 // RedeemEnrolLink uses up an enrolment link of u. Errors: ErrInvalidLink.
 // Audited as mfa.enrol_link_used (success or failure).
 func (s *Service) RedeemEnrolLink(ctx context.Context, u User, token string) error {

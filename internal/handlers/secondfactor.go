@@ -452,11 +452,7 @@ func (s *Server) handleUserEnrolLink(w http.ResponseWriter, r *http.Request) {
 	if s.origin != nil {
 		base = s.origin
 	}
-	link := base.String() + EnrolLinkPath(token)
+	link := base.String() + auth.EnrolLinkPath(token)
 	w.Header().Set("Cache-Control", "no-store")
 	s.render(w, r, http.StatusOK, templates.EnrolLinkPage(s.page(r, "mfa.title", "users"), u.Username, link))
 }
-
-// EnrolLinkPath is the path of an enrolment link with token (the CLI
-// prints it too).
-func EnrolLinkPath(token string) string { return "/account/2fa/link?t=" + url.QueryEscape(token) }
