@@ -28,6 +28,7 @@ var flashes = map[string]string{
 	"refund-rejected":       "flash.refund_rejected",
 	"refund-cancelled":      "flash.refund_cancelled",
 	"refund-resolved":       "flash.refund_resolved",
+	"sign-in-again":         "flash.sign_in_again",
 	"recovery-code-used":    "flash.recovery_code_used",
 	"mfa-disabled":          "flash.mfa_disabled",
 	"mfa-reset":             "flash.mfa_reset",

@@ -111,7 +111,7 @@ func (s *Server) grantValues(values map[string]any, oneOff bool) map[string]any 
 // handleLoginCodeForm serves GET /login/code.
 func (s *Server) handleLoginCodeForm(w http.ResponseWriter, r *http.Request) {
 	if _, _, ok := s.auth.PendingSignInOf(r); !ok {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		redirectFlash(w, r, "/login", "sign-in-again")
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -123,7 +123,7 @@ func (s *Server) handleLoginCode(w http.ResponseWriter, r *http.Request) {
 	ps, u, ok := s.auth.PendingSignInOf(r)
 	if !ok {
 		s.auth.EndPendingSignIn(w)
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		redirectFlash(w, r, "/login", "sign-in-again")
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")

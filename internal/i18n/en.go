@@ -579,4 +579,5 @@ var en = map[string]string{
 	"flash.mfa_disabled":            "Two-factor sign-in is off.",
 	"flash.mfa_reset":               "Second factor reset. That user's sessions have ended.",
 	"flash.mfa_policy_saved":        "Two-factor requirement saved.",
+	"flash.sign_in_again":           "Sign in again: the step asking for your code had expired.",
 }

@@ -570,4 +570,5 @@ var vi = map[string]string{
 	"flash.mfa_disabled":            "Đã tắt đăng nhập hai lớp.",
 	"flash.mfa_reset":               "Đã đặt lại lớp xác thực thứ hai. Các phiên của người dùng đó đã kết thúc.",
 	"flash.mfa_policy_saved":        "Đã lưu yêu cầu đăng nhập hai lớp.",
+	"flash.sign_in_again":           "Hãy đăng nhập lại: bước nhập mã đã hết hạn.",
 }
