@@ -44,7 +44,7 @@ func TestAccessibility(t *testing.T) {
 			"/refunds/new?api=PG&ref=240901101500HCMCAF&payment=1440001", "/refunds", "/refunds/" + pending, "/account"},
 		"amanager": {"/", "/approvals", "/refunds?currency=VND", "/refunds/" + pending, "/refunds/" + decided, "/audit",
 			"/audit/events/1", "/attention"},
-		"aadmin": {"/users"},
+		"aadmin": {"/users", "/users/second-factor"},
 	}
 	check := func(b *apptest.Browser, who, path string) {
 		t.Helper()
