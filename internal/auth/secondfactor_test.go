@@ -87,6 +87,12 @@ func TestTOTPEnrolmentAndSignIn(t *testing.T) {
 
 	// The confirming code's step is used: the next step signs in.
 	e.clock.Advance(30 * time.Second)
+	if _, err := e.svc.Authenticate(ctx, "mai", goodPassword, "192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	if ev := e.wantLastEvent(t, audit.ActionLogin, audit.OutcomeSuccess); ev.Details["second_factor"] != "pending" {
+		t.Fatalf("login event details = %v, want second_factor pending", ev.Details)
+	}
 	m, err := e.svc.VerifySignIn(ctx, u, e.code(t, secret), "192.0.2.1", "")
 	if err != nil || m != MethodTOTP {
 		t.Fatalf("VerifySignIn = %v, %v; want totp", m, err)
