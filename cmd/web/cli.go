@@ -89,7 +89,7 @@ func inputError(err error) error {
 
 func userCmd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return &exitError{2, errors.New("user: want add, disable, enable or reset-password\n" + usage)}
+		return &exitError{2, errors.New("user: want add, disable, enable, reset-password or reset-2fa\n" + usage)}
 	}
 	var username, role, name string
 	a, _, err := openForCmd(ctx, "user "+args[0], args[1:], getenv, stderr, func(fs *flag.FlagSet) {
@@ -166,6 +166,24 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 			return inputError(err)
 		}
 		fmt.Fprintf(stdout, "password reset for %s; their sessions have ended\n", u.Username)
+	case "reset-2fa":
+		// The recovery when every factor is lost (admins included): the
+		// operator with access to the server removes it, and the printed
+		// link lets the user set up a new one after signing in with their
+		// password, even where the role requires a second factor.
+		u, err := a.Auth.UserByUsername(ctx, username)
+		if err != nil {
+			return inputError(fmt.Errorf("user %q: %w", username, err))
+		}
+		if err := a.Auth.ResetSecondFactor(ctx, u.ID); err != nil {
+			return inputError(err)
+		}
+		token, err := a.Auth.IssueEnrolLink(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "second factor reset for %s; their sessions have ended\n", u.Username)
+		fmt.Fprintf(stdout, "enrolment link (single use, 24 hours; give it only to %s):\n\n    %s%s\n", u.Username, a.Cfg.BaseURL, auth.EnrolLinkPath(token))
 	default:
 		return &exitError{2, fmt.Errorf("user: unknown action %q", args[0])}
 	}

@@ -5,6 +5,7 @@
 //	web user add -username U -role R [-name N]   password from stdin
 //	web user disable -username U
 //	web user reset-password -username U          password from stdin
+//	web user reset-2fa -username U               second factor removed, enrolment link printed
 //	web audit verify          exit 1 and name the first bad row on a broken chain
 //	web audit verify -checkpoint FILE   also exit 1 if events after FILE's head were cut off
 //	web audit export          the audit trail as CSV on stdout, ending with the chain head
@@ -77,6 +78,8 @@ const usage = `usage:
   web user disable -username U
   web user enable -username U
   web user reset-password -username U            (password on stdin)
+  web user reset-2fa -username U                 remove U's second factor, end their sessions and
+                                                print a single-use enrolment link (24 h)
   web audit verify [-checkpoint FILE [-key-file K]]  check the audit hash chain (exit 1 if broken,
                                                 or if it no longer reaches FILE's head: a checkpoint or an export)
   web audit export [-from RFC3339] [-to RFC3339] CSV of the audit trail on stdout, ending with the chain head

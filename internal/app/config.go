@@ -62,6 +62,12 @@ type Config struct {
 	AttentionUnknownAttempts int
 	COLSweepInterval         time.Duration // 0: no sweep
 	COLSweepWindow           time.Duration
+
+	// Step-up for approvals (STEPUP_LIMITS, STEPUP_WINDOW): approving above
+	// StepUpLimits[currency] (minor units) asks for a second-factor code,
+	// unless one was given within StepUpWindow. Empty: never asks.
+	StepUpLimits map[string]int64
+	StepUpWindow time.Duration
 }
 
 const redacted = "[redacted]"
@@ -104,6 +110,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("attention_after_col", c.AttentionAfterCOL), slog.Int("attention_unknown_attempts", c.AttentionUnknownAttempts),
 		slog.Duration("col_sweep_interval", c.COLSweepInterval), slog.Duration("col_sweep_window", c.COLSweepWindow),
 		slog.Any("trusted_proxies", c.TrustedProxies), slog.Any("merchant_tz", c.MerchantTZ),
+		slog.Any("stepup_limits", c.StepUpLimits), slog.Duration("stepup_window", c.StepUpWindow),
 	)
 }
 
@@ -134,6 +141,7 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	var idle, absolute, neoxTimeout, settle, concurrency, proxies, tz string
 	var attnPG, attnGC, attnCOL, attnUnknown, sweepEvery, sweepWindow string
+	var stepLimits, stepWindow string
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "data"), "directory for the database (DATA_DIR)")
 	fs.StringVar(&c.DBPath, "db-path", env("DB_PATH", ""), "database file; default DATA_DIR/refunddesk.db (DB_PATH)")
@@ -167,6 +175,8 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&attnUnknown, "attention-unknown-attempts", env("ATTENTION_UNKNOWN_ATTEMPTS", "10"), "sends ending with an unknown outcome before a refund needs attention, 1–100 (ATTENTION_UNKNOWN_ATTEMPTS)")
 	fs.StringVar(&sweepEvery, "col-sweep-interval", env("COL_SWEEP_INTERVAL", "24h"), "how often to compare NeoX's COL refund list with the desk; 0 turns it off (COL_SWEEP_INTERVAL)")
 	fs.StringVar(&sweepWindow, "col-sweep-window", env("COL_SWEEP_WINDOW", "168h"), "how far back each COL sweep looks (COL_SWEEP_WINDOW)")
+	fs.StringVar(&stepLimits, "stepup-limits", env("STEPUP_LIMITS", ""), "approving above these amounts asks for a second-factor code: CURRENCY=minor units, comma-separated, e.g. VND=100000000,USD=500000 (STEPUP_LIMITS)")
+	fs.StringVar(&stepWindow, "stepup-window", env("STEPUP_WINDOW", "5m"), "a code given this recently satisfies a step-up without a new one, 0–1h (STEPUP_WINDOW)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -207,6 +217,12 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 		c.COLSweepInterval = d
 	}
 	c.COLSweepWindow = within("COL_SWEEP_WINDOW", sweepWindow, time.Hour, 3*month)
+	c.StepUpWindow = within("STEPUP_WINDOW", stepWindow, 0, time.Hour)
+	if l, err := parseStepUpLimits(stepLimits); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.StepUpLimits = l
+	}
 	if n, err := strconv.Atoi(concurrency); err != nil || n < 1 || n > 32 {
 		errs = append(errs, fmt.Errorf("NEOX_CONCURRENCY: %q is not a whole number from 1 to 32", concurrency))
 	} else {
@@ -264,6 +280,30 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 		errs = append(errs, errors.New("WEBHOOK_BASIC_USER and WEBHOOK_BASIC_PASS go together"))
 	}
 	return c, errors.Join(errs...)
+}
+
+// parseStepUpLimits reads STEPUP_LIMITS: CURRENCY=AMOUNT pairs, the
+// amount in the currency's minor units (VND has none: 100000000 is 100
+// million dong; USD=500000 is 5,000.00 dollars), comma-separated.
+func parseStepUpLimits(v string) (map[string]int64, error) {
+	out := map[string]int64{}
+	for part := range strings.SplitSeq(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		cur, amt, ok := strings.Cut(part, "=")
+		cur = strings.ToUpper(strings.TrimSpace(cur))
+		n, err := strconv.ParseInt(strings.TrimSpace(amt), 10, 64)
+		if !ok || len(cur) != 3 || strings.Trim(cur, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" || err != nil || n < 0 {
+			return nil, fmt.Errorf("STEPUP_LIMITS: %q is not CURRENCY=amount in minor units (example: VND=100000000,USD=500000)", part)
+		}
+		if _, dup := out[cur]; dup {
+			return nil, fmt.Errorf("STEPUP_LIMITS: %s is listed twice", cur)
+		}
+		out[cur] = n
+	}
+	return out, nil
 }
 
 // parseProxies reads TRUSTED_PROXIES: comma-separated CIDRs (a bare

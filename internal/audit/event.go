@@ -49,6 +49,19 @@ const (
 	ActionUserPasswordReset = "user.password_reset"
 	ActionUserRoleChanged   = "user.role_changed"
 
+	// Two-factor sign-in (auth/secondfactor.go). None ever carries a
+	// secret, a code or a link's token.
+	ActionMFAVerified      = "auth.mfa_verified"      // the second step of a sign-in
+	ActionMFAFailed        = "auth.mfa_failed"        // a wrong, reused or throttled code at sign-in
+	ActionMFAEnrolled      = "mfa.enrolled"           // an authenticator confirmed (or a wrong confirming code)
+	ActionMFADisabled      = "mfa.disabled"           // turned off by its owner
+	ActionMFAReset         = "mfa.reset"              // removed by an admin or the CLI
+	ActionMFARecoveryUsed  = "mfa.recovery_code_used" // a recovery code used up
+	ActionMFAStepUp        = "mfa.step_up"            // a code asked for before approving above the limit
+	ActionMFAEnrolLink     = "mfa.enrol_link_issued"  // an admin-issued enrolment link
+	ActionMFAEnrolLinkUsed = "mfa.enrol_link_used"    // an enrolment link opened
+	ActionMFAPolicy        = "mfa.policy_changed"     // the roles that must use a second factor
+
 	ActionRefundRequested = "refund.requested"
 	ActionRefundApproved  = "refund.approved"
 	ActionRefundRejected  = "refund.rejected"

@@ -66,6 +66,10 @@ type Service struct {
 
 	sessions atomic.Pointer[SessionStore]
 	devices  atomic.Pointer[deviceCookie]
+	// sealKeys seal second-factor secrets (secondfactor.go); pending is
+	// the cookie of a sign-in waiting for its second step.
+	sealKeys atomic.Pointer[[][]byte]
+	pending  atomic.Pointer[pendingCookie]
 
 	// refusals, when set, decides whether a refused attempt (a throttled
 	// login) gets an audit row of its own or only a place in an aggregate.

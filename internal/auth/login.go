@@ -137,6 +137,13 @@ func (s *Service) AuthenticateFrom(ctx context.Context, username, password, clie
 			e.ActorID, e.ActorName, e.ActorRole = u.ID, u.Username, string(u.Role)
 			e.Action, e.Outcome, e.TargetID = audit.ActionLogin, audit.OutcomeSuccess, userTarget(u.ID)
 			e.Details = map[string]any{"must_change": u.MustChangePassword, "trusted_device": trusted}
+			// The password was right; with an authenticator the sign-in
+			// completes only at auth.mfa_verified (secondfactor.go).
+			if f, err := tx.TOTP(ctx, u.ID); err == nil && f.Confirmed {
+				e.Details["second_factor"] = "pending"
+			} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
 			return s.rec.Record(ctx, tx, e)
 		})
 		if err != nil {

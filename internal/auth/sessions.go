@@ -85,6 +85,8 @@ func (s *Service) SessionStore(keys [][]byte, cookie CookieOptions) *SessionStor
 	st := &SessionStore{svc: s, codecs: codecs, cookie: cookie}
 	s.sessions.Store(st)
 	s.devices.Store(newDeviceCookie(keys, cookie.Secure))
+	s.setSealKeys(keys)
+	s.pending.Store(newPendingCookie(keys, cookie.Secure))
 	return st
 }
 

@@ -66,7 +66,7 @@ func TestAccessibility(t *testing.T) {
 			{path: "/transactions?api=PG&ref=240901101500HCMCAF"}, {path: "/account"}},
 		"aadmin": {{path: "/"}, {path: "/users"}, {path: "/users", submit: `document.getElementById('new-username').value = 'x y';
 				document.querySelector('[data-testid=add-user-submit]').click()`, wait: `[data-error-summary]`},
-			{path: "/account"}, {path: "/refunds"}, {path: "/settings/approvals"}},
+			{path: "/account"}, {path: "/refunds"}, {path: "/settings/approvals"}, {path: "/users/second-factor"}},
 	}
 	check := func(b *apptest.Browser, who string, pg axePage) {
 		t.Helper()

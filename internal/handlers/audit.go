@@ -29,6 +29,8 @@ var knownActions = []string{
 	audit.ActionRefundApprovalGiven, audit.ActionApprovalPolicyChanged,
 	audit.ActionNeoXCall, audit.ActionWebhookReceived, audit.ActionConfigStartup, audit.ActionAuditExport, audit.ActionAuditCheckpoint,
 	audit.ActionAccessDenied,
+	audit.ActionMFAVerified, audit.ActionMFAFailed, audit.ActionMFAEnrolled, audit.ActionMFADisabled, audit.ActionMFAReset,
+	audit.ActionMFARecoveryUsed, audit.ActionMFAStepUp, audit.ActionMFAEnrolLink, audit.ActionMFAEnrolLinkUsed, audit.ActionMFAPolicy,
 }
 
 var knownOutcomes = []string{audit.OutcomeSuccess, audit.OutcomeFailure, audit.OutcomeDenied, audit.OutcomeUnknown}

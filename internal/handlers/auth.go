@@ -55,7 +55,19 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	kept := keptSessionValues(r.PostForm.Get("kept"), form.Next)
+	// With a second factor the session starts only after its code.
+	if has, err := s.auth.HasSecondFactor(r.Context(), u.ID); err != nil {
+		s.renderError(w, r, err)
+		return
+	} else if has {
+		if err := s.auth.BeginPendingSignIn(r.Context(), w, u, form.Next, r.PostForm.Get("kept")); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		redirect(w, r, "/login/code")
+		return
+	}
+	kept := s.grantValues(keptSessionValues(r.PostForm.Get("kept"), form.Next), u.MustChangePassword)
 	if err := s.auth.StartSessionWith(r.Context(), w, r, u, kept); err != nil {
 		s.renderError(w, r, err)
 		return
@@ -94,8 +106,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 // handleAccount serves GET /account.
 func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request) {
 	u, _ := userFrom(r.Context())
-	s.render(w, r, http.StatusOK, templates.AccountPage(s.page(r, "nav.account", "account"),
-		templates.AccountForm{MustChange: u.MustChangePassword}))
+	s.renderAccount(w, r, http.StatusOK, templates.AccountForm{MustChange: u.MustChangePassword}, "")
 }
 
 // handleChangePassword serves POST /account/password.
@@ -132,12 +143,22 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(form.Errors) > 0 {
-		s.render(w, r, http.StatusUnprocessableEntity, templates.AccountPage(s.page(r, "nav.account", "account"), form))
+		s.renderAccount(w, r, http.StatusUnprocessableEntity, form, "")
 		return
 	}
-	// Changing the password ended every session; start a fresh one here.
+	// Changing the password ended every session; start a fresh one here,
+	// keeping a grant to enrol a second factor (signed in with a one-time
+	// password) and when the last code was given.
 	u.MustChangePassword = false
-	if err := s.auth.StartSession(r.Context(), w, r, u); err != nil {
+	carry := map[string]any{}
+	if sess, ok := sessionOf(r); ok {
+		for _, k := range []string{sessEnrolUntil, sessMFAAt} {
+			if v, ok := sess.Values[k]; ok {
+				carry[k] = v
+			}
+		}
+	}
+	if err := s.auth.StartSessionWith(r.Context(), w, r, u, carry); err != nil {
 		s.renderError(w, r, err)
 		return
 	}

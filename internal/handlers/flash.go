@@ -30,6 +30,11 @@ var flashes = map[string]string{
 	"refund-rejected":       "flash.refund_rejected",
 	"refund-cancelled":      "flash.refund_cancelled",
 	"refund-resolved":       "flash.refund_resolved",
+	"sign-in-again":         "flash.sign_in_again",
+	"recovery-code-used":    "flash.recovery_code_used",
+	"mfa-disabled":          "flash.mfa_disabled",
+	"mfa-reset":             "flash.mfa_reset",
+	"mfa-policy-saved":      "flash.mfa_policy_saved",
 }
 
 // redirectFlash redirects to `to` and leaves the named message for the next

@@ -224,6 +224,19 @@ func (s *Server) requireAccess(a access, next http.Handler) http.Handler {
 			redirect(w, r, "/account")
 			return
 		}
+		// A role that must have a second factor, without one: only the
+		// account page, to set it up (secondfactor.go).
+		if !enrolmentAllowed(r) {
+			missing, err := s.missingSecondFactor(r, u)
+			if err != nil {
+				s.renderError(w, r, err)
+				return
+			}
+			if missing {
+				redirect(w, r, "/account")
+				return
+			}
+		}
 		if !a.allows(s.policy, u.Role) {
 			s.denied(r, deniedRole, "route", r.Pattern, map[string]any{"role": string(u.Role)})
 			s.renderStatus(w, r, http.StatusForbidden, tr(r, "error.not_allowed"),

@@ -351,6 +351,9 @@ func (s *Server) decisionError(w http.ResponseWriter, r *http.Request, ref refun
 
 // handleRefundApprove serves POST /refunds/{id}/approve.
 func (s *Server) handleRefundApprove(w http.ResponseWriter, r *http.Request) {
+	if !s.stepUpApproval(w, r, []string{r.PathValue("id")}) {
+		return
+	}
 	s.decide(w, r, "refund-approved", func(a refunds.Actor, id, note string) (refunds.Refund, error) {
 		return s.refunds.Approve(r.Context(), a, id, note)
 	})
@@ -518,6 +521,9 @@ func (s *Server) handleApproveBulk(w http.ResponseWriter, r *http.Request) {
 			s.renderApprovals(w, r, http.StatusUnprocessableEntity, []string{tr(r, "ap.bad_id")})
 			return
 		}
+	}
+	if !s.stepUpApproval(w, r, ids) {
+		return
 	}
 	u, _ := userFrom(r.Context())
 	results := []string{}

@@ -64,6 +64,8 @@ func (s *Server) routes() []route {
 		// Signing in and out.
 		{"GET /login", public, s.handleLoginForm},
 		{"POST /login", public, s.handleLogin},
+		{"GET /login/code", public, s.handleLoginCodeForm},
+		{"POST /login/code", public, s.handleLoginCode},
 		{"POST /logout", signedIn, s.handleLogout},
 		{"POST /lang", public, s.handleSetLang},
 
@@ -75,6 +77,12 @@ func (s *Server) routes() []route {
 		{"GET /account/session", signedIn, s.handleSessionLeft},
 		{"POST /account/keepalive", signedIn, s.handleSessionLeft},
 		{"POST /account/lang", signedIn, s.handleAccountLang},
+		{"POST /account/2fa/start", signedIn, s.handleTOTPStart},
+		{"GET /account/2fa/qr.png", signedIn, s.handleTOTPQR},
+		{"POST /account/2fa/confirm", signedIn, s.handleTOTPConfirm},
+		{"POST /account/2fa/disable", signedIn, s.handleTOTPDisable},
+		{"GET /account/2fa/link", signedIn, s.handleEnrolLinkForm},
+		{"POST /account/2fa/link", signedIn, s.handleEnrolLink},
 
 		// Refund work: staff and managers (the policy says who may, here and
 		// again about the refund a handler reads).
@@ -120,6 +128,10 @@ func (s *Server) routes() []route {
 		{"POST /users/{id}/enable", may(policy.ManageUsers), s.handleUserEnable},
 		{"POST /users/{id}/reset-password", may(policy.ManageUsers), s.handleUserResetPassword},
 		{"POST /users/{id}/role", may(policy.ManageUsers), s.handleUserRole},
+		{"GET /users/second-factor", may(policy.ManageUsers), s.handleSecondFactorAdmin},
+		{"POST /users/second-factor", may(policy.ManageUsers), s.handleSecondFactorPolicy},
+		{"POST /users/{id}/reset-2fa", may(policy.ManageUsers), s.handleUserResetSecondFactor},
+		{"POST /users/{id}/enrol-link", may(policy.ManageUsers), s.handleUserEnrolLink},
 
 		// Admins: the approval policy (each change a new version).
 		{"GET /settings/approvals", may(policy.ManageApprovalPolicy), s.handleApprovalPolicy},

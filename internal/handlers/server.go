@@ -48,6 +48,9 @@ type Deps struct {
 	// waits for each further refusal (see pace.go); 0 means 1 s, negative
 	// never.
 	RefusalDelay time.Duration
+	// StepUp are the step-up limits for approvals (STEPUP_LIMITS,
+	// STEPUP_WINDOW); none: approvals never ask for a code.
+	StepUp policy.StepUp
 	// Zone is the merchant's time zone (MERCHANT_TZ): pages show times in
 	// it and "today" starts at its midnight; nil means UTC.
 	Zone *time.Location
@@ -74,12 +77,13 @@ type Server struct {
 	// policy decides who may do what: the refunds service's rules when
 	// there is one, so pages and domain never disagree.
 	policy policy.Policy
+	stepUp policy.StepUp
 }
 
 // New builds a Server from its dependencies.
 func New(d Deps) *Server {
 	s := &Server{db: d.DB, auth: d.Auth, audit: d.Audit, log: d.Logger, now: d.Now, maxBody: d.MaxBodyBytes,
-		refunds: d.Refunds, hooks: d.Webhooks, proxies: d.TrustedProxies, refused: d.Refusals, zone: d.Zone}
+		refunds: d.Refunds, hooks: d.Webhooks, proxies: d.TrustedProxies, refused: d.Refusals, zone: d.Zone, stepUp: d.StepUp}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
