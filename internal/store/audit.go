@@ -79,10 +79,19 @@ type auditStmts struct {
 // preparing on the pool needs a free connection.
 func (db *DB) prepareAudit(ctx context.Context) error {
 	var s auditStmts
-	for _, p := range []struct {
+	stmts := []struct {
 		dst **sql.Stmt
 		q   string
-	}{{&s.head, auditHeadForAppendSQL}, {&s.insert, auditInsertSQL}, {&s.index, auditIndexSQL}, {&s.move, auditMoveHeadSQL}} {
+	}{{&s.head, auditHeadForAppendSQL}, {&s.insert, auditInsertSQL}, {&s.index, auditIndexSQL}, {&s.move, auditMoveHeadSQL}}
+	if db.pg {
+		// The row lock on the head is what makes appenders on several
+		// connections (and servers) take turns: one chain, no forks. The
+		// trigram index is on audit_events itself, so there is no
+		// separate search table to write.
+		stmts[0].q += ` FOR UPDATE`
+		stmts = append(stmts[:2], stmts[3])
+	}
+	for _, p := range stmts {
 		st, err := db.Write.PrepareContext(ctx, p.q)
 		if err != nil {
 			s.close()
@@ -183,8 +192,8 @@ type auditSearchEntry struct {
 // each event as it goes in would make one small index segment per event
 // (and the merges they cause); indexing last makes one per transaction.
 func (t *Tx) auditCommit(ctx context.Context) error {
-	a := &t.audit
-	if len(a.search) > 0 {
+	a, s := &t.audit, t.db.audit
+	if len(a.search) > 0 && s.index != nil {
 		st := t.stx.StmtContext(ctx, t.db.audit.index)
 		for _, e := range a.search {
 			if _, err := st.ExecContext(ctx, e.seq, e.target); err != nil {
@@ -224,12 +233,20 @@ func (t *Tx) AuditAdoptImported(ctx context.Context) (int64, error) {
 	if err := t.stx.QueryRowContext(ctx, `SELECT seq FROM audit_head WHERE id = 1`).Scan(&from); err != nil {
 		return 0, fmt.Errorf("read audit chain head: %w", err)
 	}
-	res, err := t.stx.ExecContext(ctx, `INSERT INTO audit_target_search (rowid, target_id)
+	var n int64
+	if t.pg {
+		// The trigram index is on audit_events: nothing to index, only count.
+		if err := t.stx.QueryRowContext(ctx, `SELECT count(*) FROM audit_events WHERE seq > ? AND target_id <> ''`, from).Scan(&n); err != nil {
+			return 0, fmt.Errorf("count imported audit events: %w", err)
+		}
+	} else {
+		res, err := t.stx.ExecContext(ctx, `INSERT INTO audit_target_search (rowid, target_id)
 		SELECT seq, target_id FROM audit_events WHERE seq > ? AND target_id <> ''`, from)
-	if err != nil {
-		return 0, fmt.Errorf("index imported audit events: %w", err)
+		if err != nil {
+			return 0, fmt.Errorf("index imported audit events: %w", err)
+		}
+		n, _ = res.RowsAffected()
 	}
-	n, _ := res.RowsAffected()
 	if _, err := t.stx.ExecContext(ctx, `UPDATE audit_head SET (seq, hash, at) =
 		(SELECT seq, hash, at FROM audit_events ORDER BY seq DESC LIMIT 1)
 		WHERE id = 1 AND EXISTS (SELECT 1 FROM audit_events WHERE seq > ?)`, from); err != nil {
@@ -269,7 +286,7 @@ func auditNewest(ctx context.Context, q auditQuerier) (AuditHead, error) {
 // committed events only. present is false when the head row is missing.
 // An error from each stops the walk and is returned as is.
 func (db *DB) AuditChain(ctx context.Context, from int64, each func(*AuditRecord) error) (head AuditHead, present bool, err error) {
-	stx, err := db.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	stx, err := db.beginRead(ctx)
 	if err != nil {
 		return AuditHead{}, false, fmt.Errorf("begin read transaction: %w", err)
 	}
