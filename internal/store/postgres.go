@@ -42,7 +42,23 @@ func RedactURL(dsn string) string {
 	if err != nil {
 		return "(unparsable database URL)"
 	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
 	return u.Redacted()
+}
+
+// CheckPostgresURL says what is wrong with a PostgreSQL URL, never
+// repeating its password.
+func CheckPostgresURL(dsn string) error {
+	if !IsPostgresURL(dsn) {
+		return fmt.Errorf("%q is not a postgres:// URL", RedactURL(dsn))
+	}
+	if _, err := pgx.ParseConfig(dsn); err != nil {
+		return fmt.Errorf("%s cannot be used: %s", RedactURL(dsn), strings.ReplaceAll(err.Error(), dsn, RedactURL(dsn)))
+	}
+	return nil
 }
 
 // HostOf names the host(s) a PostgreSQL URL points at (for error

@@ -227,6 +227,20 @@ func (db *DB) txOnce(ctx context.Context, now time.Time, fn func(tx *Tx) error) 
 		return fmt.Errorf("begin transaction: %w", err)
 	}
 	tx := &Tx{stx: stx, now: now.UTC(), db: db, pg: db.pg}
+	if db.pg {
+		// One writer at a time, on every instance, as on SQLite: the domain's
+		// write transactions read, decide and write (the refundable amount,
+		// the state a transition starts from, the throttle counters), and
+		// almost every one appends to the audit chain, whose head row would
+		// serialise them anyway, in whatever order their row locks were
+		// taken, and so with deadlocks. A transaction-level advisory lock
+		// taken first gives the same order to all and is released by the
+		// commit or rollback (or the connection's end, if the instance dies).
+		if _, err := stx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(727164)`); err != nil {
+			_ = stx.Rollback()
+			return fmt.Errorf("take the write lock: %w", err)
+		}
+	}
 	if err := fn(tx); err != nil {
 		_ = stx.Rollback()
 		return err

@@ -47,13 +47,22 @@ func Each(t *testing.T, fn func(t *testing.T, dialect string)) {
 	}
 }
 
+// EnvDialect chooses the dialect of tests outside Each: "postgres" runs a
+// whole package's tests on PostgreSQL (.ci/run does so for the packages
+// heavy on the database); unset or "sqlite" is SQLite.
+const EnvDialect = "STORE_TEST_DIALECT"
+
 // DialectOf returns the dialect of the Each subtest t runs in (at any
-// depth), or SQLite outside Each.
+// depth), or outside Each the one STORE_TEST_DIALECT names (SQLite when
+// unset).
 func DialectOf(t testing.TB) string {
 	for _, part := range strings.Split(t.Name(), "/")[1:] {
 		if part == Postgres || part == SQLite {
 			return part
 		}
+	}
+	if os.Getenv(EnvDialect) == Postgres {
+		return Postgres
 	}
 	return SQLite
 }
