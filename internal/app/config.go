@@ -23,13 +23,13 @@ import (
 // Config is everything the server needs, parsed once from flags with
 // environment fallbacks and validated before anything starts.
 type Config struct {
-	Addr            string
-	DataDir         string
-	DBPath          string
+	Addr    string
+	DataDir string
+	DBPath  string
 	// DatabaseURL (DATABASE_URL), when set, is the PostgreSQL database
 	// (postgres://...) used instead of the SQLite file at DBPath.
-	DatabaseURL string
-	DBMaxConns  int // PostgreSQL connection pool size per instance (DB_MAX_CONNS)
+	DatabaseURL     string
+	DBMaxConns      int // PostgreSQL connection pool size per instance (DB_MAX_CONNS)
 	BaseURL         string
 	LogLevel        string
 	SessionIdle     time.Duration
