@@ -61,19 +61,6 @@ func CheckPostgresURL(dsn string) error {
 	return nil
 }
 
-// HostOf names the host(s) a PostgreSQL URL points at (for error
-// messages: never the password).
-func HostOf(dsn string) string {
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		if u, uerr := url.Parse(dsn); uerr == nil {
-			return u.Host
-		}
-		return "?"
-	}
-	return fmt.Sprintf("%s:%d", cfg.Host, cfg.Port)
-}
-
 // OpenPostgres connects to the PostgreSQL database at dsn (postgres://...)
 // and applies all pending migrations. One pool serves reads and writes:
 // PostgreSQL has no single writer, so db.Write and db.Read are the same

@@ -1,5 +1,8 @@
-// Package store opens the SQLite database, applies the embedded migrations
-// and runs transactions on a single writer connection beside a read pool.
+// Package store opens the database, applies the embedded migrations and
+// runs transactions: on SQLite (the default) on a single writer connection
+// beside a read pool; on PostgreSQL (postgres.go, DATABASE_URL) on one pool,
+// write transactions one at a time under an advisory lock. All SQL of the
+// application lives here.
 package store
 
 import (
