@@ -120,10 +120,10 @@ func auditVerify(ctx context.Context, a *app.App, o auditOpts, getenv func(strin
 	switch {
 	case errors.As(err, &m) && errors.Is(err, audit.ErrTruncated):
 		return &exitError{1, fmt.Errorf("the audit trail ends at seq %d but %s %s saw seq %d: events were deleted "+
-			"(what remains verifies on its own; database %s)", m.TrailSeq, seenWhat, o.checkpointFile, m.Seen.Seq, a.Cfg.DBPath)}
+			"(what remains verifies on its own; database %s)", m.TrailSeq, seenWhat, o.checkpointFile, m.Seen.Seq, a.Cfg.Database())}
 	case errors.As(err, &m):
 		return &exitError{1, fmt.Errorf("event %d's hash is not the one %s %s saw: the trail was rewritten at or before event %d (database %s)",
-			m.Seen.Seq, seenWhat, o.checkpointFile, m.Seen.Seq, a.Cfg.DBPath)}
+			m.Seen.Seq, seenWhat, o.checkpointFile, m.Seen.Seq, a.Cfg.Database())}
 	case err != nil:
 		return err
 	}

@@ -67,7 +67,7 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "database %s is at migration %s (%d applied)\n", a.Cfg.DBPath, names[len(names)-1], len(names))
+	fmt.Fprintf(stdout, "database %s is at migration %s (%d applied)\n", a.Cfg.Database(), names[len(names)-1], len(names))
 	return nil
 }
 

@@ -2,6 +2,7 @@
 //
 //	web                       serve (default)
 //	web migrate               apply database migrations and exit
+//	web migrate-to-postgres -to URL   copy the SQLite desk into an empty PostgreSQL database, then verify its audit chain
 //	web user add -username U -role R [-name N]   password from stdin
 //	web user disable -username U
 //	web user reset-password -username U          password from stdin
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":
 		return migrateCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "migrate-to-postgres":
+		return migrateToPostgresCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "user":
 		return userCmd(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "audit":
@@ -74,6 +77,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 const usage = `usage:
   web [flags]                                   serve (see -h for flags and their environment names)
   web migrate                                   apply database migrations
+  web migrate-to-postgres [-to postgres://...]  copy the SQLite desk (DATA_DIR/DB_PATH) into an empty PostgreSQL
+                                                database (default DATABASE_URL), then verify its audit chain
   web user add -username U -role staff|manager|admin [-name N]   (password on stdin)
   web user disable -username U
   web user enable -username U

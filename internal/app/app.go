@@ -62,7 +62,13 @@ func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
 
 // Open opens the database (applying migrations) and the services on it.
 func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts Options) (*App, error) {
-	db, err := store.Open(ctx, cfg.DBPath)
+	var db *store.DB
+	var err error
+	if cfg.Postgres() {
+		db, err = store.OpenPostgres(ctx, cfg.DatabaseURL, store.PoolConfig{MaxConns: cfg.DBMaxConns})
+	} else {
+		db, err = store.Open(ctx, cfg.DBPath)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -17,14 +17,19 @@ import (
 	_ "time/tzdata" // MERCHANT_TZ must load on machines without zoneinfo
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
 // Config is everything the server needs, parsed once from flags with
 // environment fallbacks and validated before anything starts.
 type Config struct {
-	Addr            string
-	DataDir         string
-	DBPath          string
+	Addr    string
+	DataDir string
+	DBPath  string
+	// DatabaseURL (DATABASE_URL), when set, is the PostgreSQL database
+	// (postgres://...) used instead of the SQLite file at DBPath.
+	DatabaseURL     string
+	DBMaxConns      int // PostgreSQL connection pool size per instance (DB_MAX_CONNS)
 	BaseURL         string
 	LogLevel        string
 	SessionIdle     time.Duration
@@ -95,7 +100,8 @@ func mask(s string) string {
 // LogValue is what slog and the startup audit event see: secrets redacted.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("addr", c.Addr), slog.String("db_path", c.DBPath), slog.String("base_url", c.BaseURL),
+		slog.String("addr", c.Addr), slog.String("db_path", c.DBPath), slog.String("database_url", store.RedactURL(c.DatabaseURL)),
+		slog.Int("db_max_conns", c.DBMaxConns), slog.String("base_url", c.BaseURL),
 		slog.String("neox_mode", c.NeoXMode), slog.String("neox_pg_url", c.PGURL),
 		slog.String("neox_pg_merchant_code", c.PGMerchantCode), slog.String("neox_pg_secret_key", mask(c.PGSecretKey)),
 		slog.String("neox_openapi_url", c.OpenAPIURL), slog.String("neox_gc_client_id", c.GCClientID),
@@ -112,6 +118,18 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("trusted_proxies", c.TrustedProxies), slog.Any("merchant_tz", c.MerchantTZ),
 		slog.Any("stepup_limits", c.StepUpLimits), slog.Duration("stepup_window", c.StepUpWindow),
 	)
+}
+
+// Postgres reports whether the configured database is PostgreSQL.
+func (c Config) Postgres() bool { return c.DatabaseURL != "" }
+
+// Database names the configured database for messages: the PostgreSQL URL
+// without its password, or the SQLite file.
+func (c Config) Database() string {
+	if c.Postgres() {
+		return store.RedactURL(c.DatabaseURL)
+	}
+	return c.DBPath
 }
 
 // String never prints secrets.
@@ -139,12 +157,14 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 		}
 		return def
 	}
-	var idle, absolute, neoxTimeout, settle, concurrency, proxies, tz string
+	var idle, absolute, neoxTimeout, settle, concurrency, proxies, tz, maxConns string
 	var attnPG, attnGC, attnCOL, attnUnknown, sweepEvery, sweepWindow string
 	var stepLimits, stepWindow string
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "data"), "directory for the database (DATA_DIR)")
 	fs.StringVar(&c.DBPath, "db-path", env("DB_PATH", ""), "database file; default DATA_DIR/refunddesk.db (DB_PATH)")
+	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", ""), "PostgreSQL database, postgres://user:password@host/db; unset: the SQLite file (DATABASE_URL)")
+	fs.StringVar(&maxConns, "db-max-conns", env("DB_MAX_CONNS", "10"), "PostgreSQL connections per instance, 1–1000 (DB_MAX_CONNS)")
 	fs.StringVar(&c.BaseURL, "base-url", env("BASE_URL", ""), "public URL; https turns on Secure cookies (BASE_URL)")
 	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (LOG_LEVEL)")
 	fs.StringVar(&idle, "session-idle-timeout", env("SESSION_IDLE_TIMEOUT", "30m"), "sign out after this much inactivity (SESSION_IDLE_TIMEOUT)")
@@ -254,6 +274,16 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if c.DBPath == "" {
 		c.DBPath = filepath.Join(c.DataDir, "refunddesk.db")
+	}
+	if c.DatabaseURL != "" {
+		if err := store.CheckPostgresURL(c.DatabaseURL); err != nil {
+			errs = append(errs, fmt.Errorf("DATABASE_URL: %w", err))
+		}
+	}
+	if n, err := strconv.Atoi(maxConns); err != nil || n < 1 || n > 1000 {
+		errs = append(errs, fmt.Errorf("DB_MAX_CONNS: %q is not a whole number from 1 to 1000", maxConns))
+	} else {
+		c.DBMaxConns = n
 	}
 	derived := c.BaseURL == ""
 	if derived {

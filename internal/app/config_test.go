@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -176,5 +177,35 @@ func TestConfigRedactsSecrets(t *testing.T) {
 				t.Errorf("%s leaks into %q", name, out)
 			}
 		}
+	}
+}
+
+// DATABASE_URL: a postgres:// URL or nothing; its password never reaches
+// the log, and a server that is down is named by host, with no password.
+func TestDatabaseURL(t *testing.T) {
+	parse := func(env map[string]string) (Config, error) {
+		return ParseConfig("test", nil, func(k string) string { return env[k] }, io.Discard)
+	}
+	const url = "postgres://desk:s3cret-pw@127.0.0.1:1/desk?sslmode=disable"
+	c, err := parse(map[string]string{"DATABASE_URL": url})
+	if err != nil || !c.Postgres() || c.DBMaxConns != 10 {
+		t.Fatalf("valid URL: %+v, %v", c, err)
+	}
+	if s := c.String() + c.Database(); strings.Contains(s, "s3cret") || !strings.Contains(s, "127.0.0.1:1") {
+		t.Errorf("config as logged: %s", s)
+	}
+	for _, bad := range []map[string]string{
+		{"DATABASE_URL": "mysql://desk@db/desk"},
+		{"DATABASE_URL": "postgres://desk:s3cret-pw@db:notaport/desk"},
+		{"DATABASE_URL": url, "DB_MAX_CONNS": "0"},
+		{"DB_MAX_CONNS": "many"},
+	} {
+		if _, err := parse(bad); err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%v: err = %v, want an error without the password", bad, err)
+		}
+	}
+	_, err = Open(context.Background(), c, NewLogger(io.Discard, c.Level()), Options{})
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("PostgreSQL down: %v; want the host named and no password", err)
 	}
 }

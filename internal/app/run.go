@@ -20,11 +20,15 @@ import (
 // start that can listen creates the admin and shows its password.
 func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	logger := NewLogger(stderr, cfg.Level())
-	release, err := store.LockServer(cfg.DBPath)
-	if err != nil {
-		return err
+	// One server per SQLite file; on PostgreSQL several instances share the
+	// database, and the worker's leases keep them from sending twice.
+	if !cfg.Postgres() {
+		release, err := store.LockServer(cfg.DBPath)
+		if err != nil {
+			return err
+		}
+		defer release()
 	}
-	defer release()
 	a, err := Open(ctx, cfg, logger, Options{})
 	if err != nil {
 		return err
@@ -35,16 +39,17 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	defer ln.Close()
-	// The lock above makes this the only worker on the database: claims
-	// left in SENDING are a dead process's, taken over at once.
-	if err := a.StartNeoX(refunds.Options{SoleWorker: true}); err != nil {
+	// On SQLite the lock above makes this the only worker on the database:
+	// claims left in SENDING are a dead process's, taken over at once. On
+	// PostgreSQL another instance may hold them: only expired leases are.
+	if err := a.StartNeoX(refunds.Options{SoleWorker: !cfg.Postgres()}); err != nil {
 		return err
 	}
 	h, password, err := a.Prepare(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Refund Desk is listening on %s (NeoX mode: %s, database: %s)\n", cfg.BaseURL, cfg.NeoXMode, cfg.DBPath)
+	fmt.Fprintf(stdout, "Refund Desk is listening on %s (NeoX mode: %s, database: %s)\n", cfg.BaseURL, cfg.NeoXMode, cfg.Database())
 	if password != "" {
 		fmt.Fprintf(stdout, "\nFirst start: created user \"admin\" with one-time password:\n\n    %s\n\n"+
 			"Sign in and choose a new password. This is the only time it is shown; if it is lost, set another with\n"+

@@ -262,6 +262,9 @@ func TestExportOfAnEmptyTrail(t *testing.T) {
 // number cannot be read back, as a corrupt page could not be.
 func TestExportCutShortByDatabaseError(t *testing.T) {
 	db, l := tamperable(t, 0)
+	if db.Postgres() {
+		t.Skip("PostgreSQL's column types refuse the unreadable row this test plants; the export's error path is the same code on both")
+	}
 	bulkInsert(t, db, 0, 300, 600, GenesisHash)
 	exec(t, db, `INSERT INTO audit_events (seq, at, actor_id, action, outcome, prev_hash, hash)
 		VALUES (301, '2030-01-01T00:00:00.000000Z', 'not a number', 'x', 'y', '`+strings.Repeat("0", 64)+`', '`+strings.Repeat("1", 64)+`')`)

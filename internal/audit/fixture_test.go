@@ -4,12 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/clock"
+	"github.com/neox-refund-desk/refunddesk/internal/store/storetest"
 
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
@@ -18,7 +18,7 @@ var t0 = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func openDB(tb testing.TB) *store.DB {
 	tb.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(tb.TempDir(), "audit.db"))
+	db, err := store.OpenURL(context.Background(), storetest.URL(tb, ""), store.PoolConfig{})
 	if err != nil {
 		tb.Fatalf("open: %v", err)
 	}
@@ -78,6 +78,9 @@ func bulkInsert(tb testing.TB, db *store.DB, from, to, total int64, prevHash str
 	// in a temp file that is most of the fixture's time. The writer is a
 	// single connection, so these pragmas stay on it for the rest of the test.
 	for _, p := range []string{`PRAGMA temp_store = MEMORY`, `PRAGMA cache_size = -131072`} {
+		if db.Postgres() {
+			break // SQLite's knobs
+		}
 		if _, err := db.Write.ExecContext(ctx, p); err != nil {
 			tb.Fatal(err)
 		}

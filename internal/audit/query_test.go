@@ -192,6 +192,9 @@ func TestCursorEncoding(t *testing.T) {
 // small table shows the plan a big one gets.
 func TestQueryPlansUseIndexesWithoutSorting(t *testing.T) {
 	db := openDB(t)
+	if db.Postgres() {
+		t.Skip("pins SQLite's query plans; PostgreSQL's planner is cost-based and its search index is checked in TestTargetSearch")
+	}
 	ctx := context.Background()
 	for _, bf := range benchFilters {
 		for _, c := range []string{"", ` AND seq < 100 `, ` AND seq > 100 `} {

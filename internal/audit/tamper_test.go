@@ -36,11 +36,46 @@ const rewindHeadSQL = `UPDATE audit_head SET (seq, hash, at) = (SELECT seq, hash
 
 func exec(t *testing.T, db *store.DB, qs ...string) {
 	t.Helper()
+	if db.Postgres() {
+		// One transaction, so one connection: the swap's temp table lives there.
+		err := db.Tx(context.Background(), func(tx *store.Tx) error {
+			for _, q := range qs {
+				if _, err := tx.Raw().Exec(pgTamperSQL(q)); err != nil {
+					return fmt.Errorf("%s: %w", q, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
 	for _, q := range qs {
 		if _, err := db.Write.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
+}
+
+// pgTamperSQL is the tampering statement q (written for SQLite) in
+// PostgreSQL's words: triggers belong to their table and run a function
+// (those of migrations/postgres/0003), the temp schema is pg_temp.
+func pgTamperSQL(q string) string {
+	switch {
+	case strings.HasPrefix(q, "DROP TRIGGER "):
+		return q + " ON audit_events"
+	case strings.HasPrefix(q, "CREATE TRIGGER audit_events_append_only"):
+		return `CREATE TRIGGER audit_events_append_only BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()`
+	case strings.HasPrefix(q, "CREATE TRIGGER audit_events_no_delete"):
+		return `CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_events_refuse()`
+	case strings.HasPrefix(q, "CREATE TRIGGER audit_events_no_update"):
+		return `CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_events_refuse()`
+	case strings.Contains(q, "audit_target_search"):
+		return "SELECT 1" // the trigram index is on audit_events itself: nothing to trim
+	}
+	q = strings.ReplaceAll(q, "temp.sw", "pg_temp.sw")
+	return strings.ReplaceAll(q, "printf('%064d', 1)", "lpad('1', 64, '0')")
 }
 
 // swapSQL swaps every column but seq between rows a and b.

@@ -62,7 +62,7 @@ func TestKeysPersistAcrossReopen(t *testing.T) {
 func TestLoadKeysRejectsCorruptSetting(t *testing.T) {
 	env := newEnv(t)
 	ctx := context.Background()
-	if _, err := env.db.Write.Exec(`INSERT INTO settings (key, value) VALUES ('session_hash_key', x'0102')`); err != nil {
+	if _, err := env.db.Write.Exec(`INSERT INTO settings (key, value) VALUES ('session_hash_key', ?)`, []byte{1, 2}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := LoadOrCreateKeys(ctx, env.db, ""); err == nil {

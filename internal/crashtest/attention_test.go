@@ -2,7 +2,6 @@ package crashtest
 
 import (
 	"bytes"
-	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -130,11 +129,10 @@ func TestLostGCFailureNeedsAttention(t *testing.T) {
 // attention reads a refund's needs-attention columns and state from the database file.
 func (c *cluster) attention(id string) (since, reason, submission string) {
 	c.t.Helper()
-	db, err := sql.Open("sqlite", "file:"+c.db+"?_pragma=busy_timeout(5000)&mode=ro")
-	if err != nil {
-		c.t.Fatal(err)
+	db := c.readDB()
+	if !c.pg {
+		defer db.Close()
 	}
-	defer db.Close()
 	if err := db.QueryRow(`SELECT attention_since, attention_reason, submission FROM refunds WHERE id = ?`, id).
 		Scan(&since, &reason, &submission); err != nil {
 		c.t.Fatalf("read refund %s: %v", id, err)

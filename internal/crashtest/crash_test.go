@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/neox-refund-desk/refunddesk/internal/neox/sandbox"
+	"github.com/neox-refund-desk/refunddesk/internal/store/storetest"
 )
 
 // assertOnce checks what NeoX saw: each refund recorded exactly once under
@@ -131,6 +132,36 @@ func TestKillLoop(t *testing.T) {
 		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
 		c.stop(syscall.SIGKILL)
 		c.start()
+	}
+	c.waitFinal(ids, 60*time.Second)
+	for _, id := range ids {
+		if _, sub, _ := c.row(id); sub != "SUCCEEDED" {
+			t.Errorf("refund %s ended %s, want SUCCEEDED", id, sub)
+		}
+	}
+	assertOnce(t, c.sb, ids)
+	c.verifyAudit()
+}
+
+// TestEndToEndOnPostgres is the whole pipeline on PostgreSQL, through the
+// server as cmd/web runs it (DATABASE_URL): sign in, request, approve, the
+// worker sends, NeoX's IPN finalises, the audit chain verifies. A second
+// instance on the same database serves the approvals, so the two share
+// sessions' users, refunds and one audit chain.
+func TestEndToEndOnPostgres(t *testing.T) {
+	if storetest.DialectOf(t) != storetest.Postgres {
+		storetest.URL(t, storetest.Postgres) // skips (fails under CI=true) without TEST_DATABASE_URL
+		t.Skip("runs with STORE_TEST_DIALECT=postgres (.ci/run does)")
+	}
+	c := newCluster(t)
+	c.start()
+	second := c.second()
+	var ids []string
+	for i := range 4 {
+		ids = append(ids, c.request("240901101500HCMCAF", "1440001", int64(10000+i), uuid.NewString()))
+	}
+	for _, id := range ids {
+		second.approve(id)
 	}
 	c.waitFinal(ids, 60*time.Second)
 	for _, id := range ids {

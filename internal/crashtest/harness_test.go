@@ -23,6 +23,7 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/neox/sandbox"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
+	"github.com/neox-refund-desk/refunddesk/internal/store/storetest"
 )
 
 const password = "crash test passphrase"
@@ -34,7 +35,9 @@ type cluster struct {
 	sb    *sandbox.Sandbox
 	env   []string
 	base  string
-	db    string
+	db    string // the SQLite file, or the PostgreSQL URL when pg
+	pg    bool
+	pgDB  *store.DB // the test's own connection to PostgreSQL, opened on first use
 	cmd   *exec.Cmd
 	logs  *os.File
 	runs  int
@@ -58,9 +61,16 @@ func newCluster(t *testing.T) *cluster {
 	addr := ln.Addr().String()
 	ln.Close()
 	dir := t.TempDir()
-	c := &cluster{t: t, sb: sb, base: "http://" + addr, db: filepath.Join(dir, "refunddesk.db"), users: map[string]*http.Client{}}
+	// STORE_TEST_DIALECT=postgres runs the cluster on a fresh PostgreSQL
+	// schema (storetest), the server told by DATABASE_URL.
+	dsn := storetest.URL(t, "")
+	c := &cluster{t: t, sb: sb, base: "http://" + addr, db: dsn, pg: store.IsPostgresURL(dsn), users: map[string]*http.Client{}}
+	dbEnv := "DB_PATH=" + c.db
+	if c.pg {
+		dbEnv = "DATABASE_URL=" + c.db
+	}
 	c.env = append(os.Environ(), childEnv+"=1",
-		"ADDR="+addr, "BASE_URL="+c.base, "DB_PATH="+c.db, "LOG_LEVEL=debug", "NEOX_MODE=live",
+		"ADDR="+addr, "BASE_URL="+c.base, dbEnv, "LOG_LEVEL=debug", "NEOX_MODE=live",
 		"NEOX_PG_URL="+sb.URL(), "NEOX_PG_MERCHANT_CODE=CRASH1", "NEOX_PG_SECRET_KEY=pg-crash-secret",
 		"NEOX_OPENAPI_URL="+sb.URL(),
 		"NEOX_GC_CLIENT_ID=gc-crash", "NEOX_GC_CLIENT_SECRET=gc-crash-secret", "NEOX_GC_WEBHOOK_SECRET=gc-crash-hook",
@@ -89,7 +99,7 @@ func newCluster(t *testing.T) *cluster {
 func (c *cluster) seedUsers() {
 	ctx := context.Background()
 	cfg, err := app.ParseConfig("seed", nil, func(k string) string {
-		if k == "DB_PATH" {
+		if k == "DB_PATH" && !c.pg || k == "DATABASE_URL" && c.pg {
 			return c.db
 		}
 		return ""
@@ -216,11 +226,10 @@ func (c *cluster) approve(id string) {
 // row reads a refund's states straight from the database file.
 func (c *cluster) row(id string) (approval, submission string, attempts int) {
 	c.t.Helper()
-	db, err := sql.Open("sqlite", "file:"+c.db+"?_pragma=busy_timeout(5000)&mode=ro")
-	if err != nil {
-		c.t.Fatal(err)
+	db := c.readDB()
+	if !c.pg {
+		defer db.Close()
 	}
-	defer db.Close()
 	if err := db.QueryRow(`SELECT approval, submission, attempts FROM refunds WHERE id = ?`, id).Scan(&approval, &submission, &attempts); err != nil {
 		c.t.Fatalf("read refund %s: %v", id, err)
 	}
@@ -252,10 +261,33 @@ func (c *cluster) waitEach(ids []string, within time.Duration, what string, ok f
 	}
 }
 
+// readDB is a read connection to the cluster's database: a fresh
+// read-only one on the SQLite file (the caller closes it), or the test's
+// pool on PostgreSQL (kept until the test ends).
+func (c *cluster) readDB() *sql.DB {
+	c.t.Helper()
+	if !c.pg {
+		db, err := sql.Open("sqlite", "file:"+c.db+"?_pragma=busy_timeout(5000)&mode=ro")
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		return db
+	}
+	if c.pgDB == nil {
+		db, err := store.OpenPostgres(context.Background(), c.db, store.PoolConfig{MaxConns: 2})
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		c.pgDB = db
+		c.t.Cleanup(func() { db.Close() })
+	}
+	return c.pgDB.Read
+}
+
 // verifyAudit checks the hash chain of the database left by the kills.
 func (c *cluster) verifyAudit() {
 	c.t.Helper()
-	db, err := store.Open(context.Background(), c.db)
+	db, err := store.OpenURL(context.Background(), c.db, store.PoolConfig{MaxConns: 2})
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -272,14 +304,52 @@ func (c *cluster) verifyAudit() {
 // auditCount counts audit events matching a WHERE clause.
 func (c *cluster) auditCount(where string, args ...any) int {
 	c.t.Helper()
-	db, err := sql.Open("sqlite", "file:"+c.db+"?_pragma=busy_timeout(5000)&mode=ro")
-	if err != nil {
-		c.t.Fatal(err)
+	db := c.readDB()
+	if !c.pg {
+		defer db.Close()
 	}
-	defer db.Close()
 	var n int
 	if err := db.QueryRow(`SELECT count(*) FROM audit_events WHERE `+where, args...).Scan(&n); err != nil {
 		c.t.Fatal(err)
 	}
 	return n
+}
+
+// second starts another server on the cluster's database (PostgreSQL
+// only: SQLite allows one) on a port of its own, stopped when the test
+// ends; its sessions are its own clients'.
+func (c *cluster) second() *cluster {
+	c.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	s := &cluster{t: c.t, sb: c.sb, base: "http://" + addr, db: c.db, pg: c.pg, users: map[string]*http.Client{}}
+	for _, kv := range c.env {
+		switch {
+		case strings.HasPrefix(kv, "ADDR="):
+			kv = "ADDR=" + addr
+		case strings.HasPrefix(kv, "BASE_URL="):
+			kv = "BASE_URL=" + s.base
+		}
+		s.env = append(s.env, kv)
+	}
+	if s.logs, err = os.Create(filepath.Join(c.t.TempDir(), "server2.log")); err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() {
+		s.stop(syscall.SIGTERM)
+		if c.t.Failed() {
+			b, _ := os.ReadFile(s.logs.Name())
+			if len(b) > 4000 {
+				b = b[len(b)-4000:]
+			}
+			c.t.Logf("second server log (tail):\n%s", b)
+		}
+		s.logs.Close()
+	})
+	s.start()
+	return s
 }

@@ -59,7 +59,11 @@ func TestChainBadge(t *testing.T) {
 	// Tamper with the newest rows behind the triggers' back: appended after
 	// the verified head, so the incremental check sees it.
 	e.audit.RecordNow(ctx, audit.Event{ActorName: "t", Action: audit.ActionLogout, Outcome: audit.OutcomeSuccess})
-	for _, q := range []string{`DROP TRIGGER audit_events_no_update`, `UPDATE audit_events SET actor_name = 'mallory' WHERE seq = 23`} {
+	drop := `DROP TRIGGER audit_events_no_update`
+	if e.db.Postgres() {
+		drop += ` ON audit_events`
+	}
+	for _, q := range []string{drop, `UPDATE audit_events SET actor_name = 'mallory' WHERE seq = 23`} {
 		if _, err := e.db.Write.Exec(q); err != nil {
 			t.Fatal(err)
 		}
@@ -204,6 +208,9 @@ func TestAuditExportAndVerifyArePosts(t *testing.T) {
 // first flush to the client.
 func TestAuditExportCutShortIsNotClean(t *testing.T) {
 	e := newEnv(t)
+	if e.db.Postgres() {
+		t.Skip("PostgreSQL's column types refuse the unreadable row this test plants")
+	}
 	e.user("manager1", auth.RoleManager)
 	mgr := e.login("manager1")
 	for _, q := range []string{

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/clock"
+	"github.com/neox-refund-desk/refunddesk/internal/store/storetest"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
@@ -81,7 +82,7 @@ const testPassword = "correct horse battery staple"
 func newEnv(t testing.TB, opts ...func(*Deps)) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "test.db"))
+	db, err := store.OpenURL(ctx, storetest.URL(t, ""), store.PoolConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -96,10 +97,38 @@ func approvedCOLRefundAs(t *testing.T, e *env, maker, checker refunds.Actor) ref
 func (e *env) count(q string, args ...any) int {
 	e.t.Helper()
 	var n int
+	if e.db.Postgres() {
+		q = pgJSON(q)
+	}
 	if err := e.db.Read.QueryRow(q, args...).Scan(&n); err != nil {
 		e.t.Fatal(err)
 	}
 	return n
+}
+
+// jsonPath matches SQLite's json_extract on the audit details, with what
+// follows it.
+var jsonPath = regexp.MustCompile(`json_extract\(details, '\$\.(\w+)'\)(\)| IS NULL| = \?)?`)
+
+// pgJSON is a test's SQLite JSON query in PostgreSQL's words: counts are
+// numbers, a bare flag is a boolean.
+func pgJSON(q string) string {
+	return jsonPath.ReplaceAllStringFunc(q, func(m string) string {
+		g := jsonPath.FindStringSubmatch(m)
+		switch key, rest := g[1], g[2]; rest {
+		case " IS NULL":
+			return `details::jsonb->'` + key + `' IS NULL`
+		case " = ?":
+			return `details::jsonb->>'` + key + `' = ?`
+		case ")":
+			return `(details::jsonb->>'` + key + `')::bigint)`
+		default:
+			if key == "count" {
+				return `(details::jsonb->>'` + key + `')::bigint`
+			}
+			return `(details::jsonb->>'` + key + `')::boolean`
+		}
+	})
 }
 
 // The same webhook five times, then an older one, ends in one final state.

@@ -6,12 +6,12 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/clock"
+	"github.com/neox-refund-desk/refunddesk/internal/store/storetest"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
@@ -29,7 +29,7 @@ var (
 
 func openDB(t testing.TB) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "refunds.db"))
+	db, err := store.OpenURL(context.Background(), storetest.URL(t, ""), store.PoolConfig{})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}

@@ -112,9 +112,13 @@ func (t fakeTarget) Verdict(reserved int64) product.Verdict {
 // refunds, transactions_cache and webhook_events: a real fourth product
 // needs a migration that rebuilds those tables without the list. Until
 // then the test lifts CHECK constraints on the single writer connection.
+// (The PostgreSQL schema has no such list.)
 func openFakeDB(t *testing.T) *store.DB {
 	t.Helper()
 	db := openDB(t)
+	if db.Postgres() {
+		return db // the PostgreSQL schema leaves the product to the products: no list to lift
+	}
 	if _, err := db.Write.Exec(`PRAGMA ignore_check_constraints = ON`); err != nil {
 		t.Fatal(err)
 	}

@@ -104,10 +104,21 @@ type auditStmts struct {
 // preparing on the pool needs a free connection.
 func (db *DB) prepareAudit(ctx context.Context) error {
 	var s auditStmts
-	for _, p := range []struct {
+	stmts := []struct {
 		dst **sql.Stmt
 		q   string
-	}{{&s.head, auditHeadForAppendSQL}, {&s.insert, auditInsertSQL}, {&s.index, auditIndexSQL}, {&s.move, auditMoveHeadSQL}} {
+	}{{&s.head, auditHeadForAppendSQL}, {&s.insert, auditInsertSQL}, {&s.index, auditIndexSQL}, {&s.move, auditMoveHeadSQL}}
+	if db.pg {
+		// The row lock on the head is what makes appenders on several
+		// connections (and servers) take turns: one chain, no forks. The
+		// trigram index is on audit_events itself, so there is no
+		// separate search table to write.
+		// The trigram index is on audit_events itself: the search index
+		// always reaches the head.
+		stmts[0].q = `SELECT seq, hash, at, seq FROM audit_head WHERE id = 1 FOR UPDATE`
+		stmts = append(stmts[:2], stmts[3])
+	}
+	for _, p := range stmts {
 		st, err := db.Write.PrepareContext(ctx, p.q)
 		if err != nil {
 			s.close()
@@ -201,7 +212,7 @@ type auditTxState struct {
 func (t *Tx) auditCommit(ctx context.Context) error {
 	a := &t.audit
 	s := t.db.audit
-	if a.head.Seq-a.indexed >= auditSearchBatch {
+	if s.index != nil && a.head.Seq-a.indexed >= auditSearchBatch {
 		if _, err := t.stx.StmtContext(ctx, s.index).ExecContext(ctx, a.indexed, a.head.Seq, a.head.Seq); err != nil {
 			return fmt.Errorf("index audit events %d to %d for search: %w", a.indexed+1, a.head.Seq, err)
 		}
@@ -236,7 +247,12 @@ func (t *Tx) AuditAdoptImported(ctx context.Context) (int64, error) {
 		return 0, errors.New("store: AuditAdoptImported in a transaction that appended audit events")
 	}
 	var from, indexed, newest int64
-	if err := t.stx.QueryRowContext(ctx, `SELECT seq, `+auditSearchIndexedSQL+`,
+	indexedSQL := auditSearchIndexedSQL
+	if t.pg {
+		// The trigram index is on audit_events itself: nothing to index.
+		indexedSQL = `coalesce((SELECT seq FROM audit_events ORDER BY seq DESC LIMIT 1), 0)`
+	}
+	if err := t.stx.QueryRowContext(ctx, `SELECT seq, `+indexedSQL+`,
 		coalesce((SELECT seq FROM audit_events ORDER BY seq DESC LIMIT 1), 0) FROM audit_head WHERE id = 1`).Scan(&from, &indexed, &newest); err != nil {
 		return 0, fmt.Errorf("read audit chain head: %w", err)
 	}
@@ -290,7 +306,7 @@ func auditNewest(ctx context.Context, q auditQuerier) (AuditHead, error) {
 // committed events only. present is false when the head row is missing.
 // An error from each stops the walk and is returned as is.
 func (db *DB) AuditChain(ctx context.Context, from int64, each func(*AuditRecord) error) (head AuditHead, present bool, err error) {
-	stx, err := db.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	stx, err := db.beginRead(ctx)
 	if err != nil {
 		return AuditHead{}, false, fmt.Errorf("begin read transaction: %w", err)
 	}

@@ -63,7 +63,7 @@ func auditSpan(ctx context.Context, q auditQuerier, from, to time.Time) (lo, hi 
 // index range; the "+at" checks keep the time filter exact for rows
 // imported from elsewhere, and their unary + stops the planner from
 // walking the at index and sorting instead.
-func auditWhere(f AuditFilter) (string, []any) {
+func auditWhere(f AuditFilter, pg bool) (string, []any) {
 	lo, hi := f.Lo, f.Hi
 	if lo <= 0 {
 		lo = 1
@@ -74,11 +74,15 @@ func auditWhere(f AuditFilter) (string, []any) {
 	conds := []string{`seq BETWEEN ? AND ?`}
 	args := []any{lo, hi}
 	add := func(c string, a ...any) { conds = append(conds, c); args = append(args, a...) }
+	plus := "+" // PostgreSQL has no unary + on text, and its planner needs no hint
+	if pg {
+		plus = ""
+	}
 	if !f.From.IsZero() {
-		add(`+at >= ?`, FormatTime(f.From))
+		add(plus+`at >= ?`, FormatTime(f.From))
 	}
 	if !f.To.IsZero() {
-		add(`+at < ?`, FormatTime(f.To))
+		add(plus+`at < ?`, FormatTime(f.To))
 	}
 	if f.Actor != "" {
 		add(`actor_name = ?`, f.Actor)
@@ -95,7 +99,11 @@ func auditWhere(f AuditFilter) (string, []any) {
 	if f.TargetID != "" {
 		add(`target_id = ?`, f.TargetID)
 	}
-	if f.Text != "" {
+	if f.Text != "" && pg {
+		// The pg_trgm GIN index on target_id (migrations/postgres/0007)
+		// answers ILIKE directly, escaped or not.
+		add(`target_id ILIKE ? ESCAPE '\'`, "%"+auditLikeEscape(f.Text)+"%")
+	} else if f.Text != "" {
 		if auditUseTargetSearch(f.Text) {
 			// The trigram index finds the candidates, and the events it does
 			// not reach yet (at most auditSearchBatch of them, waiting for
@@ -132,7 +140,7 @@ const auditListCols = `seq, at, actor_id, actor_name, actor_role, action, outcom
 // TargetType, TargetID and ClientIP; the rest are empty. The walk is an
 // index range of f's seq range, so page depth does not matter.
 func (db *DB) AuditList(ctx context.Context, f AuditFilter, oldestFirst bool, limit int) ([]AuditRecord, error) {
-	q, args := auditListQuery(f, oldestFirst, limit)
+	q, args := auditListQuery(f, oldestFirst, limit, db.pg)
 	rows, err := db.Read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)
@@ -153,8 +161,8 @@ func (db *DB) AuditList(ctx context.Context, f AuditFilter, oldestFirst bool, li
 	return out, nil
 }
 
-func auditListQuery(f AuditFilter, oldestFirst bool, limit int) (string, []any) {
-	where, args := auditWhere(f)
+func auditListQuery(f AuditFilter, oldestFirst bool, limit int, pg bool) (string, []any) {
+	where, args := auditWhere(f, pg)
 	order := `DESC`
 	if oldestFirst {
 		order = `ASC`
@@ -166,7 +174,10 @@ func auditListQuery(f AuditFilter, oldestFirst bool, limit int) (string, []any) 
 // per step, so tests can pin that every review query walks an index in
 // seq order (no sort, no full scan under a filter).
 func (db *DB) AuditExplainList(ctx context.Context, f AuditFilter, oldestFirst bool) ([]string, error) {
-	q, args := auditListQuery(f, oldestFirst, 51)
+	if db.pg {
+		return nil, errors.New("store: AuditExplainList reads SQLite's query plan")
+	}
+	q, args := auditListQuery(f, oldestFirst, 51, false)
 	rows, err := db.Read.QueryContext(ctx, `EXPLAIN QUERY PLAN `+q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("explain audit list: %w", err)
@@ -187,7 +198,7 @@ func (db *DB) AuditExplainList(ctx context.Context, f AuditFilter, oldestFirst b
 // AuditExists reports whether any event matches f (an existence probe for
 // the page in the direction the caller did not walk).
 func (db *DB) AuditExists(ctx context.Context, f AuditFilter) (bool, error) {
-	where, args := auditWhere(f)
+	where, args := auditWhere(f, db.pg)
 	var one int
 	err := db.Read.QueryRowContext(ctx, `SELECT 1 FROM audit_events WHERE `+where+` LIMIT 1`, args...).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -228,7 +239,7 @@ func (db *DB) AuditTimeline(ctx context.Context, targetType, targetID string) ([
 // When upto is 0 it skips through the (actor_name, seq) index, one probe
 // per name, instead of reading every event.
 func (db *DB) AuditActorsSince(ctx context.Context, upto int64) (head int64, names []string, err error) {
-	stx, err := db.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	stx, err := db.beginRead(ctx)
 	if err != nil {
 		return 0, nil, fmt.Errorf("audit actors: %w", err)
 	}
@@ -273,7 +284,7 @@ func (db *DB) AuditActorsSince(ctx context.Context, upto int64) (head int64, nam
 // when opening the snapshot or the query fails. Errors from begin and
 // each are returned as is; errors reading rows are wrapped.
 func (db *DB) AuditExport(ctx context.Context, f AuditFilter, begin func(newest AuditHead) error, each func(*AuditRecord) error) error {
-	stx, err := db.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	stx, err := db.beginRead(ctx)
 	if err != nil {
 		return fmt.Errorf("begin read transaction: %w", err)
 	}
@@ -290,7 +301,7 @@ func (db *DB) AuditExport(ctx context.Context, f AuditFilter, begin func(newest 
 		lo, hi = 1, 0 // nothing matches: the caller still writes its header
 	}
 	f.Lo, f.Hi = lo, hi
-	where, args := auditWhere(f)
+	where, args := auditWhere(f, db.pg)
 	if hi == 0 {
 		where, args = `0`, nil
 	}

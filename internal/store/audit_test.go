@@ -4,16 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/store/storetest"
 )
 
 func auditOpen(t *testing.T) *DB {
 	t.Helper()
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "audit.db"))
+	db, err := OpenURL(context.Background(), storetest.URL(t, ""), PoolConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,176 +50,186 @@ func auditHeadRow(t *testing.T, db *DB) AuditHead {
 // Two appends in two transactions chain: the second is built on the head
 // the first left, and the head row follows the newest event.
 func TestAppendAuditChainsSequentialAppends(t *testing.T) {
-	db := auditOpen(t)
-	ctx := context.Background()
-	if h := auditHeadRow(t, db); h.Seq != 0 || h.Hash != strings.Repeat("0", 64) {
-		t.Fatalf("empty trail's head row = %+v", h)
-	}
-	var seen []AuditHead
-	for _, target := range []string{"rf-one", "rf-two"} {
-		if err := db.Tx(ctx, func(tx *Tx) error { return tx.AppendAudit(ctx, auditNext(target, &seen)) }); err != nil {
-			t.Fatal(err)
+	storetest.Each(t, func(t *testing.T, _ string) {
+		db := auditOpen(t)
+		ctx := context.Background()
+		if h := auditHeadRow(t, db); h.Seq != 0 || h.Hash != strings.Repeat("0", 64) {
+			t.Fatalf("empty trail's head row = %+v", h)
 		}
-	}
-	first := AuditHead{Seq: 1, Hash: auditTestHash(1), At: "2026-01-01T00:00:01.000000Z"}
-	if len(seen) != 2 || seen[0].Seq != 0 || seen[1] != first {
-		t.Fatalf("heads given to build = %+v, want the empty head then %+v", seen, first)
-	}
-	second := AuditHead{Seq: 2, Hash: auditTestHash(2), At: "2026-01-01T00:00:02.000000Z"}
-	if h := auditHeadRow(t, db); h != second {
-		t.Errorf("head row = %+v, want %+v", h, second)
-	}
-	if h, err := db.AuditNewest(ctx); err != nil || h != second {
-		t.Errorf("AuditNewest = %+v, %v", h, err)
-	}
-	r, found, err := db.AuditGet(ctx, 2)
-	if err != nil || !found || r.PrevHash != first.Hash || r.TargetID != "rf-two" {
-		t.Errorf("AuditGet(2) = %+v, %v, %v", r, found, err)
-	}
+		var seen []AuditHead
+		for _, target := range []string{"rf-one", "rf-two"} {
+			if err := db.Tx(ctx, func(tx *Tx) error { return tx.AppendAudit(ctx, auditNext(target, &seen)) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		first := AuditHead{Seq: 1, Hash: auditTestHash(1), At: "2026-01-01T00:00:01.000000Z"}
+		if len(seen) != 2 || seen[0].Seq != 0 || seen[1] != first {
+			t.Fatalf("heads given to build = %+v, want the empty head then %+v", seen, first)
+		}
+		second := AuditHead{Seq: 2, Hash: auditTestHash(2), At: "2026-01-01T00:00:02.000000Z"}
+		if h := auditHeadRow(t, db); h != second {
+			t.Errorf("head row = %+v, want %+v", h, second)
+		}
+		if h, err := db.AuditNewest(ctx); err != nil || h != second {
+			t.Errorf("AuditNewest = %+v, %v", h, err)
+		}
+		r, found, err := db.AuditGet(ctx, 2)
+		if err != nil || !found || r.PrevHash != first.Hash || r.TargetID != "rf-two" {
+			t.Errorf("AuditGet(2) = %+v, %v, %v", r, found, err)
+		}
+	})
 }
 
 // Appends sharing a transaction chain on the head the transaction holds;
 // the head row moves at the commit, and not at all when it rolls back.
 func TestAppendAuditInOneTransaction(t *testing.T) {
-	db := auditOpen(t)
-	ctx := context.Background()
-	var seen []AuditHead
-	err := db.Tx(ctx, func(tx *Tx) error {
-		for i := range 3 {
-			if err := tx.AppendAudit(ctx, auditNext(fmt.Sprint("rf-", i), &seen)); err != nil {
-				return err
+	storetest.Each(t, func(t *testing.T, _ string) {
+		db := auditOpen(t)
+		ctx := context.Background()
+		var seen []AuditHead
+		err := db.Tx(ctx, func(tx *Tx) error {
+			for i := range 3 {
+				if err := tx.AppendAudit(ctx, auditNext(fmt.Sprint("rf-", i), &seen)); err != nil {
+					return err
+				}
+			}
+			// The transaction sees its own head before the commit.
+			head, present, err := tx.AuditChain(ctx, 1, func(*AuditRecord) error { return nil })
+			if err != nil || !present || head.Seq != 3 {
+				return fmt.Errorf("AuditChain inside the transaction: %+v %v %v", head, present, err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, h := range seen {
+			if h.Seq != int64(i) {
+				t.Errorf("append %d was built on seq %d", i+1, h.Seq)
 			}
 		}
-		// The transaction sees its own head before the commit.
-		head, present, err := tx.AuditChain(ctx, 1, func(*AuditRecord) error { return nil })
-		if err != nil || !present || head.Seq != 3 {
-			return fmt.Errorf("AuditChain inside the transaction: %+v %v %v", head, present, err)
+		if h := auditHeadRow(t, db); h.Seq != 3 || h.Hash != auditTestHash(3) {
+			t.Errorf("head row = %+v, want event 3", h)
 		}
-		return nil
+		boom := errors.New("boom")
+		err = db.Tx(ctx, func(tx *Tx) error {
+			if err := tx.AppendAudit(ctx, auditNext("rf-x", &seen)); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("err = %v", err)
+		}
+		if h := auditHeadRow(t, db); h.Seq != 3 {
+			t.Errorf("head row after a rollback = %+v, want event 3", h)
+		}
+		if _, found, _ := db.AuditGet(ctx, 4); found {
+			t.Error("the rolled-back event was stored")
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, h := range seen {
-		if h.Seq != int64(i) {
-			t.Errorf("append %d was built on seq %d", i+1, h.Seq)
-		}
-	}
-	if h := auditHeadRow(t, db); h.Seq != 3 || h.Hash != auditTestHash(3) {
-		t.Errorf("head row = %+v, want event 3", h)
-	}
-	boom := errors.New("boom")
-	err = db.Tx(ctx, func(tx *Tx) error {
-		if err := tx.AppendAudit(ctx, auditNext("rf-x", &seen)); err != nil {
-			return err
-		}
-		return boom
-	})
-	if !errors.Is(err, boom) {
-		t.Fatalf("err = %v", err)
-	}
-	if h := auditHeadRow(t, db); h.Seq != 3 {
-		t.Errorf("head row after a rollback = %+v, want event 3", h)
-	}
-	if _, found, _ := db.AuditGet(ctx, 4); found {
-		t.Error("the rolled-back event was stored")
-	}
 }
 
 // A head row moved by a writer that did not lock it fails the commit of
 // the transaction that read it: nothing forks.
 func TestAppendAuditRefusesAMovedHead(t *testing.T) {
-	db := auditOpen(t)
-	ctx := context.Background()
-	var seen []AuditHead
-	err := db.Tx(ctx, func(tx *Tx) error {
-		if err := tx.AppendAudit(ctx, auditNext("rf-1", &seen)); err != nil {
+	storetest.Each(t, func(t *testing.T, _ string) {
+		db := auditOpen(t)
+		ctx := context.Background()
+		var seen []AuditHead
+		err := db.Tx(ctx, func(tx *Tx) error {
+			if err := tx.AppendAudit(ctx, auditNext("rf-1", &seen)); err != nil {
+				return err
+			}
+			// Another writer, not locking, moves the head meanwhile.
+			_, err := tx.stx.ExecContext(ctx, `UPDATE audit_head SET seq = 7`)
 			return err
+		})
+		if !errors.Is(err, ErrAuditHeadMoved) {
+			t.Fatalf("err = %v, want ErrAuditHeadMoved", err)
 		}
-		// Another writer, not locking, moves the head meanwhile.
-		_, err := tx.stx.ExecContext(ctx, `UPDATE audit_head SET seq = 7`)
-		return err
+		if _, found, _ := db.AuditGet(ctx, 1); found {
+			t.Error("the event of the refused transaction was stored")
+		}
 	})
-	if !errors.Is(err, ErrAuditHeadMoved) {
-		t.Fatalf("err = %v, want ErrAuditHeadMoved", err)
-	}
-	if _, found, _ := db.AuditGet(ctx, 1); found {
-		t.Error("the event of the refused transaction was stored")
-	}
 }
 
 // Writers racing to append never fork the chain: every event links to the
 // one before it, and the head row is the last.
 func TestAppendAuditConcurrentWritersChain(t *testing.T) {
-	db := auditOpen(t)
-	ctx := context.Background()
-	const writers, each = 4, 15
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	for w := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var seen []AuditHead
-			for i := range each {
-				if err := db.Tx(ctx, func(tx *Tx) error { return tx.AppendAudit(ctx, auditNext(fmt.Sprint("w", w, "-", i), &seen)) }); err != nil {
-					errs <- err
-					return
+	storetest.Each(t, func(t *testing.T, _ string) {
+		db := auditOpen(t)
+		ctx := context.Background()
+		const writers, each = 4, 15
+		var wg sync.WaitGroup
+		errs := make(chan error, writers)
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var seen []AuditHead
+				for i := range each {
+					if err := db.Tx(ctx, func(tx *Tx) error { return tx.AppendAudit(ctx, auditNext(fmt.Sprint("w", w, "-", i), &seen)) }); err != nil {
+						errs <- err
+						return
+					}
 				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	prev, n := strings.Repeat("0", 64), int64(0)
-	head, present, err := db.AuditChain(ctx, 1, func(r *AuditRecord) error {
-		n++
-		if r.Seq != n || r.PrevHash != prev {
-			return fmt.Errorf("event %d (want seq %d) links to %s, want %s", r.Seq, n, r.PrevHash, prev)
+			}()
 		}
-		prev = r.Hash
-		return nil
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		prev, n := strings.Repeat("0", 64), int64(0)
+		head, present, err := db.AuditChain(ctx, 1, func(r *AuditRecord) error {
+			n++
+			if r.Seq != n || r.PrevHash != prev {
+				return fmt.Errorf("event %d (want seq %d) links to %s, want %s", r.Seq, n, r.PrevHash, prev)
+			}
+			prev = r.Hash
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != writers*each || !present || head.Seq != n || head.Hash != prev {
+			t.Errorf("%d events, head row %+v (present %v); want %d events and the last as head", n, head, present, writers*each)
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != writers*each || !present || head.Seq != n || head.Hash != prev {
-		t.Errorf("%d events, head row %+v (present %v); want %d events and the last as head", n, head, present, writers*each)
-	}
 }
 
 // Rows inserted behind the store's back are indexed for search and become
 // the head once adopted.
 func TestAuditAdoptImported(t *testing.T) {
-	db := auditOpen(t)
-	ctx := context.Background()
-	var seen []AuditHead
-	if err := db.Tx(ctx, func(tx *Tx) error { return tx.AppendAudit(ctx, auditNext("rf-appended", &seen)) }); err != nil {
-		t.Fatal(err)
-	}
-	for seq := int64(2); seq <= 4; seq++ {
-		if _, err := db.Write.Exec(`INSERT INTO audit_events (seq, at, action, outcome, target_id, prev_hash, hash)
-			VALUES (?, '2026-01-02T00:00:00.000000Z', 'imported', 'success', ?, ?, ?)`,
-			seq, fmt.Sprint("rf-imported-", seq), auditTestHash(seq-1), auditTestHash(seq)); err != nil {
+	storetest.Each(t, func(t *testing.T, _ string) {
+		db := auditOpen(t)
+		ctx := context.Background()
+		var seen []AuditHead
+		if err := db.Tx(ctx, func(tx *Tx) error { return tx.AppendAudit(ctx, auditNext("rf-appended", &seen)) }); err != nil {
 			t.Fatal(err)
 		}
-	}
-	var n int64
-	if err := db.Tx(ctx, func(tx *Tx) error { var err error; n, err = tx.AuditAdoptImported(ctx); return err }); err != nil {
-		t.Fatal(err)
-	}
-	if h := auditHeadRow(t, db); n != 3 || h.Seq != 4 || h.Hash != auditTestHash(4) {
-		t.Errorf("adopted %d, head row %+v; want 3 and event 4", n, h)
-	}
-	for text, want := range map[string]int{"imported": 3, "appended": 1, "rf-": 4} {
-		got, err := db.AuditList(ctx, AuditFilter{Text: text}, false, 10)
-		if err != nil || len(got) != want {
-			t.Errorf("search %q: %d events, %v; want %d", text, len(got), err, want)
+		for seq := int64(2); seq <= 4; seq++ {
+			if _, err := db.Write.Exec(`INSERT INTO audit_events (seq, at, action, outcome, target_id, prev_hash, hash)
+			VALUES (?, '2026-01-02T00:00:00.000000Z', 'imported', 'success', ?, ?, ?)`,
+				seq, fmt.Sprint("rf-imported-", seq), auditTestHash(seq-1), auditTestHash(seq)); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
+		var n int64
+		if err := db.Tx(ctx, func(tx *Tx) error { var err error; n, err = tx.AuditAdoptImported(ctx); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if h := auditHeadRow(t, db); n != 3 || h.Seq != 4 || h.Hash != auditTestHash(4) {
+			t.Errorf("adopted %d, head row %+v; want 3 and event 4", n, h)
+		}
+		for text, want := range map[string]int{"imported": 3, "appended": 1, "rf-": 4} {
+			got, err := db.AuditList(ctx, AuditFilter{Text: text}, false, 10)
+			if err != nil || len(got) != want {
+				t.Errorf("search %q: %d events, %v; want %d", text, len(got), err, want)
+			}
+		}
+	})
 }
 
 // Migration 0015 starts the head row at the newest existing event.
@@ -252,18 +263,20 @@ func TestAuditHeadMigrationBackfills(t *testing.T) {
 // The append is prepared once per database: transactions reuse the
 // statements instead of compiling the INSERT and its triggers each time.
 func TestAuditStatementsArePreparedOnce(t *testing.T) {
-	db := auditOpen(t)
-	ctx := context.Background()
-	stmts := db.audit
-	var seen []AuditHead
-	for range 3 {
-		if err := db.Tx(ctx, func(tx *Tx) error { return tx.AppendAudit(ctx, auditNext("rf", &seen)) }); err != nil {
-			t.Fatal(err)
+	storetest.Each(t, func(t *testing.T, _ string) {
+		db := auditOpen(t)
+		ctx := context.Background()
+		stmts := db.audit
+		var seen []AuditHead
+		for range 3 {
+			if err := db.Tx(ctx, func(tx *Tx) error { return tx.AppendAudit(ctx, auditNext("rf", &seen)) }); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	if db.audit != stmts || stmts == nil || stmts.insert == nil {
-		t.Error("the append's statements were not the ones prepared at Open")
-	}
+		if db.audit != stmts || stmts == nil || stmts.insert == nil {
+			t.Error("the append's statements were not the ones prepared at Open")
+		}
+	})
 }
 
 // The search index is written in batches: events wait for it until

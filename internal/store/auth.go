@@ -180,17 +180,14 @@ func (t *Tx) UserPassword(ctx context.Context, id int64) (hash string, disabled 
 // UpdatedAt are ignored. Errors: ErrUsernameExists.
 func (t *Tx) InsertUser(ctx context.Context, u UserRecord, passwordHash string) (UserRecord, error) {
 	now := FormatTime(t.now)
-	res, err := t.stx.ExecContext(ctx, `INSERT INTO users
+	err := t.stx.QueryRowContext(ctx, `INSERT INTO users
 		(username, display_name, role, disabled, must_change, password_hash, lang, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.Username, u.DisplayName, u.Role, u.Disabled, u.MustChange, passwordHash, u.Lang, now, now)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		u.Username, u.DisplayName, u.Role, u.Disabled, u.MustChange, passwordHash, u.Lang, now, now).Scan(&u.ID)
 	if err != nil {
 		if IsConstraint(err) && strings.Contains(strings.ToUpper(err.Error()), "UNIQUE") {
 			return UserRecord{}, fmt.Errorf("insert user %q: %w", u.Username, ErrUsernameExists)
 		}
-		return UserRecord{}, fmt.Errorf("insert user %q: %w", u.Username, err)
-	}
-	if u.ID, err = res.LastInsertId(); err != nil {
 		return UserRecord{}, fmt.Errorf("insert user %q: %w", u.Username, err)
 	}
 	u.CreatedAt, u.UpdatedAt = t.now, t.now

@@ -182,9 +182,17 @@ func (t *Tx) PruneSessions(ctx context.Context, createdBy, seenBy time.Time) (in
 }
 
 func authThrottle(ctx context.Context, q authQuerier, key string) (ThrottleRecord, error) {
+	return authThrottleQuery(ctx, q, key, "")
+}
+
+func authThrottleLocked(ctx context.Context, q authQuerier, key string) (ThrottleRecord, error) {
+	return authThrottleQuery(ctx, q, key, " FOR UPDATE")
+}
+
+func authThrottleQuery(ctx context.Context, q authQuerier, key, lock string) (ThrottleRecord, error) {
 	rec := ThrottleRecord{Key: key}
 	var last, locked string
-	err := q.QueryRowContext(ctx, `SELECT failures, last_failure, locked_until FROM login_throttle WHERE key = ?`,
+	err := q.QueryRowContext(ctx, `SELECT failures, last_failure, locked_until FROM login_throttle WHERE key = ?`+lock,
 		key).Scan(&rec.Failures, &last, &locked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ThrottleRecord{}, fmt.Errorf("throttle %s: %w", key, ErrNotFound)
@@ -207,7 +215,13 @@ func (db *DB) Throttle(ctx context.Context, key string) (ThrottleRecord, error) 
 
 // Throttle returns the login_throttle row of key as the transaction sees
 // it, or ErrNotFound.
+// On PostgreSQL it locks the row (FOR UPDATE) for the rest of t, so two
+// instances counting failures of one key take turns instead of one
+// overwriting the other's count.
 func (t *Tx) Throttle(ctx context.Context, key string) (ThrottleRecord, error) {
+	if t.pg {
+		return authThrottleLocked(ctx, t.stx, key)
+	}
 	return authThrottle(ctx, t.stx, key)
 }
 
@@ -229,7 +243,7 @@ func (t *Tx) RecordFailure(ctx context.Context, key string, failures int, locked
 // ForgiveFailure takes one charged failure off key's counter (never below
 // zero); a missing key is no error.
 func (t *Tx) ForgiveFailure(ctx context.Context, key string) error {
-	if _, err := t.stx.ExecContext(ctx, `UPDATE login_throttle SET failures = max(failures - 1, 0) WHERE key = ?`, key); err != nil {
+	if _, err := t.stx.ExecContext(ctx, `UPDATE login_throttle SET failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END WHERE key = ?`, key); err != nil {
 		return fmt.Errorf("forgive failure for %s: %w", key, err)
 	}
 	return nil
@@ -238,7 +252,7 @@ func (t *Tx) ForgiveFailure(ctx context.Context, key string) error {
 // ForgiveFailureUntil is ForgiveFailure that also moves key's
 // locked_until to lockedUntil.
 func (t *Tx) ForgiveFailureUntil(ctx context.Context, key string, lockedUntil time.Time) error {
-	_, err := t.stx.ExecContext(ctx, `UPDATE login_throttle SET failures = max(failures - 1, 0), locked_until = ? WHERE key = ?`,
+	_, err := t.stx.ExecContext(ctx, `UPDATE login_throttle SET failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END, locked_until = ? WHERE key = ?`,
 		FormatTime(lockedUntil), key)
 	if err != nil {
 		return fmt.Errorf("forgive failure for %s: %w", key, err)

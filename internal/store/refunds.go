@@ -229,7 +229,7 @@ func (db *DB) PendingRefunds(ctx context.Context) ([]RefundRecord, error) {
 // the immediate transaction already serialises every writer.
 func (t *Tx) LockTarget(ctx context.Context, api, ref, paymentID string) error {
 	_, err := t.stx.ExecContext(ctx, `INSERT INTO refund_targets (api, transaction_ref, payment_id, checks)
-		VALUES (?, ?, ?, 1) ON CONFLICT (api, transaction_ref, payment_id) DO UPDATE SET checks = checks + 1`,
+		VALUES (?, ?, ?, 1) ON CONFLICT (api, transaction_ref, payment_id) DO UPDATE SET checks = refund_targets.checks + 1`,
 		api, ref, paymentID)
 	if err != nil {
 		return fmt.Errorf("store: lock refund target: %w", err)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/store/storetest"
 )
 
 func refundIDs(t *testing.T, rs []RefundRecord, err error) string {
@@ -21,264 +23,274 @@ func refundIDs(t *testing.T, rs []RefundRecord, err error) string {
 }
 
 func TestListRefunds(t *testing.T) {
-	db := openTest(t)
-	ctx := context.Background()
-	// a..e requested a minute apart, amounts 500, 100, 400, 200, 300.
-	for i, r := range []struct {
-		id     string
-		amount int64
-	}{{"a", 500}, {"b", 100}, {"c", 400}, {"d", 200}, {"e", 300}} {
-		rec := refundNew(r.id, r.amount, refundT0.Add(time.Duration(i)*time.Minute))
-		if r.id == "d" {
-			rec.API, rec.RequestedBy = "COL", 9
+	storetest.Each(t, func(t *testing.T, _ string) {
+		db := openTest(t)
+		ctx := context.Background()
+		// a..e requested a minute apart, amounts 500, 100, 400, 200, 300.
+		for i, r := range []struct {
+			id     string
+			amount int64
+		}{{"a", 500}, {"b", 100}, {"c", 400}, {"d", 200}, {"e", 300}} {
+			rec := refundNew(r.id, r.amount, refundT0.Add(time.Duration(i)*time.Minute))
+			if r.id == "d" {
+				rec.API, rec.RequestedBy = "COL", 9
+			}
+			refundInsert(t, db, rec, "")
 		}
-		refundInsert(t, db, rec, "")
-	}
-	refundTx(t, db, refundT0.Add(time.Hour), func(tx *Tx) error {
-		_, err := tx.CloseRefund(ctx, "c", "REJECTED", Decision{By: 2})
-		return err
+		refundTx(t, db, refundT0.Add(time.Hour), func(tx *Tx) error {
+			_, err := tx.CloseRefund(ctx, "c", "REJECTED", Decision{By: 2})
+			return err
+		})
+		at := func(min int) time.Time { return refundT0.Add(time.Duration(min) * time.Minute) }
+		tests := []struct {
+			name string
+			f    RefundFilter
+			want string
+		}{
+			{"all by date", RefundFilter{Limit: 10}, "a,b,c,d,e"},
+			{"newest first, one page", RefundFilter{Desc: true, Limit: 2}, "e,d"},
+			{"after a position", RefundFilter{After: &RefundPosition{RequestedAt: at(1), ID: "b"}, Limit: 10}, "c,d,e"},
+			{"by amount", RefundFilter{ByAmount: true, Limit: 10}, "b,d,e,c,a"},
+			{"by amount after", RefundFilter{ByAmount: true, After: &RefundPosition{Amount: 300, ID: "e"}, Limit: 10}, "c,a"},
+			{"by amount desc after", RefundFilter{ByAmount: true, Desc: true, After: &RefundPosition{Amount: 300, ID: "e"}, Limit: 10}, "d,b"},
+			{"approval", RefundFilter{Approval: "REJECTED", Limit: 10}, "c"},
+			{"submission", RefundFilter{Submission: "NOT_SENT", API: "COL", Limit: 10}, "d"},
+			{"maker", RefundFilter{RequestedBy: 9, Limit: 10}, "d"},
+			{"requested window", RefundFilter{From: at(1), To: at(3), Limit: 10}, "b,c"},
+			{"amounts", RefundFilter{MinAmount: 200, MaxAmount: 400, Limit: 10}, "c,d,e"},
+			{"final window", RefundFilter{OnFinal: true, From: at(30), Limit: 10}, "c"},
+			{"final, no window", RefundFilter{OnFinal: true, Limit: 2}, "a,b"},
+		}
+		for _, tc := range tests {
+			rs, err := db.ListRefunds(ctx, tc.f)
+			if got := refundIDs(t, rs, err); got != tc.want {
+				t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+			}
+		}
 	})
-	at := func(min int) time.Time { return refundT0.Add(time.Duration(min) * time.Minute) }
-	tests := []struct {
-		name string
-		f    RefundFilter
-		want string
-	}{
-		{"all by date", RefundFilter{Limit: 10}, "a,b,c,d,e"},
-		{"newest first, one page", RefundFilter{Desc: true, Limit: 2}, "e,d"},
-		{"after a position", RefundFilter{After: &RefundPosition{RequestedAt: at(1), ID: "b"}, Limit: 10}, "c,d,e"},
-		{"by amount", RefundFilter{ByAmount: true, Limit: 10}, "b,d,e,c,a"},
-		{"by amount after", RefundFilter{ByAmount: true, After: &RefundPosition{Amount: 300, ID: "e"}, Limit: 10}, "c,a"},
-		{"by amount desc after", RefundFilter{ByAmount: true, Desc: true, After: &RefundPosition{Amount: 300, ID: "e"}, Limit: 10}, "d,b"},
-		{"approval", RefundFilter{Approval: "REJECTED", Limit: 10}, "c"},
-		{"submission", RefundFilter{Submission: "NOT_SENT", API: "COL", Limit: 10}, "d"},
-		{"maker", RefundFilter{RequestedBy: 9, Limit: 10}, "d"},
-		{"requested window", RefundFilter{From: at(1), To: at(3), Limit: 10}, "b,c"},
-		{"amounts", RefundFilter{MinAmount: 200, MaxAmount: 400, Limit: 10}, "c,d,e"},
-		{"final window", RefundFilter{OnFinal: true, From: at(30), Limit: 10}, "c"},
-		{"final, no window", RefundFilter{OnFinal: true, Limit: 2}, "a,b"},
-	}
-	for _, tc := range tests {
-		rs, err := db.ListRefunds(ctx, tc.f)
-		if got := refundIDs(t, rs, err); got != tc.want {
-			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
-		}
-	}
 }
 
 func TestRefundWebhooksAndAttention(t *testing.T) {
-	db := openTest(t)
-	ctx := context.Background()
-	refundQueued(t, db, "r", refundT0)
-	refundTx(t, db, refundT0, func(tx *Tx) error {
-		if _, err := tx.WebhookByKey(ctx, "k1"); !errors.Is(err, ErrNotFound) {
-			t.Errorf("unseen key: %v", err)
-		}
-		for _, w := range []NewWebhook{
-			{API: "PG", DedupeKey: "k1", RefundID: "r", EventRef: "r", Applied: "applied", RawBody: "{}"},
-			{API: "GC", DedupeKey: "k2", EventRef: "N9", Applied: "unknown_refund", Event: `{"x":1}`},
-			{API: "PG", DedupeKey: "k3", RefundID: "r", Applied: "suspicious", Reason: "amount"},
-		} {
-			if err := tx.InsertWebhook(ctx, w); err != nil {
+	storetest.Each(t, func(t *testing.T, _ string) {
+		db := openTest(t)
+		ctx := context.Background()
+		refundQueued(t, db, "r", refundT0)
+		refundTx(t, db, refundT0, func(tx *Tx) error {
+			if _, err := tx.WebhookByKey(ctx, "k1"); !errors.Is(err, ErrNotFound) {
+				t.Errorf("unseen key: %v", err)
+			}
+			for _, w := range []NewWebhook{
+				{API: "PG", DedupeKey: "k1", RefundID: "r", EventRef: "r", Applied: "applied", RawBody: "{}"},
+				{API: "GC", DedupeKey: "k2", EventRef: "N9", Applied: "unknown_refund", Event: `{"x":1}`},
+				{API: "PG", DedupeKey: "k3", RefundID: "r", Applied: "suspicious", Reason: "amount"},
+			} {
+				if err := tx.InsertWebhook(ctx, w); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		later := refundT0.Add(time.Minute)
+		refundTx(t, db, later, func(tx *Tx) error {
+			seen, err := tx.WebhookByKey(ctx, "k3")
+			if err != nil || seen.RefundID != "r" || seen.Applied != "suspicious" || seen.Reason != "amount" {
+				t.Errorf("seen = %+v, %v", seen, err)
+			}
+			if err := tx.CountRedelivery(ctx, seen.ID); err != nil {
 				return err
 			}
+			held, err := tx.HeldGCEvents(ctx, "N9")
+			if err != nil || len(held) != 1 || held[0].Event != `{"x":1}` {
+				t.Errorf("held = %+v, %v", held, err)
+			}
+			return tx.SettleHeldWebhook(ctx, held[0].ID, "r", "stale", "")
+		})
+		hooks, err := db.RefundWebhooks(ctx, "r")
+		if err != nil || len(hooks) != 3 {
+			t.Fatalf("refund webhooks = %+v, %v", hooks, err)
 		}
-		return nil
-	})
-	later := refundT0.Add(time.Minute)
-	refundTx(t, db, later, func(tx *Tx) error {
-		seen, err := tx.WebhookByKey(ctx, "k3")
-		if err != nil || seen.RefundID != "r" || seen.Applied != "suspicious" || seen.Reason != "amount" {
-			t.Errorf("seen = %+v, %v", seen, err)
+		if h := hooks[2]; h.Deliveries != 2 || !h.LastReceivedAt.Equal(later) || !h.ReceivedAt.Equal(refundT0) || !h.Verified {
+			t.Errorf("redelivered = %+v", h)
 		}
-		if err := tx.CountRedelivery(ctx, seen.ID); err != nil {
-			return err
+		if un, err := db.UnmatchedWebhooks(ctx, 10); err != nil || len(un) != 0 {
+			t.Errorf("unmatched = %+v, %v", un, err)
 		}
-		held, err := tx.HeldGCEvents(ctx, "N9")
-		if err != nil || len(held) != 1 || held[0].Event != `{"x":1}` {
-			t.Errorf("held = %+v, %v", held, err)
+		if rv, err := db.ReviewWebhooks(ctx, 10); err != nil || len(rv) != 1 || rv[0].Reason != "amount" {
+			t.Errorf("review = %+v, %v", rv, err)
 		}
-		return tx.SettleHeldWebhook(ctx, held[0].ID, "r", "stale", "")
-	})
-	hooks, err := db.RefundWebhooks(ctx, "r")
-	if err != nil || len(hooks) != 3 {
-		t.Fatalf("refund webhooks = %+v, %v", hooks, err)
-	}
-	if h := hooks[2]; h.Deliveries != 2 || !h.LastReceivedAt.Equal(later) || !h.ReceivedAt.Equal(refundT0) || !h.Verified {
-		t.Errorf("redelivered = %+v", h)
-	}
-	if un, err := db.UnmatchedWebhooks(ctx, 10); err != nil || len(un) != 0 {
-		t.Errorf("unmatched = %+v, %v", un, err)
-	}
-	if rv, err := db.ReviewWebhooks(ctx, 10); err != nil || len(rv) != 1 || rv[0].Reason != "amount" {
-		t.Errorf("review = %+v, %v", rv, err)
-	}
 
-	refundTx(t, db, later, func(tx *Tx) error {
-		if _, err := tx.Transition(ctx, "r", "QUEUED", SubmissionChange{To: "PROCESSING"}); err != nil {
+		refundTx(t, db, later, func(tx *Tx) error {
+			if _, err := tx.Transition(ctx, "r", "QUEUED", SubmissionChange{To: "PROCESSING"}); err != nil {
+				return err
+			}
+			_, err := tx.FlagAttention(ctx, "r", "PROCESSING", "no_final_answer")
 			return err
+		})
+		q, err := db.AttentionQueue(ctx, 10)
+		n, err2 := db.AttentionCount(ctx)
+		if err != nil || err2 != nil || len(q) != 1 || n != 1 || !q[0].AttentionSince.Equal(later) {
+			t.Errorf("attention = %v (%d), %v %v", q, n, err, err2)
 		}
-		_, err := tx.FlagAttention(ctx, "r", "PROCESSING", "no_final_answer")
-		return err
+		c, err := db.CountRefunds(ctx)
+		if err != nil || len(c.States) != 1 || c.States[0].Submission != "PROCESSING" || c.Unmatched != 0 || c.Review != 1 ||
+			!c.OldestPending.IsZero() {
+			t.Errorf("counts = %+v, %v", c, err)
+		}
 	})
-	q, err := db.AttentionQueue(ctx, 10)
-	n, err2 := db.AttentionCount(ctx)
-	if err != nil || err2 != nil || len(q) != 1 || n != 1 || !q[0].AttentionSince.Equal(later) {
-		t.Errorf("attention = %v (%d), %v %v", q, n, err, err2)
-	}
-	c, err := db.CountRefunds(ctx)
-	if err != nil || len(c.States) != 1 || c.States[0].Submission != "PROCESSING" || c.Unmatched != 0 || c.Review != 1 ||
-		!c.OldestPending.IsZero() {
-		t.Errorf("counts = %+v, %v", c, err)
-	}
 }
 
 func TestRefundSweep(t *testing.T) {
-	db := openTest(t)
-	ctx := context.Background()
-	if _, err := db.LastSweep(ctx); !errors.Is(err, ErrNotFound) {
-		t.Errorf("no sweep yet: %v", err)
-	}
-	from, to := refundT0.Add(-24*time.Hour), refundT0
-	var id int64
-	refundTx(t, db, refundT0, func(tx *Tx) error {
-		var err error
-		if id, err = tx.StartSweep(ctx, from, to); err != nil {
-			return err
+	storetest.Each(t, func(t *testing.T, _ string) {
+		db := openTest(t)
+		ctx := context.Background()
+		if _, err := db.LastSweep(ctx); !errors.Is(err, ErrNotFound) {
+			t.Errorf("no sweep yet: %v", err)
 		}
-		for _, f := range []FindingRecord{
-			{RequestID: "x", Kind: "unknown_to_desk", Amount: 5, NeoXCreatedAt: refundT0.Add(-time.Hour)},
-			{RequestID: "y", Kind: "state_differs", NeoXStatus: "SUCCESS", NeoXCreatedAt: refundT0.Add(-2 * time.Hour)},
-		} {
-			if err := tx.SaveFinding(ctx, id, f); err != nil {
+		from, to := refundT0.Add(-24*time.Hour), refundT0
+		var id int64
+		refundTx(t, db, refundT0, func(tx *Tx) error {
+			var err error
+			if id, err = tx.StartSweep(ctx, from, to); err != nil {
 				return err
 			}
+			for _, f := range []FindingRecord{
+				{RequestID: "x", Kind: "unknown_to_desk", Amount: 5, NeoXCreatedAt: refundT0.Add(-time.Hour)},
+				{RequestID: "y", Kind: "state_differs", NeoXStatus: "SUCCESS", NeoXCreatedAt: refundT0.Add(-2 * time.Hour)},
+			} {
+				if err := tx.SaveFinding(ctx, id, f); err != nil {
+					return err
+				}
+			}
+			if err := tx.ClearFindings(ctx, "y", ""); err != nil {
+				return err
+			}
+			n, err := tx.OpenFindingCount(ctx)
+			if err != nil || n != 1 {
+				t.Errorf("open findings = %d, %v", n, err)
+			}
+			return tx.FinishSweep(ctx, SweepRecord{ID: id, Finished: refundT0.Add(time.Second), Pages: 1, Docs: 2, Findings: n})
+		})
+		sw, err := db.LastSweep(ctx)
+		if err != nil || sw.ID != id || !sw.From.Equal(from) || !sw.StartedAt.Equal(refundT0) || sw.Docs != 2 || sw.Findings != 1 {
+			t.Errorf("last sweep = %+v, %v", sw, err)
 		}
-		if err := tx.ClearFindings(ctx, "y", ""); err != nil {
-			return err
+		open, err := db.OpenFindings(ctx, 10)
+		if err != nil || len(open) != 1 || open[0].RequestID != "x" || open[0].Amount != 5 || !open[0].FirstSeen.Equal(refundT0) {
+			t.Errorf("open = %+v, %v", open, err)
 		}
-		n, err := tx.OpenFindingCount(ctx)
-		if err != nil || n != 1 {
-			t.Errorf("open findings = %d, %v", n, err)
+		// A later full sweep that does not see x again clears it.
+		refundTx(t, db, refundT0.Add(time.Hour), func(tx *Tx) error {
+			next, err := tx.StartSweep(ctx, from, to)
+			if err != nil {
+				return err
+			}
+			return tx.ClearUnseenFindings(ctx, next, from, to)
+		})
+		if open, err := db.OpenFindings(ctx, 10); err != nil || len(open) != 0 {
+			t.Errorf("after a sweep without x: %+v, %v", open, err)
 		}
-		return tx.FinishSweep(ctx, SweepRecord{ID: id, Finished: refundT0.Add(time.Second), Pages: 1, Docs: 2, Findings: n})
 	})
-	sw, err := db.LastSweep(ctx)
-	if err != nil || sw.ID != id || !sw.From.Equal(from) || !sw.StartedAt.Equal(refundT0) || sw.Docs != 2 || sw.Findings != 1 {
-		t.Errorf("last sweep = %+v, %v", sw, err)
-	}
-	open, err := db.OpenFindings(ctx, 10)
-	if err != nil || len(open) != 1 || open[0].RequestID != "x" || open[0].Amount != 5 || !open[0].FirstSeen.Equal(refundT0) {
-		t.Errorf("open = %+v, %v", open, err)
-	}
-	// A later full sweep that does not see x again clears it.
-	refundTx(t, db, refundT0.Add(time.Hour), func(tx *Tx) error {
-		next, err := tx.StartSweep(ctx, from, to)
-		if err != nil {
-			return err
-		}
-		return tx.ClearUnseenFindings(ctx, next, from, to)
-	})
-	if open, err := db.OpenFindings(ctx, 10); err != nil || len(open) != 0 {
-		t.Errorf("after a sweep without x: %+v, %v", open, err)
-	}
 }
 
 func TestRefundDashboardReads(t *testing.T) {
-	db := openTest(t)
-	ctx := context.Background()
-	refundQueued(t, db, "ok", refundT0)
-	refundQueued(t, db, "ko", refundT0)
-	refundInsert(t, db, refundNew("wait", 100, refundT0.Add(time.Minute)), "")
-	final := refundT0.Add(90 * time.Second)
-	refundTx(t, db, final, func(tx *Tx) error {
-		if _, err := tx.Transition(ctx, "ok", "QUEUED", SubmissionChange{To: "SUCCEEDED", FinalAt: final}); err != nil {
+	storetest.Each(t, func(t *testing.T, _ string) {
+		db := openTest(t)
+		ctx := context.Background()
+		refundQueued(t, db, "ok", refundT0)
+		refundQueued(t, db, "ko", refundT0)
+		refundInsert(t, db, refundNew("wait", 100, refundT0.Add(time.Minute)), "")
+		final := refundT0.Add(90 * time.Second)
+		refundTx(t, db, final, func(tx *Tx) error {
+			if _, err := tx.Transition(ctx, "ok", "QUEUED", SubmissionChange{To: "SUCCEEDED", FinalAt: final}); err != nil {
+				return err
+			}
+			_, err := tx.Transition(ctx, "ko", "QUEUED", SubmissionChange{To: "FAILED", Code: "33", FinalAt: final})
 			return err
+		})
+		err := db.View(ctx, final, func(tx *Tx) error {
+			counts, err := tx.MakerCounts(ctx, 7)
+			if err != nil {
+				return err
+			}
+			if counts["SUCCEEDED"] != 1 || counts["FAILED"] != 1 || counts["PENDING"] != 1 {
+				t.Errorf("maker counts = %v", counts)
+			}
+			b, err := tx.Backlogs(ctx)
+			if err != nil {
+				return err
+			}
+			if b.Pending.Count != 1 || !b.Pending.OldestAt.Equal(refundT0.Add(time.Minute)) || b.Unknown.Count != 0 ||
+				!b.Unknown.OldestAt.IsZero() {
+				t.Errorf("backlogs = %+v", b)
+			}
+			day, err := tx.RefundDay(ctx, refundT0.Truncate(24*time.Hour), refundT0.Truncate(24*time.Hour).Add(24*time.Hour))
+			if err != nil {
+				return err
+			}
+			if len(day.Final) != 2 || !day.Final[0].HasToFinal || day.Final[0].ToFinal < 89 || day.Final[0].ToFinal > 91 ||
+				day.Reasons["code 33"] != 1 || len(day.ToApproval) != 2 {
+				t.Errorf("day = %+v", day)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		_, err := tx.Transition(ctx, "ko", "QUEUED", SubmissionChange{To: "FAILED", Code: "33", FinalAt: final})
-		return err
 	})
-	err := db.View(ctx, final, func(tx *Tx) error {
-		counts, err := tx.MakerCounts(ctx, 7)
-		if err != nil {
-			return err
-		}
-		if counts["SUCCEEDED"] != 1 || counts["FAILED"] != 1 || counts["PENDING"] != 1 {
-			t.Errorf("maker counts = %v", counts)
-		}
-		b, err := tx.Backlogs(ctx)
-		if err != nil {
-			return err
-		}
-		if b.Pending.Count != 1 || !b.Pending.OldestAt.Equal(refundT0.Add(time.Minute)) || b.Unknown.Count != 0 ||
-			!b.Unknown.OldestAt.IsZero() {
-			t.Errorf("backlogs = %+v", b)
-		}
-		day, err := tx.RefundDay(ctx, refundT0.Truncate(24*time.Hour), refundT0.Truncate(24*time.Hour).Add(24*time.Hour))
-		if err != nil {
-			return err
-		}
-		if len(day.Final) != 2 || !day.Final[0].HasToFinal || day.Final[0].ToFinal < 89 || day.Final[0].ToFinal > 91 ||
-			day.Reasons["code 33"] != 1 || len(day.ToApproval) != 2 {
-			t.Errorf("day = %+v", day)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // The list filters the dashboard links to: a failure reason as the
 // dashboard reads it, a currency, and the search box.
 func TestRefundListFilters(t *testing.T) {
-	db := openTest(t)
-	ctx := context.Background()
-	for i, id := range []string{"a", "b", "c", "d"} {
-		refundQueued(t, db, id, refundT0.Add(time.Duration(i)*time.Minute))
-	}
-	for _, u := range []string{
-		`UPDATE refunds SET submission = 'FAILED', failed_reason = 'card expired' WHERE id = 'a'`,
-		`UPDATE refunds SET submission = 'FAILED', neox_message = 'card expired' WHERE id = 'b'`,
-		`UPDATE refunds SET submission = 'FAILED' WHERE id = 'c'`,
-		`UPDATE refunds SET currency = 'USD', transaction_ref = 'CO-7%_X' WHERE id = 'd'`,
-	} {
-		if _, err := db.Write.Exec(u); err != nil {
-			t.Fatal(err)
+	storetest.Each(t, func(t *testing.T, _ string) {
+		db := openTest(t)
+		ctx := context.Background()
+		for i, id := range []string{"a", "b", "c", "d"} {
+			refundQueued(t, db, id, refundT0.Add(time.Duration(i)*time.Minute))
 		}
-	}
-	ids := func(f RefundFilter) string {
-		t.Helper()
-		f.Limit = 10
-		rs, err := db.ListRefunds(ctx, f)
-		if err != nil {
-			t.Fatal(err)
+		for _, u := range []string{
+			`UPDATE refunds SET submission = 'FAILED', failed_reason = 'card expired' WHERE id = 'a'`,
+			`UPDATE refunds SET submission = 'FAILED', neox_message = 'card expired' WHERE id = 'b'`,
+			`UPDATE refunds SET submission = 'FAILED' WHERE id = 'c'`,
+			`UPDATE refunds SET currency = 'USD', transaction_ref = 'CO-7%_X' WHERE id = 'd'`,
+		} {
+			if _, err := db.Write.Exec(u); err != nil {
+				t.Fatal(err)
+			}
 		}
-		var out []string
-		for _, r := range rs {
-			out = append(out, r.ID)
+		ids := func(f RefundFilter) string {
+			t.Helper()
+			f.Limit = 10
+			rs, err := db.ListRefunds(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, r := range rs {
+				out = append(out, r.ID)
+			}
+			return strings.Join(out, ",")
 		}
-		return strings.Join(out, ",")
-	}
-	tests := []struct {
-		name string
-		f    RefundFilter
-		want string
-	}{
-		{"failure reason", RefundFilter{FailureReason: "card expired", HasFailureReason: true}, "a,b"},
-		{"no failure reason", RefundFilter{HasFailureReason: true}, "c"},
-		{"currency", RefundFilter{Currency: "USD"}, "d"},
-		{"search by id", RefundFilter{Search: "b"}, "b"},
-		{"search by reference start, wildcards literal", RefundFilter{Search: "CO-7%_"}, "d"},
-		{"a wildcard alone matches nothing", RefundFilter{Search: "%"}, ""},
-	}
-	for _, tt := range tests {
-		if got := ids(tt.f); got != tt.want {
-			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		tests := []struct {
+			name string
+			f    RefundFilter
+			want string
+		}{
+			{"failure reason", RefundFilter{FailureReason: "card expired", HasFailureReason: true}, "a,b"},
+			{"no failure reason", RefundFilter{HasFailureReason: true}, "c"},
+			{"currency", RefundFilter{Currency: "USD"}, "d"},
+			{"search by id", RefundFilter{Search: "b"}, "b"},
+			{"search by reference start, wildcards literal", RefundFilter{Search: "CO-7%_"}, "d"},
+			{"a wildcard alone matches nothing", RefundFilter{Search: "%"}, ""},
 		}
-	}
-	totals, err := db.RefundTotals(ctx, RefundFilter{})
-	if err != nil || len(totals) != 2 || totals[0].Currency != "USD" || totals[0].Count != 1 || totals[1].Count != 3 || totals[1].Amount != 300 {
-		t.Errorf("totals = %+v, %v", totals, err)
-	}
+		for _, tt := range tests {
+			if got := ids(tt.f); got != tt.want {
+				t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+			}
+		}
+		totals, err := db.RefundTotals(ctx, RefundFilter{})
+		if err != nil || len(totals) != 2 || totals[0].Currency != "USD" || totals[0].Count != 1 || totals[1].Count != 3 || totals[1].Amount != 300 {
+			t.Errorf("totals = %+v, %v", totals, err)
+		}
+	})
 }

@@ -51,6 +51,11 @@ type RefundBacklogs struct {
 // Backlogs reads the managers' backlogs.
 func (t *Tx) Backlogs(ctx context.Context) (RefundBacklogs, error) {
 	var b RefundBacklogs
+	// INDEXED BY is SQLite's; PostgreSQL's planner picks the partial index.
+	stuck := "INDEXED BY refunds_stuck"
+	if t.pg {
+		stuck = ""
+	}
 	for _, q := range []struct {
 		to    *Backlog
 		query string
@@ -60,9 +65,9 @@ func (t *Tx) Backlogs(ctx context.Context) (RefundBacklogs, error) {
 		// submission (migration 0006) and then reads every row for
 		// decided_at, 30–60 ms at 1M refunds against about 1 ms from the
 		// partial index.
-		{&b.Unknown, `SELECT count(*), coalesce(min(decided_at), '') FROM refunds INDEXED BY refunds_stuck
+		{&b.Unknown, `SELECT count(*), coalesce(min(decided_at), '') FROM refunds ` + stuck + `
 			WHERE submission = 'UNKNOWN' AND submission IN ('UNKNOWN', 'PROCESSING')`},
-		{&b.Processing, `SELECT count(*), coalesce(min(decided_at), '') FROM refunds INDEXED BY refunds_stuck
+		{&b.Processing, `SELECT count(*), coalesce(min(decided_at), '') FROM refunds ` + stuck + `
 			WHERE submission = 'PROCESSING' AND submission IN ('UNKNOWN', 'PROCESSING')`},
 		{&b.Attention, `SELECT count(*), coalesce(min(attention_since), '') FROM refunds ` + refundAttentionWhere},
 		{&b.Review, `SELECT count(*), coalesce(min(received_at), '') FROM webhook_events
@@ -107,7 +112,7 @@ func (t *Tx) RefundDay(ctx context.Context, from, to time.Time) (DayRecord, erro
 	d := DayRecord{Reasons: map[string]int{}}
 	lo, hi := FormatTime(from), FormatTime(to)
 	rows, err := t.stx.QueryContext(ctx, `SELECT api, currency, submission, amount,
-			(julianday(final_at) - julianday(decided_at)) * 86400.0
+			`+t.secondsBetween("decided_at", "final_at")+`
 		FROM refunds WHERE submission IN ('SUCCEEDED', 'FAILED') AND final_at <> '' AND final_at >= ? AND final_at < ?`, lo, hi)
 	if err != nil {
 		return DayRecord{}, err
@@ -129,7 +134,7 @@ func (t *Tx) RefundDay(ctx context.Context, from, to time.Time) (DayRecord, erro
 
 	rows, err = t.stx.QueryContext(ctx, `SELECT reason, count(*) FROM (
 			SELECT `+refundFailureReason+` AS reason
-			FROM refunds WHERE submission = 'FAILED' AND final_at <> '' AND final_at >= ? AND final_at < ?)
+			FROM refunds WHERE submission = 'FAILED' AND final_at <> '' AND final_at >= ? AND final_at < ?) AS f
 		GROUP BY reason`, lo, hi)
 	if err != nil {
 		return DayRecord{}, err
@@ -148,7 +153,7 @@ func (t *Tx) RefundDay(ctx context.Context, from, to time.Time) (DayRecord, erro
 	}
 	rows.Close()
 
-	rows, err = t.stx.QueryContext(ctx, `SELECT (julianday(decided_at) - julianday(requested_at)) * 86400.0
+	rows, err = t.stx.QueryContext(ctx, `SELECT `+t.secondsBetween("requested_at", "decided_at")+`
 		FROM refunds WHERE approval = 'APPROVED' AND decided_at <> '' AND decided_at >= ? AND decided_at < ?`, lo, hi)
 	if err != nil {
 		return DayRecord{}, err
@@ -164,4 +169,13 @@ func (t *Tx) RefundDay(ctx context.Context, from, to time.Time) (DayRecord, erro
 		}
 	}
 	return d, rows.Err()
+}
+
+// secondsBetween is SQL for the seconds from stored time a to stored time
+// b (columns in TimeFormat), NULL when either is empty.
+func (t *Tx) secondsBetween(a, b string) string {
+	if t.pg {
+		return fmt.Sprintf(`EXTRACT(EPOCH FROM (NULLIF(%s, '')::timestamptz - NULLIF(%s, '')::timestamptz))::float8`, b, a)
+	}
+	return fmt.Sprintf(`(julianday(%s) - julianday(%s)) * 86400.0`, b, a)
 }

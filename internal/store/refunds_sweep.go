@@ -44,12 +44,13 @@ type FindingRecord struct {
 // StartSweep records the start of a sweep over [from, to], now, and
 // returns its id.
 func (t *Tx) StartSweep(ctx context.Context, from, to time.Time) (int64, error) {
-	res, err := t.stx.ExecContext(ctx, `INSERT INTO col_sweeps (started_at, window_from, window_to) VALUES (?, ?, ?)`,
-		FormatTime(t.now), FormatTime(from), FormatTime(to))
+	var id int64
+	err := t.stx.QueryRowContext(ctx, `INSERT INTO col_sweeps (started_at, window_from, window_to) VALUES (?, ?, ?) RETURNING id`,
+		FormatTime(t.now), FormatTime(from), FormatTime(to)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("store: record sweep: %w", err)
 	}
-	return res.LastInsertId()
+	return id, nil
 }
 
 // ClearUnseenFindings clears, now, the open findings about refunds NeoX

@@ -28,8 +28,15 @@ type Claim struct {
 // reports whether this worker holds the claim.
 func (t *Tx) ClaimSend(ctx context.Context, id string, c Claim) (bool, error) {
 	now := FormatTime(t.now)
+	// On PostgreSQL the row is taken FOR UPDATE SKIP LOCKED: when another
+	// instance is claiming it right now, this one moves on at once instead
+	// of queueing behind that lock only to find the state changed.
+	where := `id = ? AND submission = ? AND attempts = ?`
+	if t.pg {
+		where = `id = (SELECT id FROM refunds WHERE id = ? AND submission = ? AND attempts = ? FOR UPDATE SKIP LOCKED)`
+	}
 	ok, err := refundChanged(t.stx.ExecContext(ctx, `UPDATE refunds SET submission = 'SENDING', attempts = attempts + 1,
-		lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ? AND submission = ? AND attempts = ?`,
+		lease_owner = ?, lease_until = ?, updated_at = ? WHERE `+where,
 		c.Owner, FormatTime(c.LeaseUntil), now, id, c.From, c.Attempt-1))
 	if err != nil || !ok {
 		return ok, err
@@ -46,8 +53,8 @@ func (t *Tx) ClaimSend(ctx context.Context, id string, c Claim) (bool, error) {
 // transaction's time; with soleWorker (no other worker can run on the
 // database) every other owner's claim counts as expired.
 func (t *Tx) ExpiredClaims(ctx context.Context, owner string, soleWorker bool) ([]RefundRecord, error) {
-	return refundQuery(ctx, t.stx, `WHERE submission = 'SENDING' AND lease_owner <> ? AND (? OR lease_until <= ?)`,
-		owner, soleWorker, FormatTime(t.now))
+	return refundQuery(ctx, t.stx, `WHERE submission = 'SENDING' AND lease_owner <> ? AND (? = 1 OR lease_until <= ?)`,
+		owner, soleWorker, FormatTime(t.now)) // the bool is bound as 0/1 on both databases
 }
 
 // ReleaseClaim turns a claim ExpiredClaims returned into UNKNOWN, due now

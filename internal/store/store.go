@@ -1,5 +1,8 @@
-// Package store opens the SQLite database, applies the embedded migrations
-// and runs transactions on a single writer connection beside a read pool.
+// Package store opens the database, applies the embedded migrations and
+// runs transactions: on SQLite (the default) on a single writer connection
+// beside a read pool; on PostgreSQL (postgres.go, DATABASE_URL) on one pool,
+// write transactions one at a time under an advisory lock. All SQL of the
+// application lives here.
 package store
 
 import (
@@ -22,7 +25,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations/postgres/*.sql
 var migrationFS embed.FS
 
 // DB is the application database: one writer connection, so writes are
@@ -34,6 +37,7 @@ type DB struct {
 	Path  string
 
 	audit *auditStmts // the audit append's prepared statements (audit.go)
+	pg    bool        // PostgreSQL (postgres.go): Write and Read are one pool
 
 	mu     sync.Mutex
 	damage error // what the last CheckIntegrity found; nil when fine or never run
@@ -104,7 +108,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // Close closes both pools.
 func (db *DB) Close() error {
 	errs := []error{db.audit.close()}
-	if db.Read != nil {
+	if db.Read != nil && db.Read != db.Write {
 		errs = append(errs, db.Read.Close())
 	}
 	errs = append(errs, db.Write.Close())
@@ -122,6 +126,9 @@ func (db *DB) Ping(ctx context.Context) error {
 // outcome for Damaged. It reads the whole file: the server runs it at start
 // and every few hours, never per request.
 func (db *DB) CheckIntegrity(ctx context.Context) error {
+	if db.pg {
+		return nil // PostgreSQL checks its own pages (and the operator runs amcheck)
+	}
 	c, err := sql.Open("sqlite", dsn(db.Path, true))
 	if err != nil {
 		return err
@@ -175,6 +182,7 @@ type Tx struct {
 	stx *sql.Tx
 	now time.Time
 	db  *DB // for the statements prepared once per DB
+	pg  bool
 
 	// beforeCommit runs, in order, after fn succeeded and before the
 	// commit; an error rolls everything back. Operations use it for work
@@ -203,11 +211,39 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *Tx) error) error {
 // returns nil. Operations take the *Tx so several writes compose into one
 // commit.
 func (db *DB) TxAt(ctx context.Context, now time.Time, fn func(tx *Tx) error) error {
+	// On PostgreSQL a deadlock or serialization failure aborts the whole
+	// transaction and nothing of it is kept, so running fn again is what
+	// the server asks for; fn only does database work through tx (the
+	// store's contract), so a retry repeats nothing outside the database.
+	for attempt := 1; ; attempt++ {
+		err := db.txOnce(ctx, now, fn)
+		if err == nil || !db.pg || !retryable(err) || attempt == 4 || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(time.Duration(attempt*attempt) * 5 * time.Millisecond)
+	}
+}
+
+func (db *DB) txOnce(ctx context.Context, now time.Time, fn func(tx *Tx) error) error {
 	stx, err := db.Write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	tx := &Tx{stx: stx, now: now.UTC(), db: db}
+	tx := &Tx{stx: stx, now: now.UTC(), db: db, pg: db.pg}
+	if db.pg {
+		// One writer at a time, on every instance, as on SQLite: the domain's
+		// write transactions read, decide and write (the refundable amount,
+		// the state a transition starts from, the throttle counters), and
+		// almost every one appends to the audit chain, whose head row would
+		// serialise them anyway, in whatever order their row locks were
+		// taken, and so with deadlocks. A transaction-level advisory lock
+		// taken first gives the same order to all and is released by the
+		// commit or rollback (or the connection's end, if the instance dies).
+		if _, err := stx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(727164)`); err != nil {
+			_ = stx.Rollback()
+			return fmt.Errorf("take the write lock: %w", err)
+		}
+	}
 	if err := fn(tx); err != nil {
 		_ = stx.Rollback()
 		return err
@@ -227,40 +263,58 @@ func (db *DB) TxAt(ctx context.Context, now time.Time, fn func(tx *Tx) error) er
 // View runs fn inside a read-only transaction on the read pool, so every
 // query it makes sees one snapshot. It always rolls back.
 func (db *DB) View(ctx context.Context, now time.Time, fn func(tx *Tx) error) error {
-	stx, err := db.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	stx, err := db.beginRead(ctx)
 	if err != nil {
 		return fmt.Errorf("begin read transaction: %w", err)
 	}
 	defer stx.Rollback()
-	return fn(&Tx{stx: stx, now: now.UTC()})
+	return fn(&Tx{stx: stx, now: now.UTC(), pg: db.pg})
+}
+
+// beginRead opens a read-only transaction on one snapshot: SQLite's read
+// transaction is one; PostgreSQL needs REPEATABLE READ for it.
+func (db *DB) beginRead(ctx context.Context) (*sql.Tx, error) {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if db.pg {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	return db.Read.BeginTx(ctx, opts)
 }
 
 // Migrate applies, in file-name order, every embedded migration not yet
-// recorded in schema_migrations, each in its own transaction.
+// recorded in schema_migrations, each in its own transaction. On
+// PostgreSQL a file of the same name in migrations/postgres/ replaces the
+// root one (the root migrations are portable SQL unless overridden), and
+// each migration holds an advisory lock so instances starting together
+// apply it once.
 func (db *DB) Migrate(ctx context.Context) error {
 	if _, err := db.Write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", explain(err))
 	}
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	files, err := db.migrationFiles()
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
 	done, err := db.Applied(ctx)
 	if err != nil {
 		return fmt.Errorf("read schema_migrations: %w", explain(err))
 	}
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
+	for _, m := range files {
+		base := m.name
 		if slices.Contains(done, base) {
 			continue // no write transaction for what is applied: a busy database is not a migration's fault
 		}
-		body, err := migrationFS.ReadFile(name)
+		body, err := migrationFS.ReadFile(m.path)
 		if err != nil {
 			return err
 		}
 		err = db.Tx(ctx, func(tx *Tx) error {
+			if db.pg {
+				if _, err := tx.stx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(727165)`); err != nil {
+					return err
+				}
+			}
 			var n int
 			if err := tx.stx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, base).Scan(&n); err != nil {
 				return err
@@ -280,6 +334,35 @@ func (db *DB) Migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+type migrationFile struct{ name, path string }
+
+// migrationFiles lists the migrations for db's database in name order.
+func (db *DB) migrationFiles() ([]migrationFile, error) {
+	root, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]string{}
+	for _, p := range root {
+		byName[strings.TrimPrefix(p, "migrations/")] = p
+	}
+	if db.pg {
+		over, err := fs.Glob(migrationFS, "migrations/postgres/*.sql")
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range over {
+			byName[strings.TrimPrefix(p, "migrations/postgres/")] = p
+		}
+	}
+	out := make([]migrationFile, 0, len(byName))
+	for n, p := range byName {
+		out = append(out, migrationFile{n, p})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out, nil
 }
 
 // Applied lists the names of applied migrations, oldest first.
@@ -345,6 +428,9 @@ func explain(err error) error {
 // IsConstraint reports whether err is a SQLite constraint violation
 // (unique, check, foreign key, or a trigger's RAISE(ABORT)).
 func IsConstraint(err error) bool {
+	if pgConstraint(err) {
+		return true
+	}
 	return err != nil && strings.Contains(err.Error(), "constraint")
 }
 

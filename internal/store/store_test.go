@@ -12,11 +12,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/store/storetest"
 )
 
 func openTest(t *testing.T) *DB {
 	t.Helper()
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
+	db, err := OpenURL(context.Background(), storetest.URL(t, ""), PoolConfig{})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -46,75 +48,89 @@ func TestOpenAppliesPragmasOnEveryConnection(t *testing.T) {
 }
 
 func TestMigrateIsIdempotent(t *testing.T) {
-	db := openTest(t)
-	ctx := context.Background()
-	before, err := db.Applied(ctx)
-	if err != nil || len(before) == 0 {
-		t.Fatalf("applied = %v, %v", before, err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatalf("second migrate: %v", err)
-	}
-	after, _ := db.Applied(ctx)
-	if len(after) != len(before) {
-		t.Errorf("migrations re-applied: %v -> %v", before, after)
-	}
+	storetest.Each(t, func(t *testing.T, _ string) {
+		db := openTest(t)
+		ctx := context.Background()
+		before, err := db.Applied(ctx)
+		if err != nil || len(before) == 0 {
+			t.Fatalf("applied = %v, %v", before, err)
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatalf("second migrate: %v", err)
+		}
+		after, _ := db.Applied(ctx)
+		if len(after) != len(before) {
+			t.Errorf("migrations re-applied: %v -> %v", before, after)
+		}
+	})
 }
 
 func TestTxRollsBackOnError(t *testing.T) {
-	db := openTest(t)
-	ctx := context.Background()
-	boom := errors.New("boom")
-	err := db.Tx(ctx, func(tx *Tx) error {
-		if _, err := tx.stx.ExecContext(ctx, "INSERT INTO settings(key, value) VALUES ('a', 'b')"); err != nil {
-			return err
+	storetest.Each(t, func(t *testing.T, _ string) {
+		db := openTest(t)
+		ctx := context.Background()
+		boom := errors.New("boom")
+		err := db.Tx(ctx, func(tx *Tx) error {
+			if _, err := tx.stx.ExecContext(ctx, "INSERT INTO settings(key, value) VALUES ('a', 'b')"); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("err = %v", err)
 		}
-		return boom
+		var n int
+		db.Read.QueryRowContext(ctx, "SELECT count(*) FROM settings").Scan(&n)
+		if n != 0 {
+			t.Errorf("rolled-back row is visible: %d rows", n)
+		}
 	})
-	if !errors.Is(err, boom) {
-		t.Fatalf("err = %v", err)
-	}
-	var n int
-	db.Read.QueryRowContext(ctx, "SELECT count(*) FROM settings").Scan(&n)
-	if n != 0 {
-		t.Errorf("rolled-back row is visible: %d rows", n)
-	}
 }
 
 // Concurrent read-modify-write transactions must serialize, not fail with
 // SQLITE_BUSY and not lose updates.
 func TestConcurrentWritersSerialize(t *testing.T) {
-	db := openTest(t)
-	ctx := context.Background()
-	db.Write.ExecContext(ctx, "INSERT INTO settings(key, value) VALUES ('n', 0)")
-	var wg sync.WaitGroup
-	errs := make(chan error, 50)
-	for range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- db.Tx(ctx, func(tx *Tx) error {
-				var v int
-				if err := tx.stx.QueryRowContext(ctx, "SELECT value FROM settings WHERE key='n'").Scan(&v); err != nil {
-					return err
-				}
-				_, err := tx.stx.ExecContext(ctx, "UPDATE settings SET value = ? WHERE key='n'", v+1)
-				return err
-			})
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
+	storetest.Each(t, func(t *testing.T, _ string) {
+		db := openTest(t)
+		ctx := context.Background()
+		if _, err := db.Write.ExecContext(ctx, "INSERT INTO login_throttle(key, failures, last_failure, locked_until) VALUES ('n', 0, '', '')"); err != nil {
 			t.Fatal(err)
 		}
-	}
-	var v int
-	db.Read.QueryRowContext(ctx, "SELECT value FROM settings WHERE key='n'").Scan(&v)
-	if v != 50 {
-		t.Errorf("counter = %d, want 50", v)
-	}
+		var wg sync.WaitGroup
+		errs := make(chan error, 50)
+		for range 50 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- db.Tx(ctx, func(tx *Tx) error {
+					var v int
+					// PostgreSQL runs writers side by side (READ COMMITTED): a
+					// read a write depends on locks its row.
+					lock := ""
+					if db.Postgres() {
+						lock = " FOR UPDATE"
+					}
+					if err := tx.stx.QueryRowContext(ctx, "SELECT failures FROM login_throttle WHERE key='n'"+lock).Scan(&v); err != nil {
+						return err
+					}
+					_, err := tx.stx.ExecContext(ctx, "UPDATE login_throttle SET failures = ? WHERE key='n'", v+1)
+					return err
+				})
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		var v int
+		db.Read.QueryRowContext(ctx, "SELECT failures FROM login_throttle WHERE key='n'").Scan(&v)
+		if v != 50 {
+			t.Errorf("counter = %d, want 50", v)
+		}
+	})
 }
 
 // TestOpenSaysWhyItCannot: the reasons a start fails reach the operator
