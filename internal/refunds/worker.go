@@ -108,6 +108,12 @@ func (s *Service) Run(ctx context.Context) error {
 		defer func() { <-sweepDone }()
 	}
 
+	// Approvals committed by other instances wake this worker too (on
+	// PostgreSQL; the poll below stays the fallback).
+	listenDone := make(chan struct{})
+	go func() { defer close(listenDone); s.listenWake(ctx) }()
+	defer func() { <-listenDone }()
+
 	// Needs attention is checked when a refund becomes due, at least every
 	// attentionCheckEvery, and after an approval (wake).
 	var attnAt time.Time
