@@ -278,6 +278,9 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 			Message: last.message, ResponseID: last.responseID, Latency: last.latency}); err != nil {
 			return err
 		}
+		if err := s.noteCalls(dbCtx, tx, r.API, calls); err != nil {
+			return err
+		}
 		for _, c := range calls {
 			if err := s.auditCall(dbCtx, tx, r, c); err != nil {
 				return err
