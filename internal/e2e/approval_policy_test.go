@@ -29,6 +29,7 @@ func policyAdmin(t *testing.T, d *desk) *apptest.Browser {
 // pending, the first approver cannot give the second, another manager
 // sees the first decision and approves, and NeoX refunds it.
 func TestTwoApproverRefundEndToEnd(t *testing.T) {
+	t.Parallel()
 	d := newDesk(t)
 	admin := policyAdmin(t, d)
 	admin.Run(t,
@@ -82,6 +83,7 @@ func TestTwoApproverRefundEndToEnd(t *testing.T) {
 // 50.000 ₫, so a 100.000 ₫ request is refused on the form with the
 // reason, and nothing is requested.
 func TestRefusedRequestNobodyCanApprove(t *testing.T) {
+	t.Parallel()
 	d := newDesk(t)
 	admin := policyAdmin(t, d)
 	admin.Run(t,

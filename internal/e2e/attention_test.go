@@ -18,6 +18,7 @@ import (
 // with a note and NeoX's reference; the refund page shows the manual
 // resolution, and the audit trail the manual decision.
 func TestResolveStuckGCRefund(t *testing.T) {
+	t.Parallel()
 	d := newDesk(t, apptest.WithRefundOptions(refunds.Options{
 		AttentionAfter: map[refunds.API]time.Duration{refunds.APIGC: 2 * time.Second}}))
 	base := d.app.URL

@@ -22,6 +22,7 @@ import (
 )
 
 func TestAuditReview(t *testing.T) {
+	t.Parallel()
 	app := apptest.Start(t)
 	app.CreateUser(t, "lan", auth.RoleManager, pass)
 	app.CreateUser(t, "minh", auth.RoleStaff, pass)

@@ -28,6 +28,7 @@ const axeRun = `axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wc
 // TestAccessibility runs axe-core on every page type for each role, in
 // both languages, and fails on any serious or critical violation.
 func TestAccessibility(t *testing.T) {
+	t.Parallel()
 	src, err := os.ReadFile(axeScript)
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ const declineConfirm = `window.asked = ''; window.confirm = (m) => { window.aske
 // and who receives it; bulk approve names the count and the totals per
 // currency of the selection; declining changes nothing.
 func TestConfirmationsSayWhatHappens(t *testing.T) {
+	t.Parallel()
 	d := newDesk(t)
 	hc := d.app.Client(t)
 	d.app.Login(t, hc, "staff", pass)

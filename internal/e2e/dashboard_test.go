@@ -41,6 +41,7 @@ func tstr(t time.Time) string {
 // English and in Vietnamese; switching language keeps the page; every
 // chart is an image with a title and a text alternative.
 func TestDashboard(t *testing.T) {
+	t.Parallel()
 	ict := time.FixedZone("ICT", 7*3600)
 	now := time.Date(2026, 11, 25, 10, 0, 0, 0, ict)
 	app := apptest.Start(t, apptest.WithClock(apptest.NewClock(now)))

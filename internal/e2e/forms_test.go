@@ -26,6 +26,7 @@ func linked(id, msg string) string {
 // field and moves focus to the error summary, whose links lead into the
 // fields; a lookup's result is announced and takes focus.
 func TestAccessibleForms(t *testing.T) {
+	t.Parallel()
 	d := newDesk(t)
 	b := d.staff
 	base := d.app.URL
@@ -95,6 +96,7 @@ func TestAccessibleForms(t *testing.T) {
 // TestRefundPagesHaveDistinctTitles: two refunds of the same transaction
 // and amount are told apart by their <title>.
 func TestRefundPageTitlesDiffer(t *testing.T) {
+	t.Parallel()
 	d := newDesk(t)
 	hc := d.app.Client(t)
 	d.app.Login(t, hc, "staff", pass)
@@ -116,6 +118,7 @@ func TestRefundPageTitlesDiffer(t *testing.T) {
 // TestRejectFromTheQueue: a manager rejects one refund from the queue with
 // a note; without one the row's form says why (focus on the summary).
 func TestRejectFromTheQueue(t *testing.T) {
+	t.Parallel()
 	d := newDesk(t)
 	hc := d.app.Client(t)
 	d.app.Login(t, hc, "staff", pass)

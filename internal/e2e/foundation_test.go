@@ -13,6 +13,7 @@ import (
 // the printed one-time admin password works, the admin must choose a new
 // one, adds a staff user, and that user is refused the users page.
 func TestFirstStartAdminFlow(t *testing.T) {
+	t.Parallel()
 	app := apptest.Start(t)
 	if app.AdminPassword == "" {
 		t.Fatal("no one-time admin password on an empty database")

@@ -118,6 +118,7 @@ type hostileTarget struct {
 }
 
 func TestHostileInputs(t *testing.T) {
+	t.Parallel()
 	app := apptest.Start(t)
 	app.CreateUser(t, "hstaff", auth.RoleStaff, pass)
 	mgrUser := app.CreateUser(t, "hmanager", auth.RoleManager, pass)
@@ -413,6 +414,7 @@ func createRefund(t *testing.T, app *apptest.Running, c *http.Client, extra url.
 // TestStoredHostileTextIsEscaped stores hostile text where free text is
 // allowed (reason, decision note) and checks every page that shows it.
 func TestStoredHostileTextIsEscaped(t *testing.T) {
+	t.Parallel()
 	app := apptest.Start(t)
 	app.CreateUser(t, "xstaff", auth.RoleStaff, pass)
 	app.CreateUser(t, "xmanager", auth.RoleManager, pass)

@@ -17,6 +17,7 @@ import (
 // once NeoX answers the refund page reaches SUCCEEDED by itself and the
 // notice goes away.
 func TestNeoXOutageIsShown(t *testing.T) {
+	t.Parallel()
 	d := newDesk(t, apptest.WithRefundOptions(refunds.Options{RetryBase: 200 * time.Millisecond, RetryMax: time.Second}))
 	d.app.App.Sandbox.InjectFault(sandbox.OpPGRefund, sandbox.Fault5xx, 1_000_000)
 	startRequest(t, d, "PG", "240901101500HCMCAF", `a.button[data-testid^=refund-]`)

@@ -55,6 +55,7 @@ const phoneCheck = `(() => {
 // TestPagesFitAPhone visits every page type as each role at two phone
 // sizes and fails on horizontal overflow, cut-off actions and tiny text.
 func TestPagesFitAPhone(t *testing.T) {
+	t.Parallel()
 	app := apptest.Start(t)
 	app.CreateUser(t, "fstaff", auth.RoleStaff, pass)
 	app.CreateUser(t, "fmanager", auth.RoleManager, pass)

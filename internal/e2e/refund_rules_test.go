@@ -21,6 +21,7 @@ func startRequest(t *testing.T, d *desk, api, ref, sel string) {
 }
 
 func TestRefundRejectedWithNote(t *testing.T) {
+	t.Parallel()
 	d := newDesk(t)
 	startRequest(t, d, "COL", "FT24324HCM001", `[data-testid=refund-order]`)
 	fill(t, d.staff, map[string]string{"#amount": "20.000", "select:#reason_code": "other", "#reason_text": "Test reject"})
@@ -49,6 +50,7 @@ func TestRefundRejectedWithNote(t *testing.T) {
 }
 
 func TestRefundCancelledByMaker(t *testing.T) {
+	t.Parallel()
 	d := newDesk(t)
 	startRequest(t, d, "PG", "240902141210DNGHTL", `a.button[data-testid^=refund-]`)
 	fill(t, d.staff, map[string]string{"#amount": "100000", "select:#reason_code": "duplicate", "#reason_text": "oops"})
@@ -66,6 +68,7 @@ func TestRefundCancelledByMaker(t *testing.T) {
 }
 
 func TestSelfApprovalRefused(t *testing.T) {
+	t.Parallel()
 	d := newDesk(t)
 	// The manager requests a refund, then tries to approve it.
 	startRequest(t, &desk{app: d.app, staff: d.mgr}, "PG", "240901101500HCMCAF", `a.button[data-testid^=refund-]`)
@@ -87,6 +90,7 @@ func TestSelfApprovalRefused(t *testing.T) {
 }
 
 func TestOverRefundRefused(t *testing.T) {
+	t.Parallel()
 	d := newDesk(t)
 	startRequest(t, d, "PG", "240901101500HCMCAF", `a.button[data-testid^=refund-]`)
 	fill(t, d.staff, map[string]string{"#amount": "9.999.999", "select:#reason_code": "other", "#reason_text": "too much"})
@@ -105,6 +109,7 @@ func TestOverRefundRefused(t *testing.T) {
 }
 
 func TestQRWithoutReceiverRefused(t *testing.T) {
+	t.Parallel()
 	d := newDesk(t)
 	startRequest(t, d, "PG", "240830080146NDTISR", `a.button[data-testid=refund-1439211]`)
 	fill(t, d.staff, map[string]string{"#amount": "50.000", "select:#reason_code": "customer_request", "#reason_text": "QR"})
@@ -117,6 +122,7 @@ func TestQRWithoutReceiverRefused(t *testing.T) {
 }
 
 func TestNeoXFailureShownWithReason(t *testing.T) {
+	t.Parallel()
 	d := newDesk(t)
 	startRequest(t, d, "COL", "FT24326DNG003", `[data-testid=refund-order]`)
 	fill(t, d.staff, map[string]string{"#amount": "10000", "select:#reason_code": "other", "#reason_text": "will fail"})

@@ -104,6 +104,7 @@ func approve(t *testing.T, d *desk, refundURL string) {
 }
 
 func TestRefundHappyPaths(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, api, ref string
 		open           string // button to click on the lookup result

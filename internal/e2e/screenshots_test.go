@@ -14,6 +14,7 @@ import (
 // TestScreenshots saves the README's screenshots when SCREENSHOT_DIR is set
 // (SCREENSHOT_DIR=$PWD/docs go test ./internal/e2e -run Screenshots).
 func TestScreenshots(t *testing.T) {
+	t.Parallel()
 	dir := os.Getenv("SCREENSHOT_DIR")
 	if dir == "" {
 		t.Skip("set SCREENSHOT_DIR to write screenshots")

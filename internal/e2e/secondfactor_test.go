@@ -83,6 +83,7 @@ func signInWithCode(t *testing.T, b *apptest.Browser, base, username, code strin
 // sign in with a code, a replayed code is refused, a recovery code works
 // once.
 func TestTOTPEnrolmentSignInRecoveryAndReplay(t *testing.T) {
+	t.Parallel()
 	clock := apptest.NewClock(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 	app := apptest.Start(t, apptest.WithClock(clock))
 	app.CreateUser(t, "tmanager", auth.RoleManager, pass)
@@ -124,6 +125,7 @@ func TestTOTPEnrolmentSignInRecoveryAndReplay(t *testing.T) {
 // TestStepUpOnLargeApproval: approving above STEPUP_LIMITS asks for a
 // fresh code once the sign-in code is older than STEPUP_WINDOW.
 func TestStepUpOnLargeApproval(t *testing.T) {
+	t.Parallel()
 	clock := apptest.NewClock(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 	app := apptest.Start(t, apptest.WithClock(clock),
 		apptest.WithEnv("STEPUP_LIMITS", "VND=100000"), apptest.WithEnv("STEPUP_WINDOW", "2m"))

@@ -34,6 +34,7 @@ func sessionSetCookie(t *testing.T, resp *http.Response) *http.Cookie {
 }
 
 func TestSessionCookieFlags(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, base string
 		secure     bool
@@ -87,6 +88,7 @@ var policyActions = map[string]policy.Action{
 	"ViewApprovals": policy.ViewApprovals, "ViewAttention": policy.ViewAttention, "ViewAudit": policy.ViewAudit,
 	"Export": policy.Export, "ManageUsers": policy.ManageUsers, "View": policy.View, "Cancel": policy.Cancel,
 	"Approve": policy.Approve, "Reject": policy.Reject, "Resolve": policy.Resolve,
+	"ManageApprovalPolicy": policy.ManageApprovalPolicy,
 }
 
 // stateChangingRoutes reads the route table itself, so a new POST route
@@ -128,6 +130,7 @@ func stateChangingRoutes(t *testing.T) []struct{ method, path, access string } {
 }
 
 func TestCrossOriginRequestsRefused(t *testing.T) {
+	t.Parallel()
 	app := apptest.Start(t)
 	app.CreateUser(t, "cstaff", auth.RoleStaff, pass)
 	app.CreateUser(t, "cmanager", auth.RoleManager, pass)
@@ -192,6 +195,7 @@ var inlineHandler = regexp.MustCompile(`(?i)<[a-z][^>]*\son[a-z]+\s*=`)
 // and requires a console free of CSP violations and script errors; it
 // also checks the policy header and that no page carries inline script.
 func TestCSPNoViolations(t *testing.T) {
+	t.Parallel()
 	app := apptest.Start(t)
 	app.CreateUser(t, "pstaff", auth.RoleStaff, pass)
 	app.CreateUser(t, "pmanager", auth.RoleManager, pass)
@@ -262,6 +266,7 @@ func TestCSPNoViolations(t *testing.T) {
 // whenever it is refused), against one account from one address, against
 // one account from 20 addresses, and against 20 accounts from one address.
 func TestBruteForceThrottling(t *testing.T) {
+	t.Parallel()
 	clock := apptest.NewClock(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 	app := apptest.Start(t, apptest.WithClock(clock))
 	for i := range 22 {
@@ -335,6 +340,7 @@ func TestBruteForceThrottling(t *testing.T) {
 // server log, every audit row, every stored webhook body and every page
 // and export fetched for each configured secret.
 func TestSecretsNeverShown(t *testing.T) {
+	t.Parallel()
 	secrets := map[string]string{
 		"NEOX_PG_SECRET_KEY":      "pgsecret-7f3a9c1e5b2d4f6a8c0e",
 		"NEOX_GC_CLIENT_SECRET":   "gcclientsecret-93be1d7a5c",

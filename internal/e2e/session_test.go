@@ -14,6 +14,7 @@ import (
 // TestIdleWarning: a minute before the session ends the page says so, and
 // "Stay signed in" counts as activity on the server.
 func TestIdleWarning(t *testing.T) {
+	t.Parallel()
 	clock := apptest.NewClock(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 	// The shortest idle timeout the desk accepts: the warning is due at once.
 	app := apptest.Start(t, apptest.WithClock(clock), apptest.WithEnv("SESSION_IDLE_TIMEOUT", "1m"))
