@@ -123,7 +123,8 @@ func (s *Server) handleKeyRegisterFinish(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	setFlash(w, r, "mfa-key-added")
-	s.writeJSON(w, r, http.StatusOK, map[string]string{"redirect": "/account#two-factor"})
+	// Without a fragment: the same URL with one would not reload the page.
+	s.writeJSON(w, r, http.StatusOK, map[string]string{"redirect": "/account"})
 }
 
 // handleKeyRemove serves POST /account/2fa/key/remove (a form).
