@@ -151,7 +151,7 @@ func (s *Server) handleKeyRemove(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleLoginKeyBegin(w http.ResponseWriter, r *http.Request) {
 	_, u, ok := s.auth.PendingSignInOf(r)
 	if !ok {
-		s.jsonError(w, r, http.StatusUnauthorized, tr(r, "flash.sign-in-again"))
+		s.jsonError(w, r, http.StatusUnauthorized, tr(r, "flash.sign_in_again"))
 		return
 	}
 	opts, err := s.auth.BeginKeySignIn(r.Context(), u, s.publicBase(r).String())
@@ -172,7 +172,7 @@ func (s *Server) handleLoginKeyFinish(w http.ResponseWriter, r *http.Request) {
 	ps, u, ok := s.auth.PendingSignInOf(r)
 	if !ok {
 		s.auth.EndPendingSignIn(w)
-		s.jsonError(w, r, http.StatusUnauthorized, tr(r, "flash.sign-in-again"))
+		s.jsonError(w, r, http.StatusUnauthorized, tr(r, "flash.sign_in_again"))
 		return
 	}
 	body, ok := readBody(r)
