@@ -222,7 +222,9 @@ func TestSecurityKeyCeremonies(t *testing.T) {
 	}{
 		{"no pending sign-in", e.client, func() []byte { return answer }, http.StatusUnauthorized},
 		{"made-up challenge", func() *http.Client { return e.pendingKeySignIn("ann") },
-			func() []byte { return annKey.assert(e.keyOrigin(), b64.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))) }, http.StatusUnauthorized},
+			func() []byte {
+				return annKey.assert(e.keyOrigin(), b64.EncodeToString([]byte("0123456789abcdef0123456789abcdef")))
+			}, http.StatusUnauthorized},
 		{"ann's ceremony answered in bob's sign-in", func() *http.Client { return e.pendingKeySignIn("bob") },
 			func() []byte { return answer }, http.StatusUnauthorized},
 		{"bob's key on ann's challenge", func() *http.Client { return p },
