@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -54,6 +55,9 @@ var (
 	ErrKeyRefused = errors.New("auth: the security key's answer was refused")
 	// ErrNoKey: the user has no such security key.
 	ErrNoKey = fault.New(fault.NotFound, "auth: no such security key")
+	// ErrKeysNeedDomain: the desk's origin is not one WebAuthn takes (an
+	// IP address, or no host): security keys need a domain name.
+	ErrKeysNeedDomain = fault.New(fault.Conflict, "auth: security keys need the desk at a domain name, not an IP address")
 	// ErrKeyName: the key's name is too long.
 	ErrKeyName = fault.New(fault.Invalid, "auth: security key name is too long")
 )
@@ -81,11 +85,15 @@ func (k keyUser) WebAuthnCredentials() []webauthn.Credential { return k.creds }
 // host of the desk, e.g. "https://desk.example.com").
 func relyingParty(origin string) (*webauthn.WebAuthn, error) {
 	o, err := url.Parse(origin)
-	if err != nil || o.Hostname() == "" {
-		return nil, fmt.Errorf("security keys: unusable origin %q", origin)
+	if err != nil || o.Hostname() == "" || net.ParseIP(o.Hostname()) != nil {
+		return nil, ErrKeysNeedDomain
 	}
-	return webauthn.New(&webauthn.Config{RPID: o.Hostname(), RPDisplayName: totpIssuer,
+	rp, err := webauthn.New(&webauthn.Config{RPID: o.Hostname(), RPDisplayName: totpIssuer,
 		RPOrigins: []string{o.Scheme + "://" + o.Host}})
+	if err != nil {
+		return nil, errors.Join(ErrKeysNeedDomain, err)
+	}
+	return rp, nil
 }
 
 func (s *Service) keyUserOf(ctx context.Context, u User) (keyUser, []store.WebAuthnKey, error) {

@@ -71,6 +71,10 @@ func (s *Server) handleKeyRegisterBegin(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	opts, err := s.auth.BeginKeyRegistration(r.Context(), u, s.publicBase(r).String())
+	if errors.Is(err, auth.ErrKeysNeedDomain) {
+		s.jsonError(w, r, http.StatusConflict, tr(r, "mfa.key_need_domain"))
+		return
+	}
 	if err != nil {
 		s.renderError(w, r, err)
 		return
@@ -111,6 +115,9 @@ func (s *Server) handleKeyRegisterFinish(w http.ResponseWriter, r *http.Request)
 		return
 	case errors.Is(err, auth.ErrKeyRefused):
 		s.jsonError(w, r, http.StatusUnprocessableEntity, tr(r, "mfa.key_refused"))
+		return
+	case errors.Is(err, auth.ErrKeysNeedDomain):
+		s.jsonError(w, r, http.StatusConflict, tr(r, "mfa.key_need_domain"))
 		return
 	case err != nil:
 		s.renderError(w, r, err)
@@ -155,8 +162,12 @@ func (s *Server) handleLoginKeyBegin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opts, err := s.auth.BeginKeySignIn(r.Context(), u, s.publicBase(r).String())
-	if errors.Is(err, auth.ErrNoKey) {
+	switch {
+	case errors.Is(err, auth.ErrNoKey):
 		s.jsonError(w, r, http.StatusNotFound, tr(r, "mfa.key_none"))
+		return
+	case errors.Is(err, auth.ErrKeysNeedDomain):
+		s.jsonError(w, r, http.StatusConflict, tr(r, "mfa.key_need_domain"))
 		return
 	}
 	if err != nil {
@@ -192,6 +203,9 @@ func (s *Server) handleLoginKeyFinish(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, auth.ErrKeyRefused):
 		s.pace.refused(r.Context(), s.clientIP(r))
 		s.jsonError(w, r, http.StatusUnauthorized, tr(r, "mfa.key_refused"))
+		return
+	case errors.Is(err, auth.ErrKeysNeedDomain):
+		s.jsonError(w, r, http.StatusConflict, tr(r, "mfa.key_need_domain"))
 		return
 	case err != nil:
 		s.renderError(w, r, err)
