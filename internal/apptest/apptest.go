@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -47,6 +48,7 @@ type settings struct {
 	clock        *Clock
 	refunds      refunds.Options
 	refusalDelay time.Duration
+	localhost    bool
 }
 
 // WithRefusalDelay sets how long a source over its refusal budget waits
@@ -59,6 +61,10 @@ func WithRefundOptions(o refunds.Options) Option { return func(s *settings) { s.
 
 // WithEnv sets a configuration variable (e.g. SESSION_IDLE_TIMEOUT).
 func WithEnv(k, v string) Option { return func(s *settings) { s.env[k] = v } }
+
+// WithLocalhost names the app http://localhost:PORT (BASE_URL and URL)
+// instead of 127.0.0.1: WebAuthn refuses an IP address as relying party.
+func WithLocalhost() Option { return func(s *settings) { s.localhost = true } }
 
 // WithClock runs the app on a fake clock.
 func WithClock(c *Clock) Option { return func(s *settings) { s.clock = c } }
@@ -98,6 +104,9 @@ func Start(t testing.TB, opts ...Option) *Running {
 		t.Fatalf("listen: %v", err)
 	}
 	base := "http://" + ln.Addr().String()
+	if s.localhost {
+		base = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	}
 	env := map[string]string{
 		"ADDR":                 ln.Addr().String(),
 		"DB_PATH":              filepath.Join(t.TempDir(), "refunddesk.db"),

@@ -61,6 +61,9 @@ const (
 	ActionMFAEnrolLink     = "mfa.enrol_link_issued"  // an admin-issued enrolment link
 	ActionMFAEnrolLinkUsed = "mfa.enrol_link_used"    // an enrolment link opened
 	ActionMFAPolicy        = "mfa.policy_changed"     // the roles that must use a second factor
+	ActionMFAKeyAdded      = "mfa.key_added"          // a security key or passkey registered
+	ActionMFAKeyRemoved    = "mfa.key_removed"        // a security key removed by its owner
+	ActionMFAKeyUsed       = "mfa.key_used"           // a security key used to sign in
 
 	ActionRefundRequested = "refund.requested"
 	ActionRefundApproved  = "refund.approved"

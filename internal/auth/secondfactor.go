@@ -94,6 +94,7 @@ type SecondFactor struct {
 	Enrolled     bool // a confirmed authenticator
 	Pending      bool // an enrolment waiting for its first code
 	RecoveryLeft int
+	Keys         []SecurityKey // registered security keys and passkeys
 }
 
 // setSealKeys derives the sealing keys from the session key pairs (hash
@@ -170,14 +171,18 @@ func (s *Service) unseal(userID int64, sealed string) (string, error) {
 
 // SecondFactorOf returns the user's second-factor state.
 func (s *Service) SecondFactorOf(ctx context.Context, userID int64) (SecondFactor, error) {
+	keys, err := s.SecurityKeys(ctx, userID)
+	if err != nil {
+		return SecondFactor{}, err
+	}
 	rec, err := s.db.TOTP(ctx, userID)
 	if errors.Is(err, store.ErrNotFound) {
-		return SecondFactor{}, nil
+		return SecondFactor{Keys: keys}, nil
 	}
 	if err != nil {
 		return SecondFactor{}, err
 	}
-	f := SecondFactor{Enrolled: rec.Confirmed, Pending: !rec.Confirmed}
+	f := SecondFactor{Enrolled: rec.Confirmed, Pending: !rec.Confirmed, Keys: keys}
 	if f.Enrolled {
 		if f.RecoveryLeft, err = s.db.RecoveryCodesLeft(ctx, userID); err != nil {
 			return SecondFactor{}, err
@@ -186,15 +191,28 @@ func (s *Service) SecondFactorOf(ctx context.Context, userID int64) (SecondFacto
 	return f, nil
 }
 
-// HasSecondFactor reports whether the user has a confirmed authenticator.
+// HasSecondFactor reports whether the user has a confirmed authenticator
+// or a security key.
 func (s *Service) HasSecondFactor(ctx context.Context, userID int64) (bool, error) {
 	f, err := s.SecondFactorOf(ctx, userID)
-	return f.Enrolled, err
+	return f.Enrolled || len(f.Keys) > 0, err
 }
 
-// EnrolledUsers returns the ids of users with a confirmed authenticator.
+// EnrolledUsers returns the ids of users with a confirmed authenticator
+// or a security key.
 func (s *Service) EnrolledUsers(ctx context.Context) (map[int64]bool, error) {
-	return s.db.ConfirmedTOTPUsers(ctx)
+	out, err := s.db.ConfirmedTOTPUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := s.db.WebAuthnUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for id := range keys {
+		out[id] = true
+	}
+	return out, nil
 }
 
 func keyURL(u User, secret string) string {

@@ -31,6 +31,7 @@ var knownActions = []string{
 	audit.ActionAccessDenied,
 	audit.ActionMFAVerified, audit.ActionMFAFailed, audit.ActionMFAEnrolled, audit.ActionMFADisabled, audit.ActionMFAReset,
 	audit.ActionMFARecoveryUsed, audit.ActionMFAStepUp, audit.ActionMFAEnrolLink, audit.ActionMFAEnrolLinkUsed, audit.ActionMFAPolicy,
+	audit.ActionMFAKeyAdded, audit.ActionMFAKeyRemoved, audit.ActionMFAKeyUsed,
 }
 
 var knownOutcomes = []string{audit.OutcomeSuccess, audit.OutcomeFailure, audit.OutcomeDenied, audit.OutcomeUnknown}

@@ -35,14 +35,22 @@ var flashes = map[string]string{
 	"mfa-disabled":          "flash.mfa_disabled",
 	"mfa-reset":             "flash.mfa_reset",
 	"mfa-policy-saved":      "flash.mfa_policy_saved",
+	"mfa-key-added":         "flash.mfa_key_added",
+	"mfa-key-removed":       "flash.mfa_key_removed",
 }
 
 // redirectFlash redirects to `to` and leaves the named message for the next
 // page shown. A minute is plenty for the browser to follow the redirect.
 func redirectFlash(w http.ResponseWriter, r *http.Request, to, name string) {
+	setFlash(w, r, name)
+	redirect(w, r, to)
+}
+
+// setFlash leaves the named message for the next page shown (a script
+// that navigates itself, after a JSON answer).
+func setFlash(w http.ResponseWriter, r *http.Request, name string) {
 	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: name, Path: "/", MaxAge: 60,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
-	redirect(w, r, to)
 }
 
 // takeFlash hands a waiting flash to the first full page load and expires

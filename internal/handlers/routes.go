@@ -66,6 +66,8 @@ func (s *Server) routes() []route {
 		{"POST /login", public, s.handleLogin},
 		{"GET /login/code", public, s.handleLoginCodeForm},
 		{"POST /login/code", public, s.handleLoginCode},
+		{"POST /login/key/begin", public, s.handleLoginKeyBegin},
+		{"POST /login/key/finish", public, s.handleLoginKeyFinish},
 		{"POST /logout", signedIn, s.handleLogout},
 		{"POST /lang", public, s.handleSetLang},
 
@@ -83,6 +85,9 @@ func (s *Server) routes() []route {
 		{"POST /account/2fa/disable", signedIn, s.handleTOTPDisable},
 		{"GET /account/2fa/link", signedIn, s.handleEnrolLinkForm},
 		{"POST /account/2fa/link", signedIn, s.handleEnrolLink},
+		{"POST /account/2fa/key/begin", signedIn, s.handleKeyRegisterBegin},
+		{"POST /account/2fa/key/finish", signedIn, s.handleKeyRegisterFinish},
+		{"POST /account/2fa/key/remove", signedIn, s.handleKeyRemove},
 
 		// Refund work: staff and managers (the policy says who may, here and
 		// again about the refund a handler reads).

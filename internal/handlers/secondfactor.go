@@ -7,7 +7,6 @@ import (
 	"image/png"
 	"math"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -110,12 +109,18 @@ func (s *Server) grantValues(values map[string]any, oneOff bool) map[string]any 
 
 // handleLoginCodeForm serves GET /login/code.
 func (s *Server) handleLoginCodeForm(w http.ResponseWriter, r *http.Request) {
-	if _, _, ok := s.auth.PendingSignInOf(r); !ok {
+	_, u, ok := s.auth.PendingSignInOf(r)
+	if !ok {
 		redirectFlash(w, r, "/login", "sign-in-again")
 		return
 	}
+	keys, err := s.auth.SecurityKeys(r.Context(), u.ID)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
 	w.Header().Set("Cache-Control", "no-store")
-	s.render(w, r, http.StatusOK, templates.LoginCodePage(s.page(r, "mfa.code_title", ""), templates.LoginCodeForm{}))
+	s.render(w, r, http.StatusOK, templates.LoginCodePage(s.page(r, "mfa.code_title", ""), templates.LoginCodeForm{HasKey: len(keys) > 0}))
 }
 
 // handleLoginCode serves POST /login/code: the second step of a sign-in.
@@ -131,7 +136,12 @@ func (s *Server) handleLoginCode(w http.ResponseWriter, r *http.Request) {
 	method, err := s.auth.VerifySignIn(r.Context(), u, r.PostForm.Get("code"), s.clientIP(r), device)
 	var te *auth.ThrottledError
 	page := func(status int, msg string) {
-		s.render(w, r, status, templates.LoginCodePage(s.page(r, "mfa.code_title", ""), templates.LoginCodeForm{Error: msg}))
+		keys, err := s.auth.SecurityKeys(r.Context(), u.ID)
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		s.render(w, r, status, templates.LoginCodePage(s.page(r, "mfa.code_title", ""), templates.LoginCodeForm{Error: msg, HasKey: len(keys) > 0}))
 	}
 	switch {
 	case errors.As(err, &te):
@@ -147,6 +157,17 @@ func (s *Server) handleLoginCode(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
+	to, err := s.completeSignIn(w, r, ps, u, method)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	redirect(w, r, to)
+}
+
+// completeSignIn starts the session of a sign-in whose second step just
+// checked out (a code or a security key) and returns where to go next.
+func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, ps auth.PendingSignIn, u auth.User, method auth.Method) (string, error) {
 	s.auth.EndPendingSignIn(w)
 	values := keptSessionValues(ps.Kept, ps.Next)
 	if values == nil {
@@ -155,19 +176,19 @@ func (s *Server) handleLoginCode(w http.ResponseWriter, r *http.Request) {
 	values[sessMFAAt] = s.now().Unix()
 	values = s.grantValues(values, ps.OneOff)
 	if err := s.auth.StartSessionWith(r.Context(), w, r, u, values); err != nil {
-		s.renderError(w, r, err)
-		return
+		return "", err
 	}
 	if err := s.auth.RememberDevice(w, r, u.Username); err != nil {
 		s.log.WarnContext(r.Context(), "device cookie not set", "err", err)
 	}
 	switch {
 	case u.MustChangePassword:
-		redirect(w, r, "/account")
+		return "/account", nil
 	case method == auth.MethodRecovery:
-		redirectFlash(w, r, "/account", "recovery-code-used")
+		setFlash(w, r, "recovery-code-used")
+		return "/account", nil
 	default:
-		redirect(w, r, safeNext(ps.Next))
+		return safeNext(ps.Next), nil
 	}
 }
 
@@ -183,6 +204,9 @@ func (s *Server) twoFactorView(r *http.Request, u auth.User) (*templates.TwoFact
 	}
 	v := &templates.TwoFactorView{Enrolled: f.Enrolled, Pending: f.Pending, Required: required,
 		MayEnrol: s.mayEnrol(r, required), RecoveryLeft: f.RecoveryLeft}
+	for _, k := range f.Keys {
+		v.Keys = append(v.Keys, templates.SecurityKeyView{ID: k.ID, Name: k.Name, Added: k.CreatedAt, LastUsed: k.LastUsed})
+	}
 	if f.Pending && v.MayEnrol {
 		key, err := s.auth.PendingTOTP(r.Context(), u)
 		if err != nil {
@@ -445,14 +469,7 @@ func (s *Server) handleUserEnrolLink(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	base := &url.URL{Scheme: "http", Host: r.Host}
-	if r.TLS != nil {
-		base.Scheme = "https"
-	}
-	if s.origin != nil {
-		base = s.origin
-	}
-	link := base.String() + auth.EnrolLinkPath(token)
+	link := s.publicBase(r).String() + auth.EnrolLinkPath(token)
 	w.Header().Set("Cache-Control", "no-store")
 	s.render(w, r, http.StatusOK, templates.EnrolLinkPage(s.page(r, "mfa.title", "users"), u.Username, link))
 }

@@ -79,12 +79,14 @@ func (s *Server) stepUpApproval(w http.ResponseWriter, r *http.Request, ids []st
 		s.render(w, r, status, templates.StepUpPage(s.page(r, "stepup.title", "approvals"), form))
 		return false
 	}
-	has, err := s.auth.HasSecondFactor(r.Context(), u.ID)
+	// A step-up asks for a fresh TOTP code: a security key alone does not
+	// answer it (yet), so a user with only a key is told to set up the app.
+	f, err := s.auth.SecondFactorOf(r.Context(), u.ID)
 	if err != nil {
 		s.renderError(w, r, err)
 		return false
 	}
-	if !has {
+	if !f.Enrolled {
 		form.NoFactor = true
 		s.denied(r, deniedStepUp, "refund", over[0], map[string]any{"refunds": over, "rule": "no_second_factor"})
 		return page(http.StatusForbidden)

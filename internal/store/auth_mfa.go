@@ -99,8 +99,8 @@ func (t *Tx) UseTOTPStep(ctx context.Context, userID, step int64) (bool, error) 
 }
 
 // DeleteSecondFactors removes userID's authenticator, recovery codes and
-// unused enrolment links, and reports whether an authenticator (pending or
-// confirmed) was there.
+// security keys, and reports whether an authenticator (pending or
+// confirmed) or a security key was there.
 func (t *Tx) DeleteSecondFactors(ctx context.Context, userID int64) (bool, error) {
 	n, err := authRowsAffected(t.stx.ExecContext(ctx, `DELETE FROM mfa_totp WHERE user_id = ?`, userID))
 	if err != nil {
@@ -109,7 +109,14 @@ func (t *Tx) DeleteSecondFactors(ctx context.Context, userID int64) (bool, error
 	if _, err := t.stx.ExecContext(ctx, `DELETE FROM mfa_recovery_codes WHERE user_id = ?`, userID); err != nil {
 		return false, fmt.Errorf("delete recovery codes of user %d: %w", userID, err)
 	}
-	return n > 0, nil
+	keys, err := authRowsAffected(t.stx.ExecContext(ctx, `DELETE FROM mfa_webauthn WHERE user_id = ?`, userID))
+	if err != nil {
+		return false, fmt.Errorf("delete security keys of user %d: %w", userID, err)
+	}
+	if _, err := t.stx.ExecContext(ctx, `DELETE FROM mfa_webauthn_challenges WHERE user_id = ?`, userID); err != nil {
+		return false, fmt.Errorf("delete security key ceremonies of user %d: %w", userID, err)
+	}
+	return n+keys > 0, nil
 }
 
 // ReplaceRecoveryCodes replaces userID's recovery codes with hashes.
