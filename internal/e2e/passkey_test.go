@@ -38,6 +38,7 @@ func virtualKey(t *testing.T, b *apptest.Browser) webauthn.AuthenticatorID {
 // page and signs in with it at the second step, under the CSP; the key
 // counts as the second factor the role requires.
 func TestPasskeySignIn(t *testing.T) {
+	t.Parallel()
 	app := apptest.Start(t, apptest.WithLocalhost())
 	mgr := app.CreateUser(t, "kmanager", auth.RoleManager, pass)
 	b := apptest.NewBrowser(t)
