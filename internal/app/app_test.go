@@ -29,7 +29,7 @@ func preparedApp(t *testing.T, env map[string]string, housekeep time.Duration) (
 		t.Fatal(err)
 	}
 	a, err := Open(context.Background(), cfg, NewLogger(io.Discard, cfg.Level()), Options{
-		Argon: &auth.Params{Memory: 8 * 1024, Time: 1, Threads: 1}, HousekeepEvery: housekeep})
+		Argon: &auth.Params{Memory: 64, Time: 1, Threads: 1}, HousekeepEvery: housekeep})
 	if err != nil {
 		t.Fatal(err)
 	}

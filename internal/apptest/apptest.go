@@ -90,7 +90,7 @@ func (b *SyncBuffer) String() string {
 
 // FastArgon keeps password hashing cheap in tests; production parameters
 // are covered by the auth package's own tests.
-var FastArgon = auth.Params{Memory: 8 * 1024, Time: 1, Threads: 1}
+var FastArgon = auth.Params{Memory: 64, Time: 1, Threads: 1}
 
 // Start runs the app until the test ends.
 func Start(t testing.TB, opts ...Option) *Running {

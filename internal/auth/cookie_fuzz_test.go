@@ -19,7 +19,7 @@ func FuzzSessionCookie(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { db.Close() })
-	svc := NewService(db, nopRecorder{}, Options{Argon: Params{Memory: 8 * 1024, Time: 1, Threads: 1}})
+	svc := NewService(db, nopRecorder{}, Options{Argon: Params{Memory: 64, Time: 1, Threads: 1}})
 	keys, err := LoadOrCreateKeys(ctx, db, "")
 	if err != nil {
 		f.Fatal(err)

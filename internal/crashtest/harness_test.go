@@ -107,7 +107,7 @@ func (c *cluster) seedUsers() {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	a, err := app.Open(ctx, cfg, app.NewLogger(io.Discard, cfg.Level()), app.Options{Argon: &auth.Params{Memory: 8 * 1024, Time: 1, Threads: 1}})
+	a, err := app.Open(ctx, cfg, app.NewLogger(io.Discard, cfg.Level()), app.Options{Argon: &auth.Params{Memory: 64, Time: 1, Threads: 1}})
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -90,7 +90,7 @@ func newEnv(t testing.TB, opts ...func(*Deps)) *env {
 	c := clock.NewFake(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 	al := audit.New(db, c.Now)
 	lim := audit.NewLimiter(al, audit.LimiterOptions{})
-	svc := auth.NewService(db, al, auth.Options{Now: c.Now, Argon: auth.Params{Memory: 8 * 1024, Time: 1, Threads: 1}, Refusals: lim})
+	svc := auth.NewService(db, al, auth.Options{Now: c.Now, Argon: auth.Params{Memory: 64, Time: 1, Threads: 1}, Refusals: lim})
 	keys, err := auth.LoadOrCreateKeys(ctx, db, "")
 	if err != nil {
 		t.Fatal(err)
