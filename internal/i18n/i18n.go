@@ -40,6 +40,20 @@ func (l Lang) Name() string {
 
 var catalogues = map[Lang]map[string]string{EN: en, VI: vi}
 
+// extend adds a feature's messages to the catalogues; a feature keeps its
+// messages in a file of its own (en and vi side by side) so that features
+// written in parallel do not edit the same lines. A key defined twice is a
+// programming error, found by the first test that imports the package.
+func extend(l Lang, msgs map[string]string) {
+	c := catalogues[l]
+	for k, v := range msgs {
+		if _, dup := c[k]; dup {
+			panic("i18n: message " + k + " defined twice")
+		}
+		c[k] = v
+	}
+}
+
 // Parse accepts "vi", "en" and regional tags of them ("en-US", "vi_VN").
 func Parse(s string) (Lang, bool) {
 	s = strings.ToLower(strings.TrimSpace(s))
