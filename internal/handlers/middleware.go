@@ -323,7 +323,12 @@ func (s *Server) page(r *http.Request, titleKey, active string) templates.Page {
 		if f, ok := s.refunds.SigningFault(); ok {
 			p.Signing = &templates.SigningNotice{Since: f.Since, Message: truncate(f.Message, 200)}
 		}
-		for _, o := range s.refunds.Outages() {
+		outages, err := s.refunds.Outages(r.Context())
+		if err != nil {
+			// The notice is news, not the page: the page still renders.
+			s.log.Error("NeoX outage notice", "err", err)
+		}
+		for _, o := range outages {
 			p.Outages = append(p.Outages, templates.Outage{API: string(o.API), Op: o.Op, Since: o.Since,
 				Failures: o.Failures, LastError: truncate(o.LastError, 200)})
 		}

@@ -2,6 +2,7 @@ package refunds
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
 	"github.com/neox-refund-desk/refunddesk/internal/product"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
 // outageAfter is how many unanswered calls in a row make a product count as
@@ -31,11 +33,6 @@ type Outage struct {
 	LastError string    // the last cause, as the client classified it
 }
 
-type endpoint struct {
-	api API
-	op  string
-}
-
 // SigningFault reports that NeoX PG refused the desk's request signature
 // (code 98, "invalid signature"): the configured PG merchant code or secret
 // key is wrong, so NeoX refuses every PG refund and lookup until it is
@@ -50,38 +47,34 @@ type SigningFault struct {
 	Message string    // NeoX's message, verbatim
 }
 
-// health follows whether NeoX answered the desk's calls, per operation,
-// and whether PG accepts the desk's signature.
+// health follows whether PG accepts the desk's signature, per instance:
+// each instance's own calls tell (the outages, which all instances must
+// agree on, are in the database: noteCalls, Outages).
 type health struct {
 	mu      sync.Mutex
-	failing map[endpoint]Outage
 	signing *SigningFault
 	// signer returns the product of api if its answers tell about the
 	// desk's signature (product.Signer); set once by New.
 	signer func(API) (product.Signer, bool)
 }
 
-// record notes one worker call. Any answer from NeoX, even a refusal,
-// shows the operation is up.
+// record notes what one worker call says about the desk's signature.
 func (h *health) record(api API, at time.Time, c call) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.noteSigning(api, at, c)
-	e := endpoint{api, c.op}
-	if c.outcome != "unknown" {
-		delete(h.failing, e)
-		return
+}
+
+// noteCalls records in tx whether NeoX answered each of the worker's calls
+// of one attempt, in the database so that every instance's outage notice
+// agrees: any answer, even a refusal, shows the operation is up.
+func (s *Service) noteCalls(ctx context.Context, tx *store.Tx, api API, calls []call) error {
+	for _, c := range calls {
+		if err := tx.NoteNeoXCall(ctx, string(api), c.op, c.outcome != "unknown", truncate(c.message, 500)); err != nil {
+			return fmt.Errorf("refunds: %w", err)
+		}
 	}
-	if h.failing == nil {
-		h.failing = map[endpoint]Outage{}
-	}
-	o, ok := h.failing[e]
-	if !ok {
-		o = Outage{API: api, Op: c.op, Since: at}
-	}
-	o.Failures++
-	o.Last, o.LastError = at, c.message
-	h.failing[e] = o
+	return nil
 }
 
 // signature notes what one PG call made outside the worker (a lookup, the
@@ -136,18 +129,19 @@ func (s *Service) queryPT(ctx context.Context, lang, ref string) ([]neox.Payment
 }
 
 // Outages lists the operations NeoX has left unanswered outageAfter calls
-// in a row or more, in PG, GC, COL order, then by operation. An operation
-// not called for twice the longest retry delay has nothing waiting on it
-// any more, so its last known failure is no longer news.
-func (s *Service) Outages() []Outage {
-	s.health.mu.Lock()
-	defer s.health.mu.Unlock()
-	stale := s.now().Add(-2 * s.opt.RetryMax)
-	var out []Outage
-	for _, o := range s.health.failing {
-		if o.Failures >= outageAfter && o.Last.After(stale) {
-			out = append(out, o)
-		}
+// in a row or more, by the workers of every instance on the database, in
+// PG, GC, COL order, then by operation. An operation not called for twice
+// the longest retry delay has nothing waiting on it any more, so its last
+// known failure is no longer news.
+func (s *Service) Outages(ctx context.Context) ([]Outage, error) {
+	recs, err := s.db.NeoXOutages(ctx, outageAfter, s.now().Add(-2*s.opt.RetryMax))
+	if err != nil {
+		return nil, fmt.Errorf("refunds: %w", err)
+	}
+	out := make([]Outage, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, Outage{API: API(r.API), Op: r.Op, Since: r.Since, Last: r.Last, Failures: r.Failures,
+			LastError: r.LastError})
 	}
 	slices.SortFunc(out, func(a, b Outage) int {
 		if d := s.apiOrder(a.API) - s.apiOrder(b.API); d != 0 {
@@ -155,5 +149,5 @@ func (s *Service) Outages() []Outage {
 		}
 		return strings.Compare(a.Op, b.Op)
 	})
-	return out
+	return out, nil
 }

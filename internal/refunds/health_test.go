@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
+	"github.com/neox-refund-desk/refunddesk/internal/store/storetest"
 )
 
 var errStatus503 = errors.New("HTTP 503")
@@ -32,13 +34,13 @@ func TestOutagesFollowTheWorker(t *testing.T) {
 		}}
 	s := newService(t, db, Gateways{PG: pg}, fastOpts())
 	runWorker(t, s)
-	if got := s.Outages(); len(got) != 0 {
+	if got := outagesOf(t, s); len(got) != 0 {
 		t.Fatalf("outages before any call: %+v", got)
 	}
 	r := approved(t, s, NewRequest{API: APIPG, TransactionRef: "TXN1", PaymentID: "P1", Amount: 100_000, ReasonCode: "X"})
 
 	var out []Outage
-	waitFor(t, "an outage of PG refund", func() bool { out = s.Outages(); return len(out) == 1 })
+	waitFor(t, "an outage of PG refund", func() bool { out = outagesOf(t, s); return len(out) == 1 })
 	o := out[0]
 	if o.API != APIPG || o.Op != "refund" || o.Failures < outageAfter || o.Since.IsZero() || o.LastError == "" {
 		t.Errorf("outage = %+v", o)
@@ -49,7 +51,7 @@ func TestOutagesFollowTheWorker(t *testing.T) {
 
 	down.Store(false)
 	got := waitSubmission(t, s, r.ID, SubProcessing)
-	if out := s.Outages(); len(out) != 0 {
+	if out := outagesOf(t, s); len(out) != 0 {
 		t.Errorf("outage still reported after NeoX answered: %+v", out)
 	}
 	if accepted.Load() != 1 || got.NeoXRefundID != "T-"+r.ID {
@@ -77,18 +79,76 @@ func TestHealthRecord(t *testing.T) {
 	}
 	for _, st := range steps {
 		now = now.Add(st.after)
-		s.health.record(APIPG, now, st.c)
-		if got := s.Outages(); len(got) != st.want {
+		noteCall(t, s, APIPG, st.c)
+		if got := outagesOf(t, s); len(got) != st.want {
 			t.Errorf("%s: %d outages, want %d: %+v", st.name, len(got), st.want, got)
 		}
 	}
 	// Nothing called for twice the longest retry delay: nothing waits on it.
 	now = now.Add(2*time.Minute - time.Second)
-	if got := s.Outages(); len(got) != 1 {
+	if got := outagesOf(t, s); len(got) != 1 {
 		t.Errorf("within twice RetryMax: %+v", got)
 	}
 	now = now.Add(time.Second)
-	if got := s.Outages(); len(got) != 0 {
+	if got := outagesOf(t, s); len(got) != 0 {
 		t.Errorf("after twice RetryMax without a call: %+v", got)
 	}
+}
+
+func outagesOf(t *testing.T, s *Service) []Outage {
+	t.Helper()
+	out, err := s.Outages(context.Background())
+	if err != nil {
+		t.Fatalf("outages: %v", err)
+	}
+	return out
+}
+
+// noteCall records c as the worker does, in a transaction at s's time.
+func noteCall(t *testing.T, s *Service, api API, c call) {
+	t.Helper()
+	if err := s.db.TxAt(context.Background(), s.now(), func(tx *store.Tx) error {
+		return s.noteCalls(context.Background(), tx, api, []call{c})
+	}); err != nil {
+		t.Fatalf("note call: %v", err)
+	}
+}
+
+// TestOutageSharedByInstances: two services on one database, as two app
+// instances. What one's worker found unanswered is the other's notice
+// too, and an answer to either ends it for both.
+func TestOutageSharedByInstances(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		url := storetest.URL(t, dialect)
+		open := func() *store.DB {
+			db, err := store.OpenURL(context.Background(), url, store.PoolConfig{})
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		}
+		now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+		opts := Options{RetryMax: time.Minute, Now: func() time.Time { return now }}
+		a := newService(t, open(), Gateways{}, opts)
+		b := newService(t, open(), Gateways{}, opts)
+		unanswered := func(msg string) call { return call{op: "refund", outcome: "unknown", message: msg} }
+
+		noteCall(t, a, APIPG, unanswered("HTTP 503"))
+		now = now.Add(time.Second)
+		noteCall(t, b, APIPG, unanswered("timeout")) // the second in a row, on the other instance
+		for name, s := range map[string]*Service{"a": a, "b": b} {
+			out := outagesOf(t, s)
+			if len(out) != 1 || out[0].API != APIPG || out[0].Op != "refund" || out[0].Failures != 2 ||
+				out[0].LastError != "timeout" || !out[0].Since.Equal(now.Add(-time.Second)) || !out[0].Last.Equal(now) {
+				t.Errorf("instance %s: outages %+v, want PG refund since the first call, 2 failures, last cause timeout", name, out)
+			}
+		}
+		noteCall(t, a, APIPG, call{op: "refund", outcome: "rejected", code: "2"})
+		for name, s := range map[string]*Service{"a": a, "b": b} {
+			if out := outagesOf(t, s); len(out) != 0 {
+				t.Errorf("instance %s: outage still reported after NeoX answered the other: %+v", name, out)
+			}
+		}
+	})
 }

@@ -26,6 +26,9 @@ func (s *Service) poll(ctx context.Context, id string) error {
 		if err := s.auditCall(dbCtx, tx, r, c); err != nil {
 			return err
 		}
+		if err := s.noteCalls(dbCtx, tx, r.API, []call{c}); err != nil {
+			return err
+		}
 		cur, err := one(tx.Refund(dbCtx, id))
 		if err != nil || cur.Submission != SubProcessing {
 			return err

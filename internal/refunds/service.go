@@ -460,6 +460,15 @@ func (s *Service) Pending(ctx context.Context) ([]Refund, error) {
 	return rs, nil
 }
 
+// listenWake nudges the worker for every approval any instance on the
+// database commits, until ctx is done (PostgreSQL's LISTEN/NOTIFY; on
+// SQLite, where one server owns the database, it returns at once).
+func (s *Service) listenWake(ctx context.Context) {
+	s.db.ListenWake(ctx, func(string) { s.nudge() }, func(err error) {
+		s.log.Warn("refunds worker: wake-ups from other instances paused; the periodic poll still runs", "err", err)
+	})
+}
+
 func (s *Service) nudge() {
 	select {
 	case s.wake <- struct{}{}:

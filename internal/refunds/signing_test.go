@@ -56,7 +56,7 @@ func TestSigningFaultRecord(t *testing.T) {
 			t.Errorf("%s: fault %+v", st.name, f)
 		}
 	}
-	if out := s.Outages(); len(out) != 0 {
+	if out := outagesOf(t, s); len(out) != 0 {
 		t.Errorf("a 98 is an answer, not an outage: %+v", out)
 	}
 }

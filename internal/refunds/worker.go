@@ -108,6 +108,12 @@ func (s *Service) Run(ctx context.Context) error {
 		defer func() { <-sweepDone }()
 	}
 
+	// Approvals committed by other instances wake this worker too (on
+	// PostgreSQL; the poll below stays the fallback).
+	listenDone := make(chan struct{})
+	go func() { defer close(listenDone); s.listenWake(ctx) }()
+	defer func() { <-listenDone }()
+
 	// Needs attention is checked when a refund becomes due, at least every
 	// attentionCheckEvery, and after an approval (wake).
 	var attnAt time.Time
@@ -270,6 +276,9 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 		}
 		if err := tx.FinishAttempt(dbCtx, r.ID, r.Attempts, store.AttemptResult{Outcome: outcome, Code: last.code,
 			Message: last.message, ResponseID: last.responseID, Latency: last.latency}); err != nil {
+			return err
+		}
+		if err := s.noteCalls(dbCtx, tx, r.API, calls); err != nil {
 			return err
 		}
 		for _, c := range calls {

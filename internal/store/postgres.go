@@ -87,7 +87,7 @@ func OpenPostgres(ctx context.Context, dsn string, pool PoolConfig) (*DB, error)
 		w.Close()
 		return nil, fmt.Errorf("connect to PostgreSQL at %s (database %q): %w", host, cfg.Database, pgExplain(err))
 	}
-	db := &DB{Write: w, Read: w, Path: RedactURL(dsn), pg: true}
+	db := &DB{Write: w, Read: w, Path: RedactURL(dsn), pg: true, pgCfg: cfg}
 	if err := db.Migrate(ctx); err != nil {
 		w.Close()
 		return nil, err

@@ -306,12 +306,20 @@ type Decision struct {
 
 // ApproveRefund moves a PENDING refund to APPROVED and queues it for
 // sending now. It reports false when the refund was no longer pending.
+//
+// On PostgreSQL it also wakes the workers of every instance (wake.go):
+// the notification is delivered when this transaction commits, and never
+// if it rolls back.
 func (t *Tx) ApproveRefund(ctx context.Context, id string, d Decision) (bool, error) {
 	now := FormatTime(t.now)
-	return refundChanged(t.stx.ExecContext(ctx, `UPDATE refunds SET approval = 'APPROVED', submission = 'QUEUED',
+	ok, err := refundChanged(t.stx.ExecContext(ctx, `UPDATE refunds SET approval = 'APPROVED', submission = 'QUEUED',
 		decided_by = ?, decided_by_name = ?, decided_at = ?, decision_note = ?, next_attempt_at = ?, updated_at = ?
 		WHERE id = ? AND approval = 'PENDING'`,
 		d.By, d.ByName, now, d.Note, now, now, id))
+	if err != nil || !ok {
+		return ok, err
+	}
+	return true, t.notifyWake(ctx, id)
 }
 
 // CloseRefund moves a PENDING refund to a final approval state (REJECTED

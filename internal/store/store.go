@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -36,8 +37,9 @@ type DB struct {
 	Read  *sql.DB
 	Path  string
 
-	audit *auditStmts // the audit append's prepared statements (audit.go)
-	pg    bool        // PostgreSQL (postgres.go): Write and Read are one pool
+	audit *auditStmts     // the audit append's prepared statements (audit.go)
+	pg    bool            // PostgreSQL (postgres.go): Write and Read are one pool
+	pgCfg *pgx.ConnConfig // PostgreSQL: for connections outside the pool (wake.go's listener)
 
 	mu     sync.Mutex
 	damage error // what the last CheckIntegrity found; nil when fine or never run
