@@ -134,7 +134,12 @@ func (s *Service) queryPT(ctx context.Context, lang, ref string) ([]neox.Payment
 // the longest retry delay has nothing waiting on it any more, so its last
 // known failure is no longer news.
 func (s *Service) Outages(ctx context.Context) ([]Outage, error) {
-	recs, err := s.db.NeoXOutages(ctx, outageAfter, s.now().Add(-2*s.opt.RetryMax))
+	return s.outagesSince(ctx, s.now().Add(-2*s.opt.RetryMax))
+}
+
+// outagesSince lists the outages whose last unanswered call is after since.
+func (s *Service) outagesSince(ctx context.Context, since time.Time) ([]Outage, error) {
+	recs, err := s.db.NeoXOutages(ctx, outageAfter, since)
 	if err != nil {
 		return nil, fmt.Errorf("refunds: %w", err)
 	}
