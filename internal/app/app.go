@@ -118,6 +118,9 @@ func (a *App) StartNeoX(opts refunds.Options) error {
 	if opts.UnknownAttempts == 0 {
 		opts.UnknownAttempts = a.Cfg.AttentionUnknownAttempts
 	}
+	if opts.Lease == 0 {
+		opts.Lease = a.Cfg.WorkerLease
+	}
 	if opts.COLSweepEvery == 0 {
 		opts.COLSweepEvery = a.Cfg.COLSweepInterval
 		if opts.COLSweepEvery == 0 {

@@ -73,6 +73,10 @@ type Config struct {
 	// unless one was given within StepUpWindow. Empty: never asks.
 	StepUpLimits map[string]int64
 	StepUpWindow time.Duration
+	// WorkerLease is how long a worker's claim of a refund it is sending
+	// stands against the other instances' workers; after it, the claim is
+	// a dead instance's and another worker reconciles and resends it.
+	WorkerLease time.Duration
 }
 
 const redacted = "[redacted]"
@@ -117,6 +121,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("col_sweep_interval", c.COLSweepInterval), slog.Duration("col_sweep_window", c.COLSweepWindow),
 		slog.Any("trusted_proxies", c.TrustedProxies), slog.Any("merchant_tz", c.MerchantTZ),
 		slog.Any("stepup_limits", c.StepUpLimits), slog.Duration("stepup_window", c.StepUpWindow),
+		slog.Duration("worker_lease", c.WorkerLease),
 	)
 }
 
@@ -159,7 +164,7 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	var idle, absolute, neoxTimeout, settle, concurrency, proxies, tz, maxConns string
 	var attnPG, attnGC, attnCOL, attnUnknown, sweepEvery, sweepWindow string
-	var stepLimits, stepWindow string
+	var stepLimits, stepWindow, workerLease string
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "data"), "directory for the database (DATA_DIR)")
 	fs.StringVar(&c.DBPath, "db-path", env("DB_PATH", ""), "database file; default DATA_DIR/refunddesk.db (DB_PATH)")
@@ -197,6 +202,7 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&sweepWindow, "col-sweep-window", env("COL_SWEEP_WINDOW", "168h"), "how far back each COL sweep looks (COL_SWEEP_WINDOW)")
 	fs.StringVar(&stepLimits, "stepup-limits", env("STEPUP_LIMITS", ""), "approving above these amounts asks for a second-factor code: CURRENCY=minor units, comma-separated, e.g. VND=100000000,USD=500000 (STEPUP_LIMITS)")
 	fs.StringVar(&stepWindow, "stepup-window", env("STEPUP_WINDOW", "5m"), "a code given this recently satisfies a step-up without a new one, 0–1h (STEPUP_WINDOW)")
+	fs.StringVar(&workerLease, "worker-lease", env("WORKER_LEASE", "5m"), "how long a worker's claim of a refund it is sending stands before another instance takes it over, 1s–1h and at least 3× NEOX_TIMEOUT (WORKER_LEASE)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -238,6 +244,12 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	c.COLSweepWindow = within("COL_SWEEP_WINDOW", sweepWindow, time.Hour, 3*month)
 	c.StepUpWindow = within("STEPUP_WINDOW", stepWindow, 0, time.Hour)
+	c.WorkerLease = within("WORKER_LEASE", workerLease, time.Second, time.Hour)
+	if c.WorkerLease > 0 && c.NeoXTimeout > 0 && c.WorkerLease < 3*c.NeoXTimeout {
+		// A claim must outlast the call it covers, or a live worker's call
+		// would be taken over and the refund sent twice.
+		errs = append(errs, fmt.Errorf("WORKER_LEASE: %s is shorter than 3× NEOX_TIMEOUT (%s): a claim must outlast the NeoX call it covers", c.WorkerLease, 3*c.NeoXTimeout))
+	}
 	if l, err := parseStepUpLimits(stepLimits); err != nil {
 		errs = append(errs, err)
 	} else {

@@ -37,7 +37,8 @@ func TestParseConfigAttention(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.AttentionAfterPG != 48*time.Hour || c.AttentionAfterGC != 24*time.Hour || c.AttentionAfterCOL != 72*time.Hour ||
-		c.AttentionUnknownAttempts != 10 || c.COLSweepInterval != 24*time.Hour || c.COLSweepWindow != 7*24*time.Hour {
+		c.AttentionUnknownAttempts != 10 || c.COLSweepInterval != 24*time.Hour || c.COLSweepWindow != 7*24*time.Hour ||
+		c.WorkerLease != 5*time.Minute {
 		t.Errorf("defaults: %+v", c)
 	}
 	c, err = ParseConfig("test", []string{"-attention-after-gc", "90m"}, envOf(map[string]string{"ATTENTION_AFTER_GC": "2h",
@@ -102,6 +103,10 @@ func TestParseConfigRejectsBadValues(t *testing.T) {
 		{"unknown attempts not a number", map[string]string{"ATTENTION_UNKNOWN_ATTEMPTS": "ten"}, "ATTENTION_UNKNOWN_ATTEMPTS"},
 		{"unknown attempts too many", map[string]string{"ATTENTION_UNKNOWN_ATTEMPTS": "101"}, "ATTENTION_UNKNOWN_ATTEMPTS"},
 		{"sweep interval too short", map[string]string{"COL_SWEEP_INTERVAL": "5s"}, "COL_SWEEP_INTERVAL"},
+		{"worker lease not a duration", map[string]string{"WORKER_LEASE": "long"}, "WORKER_LEASE"},
+		{"worker lease too short", map[string]string{"WORKER_LEASE": "500ms"}, "WORKER_LEASE"},
+		{"worker lease too long", map[string]string{"WORKER_LEASE": "2h"}, "WORKER_LEASE"},
+		{"worker lease under three NeoX timeouts", map[string]string{"WORKER_LEASE": "20s", "NEOX_TIMEOUT": "10s"}, "WORKER_LEASE"},
 		{"sweep interval not a duration", map[string]string{"COL_SWEEP_INTERVAL": "daily"}, "COL_SWEEP_INTERVAL"},
 		{"sweep window too short", map[string]string{"COL_SWEEP_WINDOW": "10m"}, "COL_SWEEP_WINDOW"},
 		{"trusted proxy not a CIDR", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"}, "TRUSTED_PROXIES"},

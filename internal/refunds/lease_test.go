@@ -85,3 +85,48 @@ func TestRecoveryTakesOverOnlyClaimsWhoseOwnerIsGone(t *testing.T) {
 		t.Fatalf("sole worker: %s, want UNKNOWN", got.Submission)
 	}
 }
+
+// TestRunningWorkerTakesOverExpiredClaims: an instance killed mid-call
+// leaves its claim in SENDING; the workers still running take it over once
+// its lease has run out (checked every quarter lease), not before, and
+// the refund goes on under its one request id.
+func TestRunningWorkerTakesOverExpiredClaims(t *testing.T) {
+	db := openDB(t)
+	clk := newClock()
+	var sends atomic.Int32
+	col := &fakeCOL{getTxn: paidCOL(1_000_000, 0),
+		refund: func(ctx context.Context, r neox.COLRefundRequest) (neox.COLRefund, error) {
+			sends.Add(1)
+			return neox.COLRefund{RequestID: r.RequestID, ApprovalStatus: "PENDING"}, nil
+		}}
+	opts := fastOpts()
+	opts.Now, opts.Lease = clk.Now, time.Minute
+	s := newService(t, db, Gateways{COL: col}, opts)
+
+	// The dead instance's claim, as it left it: lease running for a minute.
+	stale := mustCreate(t, s, staff, colRequest(10_000, ""))
+	if _, err := s.Approve(context.Background(), manager, stale.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Write.Exec(`UPDATE refunds SET submission = 'SENDING', attempts = 1, lease_owner = 'killed',
+		lease_until = ? WHERE id = ?`, fmtTime(clk.Now().Add(time.Minute)), stale.ID); err != nil {
+		t.Fatal(err)
+	}
+	runWorker(t, s)
+	// Another approval wakes the worker: a pass that must leave the live lease alone.
+	other := approved(t, s, colRequest(20_000, ""))
+	waitSubmission(t, s, other.ID, SubProcessing)
+	if got := mustGet(t, s, stale.ID); got.Submission != SubSending {
+		t.Fatalf("claim taken over while its lease ran: %s", got.Submission)
+	}
+
+	clk.Advance(2 * time.Minute)
+	s.nudge() // the worker's timer runs on the real clock; wake it for the fake one
+	got := waitSubmission(t, s, stale.ID, SubProcessing)
+	if got.Attempts < 2 {
+		t.Errorf("taken-over refund: %d attempts, want the interrupted one and a resend", got.Attempts)
+	}
+	if n := sends.Load(); n != 2 {
+		t.Errorf("%d sends to NeoX, want one per refund", n)
+	}
+}

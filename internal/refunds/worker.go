@@ -31,7 +31,9 @@ type job struct {
 // At start, claims (rows in SENDING) whose owner is gone become UNKNOWN
 // (reconciled before any resend): those whose lease has expired, or every
 // other owner's when this is the database's only worker
-// (Options.SoleWorker); a live worker's claim is never taken over. Then it
+// (Options.SoleWorker); a live worker's claim is never taken over. While
+// it runs, it takes over claims whose lease expired (an instance killed
+// mid-call) every quarter of Options.Lease. Then it
 // sends approved refunds (QUEUED), retries UNKNOWN ones when due, and polls
 // PROCESSING ones every PollInterval. Per product, Options.Workers goroutines send and half as
 // many (at least one) poll, so a backlog of polls never delays a send.
@@ -117,7 +119,16 @@ func (s *Service) Run(ctx context.Context) error {
 	// Needs attention is checked when a refund becomes due, at least every
 	// attentionCheckEvery, and after an approval (wake).
 	var attnAt time.Time
+	// Claims of a worker that died mid-call (another instance, killed) are
+	// taken over once their lease expires, checked every quarter lease.
+	takeoverAt := s.now().Add(s.opt.Lease / 4)
 	for {
+		if now := s.now(); !now.Before(takeoverAt) {
+			if err := s.recoverInterrupted(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("refunds worker: expired claims", "err", err)
+			}
+			takeoverAt = now.Add(s.opt.Lease / 4)
+		}
 		wait := s.dispatch(ctx, jobs, &mu, busy)
 		if now := s.now(); !now.Before(attnAt) {
 			due, err := s.markAttention(ctx)
@@ -134,7 +145,7 @@ func (s *Service) Run(ctx context.Context) error {
 				}
 			}
 		}
-		wait = min(wait, max(attnAt.Sub(s.now()), time.Millisecond))
+		wait = min(wait, max(attnAt.Sub(s.now()), time.Millisecond), max(takeoverAt.Sub(s.now()), time.Millisecond))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
