@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -93,6 +94,16 @@ func newCluster(t *testing.T) *cluster {
 	})
 	c.seedUsers()
 	return c
+}
+
+// setEnv sets server environment variables (KEY=value) for the next
+// starts, replacing earlier values of the same keys.
+func (c *cluster) setEnv(kvs ...string) {
+	for _, kv := range kvs {
+		key, _, _ := strings.Cut(kv, "=")
+		c.env = slices.DeleteFunc(c.env, func(e string) bool { return strings.HasPrefix(e, key+"=") })
+		c.env = append(c.env, kv)
+	}
 }
 
 // seedUsers creates the staff and manager accounts before the first start.

@@ -10,6 +10,7 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/fault"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
 
 	"github.com/neox-refund-desk/refunddesk/web/templates"
 )
@@ -37,10 +38,12 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 // failed. Internal errors are logged and their text never shown.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, done string) {
 	p := s.problem(r, err, done)
-	switch p.kind {
-	case fault.Internal:
+	switch {
+	case store.Unreachable(err):
+		s.log.WarnContext(r.Context(), "database did not answer", "err", err, "path", r.URL.Path, "request_id", requestIDFrom(r.Context()))
+	case p.kind == fault.Internal:
 		s.log.ErrorContext(r.Context(), "request failed", "err", err, "path", r.URL.Path, "request_id", requestIDFrom(r.Context()))
-	case fault.Refused, fault.Unavailable:
+	case p.kind == fault.Refused || p.kind == fault.Unavailable:
 		s.log.WarnContext(r.Context(), "NeoX call failed", "err", err, "path", r.URL.Path, "request_id", requestIDFrom(r.Context()))
 	}
 	s.renderStatus(w, r, p.status, p.heading, p.text)
@@ -57,6 +60,11 @@ type problem struct {
 // language. A few errors of a kind have their own sentence; the rest get
 // their kind's.
 func (s *Server) problem(r *http.Request, err error, done string) problem {
+	if store.Unreachable(err) {
+		// Nothing this request did was committed; the same request is
+		// likely to work in a moment (PostgreSQL restarting, a failover).
+		return problem{fault.Unavailable, http.StatusServiceUnavailable, tr(r, "error.db_down_title"), tr(r, "error.db_down_text")}
+	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return problem{fault.Invalid, http.StatusRequestEntityTooLarge, tr(r, "error.too_large_title"), tr(r, "error.too_large_text")}

@@ -16,6 +16,7 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
 	"github.com/neox-refund-desk/refunddesk/web/templates"
 )
 
@@ -193,6 +194,12 @@ func (s *Server) requireAccess(a access, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, sess, err := s.auth.CurrentUser(r)
 		if err != nil {
+			if store.Unreachable(err) {
+				// The session may be fine: say the database is not
+				// answering rather than ask for a sign-in that cannot work.
+				s.renderError(w, r, err)
+				return
+			}
 			if !errors.Is(err, auth.ErrNoSession) {
 				s.log.ErrorContext(r.Context(), "session lookup failed", "err", err)
 			}

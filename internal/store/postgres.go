@@ -71,6 +71,12 @@ func OpenPostgres(ctx context.Context, dsn string, pool PoolConfig) (*DB, error)
 		return nil, fmt.Errorf("database URL %s: %w", RedactURL(dsn), err)
 	}
 	host := fmt.Sprintf("%s:%d", cfg.Host, cfg.Port)
+	if cfg.ConnectTimeout == 0 {
+		// Fail fast when the server is down or restarting: a page waits
+		// seconds, not the operating system's TCP timeout (connect_timeout
+		// in the URL overrides).
+		cfg.ConnectTimeout = 5 * time.Second
+	}
 	w := sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg)})
 	if pool.MaxConns <= 0 {
 		pool.MaxConns = 10
