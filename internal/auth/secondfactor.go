@@ -544,11 +544,17 @@ func (s *Service) verifyCode(ctx context.Context, u User, code string, keys []th
 	return MethodRecovery, nil
 }
 
-// DisableTOTP turns the user's own second factor off after a valid code.
-// Errors: ErrSecondFactorRequired (required is whether the user's role
-// must keep one), ErrInvalidCode, *ThrottledError. Audited as mfa.disabled.
+// DisableTOTP turns the user's own authenticator off (with its recovery
+// codes; security keys stay) after a valid code. required says whether
+// the user's role must keep a second factor: then the authenticator goes
+// only while a security key remains. Errors: ErrSecondFactorRequired,
+// ErrInvalidCode, *ThrottledError. Audited as mfa.disabled.
 func (s *Service) DisableTOTP(ctx context.Context, u User, code string, required bool) error {
-	if required {
+	lastFactor := func(keys int) bool { return required && keys == 0 }
+	// Refused before a code is spent; checked again with the removal.
+	if keys, err := s.db.WebAuthnKeys(ctx, u.ID); err != nil {
+		return err
+	} else if lastFactor(len(keys)) {
 		return ErrSecondFactorRequired
 	}
 	ev := actorEvent(u, audit.ActionMFADisabled)
@@ -556,11 +562,21 @@ func (s *Service) DisableTOTP(ctx context.Context, u User, code string, required
 		return err
 	}
 	return s.tx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.DeleteSecondFactors(ctx, u.ID); err != nil {
+		if err := tx.LockSecondFactors(ctx, u.ID); err != nil {
+			return err
+		}
+		keys, err := tx.WebAuthnKeys(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if lastFactor(len(keys)) {
+			return ErrSecondFactorRequired
+		}
+		if err := tx.DeleteTOTP(ctx, u.ID); err != nil {
 			return err
 		}
 		e := ev
-		e.Outcome, e.Details = audit.OutcomeSuccess, map[string]any{"by": "self"}
+		e.Outcome, e.Details = audit.OutcomeSuccess, map[string]any{"by": "self", "keys_left": len(keys)}
 		return s.rec.Record(ctx, tx, e)
 	})
 }
