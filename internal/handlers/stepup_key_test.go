@@ -3,8 +3,10 @@ package handlers
 import (
 	"context"
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -241,5 +243,37 @@ func TestStepUpKeyBeginRefusals(t *testing.T) {
 	}
 	if r := e.postJSON(a, "/approvals/stepup/key/begin", []byte("{}")); r.status != http.StatusOK || ceremonies() != before+1 {
 		t.Fatalf("begin: %d, %d ceremonies", r.status, ceremonies())
+	}
+}
+
+// TestStepUpInForceOnAdminPages: the admins' approval policy and
+// two-factor pages say which step-up the server runs: each currency's
+// limit and the window, or that it is off.
+func TestStepUpInForceOnAdminPages(t *testing.T) {
+	on := newEnv(t, func(d *Deps) {
+		d.StepUp = policy.StepUp{Limits: map[string]int64{"VND": 100_000_000, "USD": 500_000}, Window: 5 * time.Minute}
+	})
+	on.user("root", auth.RoleAdmin)
+	off := newEnv(t, func(d *Deps) { d.StepUp = policy.StepUp{Window: 5 * time.Minute} })
+	off.user("root", auth.RoleAdmin)
+	limit := regexp.MustCompile(`data-testid="stepup-limit-(\w+)">([^<]*)<`)
+	for _, path := range []string{"/settings/approvals", "/users/second-factor"} {
+		page := on.get(on.login("root"), path)
+		if page.status != http.StatusOK {
+			t.Fatalf("%s: %d", path, page.status)
+		}
+		got := map[string]string{}
+		for _, m := range limit.FindAllStringSubmatch(page.body, -1) {
+			got[m[1]] = html.UnescapeString(m[2])
+		}
+		if !strings.Contains(got["VND"], "100.000.000") || !strings.Contains(got["USD"], "5,000.00") || len(got) != 2 {
+			t.Errorf("%s: step-up limits shown %q", path, got)
+		}
+		if !regexp.MustCompile(`data-testid="stepup-window">[^<]*\b5\b[^<]*minutes`).MatchString(page.body) {
+			t.Errorf("%s: no 5-minute window shown: %.3000s", path, page.body)
+		}
+		if page := off.get(off.login("root"), path); !strings.Contains(page.body, `data-testid="stepup-off"`) || strings.Contains(page.body, `data-testid="stepup-limits"`) {
+			t.Errorf("%s without STEPUP_LIMITS: not shown as off", path)
+		}
 	}
 }
