@@ -173,7 +173,11 @@ func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, ps auth.
 	if values == nil {
 		values = map[string]any{}
 	}
-	values[sessMFAAt] = s.now().Unix()
+	// A recovery code is for a lost device: it signs in, but does not
+	// count as a fresh second factor for step-ups.
+	if method != auth.MethodRecovery {
+		values[sessMFAAt] = s.now().Unix()
+	}
 	values = s.grantValues(values, ps.OneOff)
 	if err := s.auth.StartSessionWith(r.Context(), w, r, u, values); err != nil {
 		return "", err

@@ -182,13 +182,24 @@ func TestStepUpWithSecurityKey(t *testing.T) {
 	e.clock.Advance(6 * time.Minute)
 	refused("replayed answer", a, fixed(good))
 
+	// Bulk: one answer for the batch.
+	b1, b2 := e.pendingRefund(staff), e.pendingRefund(staff)
+	bulk := url.Values{"id": {b1.ID, b2.ID}}
+	if r := e.postKeyForm(a, "/approvals/bulk", bulk); r.status != http.StatusOK || !strings.Contains(r.body, `data-testid="stepup-key"`) {
+		t.Fatalf("bulk step-up page: %d", r.status)
+	}
+	bulk.Set("stepup_assertion", string(annKey.assert(e.keyOrigin(), begin(a))))
+	if r := e.postKeyForm(a, "/approvals/bulk", bulk); r.status != http.StatusSeeOther || state(b1.ID) != refunds.ApprovalApproved || state(b2.ID) != refunds.ApprovalApproved {
+		t.Fatalf("bulk with the key: %d %s %s", r.status, state(b1.ID), state(b2.ID))
+	}
+
 	wantFailed := 10 // every refusal above, audited with its reason
 	if n := e.count(`SELECT count(*) FROM audit_events WHERE action = ? AND outcome = 'failure'`, audit.ActionMFAStepUp); n != wantFailed {
 		t.Errorf("%d refused step-ups audited, want %d", n, wantFailed)
 	}
-	// Nothing approved but the two.
-	if n := e.count(`SELECT count(*) FROM refunds WHERE approval = 'APPROVED'`); n != 2 {
-		t.Fatalf("%d refunds approved, want 2", n)
+	// Nothing approved but those.
+	if n := e.count(`SELECT count(*) FROM refunds WHERE approval = 'APPROVED'`); n != 4 {
+		t.Fatalf("%d refunds approved, want 4 (two alone, two in bulk)", n)
 	}
 }
 
@@ -275,5 +286,35 @@ func TestStepUpInForceOnAdminPages(t *testing.T) {
 		if page := off.get(off.login("root"), path); !strings.Contains(page.body, `data-testid="stepup-off"`) || strings.Contains(page.body, `data-testid="stepup-limits"`) {
 			t.Errorf("%s without STEPUP_LIMITS: not shown as off", path)
 		}
+	}
+}
+
+// TestRecoveryCodeSignInIsNoStepUp: a sign-in with a recovery code (a
+// lost device) does not count as a fresh second factor: the next large
+// approval still asks, while a sign-in with a code does not.
+func TestRecoveryCodeSignInIsNoStepUp(t *testing.T) {
+	e := newEnv(t, func(d *Deps) {
+		d.StepUp = policy.StepUp{Limits: map[string]int64{"VND": 5000}, Window: 5 * time.Minute}
+	})
+	staff := e.user("son", auth.RoleStaff)
+	e.user("mai", auth.RoleManager)
+	secret, codes := e.enrolOverHTTP(e.login("mai"))
+	e.clock.Advance(6 * time.Minute)
+
+	c, r := e.loginWithCode("mai", codes[0])
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("recovery sign-in: %d", r.status)
+	}
+	ref := e.pendingRefund(staff)
+	if r := e.post(c, "/refunds/"+ref.ID+"/approve", url.Values{"note": {"x"}}); r.status != http.StatusOK || !strings.Contains(r.body, `data-testid="stepup-form"`) {
+		t.Fatalf("after a recovery sign-in: %d, want the step-up form", r.status)
+	}
+
+	c, r = e.loginWithCode("mai", e.totpCode(secret))
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("code sign-in: %d", r.status)
+	}
+	if r := e.post(c, "/refunds/"+ref.ID+"/approve", url.Values{"note": {"x"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("after a code sign-in: %d, want approved within the window", r.status)
 	}
 }
