@@ -193,13 +193,35 @@ func TestStepUpWithSecurityKey(t *testing.T) {
 		t.Fatalf("bulk with the key: %d %s %s", r.status, state(b1.ID), state(b2.ID))
 	}
 
-	wantFailed := 10 // every refusal above, audited with its reason
+	// Flooded with wrong answers, the step-up is throttled; a throttled
+	// answer is not checked, so its challenge is not spent, and it
+	// approves once the backoff is over.
+	th := e.pendingRefund(staff)
+	throttled := false
+	for i := 0; i < 8 && !throttled; i++ {
+		r := approve(a, th.ID, `{"id":"x"}`)
+		throttled = r.status == http.StatusTooManyRequests
+	}
+	if !throttled {
+		t.Fatal("8 wrong answers in a row were never throttled")
+	}
+	held := string(annKey.assert(e.keyOrigin(), begin(a)))
+	if r := approve(a, th.ID, held); r.status != http.StatusTooManyRequests || state(th.ID) != refunds.ApprovalPending {
+		t.Fatalf("a good answer while throttled: %d %s", r.status, state(th.ID))
+	}
+	e.clock.Advance(time.Minute)
+	if r := approve(a, th.ID, held); r.status != http.StatusSeeOther || state(th.ID) != refunds.ApprovalApproved {
+		t.Fatalf("the held answer after the backoff: %d %s", r.status, state(th.ID))
+	}
+	e.clock.Advance(6 * time.Minute)
+
+	wantFailed := 10 + 5 // every refusal above, audited with its reason (and 5 free wrong answers of the flood)
 	if n := e.count(`SELECT count(*) FROM audit_events WHERE action = ? AND outcome = 'failure'`, audit.ActionMFAStepUp); n != wantFailed {
 		t.Errorf("%d refused step-ups audited, want %d", n, wantFailed)
 	}
 	// Nothing approved but those.
-	if n := e.count(`SELECT count(*) FROM refunds WHERE approval = 'APPROVED'`); n != 4 {
-		t.Fatalf("%d refunds approved, want 4 (two alone, two in bulk)", n)
+	if n := e.count(`SELECT count(*) FROM refunds WHERE approval = 'APPROVED'`); n != 5 {
+		t.Fatalf("%d refunds approved, want 5 (three alone, two in bulk)", n)
 	}
 }
 
