@@ -10,6 +10,7 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/policy"
 )
 
 // factorRows counts a user's second-factor rows (authenticator, unused
@@ -114,7 +115,7 @@ func TestFactorsRemovedOneByOne(t *testing.T) {
 // sends (another content type, garbage, too much, from another site),
 // answers with a clear refusal and changes no factor, ceremony or refund.
 func TestSecondFactorEndpointsRefuseHostileInput(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, func(d *Deps) { d.StepUp = policy.StepUp{Limits: map[string]int64{"VND": 5000}} })
 	staff := e.user("son", auth.RoleStaff)
 	mai := e.user("mai", auth.RoleManager)
 	m := e.login("mai")
@@ -165,7 +166,7 @@ func TestSecondFactorEndpointsRefuseHostileInput(t *testing.T) {
 		tc{"made-up answer", "/login/key/finish", "application/json", `{"id":"AA","type":"public-key","response":{}}`, pending, nil, http.StatusUnauthorized},
 	)
 	// The forms.
-	for _, ep := range []string{"/account/2fa/key/remove", "/account/2fa/disable", "/refunds/" + ref.ID + "/approve"} {
+	for _, ep := range []string{"/account/2fa/key/remove", "/account/2fa/disable", "/refunds/" + ref.ID + "/approve", "/approvals/bulk"} {
 		cases = append(cases,
 			tc{"oversized form", ep, "application/x-www-form-urlencoded", "a=" + huge, m, nil, http.StatusRequestEntityTooLarge},
 			tc{"damaged form", ep, "application/x-www-form-urlencoded", "id=%zz&code=%", m, nil, http.StatusBadRequest},
@@ -175,6 +176,9 @@ func TestSecondFactorEndpointsRefuseHostileInput(t *testing.T) {
 	cases = append(cases,
 		tc{"JSON to the key removal", "/account/2fa/key/remove", "application/json", `{"id":"x"}`, m, nil, http.StatusNotFound},
 		tc{"JSON to the app removal", "/account/2fa/disable", "application/json", `{"code":"123456"}`, m, nil, http.StatusUnprocessableEntity},
+		tc{"JSON to the approval", "/refunds/" + ref.ID + "/approve", "application/json", `{"stepup_code":"123456"}`, m, nil, http.StatusOK},
+		tc{"garbage key answer", "/refunds/" + ref.ID + "/approve", "application/x-www-form-urlencoded", "stepup_assertion=%7B%7B", m, nil, http.StatusUnprocessableEntity},
+		tc{"wrong code in bulk", "/approvals/bulk", "application/x-www-form-urlencoded", "id=" + ref.ID + "&stepup_code=000000", m, nil, http.StatusUnprocessableEntity},
 		tc{"unknown key id", "/account/2fa/key/remove", "application/x-www-form-urlencoded", "id=" + url.QueryEscape(strings.Repeat("A", 500)), m, nil, http.StatusNotFound},
 	)
 	for _, c := range cases {
