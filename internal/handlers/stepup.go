@@ -14,9 +14,10 @@ import (
 // Step-up for approvals (issue 17), as Vietnamese banks ask an OTP for
 // each order: approving a refund above the configured limit of its
 // currency (STEPUP_LIMITS) needs a second factor given within the last
-// STEPUP_WINDOW, or a fresh one: a TOTP code or a security key's answer. The approve handlers call
-// stepUpApproval before acting and nothing else; the approval rules
-// themselves (who may approve what) stay in the refunds domain.
+// STEPUP_WINDOW, or a fresh one: a TOTP code or a security key's answer.
+// The approve handlers call stepUpApproval before acting and nothing
+// else; the approval rules themselves (who may approve what) stay in the
+// refunds domain.
 
 // stepUpApproval checks the step-up for approving the refunds ids. true:
 // go ahead. false: the answer is written: a page asking for the code
