@@ -414,7 +414,7 @@ func (s *Service) VerifySignIn(ctx context.Context, u User, code, clientIP, devi
 	ev.ClientIP = strings.TrimSpace(clientIP)
 	ev.Details = map[string]any{"trusted_device": device != ""}
 	keys := s.loginThrottleKeys(u.Username, clientIP, device)
-	return s.verifyCode(ctx, u, code, keys, true, ev)
+	return s.verifyCode(ctx, u, code, keys, true, ev, nil)
 }
 
 // VerifyStepUp checks a fresh TOTP code from a signed-in user before an
@@ -425,7 +425,7 @@ func (s *Service) VerifySignIn(ctx context.Context, u User, code, clientIP, devi
 func (s *Service) VerifyStepUp(ctx context.Context, u User, code string, details map[string]any) error {
 	ev := actorEvent(u, audit.ActionMFAStepUp)
 	ev.Details = mergeDetails(details, map[string]any{"via": "fresh_code"})
-	_, err := s.verifyCode(ctx, u, code, s.ownKeys(u), false, ev)
+	_, err := s.verifyCode(ctx, u, code, s.ownKeys(u), false, ev, nil)
 	return err
 }
 
@@ -438,7 +438,12 @@ func (s *Service) RecordStepUpRecent(ctx context.Context, u User, at time.Time, 
 	return s.tx(ctx, func(tx *store.Tx) error { return s.rec.Record(ctx, tx, ev) })
 }
 
-func (s *Service) verifyCode(ctx context.Context, u User, code string, keys []throttleKey, recovery bool, ev audit.Event) (Method, error) {
+// verifyCode checks a TOTP code (or, with recovery, a recovery code) of
+// u, charged to keys. ev is recorded with the outcome; when then is not
+// nil it runs in the transaction that accepts the code, instead of
+// recording ev's success, and its error undoes the acceptance.
+func (s *Service) verifyCode(ctx context.Context, u User, code string, keys []throttleKey, recovery bool, ev audit.Event,
+	then func(tx *store.Tx, m Method) error) (Method, error) {
 	// Refused on the read pool first, as AuthenticateFrom does.
 	if _, wait, scope, err := s.readThrottle(ctx, s.db, keys, s.nowUTC()); err != nil {
 		return "", err
@@ -481,10 +486,16 @@ func (s *Service) verifyCode(ctx context.Context, u User, code string, keys []th
 		if err := s.clearAttempt(ctx, tx, keys); err != nil {
 			return err
 		}
-		e := ev
-		e.Outcome, e.Details = audit.OutcomeSuccess, mergeDetails(ev.Details, map[string]any{"method": string(m)})
-		if err := s.rec.Record(ctx, tx, e); err != nil {
-			return err
+		if then != nil {
+			if err := then(tx, m); err != nil {
+				return err
+			}
+		} else {
+			e := ev
+			e.Outcome, e.Details = audit.OutcomeSuccess, mergeDetails(ev.Details, map[string]any{"method": string(m)})
+			if err := s.rec.Record(ctx, tx, e); err != nil {
+				return err
+			}
 		}
 		if m != MethodRecovery {
 			return nil
@@ -544,25 +555,39 @@ func (s *Service) verifyCode(ctx context.Context, u User, code string, keys []th
 	return MethodRecovery, nil
 }
 
-// DisableTOTP turns the user's own second factor off after a valid code.
-// Errors: ErrSecondFactorRequired (required is whether the user's role
-// must keep one), ErrInvalidCode, *ThrottledError. Audited as mfa.disabled.
+// DisableTOTP turns the user's own authenticator off (with its recovery
+// codes; security keys stay) after a valid code. required says whether
+// the user's role must keep a second factor: then the authenticator goes
+// only while a security key remains. Errors: ErrSecondFactorRequired,
+// ErrInvalidCode, *ThrottledError. Audited as mfa.disabled.
 func (s *Service) DisableTOTP(ctx context.Context, u User, code string, required bool) error {
-	if required {
+	lastFactor := func(keys int) bool { return required && keys == 0 }
+	// Refused before a code is spent; checked again with the removal.
+	if keys, err := s.db.WebAuthnKeys(ctx, u.ID); err != nil {
+		return err
+	} else if lastFactor(len(keys)) {
 		return ErrSecondFactorRequired
 	}
 	ev := actorEvent(u, audit.ActionMFADisabled)
-	if _, err := s.verifyCode(ctx, u, code, s.ownKeys(u), true, ev); err != nil {
-		return err
-	}
-	return s.tx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.DeleteSecondFactors(ctx, u.ID); err != nil {
+	_, err := s.verifyCode(ctx, u, code, s.ownKeys(u), true, ev, func(tx *store.Tx, m Method) error {
+		if err := tx.LockSecondFactors(ctx, u.ID); err != nil {
+			return err
+		}
+		keys, err := tx.WebAuthnKeys(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if lastFactor(len(keys)) {
+			return ErrSecondFactorRequired
+		}
+		if err := tx.DeleteTOTP(ctx, u.ID); err != nil {
 			return err
 		}
 		e := ev
-		e.Outcome, e.Details = audit.OutcomeSuccess, map[string]any{"by": "self"}
+		e.Outcome, e.Details = audit.OutcomeSuccess, map[string]any{"by": "self", "method": string(m), "keys_left": len(keys)}
 		return s.rec.Record(ctx, tx, e)
 	})
+	return err
 }
 
 // ResetSecondFactor removes another user's second factor (an admin, or

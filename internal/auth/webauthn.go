@@ -42,8 +42,10 @@ import (
 const (
 	keyCeremonyTTL = 5 * time.Minute
 	keyNameMax     = 60
-	kindRegister   = "register"
-	kindLogin      = "login"
+	// maxKeyAnswer bounds an answer read at all: real ones are a few KB.
+	maxKeyAnswer = 64 << 10
+	kindRegister = "register"
+	kindLogin    = "login"
 	// MethodKey is a second factor proved with a security key.
 	MethodKey Method = "security_key"
 )
@@ -256,6 +258,11 @@ func (s *Service) FinishKeyRegistration(ctx context.Context, u User, origin, nam
 // BeginKeySignIn starts the security key step of u's sign-in at origin
 // and returns the options for navigator.credentials.get. Errors: ErrNoKey.
 func (s *Service) BeginKeySignIn(ctx context.Context, u User, origin string) (*protocol.CredentialAssertion, error) {
+	return s.beginAssertion(ctx, u, origin, kindLogin)
+}
+
+// beginAssertion starts an assertion ceremony of kind for u's keys.
+func (s *Service) beginAssertion(ctx context.Context, u User, origin, kind string) (*protocol.CredentialAssertion, error) {
 	rp, err := relyingParty(origin)
 	if err != nil {
 		return nil, err
@@ -269,9 +276,9 @@ func (s *Service) BeginKeySignIn(ctx context.Context, u User, origin string) (*p
 	}
 	opts, sd, err := rp.BeginLogin(ku, webauthn.WithUserVerification(protocol.VerificationPreferred))
 	if err != nil {
-		return nil, fmt.Errorf("security key sign-in: %w", err)
+		return nil, fmt.Errorf("security key assertion: %w", err)
 	}
-	if err := s.saveCeremony(ctx, u, kindLogin, sd); err != nil {
+	if err := s.saveCeremony(ctx, u, kind, sd); err != nil {
 		return nil, err
 	}
 	return opts, nil
@@ -286,12 +293,22 @@ func (s *Service) VerifyKeySignIn(ctx context.Context, u User, origin string, bo
 	ev := actorEvent(u, audit.ActionMFAVerified)
 	ev.ClientIP = strings.TrimSpace(clientIP)
 	ev.Details = map[string]any{"trusted_device": device != "", "method": string(MethodKey)}
-	keys := s.loginThrottleKeys(u.Username, clientIP, device)
+	fail := ev
+	fail.Action = audit.ActionMFAFailed
+	return s.verifyAssertion(ctx, u, origin, kindLogin, body, s.loginThrottleKeys(u.Username, clientIP, device), ev, fail)
+}
+
+// verifyAssertion checks body, the answer to u's assertion ceremony of
+// kind, charged to the throttle counters keys. ok is recorded on success
+// (with mfa.key_used), fail with the reason on a refusal; a throttled
+// attempt is recorded as ok denied (through the refusal limiter) and not
+// checked. Errors: ErrKeyRefused, *ThrottledError, ErrKeysNeedDomain.
+func (s *Service) verifyAssertion(ctx context.Context, u User, origin, kind string, body []byte, keys []throttleKey, ok, fail audit.Event) error {
 	if _, wait, scope, err := s.readThrottle(ctx, s.db, keys, s.nowUTC()); err != nil {
 		return err
 	} else if wait > 0 {
-		e := ev
-		e.Outcome, e.Details = audit.OutcomeDenied, mergeDetails(ev.Details, map[string]any{"reason": "throttled", "scope": scope})
+		e := ok
+		e.Outcome, e.Details = audit.OutcomeDenied, mergeDetails(ok.Details, map[string]any{"reason": "throttled", "scope": scope})
 		if s.refusals == nil || s.refusals.Admit(ctx, e) {
 			if err := s.tx(ctx, func(tx *store.Tx) error { return s.rec.Record(ctx, tx, e) }); err != nil {
 				return err
@@ -299,26 +316,28 @@ func (s *Service) VerifyKeySignIn(ctx context.Context, u User, origin string, bo
 		}
 		return &ThrottledError{RetryAfter: wait}
 	}
-	if err := s.charge(ctx, keys, ev); err != nil {
+	if err := s.charge(ctx, keys, ok); err != nil {
 		return err
 	}
-	fail := func(reason string) error {
-		e := ev
-		e.Action = audit.ActionMFAFailed
-		e.Outcome, e.Details = audit.OutcomeFailure, mergeDetails(ev.Details, map[string]any{"reason": reason})
+	refuse := func(reason string) error {
+		e := fail
+		e.Outcome, e.Details = audit.OutcomeFailure, mergeDetails(fail.Details, map[string]any{"reason": reason})
 		return errors.Join(ErrKeyRefused, s.tx(ctx, func(tx *store.Tx) error { return s.rec.Record(ctx, tx, e) }))
 	}
 	rp, err := relyingParty(origin)
 	if err != nil {
 		return err
 	}
+	if len(body) > maxKeyAnswer {
+		return refuse("unreadable_answer")
+	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(body)
 	if err != nil {
-		return fail("unreadable_answer")
+		return refuse("unreadable_answer")
 	}
-	sd, err := s.takeCeremony(ctx, u, kindLogin, parsed.Response.CollectedClientData.Challenge)
+	sd, err := s.takeCeremony(ctx, u, kind, parsed.Response.CollectedClientData.Challenge)
 	if errors.Is(err, ErrKeyRefused) {
-		return fail("unknown_challenge")
+		return refuse("unknown_challenge")
 	}
 	if err != nil {
 		return err
@@ -329,10 +348,10 @@ func (s *Service) VerifyKeySignIn(ctx context.Context, u User, origin string, bo
 	}
 	cred, err := rp.ValidateLogin(ku, sd, parsed)
 	if err != nil {
-		return fail("verification_failed:" + protocolErrorType(err))
+		return refuse("verification_failed:" + protocolErrorType(err))
 	}
 	if cred.Authenticator.CloneWarning {
-		return fail("sign_count_went_back")
+		return refuse("sign_count_went_back")
 	}
 	id := base64.RawURLEncoding.EncodeToString(cred.ID)
 	name := ""
@@ -352,33 +371,49 @@ func (s *Service) VerifyKeySignIn(ctx context.Context, u User, origin string, bo
 		if err := s.clearAttempt(ctx, tx, keys); err != nil {
 			return err
 		}
-		e := ev
+		e := ok
 		e.Outcome = audit.OutcomeSuccess
 		if err := s.rec.Record(ctx, tx, e); err != nil {
 			return err
 		}
 		k := actorEvent(u, audit.ActionMFAKeyUsed)
-		k.ClientIP = ev.ClientIP
-		k.Outcome, k.Details = audit.OutcomeSuccess, map[string]any{"key_name": name}
+		k.ClientIP = ok.ClientIP
+		k.Outcome, k.Details = audit.OutcomeSuccess, map[string]any{"key_name": name, "ceremony": strings.SplitN(kind, ":", 2)[0]}
 		return s.rec.Record(ctx, tx, k)
 	})
 }
 
 // RemoveKey removes one of u's own security keys. required says whether
-// u's role must keep a second factor: the last factor cannot go then.
-// Errors: ErrNoKey, ErrSecondFactorRequired. Audited as mfa.key_removed.
+// u's role must keep a second factor: the last factor (no other key, no
+// confirmed authenticator) cannot go then. Errors: ErrNoKey,
+// ErrSecondFactorRequired. Audited as mfa.key_removed.
 func (s *Service) RemoveKey(ctx context.Context, u User, id string, required bool) error {
 	return s.tx(ctx, func(tx *store.Tx) error {
+		if err := tx.LockSecondFactors(ctx, u.ID); err != nil {
+			return err
+		}
 		keys, err := tx.WebAuthnKeys(ctx, u.ID)
 		if err != nil {
 			return err
 		}
-		if required && len(keys) <= 1 {
-			rec, err := tx.TOTP(ctx, u.ID)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
+		others := 0
+		found := false
+		for _, k := range keys {
+			if k.CredentialID == id {
+				found = true
+			} else {
+				others++
+			}
+		}
+		if !found {
+			return ErrNoKey
+		}
+		if required && others == 0 {
+			app, err := hasConfirmedTOTP(ctx, tx, u.ID)
+			if err != nil {
 				return err
 			}
-			if err != nil || !rec.Confirmed {
+			if !app {
 				return ErrSecondFactorRequired
 			}
 		}
@@ -387,9 +422,19 @@ func (s *Service) RemoveKey(ctx context.Context, u User, id string, required boo
 			return notFoundAs(err, ErrNoKey)
 		}
 		e := actorEvent(u, audit.ActionMFAKeyRemoved)
-		e.Outcome, e.Details = audit.OutcomeSuccess, map[string]any{"key_name": name, "by": "self"}
+		e.Outcome, e.Details = audit.OutcomeSuccess, map[string]any{"key_name": name, "by": "self", "keys_left": others}
 		return s.rec.Record(ctx, tx, e)
 	})
+}
+
+// hasConfirmedTOTP reports whether userID has a confirmed authenticator,
+// as tx sees it.
+func hasConfirmedTOTP(ctx context.Context, tx *store.Tx, userID int64) (bool, error) {
+	rec, err := tx.TOTP(ctx, userID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && rec.Confirmed, err
 }
 
 // protocolErrorType names a go-webauthn refusal for the audit row (its

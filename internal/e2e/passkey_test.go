@@ -8,10 +8,12 @@ import (
 
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
 
 	"github.com/neox-refund-desk/refunddesk/internal/apptest"
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 )
 
 // virtualKey gives b's tab a DevTools virtual authenticator (CTAP2,
@@ -36,11 +38,14 @@ func virtualKey(t *testing.T, b *apptest.Browser) webauthn.AuthenticatorID {
 
 // TestPasskeySignIn: a manager registers a security key from the account
 // page and signs in with it at the second step, under the CSP; the key
-// counts as the second factor the role requires.
+// counts as the second factor the role requires, and answers the step-up
+// of a large approval (STEPUP_WINDOW 0: always asked).
 func TestPasskeySignIn(t *testing.T) {
 	t.Parallel()
-	app := apptest.Start(t, apptest.WithLocalhost())
+	app := apptest.Start(t, apptest.WithLocalhost(),
+		apptest.WithEnv("STEPUP_LIMITS", "VND=100000"), apptest.WithEnv("STEPUP_WINDOW", "0s"))
 	mgr := app.CreateUser(t, "kmanager", auth.RoleManager, pass)
+	staff := app.CreateUser(t, "kstaff", auth.RoleStaff, pass)
 	b := apptest.NewBrowser(t)
 	id := virtualKey(t, b)
 	b.Login(t, app.URL, "kmanager", pass)
@@ -80,13 +85,41 @@ func TestPasskeySignIn(t *testing.T) {
 	if err != nil || !has {
 		t.Fatalf("HasSecondFactor = %v, %v; want true", has, err)
 	}
-	for _, action := range []string{audit.ActionMFAKeyAdded, audit.ActionMFAKeyUsed} {
+
+	// A large approval asks for the key (no code: there is no app), and
+	// the key's fresh answer approves.
+	ref, err := app.App.Refunds.Create(context.Background(), refunds.Actor{ID: staff.ID, Name: staff.Username, Role: staff.Role},
+		refunds.NewRequest{API: refunds.APIPG, TransactionRef: "240901101500HCMCAF", PaymentID: "1440001", Amount: 150000,
+			ReasonCode: "other", ReasonText: "large", IdempotencyKey: uuid.NewString()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Run(t,
+		chromedp.Navigate(app.URL+"/refunds/"+ref.ID),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=approve]`)),
+		chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
+	)
+	b.ClickAndLoad(t, `[data-testid=approve]`)
+	b.WaitFor(t, `[data-testid=stepup-key]`)
+	if n := num(t, b, `document.querySelectorAll('#stepup-code').length`); n != 0 {
+		t.Fatal("the step-up asks a code of a manager without the app")
+	}
+	if got, err := app.App.Refunds.Get(context.Background(), ref.ID); err != nil || got.Approval != refunds.ApprovalPending {
+		t.Fatalf("approved before the key: %v %v", got.Approval, err)
+	}
+	b.ClickAndLoad(t, `[data-testid=stepup-key]`)
+	b.WaitFor(t, `[data-testid=flash]`)
+	if got, err := app.App.Refunds.Get(context.Background(), ref.ID); err != nil || got.Approval != refunds.ApprovalApproved {
+		t.Fatalf("after the key: %v %v", got.Approval, err)
+	}
+
+	for action, want := range map[string]int{audit.ActionMFAKeyAdded: 1, audit.ActionMFAKeyUsed: 2, audit.ActionMFAStepUp: 1} {
 		page, err := app.App.Audit.Query(context.Background(), audit.Filter{Action: action, Outcome: audit.OutcomeSuccess}, audit.Cursor{}, 50)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := len(page.Entries); n != 1 {
-			t.Errorf("%d %s audit rows, want 1", n, action)
+		if n := len(page.Entries); n != want {
+			t.Errorf("%d %s audit rows, want %d", n, action, want)
 		}
 	}
 	for _, p := range b.Problems() {

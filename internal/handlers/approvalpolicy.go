@@ -52,6 +52,7 @@ func (s *Server) renderApprovalPolicy(w http.ResponseWriter, r *http.Request, st
 		d.Errors = templates.FieldErrors{}
 	}
 	d.Products = s.refunds.ProductNames()
+	d.StepUp = s.stepUp
 	s.render(w, r, status, templates.ApprovalPolicyPage(s.page(r, "nav.approval_policy", "approval_policy"), d))
 }
 

@@ -103,6 +103,7 @@ func (s *Server) routes() []route {
 		// Managers: approvals.
 		{"GET /approvals", may(policy.ViewApprovals), s.handleApprovals},
 		{"POST /approvals/bulk", may(policy.Approve), s.handleApproveBulk},
+		{"POST /approvals/stepup/key/begin", may(policy.Approve), s.handleStepUpKeyBegin},
 		{"POST /refunds/{id}/approve", may(policy.Approve), s.handleRefundApprove},
 		{"POST /refunds/{id}/reject", may(policy.Reject), s.handleRefundReject},
 

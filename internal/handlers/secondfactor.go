@@ -173,7 +173,11 @@ func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, ps auth.
 	if values == nil {
 		values = map[string]any{}
 	}
-	values[sessMFAAt] = s.now().Unix()
+	// A recovery code is for a lost device: it signs in, but does not
+	// count as a fresh second factor for step-ups.
+	if method != auth.MethodRecovery {
+		values[sessMFAAt] = s.now().Unix()
+	}
 	values = s.grantValues(values, ps.OneOff)
 	if err := s.auth.StartSessionWith(r.Context(), w, r, u, values); err != nil {
 		return "", err
@@ -338,7 +342,7 @@ func (s *Server) handleTOTPDisable(w http.ResponseWriter, r *http.Request) {
 	var te *auth.ThrottledError
 	switch {
 	case errors.Is(err, auth.ErrSecondFactorRequired):
-		s.renderAccount(w, r, http.StatusConflict, templates.AccountForm{}, tr(r, "mfa.required_keep"))
+		s.renderAccount(w, r, http.StatusConflict, templates.AccountForm{}, tr(r, "mfa.last_factor"))
 	case errors.As(err, &te):
 		s.renderAccount(w, r, http.StatusTooManyRequests, templates.AccountForm{}, tr(r, "mfa.throttled", max(int(math.Ceil(te.RetryAfter.Minutes())), 1)))
 	case errors.Is(err, auth.ErrInvalidCode):
@@ -399,7 +403,7 @@ func (s *Server) renderSecondFactorAdmin(w http.ResponseWriter, r *http.Request,
 		s.renderError(w, r, err)
 		return
 	}
-	d := templates.SecondFactorAdmin{Roles: roles, Offer: roles, Error: msg}
+	d := templates.SecondFactorAdmin{Roles: roles, Offer: roles, Error: msg, StepUp: s.stepUp}
 	if len(roles) == 0 {
 		d.Offer = policy.DefaultSecondFactorRoles()
 	}

@@ -13,10 +13,11 @@ import (
 
 // Step-up for approvals (issue 17), as Vietnamese banks ask an OTP for
 // each order: approving a refund above the configured limit of its
-// currency (STEPUP_LIMITS) needs a second-factor code given within the
-// last STEPUP_WINDOW, or a fresh one. The approve handlers call
-// stepUpApproval before acting and nothing else; the approval rules
-// themselves (who may approve what) stay in the refunds domain.
+// currency (STEPUP_LIMITS) needs a second factor given within the last
+// STEPUP_WINDOW, or a fresh one: a TOTP code or a security key's answer.
+// The approve handlers call stepUpApproval before acting and nothing
+// else; the approval rules themselves (who may approve what) stay in the
+// refunds domain.
 
 // stepUpApproval checks the step-up for approving the refunds ids. true:
 // go ahead. false: the answer is written: a page asking for the code
@@ -58,7 +59,7 @@ func (s *Server) stepUpApproval(w http.ResponseWriter, r *http.Request, ids []st
 	}
 	form := templates.StepUpForm{Action: r.URL.Path, Amounts: amounts}
 	for k, vs := range r.PostForm {
-		if k == "stepup_code" {
+		if k == stepUpCodeField || k == stepUpKeyField {
 			continue
 		}
 		for _, v := range vs {
@@ -79,23 +80,29 @@ func (s *Server) stepUpApproval(w http.ResponseWriter, r *http.Request, ids []st
 		s.render(w, r, status, templates.StepUpPage(s.page(r, "stepup.title", "approvals"), form))
 		return false
 	}
-	// A step-up asks for a fresh TOTP code: a security key alone does not
-	// answer it (yet), so a user with only a key is told to set up the app.
+	// A fresh TOTP code, or a fresh answer from one of the approver's
+	// security keys (a ceremony begun by handleStepUpKeyBegin in this
+	// session); recovery codes are for a lost device, not for this.
 	f, err := s.auth.SecondFactorOf(r.Context(), u.ID)
 	if err != nil {
 		s.renderError(w, r, err)
 		return false
 	}
-	if !f.Enrolled {
+	form.HasCode, form.HasKey = f.Enrolled, len(f.Keys) > 0
+	if !form.HasCode && !form.HasKey {
 		form.NoFactor = true
 		s.denied(r, deniedStepUp, "refund", over[0], map[string]any{"refunds": over, "rule": "no_second_factor"})
 		return page(http.StatusForbidden)
 	}
-	code := r.PostForm.Get("stepup_code")
-	if code == "" {
+	code, answer := r.PostForm.Get(stepUpCodeField), r.PostForm.Get(stepUpKeyField)
+	switch {
+	case answer != "":
+		err = s.auth.VerifyKeyStepUp(r.Context(), u, s.publicBase(r).String(), sess.ID, []byte(answer), details)
+	case code != "":
+		err = s.auth.VerifyStepUp(r.Context(), u, code, details)
+	default:
 		return page(http.StatusOK)
 	}
-	err = s.auth.VerifyStepUp(r.Context(), u, code, details)
 	var te *auth.ThrottledError
 	switch {
 	case errors.As(err, &te):
@@ -104,15 +111,53 @@ func (s *Server) stepUpApproval(w http.ResponseWriter, r *http.Request, ids []st
 	case errors.Is(err, auth.ErrInvalidCode):
 		form.Error = tr(r, "mfa.wrong_code")
 		return page(http.StatusUnprocessableEntity)
+	case errors.Is(err, auth.ErrKeyRefused):
+		form.Error = tr(r, "stepup.key_refused")
+		return page(http.StatusUnprocessableEntity)
+	case errors.Is(err, auth.ErrKeysNeedDomain):
+		form.Error = tr(r, "mfa.key_need_domain")
+		return page(http.StatusConflict)
 	case err != nil:
 		s.renderError(w, r, err)
 		return false
 	}
+	// The same record as a code at sign-in: later large approvals within
+	// the window need no new one.
 	if err := s.saveSessionValues(r, map[string]any{sessMFAAt: now.Unix()}); err != nil {
 		s.renderError(w, r, err)
 		return false
 	}
 	return true
+}
+
+// The step-up form's own fields, never posted again with the approval.
+const (
+	stepUpCodeField = "stepup_code"
+	stepUpKeyField  = "stepup_assertion" // a security key's answer (JSON), set by webauthn.js
+)
+
+// handleStepUpKeyBegin serves POST /approvals/stepup/key/begin: the
+// options for navigator.credentials.get, for a step-up with one of the
+// approver's security keys, bound to this session.
+func (s *Server) handleStepUpKeyBegin(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.readJSON(w, r); !ok {
+		return
+	}
+	u, _ := userFrom(r.Context())
+	sess, _ := sessionOf(r)
+	opts, err := s.auth.BeginKeyStepUp(r.Context(), u, s.publicBase(r).String(), sess.ID)
+	switch {
+	case errors.Is(err, auth.ErrNoKey):
+		s.jsonError(w, r, http.StatusNotFound, tr(r, "mfa.key_none"))
+		return
+	case errors.Is(err, auth.ErrKeysNeedDomain):
+		s.jsonError(w, r, http.StatusConflict, tr(r, "mfa.key_need_domain"))
+		return
+	case err != nil:
+		s.renderError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, opts)
 }
 
 // deniedStepUp: an approval above the step-up limit by someone with no

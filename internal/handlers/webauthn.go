@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"mime"
 	"net/http"
 	"net/url"
 
@@ -50,15 +51,38 @@ func (s *Server) jsonError(w http.ResponseWriter, r *http.Request, status int, m
 	s.writeJSON(w, r, status, map[string]string{"error": msg})
 }
 
-// readBody reads a script's JSON body (bounded by limitBody).
-func readBody(r *http.Request) ([]byte, bool) {
-	b, err := io.ReadAll(r.Body)
-	return b, err == nil && len(b) > 0
+// maxKeyJSON bounds what a key ceremony's script posts: an answer is a
+// few kilobytes.
+const maxKeyJSON = 64 << 10
+
+// readJSON reads a script's JSON body: typed application/json (a form,
+// text or no type is refused with 415), at most maxKeyJSON bytes (413),
+// and well-formed (400). A refusal is answered here, before anything is
+// read from the database or changed.
+func (s *Server) readJSON(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
+		s.jsonError(w, r, http.StatusUnsupportedMediaType, tr(r, "mfa.json_only"))
+		return nil, false
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxKeyJSON))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		s.jsonError(w, r, http.StatusRequestEntityTooLarge, tr(r, "error.too_large_text"))
+		return nil, false
+	case err != nil || !json.Valid(b):
+		s.jsonError(w, r, http.StatusBadRequest, tr(r, "mfa.key_refused"))
+		return nil, false
+	}
+	return b, true
 }
 
 // handleKeyRegisterBegin serves POST /account/2fa/key/begin: the options
 // for navigator.credentials.create.
 func (s *Server) handleKeyRegisterBegin(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.readJSON(w, r); !ok {
+		return
+	}
 	u, _ := userFrom(r.Context())
 	required, err := s.secondFactorRequired(r, u)
 	if err != nil {
@@ -91,6 +115,10 @@ type keyRegistration struct {
 
 // handleKeyRegisterFinish serves POST /account/2fa/key/finish.
 func (s *Server) handleKeyRegisterFinish(w http.ResponseWriter, r *http.Request) {
+	body, ok := s.readJSON(w, r)
+	if !ok {
+		return
+	}
 	u, _ := userFrom(r.Context())
 	required, err := s.secondFactorRequired(r, u)
 	if err != nil {
@@ -102,9 +130,8 @@ func (s *Server) handleKeyRegisterFinish(w http.ResponseWriter, r *http.Request)
 		s.jsonError(w, r, http.StatusForbidden, tr(r, "mfa.required_ask_admin"))
 		return
 	}
-	body, ok := readBody(r)
 	var reg keyRegistration
-	if !ok || json.Unmarshal(body, &reg) != nil || len(reg.Credential) == 0 {
+	if json.Unmarshal(body, &reg) != nil || len(reg.Credential) == 0 {
 		s.jsonError(w, r, http.StatusBadRequest, tr(r, "mfa.key_refused"))
 		return
 	}
@@ -145,7 +172,7 @@ func (s *Server) handleKeyRemove(w http.ResponseWriter, r *http.Request) {
 	err = s.auth.RemoveKey(r.Context(), u, r.PostForm.Get("id"), required)
 	switch {
 	case errors.Is(err, auth.ErrSecondFactorRequired):
-		s.renderAccount(w, r, http.StatusConflict, templates.AccountForm{}, tr(r, "mfa.required_keep"))
+		s.renderAccount(w, r, http.StatusConflict, templates.AccountForm{}, tr(r, "mfa.last_factor"))
 	case err != nil:
 		s.renderError(w, r, err)
 	default:
@@ -156,6 +183,9 @@ func (s *Server) handleKeyRemove(w http.ResponseWriter, r *http.Request) {
 // handleLoginKeyBegin serves POST /login/key/begin: the options for
 // navigator.credentials.get, for the sign-in waiting for its second step.
 func (s *Server) handleLoginKeyBegin(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.readJSON(w, r); !ok {
+		return
+	}
 	_, u, ok := s.auth.PendingSignInOf(r)
 	if !ok {
 		s.jsonError(w, r, http.StatusUnauthorized, tr(r, "flash.sign_in_again"))
@@ -180,15 +210,14 @@ func (s *Server) handleLoginKeyBegin(w http.ResponseWriter, r *http.Request) {
 // handleLoginKeyFinish serves POST /login/key/finish: the key's answer
 // ends the sign-in as a good code does.
 func (s *Server) handleLoginKeyFinish(w http.ResponseWriter, r *http.Request) {
+	body, ok := s.readJSON(w, r)
+	if !ok {
+		return
+	}
 	ps, u, ok := s.auth.PendingSignInOf(r)
 	if !ok {
 		s.auth.EndPendingSignIn(w)
 		s.jsonError(w, r, http.StatusUnauthorized, tr(r, "flash.sign_in_again"))
-		return
-	}
-	body, ok := readBody(r)
-	if !ok {
-		s.jsonError(w, r, http.StatusBadRequest, tr(r, "mfa.key_refused"))
 		return
 	}
 	device := s.auth.DeviceFor(r, u.Username)

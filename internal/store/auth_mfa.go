@@ -119,6 +119,35 @@ func (t *Tx) DeleteSecondFactors(ctx context.Context, userID int64) (bool, error
 	return n+keys > 0, nil
 }
 
+// DeleteTOTP removes userID's authenticator and its recovery codes,
+// leaving security keys alone. Errors: ErrNotFound when there was none.
+func (t *Tx) DeleteTOTP(ctx context.Context, userID int64) error {
+	res, err := t.stx.ExecContext(ctx, `DELETE FROM mfa_totp WHERE user_id = ?`, userID)
+	if err := authChangedOne(fmt.Sprintf("delete authenticator of user %d", userID), res, err); err != nil {
+		return err
+	}
+	if _, err := t.stx.ExecContext(ctx, `DELETE FROM mfa_recovery_codes WHERE user_id = ?`, userID); err != nil {
+		return fmt.Errorf("delete recovery codes of user %d: %w", userID, err)
+	}
+	return nil
+}
+
+// LockSecondFactors holds userID's user row for the rest of t, so two
+// removals of the same user's factors (the last key and the
+// authenticator, say) cannot both see the other still there. PostgreSQL:
+// SELECT ... FOR UPDATE; SQLite's immediate transaction already
+// serialises every writer.
+func (t *Tx) LockSecondFactors(ctx context.Context, userID int64) error {
+	if !t.pg {
+		return nil
+	}
+	var id int64
+	if err := t.stx.QueryRowContext(ctx, `SELECT id FROM users WHERE id = ? FOR UPDATE`, userID).Scan(&id); err != nil {
+		return fmt.Errorf("lock second factors of user %d: %w", userID, err)
+	}
+	return nil
+}
+
 // ReplaceRecoveryCodes replaces userID's recovery codes with hashes.
 func (t *Tx) ReplaceRecoveryCodes(ctx context.Context, userID int64, hashes []string) error {
 	if _, err := t.stx.ExecContext(ctx, `DELETE FROM mfa_recovery_codes WHERE user_id = ?`, userID); err != nil {

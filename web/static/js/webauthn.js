@@ -1,8 +1,11 @@
-// Security keys and passkeys (WebAuthn) for the account page and the
-// second step of a sign-in. A static file, no inline script (CSP): the
-// page marks a container with data-webauthn="register" or "login"; its
-// [data-webauthn-start] button runs the ceremony against the desk's JSON
-// endpoints, which check everything (challenges, origin, signature).
+// Security keys and passkeys (WebAuthn) for the account page, the
+// second step of a sign-in and the step-up before a large approval. A
+// static file, no inline script (CSP): the page marks a container with
+// data-webauthn="register", "login" or "stepup"; its [data-webauthn-start]
+// button runs the ceremony against the desk's JSON endpoints, which check
+// everything (challenges, origin, signature). A step-up's answer is not
+// posted here: it goes into the step-up form (named by
+// data-webauthn-form), which posts the approval again with it.
 (function () {
   "use strict";
   function toBytes(s) {
@@ -61,24 +64,38 @@
       });
     });
   }
-  function signIn() {
-    return post("/login/key/begin").then(function (opts) {
+  function assertion(cred) {
+    var r = cred.response;
+    return {
+      id: cred.id, rawId: toB64(cred.rawId), type: cred.type,
+      response: {
+        clientDataJSON: toB64(r.clientDataJSON),
+        authenticatorData: toB64(r.authenticatorData),
+        signature: toB64(r.signature),
+        userHandle: r.userHandle ? toB64(r.userHandle) : ""
+      },
+      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {}
+    };
+  }
+  function ask(url) {
+    return post(url).then(function (opts) {
       var pk = opts.publicKey;
       pk.challenge = toBytes(pk.challenge);
       pk.allowCredentials = descriptors(pk.allowCredentials);
       return navigator.credentials.get({ publicKey: pk });
-    }).then(function (cred) {
-      var r = cred.response;
-      return post("/login/key/finish", {
-        id: cred.id, rawId: toB64(cred.rawId), type: cred.type,
-        response: {
-          clientDataJSON: toB64(r.clientDataJSON),
-          authenticatorData: toB64(r.authenticatorData),
-          signature: toB64(r.signature),
-          userHandle: r.userHandle ? toB64(r.userHandle) : ""
-        },
-        clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {}
-      });
+    });
+  }
+  function stepUp(box) {
+    var form = document.getElementById(box.getAttribute("data-webauthn-form"));
+    return ask("/approvals/stepup/key/begin").then(function (cred) {
+      form.querySelector("[data-webauthn-answer]").value = JSON.stringify(assertion(cred));
+      form.submit();
+      return null;
+    });
+  }
+  function signIn() {
+    return ask("/login/key/begin").then(function (cred) {
+      return post("/login/key/finish", assertion(cred));
     });
   }
   Array.prototype.forEach.call(document.querySelectorAll("[data-webauthn]"), function (box) {
@@ -98,9 +115,10 @@
     btn.addEventListener("click", function () {
       btn.disabled = true;
       if (errBox) errBox.hidden = true;
-      var run = box.getAttribute("data-webauthn") === "register" ? register(box) : signIn();
+      var kind = box.getAttribute("data-webauthn");
+      var run = kind === "register" ? register(box) : kind === "stepup" ? stepUp(box) : signIn();
       run.then(function (data) {
-        window.location.assign(data.redirect || "/");
+        if (data) window.location.assign(data.redirect || "/");
       }).catch(function (err) {
         btn.disabled = false;
         // The desk's own message when it gave one; otherwise the browser
