@@ -1,0 +1,108 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// ErrBackupPostgres: Backup copies SQLite files only; PostgreSQL has its
+// own tools (pg_dump).
+var ErrBackupPostgres = errors.New("the database is PostgreSQL: back it up with pg_dump (see the README's Backups section)")
+
+// Backup writes a consistent copy of the SQLite database into path, which
+// must not exist or be an empty file, with VACUUM INTO: one read
+// transaction on a connection of its own, so the server's writer and
+// readers carry on (WAL) and the copy holds exactly the commits before it
+// began. The copy is then switched to a rollback journal, so it is one
+// self-contained file that can be moved and opened anywhere.
+func (db *DB) Backup(ctx context.Context, path string) error {
+	if db.pg {
+		return ErrBackupPostgres
+	}
+	src, err := sql.Open("sqlite", plainDSN(db.Path, ""))
+	if err != nil {
+		return fmt.Errorf("open %s for backup: %w", db.Path, err)
+	}
+	defer src.Close()
+	src.SetMaxOpenConns(1)
+	if _, err := src.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
+		return fmt.Errorf("copy %s into %s: %w", db.Path, path, explain(err))
+	}
+	if err := src.Close(); err != nil {
+		return err
+	}
+	dst, err := sql.Open("sqlite", plainDSN(path, ""))
+	if err != nil {
+		return fmt.Errorf("open the copy %s: %w", path, err)
+	}
+	defer dst.Close()
+	var mode string
+	if err := dst.QueryRowContext(ctx, `PRAGMA journal_mode=DELETE`).Scan(&mode); err != nil {
+		return fmt.Errorf("the copy %s: set its journal mode: %w", path, explain(err))
+	}
+	return dst.Close()
+}
+
+// plainDSN is a DSN with no journal or synchronous pragmas: for files the
+// server does not run on (backups), opened by one connection at a time.
+// mode "ro" opens read-only.
+func plainDSN(path, mode string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	if mode != "" {
+		q.Set("mode", mode)
+		q.Add("_pragma", "query_only(1)")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// OpenCopy opens a backup copy (a file Backup wrote) read-only, without
+// migrating it, for checks: IntegrityCheck, the audit chain, counts. Close
+// it when done.
+func OpenCopy(ctx context.Context, path string) (*DB, error) {
+	c, err := sql.Open("sqlite", plainDSN(path, "ro"))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	c.SetMaxOpenConns(1)
+	if err := c.PingContext(ctx); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("open %s: %w", path, explain(err))
+	}
+	return &DB{Write: c, Read: c, Path: path}, nil
+}
+
+// IntegrityCheck runs SQLite's full integrity_check (every page, index
+// and constraint: slow on a big file; the server itself uses the cheaper
+// quick_check) and returns what it found wrong, or nil.
+func (db *DB) IntegrityCheck(ctx context.Context) error {
+	if db.pg {
+		return nil
+	}
+	rows, err := db.Read.QueryContext(ctx, `PRAGMA integrity_check(20)`)
+	if err != nil {
+		return fmt.Errorf("integrity check of %s: %w", db.Path, explain(err))
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return fmt.Errorf("integrity check of %s: %w", db.Path, explain(err))
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("integrity check of %s: %w", db.Path, explain(err))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s failed its integrity check: %s", db.Path, strings.Join(problems, "; "))
+	}
+	return nil
+}
