@@ -106,3 +106,21 @@ func (db *DB) IntegrityCheck(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ProbeWrite shows that the database takes writes now: it opens a write
+// transaction (on SQLite the writer's lock), writes one row and rolls it
+// back, so nothing is kept. /readyz calls it: a database that answers
+// reads but refuses writes (read-only, disk full, a lock held elsewhere)
+// cannot take a refund.
+func (db *DB) ProbeWrite(ctx context.Context) error {
+	tx, err := db.Write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin a write: %w", explain(err))
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('readyz_probe', ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, []byte{1}); err != nil {
+		return fmt.Errorf("write: %w", explain(err))
+	}
+	return nil
+}
