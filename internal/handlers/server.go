@@ -53,6 +53,9 @@ type Deps struct {
 	// Zone is the merchant's time zone (MERCHANT_TZ): pages show times in
 	// it and "today" starts at its midnight; nil means UTC.
 	Zone *time.Location
+	// Observer hears about every request and webhook delivery (metrics);
+	// nil: nobody, and no middleware for it.
+	Observer Observer
 }
 
 // Server serves the web UI, health checks and webhooks.
@@ -66,6 +69,7 @@ type Server struct {
 	origin  *url.URL // scheme and host of Deps.BaseURL; nil when not set
 	chain   chainCache
 	ready   readiness
+	obs     Observer
 	dash    reused[refunds.Dashboard]
 	actors  reused[[]string]
 	refunds *refunds.Service
@@ -83,7 +87,7 @@ type Server struct {
 // New builds a Server from its dependencies.
 func New(d Deps) *Server {
 	s := &Server{db: d.DB, auth: d.Auth, audit: d.Audit, log: d.Logger, now: d.Now, maxBody: d.MaxBodyBytes,
-		refunds: d.Refunds, hooks: d.Webhooks, proxies: d.TrustedProxies, refused: d.Refusals, zone: d.Zone, stepUp: d.StepUp}
+		refunds: d.Refunds, hooks: d.Webhooks, proxies: d.TrustedProxies, refused: d.Refusals, zone: d.Zone, stepUp: d.StepUp, obs: d.Observer}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -59,11 +59,21 @@ type health struct {
 	// signer returns the product of api if its answers tell about the
 	// desk's signature (product.Signer); set once by New.
 	signer func(API) (product.Signer, bool)
+	// obs hears of every call noted here (metrics); nil: nobody.
+	obs Observer
+}
+
+// observe passes one call on to the observer.
+func (h *health) observe(api API, c call) {
+	if h.obs != nil {
+		h.obs.NeoXCall(api, c.op, c.outcome, c.latency)
+	}
 }
 
 // record notes one worker call. Any answer from NeoX, even a refusal,
 // shows the operation is up.
 func (h *health) record(api API, at time.Time, c call) {
+	h.observe(api, c)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.noteSigning(api, at, c)
@@ -87,6 +97,7 @@ func (h *health) record(api API, at time.Time, c call) {
 // signature notes what one PG call made outside the worker (a lookup, the
 // checks of a request or an approval) says about the desk's signature.
 func (h *health) signature(api API, now func() time.Time, c call) {
+	h.observe(api, c)
 	if _, ok := h.signer(api); !ok {
 		return // this product's answers say nothing about the signature (and the clock is not read)
 	}
