@@ -235,3 +235,25 @@ func TestHealthcheckCommand(t *testing.T) {
 		t.Errorf("bad address: exit %d %q", code, errOut)
 	}
 }
+
+// A database whose audit chain does not verify gives no backup: the copy
+// is checked, found broken, deleted, and the command exits 1 naming the
+// broken event; nothing is left under the name or beside it.
+func TestBackupOfABrokenChainFails(t *testing.T) {
+	c := newCLI(t)
+	for _, u := range []string{"hoa", "lan", "minh"} {
+		if _, errOut, code := c.run("a long staff passphrase\n", "user", "add", "-username", u, "-role", "staff"); code != 0 {
+			t.Fatalf("user add: %s", errOut)
+		}
+	}
+	c.rawSQL(`DROP TRIGGER audit_events_no_update`, `UPDATE audit_events SET outcome = 'failure' WHERE seq = 2`)
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "b.db")
+	_, errOut, code := c.run("", "backup", "-to", dest)
+	if code != 1 || !strings.Contains(errOut, "FAILED its checks") || !strings.Contains(errOut, "BROKEN at event 2") {
+		t.Fatalf("backup of a broken chain: exit %d %q", code, errOut)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("files left after a failed backup: %v", left)
+	}
+}
