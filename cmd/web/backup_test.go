@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net"
 	"net/http"
@@ -164,6 +165,14 @@ func TestBackupWhileWriting(t *testing.T) {
 // and wants -to.
 func TestBackupRefusals(t *testing.T) {
 	c := newCLI(t)
+	// No database yet: refused, and none is created by asking.
+	if _, errOut, code := c.run("", "backup", "-to", filepath.Join(t.TempDir(), "b.db")); code != 2 || !strings.Contains(errOut, "no database at") {
+		t.Errorf("backup without a database: exit %d %q", code, errOut)
+	}
+	if _, err := os.Stat(c.env["DB_PATH"]); err == nil {
+		t.Error("backup created the database it was to copy")
+	}
+	c.run("", "migrate")
 	existing := filepath.Join(t.TempDir(), "old.db")
 	if err := os.WriteFile(existing, []byte("yesterday's backup"), 0o600); err != nil {
 		t.Fatal(err)
@@ -255,5 +264,33 @@ func TestBackupOfABrokenChainFails(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Errorf("files left after a failed backup: %v", left)
+	}
+}
+
+// backup opens the database only to read it: no migration is applied to
+// it (a newer binary backing up a running older server must not change
+// its schema under it) and no row is written.
+func TestBackupChangesNothingInTheSource(t *testing.T) {
+	c := newCLI(t)
+	c.run("", "migrate")
+	c.rawSQL(`DELETE FROM schema_migrations WHERE name = (SELECT max(name) FROM schema_migrations)`)
+	count := func(q string) int {
+		db, err := sql.Open("sqlite", c.env["DB_PATH"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var n int
+		if err := db.QueryRow(q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	migrations, events := count(`SELECT count(*) FROM schema_migrations`), count(`SELECT count(*) FROM audit_events`)
+	if _, errOut, code := c.run("", "backup", "-to", filepath.Join(t.TempDir(), "b.db")); code != 0 {
+		t.Fatalf("backup: %d %s", code, errOut)
+	}
+	if m, e := count(`SELECT count(*) FROM schema_migrations`), count(`SELECT count(*) FROM audit_events`); m != migrations || e != events {
+		t.Errorf("the source changed: %d migrations (was %d), %d audit events (was %d)", m, migrations, e, events)
 	}
 }

@@ -3,48 +3,46 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 )
 
-// ErrBackupPostgres: Backup copies SQLite files only; PostgreSQL has its
-// own tools (pg_dump).
-var ErrBackupPostgres = errors.New("the database is PostgreSQL: back it up with pg_dump (see the README's Backups section)")
-
-// Backup writes a consistent copy of the SQLite database into path, which
-// must not exist or be an empty file, with VACUUM INTO: one read
-// transaction on a connection of its own, so the server's writer and
-// readers carry on (WAL) and the copy holds exactly the commits before it
-// began. The copy is then switched to a rollback journal, so it is one
+// Backup writes a consistent copy of the SQLite database at src into dst,
+// which must not exist or be an empty file, with VACUUM INTO: one read
+// transaction on a read-only connection of its own, so a server running on
+// src carries on writing (WAL) and the copy holds exactly the commits made
+// before it began. Nothing in src is changed or migrated: a newer binary
+// taking a backup before an upgrade leaves the running server's database as
+// it is. The copy is then switched to a rollback journal, so it is one
 // self-contained file that can be moved and opened anywhere.
-func (db *DB) Backup(ctx context.Context, path string) error {
-	if db.pg {
-		return ErrBackupPostgres
+func Backup(ctx context.Context, src, dst string) error {
+	if _, err := os.Stat(src); err != nil {
+		return fmt.Errorf("database %s: %w", src, err)
 	}
-	src, err := sql.Open("sqlite", plainDSN(db.Path, ""))
+	from, err := sql.Open("sqlite", plainDSN(src, "ro"))
 	if err != nil {
-		return fmt.Errorf("open %s for backup: %w", db.Path, err)
+		return fmt.Errorf("open %s for backup: %w", src, err)
 	}
-	defer src.Close()
-	src.SetMaxOpenConns(1)
-	if _, err := src.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
-		return fmt.Errorf("copy %s into %s: %w", db.Path, path, explain(err))
+	defer from.Close()
+	from.SetMaxOpenConns(1)
+	if _, err := from.ExecContext(ctx, `VACUUM INTO ?`, dst); err != nil {
+		return fmt.Errorf("copy %s into %s: %w", src, dst, explain(err))
 	}
-	if err := src.Close(); err != nil {
+	if err := from.Close(); err != nil {
 		return err
 	}
-	dst, err := sql.Open("sqlite", plainDSN(path, ""))
+	to, err := sql.Open("sqlite", plainDSN(dst, ""))
 	if err != nil {
-		return fmt.Errorf("open the copy %s: %w", path, err)
+		return fmt.Errorf("open the copy %s: %w", dst, err)
 	}
-	defer dst.Close()
+	defer to.Close()
 	var mode string
-	if err := dst.QueryRowContext(ctx, `PRAGMA journal_mode=DELETE`).Scan(&mode); err != nil {
-		return fmt.Errorf("the copy %s: set its journal mode: %w", path, explain(err))
+	if err := to.QueryRowContext(ctx, `PRAGMA journal_mode=DELETE`).Scan(&mode); err != nil {
+		return fmt.Errorf("the copy %s: set its journal mode: %w", dst, explain(err))
 	}
-	return dst.Close()
+	return to.Close()
 }
 
 // plainDSN is a DSN with no journal or synchronous pragmas: for files the
@@ -55,7 +53,6 @@ func plainDSN(path, mode string) string {
 	q.Add("_pragma", "busy_timeout(5000)")
 	if mode != "" {
 		q.Set("mode", mode)
-		q.Add("_pragma", "query_only(1)")
 	}
 	return "file:" + path + "?" + q.Encode()
 }
