@@ -65,11 +65,25 @@ func backupCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return fmt.Errorf("backup FAILED its checks, nothing written to %s: %w", to, err)
 	}
+	if f, err := os.Open(tmp.Name()); err == nil {
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("backup: sync the copy: %w", err)
+		}
+	}
+	// A hard link never replaces a file that appeared meanwhile; where the
+	// file system has none (some network mounts), a rename after checking.
 	if err := os.Link(tmp.Name(), to); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return &exitError{2, fmt.Errorf("backup: %s appeared while the copy was made; not overwritten", to)}
 		}
-		return fmt.Errorf("backup: put the copy in place as %s: %w", to, err)
+		if _, serr := os.Lstat(to); !errors.Is(serr, fs.ErrNotExist) {
+			return &exitError{2, fmt.Errorf("backup: %s appeared while the copy was made; not overwritten", to)}
+		}
+		if rerr := os.Rename(tmp.Name(), to); rerr != nil {
+			return fmt.Errorf("backup: put the copy in place as %s: %w", to, errors.Join(err, rerr))
+		}
 	}
 	if d, err := os.Open(filepath.Dir(to)); err == nil {
 		_ = d.Sync() // the new name survives a crash
