@@ -18,6 +18,20 @@ import (
 // openForCmd parses a subcommand's flags (the database settings every
 // subcommand accepts, plus extra) and opens the app.
 func openForCmd(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (*app.App, *flag.FlagSet, error) {
+	cfg, fs, err := configForCmd(name, args, getenv, stderr, extra)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := app.Open(ctx, cfg, app.NewLogger(stderr, cfg.Level()), app.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, fs, nil
+}
+
+// configForCmd parses a subcommand's flags (the database settings every
+// subcommand accepts, plus extra) into the configuration, opening nothing.
+func configForCmd(name string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (app.Config, *flag.FlagSet, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dataDir := fs.String("data-dir", firstNonEmpty(getenv("DATA_DIR"), "data"), "data directory (DATA_DIR)")
@@ -26,7 +40,7 @@ func openForCmd(ctx context.Context, name string, args []string, getenv func(str
 		extra(fs)
 	}
 	if err := fs.Parse(args); err != nil {
-		return nil, nil, &exitError{2, err}
+		return app.Config{}, nil, &exitError{2, err}
 	}
 	env := func(k string) string {
 		switch k {
@@ -39,13 +53,9 @@ func openForCmd(ctx context.Context, name string, args []string, getenv func(str
 	}
 	cfg, err := app.ParseConfig(name, nil, env, stderr)
 	if err != nil {
-		return nil, nil, &exitError{2, fmt.Errorf("configuration: %w", err)}
+		return app.Config{}, nil, &exitError{2, fmt.Errorf("configuration: %w", err)}
 	}
-	a, err := app.Open(ctx, cfg, app.NewLogger(stderr, cfg.Level()), app.Options{})
-	if err != nil {
-		return nil, nil, err
-	}
-	return a, fs, nil
+	return cfg, fs, nil
 }
 
 func firstNonEmpty(vals ...string) string {

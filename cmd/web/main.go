@@ -11,6 +11,8 @@
 //	web audit verify -checkpoint FILE   also exit 1 if events after FILE's head were cut off
 //	web audit export          the audit trail as CSV on stdout, ending with the chain head
 //	web audit checkpoint [-out FILE]    a signed checkpoint of the chain head (key: AUDIT_CHECKPOINT_KEY or -key-file)
+//	web backup -to FILE       a checked copy of the SQLite database, taken while the server runs
+//	web healthcheck           GET /healthz on ADDR; exit 1 unless it answers 200 (Docker HEALTHCHECK)
 package main
 
 import (
@@ -67,6 +69,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return userCmd(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "audit":
 		return auditCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "backup":
+		return backupCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "healthcheck":
+		return healthcheckCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -89,6 +95,9 @@ const usage = `usage:
                                                 or if it no longer reaches FILE's head: a checkpoint or an export)
   web audit export [-from RFC3339] [-to RFC3339] CSV of the audit trail on stdout, ending with the chain head
   web audit checkpoint [-out FILE] [-key-file K] signed checkpoint of the chain head (key: AUDIT_CHECKPOINT_KEY)
+  web backup -to FILE                           consistent copy of the SQLite database while the server runs, then
+                                                integrity_check and audit verify on the copy (never overwrites FILE)
+  web healthcheck [-addr host:port]             GET /healthz on ADDR; exit 1 unless 200 (for Docker's HEALTHCHECK)
 
 exit status: 0 done; 2 the command was given something it cannot use (fix the input);
 1 the work failed (a broken audit chain, a database problem)`

@@ -17,6 +17,7 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/handlers"
+	"github.com/neox-refund-desk/refunddesk/internal/metrics"
 	"github.com/neox-refund-desk/refunddesk/internal/neox/sandbox"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
@@ -39,6 +40,11 @@ type App struct {
 	Sandbox *sandbox.Sandbox
 	// Now is the clock for sessions and audit; tests inject one.
 	Now func() time.Time
+	// Metrics are the Prometheus metrics when METRICS_ADDR is set; nil
+	// otherwise (nothing observes, nothing is served).
+	Metrics *metrics.Metrics
+
+	metricsLn net.Listener // bound by Prepare, served by Serve
 
 	housekeepEvery time.Duration
 	refusalDelay   time.Duration
@@ -88,6 +94,9 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts Options) (*
 	if a.housekeepEvery <= 0 {
 		a.housekeepEvery = defaultHousekeepEvery
 	}
+	if cfg.MetricsAddr != "" {
+		a.Metrics = metrics.New(metrics.Sources{DB: db, Audit: al, Now: now, Log: logger.With("component", "metrics")})
+	}
 	return a, nil
 }
 
@@ -107,6 +116,9 @@ func (a *App) StartNeoX(opts refunds.Options) error {
 	}
 	if opts.Logger == nil {
 		opts.Logger = a.Log.With("component", "refunds")
+	}
+	if opts.Observer == nil && a.Metrics != nil {
+		opts.Observer = a.Metrics
 	}
 	if opts.Workers == 0 {
 		opts.Workers = a.Cfg.NeoXConcurrency
@@ -139,6 +151,9 @@ func (a *App) Close() error {
 	if a.Sandbox != nil {
 		_ = a.Sandbox.Close()
 	}
+	if a.metricsLn != nil {
+		_ = a.metricsLn.Close() // already closed once served
+	}
 	return a.DB.Close()
 }
 
@@ -146,6 +161,14 @@ func (a *App) Close() error {
 // (returning its one-time password when it was just created), the startup
 // audit event and the session keys. It returns the HTTP handler.
 func (a *App) Prepare(ctx context.Context) (http.Handler, string, error) {
+	if a.Metrics != nil && a.metricsLn == nil {
+		// Before anything is created, as for the main listener (Run).
+		ln, err := net.Listen("tcp", a.Cfg.MetricsAddr)
+		if err != nil {
+			return nil, "", fmt.Errorf("listen for metrics on %s (METRICS_ADDR): %w", a.Cfg.MetricsAddr, err)
+		}
+		a.metricsLn = ln
+	}
 	password, created, err := a.Auth.EnsureAdmin(ctx)
 	if err != nil {
 		return nil, "", fmt.Errorf("create first admin: %w", err)
@@ -172,8 +195,55 @@ func (a *App) Prepare(ctx context.Context) (http.Handler, string, error) {
 	srv := handlers.New(handlers.Deps{DB: a.DB, Auth: a.Auth, Audit: a.Audit, Refunds: a.Refunds,
 		Webhooks: webhookSecrets(a.Cfg), Logger: a.Log, Now: a.Now, BaseURL: a.Cfg.BaseURL,
 		TrustedProxies: a.Cfg.TrustedProxies, Refusals: a.Refusals, RefusalDelay: a.refusalDelay, Zone: a.Cfg.MerchantTZ,
-		StepUp: policy.StepUp{Limits: a.Cfg.StepUpLimits, Window: a.Cfg.StepUpWindow}})
+		StepUp: policy.StepUp{Limits: a.Cfg.StepUpLimits, Window: a.Cfg.StepUpWindow}, Observer: a.observer()})
 	return srv.Handler(), password, nil
+}
+
+// observer is the handlers' Observer: the metrics, or none (a nil
+// interface, never a nil *Metrics in one).
+func (a *App) observer() handlers.Observer {
+	if a.Metrics == nil {
+		return nil
+	}
+	return a.Metrics
+}
+
+// MetricsURL is where /metrics is served once Prepare has run; "" when
+// METRICS_ADDR is not set.
+func (a *App) MetricsURL() string {
+	if a.metricsLn == nil {
+		return ""
+	}
+	return "http://" + a.metricsLn.Addr().String() + "/metrics"
+}
+
+// serveMetrics serves /metrics on the metrics listener until ctx ends.
+func (a *App) serveMetrics(ctx context.Context) (wait func()) {
+	if a.metricsLn == nil {
+		return func() {}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.Metrics.Handler())
+	ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+		ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := ms.Serve(a.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.Log.Error("metrics listener stopped", "err", err)
+		}
+	}()
+	stop := context.AfterFunc(ctx, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = ms.Shutdown(sctx)
+	})
+	return func() {
+		if stop() { // ctx never ended: Serve failed
+			_ = ms.Close()
+		}
+		<-done
+	}
 }
 
 // Serve serves h on ln and runs the refund worker until ctx is cancelled,
@@ -210,6 +280,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener, h http.Handler) error 
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 	}
+	metricsDone := a.serveMetrics(ctx)
+	defer metricsDone()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

@@ -77,6 +77,10 @@ type Config struct {
 	// stands against the other instances' workers; after it, the claim is
 	// a dead instance's and another worker reconciles and resends it.
 	WorkerLease time.Duration
+
+	// MetricsAddr (METRICS_ADDR) is where /metrics is served, on a listener
+	// of its own; empty: no metrics at all.
+	MetricsAddr string
 }
 
 const redacted = "[redacted]"
@@ -122,6 +126,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("trusted_proxies", c.TrustedProxies), slog.Any("merchant_tz", c.MerchantTZ),
 		slog.Any("stepup_limits", c.StepUpLimits), slog.Duration("stepup_window", c.StepUpWindow),
 		slog.Duration("worker_lease", c.WorkerLease),
+		slog.String("metrics_addr", c.MetricsAddr),
 	)
 }
 
@@ -203,6 +208,7 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&stepLimits, "stepup-limits", env("STEPUP_LIMITS", ""), "approving above these amounts asks for a second-factor code: CURRENCY=minor units, comma-separated, e.g. VND=100000000,USD=500000 (STEPUP_LIMITS)")
 	fs.StringVar(&stepWindow, "stepup-window", env("STEPUP_WINDOW", "5m"), "a code given this recently satisfies a step-up without a new one, 0–1h (STEPUP_WINDOW)")
 	fs.StringVar(&workerLease, "worker-lease", env("WORKER_LEASE", "5m"), "how long a worker's claim of a refund it is sending stands before another instance takes it over, 1s–1h and at least 3× NEOX_TIMEOUT (WORKER_LEASE)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("METRICS_ADDR", ""), "serve Prometheus /metrics on this host:port, a listener apart from ADDR; empty: off (METRICS_ADDR)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -281,6 +287,9 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	} else {
 		addrOK = true
 	}
+	if err := checkMetricsAddr(c.MetricsAddr, c.Addr); err != nil {
+		errs = append(errs, err)
+	}
 	if err := auth.CheckSessionKey(c.SessionKey); err != nil {
 		errs = append(errs, err)
 	}
@@ -322,6 +331,27 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 		errs = append(errs, errors.New("WEBHOOK_BASIC_USER and WEBHOOK_BASIC_PASS go together"))
 	}
 	return c, errors.Join(errs...)
+}
+
+// checkMetricsAddr: METRICS_ADDR is empty (off) or a host:port other
+// than ADDR. Metrics show what the desk does (routes, refund counts, NeoX
+// outcomes); they are served only on their own listener, which the
+// operator keeps off the public network.
+func checkMetricsAddr(v, addr string) error {
+	if v == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("METRICS_ADDR: %q is not host:port (example: 127.0.0.1:9100)", v)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
+		return fmt.Errorf("METRICS_ADDR: port %q is not a number from 0 to 65535", port)
+	}
+	if v == addr && port != "0" {
+		return fmt.Errorf("METRICS_ADDR: %q is ADDR too; metrics need a listener of their own", v)
+	}
+	return nil
 }
 
 // parseStepUpLimits reads STEPUP_LIMITS: CURRENCY=AMOUNT pairs, the

@@ -167,10 +167,10 @@ func (s *Server) Handler() http.Handler {
 		default:
 			h = cop.Handler(s.requireAccess(rt.access, h))
 		}
-		mux.Handle(rt.pattern, h)
+		mux.Handle(rt.pattern, s.noteRoute(rt.pattern, h))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.renderStatus(w, r, http.StatusNotFound, tr(r, "error.page_not_found_title"), tr(r, "error.page_not_found_text"))
 	})
-	return s.recoverPanics(s.requestID(s.accessLog(compress.Handler(securityHeaders(s.limitBody(s.language(s.originPolicy(s.readForm(takeFlash(mux))))))))))
+	return s.observe(s.recoverPanics(s.requestID(s.accessLog(compress.Handler(securityHeaders(s.limitBody(s.language(s.originPolicy(s.readForm(takeFlash(mux)))))))))))
 }

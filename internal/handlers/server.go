@@ -5,7 +5,6 @@ package handlers
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -54,6 +53,9 @@ type Deps struct {
 	// Zone is the merchant's time zone (MERCHANT_TZ): pages show times in
 	// it and "today" starts at its midnight; nil means UTC.
 	Zone *time.Location
+	// Observer hears about every request and webhook delivery (metrics);
+	// nil: nobody, and no middleware for it.
+	Observer Observer
 }
 
 // Server serves the web UI, health checks and webhooks.
@@ -66,6 +68,8 @@ type Server struct {
 	maxBody int64
 	origin  *url.URL // scheme and host of Deps.BaseURL; nil when not set
 	chain   chainCache
+	ready   readiness
+	obs     Observer
 	dash    reused[refunds.Dashboard]
 	actors  reused[[]string]
 	refunds *refunds.Service
@@ -83,7 +87,7 @@ type Server struct {
 // New builds a Server from its dependencies.
 func New(d Deps) *Server {
 	s := &Server{db: d.DB, auth: d.Auth, audit: d.Audit, log: d.Logger, now: d.Now, maxBody: d.MaxBodyBytes,
-		refunds: d.Refunds, hooks: d.Webhooks, proxies: d.TrustedProxies, refused: d.Refusals, zone: d.Zone, stepUp: d.StepUp}
+		refunds: d.Refunds, hooks: d.Webhooks, proxies: d.TrustedProxies, refused: d.Refusals, zone: d.Zone, stepUp: d.StepUp, obs: d.Observer}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -93,6 +97,7 @@ func New(d Deps) *Server {
 	if s.zone == nil {
 		s.zone = time.UTC
 	}
+	s.ready.started = s.now()
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20
 	}
@@ -140,28 +145,6 @@ func redirect(w http.ResponseWriter, r *http.Request, to string) {
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = w.Write([]byte("ok\n"))
-}
-
-// handleReadyz serves GET /readyz: the database answers.
-func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if err := s.db.Ping(ctx); err != nil {
-		s.log.ErrorContext(ctx, "readiness check failed", "err", err)
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("database unavailable\n"))
-		return
-	}
-	if err := s.db.Damaged(); err != nil {
-		// Found by the periodic integrity check: answering queries is not
-		// enough to be ready when pages on disk are damaged.
-		s.log.ErrorContext(ctx, "readiness check failed", "err", err)
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("database damaged\n"))
-		return
-	}
-	_, _ = w.Write([]byte("ready\n"))
 }
 
 // handleFavicon serves GET /favicon.ico (browsers ask for it by that name).

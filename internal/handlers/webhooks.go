@@ -70,6 +70,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, api, secret str
 		return
 	}
 	refuse := func(status int, reason string) {
+		s.webhookDelivery(api, "refused: "+reason)
 		// Through the limiter: anyone can post here, so a flood leaves a
 		// bounded number of rows and a count (audit.Limiter).
 		_ = s.refused.RecordNow(r.Context(), audit.Event{ActorName: "neox", ActorRole: "webhook", Action: audit.ActionWebhookReceived,
@@ -105,10 +106,12 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, api, secret str
 	case err != nil:
 		// Not acknowledged: NeoX retries, and nothing was changed.
 		s.log.ErrorContext(r.Context(), "webhook apply failed", "api", api, "err", err)
+		s.webhookDelivery(api, "error")
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 		return
 	}
 	s.log.InfoContext(r.Context(), "webhook", "api", api, "refund", res.RefundID, "applied", res.Applied)
+	s.webhookDelivery(api, res.Applied)
 	w.Header().Set("Content-Type", "application/json")
 	if res.Refused() {
 		// Signed, but it disagrees with the refund it names (or the desk

@@ -56,10 +56,20 @@ type health struct {
 	// signer returns the product of api if its answers tell about the
 	// desk's signature (product.Signer); set once by New.
 	signer func(API) (product.Signer, bool)
+	// obs hears of every call noted here (metrics); nil: nobody.
+	obs Observer
+}
+
+// observe passes one call on to the observer.
+func (h *health) observe(api API, c call) {
+	if h.obs != nil {
+		h.obs.NeoXCall(api, c.op, c.outcome, c.latency)
+	}
 }
 
 // record notes what one worker call says about the desk's signature.
 func (h *health) record(api API, at time.Time, c call) {
+	h.observe(api, c)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.noteSigning(api, at, c)
@@ -80,6 +90,7 @@ func (s *Service) noteCalls(ctx context.Context, tx *store.Tx, api API, calls []
 // signature notes what one PG call made outside the worker (a lookup, the
 // checks of a request or an approval) says about the desk's signature.
 func (h *health) signature(api API, now func() time.Time, c call) {
+	h.observe(api, c)
 	if _, ok := h.signer(api); !ok {
 		return // this product's answers say nothing about the signature (and the clock is not read)
 	}

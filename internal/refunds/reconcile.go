@@ -20,6 +20,7 @@ func (s *Service) poll(ctx context.Context, id string) error {
 	}
 	ob, c := s.askProduct(ctx, r)
 	s.health.record(r.API, s.now(), c)
+	s.opt.Observer.WorkerPoll(r.API, c.outcome)
 	dbCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	return s.db.TxAt(dbCtx, s.now(), func(tx *store.Tx) error {

@@ -63,6 +63,9 @@ type Options struct {
 	// Products are the products refunds go through; nil: the NeoX
 	// products over the Gateways given to New (see Products).
 	Products *product.Registry
+	// Observer hears about NeoX calls and the worker's sends and polls
+	// (metrics); nil: nobody.
+	Observer Observer
 }
 
 // Service is the refund domain. Its methods are safe for concurrent use.
@@ -113,6 +116,9 @@ func New(db *store.DB, rec Recorder, gw Gateways, opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
+	}
 	if opts.UnknownAttempts <= 0 {
 		opts.UnknownAttempts = DefaultUnknownAttempts
 	}
@@ -155,7 +161,7 @@ func New(db *store.DB, rec Recorder, gw Gateways, opts Options) *Service {
 		sg, ok := p.(product.Signer)
 		return sg, ok
 	}
-	return &Service{db: db, rec: rec, gw: gw, products: reg, opt: opts, health: health{signer: signer}, log: opts.Logger, owner: uuid.NewString(),
+	return &Service{db: db, rec: rec, gw: gw, products: reg, opt: opts, health: health{signer: signer, obs: opts.Observer}, log: opts.Logger, owner: uuid.NewString(),
 		now: func() time.Time { return opts.Now().UTC() }, wake: make(chan struct{}, 1)}
 }
 

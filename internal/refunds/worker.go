@@ -274,6 +274,7 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 	for _, c := range calls {
 		s.health.record(r.API, s.now(), c)
 	}
+	s.opt.Observer.WorkerSend(r.API, sendOutcomeOf(done, calls))
 
 	// 3. Record the answer verbatim, in a second transaction. The NeoX
 	// answer must be kept even when shutting down.
