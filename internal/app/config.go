@@ -73,6 +73,10 @@ type Config struct {
 	// unless one was given within StepUpWindow. Empty: never asks.
 	StepUpLimits map[string]int64
 	StepUpWindow time.Duration
+
+	// APIRateLimit is how many /api/v1 requests one API key may make per
+	// minute on this instance (API_RATE_LIMIT).
+	APIRateLimit int
 }
 
 const redacted = "[redacted]"
@@ -117,6 +121,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("col_sweep_interval", c.COLSweepInterval), slog.Duration("col_sweep_window", c.COLSweepWindow),
 		slog.Any("trusted_proxies", c.TrustedProxies), slog.Any("merchant_tz", c.MerchantTZ),
 		slog.Any("stepup_limits", c.StepUpLimits), slog.Duration("stepup_window", c.StepUpWindow),
+		slog.Int("api_rate_limit", c.APIRateLimit),
 	)
 }
 
@@ -159,7 +164,7 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	var idle, absolute, neoxTimeout, settle, concurrency, proxies, tz, maxConns string
 	var attnPG, attnGC, attnCOL, attnUnknown, sweepEvery, sweepWindow string
-	var stepLimits, stepWindow string
+	var stepLimits, stepWindow, apiRate string
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "data"), "directory for the database (DATA_DIR)")
 	fs.StringVar(&c.DBPath, "db-path", env("DB_PATH", ""), "database file; default DATA_DIR/refunddesk.db (DB_PATH)")
@@ -197,6 +202,7 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&sweepWindow, "col-sweep-window", env("COL_SWEEP_WINDOW", "168h"), "how far back each COL sweep looks (COL_SWEEP_WINDOW)")
 	fs.StringVar(&stepLimits, "stepup-limits", env("STEPUP_LIMITS", ""), "approving above these amounts asks for a second-factor code: CURRENCY=minor units, comma-separated, e.g. VND=100000000,USD=500000 (STEPUP_LIMITS)")
 	fs.StringVar(&stepWindow, "stepup-window", env("STEPUP_WINDOW", "5m"), "a code given this recently satisfies a step-up without a new one, 0–1h (STEPUP_WINDOW)")
+	fs.StringVar(&apiRate, "api-rate-limit", env("API_RATE_LIMIT", "120"), "/api/v1 requests per minute per API key on this instance, 1–100000 (API_RATE_LIMIT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -242,6 +248,11 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 		errs = append(errs, err)
 	} else {
 		c.StepUpLimits = l
+	}
+	if n, err := strconv.Atoi(apiRate); err != nil || n < 1 || n > 100000 {
+		errs = append(errs, fmt.Errorf("API_RATE_LIMIT: %q is not a whole number of requests per minute from 1 to 100000", apiRate))
+	} else {
+		c.APIRateLimit = n
 	}
 	if n, err := strconv.Atoi(concurrency); err != nil || n < 1 || n > 32 {
 		errs = append(errs, fmt.Errorf("NEOX_CONCURRENCY: %q is not a whole number from 1 to 32", concurrency))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/a-h/templ"
 
+	"github.com/neox-refund-desk/refunddesk/internal/apikeys"
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
@@ -54,6 +55,12 @@ type Deps struct {
 	// Zone is the merchant's time zone (MERCHANT_TZ): pages show times in
 	// it and "today" starts at its midnight; nil means UTC.
 	Zone *time.Location
+	// APIKeys issues and checks the keys of /api/v1; nil: the API answers
+	// 503 and the keys page is empty.
+	APIKeys *apikeys.Service
+	// APIRateLimit is /api/v1 requests per minute per key (API_RATE_LIMIT);
+	// 0 means DefaultAPIRateLimit.
+	APIRateLimit int
 }
 
 // Server serves the web UI, health checks and webhooks.
@@ -76,14 +83,17 @@ type Server struct {
 	zone    *time.Location
 	// policy decides who may do what: the refunds service's rules when
 	// there is one, so pages and domain never disagree.
-	policy policy.Policy
-	stepUp policy.StepUp
+	policy  policy.Policy
+	stepUp  policy.StepUp
+	keys    *apikeys.Service
+	apiRate *rateLimiter
 }
 
 // New builds a Server from its dependencies.
 func New(d Deps) *Server {
 	s := &Server{db: d.DB, auth: d.Auth, audit: d.Audit, log: d.Logger, now: d.Now, maxBody: d.MaxBodyBytes,
-		refunds: d.Refunds, hooks: d.Webhooks, proxies: d.TrustedProxies, refused: d.Refusals, zone: d.Zone, stepUp: d.StepUp}
+		refunds: d.Refunds, hooks: d.Webhooks, proxies: d.TrustedProxies, refused: d.Refusals, zone: d.Zone, stepUp: d.StepUp,
+		keys: d.APIKeys, apiRate: newRateLimiter(d.APIRateLimit)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
