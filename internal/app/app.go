@@ -170,7 +170,7 @@ func (a *App) Prepare(ctx context.Context) (http.Handler, string, error) {
 	srv := handlers.New(handlers.Deps{DB: a.DB, Auth: a.Auth, Audit: a.Audit, Refunds: a.Refunds,
 		Webhooks: webhookSecrets(a.Cfg), Logger: a.Log, Now: a.Now, BaseURL: a.Cfg.BaseURL,
 		TrustedProxies: a.Cfg.TrustedProxies, Refusals: a.Refusals, RefusalDelay: a.refusalDelay, Zone: a.Cfg.MerchantTZ,
-		StepUp: policy.StepUp{Limits: a.Cfg.StepUpLimits, Window: a.Cfg.StepUpWindow},
+		StepUp:  policy.StepUp{Limits: a.Cfg.StepUpLimits, Window: a.Cfg.StepUpWindow},
 		APIKeys: apikeys.New(a.DB, a.Audit, a.Refunds.Policy(), a.Now), APIRateLimit: a.Cfg.APIRateLimit})
 	return srv.Handler(), password, nil
 }

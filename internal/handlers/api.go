@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/apikeys"
-	"github.com/neox-refund-desk/refunddesk/internal/handlers/api"
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/handlers/api"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
 )
 

@@ -67,12 +67,9 @@ func (s *Server) handleAPIKeyCreate(w http.ResponseWriter, r *http.Request) {
 		s.renderStatus(w, r, http.StatusServiceUnavailable, tr(r, "error.not_possible"), tr(r, "apikey.unavailable"))
 		return
 	}
-	var k apikeys.Key
-	var token string
-	var err error
-	if len(d.Errors) == 0 {
-		k, token, err = s.keys.Create(r.Context(), adminOf(r), apikeys.NewKey{Name: f.Name, Scopes: scopes, ExpiresAt: day.AddDate(0, 0, 1)})
-	}
+	// Create checks every field (no scope or no date never passes), so
+	// the page shows every error at once.
+	k, token, err := s.keys.Create(r.Context(), adminOf(r), apikeys.NewKey{Name: f.Name, Scopes: scopes, ExpiresAt: day.AddDate(0, 0, 1)})
 	if fields, ok := fault.FieldsOf(err); ok {
 		for field, msg := range fieldTexts(r.Context(), fields) {
 			if _, set := d.Errors[field]; !set {
