@@ -104,14 +104,14 @@ func unauthorized(w http.ResponseWriter, detail string) {
 func (s *Server) requireKey(a access, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		if s.keys == nil {
-			writeProblem(w, apiProblem{Type: problemType("unavailable"), Title: "API not enabled", Status: http.StatusServiceUnavailable})
-			return
-		}
 		scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 			s.denied(r, deniedNoKey, "route", r.Pattern, nil)
 			unauthorized(w, "Send an API key: Authorization: Bearer rd_live_…")
+			return
+		}
+		if s.keys == nil {
+			writeProblem(w, apiProblem{Type: problemType("unavailable"), Title: "API not enabled", Status: http.StatusServiceUnavailable})
 			return
 		}
 		k, err := s.keys.Authenticate(r.Context(), strings.TrimSpace(token))

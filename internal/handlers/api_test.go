@@ -52,7 +52,6 @@ func newAPIEnv(t *testing.T, perMinute int) *apiEnv {
 	t.Helper()
 	logs := &syncBuffer{}
 	e := newEnv(t, func(d *Deps) {
-		d.APIKeys = apikeys.New(d.DB, d.Audit, d.Refunds.Policy(), d.Now)
 		d.APIRateLimit = perMinute
 		d.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
