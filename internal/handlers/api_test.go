@@ -515,7 +515,7 @@ func TestAPIKeySecretShownOnce(t *testing.T) {
 	}
 	// Bad forms create nothing.
 	bad := a.post(c, "/settings/api-keys", url.Values{"name": {""}, "expires": {"2020-01-01"}})
-	if bad.status != http.StatusUnprocessableEntity || !strings.Contains(bad.body, `data-testid="error-name"`) ||
+	if bad.status != http.StatusUnprocessableEntity || !strings.Contains(bad.body, `data-testid="error-name"`) || !strings.Contains(bad.body, "data-error-summary") ||
 		!strings.Contains(bad.body, `data-testid="error-scopes"`) || !strings.Contains(bad.body, `data-testid="error-expires"`) {
 		t.Errorf("bad form: %d", bad.status)
 	}
