@@ -167,11 +167,12 @@ func (a *App) Prepare(ctx context.Context) (http.Handler, string, error) {
 		co = auth.CookieOptions{Secure: true, Name: "__Host-" + auth.DefaultCookieName}
 	}
 	a.Auth.UseSessionKeys(keys, co)
+	// Managing keys reads only the role table, not the approval policy.
 	srv := handlers.New(handlers.Deps{DB: a.DB, Auth: a.Auth, Audit: a.Audit, Refunds: a.Refunds,
 		Webhooks: webhookSecrets(a.Cfg), Logger: a.Log, Now: a.Now, BaseURL: a.Cfg.BaseURL,
 		TrustedProxies: a.Cfg.TrustedProxies, Refusals: a.Refusals, RefusalDelay: a.refusalDelay, Zone: a.Cfg.MerchantTZ,
 		StepUp:  policy.StepUp{Limits: a.Cfg.StepUpLimits, Window: a.Cfg.StepUpWindow},
-		APIKeys: apikeys.New(a.DB, a.Audit, a.Refunds.Policy(), a.Now), APIRateLimit: a.Cfg.APIRateLimit})
+		APIKeys: apikeys.New(a.DB, a.Audit, policy.Policy{}, a.Now), APIRateLimit: a.Cfg.APIRateLimit})
 	return srv.Handler(), password, nil
 }
 
