@@ -163,6 +163,33 @@ func (s *Server) requireKey(a access, next http.Handler) http.Handler {
 	})
 }
 
+// apiFallback answers /api/ requests no route took, as problems: 405 with
+// Allow for a known path asked with another method, else 404.
+func apiFallback(routes []route) http.Handler {
+	allow := map[string][]string{}
+	var paths []string
+	for _, rt := range routes {
+		method, path, _ := strings.Cut(rt.pattern, " ")
+		if strings.HasPrefix(path, "/api/") {
+			if allow[path] == nil {
+				paths = append(paths, path)
+			}
+			allow[path] = append(allow[path], method)
+		}
+	}
+	m := http.NewServeMux()
+	for _, path := range paths {
+		methods := strings.Join(allow[path], ", ")
+		m.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", methods)
+			writeProblem(w, apiProblem{Type: problemType("method-not-allowed"), Title: "Method not allowed",
+				Status: http.StatusMethodNotAllowed, Detail: "This resource answers " + methods + "."})
+		})
+	}
+	m.HandleFunc("/", handleAPINotFound)
+	return m
+}
+
 // handleAPINotFound answers what /api/ has no route for.
 func handleAPINotFound(w http.ResponseWriter, r *http.Request) {
 	writeProblem(w, apiProblem{Type: problemType("not-found"), Title: "Not found", Status: http.StatusNotFound,

@@ -172,6 +172,13 @@ func TestAPICreateGetList(t *testing.T) {
 		t.Errorf("unknown id: %d", g.status)
 	}
 	problemOf(t, a.call("GET", "/api/v1/refunds/not-a-uuid", token, "", nil), http.StatusNotFound)
+	problemOf(t, a.call("GET", "/api/v2/refunds", token, "", nil), http.StatusNotFound)
+	if r := a.call("PUT", "/api/v1/refunds/"+got.ID, token, "{}", nil); r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "GET" {
+		t.Errorf("PUT one: %d Allow %q", r.status, r.header.Get("Allow"))
+	}
+	if r := a.call("DELETE", "/api/v1/refunds", token, "", nil); r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "POST, GET" {
+		t.Errorf("DELETE list: %d Allow %q", r.status, r.header.Get("Allow"))
+	}
 
 	second := a.call("POST", "/api/v1/refunds", token, fmt.Sprintf(colBody, 2000), nil)
 	if second.status != http.StatusCreated {

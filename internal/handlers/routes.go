@@ -186,7 +186,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		mux.Handle(rt.pattern, h)
 	}
-	mux.HandleFunc("/api/", handleAPINotFound)
+	mux.Handle("/api/", apiFallback(s.routes()))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.renderStatus(w, r, http.StatusNotFound, tr(r, "error.page_not_found_title"), tr(r, "error.page_not_found_text"))
 	})
