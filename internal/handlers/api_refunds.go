@@ -219,10 +219,16 @@ func readRefundRequest(w http.ResponseWriter, r *http.Request) (refunds.NewReque
 		n, err := strconv.ParseInt(string(raw), 10, 64)
 		switch {
 		case !integerJSON.Match(raw) || err != nil:
-			invalid(w, "", map[string]string{"amount": "must be a whole number of the currency's minor units (e.g. 150000 for 150.000 ₫)"})
+			// Every field's error at once, as the form does: the domain's
+			// checks that need no NeoX run on the rest.
+			errs := fieldTexts(r.Context(), prechecked(req))
+			errs["amount"] = "must be a whole number of the currency's minor units (e.g. 150000 for 150.000 ₫)"
+			invalid(w, "", errs)
 			return req, nil, false
 		case n <= 0 || n > refunds.MaxAmount:
-			invalid(w, "", map[string]string{"amount": fmt.Sprintf("must be from 1 to %d", refunds.MaxAmount)})
+			errs := fieldTexts(r.Context(), prechecked(req))
+			errs["amount"] = fmt.Sprintf("must be from 1 to %d", refunds.MaxAmount)
+			invalid(w, "", errs)
 			return req, nil, false
 		}
 		req.Amount = n
@@ -232,6 +238,14 @@ func readRefundRequest(w http.ResponseWriter, r *http.Request) (refunds.NewReque
 	// order of its fields).
 	canon, err := json.Marshal(in)
 	return req, canon, err == nil
+}
+
+// prechecked is what refunds.Precheck finds wrong with req, if anything.
+func prechecked(req refunds.NewRequest) fault.Fields {
+	if ve := refunds.Precheck(req, false); ve != nil {
+		return ve.Fields
+	}
+	return fault.Fields{}
 }
 
 // unknownField is the field named by encoding/json's unknown-field error.

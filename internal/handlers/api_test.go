@@ -442,6 +442,11 @@ func TestAPIRefusesBadInput(t *testing.T) {
 			}
 		})
 	}
+	// Every field's error at once.
+	p := problemOf(t, a.call("POST", "/api/v1/refunds", token, `{"api":"COL","amount":-5}`, nil), http.StatusBadRequest)
+	if f := fieldsOf(p); f["amount"] == "" || f["transaction_ref"] == "" || f["reason_code"] == "" {
+		t.Errorf("field errors %+v", f)
+	}
 	problemOf(t, a.call("POST", "/api/v1/refunds", token, "", map[string]string{"Content-Type": "text/plain"}), http.StatusUnsupportedMediaType)
 	if n := len(a.refundsOf(k)); n != 0 {
 		t.Errorf("%d refunds stored from bad input", n)
