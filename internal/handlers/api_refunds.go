@@ -58,31 +58,31 @@ type apiRefundRequest struct {
 // these names against the document's Refund schema. Bank account details
 // are never returned.
 type apiRefund struct {
-	ID               string  `json:"id"`
-	API              string  `json:"api"`
-	TransactionRef   string  `json:"transaction_ref"`
-	PaymentID        string  `json:"payment_id"`
-	Amount           int64   `json:"amount"`
-	Currency         string  `json:"currency"`
-	ReasonCode       string  `json:"reason_code"`
-	ReasonText       string  `json:"reason_text"`
-	FeeChargeWay     string  `json:"fee_charge_way"`
-	SubMerchantID    string  `json:"sub_merchant_id"`
-	Approval         string  `json:"approval"`
-	Submission       string  `json:"submission"`
-	ApprovalsNeeded  int     `json:"approvals_required"`
-	RequestedBy      string  `json:"requested_by"`
-	RequestedAt      string  `json:"requested_at"`
-	DecidedBy        string  `json:"decided_by"`
-	DecidedAt        *string `json:"decided_at"`
-	DecisionNote     string  `json:"decision_note"`
-	NeoXRefundID     string  `json:"neox_refund_id"`
-	FailedReason     string  `json:"failed_reason"`
-	NeedsAttention   bool    `json:"needs_attention"`
-	FinalAt          *string `json:"final_at"`
-	UpdatedAt        string  `json:"updated_at"`
-	PaymentMethod    string  `json:"payment_method"`
-	NeoXApprovalStat string  `json:"neox_approval_status"`
+	ID                 string  `json:"id"`
+	API                string  `json:"api"`
+	TransactionRef     string  `json:"transaction_ref"`
+	PaymentID          string  `json:"payment_id"`
+	Amount             int64   `json:"amount"`
+	Currency           string  `json:"currency"`
+	ReasonCode         string  `json:"reason_code"`
+	ReasonText         string  `json:"reason_text"`
+	FeeChargeWay       string  `json:"fee_charge_way"`
+	SubMerchantID      string  `json:"sub_merchant_id"`
+	Approval           string  `json:"approval"`
+	Submission         string  `json:"submission"`
+	ApprovalsRequired  int     `json:"approvals_required"`
+	RequestedBy        string  `json:"requested_by"`
+	RequestedAt        string  `json:"requested_at"`
+	DecidedBy          string  `json:"decided_by"`
+	DecidedAt          *string `json:"decided_at"`
+	DecisionNote       string  `json:"decision_note"`
+	NeoXRefundID       string  `json:"neox_refund_id"`
+	FailedReason       string  `json:"failed_reason"`
+	NeedsAttention     bool    `json:"needs_attention"`
+	FinalAt            *string `json:"final_at"`
+	UpdatedAt          string  `json:"updated_at"`
+	PaymentMethod      string  `json:"payment_method"`
+	NeoXApprovalStatus string  `json:"neox_approval_status"`
 }
 
 func apiTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
@@ -98,11 +98,11 @@ func apiTimeOrNull(t time.Time) *string {
 func toAPIRefund(r refunds.Refund) apiRefund {
 	return apiRefund{ID: r.ID, API: string(r.API), TransactionRef: r.TransactionRef, PaymentID: r.PaymentID, Amount: r.Amount,
 		Currency: r.Currency, ReasonCode: r.ReasonCode, ReasonText: r.ReasonText, FeeChargeWay: r.FeeChargeWay,
-		SubMerchantID: r.SubMerchantID, Approval: r.Approval, Submission: r.Submission, ApprovalsNeeded: max(r.Rule.Required, 0),
+		SubMerchantID: r.SubMerchantID, Approval: r.Approval, Submission: r.Submission, ApprovalsRequired: max(r.Rule.Required, 0),
 		RequestedBy: r.RequestedByName, RequestedAt: apiTime(r.RequestedAt), DecidedBy: r.DecidedByName,
 		DecidedAt: apiTimeOrNull(r.DecidedAt), DecisionNote: r.DecisionNote, NeoXRefundID: r.NeoXRefundID,
 		FailedReason: r.FailedReason, NeedsAttention: r.NeedsAttention(), FinalAt: apiTimeOrNull(r.FinalAt),
-		UpdatedAt: apiTime(r.UpdatedAt), PaymentMethod: r.PaymentMethod, NeoXApprovalStat: r.NeoXApprovalStatus}
+		UpdatedAt: apiTime(r.UpdatedAt), PaymentMethod: r.PaymentMethod, NeoXApprovalStatus: r.NeoXApprovalStatus}
 }
 
 // invalid answers 400 with one message per field.
