@@ -83,8 +83,10 @@ type Server struct {
 	zone    *time.Location
 	// policy decides who may do what: the refunds service's rules when
 	// there is one, so pages and domain never disagree.
-	policy  policy.Policy
-	stepUp  policy.StepUp
+	policy policy.Policy
+	stepUp policy.StepUp
+
+	// The refunds API (api.go): its keys and their per-key rate limit.
 	keys    *apikeys.Service
 	apiRate *rateLimiter
 }
