@@ -542,3 +542,44 @@ func TestAPIKeySecretShownOnce(t *testing.T) {
 }
 
 var regexpToken = regexp.MustCompile(`rd_live_[a-z2-7]{62}`)
+
+// TestAPIRefundsFollowTheApprovalPolicy: a refund requested with a key is
+// decided by people like any other, under the approval policy in force
+// (here two approvers above 1,000 ₫, and the policy's own approval up to
+// 500 ₫).
+func TestAPIRefundsFollowTheApprovalPolicy(t *testing.T) {
+	a := newAPIEnv(t, 0)
+	_, token := a.key("erp", policy.ScopeRead|policy.ScopeCreate)
+	m1, m2 := a.user("mai", auth.RoleManager), a.user("minh", auth.RoleManager)
+	admin := refunds.Actor{ID: a.admin.ID, Name: a.admin.Username, Role: policy.Admin}
+	if _, err := a.refunds.SetApprovalPolicy(context.Background(), admin, 0,
+		policy.Approvals{Rules: []policy.Rule{{Currency: "VND", AutoUpTo: 500, DualAbove: 1000}}}); err != nil {
+		t.Fatal(err)
+	}
+	create := func(amount int64) apiRefund {
+		t.Helper()
+		r := a.call("POST", "/api/v1/refunds", token, fmt.Sprintf(colBody, amount), nil)
+		var got apiRefund
+		if r.status != http.StatusCreated || json.Unmarshal([]byte(r.body), &got) != nil {
+			t.Fatalf("create %d: %d %s", amount, r.status, r.body)
+		}
+		return got
+	}
+	if small := create(400); small.Approval != refunds.ApprovalApproved || small.ApprovalsRequired != 0 || small.DecidedBy == "" {
+		t.Errorf("at most the floor: %+v", small)
+	}
+	big := create(2000)
+	if big.Approval != refunds.ApprovalPending || big.ApprovalsRequired != 2 {
+		t.Fatalf("above the two-approver line: %+v", big)
+	}
+	for i, m := range []auth.User{m1, m2} {
+		if _, err := a.refunds.Approve(context.Background(), refunds.Actor{ID: m.ID, Name: m.Username, Role: m.Role}, big.ID, ""); err != nil {
+			t.Fatalf("approval %d: %v", i+1, err)
+		}
+	}
+	var got apiRefund
+	r := a.call("GET", "/api/v1/refunds/"+big.ID, token, "", nil)
+	if json.Unmarshal([]byte(r.body), &got) != nil || got.Approval != refunds.ApprovalApproved || got.Submission != refunds.SubQueued || got.DecidedBy != "minh" {
+		t.Errorf("after two approvals: %s", r.body)
+	}
+}
