@@ -30,6 +30,11 @@ func TestMigrateToPostgres(t *testing.T) {
 		`INSERT INTO webhook_events (api, dedupe_key, refund_id, received_at, last_received_at, applied)
 		 VALUES ('PG', 'k1', '0b5c7a52-3f43-4a47-9f37-3d1c5a0c0a01', '2026-01-02T03:06:00.000000Z', '2026-01-02T03:06:00.000000Z', 'applied')`,
 		`INSERT INTO settings (key, value) VALUES ('text_setting', 'stored as text'), ('blob_setting', x'00ff10')`,
+		// An API key and its idempotency record (which must follow it).
+		`INSERT INTO api_keys (id, name, prefix, secret_hash, scopes, created_by, created_at, expires_at)
+		 VALUES (1, 'erp', 'abcdefghij', 'h', 'read create', 1, '2026-01-02T03:04:05.000000Z', '2027-01-02T03:04:05.000000Z')`,
+		`INSERT INTO api_idempotency (key_id, idempotency_key, request_hash, status, response, refund_id, created_at)
+		 VALUES (1, 'k', 'h', 201, '{}', '0b5c7a52-3f43-4a47-9f37-3d1c5a0c0a01', '2026-01-02T03:04:05.000000Z')`,
 	)
 
 	out, errOut, code := c.run("", "migrate-to-postgres", "-to", target)
@@ -37,7 +42,7 @@ func TestMigrateToPostgres(t *testing.T) {
 		t.Fatalf("migrate-to-postgres: exit %d\n%s\n%s", code, out, errOut)
 	}
 	for _, want := range []string{"users                    2 rows", "refunds                  1 rows", "refund_attempts          1 rows",
-		"webhook_events           1 rows", "settings                 2 rows"} {
+		"webhook_events           1 rows", "settings                 2 rows", "api_keys                 1 rows", "api_idempotency          1 rows"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/neox-refund-desk/refunddesk/internal/apikeys"
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/handlers"
@@ -192,10 +193,12 @@ func (a *App) Prepare(ctx context.Context) (http.Handler, string, error) {
 		co = auth.CookieOptions{Secure: true, Name: "__Host-" + auth.DefaultCookieName}
 	}
 	a.Auth.UseSessionKeys(keys, co)
+	// Managing keys reads only the role table, not the approval policy.
 	srv := handlers.New(handlers.Deps{DB: a.DB, Auth: a.Auth, Audit: a.Audit, Refunds: a.Refunds,
 		Webhooks: webhookSecrets(a.Cfg), Logger: a.Log, Now: a.Now, BaseURL: a.Cfg.BaseURL,
 		TrustedProxies: a.Cfg.TrustedProxies, Refusals: a.Refusals, RefusalDelay: a.refusalDelay, Zone: a.Cfg.MerchantTZ,
-		StepUp: policy.StepUp{Limits: a.Cfg.StepUpLimits, Window: a.Cfg.StepUpWindow}, Observer: a.observer()})
+		StepUp: policy.StepUp{Limits: a.Cfg.StepUpLimits, Window: a.Cfg.StepUpWindow}, Observer: a.observer(),
+		APIKeys: apikeys.New(a.DB, a.Audit, policy.Policy{}, a.Now), APIRateLimit: a.Cfg.APIRateLimit})
 	return srv.Handler(), password, nil
 }
 

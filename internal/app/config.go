@@ -81,6 +81,10 @@ type Config struct {
 	// MetricsAddr (METRICS_ADDR) is where /metrics is served, on a listener
 	// of its own; empty: no metrics at all.
 	MetricsAddr string
+
+	// APIRateLimit is how many /api/v1 requests one API key may make per
+	// minute on this instance (API_RATE_LIMIT).
+	APIRateLimit int
 }
 
 const redacted = "[redacted]"
@@ -127,6 +131,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("stepup_limits", c.StepUpLimits), slog.Duration("stepup_window", c.StepUpWindow),
 		slog.Duration("worker_lease", c.WorkerLease),
 		slog.String("metrics_addr", c.MetricsAddr),
+		slog.Int("api_rate_limit", c.APIRateLimit),
 	)
 }
 
@@ -169,7 +174,7 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	var idle, absolute, neoxTimeout, settle, concurrency, proxies, tz, maxConns string
 	var attnPG, attnGC, attnCOL, attnUnknown, sweepEvery, sweepWindow string
-	var stepLimits, stepWindow, workerLease string
+	var stepLimits, stepWindow, workerLease, apiRate string
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "data"), "directory for the database (DATA_DIR)")
 	fs.StringVar(&c.DBPath, "db-path", env("DB_PATH", ""), "database file; default DATA_DIR/refunddesk.db (DB_PATH)")
@@ -209,6 +214,7 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&stepWindow, "stepup-window", env("STEPUP_WINDOW", "5m"), "a code given this recently satisfies a step-up without a new one, 0–1h (STEPUP_WINDOW)")
 	fs.StringVar(&workerLease, "worker-lease", env("WORKER_LEASE", "5m"), "how long a worker's claim of a refund it is sending stands before another instance takes it over, 1s–1h and at least 3× NEOX_TIMEOUT (WORKER_LEASE)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("METRICS_ADDR", ""), "serve Prometheus /metrics on this host:port, a listener apart from ADDR; empty: off (METRICS_ADDR)")
+	fs.StringVar(&apiRate, "api-rate-limit", env("API_RATE_LIMIT", "120"), "/api/v1 requests per minute per API key on this instance, 1–100000 (API_RATE_LIMIT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -260,6 +266,11 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 		errs = append(errs, err)
 	} else {
 		c.StepUpLimits = l
+	}
+	if n, err := strconv.Atoi(apiRate); err != nil || n < 1 || n > 100000 {
+		errs = append(errs, fmt.Errorf("API_RATE_LIMIT: %q is not a whole number of requests per minute from 1 to 100000", apiRate))
+	} else {
+		c.APIRateLimit = n
 	}
 	if n, err := strconv.Atoi(concurrency); err != nil || n < 1 || n > 32 {
 		errs = append(errs, fmt.Errorf("NEOX_CONCURRENCY: %q is not a whole number from 1 to 32", concurrency))

@@ -20,8 +20,12 @@ func TestParseConfigDefaults(t *testing.T) {
 	}
 	if c.Addr != "127.0.0.1:8080" || c.DBPath != "data/refunddesk.db" || c.NeoXMode != "sandbox" ||
 		c.BaseURL != "http://127.0.0.1:8080" || c.SessionIdle != 30*time.Minute || c.SessionAbsolute != 12*time.Hour ||
-		c.NeoXConcurrency != 2 || c.MerchantTZ == nil || c.MerchantTZ.String() != "Asia/Ho_Chi_Minh" {
+		c.NeoXConcurrency != 2 || c.MerchantTZ == nil || c.MerchantTZ.String() != "Asia/Ho_Chi_Minh" || c.APIRateLimit != 120 {
 		t.Errorf("defaults: %+v", c)
+	}
+	c, err = ParseConfig("test", nil, envOf(map[string]string{"API_RATE_LIMIT": "600"}), io.Discard)
+	if err != nil || c.APIRateLimit != 600 {
+		t.Errorf("API_RATE_LIMIT=600: %d, %v", c.APIRateLimit, err)
 	}
 	c, err = ParseConfig("test", nil, envOf(map[string]string{"MERCHANT_TZ": "Asia/Bangkok"}), io.Discard)
 	if err != nil || c.MerchantTZ.String() != "Asia/Bangkok" {
@@ -112,6 +116,10 @@ func TestParseConfigRejectsBadValues(t *testing.T) {
 		{"trusted proxy not a CIDR", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"}, "TRUSTED_PROXIES"},
 		{"trusted proxy prefix too long", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/33"}, "TRUSTED_PROXIES"},
 		{"trusted proxies only commas", map[string]string{"TRUSTED_PROXIES": " , "}, "TRUSTED_PROXIES"},
+		{"api rate limit zero", map[string]string{"API_RATE_LIMIT": "0"}, "API_RATE_LIMIT"},
+		{"api rate limit not a number", map[string]string{"API_RATE_LIMIT": "lots"}, "API_RATE_LIMIT: \"lots\" is not a whole number of requests per minute"},
+		{"api rate limit per second", map[string]string{"API_RATE_LIMIT": "2/s"}, "API_RATE_LIMIT"},
+		{"api rate limit too high", map[string]string{"API_RATE_LIMIT": "100001"}, "API_RATE_LIMIT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

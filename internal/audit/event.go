@@ -77,6 +77,10 @@ const (
 	// ActionApprovalPolicyChanged: an admin stored a new version of the
 	// approval policy.
 	ActionApprovalPolicyChanged = "approval_policy.changed"
+	// API keys of /api/v1 (internal/apikeys). None ever carries a key.
+	ActionAPIKeyCreated = "apikey.created"
+	ActionAPIKeyRevoked = "apikey.revoked"
+	ActionAPIKeyUsed    = "apikey.used" // every authenticated API request
 	// ActionRefundNeedsAttention: the worker handed a refund with no final
 	// answer to a person; ActionRefundResolved: a manager settled it from
 	// what NeoX's portal showed (a manual decision, not NeoX's word).

@@ -71,7 +71,12 @@ func TestAccessibility(t *testing.T) {
 			{path: "/transactions?api=PG&ref=240901101500HCMCAF"}, {path: "/account"}},
 		"aadmin": {{path: "/"}, {path: "/users"}, {path: "/users", submit: `document.getElementById('new-username').value = 'x y';
 				document.querySelector('[data-testid=add-user-submit]').click()`, wait: `[data-error-summary]`},
-			{path: "/account"}, {path: "/refunds"}, {path: "/settings/approvals"}, {path: "/users/second-factor"}},
+			{path: "/account"}, {path: "/refunds"}, {path: "/settings/approvals"}, {path: "/users/second-factor"},
+			{path: "/settings/api-keys", submit: `document.getElementById('key-name').value = 'erp';
+				document.querySelector('[data-testid=create-key]').click()`, wait: `[data-testid=new-key]`},
+			{path: "/settings/api-keys", submit: `document.getElementById('key-scope-read').checked = false;
+				document.getElementById('key-name').value = 'x';
+				document.querySelector('[data-testid=create-key]').click()`, wait: `[data-error-summary]`}},
 	}
 	check := func(t *testing.T, b *apptest.Browser, who string, pg axePage) {
 		t.Helper()

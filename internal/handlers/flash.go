@@ -37,6 +37,7 @@ var flashes = map[string]string{
 	"mfa-policy-saved":      "flash.mfa_policy_saved",
 	"mfa-key-added":         "flash.mfa_key_added",
 	"mfa-key-removed":       "flash.mfa_key_removed",
+	"api-key-revoked":       "flash.api_key_revoked",
 }
 
 // redirectFlash redirects to `to` and leaves the named message for the next

@@ -32,7 +32,7 @@ func FuzzParseRefundFilter(f *testing.F) {
 		if manager {
 			u.Role = auth.RoleManager
 		}
-		lf, form := parseRefundFilter(q, policy.Policy{}, u, time.UTC, []string{"PG", "GC", "COL"})
+		lf, form := parseRefundFilter(q, policy.Policy{}, policyActor(u), time.UTC, []string{"PG", "GC", "COL"})
 		if !manager && lf.RequestedBy != 42 {
 			t.Fatalf("staff filter not pinned to the viewer: requested_by %d", lf.RequestedBy)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/clock"
 	"github.com/neox-refund-desk/refunddesk/internal/store/storetest"
 
+	"github.com/neox-refund-desk/refunddesk/internal/apikeys"
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
@@ -119,7 +120,8 @@ func newEnv(t testing.TB, opts ...func(*Deps)) *env {
 		t.Fatal(err)
 	}
 	d := Deps{Zone: zone, DB: db, Auth: svc, Audit: al, Refunds: rs, Logger: logger, Now: c.Now, Refusals: lim, RefusalDelay: time.Millisecond,
-		Webhooks: WebhookSecrets{PGMerchantCode: "TEST01", PGSecretKey: "pg-secret-for-tests", GCSecret: "gc-hook", COLSecret: "col-hook"}}
+		Webhooks: WebhookSecrets{PGMerchantCode: "TEST01", PGSecretKey: "pg-secret-for-tests", GCSecret: "gc-hook", COLSecret: "col-hook"},
+		APIKeys:  apikeys.New(db, al, rs.Policy(), c.Now)}
 	for _, o := range opts {
 		o(&d)
 	}

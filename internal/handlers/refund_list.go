@@ -11,7 +11,6 @@ import (
 	"unicode"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
-	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
@@ -22,9 +21,10 @@ const refundPageSize = 25
 
 // parseRefundFilter reads the list filters from the query string. Those
 // the policy does not let see everyone's refunds (staff) always see only
-// their own requests, whatever the URL says.
-// apis are the products a refund can go through.
-func parseRefundFilter(q url.Values, p policy.Policy, u auth.User, zone *time.Location, apis []string) (refunds.ListFilter, templates.RefundListForm) {
+// their own requests, whatever the URL says. a is the user (policyActor)
+// or the API key asking; apis are the products a refund can go through.
+// The page and GET /api/v1/refunds share it, so both filter alike.
+func parseRefundFilter(q url.Values, p policy.Policy, a policy.Actor, zone *time.Location, apis []string) (refunds.ListFilter, templates.RefundListForm) {
 	form := templates.RefundListForm{Status: q.Get("status"), API: q.Get("api"), Requester: q.Get("requester"),
 		From: q.Get("from"), To: q.Get("to"), MinAmount: q.Get("min"), MaxAmount: q.Get("max"),
 		Currency: strings.ToUpper(strings.TrimSpace(q.Get("currency"))), Search: strings.TrimSpace(q.Get("q")),
@@ -51,8 +51,8 @@ func parseRefundFilter(q url.Values, p policy.Policy, u auth.User, zone *time.Lo
 		}
 		f.RequestedBy = id
 	}
-	if !p.Permits(policyActor(u), policy.ViewAll) {
-		f.RequestedBy = u.ID
+	if !p.Permits(a, policy.ViewAll) {
+		f.RequestedBy = a.ID
 	}
 	f.From, f.To = parseDayRange(form.From, form.To, zone, form.Errors)
 	if form.Currency != "" && !validCurrency(form.Currency) {
@@ -136,7 +136,7 @@ func refundListQuery(form templates.RefundListForm) url.Values {
 func (s *Server) handleRefunds(w http.ResponseWriter, r *http.Request) {
 	u, _ := userFrom(r.Context())
 	q := r.URL.Query()
-	f, form := parseRefundFilter(q, s.policy, u, s.zone, s.refunds.ProductNames())
+	f, form := parseRefundFilter(q, s.policy, policyActor(u), s.zone, s.refunds.ProductNames())
 	localizeErrors(r.Context(), form.Errors)
 	d := templates.RefundListData{Form: form, SortHref: map[string]string{}, APIs: s.refunds.ProductNames()}
 	base := refundListQuery(form)
@@ -264,7 +264,7 @@ var exportColumns = []string{"refund_id", "requested_at_utc", "api", "transactio
 // every page of it, streamed as CSV (formula-safe), and audited.
 func (s *Server) handleRefundsExport(w http.ResponseWriter, r *http.Request) {
 	u, _ := userFrom(r.Context())
-	f, form := parseRefundFilter(r.URL.Query(), s.policy, u, s.zone, s.refunds.ProductNames())
+	f, form := parseRefundFilter(r.URL.Query(), s.policy, policyActor(u), s.zone, s.refunds.ProductNames())
 	if len(form.Errors) > 0 {
 		s.renderStatus(w, r, http.StatusUnprocessableEntity, tr(r, "err.cannot_export"), tr(r, "err.cannot_export_text"))
 		return

@@ -22,6 +22,7 @@ const (
 	kindSignedIn                   // any signed-in user
 	kindGated                      // signed in, and the policy permits the action
 	kindWebhook                    // NeoX: no session, no CSRF check, verified by signature
+	kindAPI                        // /api/v1: an API key whose scopes the policy permits the action; no session, no CSRF check
 )
 
 var (
@@ -41,6 +42,8 @@ func (a access) allows(p policy.Policy, role policy.Role) bool {
 		return true
 	case kindGated:
 		return p.Permits(policy.Actor{Role: role}, a.action)
+	case kindAPI:
+		return false // a session never authenticates the API, whatever its role
 	}
 	return false
 }
@@ -139,6 +142,18 @@ func (s *Server) routes() []route {
 		{"POST /users/{id}/reset-2fa", may(policy.ManageUsers), s.handleUserResetSecondFactor},
 		{"POST /users/{id}/enrol-link", may(policy.ManageUsers), s.handleUserEnrolLink},
 
+		// Admins: API keys for the merchant's own systems.
+		{"GET /settings/api-keys", may(policy.ManageAPIKeys), s.handleAPIKeys},
+		{"POST /settings/api-keys", may(policy.ManageAPIKeys), s.handleAPIKeyCreate},
+		{"POST /settings/api-keys/{id}/revoke", may(policy.ManageAPIKeys), s.handleAPIKeyRevoke},
+
+		// The refunds API: bearer API keys only (api.go), its own chain.
+		// Documented in api/openapi.json; openapi_test.go checks the two agree.
+		{"GET /api/v1/openapi.json", public, handleOpenAPI},
+		{"POST /api/v1/refunds", apiKey(policy.Request), s.handleAPIRefundCreate},
+		{"GET /api/v1/refunds", apiKey(policy.RefundWork), s.handleAPIRefunds},
+		{"GET /api/v1/refunds/{id}", apiKey(policy.View), s.handleAPIRefund},
+
 		// Admins: the approval policy (each change a new version).
 		{"GET /settings/approvals", may(policy.ManageApprovalPolicy), s.handleApprovalPolicy},
 		{"POST /settings/approvals/rules", may(policy.ManageApprovalPolicy), s.handlePolicyRule},
@@ -164,11 +179,15 @@ func (s *Server) Handler() http.Handler {
 			h = cop.Handler(h)
 		case kindWebhook:
 			// Own chain: verified by signature, never behind session or CSRF checks.
+		case kindAPI:
+			// Own chain: a bearer key, never a session, so no CSRF check.
+			h = s.requireKey(rt.access, h)
 		default:
 			h = cop.Handler(s.requireAccess(rt.access, h))
 		}
 		mux.Handle(rt.pattern, s.noteRoute(rt.pattern, h))
 	}
+	mux.Handle("/api/", apiFallback(s.routes()))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.renderStatus(w, r, http.StatusNotFound, tr(r, "error.page_not_found_title"), tr(r, "error.page_not_found_text"))
 	})

@@ -48,6 +48,11 @@ func TestRoleMatrix(t *testing.T) {
 				// place, keeping what was typed (keep.go).
 				toLogin = toLogin || r.status == http.StatusUnauthorized && strings.Contains(r.body, `data-testid="session-expired"`)
 				switch {
+				case rt.access.kind == kindAPI:
+					// Bearer keys only: a session of any role is nobody here.
+					if r.status != http.StatusUnauthorized {
+						t.Errorf("API route with a session: status %d, want 401", r.status)
+					}
 				case rt.access == public || rt.access == webhook:
 					if r.status == http.StatusForbidden || toLogin {
 						t.Errorf("public route refused: %d", r.status)

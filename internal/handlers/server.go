@@ -13,6 +13,7 @@ import (
 
 	"github.com/a-h/templ"
 
+	"github.com/neox-refund-desk/refunddesk/internal/apikeys"
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
@@ -56,6 +57,12 @@ type Deps struct {
 	// Observer hears about every request and webhook delivery (metrics);
 	// nil: nobody, and no middleware for it.
 	Observer Observer
+	// APIKeys issues and checks the keys of /api/v1; nil: the API answers
+	// 503 and the keys page is empty.
+	APIKeys *apikeys.Service
+	// APIRateLimit is /api/v1 requests per minute per key (API_RATE_LIMIT);
+	// 0 means DefaultAPIRateLimit.
+	APIRateLimit int
 }
 
 // Server serves the web UI, health checks and webhooks.
@@ -82,12 +89,17 @@ type Server struct {
 	// there is one, so pages and domain never disagree.
 	policy policy.Policy
 	stepUp policy.StepUp
+
+	// The refunds API (api.go): its keys and their per-key rate limit.
+	keys    *apikeys.Service
+	apiRate *rateLimiter
 }
 
 // New builds a Server from its dependencies.
 func New(d Deps) *Server {
 	s := &Server{db: d.DB, auth: d.Auth, audit: d.Audit, log: d.Logger, now: d.Now, maxBody: d.MaxBodyBytes,
-		refunds: d.Refunds, hooks: d.Webhooks, proxies: d.TrustedProxies, refused: d.Refusals, zone: d.Zone, stepUp: d.StepUp, obs: d.Observer}
+		refunds: d.Refunds, hooks: d.Webhooks, proxies: d.TrustedProxies, refused: d.Refusals, zone: d.Zone, stepUp: d.StepUp,
+		obs: d.Observer, keys: d.APIKeys, apiRate: newRateLimiter(d.APIRateLimit)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -33,6 +33,8 @@ const (
 	ManageUsers Action = "users.manage"
 	// ManageApprovalPolicy: change the approval rules and approver limits.
 	ManageApprovalPolicy Action = "approval_policy.manage"
+	// ManageAPIKeys: create, list and revoke the keys of /api/v1.
+	ManageAPIKeys Action = "api_keys.manage"
 )
 
 // Actions on one refund; Decide reads the Subject for them.
@@ -49,13 +51,15 @@ const (
 // Actions lists every action, for tests that walk them all.
 func Actions() []Action {
 	return []Action{RefundWork, Request, ViewAll, ViewApprovals, ViewAttention, ViewAudit, Export, ManageUsers,
-		ManageApprovalPolicy, View, Cancel, Approve, Reject, Resolve}
+		ManageApprovalPolicy, ManageAPIKeys, View, Cancel, Approve, Reject, Resolve}
 }
 
-// Actor is who asks: the signed-in user.
+// Actor is who asks: the signed-in user, or an API key (Role APIKey, with
+// its Scopes; ID is then the key's id negated, so it is nobody's user id).
 type Actor struct {
-	ID   int64
-	Role Role
+	ID     int64
+	Role   Role
+	Scopes Scopes // APIKey only
 }
 
 // Subject is the refund an action is about, as the rules read it.
@@ -157,12 +161,15 @@ func (p Policy) With(a Approvals) Policy {
 // desk, or an action on at least some refunds. The route table and the
 // domain's first check use it; Decide also reads the refund.
 func (p Policy) Permits(a Actor, action Action) bool {
+	if a.Role == APIKey {
+		return permitsKey(a.Scopes, action)
+	}
 	switch action {
 	case RefundWork, Request, View, Cancel:
 		return a.Role == Staff || a.Role == Manager
 	case ViewAll, ViewApprovals, ViewAttention, ViewAudit, Export, Approve, Reject, Resolve:
 		return a.Role == Manager
-	case ManageUsers, ManageApprovalPolicy:
+	case ManageUsers, ManageApprovalPolicy, ManageAPIKeys:
 		return a.Role == Admin
 	}
 	return false

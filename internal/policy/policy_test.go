@@ -35,7 +35,7 @@ func before(role Role, action Action, own bool, s Subject) Reason {
 		return gate(managers)
 	case ViewApprovals, ViewAttention, ViewAudit, Export: // managers routes
 		return gate(managers)
-	case ManageUsers, ManageApprovalPolicy: // admins routes
+	case ManageUsers, ManageApprovalPolicy, ManageAPIKeys: // admins routes
 		return gate(admins)
 	case View: // staffUp route, then canSee: manager or maker
 		if !staffUp {
@@ -146,7 +146,7 @@ func TestPermitsByRole(t *testing.T) {
 	want := map[Role][]Action{
 		Staff:   {RefundWork, Request, View, Cancel},
 		Manager: {RefundWork, Request, View, Cancel, ViewAll, ViewApprovals, ViewAttention, ViewAudit, Export, Approve, Reject, Resolve},
-		Admin:   {ManageUsers, ManageApprovalPolicy},
+		Admin:   {ManageUsers, ManageApprovalPolicy, ManageAPIKeys},
 		"":      nil,
 		"root":  nil,
 	}

@@ -23,7 +23,7 @@ func (r Refund) Subject() policy.Subject {
 }
 
 // Policy is the actor as the policy reads it.
-func (a Actor) Policy() policy.Actor { return policy.Actor{ID: a.ID, Role: a.Role} }
+func (a Actor) Policy() policy.Actor { return policy.Actor{ID: a.ID, Role: a.Role, Scopes: a.Scopes} }
 
 // Policy returns the rules this service applies, for the pages to ask the
 // same ones.

@@ -56,6 +56,9 @@ type Actor struct {
 	ID   int64
 	Name string
 	Role policy.Role
+	// Scopes are an API key's (Role policy.APIKey; ID is then minus the
+	// key's id).
+	Scopes policy.Scopes
 	// Lang is the language of the actor's session: NeoX calls made while
 	// they wait (an approval re-asks NeoX for live numbers) ask NeoX to
 	// answer in it (see neox.Lang).

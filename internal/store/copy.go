@@ -32,8 +32,9 @@ func copySkip(table string) bool {
 }
 
 // copyFirst are copied before the rest, in this order, for the foreign
-// keys (sessions → users; attempts and webhooks → refunds).
-var copyFirst = []string{"users", "refunds", "audit_events"}
+// keys (sessions → users; idempotency records → api keys; attempts and
+// webhooks → refunds).
+var copyFirst = []string{"users", "api_keys", "refunds", "audit_events"}
 
 // CopyToPostgres copies every row of src (a SQLite desk) into dst (a
 // migrated, empty PostgreSQL database) in one transaction on dst, so a
