@@ -33,6 +33,10 @@ const (
 	ManageUsers Action = "users.manage"
 	// ManageApprovalPolicy: change the approval rules and approver limits.
 	ManageApprovalPolicy Action = "approval_policy.manage"
+	// ManageWebhooks: register and remove outbound webhook endpoints.
+	ManageWebhooks Action = "webhooks.manage"
+	// ViewDeliveries: the notification delivery log (emails and webhooks).
+	ViewDeliveries Action = "deliveries.view"
 )
 
 // Actions on one refund; Decide reads the Subject for them.
@@ -49,7 +53,7 @@ const (
 // Actions lists every action, for tests that walk them all.
 func Actions() []Action {
 	return []Action{RefundWork, Request, ViewAll, ViewApprovals, ViewAttention, ViewAudit, Export, ManageUsers,
-		ManageApprovalPolicy, View, Cancel, Approve, Reject, Resolve}
+		ManageApprovalPolicy, ManageWebhooks, ViewDeliveries, View, Cancel, Approve, Reject, Resolve}
 }
 
 // Actor is who asks: the signed-in user.
@@ -162,8 +166,10 @@ func (p Policy) Permits(a Actor, action Action) bool {
 		return a.Role == Staff || a.Role == Manager
 	case ViewAll, ViewApprovals, ViewAttention, ViewAudit, Export, Approve, Reject, Resolve:
 		return a.Role == Manager
-	case ManageUsers, ManageApprovalPolicy:
+	case ManageUsers, ManageApprovalPolicy, ManageWebhooks:
 		return a.Role == Admin
+	case ViewDeliveries:
+		return a.Role == Manager || a.Role == Admin
 	}
 	return false
 }

@@ -1,0 +1,287 @@
+// Package notify tells people and systems what happened to refunds: email
+// over SMTP in the recipient's language, and signed outbound webhooks.
+//
+// Delivery goes through an outbox in the database. Recorder wraps the
+// audit recorder the refund domain writes through: for the actions that
+// notify, it writes an event and one delivery per recipient and channel
+// in the same transaction as the audited change, so a crash loses nothing.
+// A Dispatcher claims due deliveries with a lease, sends them outside any
+// transaction and records the outcome, retrying with backoff until it
+// gives up with the error kept (dispatch.go).
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
+)
+
+// Kind is what an event is about.
+type Kind string
+
+// The kinds of events.
+const (
+	KindRequested Kind = "refund.requested"       // a new request awaits approval: approvers
+	KindReminder  Kind = "refund.reminder"        // a request still waits after NOTIFY_REMIND_AFTER: approvers
+	KindDecided   Kind = "refund.decided"         // approved or rejected: the requester
+	KindOutcome   Kind = "refund.outcome"         // SUCCEEDED or FAILED: the requester
+	KindAttention Kind = "refund.needs_attention" // no final answer in time: managers and admins
+	KindOutage    Kind = "neox.outage"            // NeoX stopped answering: admins
+)
+
+// Kinds lists every kind, in the order the settings pages show them.
+func Kinds() []Kind {
+	return []Kind{KindRequested, KindReminder, KindDecided, KindOutcome, KindAttention, KindOutage}
+}
+
+// ParseKind reads a kind's name.
+func ParseKind(s string) (Kind, bool) {
+	k := Kind(s)
+	return k, slices.Contains(Kinds(), k)
+}
+
+// Channels.
+const (
+	ChannelEmail   = "email"
+	ChannelWebhook = "webhook"
+)
+
+// Audit actions of the notification settings.
+const (
+	ActionEndpointAdded   = "notify.endpoint_added"
+	ActionEndpointRemoved = "notify.endpoint_removed"
+	ActionPrefsChanged    = "notify.prefs_changed"
+)
+
+// Roles whose users hear of a kind at all (besides the requester for
+// decisions and outcomes). Defaults: everyone hears what reaches them;
+// a user turns kinds off on the account page.
+func rolesFor(k Kind) []string {
+	switch k {
+	case KindRequested, KindReminder:
+		return []string{"manager"}
+	case KindAttention:
+		return []string{"manager", "admin"}
+	case KindOutage:
+		return []string{"admin"}
+	}
+	return nil
+}
+
+// KindsFor lists the kinds a user of role can receive by email, for the
+// account page.
+func KindsFor(role string) []Kind {
+	var out []Kind
+	for _, k := range Kinds() {
+		if k == KindDecided || k == KindOutcome {
+			if role == "staff" || role == "manager" {
+				out = append(out, k)
+			}
+			continue
+		}
+		if slices.Contains(rolesFor(k), role) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Recorder appends audit events inside the caller's transaction
+// (*audit.Log satisfies it, and so does *Recorder).
+type Recorder interface {
+	Record(ctx context.Context, tx *store.Tx, e audit.Event) error
+}
+
+// Outbox writes events and their deliveries inside a transaction.
+type Outbox struct {
+	baseURL string
+	log     *slog.Logger
+}
+
+// NewOutbox returns an Outbox; baseURL makes the links in messages.
+func NewOutbox(baseURL string, log *slog.Logger) *Outbox {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Outbox{baseURL: strings.TrimSuffix(baseURL, "/"), log: log}
+}
+
+// Wrap returns a Recorder that records through inner and then, for the
+// actions that notify, writes the outbox rows in the same transaction.
+func (o *Outbox) Wrap(inner Recorder) *WrappedRecorder {
+	return &WrappedRecorder{inner: inner, out: o}
+}
+
+// WrappedRecorder is the audit recorder with the outbox beside it.
+type WrappedRecorder struct {
+	inner Recorder
+	out   *Outbox
+}
+
+// Record records e through the wrapped recorder, then the notification it
+// causes, if any. Either error rolls the transaction back.
+func (r *WrappedRecorder) Record(ctx context.Context, tx *store.Tx, e audit.Event) error {
+	if err := r.inner.Record(ctx, tx, e); err != nil {
+		return err
+	}
+	return r.out.fromAudit(ctx, tx, e)
+}
+
+// Event is what one notification says; Data is its JSON payload.
+type Event struct {
+	ID       string
+	Kind     Kind
+	RefundID string
+	At       time.Time
+	Data     Data
+}
+
+// Data are the facts an event carries (JSON in webhooks, words in email).
+type Data struct {
+	RefundID       string `json:"refund_id,omitempty"`
+	URL            string `json:"url,omitempty"`
+	API            string `json:"api,omitempty"`
+	TransactionRef string `json:"transaction_ref,omitempty"`
+	Amount         int64  `json:"amount,omitempty"`
+	Currency       string `json:"currency,omitempty"`
+	RequestedBy    string `json:"requested_by,omitempty"`
+	Reason         string `json:"reason,omitempty"`
+	Decision       string `json:"decision,omitempty"` // APPROVED | REJECTED
+	DecidedBy      string `json:"decided_by,omitempty"`
+	Note           string `json:"note,omitempty"`
+	Outcome        string `json:"outcome,omitempty"` // SUCCEEDED | FAILED
+	FailedReason   string `json:"failed_reason,omitempty"`
+	Attention      string `json:"attention_reason,omitempty"`
+	Operation      string `json:"operation,omitempty"` // outage: the NeoX operation
+	Since          string `json:"since,omitempty"`     // outage: RFC 3339
+	LastError      string `json:"last_error,omitempty"`
+}
+
+// fromAudit writes the notification e causes, if any.
+func (o *Outbox) fromAudit(ctx context.Context, tx *store.Tx, e audit.Event) error {
+	if e.TargetType != "refund" || e.TargetID == "" {
+		return nil
+	}
+	var kind Kind
+	switch e.Action {
+	case audit.ActionRefundRequested:
+		if n, ok := e.Details["approvals_required"].(int); ok && n == 0 {
+			return nil // approved by the policy itself: nobody has to act
+		}
+		kind = KindRequested
+	case audit.ActionRefundApproved, audit.ActionRefundRejected:
+		kind = KindDecided
+	case audit.ActionRefundState, audit.ActionRefundResolved:
+		if to, _ := e.Details["to"].(string); to != "SUCCEEDED" && to != "FAILED" {
+			return nil
+		}
+		kind = KindOutcome
+	case audit.ActionRefundNeedsAttention:
+		kind = KindAttention
+	default:
+		return nil
+	}
+	return o.Refund(ctx, tx, kind, e.TargetID, "")
+}
+
+// Refund writes an event of kind about refund id, read inside tx, and its
+// deliveries. A non-empty dedupe makes it happen at most once.
+func (o *Outbox) Refund(ctx context.Context, tx *store.Tx, kind Kind, id, dedupe string) error {
+	r, err := tx.Refund(ctx, id)
+	if err != nil {
+		return fmt.Errorf("notify: read refund %s: %w", id, err)
+	}
+	d := Data{RefundID: r.ID, URL: o.baseURL + "/refunds/" + r.ID, API: r.API, TransactionRef: r.TransactionRef,
+		Amount: r.Amount, Currency: r.Currency, RequestedBy: r.RequestedByName, Reason: r.ReasonText}
+	var users []int64
+	except := int64(0)
+	switch kind {
+	case KindRequested, KindReminder:
+		except = r.RequestedBy // maker ≠ checker: the requester is not asked
+	case KindDecided:
+		d.Decision, d.DecidedBy, d.Note = r.Approval, r.DecidedByName, r.DecisionNote
+		users = []int64{r.RequestedBy}
+	case KindOutcome:
+		d.Outcome, d.FailedReason = r.Submission, r.FailedReason
+		users = []int64{r.RequestedBy}
+	case KindAttention:
+		d.Attention = r.AttentionReason
+	}
+	return o.write(ctx, tx, Event{ID: uuid.NewString(), Kind: kind, RefundID: r.ID, Data: d}, users, except, dedupe)
+}
+
+// Outage writes the event of a NeoX outage (admins), once per dedupe.
+func (o *Outbox) Outage(ctx context.Context, tx *store.Tx, api, op string, since time.Time, lastError, dedupe string) error {
+	d := Data{API: api, Operation: op, Since: since.UTC().Format(time.RFC3339), LastError: lastError, URL: o.baseURL + "/"}
+	return o.write(ctx, tx, Event{ID: uuid.NewString(), Kind: KindOutage, Data: d}, nil, 0, dedupe)
+}
+
+func (o *Outbox) write(ctx context.Context, tx *store.Tx, ev Event, users []int64, except int64, dedupe string) error {
+	payload, err := json.Marshal(ev.Data)
+	if err != nil {
+		return fmt.Errorf("notify: encode event: %w", err)
+	}
+	ok, err := tx.InsertNotifyEvent(ctx, store.NotifyEvent{ID: ev.ID, Kind: string(ev.Kind), RefundID: ev.RefundID,
+		Payload: string(payload), Dedupe: dedupe})
+	if err != nil || !ok {
+		return err // !ok: this dedupe's event exists already
+	}
+	recips, err := tx.NotifyRecipients(ctx, rolesFor(ev.Kind), users, except)
+	if err != nil {
+		return err
+	}
+	for _, u := range recips {
+		if u.Email == "" || muted(u.Muted, ev.Kind) {
+			continue
+		}
+		if err := tx.InsertNotifyDelivery(ctx, store.NotifyDelivery{EventID: ev.ID, Channel: ChannelEmail,
+			UserID: u.UserID, Address: u.Email, Lang: u.Lang}); err != nil {
+			return err
+		}
+	}
+	eps, err := tx.ActiveNotifyEndpoints(ctx)
+	if err != nil {
+		return err
+	}
+	for _, ep := range eps {
+		if !subscribed(ep.Events, ev.Kind) {
+			continue
+		}
+		if err := tx.InsertNotifyDelivery(ctx, store.NotifyDelivery{EventID: ev.ID, Channel: ChannelWebhook,
+			EndpointID: ep.ID, Address: ep.URL}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// muted reports whether list (comma-separated kinds) turns k off.
+func muted(list string, k Kind) bool {
+	return slices.Contains(splitList(list), string(k))
+}
+
+// subscribed reports whether an endpoint listening to list ("" = all)
+// gets k.
+func subscribed(list string, k Kind) bool {
+	l := splitList(list)
+	return len(l) == 0 || slices.Contains(l, string(k))
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
