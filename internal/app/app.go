@@ -18,6 +18,7 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/handlers"
 	"github.com/neox-refund-desk/refunddesk/internal/neox/sandbox"
+	"github.com/neox-refund-desk/refunddesk/internal/notify"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
@@ -39,6 +40,12 @@ type App struct {
 	Sandbox *sandbox.Sandbox
 	// Now is the clock for sessions and audit; tests inject one.
 	Now func() time.Time
+	// Outbox writes notifications in the transactions of the changes that
+	// cause them (the refund service records through Outbox.Wrap(Audit));
+	// Notify are the preferences and webhook endpoints; Dispatcher sends.
+	Outbox     *notify.Outbox
+	Notify     *notify.Settings
+	Dispatcher *notify.Dispatcher
 
 	housekeepEvery time.Duration
 	refusalDelay   time.Duration
@@ -85,6 +92,9 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts Options) (*
 	svc := auth.NewService(db, al, ao)
 	a := &App{Cfg: cfg, DB: db, Auth: svc, Audit: al, Refusals: lim, Log: logger, Now: now, housekeepEvery: opts.HousekeepEvery,
 		refusalDelay: opts.RefusalDelay}
+	a.Outbox = notify.NewOutbox(cfg.BaseURL, logger.With("component", "notify"))
+	a.Outbox.NoEmail = !cfg.SMTP.Enabled()
+	a.Notify = notify.NewSettings(db, al, now, policy.Policy{})
 	if a.housekeepEvery <= 0 {
 		a.housekeepEvery = defaultHousekeepEvery
 	}
@@ -127,7 +137,7 @@ func (a *App) StartNeoX(opts refunds.Options) error {
 	if opts.COLSweepWindow == 0 {
 		opts.COLSweepWindow = a.Cfg.COLSweepWindow
 	}
-	a.Refunds = refunds.New(a.DB, a.Audit, gateways(a.Cfg), opts)
+	a.Refunds = refunds.New(a.DB, a.Outbox.Wrap(a.Audit), gateways(a.Cfg), opts)
 	return nil
 }
 
@@ -169,8 +179,33 @@ func (a *App) Prepare(ctx context.Context) (http.Handler, string, error) {
 	srv := handlers.New(handlers.Deps{DB: a.DB, Auth: a.Auth, Audit: a.Audit, Refunds: a.Refunds,
 		Webhooks: webhookSecrets(a.Cfg), Logger: a.Log, Now: a.Now, BaseURL: a.Cfg.BaseURL,
 		TrustedProxies: a.Cfg.TrustedProxies, Refusals: a.Refusals, RefusalDelay: a.refusalDelay, Zone: a.Cfg.MerchantTZ,
-		StepUp: policy.StepUp{Limits: a.Cfg.StepUpLimits, Window: a.Cfg.StepUpWindow}})
+		StepUp: policy.StepUp{Limits: a.Cfg.StepUpLimits, Window: a.Cfg.StepUpWindow},
+		Notify: a.Notify, EmailOn: a.Cfg.SMTP.Enabled()})
 	return srv.Handler(), password, nil
+}
+
+// dispatcher returns the notification dispatcher, built on first use:
+// email when SMTP_HOST is set, webhooks always, reminders and outages.
+func (a *App) dispatcher() *notify.Dispatcher {
+	if a.Dispatcher != nil {
+		return a.Dispatcher
+	}
+	senders := map[string]notify.Sender{notify.ChannelWebhook: notify.NewWebhookSender(a.DB, a.Now, 10*time.Second)}
+	if a.Cfg.SMTP.Enabled() {
+		senders[notify.ChannelEmail] = notify.NewEmailSender(a.Cfg.SMTP, a.Cfg.MerchantTZ)
+	}
+	opt := notify.DispatchOptions{Now: a.Now, RemindAfter: a.Cfg.NotifyRemindAfter, Logger: a.Log.With("component", "notify")}
+	if r := a.Refunds; r != nil {
+		opt.Outages = func() []notify.OutageInfo {
+			var out []notify.OutageInfo
+			for _, o := range r.Outages() {
+				out = append(out, notify.OutageInfo{API: string(o.API), Op: o.Op, Since: o.Since, LastError: o.LastError})
+			}
+			return out
+		}
+	}
+	a.Dispatcher = notify.NewDispatcher(a.DB, a.Outbox, senders, opt)
+	return a.Dispatcher
 }
 
 // Serve serves h on ln and runs the refund worker until ctx is cancelled,
@@ -185,6 +220,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener, h http.Handler) error 
 		defer close(refusalsDone)
 		a.Refusals.Run(workerCtx, refusalsFlushEvery, func(err error) { a.Log.Warn("writing aggregated refusals failed", "err", err) })
 	}()
+	notifyDone := make(chan error, 1)
+	d := a.dispatcher()
+	go func() { notifyDone <- d.Run(workerCtx) }()
 	workerDone := make(chan error, 1)
 	if a.Refunds != nil {
 		go func() { workerDone <- a.Refunds.Run(workerCtx) }()
@@ -195,6 +233,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener, h http.Handler) error 
 		stopWorker()
 		<-housekeepDone
 		<-refusalsDone
+		<-notifyDone
 		if err := <-workerDone; err != nil && !errors.Is(err, context.Canceled) {
 			a.Log.Error("refund worker stopped", "err", err)
 		}

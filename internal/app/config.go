@@ -17,6 +17,7 @@ import (
 	_ "time/tzdata" // MERCHANT_TZ must load on machines without zoneinfo
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/notify"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -73,6 +74,12 @@ type Config struct {
 	// unless one was given within StepUpWindow. Empty: never asks.
 	StepUpLimits map[string]int64
 	StepUpWindow time.Duration
+
+	// Notifications (SMTP_*, NOTIFY_REMIND_AFTER): email is off when
+	// SMTP.Host is empty; a request still pending after NotifyRemindAfter
+	// sends approvers one reminder (0: never).
+	SMTP              notify.SMTPConfig
+	NotifyRemindAfter time.Duration
 }
 
 const redacted = "[redacted]"
@@ -117,6 +124,9 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("col_sweep_interval", c.COLSweepInterval), slog.Duration("col_sweep_window", c.COLSweepWindow),
 		slog.Any("trusted_proxies", c.TrustedProxies), slog.Any("merchant_tz", c.MerchantTZ),
 		slog.Any("stepup_limits", c.StepUpLimits), slog.Duration("stepup_window", c.StepUpWindow),
+		slog.String("smtp_host", c.SMTP.Host), slog.Int("smtp_port", c.SMTP.Port), slog.String("smtp_username", c.SMTP.Username),
+		slog.String("smtp_password", mask(c.SMTP.Password)), slog.String("smtp_from", c.SMTP.From), slog.String("smtp_tls", c.SMTP.TLS),
+		slog.Duration("notify_remind_after", c.NotifyRemindAfter),
 	)
 }
 
@@ -160,6 +170,7 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	var idle, absolute, neoxTimeout, settle, concurrency, proxies, tz, maxConns string
 	var attnPG, attnGC, attnCOL, attnUnknown, sweepEvery, sweepWindow string
 	var stepLimits, stepWindow string
+	var smtpPort, remindAfter string
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "data"), "directory for the database (DATA_DIR)")
 	fs.StringVar(&c.DBPath, "db-path", env("DB_PATH", ""), "database file; default DATA_DIR/refunddesk.db (DB_PATH)")
@@ -197,6 +208,13 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&sweepWindow, "col-sweep-window", env("COL_SWEEP_WINDOW", "168h"), "how far back each COL sweep looks (COL_SWEEP_WINDOW)")
 	fs.StringVar(&stepLimits, "stepup-limits", env("STEPUP_LIMITS", ""), "approving above these amounts asks for a second-factor code: CURRENCY=minor units, comma-separated, e.g. VND=100000000,USD=500000 (STEPUP_LIMITS)")
 	fs.StringVar(&stepWindow, "stepup-window", env("STEPUP_WINDOW", "5m"), "a code given this recently satisfies a step-up without a new one, 0–1h (STEPUP_WINDOW)")
+	fs.StringVar(&c.SMTP.Host, "smtp-host", env("SMTP_HOST", ""), "mail server for notification emails; unset: no email (SMTP_HOST)")
+	fs.StringVar(&smtpPort, "smtp-port", env("SMTP_PORT", ""), "mail server port; default 587 (starttls), 465 (tls), 25 (none) (SMTP_PORT)")
+	fs.StringVar(&c.SMTP.Username, "smtp-username", env("SMTP_USERNAME", ""), "(SMTP_USERNAME)")
+	fs.StringVar(&c.SMTP.Password, "smtp-password", env("SMTP_PASSWORD", ""), "(SMTP_PASSWORD)")
+	fs.StringVar(&c.SMTP.From, "smtp-from", env("SMTP_FROM", ""), "From address of notification emails (SMTP_FROM)")
+	fs.StringVar(&c.SMTP.TLS, "smtp-tls", env("SMTP_TLS", "starttls"), "starttls, tls or none (SMTP_TLS)")
+	fs.StringVar(&remindAfter, "notify-remind-after", env("NOTIFY_REMIND_AFTER", "24h"), "remind approvers once of a request still pending this long; 0: never (NOTIFY_REMIND_AFTER)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -242,6 +260,21 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 		errs = append(errs, err)
 	} else {
 		c.StepUpLimits = l
+	}
+	if smtpPort != "" {
+		if n, err := strconv.Atoi(smtpPort); err != nil || n < 1 || n > 65535 {
+			errs = append(errs, fmt.Errorf("SMTP_PORT: %q is not a port number from 1 to 65535", smtpPort))
+		} else {
+			c.SMTP.Port = n
+		}
+	}
+	if err := c.SMTP.Check(); err != nil {
+		errs = append(errs, err)
+	}
+	if d, err := time.ParseDuration(remindAfter); err != nil || (d != 0 && d < time.Minute) || d > month {
+		errs = append(errs, fmt.Errorf("NOTIFY_REMIND_AFTER: %q is not 0 (off) or a duration from 1m to %s (example: 24h)", remindAfter, month))
+	} else {
+		c.NotifyRemindAfter = d
 	}
 	if n, err := strconv.Atoi(concurrency); err != nil || n < 1 || n > 32 {
 		errs = append(errs, fmt.Errorf("NEOX_CONCURRENCY: %q is not a whole number from 1 to 32", concurrency))

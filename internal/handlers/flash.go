@@ -37,6 +37,8 @@ var flashes = map[string]string{
 	"mfa-policy-saved":      "flash.mfa_policy_saved",
 	"mfa-key-added":         "flash.mfa_key_added",
 	"mfa-key-removed":       "flash.mfa_key_removed",
+	"notify-saved":          "notify.prefs.saved",
+	"endpoint-removed":      "notify.hooks.removed",
 }
 
 // redirectFlash redirects to `to` and leaves the named message for the next

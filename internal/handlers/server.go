@@ -16,6 +16,7 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/notify"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
@@ -54,6 +55,10 @@ type Deps struct {
 	// Zone is the merchant's time zone (MERCHANT_TZ): pages show times in
 	// it and "today" starts at its midnight; nil means UTC.
 	Zone *time.Location
+	// Notify are the notification preferences and webhook endpoints; nil
+	// hides their pages. EmailOn says SMTP is configured.
+	Notify  *notify.Settings
+	EmailOn bool
 }
 
 // Server serves the web UI, health checks and webhooks.
@@ -76,14 +81,17 @@ type Server struct {
 	zone    *time.Location
 	// policy decides who may do what: the refunds service's rules when
 	// there is one, so pages and domain never disagree.
-	policy policy.Policy
-	stepUp policy.StepUp
+	policy  policy.Policy
+	stepUp  policy.StepUp
+	notify  *notify.Settings
+	emailOn bool
 }
 
 // New builds a Server from its dependencies.
 func New(d Deps) *Server {
 	s := &Server{db: d.DB, auth: d.Auth, audit: d.Audit, log: d.Logger, now: d.Now, maxBody: d.MaxBodyBytes,
-		refunds: d.Refunds, hooks: d.Webhooks, proxies: d.TrustedProxies, refused: d.Refusals, zone: d.Zone, stepUp: d.StepUp}
+		refunds: d.Refunds, hooks: d.Webhooks, proxies: d.TrustedProxies, refused: d.Refusals, zone: d.Zone, stepUp: d.StepUp,
+		notify: d.Notify, emailOn: d.EmailOn}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -183,7 +183,7 @@ func (d *Dispatcher) Deliver(ctx context.Context, c store.NotifyDelivery) error 
 	if err := json.Unmarshal([]byte(c.Event.Payload), &ev.Data); err != nil {
 		sendErr = &Permanent{fmt.Errorf("unreadable event payload: %w", err)}
 	} else if s, ok := d.senders[c.Channel]; !ok || s == nil {
-		sendErr = errors.New(c.Channel + " is not configured")
+		sendErr = &Permanent{errors.New(c.Channel + " is not configured")}
 	} else {
 		sendErr = s.Send(ctx, c, ev)
 	}

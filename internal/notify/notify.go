@@ -103,6 +103,9 @@ type Recorder interface {
 
 // Outbox writes events and their deliveries inside a transaction.
 type Outbox struct {
+	// NoEmail: email is off (SMTP_HOST unset), so no email deliveries are
+	// written; webhooks still are.
+	NoEmail bool
 	baseURL string
 	log     *slog.Logger
 }
@@ -240,7 +243,7 @@ func (o *Outbox) write(ctx context.Context, tx *store.Tx, ev Event, users []int6
 		return err
 	}
 	for _, u := range recips {
-		if u.Email == "" || muted(u.Muted, ev.Kind) {
+		if o.NoEmail || u.Email == "" || muted(u.Muted, ev.Kind) {
 			continue
 		}
 		if err := tx.InsertNotifyDelivery(ctx, store.NotifyDelivery{EventID: ev.ID, Channel: ChannelEmail,

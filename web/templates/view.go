@@ -100,6 +100,7 @@ func Nav(ctx context.Context, v *Viewer) []NavItem {
 		{policy.ViewAudit, "audit", "nav.audit", "/audit"},
 		{policy.ManageUsers, "users", "nav.users", "/users"},
 		{policy.ManageApprovalPolicy, "approval_policy", "nav.approval_policy", "/settings/approvals"},
+		{policy.ManageWebhooks, "webhooks", "nav.webhooks", "/settings/webhooks"},
 	} {
 		if v.May(it.action) {
 			items = append(items, NavItem{it.key, tr(ctx, it.label), it.url})
