@@ -105,8 +105,9 @@ func (d *Dispatcher) Wake() {
 	}
 }
 
-// Run sends due deliveries until ctx ends, then returns nil after the
-// sends in flight finished (they run under ctx, so they end promptly).
+// Run sends due deliveries until ctx ends, then returns nil once the sends
+// in flight have finished and their outcomes are recorded (each is bounded
+// by its channel's timeout); nothing new is claimed after ctx ends.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	t := time.NewTicker(d.opt.Poll)
 	defer t.Stop()
@@ -119,6 +120,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		case <-d.wake:
+		case <-d.out.wrote:
 		}
 	}
 }
@@ -149,8 +151,7 @@ func (d *Dispatcher) Tick(ctx context.Context) error {
 			go func() {
 				defer wg.Done()
 				if err := d.Deliver(ctx, c); err != nil {
-					errs2 := fmt.Errorf("delivery %d: %w", c.ID, err)
-					d.log.Warn("recording a notification's outcome failed", "err", errs2)
+					d.log.Warn("recording a notification's outcome failed", "delivery", c.ID, "err", err)
 				}
 			}()
 		}
@@ -185,10 +186,9 @@ func (d *Dispatcher) Deliver(ctx context.Context, c store.NotifyDelivery) error 
 	} else if s, ok := d.senders[c.Channel]; !ok || s == nil {
 		sendErr = &Permanent{errors.New(c.Channel + " is not configured")}
 	} else {
-		sendErr = s.Send(ctx, c, ev)
-	}
-	if ctx.Err() != nil && sendErr != nil {
-		return nil // shutting down: the lease runs out and another round retries it
+		// A send in flight finishes even when ctx ends (shutdown), so its
+		// outcome is recorded instead of sent again after the lease.
+		sendErr = s.Send(context.WithoutCancel(ctx), c, ev)
 	}
 	o := store.NotifyOutcome{State: store.NotifySent}
 	var perm *Permanent
@@ -206,7 +206,7 @@ func (d *Dispatcher) Deliver(ctx context.Context, c store.NotifyDelivery) error 
 		o.Next = d.opt.Now().Add(Backoff(d.opt.RetryBase, d.opt.RetryMax, c.Attempts))
 	}
 	return d.db.TxAt(context.WithoutCancel(ctx), d.opt.Now(), func(tx *store.Tx) error {
-		ok, err := tx.FinishNotifyDelivery(ctx, c.ID, d.owner, c.Attempts, o)
+		ok, err := tx.FinishNotifyDelivery(context.WithoutCancel(ctx), c.ID, d.owner, c.Attempts, o)
 		if err == nil && !ok {
 			d.log.Warn("notification claim was taken over before its outcome was recorded", "delivery", c.ID)
 		}
@@ -229,7 +229,7 @@ const remindPrefix = "remind:"
 
 func (d *Dispatcher) remind(ctx context.Context) error {
 	now := d.opt.Now()
-	due, err := d.db.PendingRefundsToRemind(ctx, now.Add(-d.opt.RemindAfter), remindPrefix, 100)
+	due, err := d.db.PendingRefundsToRemind(ctx, now.Add(-d.opt.RemindAfter), string(KindReminder), 100)
 	if err != nil {
 		return err
 	}

@@ -1,21 +1,12 @@
 package notify_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"io"
-	"mime"
-	"mime/quotedprintable"
-	"net"
-	"net/mail"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
 	"github.com/google/uuid"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
@@ -118,93 +109,4 @@ func (f *fixture) endpoint(t *testing.T, url string, kinds ...notify.Kind) (int6
 		t.Fatal(err)
 	}
 	return id, secret
-}
-
-// smtpSink is an SMTP server on loopback keeping what it receives.
-type smtpSink struct {
-	mu   sync.Mutex
-	msgs []sunk
-	addr *net.TCPAddr
-}
-
-type sunk struct {
-	from string
-	to   []string
-	data []byte
-}
-
-func newSMTPSink(t *testing.T) *smtpSink {
-	t.Helper()
-	s := &smtpSink{}
-	srv := smtp.NewServer(s)
-	srv.Domain = "localhost"
-	srv.AllowInsecureAuth = true
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.addr = ln.Addr().(*net.TCPAddr)
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close() })
-	return s
-}
-
-func (s *smtpSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{sink: s}, nil }
-
-func (s *smtpSink) all() []sunk {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]sunk(nil), s.msgs...)
-}
-
-type sinkSession struct {
-	sink *smtpSink
-	cur  sunk
-}
-
-func (s *sinkSession) Reset()        { s.cur = sunk{} }
-func (s *sinkSession) Logout() error { return nil }
-func (s *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
-	s.cur.from = from
-	return nil
-}
-func (s *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.cur.to = append(s.cur.to, to)
-	return nil
-}
-func (s *sinkSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.cur.data = b
-	s.sink.mu.Lock()
-	s.sink.msgs = append(s.sink.msgs, s.cur)
-	s.sink.mu.Unlock()
-	return nil
-}
-
-// decode reads a received message's subject and text body.
-func decode(t *testing.T, raw []byte) (string, string) {
-	t.Helper()
-	m, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	subject, err := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var body io.Reader = m.Body
-	switch strings.ToLower(m.Header.Get("Content-Transfer-Encoding")) {
-	case "quoted-printable":
-		body = quotedprintable.NewReader(m.Body)
-	case "base64":
-		t.Fatal("unexpected base64 body")
-	}
-	b, err := io.ReadAll(body)
-	if err != nil && !errors.Is(err, io.EOF) {
-		t.Fatal(err)
-	}
-	return subject, string(b)
 }

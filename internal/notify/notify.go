@@ -108,6 +108,10 @@ type Outbox struct {
 	NoEmail bool
 	baseURL string
 	log     *slog.Logger
+	// wrote is nudged after deliveries were written, so a dispatcher looks
+	// for them at once instead of at its next poll. Its claim waits for the
+	// writing transaction (one writer at a time), so it sees the rows.
+	wrote chan struct{}
 }
 
 // NewOutbox returns an Outbox; baseURL makes the links in messages.
@@ -115,7 +119,7 @@ func NewOutbox(baseURL string, log *slog.Logger) *Outbox {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Outbox{baseURL: strings.TrimSuffix(baseURL, "/"), log: log}
+	return &Outbox{baseURL: strings.TrimSuffix(baseURL, "/"), log: log, wrote: make(chan struct{}, 1)}
 }
 
 // Wrap returns a Recorder that records through inner and then, for the
@@ -263,6 +267,10 @@ func (o *Outbox) write(ctx context.Context, tx *store.Tx, ev Event, users []int6
 			EndpointID: ep.ID, Address: ep.URL}); err != nil {
 			return err
 		}
+	}
+	select {
+	case o.wrote <- struct{}{}:
+	default:
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/fault"
 	"github.com/neox-refund-desk/refunddesk/internal/notify"
+	"github.com/neox-refund-desk/refunddesk/internal/notify/notifytest"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
@@ -70,13 +71,13 @@ func TestOutboxRowsCommitWithTheChange(t *testing.T) {
 // an SMTP server on loopback, in Vietnamese, with a link to the refund.
 func TestEmailReachesApproverInTheirLanguage(t *testing.T) {
 	f := newFixture(t)
-	sink := newSMTPSink(t)
+	sink := notifytest.NewSMTPSink(t)
 	f.user(t, "minh", "staff", "vi", "minh@example.com")
 	f.user(t, "lan", "manager", "vi", "lan@example.com")
 	f.user(t, "john", "manager", "en", "john@example.com")
 	id := f.request(t, "minh")
 
-	cfg := notify.SMTPConfig{Host: "127.0.0.1", Port: sink.addr.Port, From: "Refund Desk <desk@example.com>", TLS: "none"}
+	cfg := notify.SMTPConfig{Host: "127.0.0.1", Port: sink.Addr.Port, From: "Refund Desk <desk@example.com>", TLS: "none"}
 	if err := cfg.Check(); err != nil {
 		t.Fatal(err)
 	}
@@ -85,19 +86,19 @@ func TestEmailReachesApproverInTheirLanguage(t *testing.T) {
 	if err := d.Tick(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	msgs := sink.all()
+	msgs := sink.All()
 	if len(msgs) != 2 {
 		t.Fatalf("%d emails received, want 2", len(msgs))
 	}
-	byTo := map[string]sunk{}
+	byTo := map[string]notifytest.Message{}
 	for _, m := range msgs {
-		byTo[strings.Join(m.to, ",")] = m
+		byTo[strings.Join(m.To, ",")] = m
 	}
 	vi, ok := byTo["lan@example.com"]
 	if !ok {
 		t.Fatalf("no email to lan: %v", byTo)
 	}
-	subject, body := decode(t, vi.data)
+	subject, body := notifytest.Decode(t, vi.Data)
 	if subject != "Hoàn tiền cần duyệt: PG 240901101500HCMCAF, 350.000 ₫" {
 		t.Errorf("subject = %q", subject)
 	}
@@ -106,7 +107,7 @@ func TestEmailReachesApproverInTheirLanguage(t *testing.T) {
 			t.Errorf("body lacks %q:\n%s", want, body)
 		}
 	}
-	en, _ := decode(t, byTo["john@example.com"].data)
+	en, _ := notifytest.Decode(t, byTo["john@example.com"].Data)
 	if !strings.HasPrefix(en, "Refund to approve:") {
 		t.Errorf("English subject = %q", en)
 	}

@@ -361,39 +361,24 @@ func (t *Tx) FinishNotifyDelivery(ctx context.Context, id int64, owner string, a
 // NotifyDeliveryLog lists the last limit deliveries of channel ("" all),
 // most recently changed first.
 func (db *DB) NotifyDeliveryLog(ctx context.Context, channel string, limit int) ([]NotifyDelivery, error) {
-	return deliveryQuery(ctx, db.Read, `WHERE (? = '' OR d.channel = ?) ORDER BY d.updated_at DESC, d.id DESC LIMIT ?`,
-		channel, channel, limit)
+	if channel == "" {
+		return deliveryQuery(ctx, db.Read, `ORDER BY d.updated_at DESC, d.id DESC LIMIT ?`, limit)
+	}
+	return deliveryQuery(ctx, db.Read, `WHERE d.channel = ? ORDER BY d.updated_at DESC, d.id DESC LIMIT ?`, channel, limit)
 }
 
-// NotifyDeliveriesOf lists the deliveries of event kind for refund id
-// (tests and the refund page).
+// NotifyDeliveriesOf lists the deliveries of the events about refund id.
 func (db *DB) NotifyDeliveriesOf(ctx context.Context, refundID string) ([]NotifyDelivery, error) {
 	return deliveryQuery(ctx, db.Read, `WHERE e.refund_id = ? ORDER BY d.id`, refundID)
 }
 
-// NextNotifyDue is when the next PENDING delivery is due, or the next
-// claim's lease ends (zero when nothing waits).
-func (db *DB) NextNotifyDue(ctx context.Context) (time.Time, error) {
-	var next sql.NullString
-	if err := db.Read.QueryRowContext(ctx, `SELECT min(t) FROM (
-		SELECT min(next_attempt_at) AS t FROM notify_deliveries WHERE state = 'PENDING'
-		UNION ALL SELECT min(lease_until) AS t FROM notify_deliveries WHERE state = 'SENDING') x`).Scan(&next); err != nil {
-		return time.Time{}, fmt.Errorf("store: next notification due: %w", err)
-	}
-	if !next.Valid || next.String == "" {
-		return time.Time{}, nil
-	}
-	return ParseTime(next.String)
-}
-
 // PendingRefundsToRemind lists up to limit refunds still PENDING that
-// were requested at or before before and have no event with dedupe
-// prefix||id yet: (id, requested_by).
-func (db *DB) PendingRefundsToRemind(ctx context.Context, before time.Time, prefix string, limit int) ([]RemindRefund, error) {
+// were requested at or before before and have no event of kind yet.
+func (db *DB) PendingRefundsToRemind(ctx context.Context, before time.Time, kind string, limit int) ([]RemindRefund, error) {
 	rows, err := db.Read.QueryContext(ctx, `SELECT r.id, r.requested_by FROM refunds r
 		WHERE r.approval = 'PENDING' AND r.requested_at <= ?
-		AND NOT EXISTS (SELECT 1 FROM notify_events e WHERE e.dedupe = ? || r.id)
-		ORDER BY r.requested_at, r.id LIMIT ?`, FormatTime(before), prefix, limit)
+		AND NOT EXISTS (SELECT 1 FROM notify_events e WHERE e.refund_id = r.id AND e.kind = ?)
+		ORDER BY r.requested_at, r.id LIMIT ?`, FormatTime(before), kind, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: refunds to remind: %w", err)
 	}

@@ -14,6 +14,7 @@ CREATE TABLE notify_events (
 	created_at TEXT NOT NULL
 );
 CREATE UNIQUE INDEX notify_events_dedupe ON notify_events(dedupe) WHERE dedupe <> '';
+CREATE INDEX notify_events_refund ON notify_events(refund_id, kind);
 
 CREATE TABLE notify_deliveries (
 	id              INTEGER PRIMARY KEY,
