@@ -2,7 +2,6 @@ package notify_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/clock"
 	"github.com/neox-refund-desk/refunddesk/internal/notify"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
+	"github.com/neox-refund-desk/refunddesk/internal/store/storetest"
 )
 
 var t0 = time.Date(2026, 12, 3, 2, 0, 0, 0, time.UTC)
@@ -29,7 +29,8 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "desk.db"))
+	// SQLite by default; STORE_TEST_DIALECT=postgres runs them on PostgreSQL.
+	db, err := store.OpenURL(ctx, storetest.URL(t, ""), store.PoolConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
