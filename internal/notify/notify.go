@@ -233,6 +233,29 @@ func (o *Outbox) Outage(ctx context.Context, tx *store.Tx, api, op string, since
 }
 
 func (o *Outbox) write(ctx context.Context, tx *store.Tx, ev Event, users []int64, except int64, dedupe string) error {
+	recips, err := tx.NotifyRecipients(ctx, rolesFor(ev.Kind), users, except)
+	if err != nil {
+		return err
+	}
+	var ds []store.NotifyDelivery
+	for _, u := range recips {
+		if o.NoEmail || u.Email == "" || muted(u.Muted, ev.Kind) {
+			continue
+		}
+		ds = append(ds, store.NotifyDelivery{EventID: ev.ID, Channel: ChannelEmail, UserID: u.UserID, Address: u.Email, Lang: u.Lang})
+	}
+	eps, err := tx.ActiveNotifyEndpoints(ctx)
+	if err != nil {
+		return err
+	}
+	for _, ep := range eps {
+		if subscribed(ep.Events, ev.Kind) {
+			ds = append(ds, store.NotifyDelivery{EventID: ev.ID, Channel: ChannelWebhook, EndpointID: ep.ID, Address: ep.URL})
+		}
+	}
+	if len(ds) == 0 && dedupe == "" {
+		return nil // nobody to tell: no row (a deduplicated event is kept, so it is not tried again)
+	}
 	payload, err := json.Marshal(ev.Data)
 	if err != nil {
 		return fmt.Errorf("notify: encode event: %w", err)
@@ -242,35 +265,16 @@ func (o *Outbox) write(ctx context.Context, tx *store.Tx, ev Event, users []int6
 	if err != nil || !ok {
 		return err // !ok: this dedupe's event exists already
 	}
-	recips, err := tx.NotifyRecipients(ctx, rolesFor(ev.Kind), users, except)
-	if err != nil {
-		return err
-	}
-	for _, u := range recips {
-		if o.NoEmail || u.Email == "" || muted(u.Muted, ev.Kind) {
-			continue
-		}
-		if err := tx.InsertNotifyDelivery(ctx, store.NotifyDelivery{EventID: ev.ID, Channel: ChannelEmail,
-			UserID: u.UserID, Address: u.Email, Lang: u.Lang}); err != nil {
+	for _, d := range ds {
+		if err := tx.InsertNotifyDelivery(ctx, d); err != nil {
 			return err
 		}
 	}
-	eps, err := tx.ActiveNotifyEndpoints(ctx)
-	if err != nil {
-		return err
-	}
-	for _, ep := range eps {
-		if !subscribed(ep.Events, ev.Kind) {
-			continue
+	if len(ds) > 0 {
+		select {
+		case o.wrote <- struct{}{}:
+		default:
 		}
-		if err := tx.InsertNotifyDelivery(ctx, store.NotifyDelivery{EventID: ev.ID, Channel: ChannelWebhook,
-			EndpointID: ep.ID, Address: ep.URL}); err != nil {
-			return err
-		}
-	}
-	select {
-	case o.wrote <- struct{}{}:
-	default:
 	}
 	return nil
 }

@@ -489,3 +489,56 @@ func TestReminderOncePerRequest(t *testing.T) {
 		t.Fatalf("%d reminders, want 1", count())
 	}
 }
+
+// A NeoX outage reaches admins once per outage, however many ticks see
+// it; a new outage (another start) is told again. Needs attention reaches
+// managers and admins.
+func TestOutagesAndAttentionReachTheirRoles(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.user(t, "minh", "staff", "vi", "minh@example.com")
+	f.user(t, "lan", "manager", "vi", "lan@example.com")
+	f.user(t, "root", "admin", "en", "root@example.com")
+	since := t0.Add(-time.Minute)
+	outages := []notify.OutageInfo{{API: "PG", Op: "refund", Since: since, LastError: "timeout"}}
+	var mu sync.Mutex
+	d := notify.NewDispatcher(f.db, f.out, map[string]notify.Sender{}, notify.DispatchOptions{Now: f.clk.Now,
+		Outages: func() []notify.OutageInfo { mu.Lock(); defer mu.Unlock(); return outages }})
+	for range 3 {
+		_ = d.Tick(ctx)
+	}
+	mu.Lock()
+	outages = []notify.OutageInfo{{API: "PG", Op: "refund", Since: since.Add(time.Hour), LastError: "timeout"}}
+	mu.Unlock()
+	_ = d.Tick(ctx)
+	log, err := f.db.NotifyDeliveryLog(ctx, notify.ChannelEmail, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var to []string
+	for _, dl := range log {
+		if dl.Event.Kind == string(notify.KindOutage) {
+			to = append(to, dl.Address)
+		}
+	}
+	if strings.Join(to, ",") != "root@example.com,root@example.com" {
+		t.Fatalf("outage emails to %v, want root twice (two outages)", to)
+	}
+
+	id := f.request(t, "minh")
+	if err := f.db.TxAt(ctx, f.clk.Now(), func(tx *store.Tx) error {
+		return f.rec.Record(ctx, tx, audit.Event{ActorName: "system", Action: audit.ActionRefundNeedsAttention,
+			Outcome: audit.OutcomeUnknown, TargetType: "refund", TargetID: id})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	to = nil
+	for _, dl := range f.deliveries(t, id) {
+		if dl.Event.Kind == string(notify.KindAttention) {
+			to = append(to, dl.Address)
+		}
+	}
+	if strings.Join(to, ",") != "lan@example.com,root@example.com" {
+		t.Fatalf("needs attention to %v", to)
+	}
+}
