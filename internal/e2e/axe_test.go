@@ -71,7 +71,10 @@ func TestAccessibility(t *testing.T) {
 			{path: "/transactions?api=PG&ref=240901101500HCMCAF"}, {path: "/account"}},
 		"aadmin": {{path: "/"}, {path: "/users"}, {path: "/users", submit: `document.getElementById('new-username').value = 'x y';
 				document.querySelector('[data-testid=add-user-submit]').click()`, wait: `[data-error-summary]`},
-			{path: "/account"}, {path: "/refunds"}, {path: "/settings/approvals"}, {path: "/users/second-factor"}},
+			{path: "/account"}, {path: "/refunds"}, {path: "/settings/approvals"}, {path: "/users/second-factor"},
+			{path: "/settings/webhooks"}, {path: "/settings/webhooks", submit: `document.getElementById('url').value = 'ftp://x';
+				document.querySelector('[data-testid=webhook-form]').submit()`, wait: `[data-error-summary]`},
+			{path: "/notifications/deliveries"}},
 	}
 	check := func(t *testing.T, b *apptest.Browser, who string, pg axePage) {
 		t.Helper()

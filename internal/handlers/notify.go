@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/fault"
@@ -63,7 +64,7 @@ func (s *Server) handleNotifyPrefs(w http.ResponseWriter, r *http.Request) {
 			s.renderError(w, r, verr)
 			return
 		}
-		v.Email, v.Error = email, fieldTexts(r.Context(), fields)["email"]
+		v.Email, v.Errors = email, templates.FieldErrors{"email": fieldTexts(r.Context(), fields)["email"]}
 		for i := range v.Kinds {
 			v.Kinds[i].On = kindIn(on, notify.Kind(v.Kinds[i].Kind))
 		}
@@ -136,7 +137,7 @@ func (s *Server) handleWebhookAdd(w http.ResponseWriter, r *http.Request) {
 	_, secret, err := s.notify.AddEndpoint(r.Context(), notifyActor(u), url, kinds)
 	if fields, ok := fault.FieldsOf(err); ok {
 		s.renderWebhooks(w, r, http.StatusUnprocessableEntity, templates.WebhooksData{URL: url, Ticked: ticked,
-			URLError: fieldTexts(r.Context(), fields)["url"]})
+			Errors: templates.FieldErrors{"url": fieldTexts(r.Context(), fields)["url"]}})
 		return
 	}
 	if err != nil {
@@ -186,13 +187,9 @@ func (s *Server) handleDeliveries(w http.ResponseWriter, r *http.Request) {
 
 func splitComma(s string) []string {
 	var out []string
-	start := 0
-	for i := 0; i <= len(s); i++ {
-		if i == len(s) || s[i] == ',' {
-			if i > start {
-				out = append(out, s[start:i])
-			}
-			start = i + 1
+	for _, p := range strings.Split(s, ",") {
+		if p != "" {
+			out = append(out, p)
 		}
 	}
 	return out
@@ -201,10 +198,8 @@ func splitComma(s string) []string {
 // withoutQuery hides a webhook URL's query, which may carry a receiver's
 // token, on the delivery log.
 func withoutQuery(u string) string {
-	for i := 0; i < len(u); i++ {
-		if u[i] == '?' {
-			return u[:i] + "?…"
-		}
+	if base, _, ok := strings.Cut(u, "?"); ok {
+		return base + "?…"
 	}
 	return u
 }

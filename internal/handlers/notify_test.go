@@ -31,7 +31,7 @@ func TestWebhookSettingsPage(t *testing.T) {
 	}
 	for _, bad := range []string{"ftp://example.com/x", "https://user:pw@example.com/x", "not a url"} {
 		r := e.post(admin, "/settings/webhooks", url.Values{"url": {bad}})
-		if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, `data-testid="webhook-url-error"`) {
+		if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, `data-testid="error-url"`) {
 			t.Fatalf("bad URL %q: %d", bad, r.status)
 		}
 	}
@@ -82,7 +82,7 @@ func TestNotificationPreferencesAndDeliveryLog(t *testing.T) {
 		t.Fatalf("a manager's notification card is wrong")
 	}
 	if r := e.post(mgr, "/account/notifications", url.Values{"email": {"lan@@example"}, "on": {"refund.outcome"}}); r.status != http.StatusUnprocessableEntity ||
-		!strings.Contains(r.body, `data-testid="notify-email-error"`) || !strings.Contains(r.body, `value="lan@@example"`) {
+		!strings.Contains(r.body, `data-testid="error-email"`) || !strings.Contains(r.body, `value="lan@@example"`) {
 		t.Fatalf("bad address: %d", r.status)
 	}
 	if r := e.post(mgr, "/account/notifications", url.Values{"email": {"lan@example.com"}, "on": {"refund.outcome", "refund.decided"}}); r.status != http.StatusSeeOther {
