@@ -542,3 +542,50 @@ func TestOutagesAndAttentionReachTheirRoles(t *testing.T) {
 		t.Fatalf("needs attention to %v", to)
 	}
 }
+
+// A receiver that never answers is cut off by the timeout and retried; a
+// redirect is not followed (the signed body stays where it was sent).
+func TestWebhookTimeoutAndRedirect(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	var followed atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { followed.Add(1) }))
+	t.Cleanup(elsewhere.Close)
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(func() { close(release); hang.Close() })
+	redirect := httptest.NewServer(http.RedirectHandler(elsewhere.URL, http.StatusTemporaryRedirect))
+	t.Cleanup(redirect.Close)
+	f.endpoint(t, hang.URL)
+	f.endpoint(t, redirect.URL)
+	f.user(t, "minh", "staff", "vi", "")
+	id := f.request(t, "minh")
+	d := notify.NewDispatcher(f.db, f.out, map[string]notify.Sender{
+		notify.ChannelWebhook: notify.NewWebhookSender(f.db, f.clk.Now, 300*time.Millisecond)}, notify.DispatchOptions{Now: f.clk.Now})
+	if err := d.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, dl := range f.deliveries(t, id) {
+		if dl.State != store.NotifyPending || dl.Attempts != 1 {
+			t.Errorf("delivery to %s: %s after %d attempts (%s), want PENDING after 1", dl.Address, dl.State, dl.Attempts, dl.LastError)
+		}
+		switch dl.Address {
+		case hang.URL:
+			if !strings.Contains(dl.LastError, "POST failed") || dl.LastStatus != 0 {
+				t.Errorf("timeout recorded as %q (%d)", dl.LastError, dl.LastStatus)
+			}
+		case redirect.URL:
+			if dl.LastStatus != http.StatusTemporaryRedirect {
+				t.Errorf("redirect recorded as %q (%d)", dl.LastError, dl.LastStatus)
+			}
+		}
+	}
+	if followed.Load() != 0 {
+		t.Error("the redirect was followed")
+	}
+}
