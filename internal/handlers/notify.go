@@ -27,7 +27,7 @@ func (s *Server) notifyView(r *http.Request, u auth.User) (*templates.NotifyPref
 	}
 	v := &templates.NotifyPrefsView{Email: p.Email, EmailOn: s.emailOn,
 		LogLink: s.policy.Permits(policy.Actor{ID: u.ID, Role: u.Role}, policy.ViewDeliveries)}
-	for _, k := range notify.KindsFor(string(u.Role)) {
+	for _, k := range notify.KindsFor(s.policy, u.Role) {
 		v.Kinds = append(v.Kinds, templates.NotifyKindOption{Kind: string(k), On: !p.Off[k]})
 	}
 	return v, nil
@@ -52,7 +52,7 @@ func (s *Server) handleNotifyPrefs(w http.ResponseWriter, r *http.Request) {
 	}
 	// Kinds this role never receives stay as they were: on.
 	for _, k := range notify.Kinds() {
-		if !kindIn(notify.KindsFor(string(u.Role)), k) {
+		if !kindIn(notify.KindsFor(s.policy, u.Role), k) {
 			on = append(on, k)
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -29,13 +30,14 @@ import (
 type Kind string
 
 // The kinds of events.
+// Who hears of each is policy.Audience's answer.
 const (
-	KindRequested Kind = "refund.requested"       // a new request awaits approval: approvers
-	KindReminder  Kind = "refund.reminder"        // a request still waits after NOTIFY_REMIND_AFTER: approvers
-	KindDecided   Kind = "refund.decided"         // approved or rejected: the requester
-	KindOutcome   Kind = "refund.outcome"         // SUCCEEDED or FAILED: the requester
-	KindAttention Kind = "refund.needs_attention" // no final answer in time: managers and admins
-	KindOutage    Kind = "neox.outage"            // NeoX stopped answering: admins
+	KindRequested Kind = policy.NoticeRequested // a new request awaits approval: approvers
+	KindReminder  Kind = policy.NoticeReminder  // a request still waits after NOTIFY_REMIND_AFTER: approvers
+	KindDecided   Kind = policy.NoticeDecided   // approved or rejected: the requester
+	KindOutcome   Kind = policy.NoticeOutcome   // SUCCEEDED or FAILED: the requester
+	KindAttention Kind = policy.NoticeAttention // no final answer in time: managers and admins
+	KindOutage    Kind = policy.NoticeOutage    // NeoX stopped answering: admins
 )
 
 // Kinds lists every kind, in the order the settings pages show them.
@@ -62,33 +64,12 @@ const (
 	ActionPrefsChanged    = "notify.prefs_changed"
 )
 
-// Roles whose users hear of a kind at all (besides the requester for
-// decisions and outcomes). Defaults: everyone hears what reaches them;
-// a user turns kinds off on the account page.
-func rolesFor(k Kind) []string {
-	switch k {
-	case KindRequested, KindReminder:
-		return []string{"manager"}
-	case KindAttention:
-		return []string{"manager", "admin"}
-	case KindOutage:
-		return []string{"admin"}
-	}
-	return nil
-}
-
-// KindsFor lists the kinds a user of role can receive by email, for the
-// account page.
-func KindsFor(role string) []Kind {
+// KindsFor lists the kinds a user of role can receive, for the account
+// page.
+func KindsFor(p policy.Policy, role policy.Role) []Kind {
 	var out []Kind
 	for _, k := range Kinds() {
-		if k == KindDecided || k == KindOutcome {
-			if role == "staff" || role == "manager" {
-				out = append(out, k)
-			}
-			continue
-		}
-		if slices.Contains(rolesFor(k), role) {
+		if p.Hears(role, string(k)) {
 			out = append(out, k)
 		}
 	}
@@ -103,6 +84,9 @@ type Recorder interface {
 
 // Outbox writes events and their deliveries inside a transaction.
 type Outbox struct {
+	// Policy says who hears of what (policy.Audience); the zero value is
+	// the desk's rules.
+	Policy policy.Policy
 	// NoEmail: email is off (SMTP_HOST unset), so no email deliveries are
 	// written; webhooks still are.
 	NoEmail bool
@@ -209,31 +193,38 @@ func (o *Outbox) Refund(ctx context.Context, tx *store.Tx, kind Kind, id, dedupe
 	}
 	d := Data{RefundID: r.ID, URL: o.baseURL + "/refunds/" + r.ID, API: r.API, TransactionRef: r.TransactionRef,
 		Amount: r.Amount, Currency: r.Currency, RequestedBy: r.RequestedByName, Reason: r.ReasonText}
+	roles, requester := o.Policy.Audience(string(kind))
 	var users []int64
+	if requester {
+		users = []int64{r.RequestedBy}
+	}
 	except := int64(0)
 	switch kind {
 	case KindRequested, KindReminder:
 		except = r.RequestedBy // maker ≠ checker: the requester is not asked
 	case KindDecided:
 		d.Decision, d.DecidedBy, d.Note = r.Approval, r.DecidedByName, r.DecisionNote
-		users = []int64{r.RequestedBy}
 	case KindOutcome:
 		d.Outcome, d.FailedReason = r.Submission, r.FailedReason
-		users = []int64{r.RequestedBy}
 	case KindAttention:
 		d.Attention = r.AttentionReason
 	}
-	return o.write(ctx, tx, Event{ID: uuid.NewString(), Kind: kind, RefundID: r.ID, Data: d}, users, except, dedupe)
+	return o.write(ctx, tx, Event{ID: uuid.NewString(), Kind: kind, RefundID: r.ID, Data: d}, roles, users, except, dedupe)
 }
 
 // Outage writes the event of a NeoX outage (admins), once per dedupe.
 func (o *Outbox) Outage(ctx context.Context, tx *store.Tx, api, op string, since time.Time, lastError, dedupe string) error {
 	d := Data{API: api, Operation: op, Since: since.UTC().Format(time.RFC3339), LastError: lastError, URL: o.baseURL + "/"}
-	return o.write(ctx, tx, Event{ID: uuid.NewString(), Kind: KindOutage, Data: d}, nil, 0, dedupe)
+	roles, _ := o.Policy.Audience(string(KindOutage))
+	return o.write(ctx, tx, Event{ID: uuid.NewString(), Kind: KindOutage, Data: d}, roles, nil, 0, dedupe)
 }
 
-func (o *Outbox) write(ctx context.Context, tx *store.Tx, ev Event, users []int64, except int64, dedupe string) error {
-	recips, err := tx.NotifyRecipients(ctx, rolesFor(ev.Kind), users, except)
+func (o *Outbox) write(ctx context.Context, tx *store.Tx, ev Event, roles []policy.Role, users []int64, except int64, dedupe string) error {
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	recips, err := tx.NotifyRecipients(ctx, names, users, except)
 	if err != nil {
 		return err
 	}
