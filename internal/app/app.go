@@ -213,6 +213,7 @@ func (a *App) dispatcher() *notify.Dispatcher {
 // the current NeoX call, return nil.
 func (a *App) Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	d := a.dispatcher() // before housekeep, which prunes through it
 	housekeepDone := make(chan struct{})
 	go func() { defer close(housekeepDone); a.housekeep(workerCtx, a.housekeepEvery) }()
 	refusalsDone := make(chan struct{})
@@ -221,7 +222,6 @@ func (a *App) Serve(ctx context.Context, ln net.Listener, h http.Handler) error 
 		a.Refusals.Run(workerCtx, refusalsFlushEvery, func(err error) { a.Log.Warn("writing aggregated refusals failed", "err", err) })
 	}()
 	notifyDone := make(chan error, 1)
-	d := a.dispatcher()
 	go func() { notifyDone <- d.Run(workerCtx) }()
 	workerDone := make(chan error, 1)
 	if a.Refunds != nil {

@@ -264,3 +264,26 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// Prune deletes settled deliveries last changed more than keep ago, and
+// events left without deliveries, in batches; it returns how many
+// deliveries went.
+func (d *Dispatcher) Prune(ctx context.Context, keep time.Duration) (int64, error) {
+	var total int64
+	for {
+		var n int64
+		now := d.opt.Now()
+		err := d.db.TxAt(ctx, now, func(tx *store.Tx) error {
+			var err error
+			n, err = tx.PruneNotifications(ctx, now.Add(-keep), 1000)
+			return err
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n < 1000 {
+			return total, nil
+		}
+	}
+}

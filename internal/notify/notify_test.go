@@ -589,3 +589,51 @@ func TestWebhookTimeoutAndRedirect(t *testing.T) {
 		t.Error("the redirect was followed")
 	}
 }
+
+// Settled deliveries older than the retention go, with their events; a
+// pending refund's reminder stays (or it would be sent again), and so do
+// deliveries still waiting.
+func TestPruneKeepsWhatMatters(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.user(t, "minh", "staff", "vi", "")
+	f.user(t, "lan", "manager", "vi", "lan@example.com")
+	sent := f.request(t, "minh")
+	waiting := f.request(t, "minh")
+	ok := &fakeSender{}
+	d := notify.NewDispatcher(f.db, f.out, map[string]notify.Sender{notify.ChannelEmail: ok},
+		notify.DispatchOptions{Now: f.clk.Now, RemindAfter: time.Hour})
+	_ = d.Tick(ctx) // both requests' emails sent
+	f.clk.Advance(2 * time.Hour)
+	ok.fail.Store(true)
+	_ = d.Tick(ctx) // both reminders written, their emails fail and wait
+	f.clk.Advance(100 * 24 * time.Hour)
+	n, err := d.Prune(ctx, 90*24*time.Hour)
+	if err != nil || n != 2 {
+		t.Fatalf("pruned %d, %v; want the 2 sent emails", n, err)
+	}
+	for _, id := range []string{sent, waiting} {
+		ds := f.deliveries(t, id)
+		if len(ds) != 1 || ds[0].Event.Kind != string(notify.KindReminder) || ds[0].State != store.NotifyPending {
+			t.Fatalf("left for %s: %+v", id, ds)
+		}
+	}
+	// No second reminder: the pending refunds' reminder events stayed.
+	ok.fail.Store(false)
+	_ = d.Tick(ctx)
+	for _, id := range []string{sent, waiting} {
+		if ds := f.deliveries(t, id); len(ds) != 1 || ds[0].State != store.NotifySent {
+			t.Fatalf("after pruning, %s: %+v", id, ds)
+		}
+	}
+}
+
+// fakeSender succeeds, or fails while fail is set.
+type fakeSender struct{ fail atomic.Bool }
+
+func (s *fakeSender) Send(context.Context, store.NotifyDelivery, notify.Event) error {
+	if s.fail.Load() {
+		return errors.New("mail server down")
+	}
+	return nil
+}

@@ -399,3 +399,29 @@ type RemindRefund struct {
 	ID          string
 	RequestedBy int64
 }
+
+// PruneNotifications deletes up to limit settled deliveries (SENT or
+// FAILED) last changed before before, then up to limit events older than
+// before that have no delivery left, except the reminder of a refund still
+// pending (it is what keeps the reminder from being sent again). It
+// returns how many deliveries it deleted.
+func (t *Tx) PruneNotifications(ctx context.Context, before time.Time, limit int) (int64, error) {
+	at := FormatTime(before)
+	res, err := t.stx.ExecContext(ctx, `DELETE FROM notify_deliveries WHERE id IN (
+		SELECT id FROM notify_deliveries WHERE state IN ('SENT', 'FAILED') AND updated_at < ? ORDER BY updated_at LIMIT ?)`, at, limit)
+	if err != nil {
+		return 0, fmt.Errorf("store: prune notification deliveries: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := t.stx.ExecContext(ctx, `DELETE FROM notify_events WHERE id IN (
+		SELECT e.id FROM notify_events e WHERE e.created_at < ?
+		AND NOT EXISTS (SELECT 1 FROM notify_deliveries d WHERE d.event_id = e.id)
+		AND NOT (e.kind = 'refund.reminder' AND EXISTS (SELECT 1 FROM refunds r WHERE r.id = e.refund_id AND r.approval = 'PENDING'))
+		ORDER BY e.created_at LIMIT ?)`, at, limit); err != nil {
+		return 0, fmt.Errorf("store: prune notification events: %w", err)
+	}
+	return n, nil
+}
