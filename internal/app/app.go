@@ -20,6 +20,7 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/handlers"
 	"github.com/neox-refund-desk/refunddesk/internal/metrics"
 	"github.com/neox-refund-desk/refunddesk/internal/neox/sandbox"
+	"github.com/neox-refund-desk/refunddesk/internal/notify"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
@@ -46,6 +47,12 @@ type App struct {
 	Metrics *metrics.Metrics
 
 	metricsLn net.Listener // bound by Prepare, served by Serve
+	// Outbox writes notifications in the transactions of the changes that
+	// cause them (the refund service records through Outbox.Wrap(Audit));
+	// Notify are the preferences and webhook endpoints; Dispatcher sends.
+	Outbox     *notify.Outbox
+	Notify     *notify.Settings
+	Dispatcher *notify.Dispatcher
 
 	housekeepEvery time.Duration
 	refusalDelay   time.Duration
@@ -92,6 +99,9 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts Options) (*
 	svc := auth.NewService(db, al, ao)
 	a := &App{Cfg: cfg, DB: db, Auth: svc, Audit: al, Refusals: lim, Log: logger, Now: now, housekeepEvery: opts.HousekeepEvery,
 		refusalDelay: opts.RefusalDelay}
+	a.Outbox = notify.NewOutbox(cfg.BaseURL, logger.With("component", "notify"))
+	a.Outbox.NoEmail = !cfg.SMTP.Enabled()
+	a.Notify = notify.NewSettings(db, al, now, policy.Policy{})
 	if a.housekeepEvery <= 0 {
 		a.housekeepEvery = defaultHousekeepEvery
 	}
@@ -143,7 +153,7 @@ func (a *App) StartNeoX(opts refunds.Options) error {
 	if opts.COLSweepWindow == 0 {
 		opts.COLSweepWindow = a.Cfg.COLSweepWindow
 	}
-	a.Refunds = refunds.New(a.DB, a.Audit, gateways(a.Cfg), opts)
+	a.Refunds = refunds.New(a.DB, a.Outbox.Wrap(a.Audit), gateways(a.Cfg), opts)
 	return nil
 }
 
@@ -198,7 +208,8 @@ func (a *App) Prepare(ctx context.Context) (http.Handler, string, error) {
 		Webhooks: webhookSecrets(a.Cfg), Logger: a.Log, Now: a.Now, BaseURL: a.Cfg.BaseURL,
 		TrustedProxies: a.Cfg.TrustedProxies, Refusals: a.Refusals, RefusalDelay: a.refusalDelay, Zone: a.Cfg.MerchantTZ,
 		StepUp: policy.StepUp{Limits: a.Cfg.StepUpLimits, Window: a.Cfg.StepUpWindow}, Observer: a.observer(),
-		APIKeys: apikeys.New(a.DB, a.Audit, policy.Policy{}, a.Now), APIRateLimit: a.Cfg.APIRateLimit})
+		APIKeys: apikeys.New(a.DB, a.Audit, policy.Policy{}, a.Now), APIRateLimit: a.Cfg.APIRateLimit,
+		Notify: a.Notify, EmailOn: a.Cfg.SMTP.Enabled()})
 	return srv.Handler(), password, nil
 }
 
@@ -249,11 +260,37 @@ func (a *App) serveMetrics(ctx context.Context) (wait func()) {
 	}
 }
 
+// dispatcher returns the notification dispatcher, built on first use:
+// email when SMTP_HOST is set, webhooks always, reminders and outages.
+func (a *App) dispatcher() *notify.Dispatcher {
+	if a.Dispatcher != nil {
+		return a.Dispatcher
+	}
+	senders := map[string]notify.Sender{notify.ChannelWebhook: notify.NewWebhookSender(a.DB, a.Now, 10*time.Second)}
+	if a.Cfg.SMTP.Enabled() {
+		senders[notify.ChannelEmail] = notify.NewEmailSender(a.Cfg.SMTP, a.Cfg.MerchantTZ)
+	}
+	opt := notify.DispatchOptions{Now: a.Now, RemindAfter: a.Cfg.NotifyRemindAfter, Logger: a.Log.With("component", "notify")}
+	if r := a.Refunds; r != nil {
+		opt.Outages = func(ctx context.Context) ([]notify.OutageInfo, error) {
+			list, err := r.Outages(ctx)
+			var out []notify.OutageInfo
+			for _, o := range list {
+				out = append(out, notify.OutageInfo{API: string(o.API), Op: o.Op, Since: o.Since, LastError: o.LastError})
+			}
+			return out, err
+		}
+	}
+	a.Dispatcher = notify.NewDispatcher(a.DB, a.Outbox, senders, opt)
+	return a.Dispatcher
+}
+
 // Serve serves h on ln and runs the refund worker until ctx is cancelled,
 // then shuts down gracefully: stop accepting, finish in-flight requests and
 // the current NeoX call, return nil.
 func (a *App) Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	d := a.dispatcher() // before housekeep, which prunes through it
 	housekeepDone := make(chan struct{})
 	go func() { defer close(housekeepDone); a.housekeep(workerCtx, a.housekeepEvery) }()
 	refusalsDone := make(chan struct{})
@@ -261,6 +298,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener, h http.Handler) error 
 		defer close(refusalsDone)
 		a.Refusals.Run(workerCtx, refusalsFlushEvery, func(err error) { a.Log.Warn("writing aggregated refusals failed", "err", err) })
 	}()
+	notifyDone := make(chan error, 1)
+	go func() { notifyDone <- d.Run(workerCtx) }()
 	workerDone := make(chan error, 1)
 	if a.Refunds != nil {
 		go func() { workerDone <- a.Refunds.Run(workerCtx) }()
@@ -271,6 +310,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener, h http.Handler) error 
 		stopWorker()
 		<-housekeepDone
 		<-refusalsDone
+		<-notifyDone
 		if err := <-workerDone; err != nil && !errors.Is(err, context.Canceled) {
 			a.Log.Error("refund worker stopped", "err", err)
 		}

@@ -17,6 +17,7 @@ import (
 	_ "time/tzdata" // MERCHANT_TZ must load on machines without zoneinfo
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/notify"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -85,6 +86,12 @@ type Config struct {
 	// APIRateLimit is how many /api/v1 requests one API key may make per
 	// minute on this instance (API_RATE_LIMIT).
 	APIRateLimit int
+
+	// Notifications (SMTP_*, NOTIFY_REMIND_AFTER): email is off when
+	// SMTP.Host is empty; a request still pending after NotifyRemindAfter
+	// sends approvers one reminder (0: never).
+	SMTP              notify.SMTPConfig
+	NotifyRemindAfter time.Duration
 }
 
 const redacted = "[redacted]"
@@ -132,6 +139,9 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("worker_lease", c.WorkerLease),
 		slog.String("metrics_addr", c.MetricsAddr),
 		slog.Int("api_rate_limit", c.APIRateLimit),
+		slog.String("smtp_host", c.SMTP.Host), slog.Int("smtp_port", c.SMTP.Port), slog.String("smtp_username", c.SMTP.Username),
+		slog.String("smtp_password", mask(c.SMTP.Password)), slog.String("smtp_from", c.SMTP.From), slog.String("smtp_tls", c.SMTP.TLS),
+		slog.Duration("notify_remind_after", c.NotifyRemindAfter),
 	)
 }
 
@@ -175,6 +185,7 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	var idle, absolute, neoxTimeout, settle, concurrency, proxies, tz, maxConns string
 	var attnPG, attnGC, attnCOL, attnUnknown, sweepEvery, sweepWindow string
 	var stepLimits, stepWindow, workerLease, apiRate string
+	var smtpPort, remindAfter string
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "data"), "directory for the database (DATA_DIR)")
 	fs.StringVar(&c.DBPath, "db-path", env("DB_PATH", ""), "database file; default DATA_DIR/refunddesk.db (DB_PATH)")
@@ -215,6 +226,13 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&workerLease, "worker-lease", env("WORKER_LEASE", "5m"), "how long a worker's claim of a refund it is sending stands before another instance takes it over, 1s–1h and at least 3× NEOX_TIMEOUT (WORKER_LEASE)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("METRICS_ADDR", ""), "serve Prometheus /metrics on this host:port, a listener apart from ADDR; empty: off (METRICS_ADDR)")
 	fs.StringVar(&apiRate, "api-rate-limit", env("API_RATE_LIMIT", "120"), "/api/v1 requests per minute per API key on this instance, 1–100000 (API_RATE_LIMIT)")
+	fs.StringVar(&c.SMTP.Host, "smtp-host", env("SMTP_HOST", ""), "mail server for notification emails; unset: no email (SMTP_HOST)")
+	fs.StringVar(&smtpPort, "smtp-port", env("SMTP_PORT", ""), "mail server port; default 587 (starttls), 465 (tls), 25 (none) (SMTP_PORT)")
+	fs.StringVar(&c.SMTP.Username, "smtp-username", env("SMTP_USERNAME", ""), "(SMTP_USERNAME)")
+	fs.StringVar(&c.SMTP.Password, "smtp-password", env("SMTP_PASSWORD", ""), "(SMTP_PASSWORD)")
+	fs.StringVar(&c.SMTP.From, "smtp-from", env("SMTP_FROM", ""), "From address of notification emails (SMTP_FROM)")
+	fs.StringVar(&c.SMTP.TLS, "smtp-tls", env("SMTP_TLS", "starttls"), "starttls, tls or none (SMTP_TLS)")
+	fs.StringVar(&remindAfter, "notify-remind-after", env("NOTIFY_REMIND_AFTER", "24h"), "remind approvers once of a request still pending this long; 0: never (NOTIFY_REMIND_AFTER)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -271,6 +289,21 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 		errs = append(errs, fmt.Errorf("API_RATE_LIMIT: %q is not a whole number of requests per minute from 1 to 100000", apiRate))
 	} else {
 		c.APIRateLimit = n
+	}
+	if smtpPort != "" {
+		if n, err := strconv.Atoi(smtpPort); err != nil || n < 1 || n > 65535 {
+			errs = append(errs, fmt.Errorf("SMTP_PORT: %q is not a port number from 1 to 65535", smtpPort))
+		} else {
+			c.SMTP.Port = n
+		}
+	}
+	if err := c.SMTP.Check(); err != nil {
+		errs = append(errs, err)
+	}
+	if d, err := time.ParseDuration(remindAfter); err != nil || (d != 0 && d < time.Minute) || d > month {
+		errs = append(errs, fmt.Errorf("NOTIFY_REMIND_AFTER: %q is not 0 (off) or a duration from 1m to %s (example: 24h)", remindAfter, month))
+	} else {
+		c.NotifyRemindAfter = d
 	}
 	if n, err := strconv.Atoi(concurrency); err != nil || n < 1 || n > 32 {
 		errs = append(errs, fmt.Errorf("NEOX_CONCURRENCY: %q is not a whole number from 1 to 32", concurrency))

@@ -27,6 +27,13 @@ func TestParseConfigDefaults(t *testing.T) {
 	if err != nil || c.APIRateLimit != 600 {
 		t.Errorf("API_RATE_LIMIT=600: %d, %v", c.APIRateLimit, err)
 	}
+	if c.SMTP.Enabled() || c.NotifyRemindAfter != 24*time.Hour {
+		t.Errorf("notification defaults: email on %v, remind after %v", c.SMTP.Enabled(), c.NotifyRemindAfter)
+	}
+	c, err = ParseConfig("test", nil, envOf(map[string]string{"SMTP_HOST": "mail.example", "SMTP_FROM": "d@example.com", "SMTP_TLS": "tls", "NOTIFY_REMIND_AFTER": "0"}), io.Discard)
+	if err != nil || c.SMTP.Port != 465 || c.NotifyRemindAfter != 0 {
+		t.Errorf("SMTP_TLS=tls without a port: %+v, %v", c.SMTP, err)
+	}
 	c, err = ParseConfig("test", nil, envOf(map[string]string{"MERCHANT_TZ": "Asia/Bangkok"}), io.Discard)
 	if err != nil || c.MerchantTZ.String() != "Asia/Bangkok" {
 		t.Errorf("MERCHANT_TZ=Asia/Bangkok: %v, %v", c.MerchantTZ, err)
@@ -120,6 +127,12 @@ func TestParseConfigRejectsBadValues(t *testing.T) {
 		{"api rate limit not a number", map[string]string{"API_RATE_LIMIT": "lots"}, "API_RATE_LIMIT: \"lots\" is not a whole number of requests per minute"},
 		{"api rate limit per second", map[string]string{"API_RATE_LIMIT": "2/s"}, "API_RATE_LIMIT"},
 		{"api rate limit too high", map[string]string{"API_RATE_LIMIT": "100001"}, "API_RATE_LIMIT"},
+		{"smtp port not a number", map[string]string{"SMTP_HOST": "mail.example", "SMTP_FROM": "d@example.com", "SMTP_PORT": "smtp"}, "SMTP_PORT"},
+		{"smtp without from", map[string]string{"SMTP_HOST": "mail.example"}, "SMTP_FROM"},
+		{"smtp tls unknown", map[string]string{"SMTP_HOST": "mail.example", "SMTP_FROM": "d@example.com", "SMTP_TLS": "ssl"}, "SMTP_TLS"},
+		{"smtp password without host", map[string]string{"SMTP_PASSWORD": "p"}, "SMTP_HOST"},
+		{"remind too soon", map[string]string{"NOTIFY_REMIND_AFTER": "10s"}, "NOTIFY_REMIND_AFTER"},
+		{"remind not a duration", map[string]string{"NOTIFY_REMIND_AFTER": "daily"}, "NOTIFY_REMIND_AFTER"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,6 +185,7 @@ func TestConfigRedactsSecrets(t *testing.T) {
 		"NEOX_PG_SECRET_KEY": "pg-very-secret", "NEOX_GC_CLIENT_SECRET": "gc-very-secret", "NEOX_GC_WEBHOOK_SECRET": "gc-hook-secret",
 		"NEOX_COL_CLIENT_SECRET": "col-very-secret", "NEOX_COL_WEBHOOK_SECRET": "col-hook-secret", "SESSION_KEY": "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
 		"WEBHOOK_BASIC_USER": "neox", "WEBHOOK_BASIC_PASS": "basic-very-secret",
+		"SMTP_HOST": "mail.example", "SMTP_FROM": "desk@example.com", "SMTP_USERNAME": "desk", "SMTP_PASSWORD": "smtp-very-secret",
 	}
 	c, err := ParseConfig("test", nil, envOf(secrets), io.Discard)
 	if err != nil {
@@ -182,7 +196,7 @@ func TestConfigRedactsSecrets(t *testing.T) {
 		outputs = append(outputs, k+"="+v.(string))
 	}
 	for name, secret := range secrets {
-		if name == "WEBHOOK_BASIC_USER" {
+		if name == "WEBHOOK_BASIC_USER" || strings.HasPrefix(name, "SMTP_") && name != "SMTP_PASSWORD" {
 			continue
 		}
 		for _, out := range outputs {

@@ -10,6 +10,10 @@ import (
 // sessions nobody comes back to.
 const defaultHousekeepEvery = 15 * time.Minute
 
+// notifyKeep is how long settled notification deliveries stay in the
+// delivery log.
+const notifyKeep = 90 * 24 * time.Hour
+
 // integrityEvery is how often the whole database file is checked.
 const integrityEvery = 6 * time.Hour
 
@@ -38,6 +42,13 @@ func (a *App) housekeep(ctx context.Context, every time.Duration) {
 			a.Log.Warn("pruning expired sessions failed", "err", err)
 		case n > 0:
 			a.Log.Info("pruned expired sessions", "count", n)
+		}
+		if a.Dispatcher != nil {
+			if n, err := a.Dispatcher.Prune(ctx, notifyKeep); err != nil && ctx.Err() == nil {
+				a.Log.Warn("pruning old notification deliveries failed", "err", err)
+			} else if n > 0 {
+				a.Log.Info("pruned old notification deliveries", "count", n)
+			}
 		}
 		select {
 		case <-ctx.Done():

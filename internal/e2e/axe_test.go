@@ -76,7 +76,10 @@ func TestAccessibility(t *testing.T) {
 				document.querySelector('[data-testid=create-key]').click()`, wait: `[data-testid=new-key]`},
 			{path: "/settings/api-keys", submit: `document.getElementById('key-scope-read').checked = false;
 				document.getElementById('key-name').value = 'x';
-				document.querySelector('[data-testid=create-key]').click()`, wait: `[data-error-summary]`}},
+				document.querySelector('[data-testid=create-key]').click()`, wait: `[data-error-summary]`},
+			{path: "/settings/webhooks"}, {path: "/settings/webhooks", submit: `document.getElementById('url').value = 'ftp://x';
+				document.querySelector('[data-testid=webhook-form]').submit()`, wait: `[data-error-summary]`},
+			{path: "/notifications/deliveries"}},
 	}
 	check := func(t *testing.T, b *apptest.Browser, who string, pg axePage) {
 		t.Helper()

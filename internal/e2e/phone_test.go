@@ -76,8 +76,8 @@ func TestPagesFitAPhone(t *testing.T) {
 			"/transactions?api=GC&ref=CO-20240501-000123456",
 			"/refunds/new?api=PG&ref=240901101500HCMCAF&payment=1440001", "/refunds", "/refunds/" + ids[1], "/approvals" /* 403 */},
 		"fmanager": {"/", "/approvals", "/refunds", "/refunds/" + ids[0], "/refunds/" + ids[1], "/audit", "/audit/events/1",
-			"/attention", "/account", "/no-such-page"},
-		"fadmin": {"/", "/users", "/settings/approvals", "/settings/api-keys", "/users/second-factor", "/account"},
+			"/attention", "/account", "/notifications/deliveries", "/no-such-page"},
+		"fadmin": {"/", "/users", "/settings/approvals", "/settings/api-keys", "/users/second-factor", "/account", "/settings/webhooks"},
 	}
 	sizes := []struct{ w, h int64 }{{360, 740}, {390, 844}}
 	check := func(b *apptest.Browser, who, path string) {

@@ -15,12 +15,14 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/i18n"
+	"github.com/neox-refund-desk/refunddesk/internal/notify"
 	"github.com/neox-refund-desk/refunddesk/web/templates"
 )
 
 // knownActions are the actions the filter offers; anything else is refused.
 var knownActions = []string{
 	audit.ActionRefundsExport,
+	notify.ActionEndpointAdded, notify.ActionEndpointRemoved, notify.ActionPrefsChanged,
 	audit.ActionLogin, audit.ActionLoginFailed, audit.ActionLoginThrottled, audit.ActionLogout,
 	audit.ActionSessionRevoked, audit.ActionPasswordChange,
 	audit.ActionUserCreated, audit.ActionUserDisabled, audit.ActionUserEnabled, audit.ActionUserPasswordReset, audit.ActionUserRoleChanged,

@@ -38,6 +38,8 @@ var flashes = map[string]string{
 	"mfa-key-added":         "flash.mfa_key_added",
 	"mfa-key-removed":       "flash.mfa_key_removed",
 	"api-key-revoked":       "flash.api_key_revoked",
+	"notify-saved":          "notify.prefs.saved",
+	"endpoint-removed":      "notify.hooks.removed",
 }
 
 // redirectFlash redirects to `to` and leaves the named message for the next

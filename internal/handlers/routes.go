@@ -82,6 +82,7 @@ func (s *Server) routes() []route {
 		{"GET /account/session", signedIn, s.handleSessionLeft},
 		{"POST /account/keepalive", signedIn, s.handleSessionLeft},
 		{"POST /account/lang", signedIn, s.handleAccountLang},
+		{"POST /account/notifications", signedIn, s.handleNotifyPrefs},
 		{"POST /account/2fa/start", signedIn, s.handleTOTPStart},
 		{"GET /account/2fa/qr.png", signedIn, s.handleTOTPQR},
 		{"POST /account/2fa/confirm", signedIn, s.handleTOTPConfirm},
@@ -160,6 +161,12 @@ func (s *Server) routes() []route {
 		{"POST /settings/approvals/rules/remove", may(policy.ManageApprovalPolicy), s.handlePolicyRuleRemove},
 		{"POST /settings/approvals/limits", may(policy.ManageApprovalPolicy), s.handlePolicyLimit},
 		{"POST /settings/approvals/limits/remove", may(policy.ManageApprovalPolicy), s.handlePolicyLimitRemove},
+
+		// Admins: outbound webhooks; managers and admins: what was sent.
+		{"GET /settings/webhooks", may(policy.ManageWebhooks), s.handleWebhooks},
+		{"POST /settings/webhooks", may(policy.ManageWebhooks), s.handleWebhookAdd},
+		{"POST /settings/webhooks/{id}/remove", may(policy.ManageWebhooks), s.handleWebhookRemove},
+		{"GET /notifications/deliveries", may(policy.ViewDeliveries), s.handleDeliveries},
 	}
 }
 

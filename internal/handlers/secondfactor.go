@@ -232,6 +232,14 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 		}
 		v.Error = mfaErr
 		form.TwoFactor = v
+		if form.Notify == nil && s.notify != nil {
+			nv, err := s.notifyView(r, u)
+			if err != nil {
+				s.renderError(w, r, err)
+				return
+			}
+			form.Notify = nv
+		}
 	}
 	s.render(w, r, status, templates.AccountPage(s.page(r, "nav.account", "account"), form))
 }

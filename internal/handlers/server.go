@@ -16,6 +16,7 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/apikeys"
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/notify"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
@@ -63,6 +64,10 @@ type Deps struct {
 	// APIRateLimit is /api/v1 requests per minute per key (API_RATE_LIMIT);
 	// 0 means DefaultAPIRateLimit.
 	APIRateLimit int
+	// Notify are the notification preferences and webhook endpoints; nil
+	// hides their pages. EmailOn says SMTP is configured.
+	Notify  *notify.Settings
+	EmailOn bool
 }
 
 // Server serves the web UI, health checks and webhooks.
@@ -93,13 +98,15 @@ type Server struct {
 	// The refunds API (api.go): its keys and their per-key rate limit.
 	keys    *apikeys.Service
 	apiRate *rateLimiter
+	notify  *notify.Settings
+	emailOn bool
 }
 
 // New builds a Server from its dependencies.
 func New(d Deps) *Server {
 	s := &Server{db: d.DB, auth: d.Auth, audit: d.Audit, log: d.Logger, now: d.Now, maxBody: d.MaxBodyBytes,
 		refunds: d.Refunds, hooks: d.Webhooks, proxies: d.TrustedProxies, refused: d.Refusals, zone: d.Zone, stepUp: d.StepUp,
-		obs: d.Observer, keys: d.APIKeys, apiRate: newRateLimiter(d.APIRateLimit)}
+		obs: d.Observer, keys: d.APIKeys, apiRate: newRateLimiter(d.APIRateLimit), notify: d.Notify, emailOn: d.EmailOn}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

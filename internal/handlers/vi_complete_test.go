@@ -15,6 +15,7 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/i18n"
+	"github.com/neox-refund-desk/refunddesk/internal/notify"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
@@ -92,11 +93,11 @@ func visibleText(page string) string {
 // role (refunds in each state, audit, dashboard, users, account, errors)
 // and fails on any English word not in the allow-list of names and codes.
 func TestVietnameseIsComplete(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, withNotify)
 	ctx := context.Background()
 	staff := e.user("lan", auth.RoleStaff)
 	mgr := e.user("minh", auth.RoleManager)
-	e.user("quan", auth.RoleAdmin)
+	admin := e.user("quan", auth.RoleAdmin)
 	sa := refunds.Actor{ID: staff.ID, Name: staff.Username, Role: "staff"}
 	ma := refunds.Actor{ID: mgr.ID, Name: mgr.Username, Role: "manager"}
 	newCOL := func(amount int64) refunds.Refund {
@@ -207,13 +208,20 @@ func TestVietnameseIsComplete(t *testing.T) {
 			check(sc, "staff", "/refunds/"+id, http.StatusOK)
 		}
 	}
+	// Notification settings: an endpoint (its audit event is read below)
+	// and the delivery log.
+	if _, _, err := e.srv.notify.AddEndpoint(ctx, notify.Actor{ID: admin.ID, Name: "quan", Role: auth.RoleAdmin},
+		"https://hooks.example/desk", []notify.Kind{notify.KindOutcome}); err != nil {
+		t.Fatal(err)
+	}
+	check(mc, "manager", "/notifications/deliveries", http.StatusOK)
 	// Every audit event of the timelines, in the event page.
 	for seq := 1; seq <= e.count(`SELECT count(*) FROM audit_events`); seq++ {
 		check(mc, "manager", fmt.Sprintf("/audit/events/%d", seq), http.StatusOK)
 	}
 	check(mc, "manager", "/users", http.StatusForbidden)
 	ac := login("quan")
-	for _, p := range []string{"/", "/users", "/account"} {
+	for _, p := range []string{"/", "/users", "/account", "/settings/webhooks", "/notifications/deliveries"} {
 		check(ac, "admin", p, http.StatusOK)
 	}
 }

@@ -63,6 +63,9 @@ var dynamic = map[string][]string{
 	"nav.":               {"home", "transactions", "refunds", "approvals", "audit", "users", "account"},
 	"tx.not_refundable_": {"order", "transaction"},
 	"hook.reason.":       {"api", "target", "amount", "currency", "neox_refund_id", "not_sent", "contradicts"},
+	"notify.kind.":       {"refund.requested", "refund.reminder", "refund.decided", "refund.outcome", "refund.needs_attention", "neox.outage"},
+	"notify.channel.":    {"email", "webhook"},
+	"notify.state.":      {"PENDING", "SENDING", "SENT", "FAILED"},
 }
 
 // TestEveryUsedKeyExists scans the templates and handlers for keys and

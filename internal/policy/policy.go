@@ -35,6 +35,10 @@ const (
 	ManageApprovalPolicy Action = "approval_policy.manage"
 	// ManageAPIKeys: create, list and revoke the keys of /api/v1.
 	ManageAPIKeys Action = "api_keys.manage"
+	// ManageWebhooks: register and remove outbound webhook endpoints.
+	ManageWebhooks Action = "webhooks.manage"
+	// ViewDeliveries: the notification delivery log (emails and webhooks).
+	ViewDeliveries Action = "deliveries.view"
 )
 
 // Actions on one refund; Decide reads the Subject for them.
@@ -51,7 +55,7 @@ const (
 // Actions lists every action, for tests that walk them all.
 func Actions() []Action {
 	return []Action{RefundWork, Request, ViewAll, ViewApprovals, ViewAttention, ViewAudit, Export, ManageUsers,
-		ManageApprovalPolicy, ManageAPIKeys, View, Cancel, Approve, Reject, Resolve}
+		ManageApprovalPolicy, ManageAPIKeys, ManageWebhooks, ViewDeliveries, View, Cancel, Approve, Reject, Resolve}
 }
 
 // Actor is who asks: the signed-in user, or an API key (Role APIKey, with
@@ -169,8 +173,10 @@ func (p Policy) Permits(a Actor, action Action) bool {
 		return a.Role == Staff || a.Role == Manager
 	case ViewAll, ViewApprovals, ViewAttention, ViewAudit, Export, Approve, Reject, Resolve:
 		return a.Role == Manager
-	case ManageUsers, ManageApprovalPolicy, ManageAPIKeys:
+	case ManageUsers, ManageApprovalPolicy, ManageAPIKeys, ManageWebhooks:
 		return a.Role == Admin
+	case ViewDeliveries:
+		return a.Role == Manager || a.Role == Admin
 	}
 	return false
 }

@@ -35,8 +35,10 @@ func before(role Role, action Action, own bool, s Subject) Reason {
 		return gate(managers)
 	case ViewApprovals, ViewAttention, ViewAudit, Export: // managers routes
 		return gate(managers)
-	case ManageUsers, ManageApprovalPolicy, ManageAPIKeys: // admins routes
+	case ManageUsers, ManageApprovalPolicy, ManageAPIKeys, ManageWebhooks: // admins routes
 		return gate(admins)
+	case ViewDeliveries: // the delivery log: managers and admins
+		return gate(managers || admins)
 	case View: // staffUp route, then canSee: manager or maker
 		if !staffUp {
 			return ReasonRole
@@ -145,8 +147,8 @@ func TestPermitsByRole(t *testing.T) {
 	var p Policy
 	want := map[Role][]Action{
 		Staff:   {RefundWork, Request, View, Cancel},
-		Manager: {RefundWork, Request, View, Cancel, ViewAll, ViewApprovals, ViewAttention, ViewAudit, Export, Approve, Reject, Resolve},
-		Admin:   {ManageUsers, ManageApprovalPolicy, ManageAPIKeys},
+		Manager: {RefundWork, Request, View, Cancel, ViewAll, ViewApprovals, ViewAttention, ViewAudit, Export, Approve, Reject, Resolve, ViewDeliveries},
+		Admin:   {ManageUsers, ManageApprovalPolicy, ManageAPIKeys, ManageWebhooks, ViewDeliveries},
 		"":      nil,
 		"root":  nil,
 	}

@@ -101,6 +101,7 @@ func Nav(ctx context.Context, v *Viewer) []NavItem {
 		{policy.ManageUsers, "users", "nav.users", "/users"},
 		{policy.ManageApprovalPolicy, "approval_policy", "nav.approval_policy", "/settings/approvals"},
 		{policy.ManageAPIKeys, "api_keys", "nav.api_keys", "/settings/api-keys"},
+		{policy.ManageWebhooks, "webhooks", "nav.webhooks", "/settings/webhooks"},
 	} {
 		if v.May(it.action) {
 			items = append(items, NavItem{it.key, tr(ctx, it.label), it.url})
