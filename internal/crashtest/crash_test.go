@@ -39,6 +39,19 @@ func assertOnce(t *testing.T, sb *sandbox.Sandbox, ids []string) {
 	}
 }
 
+// troubleNextRefund makes NeoX's next PG refund call, at random, slow (up
+// to maxDelay: a kill may land mid-call), recorded with its answer lost,
+// or normal.
+func troubleNextRefund(sb *sandbox.Sandbox, rng *rand.Rand, maxDelay time.Duration) {
+	switch rng.IntN(3) {
+	case 0:
+		sb.SetLatency(200*time.Millisecond + time.Duration(rng.Int64N(int64(maxDelay-200*time.Millisecond))))
+		sb.InjectFault(sandbox.OpPGRefund, sandbox.FaultLatency, 1)
+	case 1:
+		sb.InjectFault(sandbox.OpPGRefund, sandbox.FaultDropAfterRecord, 1)
+	}
+}
+
 // settledAtNeoX reports whether the sandbox holds refund id as paid out.
 func settledAtNeoX(sb *sandbox.Sandbox, id string) bool {
 	for _, r := range sb.Refunds() {
@@ -122,13 +135,7 @@ func TestKillLoop(t *testing.T) {
 		ids = append(ids, id)
 		c.approve(id)
 		// Sometimes hold the call at NeoX, sometimes fail it, then kill at a random moment.
-		switch rng.IntN(3) {
-		case 0:
-			c.sb.SetLatency(time.Duration(200+rng.IntN(800)) * time.Millisecond)
-			c.sb.InjectFault(sandbox.OpPGRefund, sandbox.FaultLatency, 1)
-		case 1:
-			c.sb.InjectFault(sandbox.OpPGRefund, sandbox.FaultDropAfterRecord, 1)
-		}
+		troubleNextRefund(c.sb, rng, 800*time.Millisecond)
 		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
 		c.stop(syscall.SIGKILL)
 		c.start()

@@ -44,13 +44,7 @@ func TestThreeInstancesKilled(t *testing.T) {
 		id := nodes[rng.IntN(3)].request("THREEKILL0001", "9900003", int64(10_000+i), uuid.NewString())
 		ids = append(ids, id)
 		nodes[rng.IntN(3)].approve(id)
-		switch rng.IntN(3) {
-		case 0: // NeoX holds the call: the kill may land mid-call
-			c.sb.SetLatency(time.Duration(200+rng.IntN(600)) * time.Millisecond)
-			c.sb.InjectFault(sandbox.OpPGRefund, sandbox.FaultLatency, 1)
-		case 1: // NeoX records the refund but the answer is lost
-			c.sb.InjectFault(sandbox.OpPGRefund, sandbox.FaultDropAfterRecord, 1)
-		}
+		troubleNextRefund(c.sb, rng, 800*time.Millisecond)
 		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
 		victim := nodes[rng.IntN(3)]
 		victim.stop(syscall.SIGKILL)
