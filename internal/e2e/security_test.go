@@ -88,7 +88,7 @@ var policyActions = map[string]policy.Action{
 	"ViewApprovals": policy.ViewApprovals, "ViewAttention": policy.ViewAttention, "ViewAudit": policy.ViewAudit,
 	"Export": policy.Export, "ManageUsers": policy.ManageUsers, "View": policy.View, "Cancel": policy.Cancel,
 	"Approve": policy.Approve, "Reject": policy.Reject, "Resolve": policy.Resolve,
-	"ManageApprovalPolicy": policy.ManageApprovalPolicy,
+	"ManageApprovalPolicy": policy.ManageApprovalPolicy, "BulkRequest": policy.BulkRequest,
 }
 
 // stateChangingRoutes reads the route table itself, so a new POST route

@@ -33,6 +33,10 @@ const (
 	ManageUsers Action = "users.manage"
 	// ManageApprovalPolicy: change the approval rules and approver limits.
 	ManageApprovalPolicy Action = "approval_policy.manage"
+	// BulkRequest: upload a file of refunds, preview it, submit its valid
+	// rows as refund requests, and see one's own batches (the people who
+	// may Request; each row is still a Request of its own).
+	BulkRequest Action = "refunds.bulk_request"
 )
 
 // Actions on one refund; Decide reads the Subject for them.
@@ -49,7 +53,7 @@ const (
 // Actions lists every action, for tests that walk them all.
 func Actions() []Action {
 	return []Action{RefundWork, Request, ViewAll, ViewApprovals, ViewAttention, ViewAudit, Export, ManageUsers,
-		ManageApprovalPolicy, View, Cancel, Approve, Reject, Resolve}
+		ManageApprovalPolicy, BulkRequest, View, Cancel, Approve, Reject, Resolve}
 }
 
 // Actor is who asks: the signed-in user.
@@ -158,7 +162,7 @@ func (p Policy) With(a Approvals) Policy {
 // domain's first check use it; Decide also reads the refund.
 func (p Policy) Permits(a Actor, action Action) bool {
 	switch action {
-	case RefundWork, Request, View, Cancel:
+	case RefundWork, Request, BulkRequest, View, Cancel:
 		return a.Role == Staff || a.Role == Manager
 	case ViewAll, ViewApprovals, ViewAttention, ViewAudit, Export, Approve, Reject, Resolve:
 		return a.Role == Manager
