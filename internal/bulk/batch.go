@@ -218,12 +218,17 @@ func (s *Service) Get(ctx context.Context, actor refunds.Actor, id string) (Batc
 }
 
 // List returns actor's batches, newest first (at most 100).
-func (s *Service) List(ctx context.Context, actor refunds.Actor) ([]store.BatchRecord, error) {
+// Their rows are not read.
+func (s *Service) List(ctx context.Context, actor refunds.Actor) ([]Batch, error) {
 	bs, err := s.db.BatchesBy(ctx, actor.ID, 100)
 	if err != nil {
 		return nil, fmt.Errorf("bulk: %w", err)
 	}
-	return bs, nil
+	out := make([]Batch, len(bs))
+	for i, b := range bs {
+		out[i] = Batch{BatchRecord: b}
+	}
+	return out, nil
 }
 
 // Submit makes each OK row of actor's batch a refund request

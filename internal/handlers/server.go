@@ -16,6 +16,7 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/bulk"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
@@ -78,6 +79,7 @@ type Server struct {
 	// there is one, so pages and domain never disagree.
 	policy policy.Policy
 	stepUp policy.StepUp
+	bulk   *bulk.Service // bulk refunds from a file, over refunds
 }
 
 // New builds a Server from its dependencies.
@@ -105,6 +107,9 @@ func New(d Deps) *Server {
 	s.pace = newPacer(d.RefusalDelay, s.now)
 	if s.refunds != nil {
 		s.policy = s.refunds.Policy()
+	}
+	if s.refunds != nil && s.audit != nil {
+		s.bulk = bulk.New(s.db, s.refunds, s.audit, s.policy, s.now)
 	}
 	if s.refused == nil && s.audit != nil {
 		s.refused = audit.NewLimiter(s.audit, audit.LimiterOptions{})
