@@ -87,6 +87,8 @@ func (s *Server) uploadFailed(w http.ResponseWriter, r *http.Request, err error)
 	var fe *bulk.FileError
 	var mbe *http.MaxBytesError
 	switch {
+	case errors.As(err, &fe) && fe.Msg.Key == "bulk.err_too_large":
+		s.renderStatus(w, r, http.StatusRequestEntityTooLarge, tr(r, "error.too_large_title"), tr(r, "bulk.err_too_large"))
 	case errors.As(err, &fe):
 		s.renderBatches(w, r, http.StatusUnprocessableEntity, templates.FieldErrors{"file": errText(r.Context(), fe.Msg)})
 	case errors.As(err, &mbe):

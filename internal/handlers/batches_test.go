@@ -1,0 +1,228 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/refunds"
+)
+
+// upload posts a CSV file to /batches as a browser would.
+func (e *env) upload(c *http.Client, name string, data []byte) result {
+	e.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, err := mw.CreateFormFile("file", name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	fw.Write(data)
+	mw.Close()
+	return e.doBody(c, http.MethodPost, "/batches", mw.FormDataContentType(), &body)
+}
+
+const bulkFile = "product,reference,payment_id,amount,currency,reason_code,reason_text,fee_charge_way\n" +
+	"PG,240901101500HCMCAF,1440001,100.000,VND,customer_request,bulk one,\n" + // 2: ok
+	"PG,240902141210DNGHTL,1440002,200000,VND,customer_request,bulk two,\n" + // 3: ok
+	"PG,240901101500HCMCAF,1440001,5000,VND,customer_request,again,\n" + // 4: duplicate of 2
+	"PG,240904161530SGNFAL,1440005,1000,VND,customer_request,failed payment,\n" + // 5: not refundable
+	"GC,CO-20240502-000200001,,,EUR,customer_request,bulk gc,OUR\n" + // 6: ok, the whole order
+	"GC,CO-20240504-000200003,,,JPY,customer_request,in flight,OUR\n" + // 7: a refund already pending
+	"PG,240901101500HCMCAF,1440001,1.5,VND,customer_request,decimals,\n" // 8: not an amount
+
+func (e *env) countRows(q string, args ...any) int {
+	e.t.Helper()
+	var n int
+	if err := e.db.Read.QueryRow(q, args...).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// TestBatchFlow: upload → preview (bad rows, a duplicate, one in flight,
+// totals per currency) → submit → PENDING refunds with their own ids and
+// audit rows → a second submit creates nothing → results.csv; another
+// user sees and submits nothing.
+func TestBatchFlow(t *testing.T) {
+	e := newEnv(t)
+	alice := e.user("alice", auth.RoleStaff)
+	e.user("bob", auth.RoleStaff)
+	ctx := context.Background()
+	if _, err := e.refunds.Create(ctx, refunds.Actor{ID: alice.ID, Name: "alice", Role: alice.Role}, refunds.NewRequest{
+		API: refunds.APIGC, TransactionRef: "CO-20240504-000200003", FeeChargeWay: "OUR", ReasonCode: "customer_request"}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := e.login("alice"), e.login("bob")
+
+	res := e.upload(a, "march.csv", []byte(bulkFile))
+	if res.status != http.StatusSeeOther || !strings.HasPrefix(res.header.Get("Location"), "/batches/") {
+		t.Fatalf("upload: %d %s %.300s", res.status, res.header.Get("Location"), res.body)
+	}
+	page := res.header.Get("Location")
+	id := strings.TrimPrefix(page, "/batches/")
+	before := e.countRows(`SELECT count(*) FROM refunds`)
+
+	res = e.get(a, page) // the preview survives a reload: it is read back
+	if res.status != http.StatusOK {
+		t.Fatalf("preview: %d", res.status)
+	}
+	wantStatus := map[string]string{"2": "OK", "3": "OK", "4": "ERROR", "5": "ERROR", "6": "OK", "7": "ERROR", "8": "ERROR"}
+	for line, st := range wantStatus {
+		if !strings.Contains(res.body, `data-line="`+line+`" data-status="`+st+`"`) {
+			t.Errorf("line %s: want %s", line, st)
+		}
+	}
+	for _, want := range []string{`data-currency="VND"`, `data-amount="300000"`, `data-currency="EUR"`, `data-amount="8990"`} {
+		if !strings.Contains(res.body, want) {
+			t.Errorf("totals lack %s", want)
+		}
+	}
+	if !strings.Contains(res.body, "The same refund as line 2") { // the duplicate, in the user's language
+		i := strings.Index(res.body, `data-line="4"`)
+		t.Errorf("duplicate message missing: %.600s", res.body[max(i, 0):])
+	}
+
+	// Someone else: neither sees nor submits, nor downloads.
+	for _, r := range []result{e.get(b, page), e.post(b, page+"/submit", url.Values{}), e.get(b, page+"/results.csv")} {
+		if r.status != http.StatusForbidden {
+			t.Errorf("bob: status %d, want 403", r.status)
+		}
+	}
+	if strings.Contains(e.get(b, "/batches").body, id) {
+		t.Error("bob's list shows alice's batch")
+	}
+	if n := e.countRows(`SELECT count(*) FROM refunds`); n != before {
+		t.Fatalf("bob created %d refunds", n-before)
+	}
+
+	if res := e.post(a, page+"/submit", url.Values{}); res.status != http.StatusSeeOther {
+		t.Fatalf("submit: %d %.300s", res.status, res.body)
+	}
+	if n := e.countRows(`SELECT count(*) FROM refunds`); n != before+3 {
+		t.Fatalf("%d refunds created, want 3", n-before)
+	}
+	rows, err := e.db.Read.Query(`SELECT r.id, r.approval, r.requested_by FROM refund_batch_rows b JOIN refunds r ON r.id = b.refund_id
+		WHERE b.batch_id = ? ORDER BY b.row_no`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for rows.Next() {
+		var rid, approval string
+		var by int64
+		if err := rows.Scan(&rid, &approval, &by); err != nil {
+			t.Fatal(err)
+		}
+		if approval != "PENDING" || by != alice.ID {
+			t.Errorf("refund %s: %s by %d", rid, approval, by)
+		}
+		if n := e.countRows(`SELECT count(*) FROM audit_events WHERE action = 'refund.requested' AND target_id = ?`, rid); n != 1 {
+			t.Errorf("refund %s: %d refund.requested audit rows", rid, n)
+		}
+		ids[rid] = true
+	}
+	rows.Close()
+	if len(ids) != 3 {
+		t.Fatalf("%d distinct refunds on the batch, want 3", len(ids))
+	}
+	if n := e.auditCount("batch.submitted"); n != 1 {
+		t.Fatalf("%d batch.submitted events", n)
+	}
+
+	// Submitting again (a double click, a resent form) creates nothing.
+	if res := e.post(a, page+"/submit", url.Values{}); res.status != http.StatusSeeOther {
+		t.Fatalf("second submit: %d", res.status)
+	}
+	if n := e.countRows(`SELECT count(*) FROM refunds`); n != before+3 {
+		t.Fatalf("second submit created %d more", n-before-3)
+	}
+	if n := e.auditCount("batch.submitted"); n != 1 {
+		t.Fatalf("%d batch.submitted events after a second submit", n)
+	}
+	if n := e.countRows(`SELECT count(*) FROM refund_batch_rows WHERE batch_id = ? AND bank_account_number <> ''`, id); n != 0 {
+		t.Errorf("%d rows keep an account number after the submit", n)
+	}
+
+	res = e.get(a, page+"/results.csv")
+	if res.status != http.StatusOK || !strings.HasPrefix(res.header.Get("Content-Type"), "text/csv") {
+		t.Fatalf("results: %d %s", res.status, res.header.Get("Content-Type"))
+	}
+	recs, err := csv.NewReader(strings.NewReader(res.body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1+len(wantStatus) {
+		t.Fatalf("results has %d lines, want %d", len(recs), 1+len(wantStatus))
+	}
+	for _, rec := range recs[1:] {
+		if rec[6] == "CREATED" && !ids[rec[8]] {
+			t.Errorf("line %s: refund %q is not the batch's", rec[0], rec[8])
+		}
+		if want := map[string]string{"OK": "CREATED"}[wantStatus[rec[0]]]; want != "" && rec[6] != want {
+			t.Errorf("line %s: %s, want %s", rec[0], rec[6], want)
+		}
+	}
+	if !strings.Contains(e.get(a, "/batches").body, id) {
+		t.Error("alice's list lacks her batch")
+	}
+}
+
+// TestBatchUploadRefused: a file the desk cannot use keeps nothing and
+// says why next to the field; the upload's larger body limit is its own.
+func TestBatchUploadRefused(t *testing.T) {
+	e := newEnv(t)
+	e.user("alice", auth.RoleStaff)
+	e.user("root", auth.RoleAdmin)
+	a := e.login("alice")
+	res := e.upload(a, "x.csv", []byte("name,amount\nbob,=cmd\n"))
+	if res.status != http.StatusUnprocessableEntity || !strings.Contains(res.body, `data-testid="error-file"`) {
+		t.Fatalf("wrong header: %d", res.status)
+	}
+	big := bytes.Repeat([]byte("a"), uploadMaxBody+1)
+	if res := e.upload(a, "big.csv", big); res.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("over the limit: %d", res.status)
+	}
+	// Four MiB is fine for the upload (refused for its content, not its
+	// size) and too large for any other route.
+	four := append([]byte("product,reference,payment_id,amount,currency,reason_code,reason_text\n"), bytes.Repeat([]byte("\n"), 4<<20)...)
+	if res := e.upload(a, "blank.csv", four); res.status != http.StatusUnprocessableEntity {
+		t.Fatalf("4 MiB upload: %d", res.status)
+	}
+	if res := e.doBody(a, http.MethodPost, "/refunds", "application/x-www-form-urlencoded",
+		bytes.NewReader(append([]byte("a="), bytes.Repeat([]byte("b"), 4<<20)...))); res.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("4 MiB elsewhere: %d", res.status)
+	}
+	if n := e.countRows(`SELECT count(*) FROM refund_batches`); n != 0 {
+		t.Fatalf("%d batches kept", n)
+	}
+	if res := e.get(e.login("root"), "/batches"); res.status != http.StatusForbidden {
+		t.Fatalf("admin: %d", res.status)
+	}
+}
+
+// doBody sends a same-origin request with a raw body.
+func (e *env) doBody(c *http.Client, method, path, contentType string, body io.Reader) result {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.url+path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Origin", e.url)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err := c.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return result{resp.StatusCode, resp.Header, string(b)}
+}
