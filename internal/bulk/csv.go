@@ -51,6 +51,10 @@ type Row struct {
 	DuplicateOf                      int   // line of the earlier row with the same product, reference and payment
 }
 
+// ErrUnreadable wraps a failure to read the file itself (a broken or
+// too large upload), as opposed to a file read and refused (*FileError).
+var ErrUnreadable = errors.New("bulk: cannot read the file")
+
 // FileError is a file refused as a whole (nothing is kept).
 type FileError struct{ Msg fault.Msg }
 
@@ -72,7 +76,7 @@ func fileErr(key, english string, args ...any) error {
 func Parse(r io.Reader) ([]Row, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("bulk: read file: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrUnreadable, err)
 	}
 	if len(data) > MaxBytes {
 		return nil, fileErr("bulk.err_too_large", "the file is larger than 5 MiB")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -63,7 +64,8 @@ func (s *Server) handleBatchUpload(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if err != nil {
-			s.uploadFailed(w, r, err)
+			// The multipart body itself is broken or too large.
+			s.uploadFailed(w, r, fmt.Errorf("%w: %w", bulk.ErrUnreadable, err))
 			return
 		}
 		if part.FormName() != "file" {
@@ -93,8 +95,7 @@ func (s *Server) uploadFailed(w http.ResponseWriter, r *http.Request, err error)
 		s.renderBatches(w, r, http.StatusUnprocessableEntity, templates.FieldErrors{"file": errText(r.Context(), fe.Msg)})
 	case errors.As(err, &mbe):
 		s.renderStatus(w, r, http.StatusRequestEntityTooLarge, tr(r, "error.too_large_title"), tr(r, "bulk.err_too_large"))
-	case r.Context().Err() == nil && !strings.HasPrefix(err.Error(), "bulk: keep batch"):
-		// A broken multipart body.
+	case errors.Is(err, bulk.ErrUnreadable):
 		s.renderStatus(w, r, http.StatusBadRequest, tr(r, "error.bad_form_title"), tr(r, "error.bad_form_text"))
 	default:
 		s.renderError(w, r, err)

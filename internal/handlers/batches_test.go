@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
@@ -29,14 +30,16 @@ func (e *env) upload(c *http.Client, name string, data []byte) result {
 	return e.doBody(c, http.MethodPost, "/batches", mw.FormDataContentType(), &body)
 }
 
-const bulkFile = "product,reference,payment_id,amount,currency,reason_code,reason_text,fee_charge_way\n" +
-	"PG,240901101500HCMCAF,1440001,100.000,VND,customer_request,bulk one,\n" + // 2: ok
-	"PG,240902141210DNGHTL,1440002,200000,VND,customer_request,bulk two,\n" + // 3: ok
-	"PG,240901101500HCMCAF,1440001,5000,VND,customer_request,again,\n" + // 4: duplicate of 2
-	"PG,240904161530SGNFAL,1440005,1000,VND,customer_request,failed payment,\n" + // 5: not refundable
-	"GC,CO-20240502-000200001,,,EUR,customer_request,bulk gc,OUR\n" + // 6: ok, the whole order
-	"GC,CO-20240504-000200003,,,JPY,customer_request,in flight,OUR\n" + // 7: a refund already pending
-	"PG,240901101500HCMCAF,1440001,1.5,VND,customer_request,decimals,\n" // 8: not an amount
+const bulkFile = "product,reference,payment_id,amount,currency,reason_code,reason_text,fee_charge_way,bank_swift,bank_account_number,bank_account_name\n" +
+	"PG,240901101500HCMCAF,1440001,100.000,VND,customer_request,bulk one,,,,\n" + // 2: ok
+	"PG,240902141210DNGHTL,1440002,200000,VND,customer_request,bulk two,,,,\n" + // 3: ok
+	"PG,240901101500HCMCAF,1440001,5000,VND,customer_request,again,,,,\n" + // 4: duplicate of 2
+	"PG,240904161530SGNFAL,1440005,1000,VND,customer_request,failed payment,,,,\n" + // 5: not refundable
+	"GC,CO-20240502-000200001,,,EUR,customer_request,bulk gc,OUR,,,\n" + // 6: ok, the whole order
+	"GC,CO-20240504-000200003,,,JPY,customer_request,in flight,OUR,,,\n" + // 7: a refund already pending
+	"PG,240901101500HCMCAF,1440001,1.5,VND,customer_request,decimals,,,,\n" + // 8: not an amount
+	"PG,240830080146NDTISR,1439211,500000,VND,customer_request,qr,,ASCBVNVX,0107201111,NGUYEN VAN A\n" + // 9: ok, QR with receiver
+	"PG,240903090000HNIFLR,1440004,1000,VND,customer_request,qr without receiver,,,,\n" // 10: QR needs the receiver
 
 func (e *env) countRows(q string, args ...any) int {
 	e.t.Helper()
@@ -74,13 +77,13 @@ func TestBatchFlow(t *testing.T) {
 	if res.status != http.StatusOK {
 		t.Fatalf("preview: %d", res.status)
 	}
-	wantStatus := map[string]string{"2": "OK", "3": "OK", "4": "ERROR", "5": "ERROR", "6": "OK", "7": "ERROR", "8": "ERROR"}
+	wantStatus := map[string]string{"2": "OK", "3": "OK", "4": "ERROR", "5": "ERROR", "6": "OK", "7": "ERROR", "8": "ERROR", "9": "OK", "10": "ERROR"}
 	for line, st := range wantStatus {
 		if !strings.Contains(res.body, `data-line="`+line+`" data-status="`+st+`"`) {
 			t.Errorf("line %s: want %s", line, st)
 		}
 	}
-	for _, want := range []string{`data-currency="VND"`, `data-amount="300000"`, `data-currency="EUR"`, `data-amount="8990"`} {
+	for _, want := range []string{`data-currency="VND"`, `data-amount="800000"`, `data-currency="EUR"`, `data-amount="8990"`} {
 		if !strings.Contains(res.body, want) {
 			t.Errorf("totals lack %s", want)
 		}
@@ -106,8 +109,8 @@ func TestBatchFlow(t *testing.T) {
 	if res := e.post(a, page+"/submit", url.Values{}); res.status != http.StatusSeeOther {
 		t.Fatalf("submit: %d %.300s", res.status, res.body)
 	}
-	if n := e.countRows(`SELECT count(*) FROM refunds`); n != before+3 {
-		t.Fatalf("%d refunds created, want 3", n-before)
+	if n := e.countRows(`SELECT count(*) FROM refunds`); n != before+4 {
+		t.Fatalf("%d refunds created, want 4", n-before)
 	}
 	rows, err := e.db.Read.Query(`SELECT r.id, r.approval, r.requested_by FROM refund_batch_rows b JOIN refunds r ON r.id = b.refund_id
 		WHERE b.batch_id = ? ORDER BY b.row_no`, id)
@@ -130,8 +133,8 @@ func TestBatchFlow(t *testing.T) {
 		ids[rid] = true
 	}
 	rows.Close()
-	if len(ids) != 3 {
-		t.Fatalf("%d distinct refunds on the batch, want 3", len(ids))
+	if len(ids) != 4 {
+		t.Fatalf("%d distinct refunds on the batch, want 4", len(ids))
 	}
 	if n := e.auditCount("batch.submitted"); n != 1 {
 		t.Fatalf("%d batch.submitted events", n)
@@ -141,8 +144,8 @@ func TestBatchFlow(t *testing.T) {
 	if res := e.post(a, page+"/submit", url.Values{}); res.status != http.StatusSeeOther {
 		t.Fatalf("second submit: %d", res.status)
 	}
-	if n := e.countRows(`SELECT count(*) FROM refunds`); n != before+3 {
-		t.Fatalf("second submit created %d more", n-before-3)
+	if n := e.countRows(`SELECT count(*) FROM refunds`); n != before+4 {
+		t.Fatalf("second submit created %d more", n-before-4)
 	}
 	if n := e.auditCount("batch.submitted"); n != 1 {
 		t.Fatalf("%d batch.submitted events after a second submit", n)
@@ -175,6 +178,37 @@ func TestBatchFlow(t *testing.T) {
 	}
 }
 
+// TestBatchSubmitTwiceAtOnce: two submits racing create each refund once
+// and audit the batch once.
+func TestBatchSubmitTwiceAtOnce(t *testing.T) {
+	e := newEnv(t)
+	e.user("alice", auth.RoleStaff)
+	a := e.login("alice")
+	page := e.upload(a, "race.csv", []byte(bulkFile)).header.Get("Location")
+	if page == "" {
+		t.Fatal("upload refused")
+	}
+	before := e.countRows(`SELECT count(*) FROM refunds`)
+	var wg sync.WaitGroup
+	codes := make([]int, 3)
+	for i := range codes {
+		wg.Go(func() { codes[i] = e.post(a, page+"/submit", url.Values{}).status })
+	}
+	wg.Wait()
+	for _, c := range codes {
+		if c != http.StatusSeeOther {
+			t.Errorf("submit: %d", c)
+		}
+	}
+	// Here nothing is in flight for line 7: five valid rows.
+	if n := e.countRows(`SELECT count(*) FROM refunds`); n != before+5 {
+		t.Fatalf("%d refunds created by racing submits, want 5", n-before)
+	}
+	if n := e.auditCount("batch.submitted"); n != 1 {
+		t.Fatalf("%d batch.submitted events", n)
+	}
+}
+
 // TestBatchUploadRefused: a file the desk cannot use keeps nothing and
 // says why next to the field; the upload's larger body limit is its own.
 func TestBatchUploadRefused(t *testing.T) {
@@ -199,6 +233,9 @@ func TestBatchUploadRefused(t *testing.T) {
 	if res := e.doBody(a, http.MethodPost, "/refunds", "application/x-www-form-urlencoded",
 		bytes.NewReader(append([]byte("a="), bytes.Repeat([]byte("b"), 4<<20)...))); res.status != http.StatusRequestEntityTooLarge {
 		t.Fatalf("4 MiB elsewhere: %d", res.status)
+	}
+	if res := e.doBody(a, http.MethodPost, "/batches", "multipart/form-data; boundary=xyz", strings.NewReader("--xyz\r\nContent-Disp")); res.status != http.StatusBadRequest {
+		t.Fatalf("broken multipart: %d", res.status)
 	}
 	if n := e.countRows(`SELECT count(*) FROM refund_batches`); n != 0 {
 		t.Fatalf("%d batches kept", n)
