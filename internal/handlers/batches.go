@@ -72,7 +72,7 @@ func (s *Server) handleBatchUpload(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		u, _ := userFrom(r.Context())
-		b, err := s.bulk.Preview(r.Context(), actorOf(r.Context(), u), part.FileName(), part, s.rowText(r.Context()), nil)
+		b, err := s.bulk.Preview(r.Context(), actorOf(r.Context(), u), part.FileName(), part, s.rowText(r.Context()))
 		if err != nil {
 			s.uploadFailed(w, r, err)
 			return
