@@ -263,3 +263,30 @@ func (e *env) doBody(c *http.Client, method, path, contentType string, body io.R
 	b, _ := io.ReadAll(resp.Body)
 	return result{resp.StatusCode, resp.Header, string(b)}
 }
+
+// TestBatchHostileTextEscaped: a file's name and cells are shown as text,
+// never as markup, and the result file neutralises formulas.
+func TestBatchHostileTextEscaped(t *testing.T) {
+	e := newEnv(t)
+	e.user("alice", auth.RoleStaff)
+	a := e.login("alice")
+	file := "product,reference,payment_id,amount,currency,reason_code,reason_text\n" +
+		"PG,<script>alert(1)</script>,=cmd|' /C calc'!A0,1000,VND,customer_request,x\n"
+	res := e.upload(a, `<img src=x onerror=alert(1)>.csv`, []byte(file))
+	if res.status != http.StatusSeeOther {
+		t.Fatalf("upload: %d", res.status)
+	}
+	page := e.get(a, res.header.Get("Location"))
+	for _, bad := range []string{"<script>alert(1)", "<img src=x"} {
+		if strings.Contains(page.body, bad) {
+			t.Errorf("page carries %q unescaped", bad)
+		}
+	}
+	if !strings.Contains(page.body, `data-status="ERROR"`) {
+		t.Error("the hostile row is not an error")
+	}
+	csvBody := e.get(a, res.header.Get("Location")+"/results.csv").body
+	if !strings.Contains(csvBody, "'=cmd|") {
+		t.Errorf("formula not neutralised: %s", csvBody)
+	}
+}
