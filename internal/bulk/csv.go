@@ -68,7 +68,7 @@ func fileErr(key, english string, args ...any) error {
 }
 
 // Parse reads a refund file: UTF-8 (a byte-order mark is skipped), comma
-// separated, a header row naming the columns (any order, any case), then
+// separated (or semicolon separated, read from the header line), a header row naming the columns (any order, any case), then
 // at most MaxRows rows in at most MaxBytes. A file it cannot read as a
 // whole is a *FileError; a row it cannot use carries its own Err. Rows
 // naming the same product, reference and payment as an earlier row are
@@ -86,6 +86,13 @@ func Parse(r io.Reader) ([]Row, error) {
 		return nil, fileErr("bulk.err_not_utf8", "the file is not UTF-8 text: save it as CSV UTF-8")
 	}
 	cr := csv.NewReader(bytes.NewReader(data))
+	// Excel under a Vietnamese (or most European) locale separates with
+	// semicolons, the comma being the decimal mark: a header line with
+	// semicolons and no comma says so.
+	headLine, _, _ := bytes.Cut(data, []byte("\n"))
+	if bytes.IndexByte(headLine, ',') < 0 && bytes.IndexByte(headLine, ';') >= 0 {
+		cr.Comma = ';'
+	}
 	cr.FieldsPerRecord = -1 // a short or long row is that row's error, not the file's
 	cr.ReuseRecord = false
 	header, err := cr.Read()
@@ -110,8 +117,8 @@ func Parse(r io.Reader) ([]Row, error) {
 			return nil, csvErr(err)
 		}
 		line, _ := cr.FieldPos(0)
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue // a blank line
+		if blank(rec) {
+			continue // a blank line, or a spreadsheet's row of empty cells
 		}
 		if len(rows) == MaxRows {
 			return nil, fileErr("bulk.err_too_many", "the file has more than %d refunds: split it", MaxRows)
@@ -151,6 +158,9 @@ func columns(header []string) (map[string]int, error) {
 	cols := map[string]int{}
 	for i, h := range header {
 		name := strings.ToLower(strings.TrimSpace(h))
+		if name == "" {
+			continue // a spreadsheet's empty trailing column
+		}
 		switch {
 		case !known[name]:
 			return nil, fileErr("bulk.err_unknown_column", "the header has an unknown column %q: the columns are %s",
@@ -209,6 +219,15 @@ func readRow(line int, rec []string, cols map[string]int, width int) Row {
 		row.Amount = n
 	}
 	return row
+}
+
+func blank(rec []string) bool {
+	for _, v := range rec {
+		if strings.TrimSpace(v) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 func clip(s string, n int) string {

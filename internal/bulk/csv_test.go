@@ -99,6 +99,34 @@ func TestParseRows(t *testing.T) {
 	}
 }
 
+// TestParseSpreadsheetLeftovers: an empty trailing header cell and rows
+// of empty cells, as spreadsheets write them, are ignored.
+func TestParseSpreadsheetLeftovers(t *testing.T) {
+	in := "product,reference,payment_id,amount,currency,reason_code,reason_text,\r\n" +
+		"PG,T1,P1,1000,VND,customer_request,x,\r\n" +
+		",,,,,,,\r\n"
+	rows, err := Parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].Err != nil || rows[0].Amount != 1000 {
+		t.Fatalf("rows = %+v", rows)
+	}
+}
+
+// TestParseSemicolons: Excel under a Vietnamese locale writes semicolons.
+func TestParseSemicolons(t *testing.T) {
+	in := "product;reference;payment_id;amount;currency;reason_code;reason_text\n" +
+		"PG;T1;P1;1.250.000;VND;customer_request;a, b\n"
+	rows, err := Parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].Err != nil || rows[0].Amount != 1_250_000 || rows[0].ReasonText != "a, b" {
+		t.Fatalf("rows = %+v", rows)
+	}
+}
+
 // TestResultsNeutraliseFormulas: a cell a spreadsheet would run gets an
 // apostrophe; the file stays one line per row.
 func TestResultsNeutraliseFormulas(t *testing.T) {
