@@ -180,6 +180,9 @@ func (s *Service) check(ctx context.Context, actor refunds.Actor, rec *store.Bat
 	if err != nil {
 		return err
 	}
+	if rec.Currency == "" {
+		return fault.M("bulk.err_no_currency", "enter the currency: %s for this refund", q.Currency)
+	}
 	if rec.Currency != q.Currency {
 		return fault.M("bulk.err_currency", "the file says %s; this refund would be in %s", clip(rec.Currency, 8), q.Currency)
 	}

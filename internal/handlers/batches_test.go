@@ -39,7 +39,9 @@ const bulkFile = "product,reference,payment_id,amount,currency,reason_code,reaso
 	"GC,CO-20240504-000200003,,,JPY,customer_request,in flight,OUR,,,\n" + // 7: a refund already pending
 	"PG,240901101500HCMCAF,1440001,1.5,VND,customer_request,decimals,,,,\n" + // 8: not an amount
 	"PG,240830080146NDTISR,1439211,500000,VND,customer_request,qr,,ASCBVNVX,0107201111,NGUYEN VAN A\n" + // 9: ok, QR with receiver
-	"PG,240903090000HNIFLR,1440004,1000,VND,customer_request,qr without receiver,,,,\n" // 10: QR needs the receiver
+	"PG,240903090000HNIFLR,1440004,1000,VND,customer_request,qr without receiver,,,,\n" + // 10: QR needs the receiver
+	"PG,240902141210DNGHTL,1440003,1000,VND,customer_request,failed attempt,,,,\n" + // 11: that payment FAILED
+	"GC,CO-20240503-000200002,,,USD,customer_request,wrong currency,OUR,,,\n" // 12: the order is in SGD
 
 func (e *env) countRows(q string, args ...any) int {
 	e.t.Helper()
@@ -77,7 +79,7 @@ func TestBatchFlow(t *testing.T) {
 	if res.status != http.StatusOK {
 		t.Fatalf("preview: %d", res.status)
 	}
-	wantStatus := map[string]string{"2": "OK", "3": "OK", "4": "ERROR", "5": "ERROR", "6": "OK", "7": "ERROR", "8": "ERROR", "9": "OK", "10": "ERROR"}
+	wantStatus := map[string]string{"2": "OK", "3": "OK", "4": "ERROR", "5": "ERROR", "6": "OK", "7": "ERROR", "8": "ERROR", "9": "OK", "10": "ERROR", "11": "ERROR", "12": "ERROR"}
 	for line, st := range wantStatus {
 		if !strings.Contains(res.body, `data-line="`+line+`" data-status="`+st+`"`) {
 			t.Errorf("line %s: want %s", line, st)
