@@ -94,6 +94,8 @@ const (
 	ActionAuditExport     = "audit.exported"
 	ActionRefundsExport   = "refunds.exported" // a refunds list downloaded as CSV
 	ActionAuditCheckpoint = "audit.checkpoint"
+	ActionBatchUploaded   = "batch.uploaded"  // a refund file previewed and kept as a batch
+	ActionBatchSubmitted  = "batch.submitted" // a batch's valid rows made into refund requests
 
 	// ActionAccessDenied is a request refused by the app's rules: a role
 	// without access (403), a cross-origin form post, another user's

@@ -48,7 +48,7 @@ var (
 var dangerous = []string{"<script>alert(1)", "<img src=x onerror", "<script>"}
 
 // tables whose row counts a refused input must not change.
-var countedTables = []string{"refunds", "users", "webhook_events", "refund_attempts", "transactions_cache", "login_throttle"}
+var countedTables = []string{"refunds", "users", "webhook_events", "refund_attempts", "transactions_cache", "login_throttle", "refund_batches"}
 
 type snapshot struct {
 	counts map[string]int

@@ -89,7 +89,7 @@ var policyActions = map[string]policy.Action{
 	"Export": policy.Export, "ManageUsers": policy.ManageUsers, "View": policy.View, "Cancel": policy.Cancel,
 	"Approve": policy.Approve, "Reject": policy.Reject, "Resolve": policy.Resolve,
 	"ManageApprovalPolicy": policy.ManageApprovalPolicy, "ManageAPIKeys": policy.ManageAPIKeys,
-	"ManageWebhooks": policy.ManageWebhooks, "ViewDeliveries": policy.ViewDeliveries,
+	"ManageWebhooks": policy.ManageWebhooks, "ViewDeliveries": policy.ViewDeliveries, "BulkRequest": policy.BulkRequest,
 }
 
 // stateChangingRoutes reads the route table itself, so a new POST route

@@ -147,11 +147,12 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// limitBody bounds every request body.
+// limitBody bounds every request body (bodyLimit: the file upload of bulk
+// refunds is the one route allowed more).
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+			r.Body = http.MaxBytesReader(w, r.Body, s.bodyLimit(r))
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -104,6 +104,14 @@ func (s *Server) routes() []route {
 		{"GET /refunds/{id}/status", may(policy.View), s.handleRefundStatus},
 		{"POST /refunds/{id}/cancel", may(policy.Cancel), s.handleRefundCancel},
 
+		// Bulk refunds from a file: each uploader sees and submits their own
+		// batches; the refunds then go through the approvals queue.
+		{"GET /batches", may(policy.BulkRequest), s.handleBatches},
+		{"POST /batches", may(policy.BulkRequest), s.handleBatchUpload},
+		{"GET /batches/{id}", may(policy.BulkRequest), s.handleBatch},
+		{"POST /batches/{id}/submit", may(policy.BulkRequest), s.handleBatchSubmit},
+		{"GET /batches/{id}/results.csv", may(policy.BulkRequest), s.handleBatchResults},
+
 		// Managers: approvals.
 		{"GET /approvals", may(policy.ViewApprovals), s.handleApprovals},
 		{"POST /approvals/bulk", may(policy.Approve), s.handleApproveBulk},

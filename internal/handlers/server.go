@@ -16,6 +16,7 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/apikeys"
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/bulk"
 	"github.com/neox-refund-desk/refunddesk/internal/notify"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
@@ -100,6 +101,7 @@ type Server struct {
 	apiRate *rateLimiter
 	notify  *notify.Settings
 	emailOn bool
+	bulk    *bulk.Service // bulk refunds from a file, over refunds
 }
 
 // New builds a Server from its dependencies.
@@ -129,6 +131,9 @@ func New(d Deps) *Server {
 	s.pace = newPacer(d.RefusalDelay, s.now)
 	if s.refunds != nil {
 		s.policy = s.refunds.Policy()
+	}
+	if s.refunds != nil && s.audit != nil {
+		s.bulk = bulk.New(s.db, s.refunds, s.audit, s.policy, s.now)
 	}
 	if s.refused == nil && s.audit != nil {
 		s.refused = audit.NewLimiter(s.audit, audit.LimiterOptions{})

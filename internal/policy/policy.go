@@ -39,6 +39,10 @@ const (
 	ManageWebhooks Action = "webhooks.manage"
 	// ViewDeliveries: the notification delivery log (emails and webhooks).
 	ViewDeliveries Action = "deliveries.view"
+	// BulkRequest: upload a file of refunds, preview it, submit its valid
+	// rows as refund requests, and see one's own batches (the people who
+	// may Request; each row is still a Request of its own).
+	BulkRequest Action = "refunds.bulk_request"
 )
 
 // Actions on one refund; Decide reads the Subject for them.
@@ -55,7 +59,7 @@ const (
 // Actions lists every action, for tests that walk them all.
 func Actions() []Action {
 	return []Action{RefundWork, Request, ViewAll, ViewApprovals, ViewAttention, ViewAudit, Export, ManageUsers,
-		ManageApprovalPolicy, ManageAPIKeys, ManageWebhooks, ViewDeliveries, View, Cancel, Approve, Reject, Resolve}
+		ManageApprovalPolicy, ManageAPIKeys, ManageWebhooks, ViewDeliveries, BulkRequest, View, Cancel, Approve, Reject, Resolve}
 }
 
 // Actor is who asks: the signed-in user, or an API key (Role APIKey, with
@@ -169,7 +173,7 @@ func (p Policy) Permits(a Actor, action Action) bool {
 		return permitsKey(a.Scopes, action)
 	}
 	switch action {
-	case RefundWork, Request, View, Cancel:
+	case RefundWork, Request, BulkRequest, View, Cancel:
 		return a.Role == Staff || a.Role == Manager
 	case ViewAll, ViewApprovals, ViewAttention, ViewAudit, Export, Approve, Reject, Resolve:
 		return a.Role == Manager

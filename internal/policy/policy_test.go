@@ -29,7 +29,7 @@ func before(role Role, action Action, own bool, s Subject) Reason {
 		return ReasonRole
 	}
 	switch action {
-	case RefundWork, Request: // GET /transactions, /refunds/new, POST /refunds, GET /refunds; Create
+	case RefundWork, Request, BulkRequest: // GET /transactions, /refunds/new, POST /refunds, GET /refunds; Create; /batches
 		return gate(staffUp)
 	case ViewAll: // refund list and dashboard: u.Role == RoleManager sees all
 		return gate(managers)
@@ -146,8 +146,8 @@ func checkDecision(t *testing.T, name string, err error, want Reason) {
 func TestPermitsByRole(t *testing.T) {
 	var p Policy
 	want := map[Role][]Action{
-		Staff:   {RefundWork, Request, View, Cancel},
-		Manager: {RefundWork, Request, View, Cancel, ViewAll, ViewApprovals, ViewAttention, ViewAudit, Export, Approve, Reject, Resolve, ViewDeliveries},
+		Staff:   {RefundWork, Request, BulkRequest, View, Cancel},
+		Manager: {RefundWork, Request, BulkRequest, View, Cancel, ViewAll, ViewApprovals, ViewAttention, ViewAudit, Export, Approve, Reject, Resolve, ViewDeliveries},
 		Admin:   {ManageUsers, ManageApprovalPolicy, ManageAPIKeys, ManageWebhooks, ViewDeliveries},
 		"":      nil,
 		"root":  nil,

@@ -222,12 +222,7 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 	if err := s.permit(actor, policy.Request); err != nil {
 		return Refund{}, err
 	}
-	req.TransactionRef = strings.TrimSpace(req.TransactionRef)
-	req.PaymentID = strings.TrimSpace(req.PaymentID)
-	req.IdempotencyKey = strings.TrimSpace(req.IdempotencyKey)
-	// What NeoX gets: an upper-case BIC and the account's digits only.
-	req.BankSwift = strings.ToUpper(strings.TrimSpace(req.BankSwift))
-	req.BankAccountNumber = strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(req.BankAccountNumber))
+	req = normalize(req)
 	if req.IdempotencyKey != "" {
 		if r, err := one(s.db.RefundByIdempotencyKey(ctx, req.IdempotencyKey)); err == nil {
 			return sameRequest(r, actor, req, s.whole(req.API))
@@ -336,6 +331,17 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 		s.nudge()
 	}
 	return s.Get(ctx, r.ID)
+}
+
+// normalize trims what was typed; NeoX gets an upper-case BIC and the
+// account's digits only.
+func normalize(req NewRequest) NewRequest {
+	req.TransactionRef = strings.TrimSpace(req.TransactionRef)
+	req.PaymentID = strings.TrimSpace(req.PaymentID)
+	req.IdempotencyKey = strings.TrimSpace(req.IdempotencyKey)
+	req.BankSwift = strings.ToUpper(strings.TrimSpace(req.BankSwift))
+	req.BankAccountNumber = strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(req.BankAccountNumber))
+	return req
 }
 
 // policyApprover is the decider's name on refunds the approval policy

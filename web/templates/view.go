@@ -91,6 +91,9 @@ func Nav(ctx context.Context, v *Viewer) []NavItem {
 		items = append(items, NavItem{"transactions", tr(ctx, "nav.transactions"), "/transactions"},
 			NavItem{"refunds", tr(ctx, "nav.refunds"), "/refunds"})
 	}
+	if v.May(policy.BulkRequest) {
+		items = append(items, NavItem{"batches", tr(ctx, "nav.batches"), "/batches"})
+	}
 	for _, it := range []struct {
 		action          policy.Action
 		key, label, url string
