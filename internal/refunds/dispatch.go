@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
 // lane is one product's pool of workers for sends (QUEUED and UNKNOWN
@@ -23,6 +25,13 @@ var dispatchStates = []string{SubQueued, SubUnknown, SubProcessing}
 // whenever a worker frees up, so a longer backlog is served in turn.
 const dispatchBatch = 200
 
+// freshWindow is how recent an approval must be to go ahead of a backlog,
+// and freshPerRound how many such refunds one round may put first.
+const (
+	freshWindow   = 2 * time.Second
+	freshPerRound = 8
+)
+
 // dispatch hands due rows to idle workers and returns how long to sleep.
 // Each state is read in next_attempt_at order through the
 // (submission, next_attempt_at) index, so a round costs the rows it hands
@@ -35,6 +44,16 @@ func (s *Service) dispatch(ctx context.Context, jobs map[lane]chan job, mu *sync
 	now := s.now()
 	for _, state := range dispatchStates {
 		due, next, err := s.db.DueRefunds(ctx, state, now, dispatchBatch)
+		if err == nil && state == SubQueued && len(due) > 1 {
+			// The refunds approved in the last moments go first, so an
+			// approval made one by one while a backlog (a bulk approval)
+			// is being sent goes out as soon as a worker frees up instead
+			// of after the whole backlog. Few rows a round, so the
+			// backlog does not starve.
+			var fresh []store.DueRefund
+			fresh, err = s.db.FreshDueRefunds(ctx, state, now.Add(-freshWindow), now, freshPerRound)
+			due = append(fresh, due...)
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Error("refunds worker: scan", "state", state, "err", err)

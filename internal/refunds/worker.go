@@ -77,7 +77,10 @@ func (s *Service) Run(ctx context.Context) error {
 			if l.poll {
 				n = max(1, n/2)
 			}
-			ch := make(chan job, n)
+			// One job waits per lane at most: a refund handed out sits
+			// behind no more than one other, so a fresh approval put
+			// first by dispatch is sent as soon as a worker frees up.
+			ch := make(chan job, 1)
 			jobs[l] = ch
 			for range n {
 				wg.Go(func() {

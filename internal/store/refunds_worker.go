@@ -163,6 +163,29 @@ func (db *DB) DueRefunds(ctx context.Context, state string, now time.Time, limit
 	return due, nt, err
 }
 
+// FreshDueRefunds lists up to limit approved refunds in state that became
+// due after since (and are due at now), newest first: approvals made one
+// by one while a long backlog is being sent, which the worker hands out
+// before the backlog so that they do not wait behind it.
+func (db *DB) FreshDueRefunds(ctx context.Context, state string, since, now time.Time, limit int) ([]DueRefund, error) {
+	rows, err := db.Read.QueryContext(ctx, `SELECT id, api FROM refunds
+		WHERE submission = ? AND next_attempt_at > ? AND next_attempt_at <= ? AND approval = 'APPROVED'
+		ORDER BY next_attempt_at DESC, id DESC LIMIT ?`, state, FormatTime(since), FormatTime(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var due []DueRefund
+	for rows.Next() {
+		var r DueRefund
+		if err := rows.Scan(&r.ID, &r.API); err != nil {
+			return nil, err
+		}
+		due = append(due, r)
+	}
+	return due, rows.Err()
+}
+
 // AttentionDue lists up to limit approved refunds of api in PROCESSING or
 // UNKNOWN, not yet flagged, approved at or before decidedBefore or (when
 // UNKNOWN) sent at least unknownAttempts times, oldest decision first.
