@@ -177,7 +177,7 @@ func (s *Server) handleRefunds(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		d.Rows = rows
-		if d.Totals, err = s.refunds.Totals(r.Context(), f); err != nil {
+		if d.Totals, d.TotalsCapped, err = s.refunds.Totals(r.Context(), f); err != nil {
 			s.renderError(w, r, err)
 			return
 		}

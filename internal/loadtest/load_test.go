@@ -93,7 +93,7 @@ func runLoad(t *testing.T, refunds, events int64, levels []int, d, drain time.Du
 	for _, p := range []struct{ name, path string }{
 		{"refunds filtered by status and API", "/refunds?status=SUCCEEDED&api=PG"},
 		{"refunds filtered by status (rare)", "/refunds?status=PENDING"},
-		{"refunds sorted by amount", "/refunds?sort=amount"},
+		{"refunds sorted by amount", "/refunds?sort=amount&currency=VND"},
 		{"audit filtered by action", "/audit?action=refund.approved"},
 		{"audit filtered by target", "/audit?target=" + fixtureRefundID(refunds/2)},
 		{"audit free-text search (rare)", "/audit?q=fixture+event+4999999"},

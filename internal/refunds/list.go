@@ -76,21 +76,27 @@ func (s *Service) storeFilter(f ListFilter) (store.RefundFilter, error) {
 	return q, nil
 }
 
-// Totals counts and sums the refunds f matches, per currency.
-func (s *Service) Totals(ctx context.Context, f ListFilter) ([]AmountTotal, error) {
+// TotalsCap is the most refunds Totals counts: a filter matching more gets
+// no totals (the page asks for a narrower one) rather than a read of every
+// refund on each page view.
+const TotalsCap = 10_000
+
+// Totals counts and sums the refunds f matches, per currency; capped
+// (and no totals) when more than TotalsCap match.
+func (s *Service) Totals(ctx context.Context, f ListFilter) (totals []AmountTotal, capped bool, err error) {
 	q, err := s.storeFilter(f)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	t, err := s.db.RefundTotals(ctx, q)
+	t, capped, err := s.db.RefundTotals(ctx, q, TotalsCap)
 	if err != nil {
-		return nil, fmt.Errorf("refunds: totals: %w", err)
+		return nil, false, fmt.Errorf("refunds: totals: %w", err)
 	}
 	out := make([]AmountTotal, len(t))
 	for i, x := range t {
 		out[i] = AmountTotal{Currency: x.Currency, Count: x.Count, Amount: x.Amount}
 	}
-	return out, nil
+	return out, capped, nil
 }
 
 // Cursor is an opaque keyset position returned by List.

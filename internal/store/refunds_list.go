@@ -88,27 +88,42 @@ type RefundTotal struct {
 }
 
 // RefundTotals sums the refunds matching f (order and page ignored) per
-// currency, in currency order.
-func (db *DB) RefundTotals(ctx context.Context, f RefundFilter) ([]RefundTotal, error) {
+// currency, in currency order. With limit > 0 it reads at most limit+1
+// matching rows and reports capped (and no totals) when there are more:
+// an unfiltered list of a large desk would otherwise read every refund on
+// every page view.
+func (db *DB) RefundTotals(ctx context.Context, f RefundFilter, limit int) (totals []RefundTotal, capped bool, err error) {
 	where, args := refundListWhere(f)
-	q := `SELECT currency, count(*), coalesce(sum(amount), 0) FROM refunds`
+	inner := `SELECT currency, amount FROM refunds`
 	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+		inner += " WHERE " + strings.Join(where, " AND ")
 	}
-	rows, err := db.Read.QueryContext(ctx, q+` GROUP BY currency ORDER BY currency`, args...)
+	if limit > 0 {
+		inner += " LIMIT ?"
+		args = append(args, limit+1)
+	}
+	rows, err := db.Read.QueryContext(ctx, `SELECT currency, count(*), coalesce(sum(amount), 0) FROM (`+inner+`) AS matched
+		GROUP BY currency ORDER BY currency`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("refund totals: %w", err)
+		return nil, false, fmt.Errorf("refund totals: %w", err)
 	}
 	defer rows.Close()
-	var out []RefundTotal
+	n := 0
 	for rows.Next() {
 		var t RefundTotal
 		if err := rows.Scan(&t.Currency, &t.Count, &t.Amount); err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		out = append(out, t)
+		n += t.Count
+		totals = append(totals, t)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	if limit > 0 && n > limit {
+		return nil, true, nil
+	}
+	return totals, false, nil
 }
 
 // refundListWhere is the WHERE of a refund list filter, without its page.

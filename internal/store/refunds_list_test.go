@@ -288,9 +288,18 @@ func TestRefundListFilters(t *testing.T) {
 				t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
 			}
 		}
-		totals, err := db.RefundTotals(ctx, RefundFilter{})
-		if err != nil || len(totals) != 2 || totals[0].Currency != "USD" || totals[0].Count != 1 || totals[1].Count != 3 || totals[1].Amount != 300 {
-			t.Errorf("totals = %+v, %v", totals, err)
+		for _, limit := range []int{0, 4, 10} {
+			totals, capped, err := db.RefundTotals(ctx, RefundFilter{}, limit)
+			if err != nil || capped || len(totals) != 2 || totals[0].Currency != "USD" || totals[0].Count != 1 || totals[1].Count != 3 || totals[1].Amount != 300 {
+				t.Errorf("totals (limit %d) = %+v, capped %v, %v", limit, totals, capped, err)
+			}
+		}
+		// More matching rows than the limit: no totals, said so.
+		if totals, capped, err := db.RefundTotals(ctx, RefundFilter{}, 3); err != nil || !capped || totals != nil {
+			t.Errorf("totals over the limit = %+v, capped %v, %v; want capped and none", totals, capped, err)
+		}
+		if totals, capped, err := db.RefundTotals(ctx, RefundFilter{Currency: "USD"}, 3); err != nil || capped || len(totals) != 1 {
+			t.Errorf("a narrower filter under the limit = %+v, capped %v, %v", totals, capped, err)
 		}
 	})
 }
