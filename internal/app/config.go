@@ -223,7 +223,7 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&sweepWindow, "col-sweep-window", env("COL_SWEEP_WINDOW", "168h"), "how far back each COL sweep looks (COL_SWEEP_WINDOW)")
 	fs.StringVar(&stepLimits, "stepup-limits", env("STEPUP_LIMITS", ""), "approving above these amounts asks for a second-factor code: CURRENCY=minor units, comma-separated, e.g. VND=100000000,USD=500000 (STEPUP_LIMITS)")
 	fs.StringVar(&stepWindow, "stepup-window", env("STEPUP_WINDOW", "5m"), "a code given this recently satisfies a step-up without a new one, 0–1h (STEPUP_WINDOW)")
-	fs.StringVar(&workerLease, "worker-lease", env("WORKER_LEASE", "5m"), "how long a worker's claim of a refund it is sending stands before another instance takes it over, 1s–1h and at least 3× NEOX_TIMEOUT (WORKER_LEASE)")
+	fs.StringVar(&workerLease, "worker-lease", env("WORKER_LEASE", "5m"), "how long a worker's claim of a refund it is sending stands before another instance takes it over, 1s–1h and at least 4× NEOX_TIMEOUT (WORKER_LEASE)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("METRICS_ADDR", ""), "serve Prometheus /metrics on this host:port, a listener apart from ADDR; empty: off (METRICS_ADDR)")
 	fs.StringVar(&apiRate, "api-rate-limit", env("API_RATE_LIMIT", "120"), "/api/v1 requests per minute per API key on this instance, 1–100000 (API_RATE_LIMIT)")
 	fs.StringVar(&c.SMTP.Host, "smtp-host", env("SMTP_HOST", ""), "mail server for notification emails; unset: no email (SMTP_HOST)")
@@ -275,10 +275,10 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	c.COLSweepWindow = within("COL_SWEEP_WINDOW", sweepWindow, time.Hour, 3*month)
 	c.StepUpWindow = within("STEPUP_WINDOW", stepWindow, 0, time.Hour)
 	c.WorkerLease = within("WORKER_LEASE", workerLease, time.Second, time.Hour)
-	if c.WorkerLease > 0 && c.NeoXTimeout > 0 && c.WorkerLease < 3*c.NeoXTimeout {
+	if c.WorkerLease > 0 && c.NeoXTimeout > 0 && c.WorkerLease < 4*c.NeoXTimeout {
 		// A claim must outlast the call it covers, or a live worker's call
 		// would be taken over and the refund sent twice.
-		errs = append(errs, fmt.Errorf("WORKER_LEASE: %s is shorter than 3× NEOX_TIMEOUT (%s): a claim must outlast the NeoX call it covers", c.WorkerLease, 3*c.NeoXTimeout))
+		errs = append(errs, fmt.Errorf("WORKER_LEASE: %s is shorter than 4× NEOX_TIMEOUT (%s): a claim must outlast the NeoX calls it covers (a look-up, the wait for a call slot, the refund call)", c.WorkerLease, 4*c.NeoXTimeout))
 	}
 	if l, err := parseStepUpLimits(stepLimits); err != nil {
 		errs = append(errs, err)

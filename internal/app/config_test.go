@@ -117,7 +117,7 @@ func TestParseConfigRejectsBadValues(t *testing.T) {
 		{"worker lease not a duration", map[string]string{"WORKER_LEASE": "long"}, "WORKER_LEASE"},
 		{"worker lease too short", map[string]string{"WORKER_LEASE": "500ms"}, "WORKER_LEASE"},
 		{"worker lease too long", map[string]string{"WORKER_LEASE": "2h"}, "WORKER_LEASE"},
-		{"worker lease under three NeoX timeouts", map[string]string{"WORKER_LEASE": "20s", "NEOX_TIMEOUT": "10s"}, "WORKER_LEASE"},
+		{"worker lease under four NeoX timeouts", map[string]string{"WORKER_LEASE": "35s", "NEOX_TIMEOUT": "10s"}, "WORKER_LEASE"},
 		{"sweep interval not a duration", map[string]string{"COL_SWEEP_INTERVAL": "daily"}, "COL_SWEEP_INTERVAL"},
 		{"sweep window too short", map[string]string{"COL_SWEEP_WINDOW": "10m"}, "COL_SWEEP_WINDOW"},
 		{"trusted proxy not a CIDR", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"}, "TRUSTED_PROXIES"},

@@ -20,7 +20,7 @@ import (
 // all three. At the end every approved refund is final, NeoX holds each
 // exactly once under its one request id, and the audit chain verifies.
 // A claim left by a killed instance is taken over by the others once its
-// lease (WORKER_LEASE, 3 s here) runs out. CRASH_KILLS sets the number of
+// lease (WORKER_LEASE, 4 s here) runs out. CRASH_KILLS sets the number of
 // kills (default 6; the closing note of issue 16 records a 50-kill run).
 func TestThreeInstancesKilled(t *testing.T) {
 	if storetest.DialectOf(t) != storetest.Postgres {
@@ -32,7 +32,7 @@ func TestThreeInstancesKilled(t *testing.T) {
 		kills = n
 	}
 	c := newCluster(t)
-	c.setEnv("NEOX_TIMEOUT=1s", "WORKER_LEASE=3s")
+	c.setEnv("NEOX_TIMEOUT=1s", "WORKER_LEASE=4s")
 	c.start()
 	nodes := []*cluster{c, c.second(), c.second()}
 	c.sb.AddPGTransaction(sandbox.PGTransaction{ID: "THREEKILL0001", Payments: []sandbox.PGPayment{

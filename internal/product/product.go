@@ -76,6 +76,16 @@ type Product interface {
 	Poll(ctx context.Context, d Desk, r Refund) (out Outcome, c Call)
 }
 
+// Preparer is a product with NeoX calls to make before a refund's first
+// refund call (PG snapshots the payment's refunded amount). The workflow
+// calls Prepare, then Send, on a first attempt; Prepare runs outside the
+// product's refund call slots (NEOX_CONCURRENCY), so that those slots
+// hold refund calls only. It returns r as Send should see it, with
+// Prepared set.
+type Preparer interface {
+	Prepare(ctx context.Context, d Desk, r Refund) (Refund, []Call)
+}
+
 // Signer is a product whose answers also tell whether NeoX accepts the
 // desk's request signature (PG): a refusal with a code BadSignature
 // accepts raises the desk's signing fault, any other answer ends it.
@@ -119,6 +129,7 @@ type Refund struct {
 	Attempts          int       // this attempt's number, from 1
 	RefundedBase      int64     // NeoX's refunded amount of the target before the first send, -1 unknown
 	BaseAt            time.Time // when RefundedBase was read
+	Prepared          bool      // the product's Prepare ran for this attempt (see Preparer)
 	// Lang is the language of the maker's request: every NeoX call made
 	// for the refund asks NeoX to answer in it (Accept-Language).
 	Lang string

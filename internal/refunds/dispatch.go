@@ -51,7 +51,7 @@ func (s *Service) dispatch(ctx context.Context, jobs map[lane]chan job, mu *sync
 			// of after the whole backlog. Few rows a round, so the
 			// backlog does not starve.
 			var fresh []store.DueRefund
-			fresh, err = s.db.FreshDueRefunds(ctx, state, now.Add(-freshWindow), now, freshPerRound)
+			fresh, err = s.db.FreshDueRefunds(ctx, state, now.Add(-s.fresh), now, freshPerRound)
 			due = append(fresh, due...)
 		}
 		if err != nil {

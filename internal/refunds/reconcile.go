@@ -24,10 +24,7 @@ func (s *Service) poll(ctx context.Context, id string) error {
 	dbCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	return s.db.TxAt(dbCtx, s.now(), func(tx *store.Tx) error {
-		if err := s.auditCall(dbCtx, tx, r, c); err != nil {
-			return err
-		}
-		if err := s.noteCalls(dbCtx, tx, r.API, []call{c}); err != nil {
+		if err := s.recordCalls(dbCtx, tx, r, []call{c}); err != nil {
 			return err
 		}
 		cur, err := one(tx.Refund(dbCtx, id))

@@ -49,8 +49,9 @@ type Options struct {
 	COLSweepWindow time.Duration
 	// Lease is how long a worker's claim of a refund it sends stands
 	// against other workers on the same database; a claim older than this
-	// belongs to a worker that is gone. Default 5m: well over a NeoX call's
-	// timeout plus ShutdownGrace.
+	// belongs to a worker that is gone. Default 5m: well over what a claim
+	// covers (a look-up, the wait for a call slot and the refund call, each
+	// at most a NeoX timeout) plus ShutdownGrace.
 	Lease time.Duration
 	// SoleWorker says no other worker can run on this database (the server
 	// holds store.LockServer's lock), so every claim found at start is a
@@ -85,6 +86,9 @@ type Service struct {
 	runMu   sync.Mutex
 	running bool
 	owner   string // this worker's id on the claims (leases) it takes
+	// fresh is how recent an approval must be to go ahead of a backlog
+	// (freshWindow; tests of the order under load lengthen it).
+	fresh time.Duration
 
 	sweepMu sync.Mutex // held while a COL sweep runs: never two at once
 }
@@ -161,7 +165,7 @@ func New(db *store.DB, rec Recorder, gw Gateways, opts Options) *Service {
 		sg, ok := p.(product.Signer)
 		return sg, ok
 	}
-	return &Service{db: db, rec: rec, gw: gw, products: reg, opt: opts, health: health{signer: signer, obs: opts.Observer}, log: opts.Logger, owner: uuid.NewString(),
+	return &Service{db: db, rec: rec, gw: gw, products: reg, opt: opts, health: health{signer: signer, obs: opts.Observer}, log: opts.Logger, owner: uuid.NewString(), fresh: freshWindow,
 		now: func() time.Time { return opts.Now().UTC() }, wake: make(chan struct{}, 1)}
 }
 

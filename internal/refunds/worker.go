@@ -22,6 +22,9 @@ var ErrRunning = errors.New("refunds: worker already running")
 type job struct {
 	id  string
 	sub string // state when dispatched: QUEUED/UNKNOWN → send, PROCESSING → poll
+	// calls, for a send, bounds the product's refund calls in flight
+	// (Options.Workers); nil means no bound.
+	calls chan struct{}
 }
 
 // Run is the submission worker. It blocks until ctx is done, then lets
@@ -35,8 +38,10 @@ type job struct {
 // it runs, it takes over claims whose lease expired (an instance killed
 // mid-call) every quarter of Options.Lease. Then it
 // sends approved refunds (QUEUED), retries UNKNOWN ones when due, and polls
-// PROCESSING ones every PollInterval. Per product, Options.Workers goroutines send and half as
-// many (at least one) poll, so a backlog of polls never delays a send.
+// PROCESSING ones every PollInterval. Per product, at most Options.Workers refund calls
+// are in flight, made by a quarter more send workers (at least one more),
+// and half as many (at least one) poll, so a backlog of polls never
+// delays a send.
 func (s *Service) Run(ctx context.Context) error {
 	s.runMu.Lock()
 	if s.running {
@@ -72,19 +77,32 @@ func (s *Service) Run(ctx context.Context) error {
 		jobs  = map[lane]chan job{}
 	)
 	for _, api := range s.Configured() {
+		// Options.Workers refund calls to NeoX at once per product, made
+		// by a quarter more send workers than that: while one worker
+		// writes its claim or its answer (a commit, queued behind the
+		// other writers), another's call keeps the slot busy, so the
+		// product's calls run back to back and throughput stays close to
+		// Workers/latency instead of losing a commit's time per call.
+		calls := make(chan struct{}, s.opt.Workers)
 		for _, l := range []lane{{api, false}, {api, true}} {
-			n := s.opt.Workers
+			n := s.opt.Workers + max(1, s.opt.Workers/4)
 			if l.poll {
-				n = max(1, n/2)
+				n = max(1, s.opt.Workers/2)
 			}
 			// One job waits per lane at most: a refund handed out sits
-			// behind no more than one other, so a fresh approval put
-			// first by dispatch is sent as soon as a worker frees up.
+			// behind no more than that one and the few claimed refunds
+			// waiting for a call slot, so a fresh approval put first by
+			// dispatch is sent within a few calls' time. (A lane with no
+			// room would lose the hand-off to a worker that signalled it
+			// is free but is not yet receiving.)
 			ch := make(chan job, 1)
 			jobs[l] = ch
 			for range n {
 				wg.Go(func() {
 					for j := range ch {
+						if !l.poll {
+							j.calls = calls
+						}
 						if ctx.Err() == nil {
 							s.process(ctx, callCtx, j)
 						}
@@ -175,7 +193,7 @@ func (s *Service) process(runCtx, callCtx context.Context, j job) {
 	if j.sub == SubProcessing {
 		err = s.poll(callCtx, j.id)
 	} else {
-		err = s.send(runCtx, callCtx, j.id)
+		err = s.sendBounded(runCtx, callCtx, j.id, j.calls)
 	}
 	if err != nil && !errors.Is(err, ErrConflict) {
 		s.log.Error("refunds worker", "refund", j.id, "err", err)
@@ -245,6 +263,13 @@ func heldByNeoX(err error) bool {
 // attempt's outcome is unknown, sends it with its one request id, and
 // records the answer.
 func (s *Service) send(runCtx, callCtx context.Context, id string) error {
+	return s.sendBounded(runCtx, callCtx, id, nil)
+}
+
+// sendBounded is send with the product's refund calls bounded by calls
+// (a slot is taken after the claim and given back as soon as NeoX has
+// answered, before the answer is written).
+func (s *Service) sendBounded(runCtx, callCtx context.Context, id string, calls chan struct{}) error {
 	// 1. Claim, in its own committed transaction.
 	var r Refund
 	var prev string
@@ -273,7 +298,16 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 
 	// 2. Talk to NeoX, outside any transaction, in the maker's language
 	// (r.Lang, which the product passes on).
-	ob, done, calls, callErr := s.talk(callCtx, prev, r)
+	ob, done, madeCalls, callErr := s.talk(runCtx, callCtx, prev, r, calls)
+	if errors.Is(callErr, errNotSent) {
+		return s.unclaim(r, madeCalls)
+	}
+	return s.answer(runCtx, r, ob, done, madeCalls, callErr)
+}
+
+// answer records what NeoX said to attempt r.Attempts of r: the calls
+// made, verbatim, and the refund's new state.
+func (s *Service) answer(runCtx context.Context, r Refund, ob observation, done bool, calls []call, callErr error) error {
 	for _, c := range calls {
 		s.health.record(r.API, s.now(), c)
 	}
@@ -293,13 +327,8 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 			Message: last.message, ResponseID: last.responseID, Latency: last.latency}); err != nil {
 			return err
 		}
-		if err := s.noteCalls(dbCtx, tx, r.API, calls); err != nil {
+		if err := s.recordCalls(dbCtx, tx, r, calls); err != nil {
 			return err
-		}
-		for _, c := range calls {
-			if err := s.auditCall(dbCtx, tx, r, c); err != nil {
-				return err
-			}
 		}
 
 		cur, err := one(tx.Refund(dbCtx, r.ID))
@@ -322,13 +351,40 @@ func (s *Service) send(runCtx, callCtx context.Context, id string) error {
 	})
 }
 
+// unclaim gives back a claim whose refund was never sent because the
+// worker stopped while waiting for a call slot, with the calls made before
+// (audited like any). It becomes UNKNOWN, due now, like any interrupted
+// claim: reconciled with NeoX before a resend, which costs a query and can
+// never send it twice.
+func (s *Service) unclaim(r Refund, calls []call) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.db.TxAt(ctx, s.now(), func(tx *store.Tx) error {
+		if err := s.recordCalls(ctx, tx, r, calls); err != nil {
+			return err
+		}
+		ok, err := tx.ReleaseClaim(ctx, r.ID, "stopped before its NeoX refund call")
+		if err != nil || !ok {
+			return err
+		}
+		return s.auditState(ctx, tx, r, SubSending, SubUnknown, "system", "interrupted", observation{})
+	})
+}
+
+// errNotSent is talk's error when the worker stopped before the refund
+// call: nothing reached NeoX.
+var errNotSent = errors.New("refunds: stopped before the refund call")
+
 // talk makes the worker's NeoX calls for one attempt of r through its
 // product: reconcile first when an earlier attempt's outcome is unknown,
-// then, unless NeoX already holds it, the refund call. The observation is
-// empty (to == "") when the outcome is unknown; callErr is then the cause.
-// A product that is not registered, or that panics, makes the outcome
-// unknown with an error: never a silent success, never a dead worker.
-func (s *Service) talk(ctx context.Context, prev string, r Refund) (ob observation, done bool, calls []call, callErr error) {
+// then, unless NeoX already holds it, the product's preparation (a first
+// attempt) and the refund call, which waits for one of the product's call
+// slots (slots; nil means no bound). The observation is empty (to == "")
+// when the outcome is unknown; callErr is then the cause, errNotSent when
+// runCtx ended before the refund call. A product that is not registered,
+// or that panics, makes the outcome unknown with an error: never a silent
+// success, never a dead worker.
+func (s *Service) talk(runCtx, ctx context.Context, prev string, r Refund, slots chan struct{}) (ob observation, done bool, calls []call, callErr error) {
 	defer func() {
 		if v := recover(); v != nil {
 			callErr = fmt.Errorf("refunds: product %s panicked: %v", r.API, v)
@@ -350,6 +406,21 @@ func (s *Service) talk(ctx context.Context, prev string, r Refund) (ob observati
 		}
 		if ok {
 			return observe(out), true, calls, nil
+		}
+	}
+	if prep, ok := p.(product.Preparer); ok {
+		var cs []product.Call
+		pr, cs = prep.Prepare(ctx, d, pr)
+		for _, c := range cs {
+			calls = append(calls, timedCall(c))
+		}
+	}
+	if slots != nil {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+		case <-runCtx.Done():
+			return observation{}, false, calls, errNotSent
 		}
 	}
 	out, cs := p.Send(ctx, d, pr)
@@ -386,6 +457,20 @@ func sendOutcome(ob observation, pc product.Call) (observation, call, error) {
 		return observation{to: SubFailed, code: rej.Code, message: rej.Message, responseID: rej.NeoResponseID}, c, nil
 	}
 	return observation{}, c, err
+}
+
+// recordCalls keeps the NeoX calls made for r: the health figures and an
+// audit row each.
+func (s *Service) recordCalls(ctx context.Context, tx *store.Tx, r Refund, calls []call) error {
+	if err := s.noteCalls(ctx, tx, r.API, calls); err != nil {
+		return err
+	}
+	for _, c := range calls {
+		if err := s.auditCall(ctx, tx, r, c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Service) auditCall(ctx context.Context, tx *store.Tx, r Refund, c call) error {

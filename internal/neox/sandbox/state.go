@@ -141,7 +141,8 @@ type state struct {
 	gcRefs  map[string]*gcRefund
 	answers map[string]answer // "API requestId" → stored create answer
 
-	calls       map[string]int // create calls per request id
+	calls       map[string]int       // create calls per request id
+	firstCall   map[string]time.Time // when the first create call per request id arrived
 	tokens      map[string]time.Time
 	tokenCalls  int
 	faults      map[string]faultSlot
@@ -155,7 +156,7 @@ func newState() state {
 	return state{pgTxns: map[string]*PGTransaction{}, pgPayments: map[string]*pgState{},
 		gcOrders: map[string]*CollectionOrder{}, colTxns: map[string]*CollectionTransaction{},
 		colInfl: map[string]int64{}, colRefs: map[string]*colRefund{}, gcRefs: map[string]*gcRefund{},
-		answers: map[string]answer{}, calls: map[string]int{}, tokens: map[string]time.Time{},
+		answers: map[string]answer{}, calls: map[string]int{}, firstCall: map[string]time.Time{}, tokens: map[string]time.Time{},
 		faults: map[string]faultSlot{}, latency: 2 * time.Second}
 }
 
@@ -219,6 +220,14 @@ func (s *Sandbox) RefundCalls(requestID string) int {
 	return s.st.calls[requestID]
 }
 
+// FirstRefundCall reports when the first create call carrying requestID
+// arrived (zero if none did): when the desk sent it, as NeoX sees it.
+func (s *Sandbox) FirstRefundCall(requestID string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.firstCall[requestID]
+}
+
 // TokenCalls reports how many token requests arrived.
 func (s *Sandbox) TokenCalls() int {
 	s.mu.Lock()
@@ -252,6 +261,9 @@ func (s *Sandbox) countCall(op string, body []byte) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.st.calls[id] == 0 {
+		s.st.firstCall[id] = time.Now()
+	}
 	s.st.calls[id]++
 }
 

@@ -51,28 +51,36 @@ func (p *Product) BadSignature(code string) bool {
 	return code == strconv.Itoa(neox.PGCodeBadSignature)
 }
 
-// Send snapshots the payment's refundedAmount on the first attempt (for the
-// QUERY_PT settle rule, see Settled), then makes the REFUND call.
-func (p *Product) Send(ctx context.Context, d product.Desk, r product.Refund) (product.Outcome, []product.Call) {
-	var calls []product.Call
-	if r.Attempts == 1 {
-		t0 := time.Now()
-		pays, err := p.gw.QueryPT(ctx, r.Lang, r.TransactionRef)
-		calls = append(calls, product.Timed("query_pt", t0, err, ""))
-		base, baseAt := int64(-1), time.Time{}
-		for _, pay := range pays {
-			if err == nil && pay.ID == r.PaymentID {
-				base, baseAt = pay.RefundedAmount, d.Now()
-			}
-		}
-		if base >= 0 {
+// Prepare snapshots the payment's refundedAmount on the first attempt
+// (for the QUERY_PT settle rule, see Settled), before the refund call.
+func (p *Product) Prepare(ctx context.Context, d product.Desk, r product.Refund) (product.Refund, []product.Call) {
+	r.Prepared = true
+	if r.Attempts != 1 {
+		return r, nil
+	}
+	t0 := time.Now()
+	pays, err := p.gw.QueryPT(ctx, r.Lang, r.TransactionRef)
+	call := product.Timed("query_pt", t0, err, "")
+	for _, pay := range pays {
+		if err == nil && pay.ID == r.PaymentID {
+			r.RefundedBase, r.BaseAt = pay.RefundedAmount, d.Now()
 			// Kept before the refund call, not after: if the process dies
 			// mid-call, the restarted worker still has the snapshot the
 			// settle rule needs (without it, and without an IPN, the refund
 			// could only wait for a person). A failure to keep it only
 			// costs that fallback, so the send goes on.
-			_ = d.KeepRefundedBase(ctx, r.ID, base, baseAt)
+			_ = d.KeepRefundedBase(ctx, r.ID, r.RefundedBase, r.BaseAt)
 		}
+	}
+	return r, []product.Call{call}
+}
+
+// Send makes the REFUND call, after Prepare's snapshot (made here when
+// the caller did not prepare r).
+func (p *Product) Send(ctx context.Context, d product.Desk, r product.Refund) (product.Outcome, []product.Call) {
+	var calls []product.Call
+	if !r.Prepared {
+		r, calls = p.Prepare(ctx, d, r)
 	}
 	req := neox.PGRefundRequest{RequestID: r.ID, PaymentID: r.PaymentID, Amount: r.Amount}
 	if strings.EqualFold(r.PaymentMethod, "QR") {
