@@ -207,7 +207,9 @@ func verdict(h hook, r Refund) (applied, reason string, ob observation) {
 // applyHook dedupes, stores and applies one delivery in one transaction.
 func (s *Service) applyHook(ctx context.Context, h hook) (WebhookResult, error) {
 	var res WebhookResult
-	err := s.db.TxAt(ctx, s.now(), func(tx *store.Tx) error {
+	// Urgent: NeoX waits for the answer with a short timeout and retries,
+	// so a delivery goes before the pages' writes waiting for the writer.
+	err := s.db.UrgentTxAt(ctx, s.now(), func(tx *store.Tx) error {
 		res = WebhookResult{}
 		seen, err := tx.WebhookByKey(ctx, h.key)
 		switch {

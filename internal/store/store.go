@@ -41,6 +41,8 @@ type DB struct {
 	pg    bool            // PostgreSQL (postgres.go): Write and Read are one pool
 	pgCfg *pgx.ConnConfig // PostgreSQL: for connections outside the pool (wake.go's listener)
 
+	gate *writeGate // SQLite: the order in which write transactions get the writer (writegate.go)
+
 	mu     sync.Mutex
 	damage error // what the last CheckIntegrity found; nil when fine or never run
 }
@@ -87,7 +89,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, explain(err))
 	}
-	db := &DB{Write: w, Path: path}
+	db := &DB{Write: w, Path: path, gate: &writeGate{}}
 	if err := db.Migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -213,6 +215,23 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *Tx) error) error {
 // returns nil. Operations take the *Tx so several writes compose into one
 // commit.
 func (db *DB) TxAt(ctx context.Context, now time.Time, fn func(tx *Tx) error) error {
+	return db.txAt(ctx, now, false, fn)
+}
+
+// UrgentTxAt is TxAt for a transaction someone outside waits on with a
+// short timeout (NeoX's webhook deliveries): on SQLite it gets the writer
+// before the page and worker transactions waiting for it.
+func (db *DB) UrgentTxAt(ctx context.Context, now time.Time, fn func(tx *Tx) error) error {
+	return db.txAt(ctx, now, true, fn)
+}
+
+func (db *DB) txAt(ctx context.Context, now time.Time, urgent bool, fn func(tx *Tx) error) error {
+	if db.gate != nil {
+		if err := db.gate.acquire(ctx, urgent); err != nil {
+			return fmt.Errorf("begin transaction: %w", err)
+		}
+		defer db.gate.release()
+	}
 	// On PostgreSQL a deadlock or serialization failure aborts the whole
 	// transaction and nothing of it is kept, so running fn again is what
 	// the server asks for; fn only does database work through tx (the
