@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -302,4 +303,35 @@ func TestRefundListFilters(t *testing.T) {
 			t.Errorf("a narrower filter under the limit = %+v, capped %v, %v", totals, capped, err)
 		}
 	})
+}
+
+// TestOwnListTotalsReadTheIndexOnly: a staff member's own list totals are
+// read from the covering index refunds_requester_totals, not from one
+// table row per refund (SQLite's plan; PostgreSQL plans by statistics).
+func TestOwnListTotalsReadTheIndexOnly(t *testing.T) {
+	if storetest.DialectOf(t) == storetest.Postgres {
+		t.Skip("reads SQLite's query plan")
+	}
+	db := openTest(t)
+	q, args := refundTotalsQuery(RefundFilter{RequestedBy: 7}, 10_000)
+	rows, err := db.Read.QueryContext(context.Background(), `EXPLAIN QUERY PLAN `+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(plan, func(s string) bool { return strings.Contains(s, "COVERING INDEX refunds_requester_totals") }) {
+		t.Errorf("own list totals plan %q: want the covering index refunds_requester_totals", plan)
+	}
 }
