@@ -128,6 +128,12 @@ func newEnv(t testing.TB, opts ...func(*Deps)) *env {
 	srv := New(d)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
+	// The background work (uploaded files' checks) runs as the app runs
+	// it, and stops before the server and the database close.
+	bgCtx, stopBG := context.WithCancel(context.Background())
+	bgDone := make(chan struct{})
+	go func() { defer close(bgDone); _ = srv.RunBackground(bgCtx) }()
+	t.Cleanup(func() { stopBG(); <-bgDone })
 	return &env{t: t, url: ts.URL, db: db, auth: svc, audit: al, clock: c, refunds: rs, sandbox: sb, refused: lim, srv: srv, neoxCalls: calls}
 }
 
