@@ -40,7 +40,7 @@ type BatchRowRecord struct {
 // parameters a row, well under SQLite's 32,766 and PostgreSQL's 65,535.
 const insertRowsAtOnce = 500
 
-// InsertBatch stores a batch and all its rows, b.State its state (” is
+// InsertBatch stores a batch and all its rows, b.State its state (empty:
 // PREVIEW); a batch kept to be checked in the background is CHECKING. Rows
 // go in a few multi-row INSERTs, so a 10,000-row file is 20 statements.
 func (t *Tx) InsertBatch(ctx context.Context, b BatchRecord, rows []BatchRowRecord) error {
