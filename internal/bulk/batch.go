@@ -165,9 +165,13 @@ func (s *Service) Upload(ctx context.Context, actor refunds.Actor, fileName stri
 }
 
 // check runs the refund domain's checks on one row and fills in the
-// amount and currency the refund would have.
-func (s *Service) check(ctx context.Context, actor refunds.Actor, rec *store.BatchRowRecord) error {
-	q, err := s.refunds.Check(ctx, actor, request(*rec, actor.Lang, ""))
+// amount the refund would have.
+// lk, when not nil, is NeoX's answer for the row's transaction, shared
+// with the file's other rows of it (see answers).
+func (s *Service) check(ctx context.Context, actor refunds.Actor, rec *store.BatchRowRecord, lk *refunds.Lookup) error {
+	req := request(*rec, actor.Lang, "")
+	req.Lookup = lk
+	q, err := s.refunds.Check(ctx, actor, req)
 	if err != nil {
 		return err
 	}

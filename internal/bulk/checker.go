@@ -201,6 +201,7 @@ func (s *Service) checkBatch(ctx context.Context, id string) error {
 	}
 	actor := s.uploader(ctx, b)
 	text := s.opt.Texts(b.Lang)
+	shared := s.answers(actor, rows)
 
 	results := make(chan store.BatchRowRecord, s.opt.Lookups)
 	fed := make(chan struct{})
@@ -216,7 +217,7 @@ func (s *Service) checkBatch(ctx context.Context, id string) error {
 			}
 			wg.Go(func() {
 				defer func() { <-s.sem }()
-				err := s.check(ctx, actor, &r)
+				err := s.check(ctx, actor, &r, shared.get(ctx, s.refunds, actor.Lang, r))
 				if ctx.Err() != nil {
 					return // stopped: the row stays CHECKING for whoever resumes
 				}
@@ -275,6 +276,58 @@ func (s *Service) checkBatch(ctx context.Context, id string) error {
 			return s.letGo(ctx, id, pending)
 		}
 	}
+}
+
+// answers shares NeoX's answer for a transaction among the rows of a file
+// that name it: a PG transaction's payments are all in one QUERY_PT
+// answer, and a GC order or COL transaction named twice (two payments'
+// worth of rows, a sub-merchant's) is asked once. Only transactions named
+// by two rows or more are shared (the lookup also refreshes the desk's
+// transaction cache, one write a transaction, which a single row does not
+// repay); a failed lookup shares nothing, each row then asks NeoX itself and
+// gets its own error, as the form would. The answers live as long as one
+// check of one file: Create asks NeoX again at the submit.
+type answers map[string]*answer
+
+type answer struct {
+	once sync.Once
+	l    *refunds.Lookup
+}
+
+func answerKey(r store.BatchRowRecord) string {
+	return r.API + "\x00" + r.TransactionRef + "\x00" + r.SubMerchantID
+}
+
+func (s *Service) answers(actor refunds.Actor, rows []store.BatchRowRecord) answers {
+	if s.permit(actor) != nil {
+		return nil // every row is refused anyway: ask NeoX nothing for it
+	}
+	n := map[string]int{}
+	for _, r := range rows {
+		n[answerKey(r)]++
+	}
+	a := answers{}
+	for k, c := range n {
+		if c > 1 {
+			a[k] = &answer{}
+		}
+	}
+	return a
+}
+
+// get returns the shared answer for r's transaction, asking NeoX the first
+// time; nil when r's transaction is not shared or the lookup failed.
+func (a answers) get(ctx context.Context, rs *refunds.Service, lang string, r store.BatchRowRecord) *refunds.Lookup {
+	e := a[answerKey(r)]
+	if e == nil {
+		return nil
+	}
+	e.once.Do(func() {
+		if l, err := rs.LookupSubMerchant(ctx, lang, refunds.API(r.API), r.TransactionRef, r.SubMerchantID); err == nil {
+			e.l = &l
+		}
+	})
+	return e.l
 }
 
 // letGo writes the verdicts a stopping checker has and ends its lease

@@ -24,9 +24,11 @@ import (
 var bulkFileStatus = map[string]string{"2": "OK", "3": "OK", "4": "ERROR", "5": "ERROR", "6": "OK", "7": "ERROR",
 	"8": "ERROR", "9": "OK", "10": "ERROR", "11": "ERROR", "12": "ERROR"}
 
-// bulkFileAsked is how many of bulkFile's lines are asked at NeoX: all but
-// the duplicate (4) and the bad amount (8), which the file itself refuses.
-const bulkFileAsked = 9
+// bulkFileAsked is how many NeoX lookups checking bulkFile takes: one per
+// line but the duplicate (4) and the bad amount (8), which the file itself
+// refuses, and lines 3 and 11, two payments of one PG transaction, share
+// its QUERY_PT answer.
+const bulkFileAsked = 8
 
 // inFlightGC requests a refund of the GC order of bulkFile's line 7, so
 // that line is refused as in flight.
@@ -207,11 +209,11 @@ func TestBatchResumeAfterStop(t *testing.T) {
 		t.Fatalf("resumed batch is %s", state)
 	}
 	second := e.neoxCalls.api()
-	if second != 11-checked {
+	if second > 11-checked || second < 11-checked-1 { // lines 3 and 11 may share a lookup
 		t.Errorf("resuming asked NeoX %d times for %d unchecked rows", second, 11-checked)
 	}
 	// Each row asked once, plus at most the lookups cut short by the stop.
-	if first+second > bulkFileAsked+2 {
+	if first+second > bulkFileAsked+1+2 { // +1: lines 3 and 11 on both sides of the stop
 		t.Errorf("%d + %d lookups for %d rows", first, second, bulkFileAsked)
 	}
 	e.assertBulkFileResult(a, id)
