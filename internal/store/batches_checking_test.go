@@ -201,3 +201,57 @@ func TestBatchClaimIsWonOnce(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkBatchVerdicts writes 10,000 rows' verdicts with their lease
+// renewal, perTx rows to a transaction: one commit a row against the
+// bulk checker's 100 (CheckOptions.FlushRows).
+func BenchmarkBatchVerdicts(b *testing.B) {
+	for _, perTx := range []int{1, 100} {
+		b.Run(fmt.Sprintf("rows-per-commit=%d", perTx), func(b *testing.B) {
+			db, err := OpenURL(context.Background(), storetest.URL(b, ""), PoolConfig{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			ctx := context.Background()
+			b.StopTimer()
+			for i := range b.N {
+				id := fmt.Sprintf("b%d", i)
+				rows := make([]BatchRowRecord, 10_000)
+				for j := range rows {
+					rows[j] = BatchRowRecord{RowNo: j + 2, API: "PG", TransactionRef: fmt.Sprintf("T%05d", j), Status: "CHECKING"}
+				}
+				if err := db.TxAt(ctx, refundT0, func(tx *Tx) error {
+					return tx.InsertBatch(ctx, BatchRecord{ID: id, UploadedBy: 1, State: "CHECKING"}, rows)
+				}); err != nil {
+					b.Fatal(err)
+				}
+				if err := db.TxAt(ctx, refundT0, func(tx *Tx) error {
+					_, err := tx.ClaimBatchCheck(ctx, id, "me", refundT0.Add(time.Minute), true)
+					return err
+				}); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				for j := 0; j < len(rows); j += perTx {
+					if err := db.TxAt(ctx, refundT0, func(tx *Tx) error {
+						if _, err := tx.RenewBatchLease(ctx, id, "me", refundT0.Add(time.Minute)); err != nil {
+							return err
+						}
+						for _, r := range rows[j:min(j+perTx, len(rows))] {
+							r.Status = "OK"
+							if err := tx.SetBatchRowVerdict(ctx, id, r); err != nil {
+								return err
+							}
+						}
+						return nil
+					}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+			}
+			b.ReportMetric(float64(10_000*b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
