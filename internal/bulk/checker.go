@@ -201,7 +201,7 @@ func (s *Service) checkBatch(ctx context.Context, id string) error {
 	}
 	actor := s.uploader(ctx, b)
 	text := s.opt.Texts(b.Lang)
-	shared := s.answers(actor, rows)
+	groups := s.groups(actor, rows)
 
 	results := make(chan store.BatchRowRecord, s.opt.Lookups)
 	fed := make(chan struct{})
@@ -209,7 +209,7 @@ func (s *Service) checkBatch(ctx context.Context, id string) error {
 		defer close(fed)
 		var wg sync.WaitGroup
 		defer func() { wg.Wait(); close(results) }()
-		for _, r := range rows {
+		for _, g := range groups {
 			select {
 			case s.sem <- struct{}{}:
 			case <-ctx.Done():
@@ -217,17 +217,21 @@ func (s *Service) checkBatch(ctx context.Context, id string) error {
 			}
 			wg.Go(func() {
 				defer func() { <-s.sem }()
-				err := s.check(ctx, actor, &r, shared.get(ctx, s.refunds, actor.Lang, r))
-				if ctx.Err() != nil {
-					return // stopped: the row stays CHECKING for whoever resumes
-				}
-				r.Status = StatusOK
-				if err != nil {
-					r.Status, r.Message = StatusError, text(err)
-				}
-				select {
-				case results <- r:
-				case <-ctx.Done():
+				lk := g.lookup(ctx, s.refunds, actor.Lang)
+				for _, r := range g.rows {
+					err := s.check(ctx, actor, &r, lk)
+					if ctx.Err() != nil {
+						return // stopped: the row stays CHECKING for whoever resumes
+					}
+					r.Status = StatusOK
+					if err != nil {
+						r.Status, r.Message = StatusError, text(err)
+					}
+					select {
+					case results <- r:
+					case <-ctx.Done():
+						return
+					}
 				}
 			})
 		}
@@ -278,56 +282,56 @@ func (s *Service) checkBatch(ctx context.Context, id string) error {
 	}
 }
 
-// answers shares NeoX's answer for a transaction among the rows of a file
-// that name it: a PG transaction's payments are all in one QUERY_PT
-// answer, and a GC order or COL transaction named twice (two payments'
-// worth of rows, a sub-merchant's) is asked once. Only transactions named
-// by two rows or more are shared (the lookup also refreshes the desk's
-// transaction cache, one write a transaction, which a single row does not
-// repay); a failed lookup shares nothing, each row then asks NeoX itself and
-// gets its own error, as the form would. The answers live as long as one
-// check of one file: Create asks NeoX again at the submit.
-type answers map[string]*answer
-
-type answer struct {
-	once sync.Once
-	l    *refunds.Lookup
+// group is the rows of a file a check takes together: one row, or the
+// rows naming one transaction, which share NeoX's answer for it (a PG
+// transaction's payments are all in one QUERY_PT answer; a GC order or a
+// COL transaction named twice is asked once). A group holds one lookup
+// slot while its rows are checked one after another with that answer, so
+// no slot waits on another's lookup. Only transactions named by two rows
+// or more are looked up for sharing (the lookup also refreshes the desk's
+// transaction cache, a write a single row would not repay); a failed
+// lookup shares nothing: each row then asks NeoX itself and gets its own
+// error, as the form would. The answer lives as long as one check of one
+// file: Create asks NeoX again at the submit.
+type group struct {
+	rows   []store.BatchRowRecord
+	shared bool
 }
 
-func answerKey(r store.BatchRowRecord) string {
+func groupKey(r store.BatchRowRecord) string {
 	return r.API + "\x00" + r.TransactionRef + "\x00" + r.SubMerchantID
 }
 
-func (s *Service) answers(actor refunds.Actor, rows []store.BatchRowRecord) answers {
-	if s.permit(actor) != nil {
-		return nil // every row is refused anyway: ask NeoX nothing for it
-	}
-	n := map[string]int{}
+// groups splits rows into groups, in the order of their first rows.
+func (s *Service) groups(actor refunds.Actor, rows []store.BatchRowRecord) []group {
+	share := s.permit(actor) == nil // refused anyway: ask NeoX nothing for sharing
+	var out []group
+	at := map[string]int{}
 	for _, r := range rows {
-		n[answerKey(r)]++
-	}
-	a := answers{}
-	for k, c := range n {
-		if c > 1 {
-			a[k] = &answer{}
+		k := groupKey(r)
+		if i, ok := at[k]; ok && share {
+			out[i].rows = append(out[i].rows, r)
+			out[i].shared = true
+			continue
 		}
+		at[k] = len(out)
+		out = append(out, group{rows: []store.BatchRowRecord{r}})
 	}
-	return a
+	return out
 }
 
-// get returns the shared answer for r's transaction, asking NeoX the first
-// time; nil when r's transaction is not shared or the lookup failed.
-func (a answers) get(ctx context.Context, rs *refunds.Service, lang string, r store.BatchRowRecord) *refunds.Lookup {
-	e := a[answerKey(r)]
-	if e == nil {
+// lookup asks NeoX for a shared group's transaction; nil for a row alone
+// or when the lookup failed.
+func (g group) lookup(ctx context.Context, rs *refunds.Service, lang string) *refunds.Lookup {
+	if !g.shared {
 		return nil
 	}
-	e.once.Do(func() {
-		if l, err := rs.LookupSubMerchant(ctx, lang, refunds.API(r.API), r.TransactionRef, r.SubMerchantID); err == nil {
-			e.l = &l
-		}
-	})
-	return e.l
+	r := g.rows[0]
+	l, err := rs.LookupSubMerchant(ctx, lang, refunds.API(r.API), r.TransactionRef, r.SubMerchantID)
+	if err != nil {
+		return nil
+	}
+	return &l
 }
 
 // letGo writes the verdicts a stopping checker has and ends its lease
