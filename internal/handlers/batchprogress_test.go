@@ -115,7 +115,7 @@ func TestBatchProgressWhileChecking(t *testing.T) {
 	}
 	id := strings.TrimPrefix(res.header.Get("Location"), "/batches/")
 	page := e.get(a, "/batches/"+id)
-	for _, want := range []string{`data-testid="batch-progress"`, `<progress id="batch-progress-bar"`, `aria-describedby="batch-progress-hint"`,
+	for _, want := range []string{`data-testid="batch-progress"`, `<progress id="batch-progress-bar" class="chain-progress"`, `aria-describedby="batch-progress-hint"`,
 		`<label for="batch-progress-bar"`, `hx-get="/batches/` + id + `/progress"`, `hx-trigger="every 1s"`,
 		`data-testid="batch-refresh"`, `action="/batches/` + id + `/cancel"`} {
 		if !strings.Contains(page.body, want) {
