@@ -56,6 +56,9 @@ type App struct {
 
 	housekeepEvery time.Duration
 	refusalDelay   time.Duration
+	// background is the HTTP server's background work (the check of
+	// uploaded refund files), set by Prepare, run by Serve.
+	background func(ctx context.Context) error
 }
 
 // Options tune Open for tests.
@@ -209,7 +212,8 @@ func (a *App) Prepare(ctx context.Context) (http.Handler, string, error) {
 		TrustedProxies: a.Cfg.TrustedProxies, Refusals: a.Refusals, RefusalDelay: a.refusalDelay, Zone: a.Cfg.MerchantTZ,
 		StepUp: policy.StepUp{Limits: a.Cfg.StepUpLimits, Window: a.Cfg.StepUpWindow}, Observer: a.observer(),
 		APIKeys: apikeys.New(a.DB, a.Audit, policy.Policy{}, a.Now), APIRateLimit: a.Cfg.APIRateLimit,
-		Notify: a.Notify, EmailOn: a.Cfg.SMTP.Enabled()})
+		Notify: a.Notify, EmailOn: a.Cfg.SMTP.Enabled(), BulkLookups: a.Cfg.BulkLookups})
+	a.background = srv.RunBackground
 	return srv.Handler(), password, nil
 }
 
@@ -300,6 +304,12 @@ func (a *App) Serve(ctx context.Context, ln net.Listener, h http.Handler) error 
 	}()
 	notifyDone := make(chan error, 1)
 	go func() { notifyDone <- d.Run(workerCtx) }()
+	backgroundDone := make(chan error, 1)
+	if a.background != nil {
+		go func() { backgroundDone <- a.background(workerCtx) }()
+	} else {
+		backgroundDone <- nil
+	}
 	workerDone := make(chan error, 1)
 	if a.Refunds != nil {
 		go func() { workerDone <- a.Refunds.Run(workerCtx) }()
@@ -311,6 +321,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener, h http.Handler) error 
 		<-housekeepDone
 		<-refusalsDone
 		<-notifyDone
+		if err := <-backgroundDone; err != nil {
+			a.Log.Error("background checks stopped", "err", err)
+		}
 		if err := <-workerDone; err != nil && !errors.Is(err, context.Canceled) {
 			a.Log.Error("refund worker stopped", "err", err)
 		}

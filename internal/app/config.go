@@ -17,6 +17,7 @@ import (
 	_ "time/tzdata" // MERCHANT_TZ must load on machines without zoneinfo
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
+	"github.com/neox-refund-desk/refunddesk/internal/bulk"
 	"github.com/neox-refund-desk/refunddesk/internal/notify"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
@@ -59,6 +60,7 @@ type Config struct {
 	WebhookBasicPass  string
 	NeoXTimeout       time.Duration
 	NeoXConcurrency   int // refund sends in flight per NeoX product (polls get half)
+	BulkLookups       int // rows of uploaded refund files checked at once (NeoX lookups), per instance
 	SandboxSettleTime time.Duration
 
 	// Needs attention and the COL sweep (see internal/refunds/attention.go).
@@ -130,7 +132,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("webhook_basic_user", c.WebhookBasicUser), slog.String("webhook_basic_pass", mask(c.WebhookBasicPass)),
 		slog.String("session_key", mask(c.SessionKey)),
 		slog.Duration("session_idle_timeout", c.SessionIdle), slog.Duration("session_absolute_timeout", c.SessionAbsolute),
-		slog.Int("neox_concurrency", c.NeoXConcurrency),
+		slog.Int("neox_concurrency", c.NeoXConcurrency), slog.Int("bulk_lookup_concurrency", c.BulkLookups),
 		slog.Duration("attention_after_pg", c.AttentionAfterPG), slog.Duration("attention_after_gc", c.AttentionAfterGC),
 		slog.Duration("attention_after_col", c.AttentionAfterCOL), slog.Int("attention_unknown_attempts", c.AttentionUnknownAttempts),
 		slog.Duration("col_sweep_interval", c.COLSweepInterval), slog.Duration("col_sweep_window", c.COLSweepWindow),
@@ -214,6 +216,9 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&c.WebhookBasicPass, "webhook-basic-pass", env("WEBHOOK_BASIC_PASS", ""), "(WEBHOOK_BASIC_PASS)")
 	fs.StringVar(&neoxTimeout, "neox-timeout", env("NEOX_TIMEOUT", "15s"), "timeout of one NeoX call (NEOX_TIMEOUT)")
 	fs.StringVar(&concurrency, "neox-concurrency", env("NEOX_CONCURRENCY", "2"), "refunds sent to each NeoX product at once, 1–32; status polls get half (NEOX_CONCURRENCY)")
+	var bulkLookups string
+	fs.StringVar(&bulkLookups, "bulk-lookup-concurrency", env("BULK_LOOKUP_CONCURRENCY", strconv.Itoa(bulk.DefaultLookups)),
+		fmt.Sprintf("rows of uploaded refund files checked at once per instance (NeoX lookups), 1–%d (BULK_LOOKUP_CONCURRENCY)", bulk.MaxLookups))
 	fs.StringVar(&settle, "sandbox-settle-delay", env("SANDBOX_SETTLE_DELAY", "3s"), "sandbox: delay between refund state changes (SANDBOX_SETTLE_DELAY)")
 	fs.StringVar(&attnPG, "attention-after-pg", env("ATTENTION_AFTER_PG", "48h"), "PG refunds with no final answer this long after approval need attention (ATTENTION_AFTER_PG)")
 	fs.StringVar(&attnGC, "attention-after-gc", env("ATTENTION_AFTER_GC", "24h"), "GC refunds with no final answer this long after approval need attention (ATTENTION_AFTER_GC)")
@@ -309,6 +314,11 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 		errs = append(errs, fmt.Errorf("NEOX_CONCURRENCY: %q is not a whole number from 1 to 32", concurrency))
 	} else {
 		c.NeoXConcurrency = n
+	}
+	if n, err := strconv.Atoi(bulkLookups); err != nil || n < 1 || n > bulk.MaxLookups {
+		errs = append(errs, fmt.Errorf("BULK_LOOKUP_CONCURRENCY: %q is not a whole number from 1 to %d", bulkLookups, bulk.MaxLookups))
+	} else {
+		c.BulkLookups = n
 	}
 	if loc, err := loadZone(tz); err != nil {
 		errs = append(errs, err)

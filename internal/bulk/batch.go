@@ -20,19 +20,24 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
-// Row statuses: OK and ERROR after the preview, CREATED and FAILED after
-// the submit.
+// Row statuses: CHECKING until checked, OK and ERROR after the preview,
+// CREATED and FAILED after the submit.
 const (
-	StatusOK      = "OK"
-	StatusError   = "ERROR"
-	StatusCreated = "CREATED"
-	StatusFailed  = "FAILED"
+	StatusChecking = "CHECKING"
+	StatusOK       = "OK"
+	StatusError    = "ERROR"
+	StatusCreated  = "CREATED"
+	StatusFailed   = "FAILED"
 )
 
-// Batch states.
+// Batch states: CHECKING while its rows are checked in the background,
+// PREVIEW once every row is, SUBMITTED after the submit; CANCELLED when
+// its uploader stopped the check.
 const (
+	StateChecking  = "CHECKING"
 	StatePreview   = "PREVIEW"
 	StateSubmitted = "SUBMITTED"
+	StateCancelled = "CANCELLED"
 )
 
 // Errors.
@@ -42,6 +47,9 @@ var (
 	// ErrNotYours: the batch belongs to someone else; only its uploader
 	// sees or submits it.
 	ErrNotYours = fault.New(fault.Forbidden, "batch of another user")
+	// ErrNotChecked: the batch's rows are still being checked (or the
+	// check was cancelled); nothing of it can be submitted.
+	ErrNotChecked = fault.New(fault.Conflict, "batch not checked")
 )
 
 // Recorder appends audit events inside a store transaction.
@@ -62,26 +70,40 @@ type Total struct {
 // Batch is an uploaded file with each row's verdict.
 type Batch struct {
 	store.BatchRecord
-	Lines  []Line
-	Totals []Total // of the rows that are OK (or CREATED), by currency
-	Errors int     // rows that are ERROR or FAILED
+	Lines   []Line
+	Totals  []Total // of the rows that are OK (or CREATED), by currency
+	Errors  int     // rows that are ERROR or FAILED
+	Pending int     // rows not checked yet (CHECKING)
 }
 
-// Service keeps batches. Its methods are safe for concurrent use.
+// Service keeps batches and checks their rows in the background (Run).
+// Its methods are safe for concurrent use.
 type Service struct {
 	db      *store.DB
 	refunds *refunds.Service
 	rec     Recorder
 	policy  policy.Policy
 	now     func() time.Time
+
+	opt   CheckOptions
+	owner string        // this checker's lease owner id
+	wake  chan struct{} // an upload waits to be checked
+	sem   chan struct{} // one token per NeoX lookup in progress (opt.Lookups)
+
+	mu      sync.Mutex
+	running map[string]context.CancelFunc // batches this process checks now, to stop one at once on cancel
 }
 
-// New returns a Service; now nil is time.Now.
-func New(db *store.DB, rs *refunds.Service, rec Recorder, p policy.Policy, now func() time.Time) *Service {
+// New returns a Service; now nil is time.Now. opt tunes the background
+// check (zero fields take the defaults).
+func New(db *store.DB, rs *refunds.Service, rec Recorder, p policy.Policy, now func() time.Time, opt CheckOptions) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: db, refunds: rs, rec: rec, policy: p, now: func() time.Time { return now().UTC() }}
+	opt = opt.withDefaults()
+	return &Service{db: db, refunds: rs, rec: rec, policy: p, now: func() time.Time { return now().UTC() },
+		opt: opt, owner: opt.Owner, wake: make(chan struct{}, 1), sem: make(chan struct{}, opt.Lookups),
+		running: map[string]context.CancelFunc{}}
 }
 
 // Texts renders an error of a row in the uploader's language.
@@ -94,17 +116,13 @@ func (s *Service) permit(actor refunds.Actor) error {
 	return nil
 }
 
-// lookups is how many rows of one file are checked at once: each check
-// asks NeoX, so a file previews in a fraction of one-by-one time without
-// flooding NeoX.
-const lookups = 4
-
-// Preview parses a file, checks every row as the refund form would
-// (refunds.Service.Check: the same rules and the same NeoX lookup), flags
-// duplicates within the file and refunds already in flight for the same
-// target, and keeps the batch for its uploader. A file refused as a whole
-// is a *FileError and keeps nothing; so is a cancelled request.
-func (s *Service) Preview(ctx context.Context, actor refunds.Actor, fileName string, r io.Reader, text Texts) (Batch, error) {
+// Upload parses a file and keeps it at once as a batch of actor's in
+// state CHECKING, its rows to be checked in the background by Run (rows
+// the file itself refuses, and duplicates within it, are ERROR from the
+// start; a file with nothing left to ask NeoX is PREVIEW at once). A file
+// refused as a whole is a *FileError and keeps nothing. text renders the
+// parser's row errors in the uploader's language.
+func (s *Service) Upload(ctx context.Context, actor refunds.Actor, fileName string, r io.Reader, text Texts) (Batch, error) {
 	if err := s.permit(actor); err != nil {
 		return Batch{}, err
 	}
@@ -113,51 +131,23 @@ func (s *Service) Preview(ctx context.Context, actor refunds.Actor, fileName str
 		return Batch{}, err
 	}
 	recs := make([]store.BatchRowRecord, len(rows))
+	toCheck := 0
 	for i, row := range rows {
 		recs[i] = store.BatchRowRecord{RowNo: row.Line, API: row.API, TransactionRef: row.Reference, PaymentID: row.PaymentID,
 			AmountText: row.AmountText, Amount: row.Amount, Currency: row.Currency, ReasonCode: row.ReasonCode,
 			ReasonText: row.ReasonText, FeeChargeWay: row.FeeChargeWay, SubMerchantID: row.SubMerchantID,
 			BankSwift: row.BankSwift, BankAccountNumber: row.BankAccountNumber, BankAccountName: row.BankAccountName,
-			BankBranch: row.BankBranch, Status: StatusOK}
+			BankBranch: row.BankBranch, Status: StatusChecking}
 		if row.Err != nil {
 			recs[i].Status, recs[i].Message = StatusError, text(row.Err)
+		} else {
+			toCheck++
 		}
-	}
-	// Each worker owns the rows it takes: no two touch the same record.
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for range lookups {
-		wg.Go(func() {
-			for i := range jobs {
-				if err := s.check(ctx, actor, &recs[i]); err != nil && ctx.Err() == nil {
-					recs[i].Status, recs[i].Message = StatusError, text(err)
-				}
-			}
-		})
-	}
-feed:
-	for i := range recs {
-		if recs[i].Status != StatusOK {
-			continue
-		}
-		select {
-		case jobs <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return Batch{}, err
 	}
 	b := store.BatchRecord{ID: uuid.NewString(), UploadedBy: actor.ID, UploadedByName: actor.Name,
-		FileName: clip(strings.TrimSpace(fileName), 120), Lang: actor.Lang}
-	ok := 0
-	for _, r := range recs {
-		if r.Status == StatusOK {
-			ok++
-		}
+		FileName: clip(strings.TrimSpace(fileName), 120), Lang: actor.Lang, State: StateChecking}
+	if toCheck == 0 {
+		b.State = StatePreview
 	}
 	err = s.db.TxAt(ctx, s.now(), func(tx *store.Tx) error {
 		if err := tx.InsertBatch(ctx, b, recs); err != nil {
@@ -165,18 +155,23 @@ feed:
 		}
 		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: string(actor.Role),
 			Action: audit.ActionBatchUploaded, Outcome: audit.OutcomeSuccess, TargetType: "batch", TargetID: b.ID,
-			Details: map[string]any{"file": b.FileName, "rows": len(recs), "valid": ok}})
+			Details: map[string]any{"file": b.FileName, "rows": len(recs), "to_check": toCheck}})
 	})
 	if err != nil {
 		return Batch{}, fmt.Errorf("bulk: keep batch: %w", err)
 	}
-	return s.Get(ctx, actor, b.ID)
+	s.Wake()
+	return Batch{BatchRecord: b}, nil
 }
 
 // check runs the refund domain's checks on one row and fills in the
-// amount and currency the refund would have.
-func (s *Service) check(ctx context.Context, actor refunds.Actor, rec *store.BatchRowRecord) error {
-	q, err := s.refunds.Check(ctx, actor, request(*rec, actor.Lang, ""))
+// amount the refund would have.
+// lk, when not nil, is NeoX's answer for the row's transaction, shared
+// with the file's other rows of it (see answers).
+func (s *Service) check(ctx context.Context, actor refunds.Actor, rec *store.BatchRowRecord, lk *refunds.Lookup) error {
+	req := request(*rec, actor.Lang, "")
+	req.Lookup = lk
+	q, err := s.refunds.Check(ctx, actor, req)
 	if err != nil {
 		return err
 	}
@@ -200,21 +195,31 @@ func request(r store.BatchRowRecord, lang, key string) refunds.NewRequest {
 		BankAccountName: r.BankAccountName, BankBranch: r.BankBranch, IdempotencyKey: key, Lang: lang}
 }
 
-// Get returns a batch of actor's with its rows and totals. Errors:
-// ErrNotFound, ErrNotYours.
-func (s *Service) Get(ctx context.Context, actor refunds.Actor, id string) (Batch, error) {
+// own returns actor's batch without its rows. Errors: ErrNotFound,
+// ErrNotYours.
+func (s *Service) own(ctx context.Context, actor refunds.Actor, id string) (store.BatchRecord, error) {
 	if _, err := uuid.Parse(id); err != nil {
-		return Batch{}, ErrNotFound
+		return store.BatchRecord{}, ErrNotFound
 	}
 	rec, err := s.db.Batch(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return Batch{}, ErrNotFound
+		return rec, ErrNotFound
 	}
 	if err != nil {
-		return Batch{}, fmt.Errorf("bulk: %w", err)
+		return rec, fmt.Errorf("bulk: %w", err)
 	}
 	if rec.UploadedBy != actor.ID {
-		return Batch{}, ErrNotYours
+		return store.BatchRecord{}, ErrNotYours
+	}
+	return rec, nil
+}
+
+// Get returns a batch of actor's with its rows and totals. Errors:
+// ErrNotFound, ErrNotYours.
+func (s *Service) Get(ctx context.Context, actor refunds.Actor, id string) (Batch, error) {
+	rec, err := s.own(ctx, actor, id)
+	if err != nil {
+		return Batch{}, err
 	}
 	rows, err := s.db.BatchRows(ctx, id)
 	if err != nil {
@@ -225,6 +230,8 @@ func (s *Service) Get(ctx context.Context, actor refunds.Actor, id string) (Batc
 	for _, r := range rows {
 		b.Lines = append(b.Lines, Line(r))
 		switch r.Status {
+		case StatusChecking:
+			b.Pending++
 		case StatusOK, StatusCreated:
 			t := by[r.Currency]
 			if t == nil {
@@ -270,8 +277,14 @@ func (s *Service) Submit(ctx context.Context, actor refunds.Actor, id string, te
 		return Batch{}, err
 	}
 	b, err := s.Get(ctx, actor, id)
-	if err != nil || b.State != StatePreview {
+	if err != nil {
 		return b, err
+	}
+	switch b.State {
+	case StateChecking, StateCancelled:
+		return b, ErrNotChecked
+	case StateSubmitted:
+		return b, nil
 	}
 	created, failed := 0, 0
 	for _, l := range b.Lines {

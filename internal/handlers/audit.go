@@ -29,7 +29,7 @@ var knownActions = []string{
 	audit.ActionRefundRequested, audit.ActionRefundApproved, audit.ActionRefundRejected, audit.ActionRefundCancelled, audit.ActionRefundState,
 	audit.ActionRefundNeedsAttention, audit.ActionRefundResolved, audit.ActionCOLSweep,
 	audit.ActionRefundApprovalGiven, audit.ActionApprovalPolicyChanged,
-	audit.ActionBatchUploaded, audit.ActionBatchSubmitted,
+	audit.ActionBatchUploaded, audit.ActionBatchSubmitted, audit.ActionBatchChecked, audit.ActionBatchCancelled,
 	audit.ActionNeoXCall, audit.ActionWebhookReceived, audit.ActionConfigStartup, audit.ActionAuditExport, audit.ActionAuditCheckpoint,
 	audit.ActionAccessDenied,
 	audit.ActionMFAVerified, audit.ActionMFAFailed, audit.ActionMFAEnrolled, audit.ActionMFADisabled, audit.ActionMFAReset,

@@ -14,6 +14,7 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/bulk"
 	"github.com/neox-refund-desk/refunddesk/internal/i18n"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
 	"github.com/neox-refund-desk/refunddesk/web/templates"
 )
 
@@ -46,7 +47,8 @@ func (s *Server) renderBatches(w http.ResponseWriter, r *http.Request, status in
 }
 
 // handleBatchUpload serves POST /batches (multipart, field "file"): the
-// file is previewed and kept, and the browser goes to its page.
+// file is parsed and kept, its rows to be checked in the background, and
+// the browser goes to its page, which shows the check's progress.
 func (s *Server) handleBatchUpload(w http.ResponseWriter, r *http.Request) {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct != "multipart/form-data" {
@@ -72,7 +74,7 @@ func (s *Server) handleBatchUpload(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		u, _ := userFrom(r.Context())
-		b, err := s.bulk.Preview(r.Context(), actorOf(r.Context(), u), part.FileName(), part, s.rowText(r.Context()))
+		b, err := s.bulk.Upload(r.Context(), actorOf(r.Context(), u), part.FileName(), part, s.rowText(r.Context()))
 		if err != nil {
 			s.uploadFailed(w, r, err)
 			return
@@ -134,6 +136,16 @@ func (s *Server) rowText(ctx context.Context) bulk.Texts {
 	}
 }
 
+// rowTextIn is rowText in a language named by its code (a batch's,
+// for its background check); an unknown code is the default language.
+func (s *Server) rowTextIn(lang string) bulk.Texts {
+	l, ok := i18n.Parse(lang)
+	if !ok {
+		l = i18n.Default
+	}
+	return s.rowText(i18n.WithLang(context.Background(), l))
+}
+
 // columnName is the file's column for a refund field.
 func columnName(field string) string {
 	switch field {
@@ -150,45 +162,107 @@ func columnName(field string) string {
 func (s *Server) batchFromPath(w http.ResponseWriter, r *http.Request) (bulk.Batch, bool) {
 	u, _ := userFrom(r.Context())
 	b, err := s.bulk.Get(r.Context(), actorOf(r.Context(), u), r.PathValue("id"))
+	return b, s.batchFound(w, r, err)
+}
+
+// batchFound answers a request for a batch the service refused: 404 for
+// none (or a malformed id), 403 with an audit row for someone else's. It
+// reports whether err is nil and the handler carries on.
+func (s *Server) batchFound(w http.ResponseWriter, r *http.Request, err error) bool {
 	switch {
 	case errors.Is(err, bulk.ErrNotFound):
 		s.renderError(w, r, errNotFound)
-		return b, false
+		return false
 	case errors.Is(err, bulk.ErrNotYours):
 		s.denied(r, deniedNotOwner, "batch", r.PathValue("id"), nil)
 		s.renderStatus(w, r, http.StatusForbidden, tr(r, "error.not_allowed"), tr(r, "bulk.not_yours"))
-		return b, false
+		return false
 	case err != nil:
 		s.renderError(w, r, err)
-		return b, false
+		return false
 	}
-	return b, true
+	return true
 }
 
-// handleBatch serves GET /batches/{id}: the preview, or the results.
+// handleBatch serves GET /batches/{id}: the check's progress, the
+// preview, or the results.
 func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
-	b, ok := s.batchFromPath(w, r)
+	b, prog, ok := s.batchProgressFromPath(w, r)
 	if !ok {
 		return
 	}
-	d := templates.BatchData{Batch: b}
-	for _, t := range b.Totals {
-		d.Valid += t.Count
+	d := templates.BatchData{Batch: b, Progress: prog}
+	if b.State != bulk.StateChecking && b.State != bulk.StateCancelled {
+		// Checked: every row, with the totals (a reload while checking
+		// reads the counts only).
+		if b, ok = s.batchFromPath(w, r); !ok {
+			return
+		}
+		d.Batch = b
+		for _, t := range b.Totals {
+			d.Valid += t.Count
+		}
 	}
 	p := s.page(r, "bulk.title", "batches")
 	p.Title = tr(r, "bulk.batch_title", b.FileName)
 	s.render(w, r, http.StatusOK, templates.BatchPage(p, d))
 }
 
+// batchProgressFromPath loads the viewer's batch named by {id} without its
+// rows, with its check's progress; otherwise it has answered the request
+// as batchFromPath does.
+func (s *Server) batchProgressFromPath(w http.ResponseWriter, r *http.Request) (bulk.Batch, store.BatchProgress, bool) {
+	u, _ := userFrom(r.Context())
+	b, p, err := s.bulk.Progress(r.Context(), actorOf(r.Context(), u), r.PathValue("id"))
+	if !s.batchFound(w, r, err) {
+		return b, p, false
+	}
+	return b, p, true
+}
+
+// handleBatchProgress serves GET /batches/{id}/progress: the progress
+// fragment the batch page polls while its rows are checked. Once the check
+// is over, an htmx poll is told to reload the page (HX-Refresh), which then
+// shows the results; a plain request gets the fragment with a link to them.
+func (s *Server) handleBatchProgress(w http.ResponseWriter, r *http.Request) {
+	b, p, ok := s.batchProgressFromPath(w, r)
+	if !ok {
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if b.State != bulk.StateChecking && r.Header.Get("HX-Request") == "true" {
+		w.Header().Set("HX-Refresh", "true")
+	}
+	s.render(w, r, http.StatusOK, templates.BatchProgress(b, p))
+}
+
+// handleBatchCancel serves POST /batches/{id}/cancel: the uploader stops
+// the check of their batch (nothing of it can be submitted then). A batch
+// no longer being checked is left as it is.
+func (s *Server) handleBatchCancel(w http.ResponseWriter, r *http.Request) {
+	u, _ := userFrom(r.Context())
+	b, err := s.bulk.Cancel(r.Context(), actorOf(r.Context(), u), r.PathValue("id"))
+	if !s.batchFound(w, r, err) {
+		return
+	}
+	redirect(w, r, "/batches/"+b.ID)
+}
+
 // handleBatchSubmit serves POST /batches/{id}/submit: the valid rows
-// become refund requests (once, however often it is posted).
+// become refund requests (once, however often it is posted); a batch
+// still being checked, or whose check was stopped, submits nothing (409).
 func (s *Server) handleBatchSubmit(w http.ResponseWriter, r *http.Request) {
 	b, ok := s.batchFromPath(w, r)
 	if !ok {
 		return
 	}
 	u, _ := userFrom(r.Context())
-	if _, err := s.bulk.Submit(r.Context(), actorOf(r.Context(), u), b.ID, s.rowText(r.Context())); err != nil {
+	_, err := s.bulk.Submit(r.Context(), actorOf(r.Context(), u), b.ID, s.rowText(r.Context()))
+	switch {
+	case errors.Is(err, bulk.ErrNotChecked):
+		s.renderStatus(w, r, http.StatusConflict, tr(r, "error.not_possible"), tr(r, "bulkp.err_not_checked"))
+		return
+	case err != nil:
 		s.renderError(w, r, err)
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
@@ -43,6 +44,32 @@ const bulkFile = "product,reference,payment_id,amount,currency,reason_code,reaso
 	"PG,240902141210DNGHTL,1440003,1000,VND,customer_request,failed attempt,,,,\n" + // 11: that payment FAILED
 	"GC,CO-20240503-000200002,,,USD,customer_request,wrong currency,OUR,,,\n" // 12: the order is in SGD
 
+// waitChecked waits until the background check of batch id is over
+// (the batch left CHECKING), for at most 60 s, and returns its state.
+func (e *env) waitChecked(id string) string {
+	e.t.Helper()
+	var state string
+	e.waitFor(60*time.Second, "batch "+id+" checked", func() bool {
+		if err := e.db.Read.QueryRow(`SELECT state FROM refund_batches WHERE id = ?`, id).Scan(&state); err != nil {
+			e.t.Fatal(err)
+		}
+		return state != "CHECKING"
+	})
+	return state
+}
+
+// waitFor polls cond until it holds, failing the test after limit.
+func (e *env) waitFor(limit time.Duration, what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("gave up waiting for %s after %s", what, limit)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (e *env) countRows(q string, args ...any) int {
 	e.t.Helper()
 	var n int
@@ -73,6 +100,7 @@ func TestBatchFlow(t *testing.T) {
 	}
 	page := res.header.Get("Location")
 	id := strings.TrimPrefix(page, "/batches/")
+	e.waitChecked(id)
 	before := e.countRows(`SELECT count(*) FROM refunds`)
 
 	res = e.get(a, page) // the preview survives a reload: it is read back
@@ -190,6 +218,7 @@ func TestBatchSubmitTwiceAtOnce(t *testing.T) {
 	if page == "" {
 		t.Fatal("upload refused")
 	}
+	e.waitChecked(strings.TrimPrefix(page, "/batches/"))
 	before := e.countRows(`SELECT count(*) FROM refunds`)
 	var wg sync.WaitGroup
 	codes := make([]int, 3)
@@ -278,6 +307,7 @@ func TestBatchHostileTextEscaped(t *testing.T) {
 	if res.status != http.StatusSeeOther {
 		t.Fatalf("upload: %d", res.status)
 	}
+	e.waitChecked(strings.TrimPrefix(res.header.Get("Location"), "/batches/"))
 	page := e.get(a, res.header.Get("Location"))
 	for _, bad := range []string{"<script>alert(1)", "<img src=x"} {
 		if strings.Contains(page.body, bad) {

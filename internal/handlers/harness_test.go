@@ -46,6 +46,9 @@ type env struct {
 	// neoxCalls counts the desk's HTTP calls to NeoX (the sandbox),
 	// token requests apart.
 	neoxCalls *callCounter
+	// stopBackground stops the server's background work (the checks of
+	// uploaded files) and waits until it has stopped; idempotent.
+	stopBackground func()
 }
 
 // callCounter is an http.RoundTripper that counts the requests it passes
@@ -128,7 +131,15 @@ func newEnv(t testing.TB, opts ...func(*Deps)) *env {
 	srv := New(d)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &env{t: t, url: ts.URL, db: db, auth: svc, audit: al, clock: c, refunds: rs, sandbox: sb, refused: lim, srv: srv, neoxCalls: calls}
+	// The background work (uploaded files' checks) runs as the app runs
+	// it, and stops before the server and the database close.
+	bgCtx, stopBG := context.WithCancel(context.Background())
+	bgDone := make(chan struct{})
+	go func() { defer close(bgDone); _ = srv.RunBackground(bgCtx) }()
+	stopBackground := func() { stopBG(); <-bgDone }
+	t.Cleanup(stopBackground)
+	return &env{t: t, url: ts.URL, db: db, auth: svc, audit: al, clock: c, refunds: rs, sandbox: sb, refused: lim, srv: srv, neoxCalls: calls,
+		stopBackground: stopBackground}
 }
 
 func (e *env) user(name string, role auth.Role) auth.User {

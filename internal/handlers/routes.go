@@ -109,6 +109,8 @@ func (s *Server) routes() []route {
 		{"GET /batches", may(policy.BulkRequest), s.handleBatches},
 		{"POST /batches", may(policy.BulkRequest), s.handleBatchUpload},
 		{"GET /batches/{id}", may(policy.BulkRequest), s.handleBatch},
+		{"GET /batches/{id}/progress", may(policy.BulkRequest), s.handleBatchProgress},
+		{"POST /batches/{id}/cancel", may(policy.BulkRequest), s.handleBatchCancel},
 		{"POST /batches/{id}/submit", may(policy.BulkRequest), s.handleBatchSubmit},
 		{"GET /batches/{id}/results.csv", may(policy.BulkRequest), s.handleBatchResults},
 

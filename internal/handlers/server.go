@@ -5,6 +5,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -69,6 +70,10 @@ type Deps struct {
 	// hides their pages. EmailOn says SMTP is configured.
 	Notify  *notify.Settings
 	EmailOn bool
+	// BulkLookups is how many rows of uploaded files are checked at once
+	// in the background (BULK_LOOKUP_CONCURRENCY); 0 means
+	// bulk.DefaultLookups. RunBackground runs the checks.
+	BulkLookups int
 }
 
 // Server serves the web UI, health checks and webhooks.
@@ -133,12 +138,24 @@ func New(d Deps) *Server {
 		s.policy = s.refunds.Policy()
 	}
 	if s.refunds != nil && s.audit != nil {
-		s.bulk = bulk.New(s.db, s.refunds, s.audit, s.policy, s.now)
+		s.bulk = bulk.New(s.db, s.refunds, s.audit, s.policy, s.now, bulk.CheckOptions{Lookups: d.BulkLookups,
+			Sole: !s.db.Postgres(), Texts: s.rowTextIn, Logger: s.log.With("component", "bulk")})
 	}
 	if s.refused == nil && s.audit != nil {
 		s.refused = audit.NewLimiter(s.audit, audit.LimiterOptions{})
 	}
 	return s
+}
+
+// RunBackground runs the server's background work until ctx is done: the
+// check of uploaded refund files (bulk.Service.Run). It returns once it
+// has stopped.
+func (s *Server) RunBackground(ctx context.Context) error {
+	if s.bulk == nil {
+		<-ctx.Done()
+		return nil
+	}
+	return s.bulk.Run(ctx)
 }
 
 // render writes a templ component with status, rendering into a buffer

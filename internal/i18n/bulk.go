@@ -51,7 +51,7 @@ func init() {
 		"bulk.err_currency":        "The file says %s; this refund would be in %s.",
 		"bulk.err_in_flight":       "A refund of this payment is already awaiting approval or in progress.",
 		"bulk.err_no_currency":     "Enter the currency: %s for this refund.",
-		"act.batch.uploaded":       "Refund file checked",
+		"act.batch.uploaded":       "Refund file uploaded",
 		"act.batch.submitted":      "Refund file submitted",
 	})
 	extend(VI, map[string]string{
@@ -102,7 +102,7 @@ func init() {
 		"bulk.err_currency":        "Tệp ghi %s; khoản hoàn tiền này sẽ bằng %s.",
 		"bulk.err_in_flight":       "Đã có một khoản hoàn tiền cho thanh toán này đang chờ duyệt hoặc đang xử lý.",
 		"bulk.err_no_currency":     "Hãy nhập tiền tệ: %s cho khoản hoàn tiền này.",
-		"act.batch.uploaded":       "Đã kiểm tra tệp hoàn tiền",
+		"act.batch.uploaded":       "Đã tải lên tệp hoàn tiền",
 		"act.batch.submitted":      "Đã gửi tệp hoàn tiền",
 	})
 }

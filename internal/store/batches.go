@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -16,9 +17,10 @@ type BatchRecord struct {
 	UploadedByName string
 	FileName       string
 	Lang           string
-	State          string // PREVIEW | SUBMITTED
+	State          string // CHECKING | PREVIEW | SUBMITTED | CANCELLED
 	CreatedAt      time.Time
 	SubmittedAt    time.Time // zero until submitted
+	CheckedAt      time.Time // when its rows were all checked (or the check cancelled); zero while CHECKING
 }
 
 // BatchRowRecord is one line of an uploaded refund file with what the
@@ -34,35 +36,60 @@ type BatchRowRecord struct {
 	Status, Message, RefundID                  string
 }
 
-// InsertBatch stores a previewed batch and all its rows.
+// insertRowsAtOnce bounds one multi-row INSERT of batch rows: 19
+// parameters a row, well under SQLite's 32,766 and PostgreSQL's 65,535.
+const insertRowsAtOnce = 500
+
+// InsertBatch stores a batch and all its rows, b.State its state (empty:
+// PREVIEW); a batch kept to be checked in the background is CHECKING. Rows
+// go in a few multi-row INSERTs, so a 10,000-row file is 20 statements.
 func (t *Tx) InsertBatch(ctx context.Context, b BatchRecord, rows []BatchRowRecord) error {
-	_, err := t.stx.ExecContext(ctx, `INSERT INTO refund_batches (id, uploaded_by, uploaded_by_name, file_name, lang, state, created_at)
-		VALUES (?, ?, ?, ?, ?, 'PREVIEW', ?)`, b.ID, b.UploadedBy, b.UploadedByName, b.FileName, b.Lang, FormatTime(t.now))
+	state, checkedAt := b.State, ""
+	if state == "" {
+		state = "PREVIEW"
+	}
+	if state != "CHECKING" {
+		checkedAt = FormatTime(t.now)
+	}
+	_, err := t.stx.ExecContext(ctx, `INSERT INTO refund_batches (id, uploaded_by, uploaded_by_name, file_name, lang, state, created_at, checked_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, b.ID, b.UploadedBy, b.UploadedByName, b.FileName, b.Lang, state, FormatTime(t.now), checkedAt)
 	if err != nil {
 		return fmt.Errorf("store: insert batch: %w", err)
 	}
-	for _, r := range rows {
-		_, err := t.stx.ExecContext(ctx, `INSERT INTO refund_batch_rows (batch_id, row_no, api, transaction_ref, payment_id,
+	for len(rows) > 0 {
+		chunk := rows[:min(len(rows), insertRowsAtOnce)]
+		rows = rows[len(chunk):]
+		var q strings.Builder
+		q.WriteString(`INSERT INTO refund_batch_rows (batch_id, row_no, api, transaction_ref, payment_id,
 			amount_text, amount, currency, reason_code, reason_text, fee_charge_way, sub_merchant_id, bank_swift,
-			bank_account_number, bank_account_name, bank_branch, status, message, refund_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			b.ID, r.RowNo, r.API, r.TransactionRef, r.PaymentID, r.AmountText, r.Amount, r.Currency, r.ReasonCode,
-			r.ReasonText, r.FeeChargeWay, r.SubMerchantID, r.BankSwift, r.BankAccountNumber, r.BankAccountName,
-			r.BankBranch, r.Status, r.Message, r.RefundID)
-		if err != nil {
-			return fmt.Errorf("store: insert batch row %d: %w", r.RowNo, err)
+			bank_account_number, bank_account_name, bank_branch, status, message, refund_id) VALUES `)
+		args := make([]any, 0, len(chunk)*19)
+		for i, r := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, b.ID, r.RowNo, r.API, r.TransactionRef, r.PaymentID, r.AmountText, r.Amount, r.Currency, r.ReasonCode,
+				r.ReasonText, r.FeeChargeWay, r.SubMerchantID, r.BankSwift, r.BankAccountNumber, r.BankAccountName,
+				r.BankBranch, r.Status, r.Message, r.RefundID)
+		}
+		if _, err := t.stx.ExecContext(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("store: insert batch rows from line %d: %w", chunk[0].RowNo, err)
 		}
 	}
 	return nil
 }
 
-const batchCols = `id, uploaded_by, uploaded_by_name, file_name, lang, state, created_at, submitted_at`
+const batchCols = `id, uploaded_by, uploaded_by_name, file_name, lang, state, created_at, submitted_at, checked_at`
 
 func scanBatch(sc interface{ Scan(...any) error }) (BatchRecord, error) {
 	var b BatchRecord
-	var created, submitted string
-	if err := sc.Scan(&b.ID, &b.UploadedBy, &b.UploadedByName, &b.FileName, &b.Lang, &b.State, &created, &submitted); err != nil {
+	var created, submitted, checked string
+	if err := sc.Scan(&b.ID, &b.UploadedBy, &b.UploadedByName, &b.FileName, &b.Lang, &b.State, &created, &submitted, &checked); err != nil {
 		return b, err
+	}
+	if checked != "" {
+		b.CheckedAt, _ = ParseTime(checked)
 	}
 	b.CreatedAt, _ = ParseTime(created)
 	if submitted != "" {
@@ -104,9 +131,15 @@ func (db *DB) BatchesBy(ctx context.Context, userID int64, limit int) ([]BatchRe
 
 // BatchRows lists a batch's rows in file order.
 func (db *DB) BatchRows(ctx context.Context, batchID string) ([]BatchRowRecord, error) {
+	return db.batchRows(ctx, batchID, "")
+}
+
+// batchRows lists a batch's rows in file order; and is a constant
+// condition on them ("AND status = ...").
+func (db *DB) batchRows(ctx context.Context, batchID, and string) ([]BatchRowRecord, error) {
 	rows, err := db.Read.QueryContext(ctx, `SELECT row_no, api, transaction_ref, payment_id, amount_text, amount, currency,
 		reason_code, reason_text, fee_charge_way, sub_merchant_id, bank_swift, bank_account_number, bank_account_name,
-		bank_branch, status, message, refund_id FROM refund_batch_rows WHERE batch_id = ? ORDER BY row_no`, batchID)
+		bank_branch, status, message, refund_id FROM refund_batch_rows WHERE batch_id = ? `+and+` ORDER BY row_no`, batchID)
 	if err != nil {
 		return nil, fmt.Errorf("store: read batch rows: %w", err)
 	}
