@@ -333,7 +333,7 @@ func (c *cluster) waitFor(within time.Duration, what string, cond func() bool) {
 	deadline := time.Now().Add(within)
 	for !cond() {
 		if time.Now().After(deadline) {
-			c.t.Fatalf("no %s within %s", what, within)
+			c.t.Fatalf("waited %s for %s", within, what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
