@@ -330,13 +330,14 @@ const (
 )
 
 // recordAnswer runs record, the transaction that writes down NeoX's answer
-// to attempt n of refund id, made under a claim taken at claimed. While the database does
-// not answer it tries again, until the claim's lease runs out (10 s once
-// runCtx is done): given up sooner, the refund would stay SENDING, claimed
-// by this instance, which never takes over its own claims, until another
-// instance did after the lease, or, with no other, until a restart. A
-// try whose commit was sent but not acknowledged may have committed: the
-// next one writes nothing if the attempt is closed already.
+// to attempt n of refund id, made under a claim taken at claimed. While
+// the database does not answer it tries again, until the claim's lease
+// runs out (10 s once runCtx is done): given up sooner, the refund would
+// stay SENDING, claimed by this instance, which never takes over its own
+// claims, until another instance did after the lease, or, with no other,
+// until a restart. A try whose commit was sent but not acknowledged may
+// have committed: the next one writes nothing if the attempt is closed
+// already.
 func (s *Service) recordAnswer(runCtx context.Context, claimed time.Time, id string, n int, record func(context.Context, *store.Tx) error) error {
 	// What is left of the lease, on the clock the claim was taken by, and
 	// at least one try.
