@@ -47,6 +47,15 @@ type cluster struct {
 
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
+	// STORE_TEST_DIALECT=postgres runs the cluster on a fresh PostgreSQL
+	// schema (storetest), the server told by DATABASE_URL.
+	return newClusterOn(t, storetest.URL(t, ""))
+}
+
+// newClusterOn is newCluster on the database dsn (a SQLite file or a
+// postgres:// URL).
+func newClusterOn(t *testing.T, dsn string) *cluster {
+	t.Helper()
 	sb := sandbox.New(sandbox.Config{MerchantCode: "CRASH1", PGSecretKey: "pg-crash-secret",
 		ClientID: "gc-crash", ClientSecret: "gc-crash-secret", COLClientID: "col-crash", COLClientSecret: "col-crash-secret",
 		GCWebhookSecret: "gc-crash-hook", COLWebhookSecret: "col-crash-hook",
@@ -62,9 +71,6 @@ func newCluster(t *testing.T) *cluster {
 	addr := ln.Addr().String()
 	ln.Close()
 	dir := t.TempDir()
-	// STORE_TEST_DIALECT=postgres runs the cluster on a fresh PostgreSQL
-	// schema (storetest), the server told by DATABASE_URL.
-	dsn := storetest.URL(t, "")
 	c := &cluster{t: t, sb: sb, base: "http://" + addr, db: dsn, pg: store.IsPostgresURL(dsn), users: map[string]*http.Client{}}
 	dbEnv := "DB_PATH=" + c.db
 	if c.pg {

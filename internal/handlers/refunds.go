@@ -17,6 +17,7 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/i18n"
 	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
+	"github.com/neox-refund-desk/refunddesk/internal/store"
 	"github.com/neox-refund-desk/refunddesk/web/templates"
 )
 
@@ -40,7 +41,10 @@ func (s *Server) handleRefundForm(w http.ResponseWriter, r *http.Request) {
 		f.Token = uuid.NewString()
 		p.Flash = &templates.Flash{Kind: "info", Text: tr(r, "session.kept")}
 	}
-	if _, msg := s.fillRefundable(r, &f); msg != "" {
+	if _, msg, err := s.fillRefundable(r, &f); err != nil {
+		s.renderError(w, r, err)
+		return
+	} else if msg != "" {
 		s.renderStatus(w, r, http.StatusUnprocessableEntity, tr(r, "err.cannot_request"), msg)
 		return
 	}
@@ -50,29 +54,34 @@ func (s *Server) handleRefundForm(w http.ResponseWriter, r *http.Request) {
 // fillRefundable looks the reference up again (a GC order with the form's
 // sub-merchant) so the form shows what can be refunded now; it returns the
 // lookup, which a submit hands to Create (one NeoX call per submit), or a
-// message when nothing can be refunded.
-func (s *Server) fillRefundable(r *http.Request, f *templates.RefundForm) (*refunds.Lookup, string) {
+// message when nothing can be refunded. A database that does not answer
+// (the lookup reads what is reserved here) is an error, for the 503 page:
+// the transaction itself may be fine.
+func (s *Server) fillRefundable(r *http.Request, f *templates.RefundForm) (*refunds.Lookup, string, error) {
 	if f.API != string(refunds.APIGC) {
 		f.SubMerchantID = "" // only GC orders belong to sub-merchants
 	}
 	if !slices.Contains(s.configuredAPIs(), f.API) || !validRef(f.Ref) {
-		return nil, tr(r, "err.lookup_first")
+		return nil, tr(r, "err.lookup_first"), nil
 	}
 	if f.SubMerchantID != "" && !validRef(f.SubMerchantID) {
-		return nil, tr(r, "tx.bad_sub")
+		return nil, tr(r, "tx.bad_sub"), nil
 	}
 	l, err := s.refunds.LookupSubMerchant(r.Context(), string(i18n.From(r.Context())), refunds.API(f.API), f.Ref, f.SubMerchantID)
+	if store.Unreachable(err) {
+		return nil, "", err
+	}
 	if err != nil {
 		if msg := lookupMessage(r.Context(), err); msg != "" {
-			return nil, msg
+			return nil, msg, nil
 		}
-		return nil, tr(r, "err.lookup_later")
+		return nil, tr(r, "err.lookup_later"), nil
 	}
 	switch {
 	case f.API == "PG":
 		i := slices.IndexFunc(l.Payments, func(p refunds.PaymentView) bool { return p.ID == f.PaymentID })
 		if i < 0 {
-			return nil, tr(r, "err.no_payment", f.PaymentID)
+			return nil, tr(r, "err.no_payment", f.PaymentID), nil
 		}
 		p := l.Payments[i]
 		f.PaymentMethod, f.Refundable, f.Currency = p.Method, p.Refundable, "VND"
@@ -88,9 +97,9 @@ func (s *Server) fillRefundable(r *http.Request, f *templates.RefundForm) (*refu
 		}
 	}
 	if f.Refundable <= 0 {
-		return nil, tr(r, "err.nothing_refundable")
+		return nil, tr(r, "err.nothing_refundable"), nil
 	}
-	return &l, ""
+	return &l, "", nil
 }
 
 // refundFormFrom reads a refund form as posted (or as kept across an
@@ -116,7 +125,11 @@ func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
 		// A missing token would defeat double-submit protection: start over.
 		f.Token = uuid.NewString()
 	}
-	looked, msg := s.fillRefundable(r, &f)
+	looked, msg, err := s.fillRefundable(r, &f)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
 	if msg != "" {
 		f.Errors["form"] = msg
 	}

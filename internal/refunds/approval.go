@@ -39,6 +39,7 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id, note string) (Re
 	}
 	note = strings.TrimSpace(note)
 	sent := false
+	var was Refund // as the transaction leaves it
 	err = s.db.TxAt(ctx, s.now(), func(tx *store.Tx) error {
 		cur, err := one(tx.Refund(ctx, id))
 		if err != nil {
@@ -47,6 +48,7 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id, note string) (Re
 		if cur, err = withApprovals(ctx, tx.RefundApprovals, cur); err != nil {
 			return err
 		}
+		was = cur
 		rec, err := tx.ApprovalPolicy(ctx)
 		if err != nil {
 			return fmt.Errorf("refunds: %w", err)
@@ -80,6 +82,7 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id, note string) (Re
 			return err
 		}
 		sent = true
+		was.Approval, was.Submission = ApprovalApproved, SubQueued
 		details["submission"] = SubQueued
 		return s.rec.Record(ctx, tx, audit.Event{ActorID: actor.ID, ActorName: actor.Name, ActorRole: string(actor.Role),
 			Action: audit.ActionRefundApproved, Outcome: audit.OutcomeSuccess, TargetType: "refund", TargetID: id,
@@ -91,7 +94,7 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id, note string) (Re
 	if sent {
 		s.nudge()
 	}
-	return s.Get(ctx, id)
+	return s.committed(ctx, was), nil
 }
 
 // Reject refuses a pending refund; a note is required. Errors as Approve.
@@ -124,11 +127,14 @@ func (s *Service) Cancel(ctx context.Context, actor Actor, id string) (Refund, e
 }
 
 func (s *Service) decide(ctx context.Context, actor Actor, id, to, note, action string) (Refund, error) {
+	var was Refund
 	err := s.db.TxAt(ctx, s.now(), func(tx *store.Tx) error {
 		cur, err := one(tx.Refund(ctx, id))
 		if err != nil {
 			return err
 		}
+		was = cur
+		was.Approval = to
 		ok, err := tx.CloseRefund(ctx, id, to, store.Decision{By: actor.ID, ByName: actor.Name, Note: note})
 		if err := changed(ok, err, cur); err != nil {
 			return err
@@ -140,7 +146,7 @@ func (s *Service) decide(ctx context.Context, actor Actor, id, to, note, action 
 	if err != nil {
 		return Refund{}, err
 	}
-	return s.Get(ctx, id)
+	return s.committed(ctx, was), nil
 }
 
 // guardDecision applies the checks shared by Approve and Reject: the

@@ -333,8 +333,23 @@ func (s *Service) Create(ctx context.Context, actor Actor, req NewRequest) (Refu
 	}
 	if r.Rule.Required == 0 {
 		s.nudge()
+		r.Approval, r.Submission = ApprovalApproved, SubQueued
 	}
-	return s.Get(ctx, r.ID)
+	return s.committed(ctx, r), nil
+}
+
+// committed reads back refund was.ID after a transaction that changed it
+// committed. When the read fails (the database went away just after the
+// commit) it returns was, the refund as that transaction left it: the
+// person must be told what was done, not an error page saying nothing was
+// changed (a retry would then meet a refund already decided).
+func (s *Service) committed(ctx context.Context, was Refund) Refund {
+	r, err := s.Get(ctx, was.ID)
+	if err != nil {
+		s.log.Warn("refunds: committed, but reading the refund back failed", "refund", was.ID, "err", err)
+		return was
+	}
+	return r
 }
 
 // normalize trims what was typed; NeoX gets an upper-case BIC and the

@@ -302,22 +302,21 @@ func (s *Service) sendBounded(runCtx, callCtx context.Context, id string, calls 
 	if errors.Is(callErr, errNotSent) {
 		return s.unclaim(r, madeCalls)
 	}
-	return s.answer(runCtx, r, ob, done, madeCalls, callErr)
+	return s.answer(runCtx, started, r, ob, done, madeCalls, callErr)
 }
 
-// answer records what NeoX said to attempt r.Attempts of r: the calls
-// made, verbatim, and the refund's new state.
-func (s *Service) answer(runCtx context.Context, r Refund, ob observation, done bool, calls []call, callErr error) error {
+// answer records what NeoX said to attempt r.Attempts of r, claimed at
+// claimed: the calls made, verbatim, and the refund's new state.
+func (s *Service) answer(runCtx context.Context, claimed time.Time, r Refund, ob observation, done bool, calls []call, callErr error) error {
 	for _, c := range calls {
 		s.health.record(r.API, s.now(), c)
 	}
 	s.opt.Observer.WorkerSend(r.API, sendOutcomeOf(done, calls))
 
 	// 3. Record the answer verbatim, in a second transaction. The NeoX
-	// answer must be kept even when shutting down.
-	dbCtx, cancel := context.WithTimeout(context.WithoutCancel(runCtx), 10*time.Second)
-	defer cancel()
-	return s.db.TxAt(dbCtx, s.now(), func(tx *store.Tx) error {
+	// answer must be kept even when shutting down, and when the database
+	// does not answer (PostgreSQL restarting, failing over).
+	return s.recordAnswer(runCtx, claimed, r.ID, r.Attempts, func(dbCtx context.Context, tx *store.Tx) error {
 		last := calls[len(calls)-1]
 		outcome := last.outcome
 		if done {
@@ -374,6 +373,62 @@ func (s *Service) unclaim(r Refund, calls []call) error {
 // errNotSent is talk's error when the worker stopped before the refund
 // call: nothing reached NeoX.
 var errNotSent = errors.New("refunds: stopped before the refund call")
+
+// Retries of recording NeoX's answer while the database does not answer:
+// the delay doubles from the first to the last.
+const (
+	recordRetryFirst = 100 * time.Millisecond
+	recordRetryMax   = 5 * time.Second
+	recordTimeout    = 10 * time.Second // one try; also how long to keep trying once shutting down
+)
+
+// recordAnswer runs record, the transaction that writes down NeoX's answer
+// to attempt n of refund id, made under a claim taken at claimed. While
+// the database does not answer it tries again, until the claim's lease
+// runs out (10 s once runCtx is done): given up sooner, the refund would
+// stay SENDING, claimed by this instance, which never takes over its own
+// claims, until another instance did after the lease, or, with no other,
+// until a restart. A try whose commit was sent but not acknowledged may
+// have committed: the next one writes nothing if the attempt is closed
+// already.
+func (s *Service) recordAnswer(runCtx context.Context, claimed time.Time, id string, n int, record func(context.Context, *store.Tx) error) error {
+	// What is left of the lease, on the clock the claim was taken by, and
+	// at least one try.
+	left := max(s.opt.Lease-s.now().Sub(claimed), recordTimeout)
+	stop, cancel := context.WithTimeout(context.WithoutCancel(runCtx), left)
+	defer cancel()
+	stopShutdown := context.AfterFunc(runCtx, func() {
+		t := time.AfterFunc(recordTimeout, cancel)
+		context.AfterFunc(stop, func() { t.Stop() })
+	})
+	defer stopShutdown()
+	delay := recordRetryFirst
+	for try := 1; ; try++ {
+		dbCtx, cancelTry := context.WithTimeout(stop, recordTimeout)
+		err := s.db.TxAt(dbCtx, s.now(), func(tx *store.Tx) error {
+			if try > 1 {
+				if done, err := tx.AttemptFinished(dbCtx, id, n); err != nil || done {
+					return err
+				}
+			}
+			return record(dbCtx, tx)
+		})
+		cancelTry()
+		if err == nil || !store.Unreachable(err) || stop.Err() != nil {
+			return err
+		}
+		s.log.Warn("refunds worker: the database did not answer; recording NeoX's answer again shortly",
+			"refund", id, "err", err, "retry_in", delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-stop.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		delay = min(2*delay, recordRetryMax)
+	}
+}
 
 // talk makes the worker's NeoX calls for one attempt of r through its
 // product: reconcile first when an earlier attempt's outcome is unknown,

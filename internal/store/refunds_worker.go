@@ -93,6 +93,17 @@ func (t *Tx) FinishAttempt(ctx context.Context, id string, n int, r AttemptResul
 	return nil
 }
 
+// AttemptFinished reports whether attempt n of refund id is closed: its
+// answer recorded, or interrupted by a takeover.
+func (t *Tx) AttemptFinished(ctx context.Context, id string, n int) (bool, error) {
+	var finished string
+	if err := t.stx.QueryRowContext(ctx, `SELECT finished_at FROM refund_attempts WHERE refund_id = ? AND n = ?`,
+		id, n).Scan(&finished); err != nil {
+		return false, fmt.Errorf("store: read attempt: %w", err)
+	}
+	return finished != "", nil
+}
+
 // MarkUnknown moves a refund from SENDING to UNKNOWN (no answer from
 // NeoX), to be retried at next with the same request id, if it is still
 // owner's claim number attempt: a claim taken over after its lease ran
