@@ -163,7 +163,7 @@ func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	// Every field error at once: the domain's own rules run even when the
 	// amount or the lookup already failed (they never overwrite those).
-	if ve := refunds.Precheck(req, strings.EqualFold(f.PaymentMethod, "QR")); ve != nil {
+	if ve := s.refunds.Precheck(req, strings.EqualFold(f.PaymentMethod, "QR")); ve != nil {
 		for field, msg := range fieldTexts(r.Context(), ve.Fields) {
 			if _, set := f.Errors[field]; !set {
 				f.Errors[field] = msg
