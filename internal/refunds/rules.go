@@ -218,7 +218,9 @@ func bankDetailErrors(req NewRequest) fault.Fields {
 // is a QR one (qr). Handlers run it with their own checks, so a person sees
 // every field error at once instead of one round at a time; Create runs
 // the same rules again.
-func Precheck(req NewRequest, qr bool) *ValidationError { return precheck(neoxProduct(req.API), req, qr) }
+func Precheck(req NewRequest, qr bool) *ValidationError {
+	return precheck(neoxProduct(req.API), req, qr)
+}
 
 // Precheck is the package's Precheck with the products the service
 // registered (a product beyond NeoX's three has its own form rules).
