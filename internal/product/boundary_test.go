@@ -22,10 +22,8 @@ var productName = regexp.MustCompile(`\bAPI(PG|GC|COL)\b|"(PG|GC|COL)"`)
 var knownProductLines = map[string]int{
 	"internal/app/app.go":                2, // AttentionAfter per product from the config
 	"internal/app/config.go":             3, // which settings each product needs
-	"internal/handlers/webhooks.go":      3, // one endpoint per product
 	"internal/refunds/colsweep.go":       2, // the COL sweep
 	"internal/refunds/refund.go":         3, // the API constants
-	"internal/refunds/webhooks.go":       3, // ApplyPG, ApplyGC, ApplyCOL forwarders
 	"internal/store/refunds_webhooks.go": 1, // HeldGCEvents
 }
 
