@@ -18,6 +18,7 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/notify"
+	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -62,9 +63,9 @@ type Config struct {
 	SandboxSettleTime time.Duration
 
 	// Needs attention and the COL sweep (see internal/refunds/attention.go).
-	AttentionAfterPG         time.Duration
-	AttentionAfterGC         time.Duration
-	AttentionAfterCOL        time.Duration
+	// AttentionAfter is per product (ATTENTION_AFTER_<product>), the
+	// product's own default unless set.
+	AttentionAfter           map[refunds.API]time.Duration
 	AttentionUnknownAttempts int
 	COLSweepInterval         time.Duration // 0: no sweep
 	COLSweepWindow           time.Duration
@@ -118,7 +119,7 @@ func mask(s string) string {
 
 // LogValue is what slog and the startup audit event see: secrets redacted.
 func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(
+	attrs := []slog.Attr{
 		slog.String("addr", c.Addr), slog.String("db_path", c.DBPath), slog.String("database_url", store.RedactURL(c.DatabaseURL)),
 		slog.Int("db_max_conns", c.DBMaxConns), slog.String("base_url", c.BaseURL),
 		slog.String("neox_mode", c.NeoXMode), slog.String("neox_pg_url", c.PGURL),
@@ -131,8 +132,12 @@ func (c Config) LogValue() slog.Value {
 		slog.String("session_key", mask(c.SessionKey)),
 		slog.Duration("session_idle_timeout", c.SessionIdle), slog.Duration("session_absolute_timeout", c.SessionAbsolute),
 		slog.Int("neox_concurrency", c.NeoXConcurrency),
-		slog.Duration("attention_after_pg", c.AttentionAfterPG), slog.Duration("attention_after_gc", c.AttentionAfterGC),
-		slog.Duration("attention_after_col", c.AttentionAfterCOL), slog.Int("attention_unknown_attempts", c.AttentionUnknownAttempts),
+	}
+	for _, p := range refunds.Products(refunds.Gateways{}) {
+		attrs = append(attrs, slog.Duration("attention_after_"+strings.ToLower(p.Name()), c.AttentionAfter[refunds.API(p.Name())]))
+	}
+	attrs = append(attrs,
+		slog.Int("attention_unknown_attempts", c.AttentionUnknownAttempts),
 		slog.Duration("col_sweep_interval", c.COLSweepInterval), slog.Duration("col_sweep_window", c.COLSweepWindow),
 		slog.Any("trusted_proxies", c.TrustedProxies), slog.Any("merchant_tz", c.MerchantTZ),
 		slog.Any("stepup_limits", c.StepUpLimits), slog.Duration("stepup_window", c.StepUpWindow),
@@ -143,6 +148,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("smtp_password", mask(c.SMTP.Password)), slog.String("smtp_from", c.SMTP.From), slog.String("smtp_tls", c.SMTP.TLS),
 		slog.Duration("notify_remind_after", c.NotifyRemindAfter),
 	)
+	return slog.GroupValue(attrs...)
 }
 
 // Postgres reports whether the configured database is PostgreSQL.
@@ -183,7 +189,7 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 		return def
 	}
 	var idle, absolute, neoxTimeout, settle, concurrency, proxies, tz, maxConns string
-	var attnPG, attnGC, attnCOL, attnUnknown, sweepEvery, sweepWindow string
+	var attnUnknown, sweepEvery, sweepWindow string
 	var stepLimits, stepWindow, workerLease, apiRate string
 	var smtpPort, remindAfter string
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (ADDR)")
@@ -215,9 +221,14 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&neoxTimeout, "neox-timeout", env("NEOX_TIMEOUT", "15s"), "timeout of one NeoX call (NEOX_TIMEOUT)")
 	fs.StringVar(&concurrency, "neox-concurrency", env("NEOX_CONCURRENCY", "2"), "refunds sent to each NeoX product at once, 1–32; status polls get half (NEOX_CONCURRENCY)")
 	fs.StringVar(&settle, "sandbox-settle-delay", env("SANDBOX_SETTLE_DELAY", "3s"), "sandbox: delay between refund state changes (SANDBOX_SETTLE_DELAY)")
-	fs.StringVar(&attnPG, "attention-after-pg", env("ATTENTION_AFTER_PG", "48h"), "PG refunds with no final answer this long after approval need attention (ATTENTION_AFTER_PG)")
-	fs.StringVar(&attnGC, "attention-after-gc", env("ATTENTION_AFTER_GC", "24h"), "GC refunds with no final answer this long after approval need attention (ATTENTION_AFTER_GC)")
-	fs.StringVar(&attnCOL, "attention-after-col", env("ATTENTION_AFTER_COL", "72h"), "COL refunds with no final answer this long after approval need attention (ATTENTION_AFTER_COL)")
+	// Each product's needs-attention threshold, defaulting to the product's.
+	products := refunds.Products(refunds.Gateways{})
+	attn := make([]string, len(products))
+	for i, p := range products {
+		n := p.Name()
+		fs.StringVar(&attn[i], "attention-after-"+strings.ToLower(n), env("ATTENTION_AFTER_"+n, shortDuration(p.AttentionAfter())),
+			n+" refunds with no final answer this long after approval need attention (ATTENTION_AFTER_"+n+")")
+	}
 	fs.StringVar(&attnUnknown, "attention-unknown-attempts", env("ATTENTION_UNKNOWN_ATTEMPTS", "10"), "sends ending with an unknown outcome before a refund needs attention, 1–100 (ATTENTION_UNKNOWN_ATTEMPTS)")
 	fs.StringVar(&sweepEvery, "col-sweep-interval", env("COL_SWEEP_INTERVAL", "24h"), "how often to compare NeoX's COL refund list with the desk; 0 turns it off (COL_SWEEP_INTERVAL)")
 	fs.StringVar(&sweepWindow, "col-sweep-window", env("COL_SWEEP_WINDOW", "168h"), "how far back each COL sweep looks (COL_SWEEP_WINDOW)")
@@ -259,9 +270,10 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 		return d
 	}
 	const month = 31 * 24 * time.Hour
-	c.AttentionAfterPG = within("ATTENTION_AFTER_PG", attnPG, time.Second, month)
-	c.AttentionAfterGC = within("ATTENTION_AFTER_GC", attnGC, time.Second, month)
-	c.AttentionAfterCOL = within("ATTENTION_AFTER_COL", attnCOL, time.Second, month)
+	c.AttentionAfter = map[refunds.API]time.Duration{}
+	for i, p := range products {
+		c.AttentionAfter[refunds.API(p.Name())] = within("ATTENTION_AFTER_"+p.Name(), attn[i], time.Second, month)
+	}
 	if n, err := strconv.Atoi(attnUnknown); err != nil || n < 1 || n > 100 {
 		errs = append(errs, fmt.Errorf("ATTENTION_UNKNOWN_ATTEMPTS: %q is not a whole number from 1 to 100", attnUnknown))
 	} else {
@@ -448,6 +460,14 @@ func parseProxies(v string) ([]netip.Prefix, error) {
 		return nil, fmt.Errorf("TRUSTED_PROXIES: %q lists no CIDR", v)
 	}
 	return out, nil
+}
+
+// shortDuration writes d as people type it: "48h" rather than "48h0m0s".
+func shortDuration(d time.Duration) string {
+	if d > 0 && d%time.Hour == 0 {
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	}
+	return d.String()
 }
 
 // liveErrors names what live mode is missing. A product with no

@@ -47,7 +47,7 @@ func TestParseConfigAttention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.AttentionAfterPG != 48*time.Hour || c.AttentionAfterGC != 24*time.Hour || c.AttentionAfterCOL != 72*time.Hour ||
+	if c.AttentionAfter["PG"] != 48*time.Hour || c.AttentionAfter["GC"] != 24*time.Hour || c.AttentionAfter["COL"] != 72*time.Hour ||
 		c.AttentionUnknownAttempts != 10 || c.COLSweepInterval != 24*time.Hour || c.COLSweepWindow != 7*24*time.Hour ||
 		c.WorkerLease != 5*time.Minute {
 		t.Errorf("defaults: %+v", c)
@@ -57,7 +57,7 @@ func TestParseConfigAttention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.AttentionAfterGC != 90*time.Minute || c.AttentionAfterPG != 3*time.Second || c.AttentionUnknownAttempts != 4 ||
+	if c.AttentionAfter["GC"] != 90*time.Minute || c.AttentionAfter["PG"] != 3*time.Second || c.AttentionUnknownAttempts != 4 ||
 		c.COLSweepInterval != 0 || c.COLSweepWindow != 48*time.Hour {
 		t.Errorf("set values: %+v", c)
 	}
