@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/fault"
+	"github.com/neox-refund-desk/refunddesk/internal/neox"
 	"github.com/neox-refund-desk/refunddesk/internal/product"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 )
@@ -73,7 +75,27 @@ func (voucher) Poll(context.Context, product.Desk, product.Refund) (product.Outc
 	return product.Outcome{}, product.Call{Op: "get_refund"}
 }
 
-func (voucher) WebhookReply(bool) []byte { return []byte("OK") }
+func (voucher) WebhookReply(refused bool) []byte {
+	if refused {
+		return []byte("VOUCHER-NO")
+	}
+	return []byte("VOUCHER-OK")
+}
+
+// HookPath and ReadHook: the voucher scheme posts "refund id;status;secret".
+func (voucher) HookPath() string { return "voucher" }
+
+func (voucher) ReadHook(raw []byte, k product.HookKeys) (product.Event, error) {
+	parts := strings.Split(string(raw), ";")
+	if len(parts) != 3 {
+		return product.Event{}, neox.ErrMalformed
+	}
+	if k.Secret == "" || parts[2] != k.Secret {
+		return product.Event{}, neox.ErrBadSignature
+	}
+	return product.Event{Ref: parts[0], Status: parts[1], Signed: []string{voucherName, parts[0], parts[1]},
+		Observe: func(product.Refund) product.Outcome { return product.Outcome{To: product.Succeeded, Status: parts[1]} }}, nil
+}
 
 type voucherTarget struct{}
 
@@ -102,13 +124,16 @@ func withVoucher(t *testing.T) func(*Deps) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		d.Webhooks.Keys = maps.Clone(d.Webhooks.Keys)
+		d.Webhooks.Keys[voucherName] = refunds.HookKeys{Secret: "voucher-hook"}
 		d.Refunds = refunds.New(d.DB, d.Audit, refunds.Gateways{}, refunds.Options{Now: d.Now, Logger: d.Logger, Products: reg})
 	}
 }
 
 // TestFourthProductThroughThePages: the lookup page and the request form
-// of a product no template names render from what the product says, and
-// a request posted through them is created for it.
+// of a product no template names render from what the product says, a
+// request posted through them is created for it, and its webhook endpoint
+// is served from the registry.
 func TestFourthProductThroughThePages(t *testing.T) {
 	e := newEnv(t, withVoucher(t))
 	e.user("staff1", auth.RoleStaff)
@@ -176,5 +201,14 @@ func TestFourthProductThroughThePages(t *testing.T) {
 	after := e.get(c, "/transactions?api=VOUCHER&ref=V-1")
 	if !strings.Contains(after.body, `data-testid="refundable">2.500 ₫`) {
 		t.Error("the request is not reserved against the voucher on the lookup page")
+	}
+
+	// Its webhook endpoint comes from the registry, and the product
+	// verifies and answers.
+	if res := e.postRaw("/webhooks/neox/voucher", "R-unknown;DONE;not-the-secret", nil); res.status != http.StatusUnauthorized {
+		t.Errorf("forged voucher webhook: %d, want 401", res.status)
+	}
+	if res := e.postRaw("/webhooks/neox/voucher", "R-unknown;DONE;voucher-hook", nil); res.status != http.StatusOK || res.body != "VOUCHER-OK" {
+		t.Errorf("voucher webhook for a refund the desk does not know: %d %q, want it kept and acknowledged", res.status, res.body)
 	}
 }
