@@ -18,6 +18,7 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/notify"
+	"github.com/neox-refund-desk/refunddesk/internal/product"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
@@ -470,6 +471,15 @@ func shortDuration(d time.Duration) string {
 	return d.String()
 }
 
+// neoxSettings are the NeoX settings by environment variable name, as
+// the products name them (product.Settings).
+func (c Config) neoxSettings() map[string]string {
+	return map[string]string{"NEOX_PG_URL": c.PGURL, "NEOX_PG_MERCHANT_CODE": c.PGMerchantCode, "NEOX_PG_SECRET_KEY": c.PGSecretKey,
+		"NEOX_OPENAPI_URL": c.OpenAPIURL, "NEOX_GC_CLIENT_ID": c.GCClientID, "NEOX_GC_CLIENT_SECRET": c.GCClientSecret,
+		"NEOX_GC_WEBHOOK_SECRET": c.GCWebhookSecret, "NEOX_COL_CLIENT_ID": c.COLClientID, "NEOX_COL_CLIENT_SECRET": c.COLClientSecret,
+		"NEOX_COL_WEBHOOK_SECRET": c.COLWebhookSecret}
+}
+
 // liveErrors names what live mode is missing. A product with no
 // credentials at all is simply disabled; a half-configured one is an error.
 func (c Config) liveErrors() []error {
@@ -488,9 +498,17 @@ func (c Config) liveErrors() []error {
 			errs = append(errs, fmt.Errorf("NEOX_MODE=live: %s is partly configured; missing %s", product, strings.Join(slices.Sorted(slices.Values(missing)), ", ")))
 		}
 	}
-	check("PG", map[string]string{"NEOX_PG_URL": c.PGURL, "NEOX_PG_MERCHANT_CODE": c.PGMerchantCode, "NEOX_PG_SECRET_KEY": c.PGSecretKey})
-	check("GC", map[string]string{"NEOX_OPENAPI_URL": c.OpenAPIURL, "NEOX_GC_CLIENT_ID": c.GCClientID, "NEOX_GC_CLIENT_SECRET": c.GCClientSecret, "NEOX_GC_WEBHOOK_SECRET": c.GCWebhookSecret})
-	check("COL", map[string]string{"NEOX_OPENAPI_URL": c.OpenAPIURL, "NEOX_COL_CLIENT_ID": c.COLClientID, "NEOX_COL_CLIENT_SECRET": c.COLClientSecret, "NEOX_COL_WEBHOOK_SECRET": c.COLWebhookSecret})
+	// Each product names the settings its client needs.
+	set := c.neoxSettings()
+	for _, p := range refunds.Products(refunds.Gateways{}) {
+		if ps, ok := p.(product.Settings); ok {
+			vals := map[string]string{}
+			for _, name := range ps.Settings() {
+				vals[name] = set[name]
+			}
+			check(p.Name(), vals)
+		}
+	}
 	if c.PGSecretKey == "" && c.GCClientID == "" && c.COLClientID == "" {
 		errs = append(errs, errors.New("NEOX_MODE=live: no NeoX product is configured; set NEOX_PG_* or NEOX_GC_* or NEOX_COL_* (or use NEOX_MODE=sandbox)"))
 	}

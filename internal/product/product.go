@@ -224,3 +224,9 @@ func Missing(client any) bool {
 	rv := reflect.ValueOf(client)
 	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }
+
+// Settings is a product that says which settings (environment variable
+// names) its client needs: all or none of them must be set in live mode.
+type Settings interface {
+	Settings() []string
+}
