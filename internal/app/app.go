@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -138,8 +139,7 @@ func (a *App) StartNeoX(opts refunds.Options) error {
 		opts.Workers = a.Cfg.NeoXConcurrency
 	}
 	if opts.AttentionAfter == nil {
-		opts.AttentionAfter = map[refunds.API]time.Duration{refunds.APIPG: a.Cfg.AttentionAfterPG,
-			refunds.APIGC: a.Cfg.AttentionAfterGC, refunds.APICOL: a.Cfg.AttentionAfterCOL}
+		opts.AttentionAfter = maps.Clone(a.Cfg.AttentionAfter)
 	}
 	if opts.UnknownAttempts == 0 {
 		opts.UnknownAttempts = a.Cfg.AttentionUnknownAttempts

@@ -19,6 +19,8 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/bulk"
 	"github.com/neox-refund-desk/refunddesk/internal/notify"
+	"github.com/neox-refund-desk/refunddesk/internal/product"
+	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -64,9 +66,9 @@ type Config struct {
 	SandboxSettleTime time.Duration
 
 	// Needs attention and the COL sweep (see internal/refunds/attention.go).
-	AttentionAfterPG         time.Duration
-	AttentionAfterGC         time.Duration
-	AttentionAfterCOL        time.Duration
+	// AttentionAfter is per product (ATTENTION_AFTER_<product>), the
+	// product's own default unless set.
+	AttentionAfter           map[refunds.API]time.Duration
 	AttentionUnknownAttempts int
 	COLSweepInterval         time.Duration // 0: no sweep
 	COLSweepWindow           time.Duration
@@ -120,7 +122,7 @@ func mask(s string) string {
 
 // LogValue is what slog and the startup audit event see: secrets redacted.
 func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(
+	attrs := []slog.Attr{
 		slog.String("addr", c.Addr), slog.String("db_path", c.DBPath), slog.String("database_url", store.RedactURL(c.DatabaseURL)),
 		slog.Int("db_max_conns", c.DBMaxConns), slog.String("base_url", c.BaseURL),
 		slog.String("neox_mode", c.NeoXMode), slog.String("neox_pg_url", c.PGURL),
@@ -133,8 +135,12 @@ func (c Config) LogValue() slog.Value {
 		slog.String("session_key", mask(c.SessionKey)),
 		slog.Duration("session_idle_timeout", c.SessionIdle), slog.Duration("session_absolute_timeout", c.SessionAbsolute),
 		slog.Int("neox_concurrency", c.NeoXConcurrency), slog.Int("bulk_lookup_concurrency", c.BulkLookups),
-		slog.Duration("attention_after_pg", c.AttentionAfterPG), slog.Duration("attention_after_gc", c.AttentionAfterGC),
-		slog.Duration("attention_after_col", c.AttentionAfterCOL), slog.Int("attention_unknown_attempts", c.AttentionUnknownAttempts),
+	}
+	for _, p := range refunds.Products(refunds.Gateways{}) {
+		attrs = append(attrs, slog.Duration("attention_after_"+strings.ToLower(p.Name()), c.AttentionAfter[refunds.API(p.Name())]))
+	}
+	attrs = append(attrs,
+		slog.Int("attention_unknown_attempts", c.AttentionUnknownAttempts),
 		slog.Duration("col_sweep_interval", c.COLSweepInterval), slog.Duration("col_sweep_window", c.COLSweepWindow),
 		slog.Any("trusted_proxies", c.TrustedProxies), slog.Any("merchant_tz", c.MerchantTZ),
 		slog.Any("stepup_limits", c.StepUpLimits), slog.Duration("stepup_window", c.StepUpWindow),
@@ -145,6 +151,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("smtp_password", mask(c.SMTP.Password)), slog.String("smtp_from", c.SMTP.From), slog.String("smtp_tls", c.SMTP.TLS),
 		slog.Duration("notify_remind_after", c.NotifyRemindAfter),
 	)
+	return slog.GroupValue(attrs...)
 }
 
 // Postgres reports whether the configured database is PostgreSQL.
@@ -185,7 +192,7 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 		return def
 	}
 	var idle, absolute, neoxTimeout, settle, concurrency, proxies, tz, maxConns string
-	var attnPG, attnGC, attnCOL, attnUnknown, sweepEvery, sweepWindow string
+	var attnUnknown, sweepEvery, sweepWindow string
 	var stepLimits, stepWindow, workerLease, apiRate string
 	var smtpPort, remindAfter string
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (ADDR)")
@@ -220,9 +227,14 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&bulkLookups, "bulk-lookup-concurrency", env("BULK_LOOKUP_CONCURRENCY", strconv.Itoa(bulk.DefaultLookups)),
 		fmt.Sprintf("rows of uploaded refund files checked at once per instance (NeoX lookups), 1–%d (BULK_LOOKUP_CONCURRENCY)", bulk.MaxLookups))
 	fs.StringVar(&settle, "sandbox-settle-delay", env("SANDBOX_SETTLE_DELAY", "3s"), "sandbox: delay between refund state changes (SANDBOX_SETTLE_DELAY)")
-	fs.StringVar(&attnPG, "attention-after-pg", env("ATTENTION_AFTER_PG", "48h"), "PG refunds with no final answer this long after approval need attention (ATTENTION_AFTER_PG)")
-	fs.StringVar(&attnGC, "attention-after-gc", env("ATTENTION_AFTER_GC", "24h"), "GC refunds with no final answer this long after approval need attention (ATTENTION_AFTER_GC)")
-	fs.StringVar(&attnCOL, "attention-after-col", env("ATTENTION_AFTER_COL", "72h"), "COL refunds with no final answer this long after approval need attention (ATTENTION_AFTER_COL)")
+	// Each product's needs-attention threshold, defaulting to the product's.
+	products := refunds.Products(refunds.Gateways{})
+	attn := make([]string, len(products))
+	for i, p := range products {
+		n := p.Name()
+		fs.StringVar(&attn[i], "attention-after-"+strings.ToLower(n), env("ATTENTION_AFTER_"+n, shortDuration(p.AttentionAfter())),
+			n+" refunds with no final answer this long after approval need attention (ATTENTION_AFTER_"+n+")")
+	}
 	fs.StringVar(&attnUnknown, "attention-unknown-attempts", env("ATTENTION_UNKNOWN_ATTEMPTS", "10"), "sends ending with an unknown outcome before a refund needs attention, 1–100 (ATTENTION_UNKNOWN_ATTEMPTS)")
 	fs.StringVar(&sweepEvery, "col-sweep-interval", env("COL_SWEEP_INTERVAL", "24h"), "how often to compare NeoX's COL refund list with the desk; 0 turns it off (COL_SWEEP_INTERVAL)")
 	fs.StringVar(&sweepWindow, "col-sweep-window", env("COL_SWEEP_WINDOW", "168h"), "how far back each COL sweep looks (COL_SWEEP_WINDOW)")
@@ -264,9 +276,10 @@ func ParseConfig(name string, args []string, getenv func(string) string, stderr 
 		return d
 	}
 	const month = 31 * 24 * time.Hour
-	c.AttentionAfterPG = within("ATTENTION_AFTER_PG", attnPG, time.Second, month)
-	c.AttentionAfterGC = within("ATTENTION_AFTER_GC", attnGC, time.Second, month)
-	c.AttentionAfterCOL = within("ATTENTION_AFTER_COL", attnCOL, time.Second, month)
+	c.AttentionAfter = map[refunds.API]time.Duration{}
+	for i, p := range products {
+		c.AttentionAfter[refunds.API(p.Name())] = within("ATTENTION_AFTER_"+p.Name(), attn[i], time.Second, month)
+	}
 	if n, err := strconv.Atoi(attnUnknown); err != nil || n < 1 || n > 100 {
 		errs = append(errs, fmt.Errorf("ATTENTION_UNKNOWN_ATTEMPTS: %q is not a whole number from 1 to 100", attnUnknown))
 	} else {
@@ -460,6 +473,23 @@ func parseProxies(v string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// shortDuration writes d as people type it: "48h" rather than "48h0m0s".
+func shortDuration(d time.Duration) string {
+	if d > 0 && d%time.Hour == 0 {
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	}
+	return d.String()
+}
+
+// neoxSettings are the NeoX settings by environment variable name, as
+// the products name them (product.Settings).
+func (c Config) neoxSettings() map[string]string {
+	return map[string]string{"NEOX_PG_URL": c.PGURL, "NEOX_PG_MERCHANT_CODE": c.PGMerchantCode, "NEOX_PG_SECRET_KEY": c.PGSecretKey,
+		"NEOX_OPENAPI_URL": c.OpenAPIURL, "NEOX_GC_CLIENT_ID": c.GCClientID, "NEOX_GC_CLIENT_SECRET": c.GCClientSecret,
+		"NEOX_GC_WEBHOOK_SECRET": c.GCWebhookSecret, "NEOX_COL_CLIENT_ID": c.COLClientID, "NEOX_COL_CLIENT_SECRET": c.COLClientSecret,
+		"NEOX_COL_WEBHOOK_SECRET": c.COLWebhookSecret}
+}
+
 // liveErrors names what live mode is missing. A product with no
 // credentials at all is simply disabled; a half-configured one is an error.
 func (c Config) liveErrors() []error {
@@ -478,9 +508,17 @@ func (c Config) liveErrors() []error {
 			errs = append(errs, fmt.Errorf("NEOX_MODE=live: %s is partly configured; missing %s", product, strings.Join(slices.Sorted(slices.Values(missing)), ", ")))
 		}
 	}
-	check("PG", map[string]string{"NEOX_PG_URL": c.PGURL, "NEOX_PG_MERCHANT_CODE": c.PGMerchantCode, "NEOX_PG_SECRET_KEY": c.PGSecretKey})
-	check("GC", map[string]string{"NEOX_OPENAPI_URL": c.OpenAPIURL, "NEOX_GC_CLIENT_ID": c.GCClientID, "NEOX_GC_CLIENT_SECRET": c.GCClientSecret, "NEOX_GC_WEBHOOK_SECRET": c.GCWebhookSecret})
-	check("COL", map[string]string{"NEOX_OPENAPI_URL": c.OpenAPIURL, "NEOX_COL_CLIENT_ID": c.COLClientID, "NEOX_COL_CLIENT_SECRET": c.COLClientSecret, "NEOX_COL_WEBHOOK_SECRET": c.COLWebhookSecret})
+	// Each product names the settings its client needs.
+	set := c.neoxSettings()
+	for _, p := range refunds.Products(refunds.Gateways{}) {
+		if ps, ok := p.(product.Settings); ok {
+			vals := map[string]string{}
+			for _, name := range ps.Settings() {
+				vals[name] = set[name]
+			}
+			check(p.Name(), vals)
+		}
+	}
 	if c.PGSecretKey == "" && c.GCClientID == "" && c.COLClientID == "" {
 		errs = append(errs, errors.New("NEOX_MODE=live: no NeoX product is configured; set NEOX_PG_* or NEOX_GC_* or NEOX_COL_* (or use NEOX_MODE=sandbox)"))
 	}

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/neox-refund-desk/refunddesk/internal/product"
+	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -47,7 +50,7 @@ func TestParseConfigAttention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.AttentionAfterPG != 48*time.Hour || c.AttentionAfterGC != 24*time.Hour || c.AttentionAfterCOL != 72*time.Hour ||
+	if c.AttentionAfter["PG"] != 48*time.Hour || c.AttentionAfter["GC"] != 24*time.Hour || c.AttentionAfter["COL"] != 72*time.Hour ||
 		c.AttentionUnknownAttempts != 10 || c.COLSweepInterval != 24*time.Hour || c.COLSweepWindow != 7*24*time.Hour ||
 		c.WorkerLease != 5*time.Minute {
 		t.Errorf("defaults: %+v", c)
@@ -57,7 +60,7 @@ func TestParseConfigAttention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.AttentionAfterGC != 90*time.Minute || c.AttentionAfterPG != 3*time.Second || c.AttentionUnknownAttempts != 4 ||
+	if c.AttentionAfter["GC"] != 90*time.Minute || c.AttentionAfter["PG"] != 3*time.Second || c.AttentionUnknownAttempts != 4 ||
 		c.COLSweepInterval != 0 || c.COLSweepWindow != 48*time.Hour {
 		t.Errorf("set values: %+v", c)
 	}
@@ -92,6 +95,8 @@ func TestParseConfigRejectsBadValues(t *testing.T) {
 		{"unknown mode", map[string]string{"NEOX_MODE": "prod"}, "NEOX_MODE"},
 		{"live with nothing", map[string]string{"NEOX_MODE": "live"}, "no NeoX product is configured"},
 		{"live, PG half configured", map[string]string{"NEOX_MODE": "live", "NEOX_PG_URL": "https://pg.example"}, "NEOX_PG_MERCHANT_CODE, NEOX_PG_SECRET_KEY"},
+		{"live, COL half configured", map[string]string{"NEOX_MODE": "live", "NEOX_OPENAPI_URL": "https://api.example", "NEOX_COL_CLIENT_ID": "c"},
+			"NEOX_MODE=live: COL is partly configured; missing NEOX_COL_CLIENT_SECRET, NEOX_COL_WEBHOOK_SECRET"},
 		{"basic auth user without password", map[string]string{"WEBHOOK_BASIC_USER": "neox"}, "WEBHOOK_BASIC_PASS"},
 		{"unknown time zone", map[string]string{"MERCHANT_TZ": "Mars/Olympus"}, "MERCHANT_TZ"},
 		{"offset instead of a zone", map[string]string{"MERCHANT_TZ": "+07:00"}, "MERCHANT_TZ"},
@@ -234,5 +239,28 @@ func TestDatabaseURL(t *testing.T) {
 	_, err = Open(context.Background(), c, NewLogger(io.Discard, c.Level()), Options{})
 	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("PostgreSQL down: %v; want the host named and no password", err)
+	}
+}
+
+// TestProductSettingsAreRead: every setting a NeoX product says its client
+// needs is one the configuration reads, so the live-mode check can see it.
+func TestProductSettingsAreRead(t *testing.T) {
+	known := Config{}.neoxSettings()
+	n := 0
+	for _, p := range refunds.Products(refunds.Gateways{}) {
+		ps, ok := p.(product.Settings)
+		if !ok {
+			t.Errorf("%s names no settings", p.Name())
+			continue
+		}
+		for _, name := range ps.Settings() {
+			n++
+			if _, ok := known[name]; !ok {
+				t.Errorf("%s needs %s, which the configuration does not read", p.Name(), name)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no product names a setting")
 	}
 }

@@ -64,8 +64,8 @@ func gateways(cfg Config) refunds.Gateways {
 
 func webhookSecrets(cfg Config) handlers.WebhookSecrets {
 	return handlers.WebhookSecrets{
-		PGMerchantCode: cfg.PGMerchantCode, PGSecretKey: cfg.PGSecretKey,
-		GCSecret: cfg.GCWebhookSecret, COLSecret: cfg.COLWebhookSecret,
+		Keys: refunds.Hooks{PG: refunds.HookKeys{Secret: cfg.PGSecretKey, Merchant: cfg.PGMerchantCode},
+			GC: refunds.HookKeys{Secret: cfg.GCWebhookSecret}, COL: refunds.HookKeys{Secret: cfg.COLWebhookSecret}}.Keys(),
 		BasicUser: cfg.WebhookBasicUser, BasicPass: cfg.WebhookBasicPass,
 	}
 }

@@ -123,8 +123,9 @@ func newEnv(t testing.TB, opts ...func(*Deps)) *env {
 		t.Fatal(err)
 	}
 	d := Deps{Zone: zone, DB: db, Auth: svc, Audit: al, Refunds: rs, Logger: logger, Now: c.Now, Refusals: lim, RefusalDelay: time.Millisecond,
-		Webhooks: WebhookSecrets{PGMerchantCode: "TEST01", PGSecretKey: "pg-secret-for-tests", GCSecret: "gc-hook", COLSecret: "col-hook"},
-		APIKeys:  apikeys.New(db, al, rs.Policy(), c.Now)}
+		Webhooks: WebhookSecrets{Keys: refunds.Hooks{PG: refunds.HookKeys{Secret: "pg-secret-for-tests", Merchant: "TEST01"},
+			GC: refunds.HookKeys{Secret: "gc-hook"}, COL: refunds.HookKeys{Secret: "col-hook"}}.Keys()},
+		APIKeys: apikeys.New(db, al, rs.Policy(), c.Now)}
 	for _, o := range opts {
 		o(&d)
 	}

@@ -31,8 +31,8 @@ func actorOf(ctx context.Context, u auth.User) refunds.Actor {
 // for the chosen API, prefilled from a fresh lookup.
 func (s *Server) handleRefundForm(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := templates.RefundForm{API: q.Get("api"), Ref: strings.TrimSpace(q.Get("ref")), PaymentID: q.Get("payment"),
-		SubMerchantID: strings.TrimSpace(q.Get("sub_merchant_id")), FeeChargeWay: "OUR", Token: uuid.NewString(), Errors: templates.FieldErrors{}}
+	f := refundFormFrom(q)
+	f.ReasonCode, f.ReasonText, f.Token = "", "", uuid.NewString()
 	p := s.page(r, "rf.title", "transactions")
 	if kept := s.takeKept(r); kept != nil && kept.Get("api") == f.API && kept.Get("ref") == f.Ref {
 		// What was typed before the session expired, to check and submit
@@ -48,26 +48,44 @@ func (s *Server) handleRefundForm(w http.ResponseWriter, r *http.Request) {
 		s.renderStatus(w, r, http.StatusUnprocessableEntity, tr(r, "err.cannot_request"), msg)
 		return
 	}
+	for _, fl := range f.Form.All() {
+		if _, set := f.Values[fl.Name]; !set && fl.Default != "" {
+			f.Values[fl.Name] = fl.Default
+		}
+	}
 	s.render(w, r, http.StatusOK, templates.RefundFormPage(p, f))
 }
 
-// fillRefundable looks the reference up again (a GC order with the form's
-// sub-merchant) so the form shows what can be refunded now; it returns the
+// fillRefundable looks the reference up again (with the product's own
+// lookup fields, such as a GC order's sub-merchant) so the form shows what
+// can be refunded now and asks what the product needs; it returns the
 // lookup, which a submit hands to Create (one NeoX call per submit), or a
 // message when nothing can be refunded. A database that does not answer
 // (the lookup reads what is reserved here) is an error, for the 503 page:
 // the transaction itself may be fine.
 func (s *Server) fillRefundable(r *http.Request, f *templates.RefundForm) (*refunds.Lookup, string, error) {
-	if f.API != string(refunds.APIGC) {
-		f.SubMerchantID = "" // only GC orders belong to sub-merchants
+	p, known := s.refunds.Product(refunds.API(f.API))
+	var lookupFields []refunds.Field
+	if known {
+		f.Form, lookupFields = p.Form(nil), p.LookupFields()
 	}
-	if !slices.Contains(s.configuredAPIs(), f.API) || !validRef(f.Ref) {
+	asks := func(name string) bool {
+		return slices.ContainsFunc(lookupFields, func(fl refunds.Field) bool { return fl.Name == name })
+	}
+	f.Back = "/transactions?api=" + url.QueryEscape(f.API) + "&ref=" + url.QueryEscape(f.Ref) + carry(lookupFields, f.Values)
+	if !known || !slices.Contains(s.configuredAPIs(), f.API) || !validRef(f.Ref) {
 		return nil, tr(r, "err.lookup_first"), nil
 	}
-	if f.SubMerchantID != "" && !validRef(f.SubMerchantID) {
-		return nil, tr(r, "tx.bad_sub"), nil
+	for _, fl := range lookupFields {
+		if v := f.Values[fl.Name]; v != "" && !validRef(v) {
+			return nil, tr(r, fl.Bad), nil
+		}
 	}
-	l, err := s.refunds.LookupSubMerchant(r.Context(), string(i18n.From(r.Context())), refunds.API(f.API), f.Ref, f.SubMerchantID)
+	sub := ""
+	if asks("sub_merchant_id") {
+		sub = f.Values["sub_merchant_id"]
+	}
+	l, err := s.refunds.LookupSubMerchant(r.Context(), string(i18n.From(r.Context())), refunds.API(f.API), f.Ref, sub)
 	if store.Unreachable(err) {
 		return nil, "", err
 	}
@@ -77,24 +95,23 @@ func (s *Server) fillRefundable(r *http.Request, f *templates.RefundForm) (*refu
 		}
 		return nil, tr(r, "err.lookup_later"), nil
 	}
-	switch {
-	case f.API == "PG":
-		i := slices.IndexFunc(l.Payments, func(p refunds.PaymentView) bool { return p.ID == f.PaymentID })
-		if i < 0 {
-			return nil, tr(r, "err.no_payment", f.PaymentID), nil
+	t, ok := l.Target(f.PaymentID)
+	if !ok {
+		return nil, tr(r, "err.no_payment", f.PaymentID), nil
+	}
+	f.PaymentMethod, f.Refundable, f.Currency, f.Form = t.Method, t.Refundable, t.Currency, t.Form
+	for name := range f.Values {
+		// Only what the product asks for (only GC orders belong to
+		// sub-merchants).
+		if !f.Form.Has(name) && !asks(name) {
+			delete(f.Values, name)
 		}
-		p := l.Payments[i]
-		f.PaymentMethod, f.Refundable, f.Currency = p.Method, p.Refundable, "VND"
-	case l.Order != nil:
-		f.Currency = l.Order.Currency
-		if l.Order.Refundable {
-			f.Refundable = l.Order.Amount
-		}
-	case l.Transaction != nil:
-		f.Refundable, f.Currency = l.Transaction.Refundable, "VND"
-		if l.Transaction.Unrecognised {
-			f.Notice = reasonText(r.Context(), l.Transaction.Reason)
-		}
+	}
+	if f.Currency == "" {
+		f.Currency = "VND"
+	}
+	if t.Unrecognised {
+		f.Notice = reasonText(r.Context(), t.Reason)
 	}
 	if f.Refundable <= 0 {
 		return nil, tr(r, "err.nothing_refundable"), nil
@@ -102,16 +119,25 @@ func (s *Server) fillRefundable(r *http.Request, f *templates.RefundForm) (*refu
 	return &l, "", nil
 }
 
+// productFields are the names of the fields a product's forms may have
+// (product.Request's): a form posts those its product asks for.
+var productFields = []string{"amount", "fee_charge_way", "sub_merchant_id", "bank_account_name", "bank_account_number",
+	"bank_swift", "bank_branch"}
+
 // refundFormFrom reads a refund form as posted (or as kept across an
 // expired session).
 func refundFormFrom(pf url.Values) templates.RefundForm {
-	return templates.RefundForm{
+	f := templates.RefundForm{
 		API: pf.Get("api"), Ref: strings.TrimSpace(pf.Get("ref")), PaymentID: pf.Get("payment"), Token: pf.Get("token"),
-		Amount: strings.TrimSpace(pf.Get("amount")), FeeChargeWay: pf.Get("fee_charge_way"), SubMerchantID: strings.TrimSpace(pf.Get("sub_merchant_id")),
-		BankSwift: strings.TrimSpace(pf.Get("bank_swift")), BankAccountNumber: strings.TrimSpace(pf.Get("bank_account_number")),
-		BankAccountName: strings.TrimSpace(pf.Get("bank_account_name")), BankBranch: strings.TrimSpace(pf.Get("bank_branch")),
-		ReasonCode: pf.Get("reason_code"), ReasonText: strings.TrimSpace(pf.Get("reason_text")), Errors: templates.FieldErrors{},
+		Values: map[string]string{}, ReasonCode: pf.Get("reason_code"), ReasonText: strings.TrimSpace(pf.Get("reason_text")),
+		Errors: templates.FieldErrors{},
 	}
+	for _, name := range productFields {
+		if pf.Has(name) {
+			f.Values[name] = strings.TrimSpace(pf.Get(name))
+		}
+	}
+	return f
 }
 
 // handleRefundCreate serves POST /refunds.
@@ -133,12 +159,13 @@ func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
 	if msg != "" {
 		f.Errors["form"] = msg
 	}
+	v := f.Values
 	req := refunds.NewRequest{API: refunds.API(f.API), TransactionRef: f.Ref, PaymentID: f.PaymentID,
-		ReasonCode: f.ReasonCode, ReasonText: f.ReasonText, FeeChargeWay: f.FeeChargeWay, SubMerchantID: f.SubMerchantID,
-		BankSwift: f.BankSwift, BankAccountNumber: f.BankAccountNumber, BankAccountName: f.BankAccountName, BankBranch: f.BankBranch,
-		IdempotencyKey: f.Token, Lang: string(i18n.From(r.Context())), Lookup: looked}
-	if f.API != "GC" {
-		amount, err := refunds.ParseAmount(f.Amount)
+		ReasonCode: f.ReasonCode, ReasonText: f.ReasonText, FeeChargeWay: v["fee_charge_way"], SubMerchantID: v["sub_merchant_id"],
+		BankSwift: v["bank_swift"], BankAccountNumber: v["bank_account_number"], BankAccountName: v["bank_account_name"],
+		BankBranch: v["bank_branch"], IdempotencyKey: f.Token, Lang: string(i18n.From(r.Context())), Lookup: looked}
+	if f.Form.Has("amount") {
+		amount, err := refunds.ParseAmount(v["amount"])
 		if err != nil {
 			f.Errors["amount"] = errText(r.Context(), err)
 		}
@@ -149,7 +176,7 @@ func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	// Every field error at once: the domain's own rules run even when the
 	// amount or the lookup already failed (they never overwrite those).
-	if ve := refunds.Precheck(req, strings.EqualFold(f.PaymentMethod, "QR")); ve != nil {
+	if ve := s.refunds.Precheck(req, strings.EqualFold(f.PaymentMethod, "QR")); ve != nil {
 		for field, msg := range fieldTexts(r.Context(), ve.Fields) {
 			if _, set := f.Errors[field]; !set {
 				f.Errors[field] = msg
@@ -182,9 +209,9 @@ func (s *Server) handleRefundCreate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if f.API != "GC" && f.Amount != "" {
-		if n, err := refunds.ParseAmount(f.Amount); err == nil {
-			f.Amount = templates.GroupThousands(n)
+	if f.Form.Has("amount") && v["amount"] != "" {
+		if n, err := refunds.ParseAmount(v["amount"]); err == nil {
+			f.Values["amount"] = templates.GroupThousands(n)
 		}
 	}
 	s.render(w, r, http.StatusUnprocessableEntity, templates.RefundFormPage(s.page(r, "rf.title", "transactions"), f))

@@ -57,7 +57,7 @@ type route struct {
 // routes is the whole surface of the app. The role-matrix test is
 // generated from this table, so a new route cannot be forgotten.
 func (s *Server) routes() []route {
-	return []route{
+	rs := []route{
 		// Probes and assets.
 		{"GET /healthz", public, s.handleHealthz},
 		{"GET /readyz", public, s.handleReadyz},
@@ -135,11 +135,6 @@ func (s *Server) routes() []route {
 		{"POST /audit/export.csv", may(policy.Export), s.handleAuditExport},
 		{"POST /audit/verify", may(policy.ViewAudit), s.handleAuditVerify},
 
-		// NeoX webhooks: their own chain, verified by signature.
-		{"POST /webhooks/neox/pg", webhook, s.handleWebhookPG},
-		{"POST /webhooks/neox/gc", webhook, s.handleWebhookGC},
-		{"POST /webhooks/neox/col", webhook, s.handleWebhookCOL},
-
 		// Admins: users.
 		{"GET /users", may(policy.ManageUsers), s.handleUsers},
 		{"GET /users/one-time-password", may(policy.ManageUsers), s.handleOneTimePassword},
@@ -178,6 +173,9 @@ func (s *Server) routes() []route {
 		{"POST /settings/webhooks/{id}/remove", may(policy.ManageWebhooks), s.handleWebhookRemove},
 		{"GET /notifications/deliveries", may(policy.ViewDeliveries), s.handleDeliveries},
 	}
+	// NeoX webhooks, one endpoint per product: their own chain, verified
+	// by signature.
+	return append(rs, s.webhookRoutes()...)
 }
 
 // Handler returns the complete HTTP handler with all middleware.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -52,15 +53,63 @@ func lookupMessage(ctx context.Context, err error) string {
 	return msg
 }
 
+// lookupFields are the configured products' own lookup fields (GC's
+// sub-merchant), each once, in the products' order.
+func (s *Server) lookupFields() []refunds.Field {
+	var out []refunds.Field
+	for _, a := range s.configuredAPIs() {
+		p, _ := s.refunds.Product(refunds.API(a))
+		for _, fl := range p.LookupFields() {
+			if !slices.ContainsFunc(out, func(o refunds.Field) bool { return o.Name == fl.Name }) {
+				out = append(out, fl)
+			}
+		}
+	}
+	return out
+}
+
+// lookupValues reads the lookup fields product api asks for from q,
+// trimmed; the others' are dropped (only GC orders belong to
+// sub-merchants). bad is a field whose value is not a NeoX reference, or
+// nil.
+func (s *Server) lookupValues(api string, q url.Values) (vals map[string]string, fields []refunds.Field, bad *refunds.Field) {
+	vals = map[string]string{}
+	if p, ok := s.refunds.Product(refunds.API(api)); ok {
+		fields = p.LookupFields()
+	}
+	for i, fl := range fields {
+		v := strings.TrimSpace(q.Get(fl.Name))
+		if v == "" {
+			continue
+		}
+		vals[fl.Name] = v
+		if bad == nil && !validRef(v) {
+			bad = &fields[i]
+		}
+	}
+	return vals, fields, bad
+}
+
+// carry is the query that takes a lookup's own field values along, in
+// the fields' order ("&sub_merchant_id=…").
+func carry(fields []refunds.Field, vals map[string]string) string {
+	var b strings.Builder
+	for _, fl := range fields {
+		if v := vals[fl.Name]; v != "" {
+			b.WriteString("&" + url.QueryEscape(fl.Name) + "=" + url.QueryEscape(v))
+		}
+	}
+	return b.String()
+}
+
 // handleTransactions serves GET /transactions: the lookup form, and the
 // result when api and ref are given.
 func (s *Server) handleTransactions(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := templates.LookupForm{API: q.Get("api"), Ref: strings.TrimSpace(q.Get("ref")),
-		SubMerchantID: strings.TrimSpace(q.Get("sub_merchant_id")), APIs: s.configuredAPIs(), Errors: templates.FieldErrors{}}
-	if f.API != string(refunds.APIGC) {
-		f.SubMerchantID = "" // only GC orders belong to sub-merchants
-	}
+	f := templates.LookupForm{API: q.Get("api"), Ref: strings.TrimSpace(q.Get("ref")), APIs: s.configuredAPIs(),
+		Fields: s.lookupFields(), Errors: templates.FieldErrors{}}
+	vals, fields, bad := s.lookupValues(f.API, q)
+	f.Values = vals
 	var res *templates.LookupResult
 	status := http.StatusOK
 	if q.Has("ref") || q.Has("api") {
@@ -69,13 +118,13 @@ func (s *Server) handleTransactions(w http.ResponseWriter, r *http.Request) {
 			f.Errors["api"] = tr(r, "tx.choose_product")
 		case !validRef(f.Ref):
 			f.Errors["ref"] = tr(r, "tx.bad_ref")
-		case f.SubMerchantID != "" && !validRef(f.SubMerchantID):
-			f.Errors["sub_merchant_id"] = tr(r, "tx.bad_sub")
+		case bad != nil:
+			f.Errors[bad.Name] = tr(r, bad.Bad)
 		}
 		if len(f.Errors) > 0 {
 			status = http.StatusUnprocessableEntity
 		} else {
-			lr, err := s.lookup(r, refunds.API(f.API), f.Ref, f.SubMerchantID)
+			lr, err := s.lookup(r, refunds.API(f.API), f.Ref, fields, vals)
 			if err != nil {
 				s.renderError(w, r, err)
 				return
@@ -96,14 +145,14 @@ func (s *Server) handleTransactions(w http.ResponseWriter, r *http.Request) {
 }
 
 // lookup asks NeoX and maps the answer for the page; NeoX failures become a
-// message on the result, other errors are returned. sub is the GC
-// sub-merchant, if any.
-func (s *Server) lookup(r *http.Request, api refunds.API, ref, sub string) (templates.LookupResult, error) {
-	res := templates.LookupResult{API: string(api), Ref: ref}
+// message on the result, other errors are returned. vals are the values
+// of the product's own lookup fields.
+func (s *Server) lookup(r *http.Request, api refunds.API, ref string, fields []refunds.Field, vals map[string]string) (templates.LookupResult, error) {
+	res := templates.LookupResult{API: string(api), Ref: ref, Carry: carry(fields, vals)}
 	if u, ok := userFrom(r.Context()); ok {
 		res.Viewer = s.viewer(u)
 	}
-	l, err := s.refunds.LookupSubMerchant(r.Context(), string(i18n.From(r.Context())), api, ref, sub)
+	l, err := s.refunds.LookupSubMerchant(r.Context(), string(i18n.From(r.Context())), api, ref, vals["sub_merchant_id"])
 	if err != nil {
 		if msg := lookupMessage(r.Context(), err); msg != "" {
 			res.Error = msg
@@ -112,29 +161,8 @@ func (s *Server) lookup(r *http.Request, api refunds.API, ref, sub string) (temp
 		return res, err
 	}
 	res.FetchedAt, res.Refunds = l.FetchedAt, l.Refunds
-	for _, p := range l.Payments {
-		res.Payments = append(res.Payments, templates.PaymentRow{ID: p.ID, Status: p.Status, Method: p.Method,
-			Amount: p.Amount, Refunded: p.Refunded, InFlight: p.Reserved, Refundable: p.Refundable, CanRefund: p.Refundable > 0})
-	}
-	if o := l.Order; o != nil {
-		row := &templates.OrderRow{ID: o.ID, Status: o.Status, Currency: o.Currency, Amount: o.Amount,
-			InFlight: o.Reserved, CanRefund: o.Refundable, PayAmount: o.PayAmount, PayCurrency: o.PayCurrency,
-			OrderType: o.OrderType, MerchantID: o.MerchantID, SubMerchantID: o.SubMerchantID,
-			Reason: reasonText(r.Context(), o.Reason)}
-		if o.Refundable {
-			row.Refundable = o.Amount
-		}
-		res.Order = row
-	}
-	if t := l.Transaction; t != nil {
-		created := t.TransDate
-		if created.IsZero() {
-			created = t.CreatedAt
-		}
-		res.Order = &templates.OrderRow{ID: t.ID, Status: t.Status, Currency: "VND", Amount: t.Amount, Refunded: t.Refunded,
-			InFlight: t.Reserved, Refundable: t.Refundable, CanRefund: t.Refundable > 0, Created: created,
-			Fee: t.Fee, ReconcileStatus: t.ReconcileStatus, PayoutStatus: t.PayoutStatus, Unrecognised: t.Unrecognised,
-			Reason: reasonText(r.Context(), t.Reason)}
+	for _, t := range l.Targets {
+		res.Targets = append(res.Targets, templates.TargetRow{TargetView: t, Why: reasonText(r.Context(), t.Reason)})
 	}
 	return res, nil
 }

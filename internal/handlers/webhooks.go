@@ -11,48 +11,34 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 )
 
-// WebhookSecrets are what the webhook endpoints verify with. An empty
-// secret disables that product's endpoint (404), as NeoX would not call it.
+// WebhookSecrets are what the webhook endpoints verify with: each
+// product's keys by product name (refunds.Hooks.Keys). A product without
+// a secret has its endpoint disabled (404), as NeoX would not call it.
 type WebhookSecrets struct {
-	PGMerchantCode, PGSecretKey string
-	GCSecret, COLSecret         string
-	BasicUser, BasicPass        string
+	Keys                 map[string]refunds.HookKeys
+	BasicUser, BasicPass string
 }
 
 // webhookBodyLimit bounds webhook bodies: NeoX events are a few hundred bytes.
 const webhookBodyLimit = 64 << 10
 
-// handleWebhookPG serves POST /webhooks/neox/pg (refund IPN).
-func (s *Server) handleWebhookPG(w http.ResponseWriter, r *http.Request) {
-	s.webhook(w, r, "PG", s.hooks.PGSecretKey, func(raw []byte) (refunds.WebhookResult, error) {
-		ipn, err := neox.VerifyPGIPN(raw, s.hooks.PGMerchantCode, s.hooks.PGSecretKey)
-		if err != nil {
-			return refunds.WebhookResult{}, err
-		}
-		return s.refunds.ApplyPG(r.Context(), ipn, raw)
-	})
-}
-
-// handleWebhookGC serves POST /webhooks/neox/gc.
-func (s *Server) handleWebhookGC(w http.ResponseWriter, r *http.Request) {
-	s.webhook(w, r, "GC", s.hooks.GCSecret, func(raw []byte) (refunds.WebhookResult, error) {
-		ev, err := neox.VerifyGCWebhook(raw, s.hooks.GCSecret)
-		if err != nil {
-			return refunds.WebhookResult{}, err
-		}
-		return s.refunds.ApplyGC(r.Context(), ev, raw)
-	})
-}
-
-// handleWebhookCOL serves POST /webhooks/neox/col.
-func (s *Server) handleWebhookCOL(w http.ResponseWriter, r *http.Request) {
-	s.webhook(w, r, "COL", s.hooks.COLSecret, func(raw []byte) (refunds.WebhookResult, error) {
-		ev, err := neox.VerifyCOLWebhook(raw, s.hooks.COLSecret)
-		if err != nil {
-			return refunds.WebhookResult{}, err
-		}
-		return s.refunds.ApplyCOL(r.Context(), ev, raw)
-	})
+// webhookRoutes are one endpoint per registered product NeoX tells about
+// refunds by webhook: POST /webhooks/neox/{its path}.
+func (s *Server) webhookRoutes() []route {
+	if s.refunds == nil {
+		return nil
+	}
+	var out []route
+	for _, wh := range s.refunds.Webhooks() {
+		api := string(wh.API)
+		out = append(out, route{"POST /webhooks/neox/" + wh.Path, webhook, func(w http.ResponseWriter, r *http.Request) {
+			keys := s.hooks.Keys[api]
+			s.webhook(w, r, api, keys.Secret, func(raw []byte) (refunds.WebhookResult, error) {
+				return s.refunds.Apply(r.Context(), wh.API, keys, raw)
+			})
+		}})
+	}
+	return out
 }
 
 // webhook is the shared pipeline: Basic Auth (if configured), size limit,

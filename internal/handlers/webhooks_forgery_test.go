@@ -479,7 +479,8 @@ func TestWebhookPGDocSampleAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := New(Deps{DB: e.db, Auth: e.auth, Audit: e.audit, Refunds: e.refunds, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.clock.Now,
-		Webhooks: WebhookSecrets{PGMerchantCode: "UFLIYL", PGSecretKey: "311235E7043244EC8306F96720748C56"}})
+		Webhooks: WebhookSecrets{Keys: refunds.Hooks{PG: refunds.HookKeys{Secret: "311235E7043244EC8306F96720748C56",
+			Merchant: "UFLIYL"}}.Keys()}})
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
 	sample := `{"neo_MerchantCode":"UFLIYL","neo_Command":"REFUND","neo_OrderID":"DH7255715767",` +

@@ -42,3 +42,20 @@ const (
 type Replayer interface {
 	Replay(held string) (Event, error)
 }
+
+// HookKeys are what a product verifies its webhook deliveries with: the
+// shared secret and, where the product signs with one (PG), the merchant
+// code. An empty Secret means NeoX was given no endpoint for the product.
+type HookKeys struct{ Secret, Merchant string }
+
+// Hooked is a product NeoX tells about its refunds by webhook, at
+// POST /webhooks/neox/{HookPath}.
+type Hooked interface {
+	// HookPath is the endpoint's last path segment ("pg").
+	HookPath() string
+	// ReadHook verifies a delivery (its signature over raw, the bytes as
+	// received) with k and reads it. Errors: neox.ErrBadSignature,
+	// neox.ErrUnexpectedField, neox.ErrMalformed, or another (the delivery
+	// is not acknowledged, so NeoX retries).
+	ReadHook(raw []byte, k HookKeys) (Event, error)
+}

@@ -57,6 +57,18 @@ type Product interface {
 	// *Invalid on transaction_ref; other errors are NeoX's, wrapped.
 	Target(ctx context.Context, req Request) (t Target, calls []Call, err error)
 
+	// Look asks NeoX about a reference for the lookup page: every target
+	// a refund of it could come from, each with what the page shows of
+	// it. A reference NeoX does not know is an *Invalid on
+	// transaction_ref (or neox.ErrNotFound); other errors are NeoX's.
+	Look(ctx context.Context, req Request) (found []Found, calls []Call, err error)
+	// LookupFields are the lookup form's fields beyond the product and
+	// the reference (GC's sub-merchant); a lookup sends their values.
+	LookupFields() []Field
+	// Form is what the request form asks for a refund of t; t is nil
+	// when NeoX's answer is not at hand.
+	Form(t Target) Form
+
 	// Send makes the refund call for r. calls lists every NeoX call it
 	// made, the refund call last; the workflow classifies that last call's
 	// error (rejected → FAILED, request id already held → PROCESSING, any
@@ -222,4 +234,10 @@ func Missing(client any) bool {
 	}
 	rv := reflect.ValueOf(client)
 	return rv.Kind() == reflect.Pointer && rv.IsNil()
+}
+
+// Settings is a product that says which settings (environment variable
+// names) its client needs: all or none of them must be set in live mode.
+type Settings interface {
+	Settings() []string
 }

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/neox-refund-desk/refunddesk/internal/neox"
 	"github.com/neox-refund-desk/refunddesk/internal/product"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
@@ -127,16 +126,6 @@ func (s *Service) SigningFault() (SigningFault, bool) {
 		return SigningFault{}, false
 	}
 	return *s.health.signing, true
-}
-
-// queryPT is QUERY_PT for the request path (lookups, request and approval
-// checks): its answer also tells whether PG accepts the desk's signature.
-// The worker's calls are noted by health.record.
-func (s *Service) queryPT(ctx context.Context, lang, ref string) ([]neox.Payment, error) {
-	t0 := time.Now()
-	pays, err := s.gw.PG.QueryPT(ctx, lang, ref)
-	s.health.signature(APIPG, s.now, s.timed("query_pt", t0, err, ""))
-	return pays, err
 }
 
 // Outages lists the operations NeoX has left unanswered outageAfter calls

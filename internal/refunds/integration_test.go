@@ -117,7 +117,7 @@ func TestAgainstSandbox(t *testing.T) {
 
 	ctx := context.Background()
 	l, err := s.Lookup(ctx, "en", APIPG, "TXN-IT")
-	if err != nil || len(l.Payments) != 1 || l.Payments[0].Refundable != 1_000_000 {
+	if err != nil || len(l.Targets) != 1 || l.Targets[0].Refundable != 1_000_000 {
 		t.Fatalf("lookup = %+v, %v", l, err)
 	}
 	reqs := []NewRequest{

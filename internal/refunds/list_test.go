@@ -107,10 +107,10 @@ func TestLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(l.Payments) != 2 || len(l.Refunds) != 1 || l.FetchedAt.IsZero() {
+	if len(l.Targets) != 2 || len(l.Refunds) != 1 || l.FetchedAt.IsZero() {
 		t.Fatalf("lookup = %+v", l)
 	}
-	p1, p2 := l.Payments[0], l.Payments[1]
+	p1, p2 := l.Targets[0], l.Targets[1]
 	if !p1.Paid || p1.Refunded != 500_000 || p1.Reserved != 300_000 || p1.Refundable != 1_200_000 {
 		t.Errorf("P1 = %+v", p1)
 	}
@@ -127,7 +127,7 @@ func TestLookup(t *testing.T) {
 		t.Errorf("unconfigured COL: %v", err)
 	}
 	o, err := s.Lookup(ctx, "en", APIGC, "CO1")
-	if err != nil || o.Order == nil || !o.Order.Refundable || o.Order.Amount != 150000 {
+	if err != nil || len(o.Targets) != 1 || o.Targets[0].Refundable != 150000 || o.Targets[0].Amount != 150000 {
 		t.Fatalf("GC lookup = %+v, %v", o, err)
 	}
 	recent, err := s.RecentLookups(ctx, 5)

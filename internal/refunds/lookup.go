@@ -16,79 +16,75 @@ import (
 )
 
 // Lookup is a transaction as NeoX reports it now, with what this desk has
-// reserved against it. Exactly one of Payments (PG), Order (GC),
-// Transaction (COL) and Target (any other product) is set.
+// reserved against it: every target a refund could come from (one per PG
+// payment; the reference itself for the other products), as its product
+// shows it.
 type Lookup struct {
-	API         API
-	Ref         string
-	Payments    []PaymentView    `json:",omitempty"`
-	Order       *OrderView       `json:",omitempty"`
-	Transaction *TransactionView `json:",omitempty"`
-	Target      *TargetView      `json:",omitempty"`
-	Refunds     []Refund         `json:"-"` // refunds requested here for this reference, newest first
-	FetchedAt   time.Time
+	API       API
+	Ref       string
+	Targets   []TargetView
+	Refunds   []Refund `json:"-"` // refunds requested here for this reference, newest first
+	FetchedAt time.Time
 
 	answer *lookupAnswer // NeoX's answer itself, when fetched live (see NewRequest.Lookup)
 }
 
-// PaymentView is one PG payment. Refundable = Amount − Refunded (NeoX) −
-// Reserved (pending or in-flight here); 0 unless Paid (see pgVerdict).
-type PaymentView struct {
-	ID, Status, Method string
-	Amount             int64
-	Refunded           int64
-	Reserved           int64
-	Refundable         int64
-	Paid               bool
-	Reason             fault.Msg // why nothing can be refunded; empty otherwise
-}
-
-// OrderView is a GC collection order; GC refunds the whole order, so
-// Refundable is a yes/no (see gcVerdict). Amount/Currency is what a refund
-// returns; PayAmount/PayCurrency what NeoX says was settled, shown beside it.
-type OrderView struct {
-	ID, Status, Currency string
-	Amount               int64 // minor units of Currency
-	PayCurrency          string
-	PayAmount            int64 // minor units of PayCurrency
-	OrderType            string
-	MerchantID           string
-	SubMerchantID        string // the sub-merchant the lookup was made for, if any
-	Reserved             int64
-	Refundable           bool
-	Reason               fault.Msg // why it cannot be refunded; empty otherwise
-}
-
-// TransactionView is a COL collection transaction (VND). Status is what
-// NeoX sent; Unrecognised marks a value the desk does not know, shown with
-// Reason (see colVerdict).
-type TransactionView struct {
-	ID, Status      string
-	Amount          int64
-	Fee             int64
-	Refunded        int64
-	Reserved        int64
-	Refundable      int64
-	Paid            bool
-	Unrecognised    bool
-	Reason          fault.Msg
-	ReconcileStatus string
-	PayoutStatus    string
-	TransDate       time.Time
-	CreatedAt       time.Time
-}
-
-// TargetView is what a product without a view of its own reports of a
-// target: its amounts and its refundable rule's verdict.
+// TargetView is one target of a lookup: NeoX's figures, the product's
+// refundable rule's verdict given what is reserved here, and the lines
+// its product shows. Refundable = Amount − Refunded (NeoX) − Reserved
+// (pending or in flight here), or for a whole-target product the whole
+// Amount or 0; 0 unless Paid.
 type TargetView struct {
-	Currency     string
-	Amount       int64
-	Refunded     int64
-	Reserved     int64
+	ID       string `json:",omitempty"` // the payment id where the reference holds several targets (PG)
+	Status   string // NeoX's status, as sent
+	Method   string `json:",omitempty"` // the payment method kept on a refund
+	Currency string
+	Amount   int64
+	Refunded int64
+	Reserved int64
+	// Refundable is what may still be requested; Whole: all of Amount or
+	// nothing.
 	Refundable   int64
+	Whole        bool `json:",omitempty"`
 	Paid         bool
-	Unrecognised bool
-	Reason       Format
+	Unrecognised bool   `json:",omitempty"` // a status the desk does not know, shown with Reason
+	Reason       Format // why nothing can be refunded, or what an unrecognised status means
+	// Lines and After are what the product shows of the target, before
+	// and after the desk's figures; NotRefundable the message key of the
+	// sentence when nothing can be refunded ("" the common one).
+	Lines, After  []product.Line `json:",omitempty"`
+	NotRefundable string         `json:",omitempty"`
+	// Form is what the request form asks for a refund of this target.
+	Form product.Form `json:"-"`
+}
+
+// What a product shows and asks for (see package product), for the pages.
+type (
+	Line     = product.Line
+	LineKind = product.LineKind
+	Field    = product.Field
+	Form     = product.Form
+)
+
+// Line kinds and field kinds, for the pages.
+const (
+	KindMono    = product.KindMono
+	KindCode    = product.KindCode
+	KindMoney   = product.KindMoney
+	KindTime    = product.KindTime
+	KindNumeric = product.KindNumeric
+	KindSelect  = product.KindSelect
+)
+
+// Target is the view of the target a request names: the reference's one
+// target, or the payment paymentID.
+func (l Lookup) Target(paymentID string) (TargetView, bool) {
+	for _, t := range l.Targets {
+		if t.ID == "" || t.ID == paymentID {
+			return t, true
+		}
+	}
+	return TargetView{}, false
 }
 
 // LookupRef names a recently looked-up transaction.
@@ -118,39 +114,22 @@ func (s *Service) LookupSubMerchant(ctx context.Context, lang string, api API, r
 	if !p.Configured() {
 		return Lookup{}, ErrNotConfigured
 	}
-	var pays []neox.Payment
-	var order neox.CollectionOrder
-	var txn neox.CollectionTransaction
-	var generic product.Target
 	l := Lookup{API: api, Ref: ref}
-	var err error
-	switch api {
-	case APIPG:
-		pays, err = s.queryPT(ctx, lang, ref)
-		if err == nil && len(pays) == 0 {
-			return Lookup{}, ErrNotFound
-		}
-	case APIGC:
-		order, err = s.gw.GC.GetCollectionOrder(ctx, lang, ref, subMerchantID)
-	case APICOL:
-		txn, err = s.gw.COL.GetCollectionTransaction(ctx, lang, ref)
-	default:
-		// A product with no view of its own: its target and rule.
-		var calls []product.Call
-		generic, calls, err = p.Target(ctx, product.Request{TransactionRef: ref, SubMerchantID: subMerchantID, Lang: lang})
-		var inv *product.Invalid
-		if errors.As(err, &inv) {
-			return Lookup{}, ErrNotFound
-		}
-		for _, c := range calls {
-			s.health.signature(api, s.now, timedCall(c))
-		}
+	found, calls, err := p.Look(ctx, product.Request{TransactionRef: ref, SubMerchantID: subMerchantID, Lang: lang})
+	for _, c := range calls {
+		// The lookup's answers also tell whether NeoX accepts the desk's
+		// signature.
+		s.health.signature(api, s.now, timedCall(c))
+	}
+	var inv *product.Invalid
+	if errors.As(err, &inv) {
+		return Lookup{}, ErrNotFound
 	}
 	if err != nil {
 		return Lookup{}, lookupErr(api, err)
 	}
 	l.FetchedAt = s.now()
-	l.answer = &lookupAnswer{subMerchantID: subMerchantID, pays: pays, order: order, txn: txn}
+	l.answer = &lookupAnswer{subMerchantID: subMerchantID, found: found}
 	if l.Refunds, err = many(s.db.RefundsOfTransaction(ctx, string(api), ref)); err != nil {
 		return Lookup{}, err
 	}
@@ -160,32 +139,17 @@ func (s *Service) LookupSubMerchant(ctx context.Context, lang string, api API, r
 			reserved[r.PaymentID] += r.Amount
 		}
 	}
-	for _, p := range pays {
-		v := pgVerdict(p, reserved[p.ID])
-		l.Payments = append(l.Payments, PaymentView{ID: p.ID, Status: p.Status, Method: p.Method, Amount: p.Amount,
-			Refunded: p.RefundedAmount, Reserved: reserved[p.ID], Refundable: v.Refundable, Paid: v.Paid, Reason: v.Reason})
-	}
-	if api == APIGC {
-		v := gcVerdict(order, reserved[""])
-		l.Order = &OrderView{ID: order.ID, Status: order.Status, Currency: order.Currency, Amount: order.Amount,
-			PayCurrency: order.PayCurrency, PayAmount: order.PayAmount, OrderType: order.OrderType, MerchantID: order.MerchantID,
-			SubMerchantID: subMerchantID, Reserved: reserved[""], Refundable: v.Refundable > 0, Reason: v.Reason}
-	}
-	if api == APICOL {
-		v := colVerdict(txn, reserved[""])
+	for _, f := range found {
+		v := f.Target.Verdict(reserved[f.ID])
 		if v.Unrecognised {
-			s.log.Info("refunds: COL transaction status not recognised, shown as sent", "ref", ref, "status", txn.Status)
+			s.log.Info("refunds: target status not recognised, shown as sent", "api", api, "ref", ref, "status", f.Status)
 		}
-		l.Transaction = &TransactionView{ID: txn.ID, Status: txn.Status, Amount: txn.Amount, Fee: txn.Fee,
-			Refunded: txn.RefundedAmount, Reserved: reserved[""], Refundable: v.Refundable, Paid: v.Paid,
-			Unrecognised: v.Unrecognised, Reason: v.Reason, ReconcileStatus: txn.ReconcileStatus, PayoutStatus: txn.PayoutStatus,
-			TransDate: txn.TransDate, CreatedAt: txn.CreatedAt}
-	}
-	if generic != nil {
-		v := generic.Verdict(reserved[""])
-		paid, refunded := generic.Amounts()
-		l.Target = &TargetView{Currency: generic.Currency(), Amount: paid, Refunded: refunded, Reserved: reserved[""],
-			Refundable: v.Refundable, Paid: v.Paid, Unrecognised: v.Unrecognised, Reason: v.Reason}
+		paid, refunded := f.Target.Amounts()
+		_, whole := f.Target.WholeAmount()
+		l.Targets = append(l.Targets, TargetView{ID: f.ID, Status: f.Status, Method: f.Target.PaymentMethod(),
+			Currency: f.Target.Currency(), Amount: paid, Refunded: refunded, Reserved: reserved[f.ID],
+			Refundable: v.Refundable, Whole: whole, Paid: v.Paid, Unrecognised: v.Unrecognised, Reason: v.Reason,
+			Lines: f.Lines, After: f.After, NotRefundable: f.NotRefundable, Form: p.Form(f.Target)})
 	}
 	payload, err := json.Marshal(l)
 	if err != nil {

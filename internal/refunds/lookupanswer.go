@@ -5,10 +5,7 @@ import (
 	"strings"
 
 	"github.com/neox-refund-desk/refunddesk/internal/fault"
-	"github.com/neox-refund-desk/refunddesk/internal/neox"
-	"github.com/neox-refund-desk/refunddesk/internal/product/col"
-	"github.com/neox-refund-desk/refunddesk/internal/product/gc"
-	"github.com/neox-refund-desk/refunddesk/internal/product/pg"
+	"github.com/neox-refund-desk/refunddesk/internal/product"
 )
 
 // lookupAnswer is what NeoX answered a live lookup, kept (never cached or
@@ -17,9 +14,7 @@ import (
 // refundable figure and hands the lookup to Create.
 type lookupAnswer struct {
 	subMerchantID string
-	pays          []neox.Payment
-	order         neox.CollectionOrder
-	txn           neox.CollectionTransaction
+	found         []product.Found
 }
 
 // errNoAnswer: the lookup cannot stand in for a NeoX call (nil, cached,
@@ -32,27 +27,19 @@ var errNoAnswer = errors.New("refunds: no live lookup for this request")
 // against what is reserved then.
 func (l *Lookup) target(req NewRequest) (target, error) {
 	if l == nil || l.answer == nil || l.API != req.API || l.Ref != req.TransactionRef ||
-		(req.API == APIGC && l.answer.subMerchantID != strings.TrimSpace(req.SubMerchantID)) {
+		l.answer.subMerchantID != strings.TrimSpace(req.SubMerchantID) {
 		return target{}, errNoAnswer
 	}
-	switch l.API {
-	case APIGC:
-		return target{api: l.API, t: gc.Target{Order: l.answer.order}}, nil
-	case APICOL:
-		return target{api: l.API, t: col.Target{Txn: l.answer.txn}}, nil
-	case APIPG:
-		for _, p := range l.answer.pays {
-			if p.ID == req.PaymentID {
-				return target{api: l.API, t: pg.Target{Payment: p}}, nil
-			}
+	for _, f := range l.answer.found {
+		if f.ID == "" || f.ID == req.PaymentID {
+			return target{api: l.API, t: f.Target}, nil
 		}
-		if len(l.answer.pays) == 0 {
-			return target{}, invalid("transaction_ref", msgUnknownRef)
-		}
-		return target{}, invalid("payment_id", msgNoSuchPayment)
 	}
-	return target{}, errNoAnswer
+	if len(l.answer.found) == 0 {
+		return target{}, invalid("transaction_ref", msgUnknownRef)
+	}
+	return target{}, invalid("payment_id", msgNoSuchPayment)
 }
 
-// msgNoSuchPayment: the PG transaction has no payment with the id given.
+// msgNoSuchPayment: the reference has no target with the payment id given.
 var msgNoSuchPayment = fault.M("domain.42", "this transaction has no such payment")

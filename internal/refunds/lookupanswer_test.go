@@ -27,7 +27,7 @@ func TestCreateFromLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid := l.Payments[0].ID
+	pid := l.Targets[0].ID
 	req := func(amount int64, key string) NewRequest {
 		return NewRequest{API: APIPG, TransactionRef: "TXN1", PaymentID: pid, Amount: amount, ReasonCode: "X",
 			IdempotencyKey: key, Lang: "en", Lookup: &l}

@@ -49,6 +49,20 @@ func (f *fakeProduct) Target(_ context.Context, req product.Request) (product.Ta
 	return fakeTarget{amount: 10_000}, []product.Call{c}, nil
 }
 
+// Look shows the voucher as any product without a view of its own does.
+func (f *fakeProduct) Look(ctx context.Context, req product.Request) ([]product.Found, []product.Call, error) {
+	t, calls, err := f.Target(ctx, req)
+	if err != nil {
+		return nil, calls, err
+	}
+	return []product.Found{product.Looked(t)}, calls, nil
+}
+
+func (f *fakeProduct) LookupFields() []product.Field { return nil }
+func (f *fakeProduct) Form(product.Target) product.Form {
+	return product.Form{Fields: []product.Field{product.AmountField}}
+}
+
 func (f *fakeProduct) Send(_ context.Context, _ product.Desk, r product.Refund) (product.Outcome, []product.Call) {
 	f.mu.Lock()
 	f.sent = append(f.sent, r)
@@ -161,8 +175,8 @@ func TestFourthProductRunsTheWholeFlow(t *testing.T) {
 	if err != nil {
 		t.Fatalf("lookup: %v", err)
 	}
-	if l.Target == nil || l.Target.Refundable != 10_000 || !l.Target.Paid {
-		t.Fatalf("lookup target = %+v", l.Target)
+	if len(l.Targets) != 1 || l.Targets[0].Refundable != 10_000 || !l.Targets[0].Paid {
+		t.Fatalf("lookup targets = %+v", l.Targets)
 	}
 	if _, err := s.Lookup(ctx, "en", fakeName, "V-2"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown voucher: err = %v, want ErrNotFound", err)
@@ -182,8 +196,8 @@ func TestFourthProductRunsTheWholeFlow(t *testing.T) {
 	if r.API != fakeName || r.Currency != "VND" || r.Approval != ApprovalPending {
 		t.Fatalf("created %+v", r)
 	}
-	if l, _ := s.Lookup(ctx, "en", fakeName, "V-1"); l.Target.Reserved != 4_000 || l.Target.Refundable != 6_000 {
-		t.Errorf("after the request, target = %+v", l.Target)
+	if l, _ := s.Lookup(ctx, "en", fakeName, "V-1"); l.Targets[0].Reserved != 4_000 || l.Targets[0].Refundable != 6_000 {
+		t.Errorf("after the request, target = %+v", l.Targets[0])
 	}
 	if _, err := s.Approve(ctx, manager, r.ID, "ok"); err != nil {
 		t.Fatalf("approve: %v", err)

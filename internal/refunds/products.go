@@ -32,6 +32,51 @@ func Products(gw Gateways) []product.Product {
 	return []product.Product{pg.New(gw.PG), gc.New(gw.GC), col.New(gw.COL)}
 }
 
+// HookKeys are what a product verifies its webhook deliveries with.
+type HookKeys = product.HookKeys
+
+// Hooks holds the webhook keys of each NeoX product.
+type Hooks struct{ PG, GC, COL HookKeys }
+
+// Keys are h by product name.
+func (h Hooks) Keys() map[string]HookKeys {
+	return map[string]HookKeys{pg.Name: h.PG, gc.Name: h.GC, col.Name: h.COL}
+}
+
+// Webhook is a registered product's webhook endpoint:
+// POST /webhooks/neox/{Path}.
+type Webhook struct {
+	API  API
+	Path string
+}
+
+// Webhooks lists the endpoints of the registered products NeoX tells
+// about refunds by webhook, in order.
+func (s *Service) Webhooks() []Webhook {
+	var out []Webhook
+	for _, p := range s.products.All() {
+		if h, ok := p.(product.Hooked); ok {
+			out = append(out, Webhook{API: API(p.Name()), Path: h.HookPath()})
+		}
+	}
+	return out
+}
+
+// Apply verifies and reads a webhook delivery of the product api with k,
+// then applies it (ApplyEvent). raw is the body as received.
+func (s *Service) Apply(ctx context.Context, api API, k HookKeys, raw []byte) (WebhookResult, error) {
+	p, ok := s.products.Get(string(api))
+	h, hooked := p.(product.Hooked)
+	if !ok || !hooked {
+		return WebhookResult{}, fmt.Errorf("refunds: product %q takes no webhooks", api)
+	}
+	ev, err := h.ReadHook(raw, k)
+	if err != nil {
+		return WebhookResult{}, err
+	}
+	return s.ApplyEvent(ctx, api, ev, raw)
+}
+
 // Product returns the registered product named api.
 func (s *Service) Product(api API) (product.Product, bool) { return s.products.Get(string(api)) }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/fault"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/product"
 )
 
 // The GC statuses NeoX documents for a collection order.
@@ -149,14 +150,15 @@ func TestLookupShowsTheRule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := l.Order
-	if o.Refundable || o.Amount != 8_990 || o.Currency != "EUR" || o.PayAmount != 2_431_000 || o.PayCurrency != "VND" ||
-		o.OrderType != "TRADE_COLLECTION" || o.MerchantID != "MID-1" || !strings.Contains(reasonText(o.Reason), "not settled") {
+	o := l.Targets[0]
+	if pay := lineOf(o, "tx.pay_amount"); o.Refundable != 0 || o.Amount != 8_990 || o.Currency != "EUR" || pay.Amount != 2_431_000 ||
+		pay.Currency != "VND" || lineOf(o, "tx.order_type").Text != "TRADE_COLLECTION" || lineOf(o, "tx.merchant_id").Text != "MID-1" ||
+		!strings.Contains(reasonText(o.Reason), "not settled") || !o.Whole {
 		t.Errorf("GC MATCHED view = %+v", o)
 	}
 	gcStatus = "SUCCESS"
-	if l, _ = s.Lookup(ctx, "en", APIGC, "CO1"); !l.Order.Refundable || !l.Order.Reason.IsZero() {
-		t.Errorf("GC SUCCESS view = %+v", l.Order)
+	if l, _ = s.Lookup(ctx, "en", APIGC, "CO1"); l.Targets[0].Refundable != 8_990 || !l.Targets[0].Reason.IsZero() {
+		t.Errorf("GC SUCCESS view = %+v", l.Targets[0])
 	}
 	r := mustCreate(t, s, staff, NewRequest{API: APIGC, TransactionRef: "CO1", ReasonCode: "X", FeeChargeWay: "OUR"})
 	if r.Amount != 8_990 || r.Currency != "EUR" {
@@ -167,9 +169,9 @@ func TestLookupShowsTheRule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tx := l.Transaction
-	if tx.Status != "Completed" || !tx.Unrecognised || !tx.Paid || tx.Refundable != 500_000 || tx.Fee != 1_100 ||
-		tx.ReconcileStatus != "SETTLED" || tx.PayoutStatus != "SUCCESS" || !strings.Contains(reasonText(tx.Reason), `"Completed"`) {
+	tx := l.Targets[0]
+	if tx.Status != "Completed" || !tx.Unrecognised || !tx.Paid || tx.Refundable != 500_000 || lineOf(tx, "tx.fee").Amount != 1_100 ||
+		lineOf(tx, "tx.reconcile_status").Text != "SETTLED" || lineOf(tx, "tx.payout_status").Text != "SUCCESS" || !strings.Contains(reasonText(tx.Reason), `"Completed"`) {
 		t.Errorf("COL view = %+v", tx)
 	}
 	c := mustCreate(t, s, staff, NewRequest{API: APICOL, TransactionRef: "CT9", Amount: 500_000, ReasonCode: "X"})
@@ -179,4 +181,15 @@ func TestLookupShowsTheRule(t *testing.T) {
 	if _, err := s.Create(ctx, staff, NewRequest{API: APICOL, TransactionRef: "CT9", Amount: 1, ReasonCode: "X"}); err == nil {
 		t.Error("amount rule not applied to an unrecognised status")
 	}
+}
+
+// lineOf is the line labelled label that the product shows of v (before
+// or after the desk's figures), or the zero Line.
+func lineOf(v TargetView, label string) product.Line {
+	for _, l := range append(append([]product.Line(nil), v.Lines...), v.After...) {
+		if l.Label == label {
+			return l
+		}
+	}
+	return product.Line{}
 }

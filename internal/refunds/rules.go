@@ -219,8 +219,19 @@ func bankDetailErrors(req NewRequest) fault.Fields {
 // every field error at once instead of one round at a time; Create runs
 // the same rules again.
 func Precheck(req NewRequest, qr bool) *ValidationError {
+	return precheck(neoxProduct(req.API), req, qr)
+}
+
+// Precheck is the package's Precheck with the products the service
+// registered (a product beyond NeoX's three has its own form rules).
+func (s *Service) Precheck(req NewRequest, qr bool) *ValidationError {
+	p, _ := s.products.Get(string(req.API))
+	return precheck(p, req, qr)
+}
+
+func precheck(p product.Product, req NewRequest, qr bool) *ValidationError {
 	f := fault.Fields{}
-	if v := checkRequest(neoxProduct(req.API), req); v != nil {
+	if v := checkRequest(p, req); v != nil {
 		maps.Copy(f, v.Fields)
 	}
 	if qr {

@@ -165,8 +165,8 @@ func TestGCSubMerchantReachesNeoX(t *testing.T) {
 		t.Fatalf("lookup without the sub-merchant: %v", err)
 	}
 	l, err := s.LookupSubMerchant(ctx, "en", APIGC, "CO7", " SUB-MERCH-00091 ")
-	if err != nil || l.Order == nil || !l.Order.Refundable || l.Order.SubMerchantID != "SUB-MERCH-00091" {
-		t.Fatalf("lookup = %+v, %v", l.Order, err)
+	if err != nil || len(l.Targets) != 1 || l.Targets[0].Refundable == 0 || lineOf(l.Targets[0], "rf.sub").Text != "SUB-MERCH-00091" {
+		t.Fatalf("lookup = %+v, %v", l.Targets, err)
 	}
 	n.Store(0)
 	runWorker(t, s)

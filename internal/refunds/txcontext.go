@@ -59,6 +59,9 @@ func (s *Service) TransactionContext(ctx context.Context, r Refund) (TxContext, 
 	default:
 		var l Lookup
 		if json.Unmarshal([]byte(payload), &l) == nil {
+			if len(l.Targets) == 0 {
+				l.Targets = legacyTargets(payload)
+			}
 			c.Known, c.CheckedAt = l.kept(r.PaymentID, &c)
 			c.CheckedAt = at
 		}
@@ -102,28 +105,48 @@ func (s *Service) TransactionContext(ctx context.Context, r Refund) (TxContext, 
 // reserved amount the view subtracted is added back, so PaidOK says
 // whether NeoX's state allowed a refund at all.
 func (l Lookup) kept(paymentID string, c *TxContext) (bool, time.Time) {
-	switch {
-	case paymentID != "":
-		for _, p := range l.Payments {
-			if p.ID == paymentID {
-				c.Paid, c.Refunded, c.PaidOK = p.Amount, p.Refunded, p.Paid
-				return true, l.FetchedAt
-			}
-		}
-	case l.Order != nil:
-		// A whole-order product: refundable then, or only held back by a
-		// request already in flight here.
-		c.Paid, c.PaidOK = l.Order.Amount, l.Order.Refundable || l.Order.Reserved > 0
-		c.Currency = currencyOrVND(l.Order.Currency)
-		return true, l.FetchedAt
-	case l.Transaction != nil:
-		c.Paid, c.Refunded, c.PaidOK = l.Transaction.Amount, l.Transaction.Refunded, l.Transaction.Paid
-		return true, l.FetchedAt
-	case l.Target != nil:
-		c.Paid, c.Refunded, c.PaidOK = l.Target.Amount, l.Target.Refunded, l.Target.Paid
-		return true, l.FetchedAt
+	t, ok := l.Target(paymentID)
+	if !ok {
+		return false, time.Time{}
 	}
-	return false, time.Time{}
+	c.Paid, c.Refunded, c.PaidOK = t.Amount, t.Refunded, t.Paid
+	if t.Currency != "" {
+		c.Currency = currencyOrVND(t.Currency)
+	}
+	return true, l.FetchedAt
+}
+
+// legacyTargets reads the targets of a lookup kept before lookups listed
+// them (one view per product: payments, an order, a transaction, a
+// target), so refunds looked up before an upgrade keep their figures.
+func legacyTargets(payload string) []TargetView {
+	type figures struct {
+		ID, Currency               string
+		Amount, Refunded, Reserved int64
+		Paid, Refundable           any // a bool on orders, an amount elsewhere
+	}
+	var old struct {
+		Payments                   []figures
+		Order, Transaction, Target *figures
+	}
+	if json.Unmarshal([]byte(payload), &old) != nil {
+		return nil
+	}
+	var out []TargetView
+	for _, p := range old.Payments {
+		out = append(out, TargetView{ID: p.ID, Amount: p.Amount, Refunded: p.Refunded, Paid: p.Paid == true})
+	}
+	if o := old.Order; o != nil {
+		// A whole-order view: refundable then, or held back only by a
+		// request in flight here.
+		out = append(out, TargetView{Currency: o.Currency, Amount: o.Amount, Paid: o.Refundable == true || o.Reserved > 0})
+	}
+	for _, t := range []*figures{old.Transaction, old.Target} {
+		if t != nil {
+			out = append(out, TargetView{Currency: t.Currency, Amount: t.Amount, Refunded: t.Refunded, Paid: t.Paid == true})
+		}
+	}
+	return out
 }
 
 func currencyOrVND(c string) string {

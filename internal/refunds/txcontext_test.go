@@ -56,3 +56,37 @@ func TestTransactionContext(t *testing.T) {
 		t.Errorf("TransactionContext called NeoX %d times", calls-before)
 	}
 }
+
+// TestLegacyLookupKept: a lookup kept before lookups listed their targets
+// (one view per product) still gives a refund page NeoX's figures.
+func TestLegacyLookupKept(t *testing.T) {
+	for _, tc := range []struct {
+		name, payload, payment string
+		paid, refunded         int64
+		paidOK                 bool
+		currency               string
+	}{
+		{"PG payments", `{"API":"PG","Payments":[{"ID":"P0","Amount":1},{"ID":"P1","Status":"SUCCESS","Amount":2000000,"Refunded":500000,"Paid":true}]}`,
+			"P1", 2_000_000, 500_000, true, "VND"},
+		{"GC order held back by a request here", `{"API":"GC","Order":{"ID":"CO1","Currency":"EUR","Amount":8990,"Reserved":8990,"Refundable":false}}`,
+			"", 8_990, 0, true, "EUR"},
+		{"GC order not paid", `{"API":"GC","Order":{"ID":"CO1","Currency":"EUR","Amount":8990,"Refundable":false}}`,
+			"", 8_990, 0, false, "EUR"},
+		{"COL transaction", `{"API":"COL","Transaction":{"ID":"CT1","Amount":500000,"Refunded":100000,"Paid":true}}`,
+			"", 500_000, 100_000, true, "VND"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := Lookup{Targets: legacyTargets(tc.payload)}
+			c := TxContext{Currency: "VND"}
+			if ok, _ := l.kept(tc.payment, &c); !ok {
+				t.Fatalf("target not found in %s", tc.payload)
+			}
+			if c.Paid != tc.paid || c.Refunded != tc.refunded || c.PaidOK != tc.paidOK || c.Currency != tc.currency {
+				t.Errorf("context = %+v", c)
+			}
+		})
+	}
+	if got := legacyTargets(`{"API":"PG","Targets":[]}`); len(got) != 0 {
+		t.Errorf("a new-shape lookup read as legacy: %+v", got)
+	}
+}

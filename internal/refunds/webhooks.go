@@ -9,11 +9,7 @@ import (
 	"regexp"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
-	"github.com/neox-refund-desk/refunddesk/internal/neox"
 	"github.com/neox-refund-desk/refunddesk/internal/product"
-	"github.com/neox-refund-desk/refunddesk/internal/product/col"
-	"github.com/neox-refund-desk/refunddesk/internal/product/gc"
-	"github.com/neox-refund-desk/refunddesk/internal/product/pg"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
@@ -55,29 +51,6 @@ func (r WebhookResult) Refused() bool { return r.Applied == HookSuspicious }
 // transaction, the amount and currency, and NeoX's refund id once known.
 // A mismatch is refused and kept for review (HookSuspicious), as is any
 // notification about a refund the desk has not sent: NeoX cannot know it.
-
-// ApplyPG applies a verified PG refund IPN (see pg.IPNEvent).
-func (s *Service) ApplyPG(ctx context.Context, ipn neox.PGRefundIPN, raw []byte) (WebhookResult, error) {
-	return s.ApplyEvent(ctx, APIPG, pg.IPNEvent(ipn), raw)
-}
-
-// ApplyGC applies a verified GC REFUND event (see gc.RefundEvent).
-func (s *Service) ApplyGC(ctx context.Context, ev neox.GCRefundEvent, raw []byte) (WebhookResult, error) {
-	e, err := gc.RefundEvent(ev)
-	if err != nil {
-		return WebhookResult{}, err
-	}
-	return s.ApplyEvent(ctx, APIGC, e, raw)
-}
-
-// ApplyCOL applies a verified COL REFUND event (see col.RefundEvent).
-func (s *Service) ApplyCOL(ctx context.Context, ev neox.COLRefundEvent, raw []byte) (WebhookResult, error) {
-	e, err := col.RefundEvent(ev)
-	if err != nil {
-		return WebhookResult{}, err
-	}
-	return s.ApplyEvent(ctx, APICOL, e, raw)
-}
 
 // ApplyEvent applies a verified delivery of product api, as the product
 // read it; raw is the body as received (stored with account numbers

@@ -100,7 +100,7 @@ func TestRefundWebhooksAndAttention(t *testing.T) {
 			if err := tx.CountRedelivery(ctx, seen.ID); err != nil {
 				return err
 			}
-			held, err := tx.HeldGCEvents(ctx, "N9")
+			held, err := tx.HeldEvents(ctx, "GC", "N9")
 			if err != nil || len(held) != 1 || held[0].Event != `{"x":1}` {
 				t.Errorf("held = %+v, %v", held, err)
 			}

@@ -78,12 +78,6 @@ type HeldWebhook struct {
 	Event string // JSON
 }
 
-// HeldGCEvents lists, in arrival order, the GC events kept as
-// unknown_refund that named neoxID.
-func (t *Tx) HeldGCEvents(ctx context.Context, neoxID string) ([]HeldWebhook, error) {
-	return t.HeldEvents(ctx, "GC", neoxID)
-}
-
 // HeldEvents lists, in arrival order, the events of product api kept as
 // unknown_refund that named neoxID.
 func (t *Tx) HeldEvents(ctx context.Context, api, neoxID string) ([]HeldWebhook, error) {

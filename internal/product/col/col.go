@@ -99,3 +99,8 @@ func Outcome(approval, status, refundTransID, note, failedReason, responseID str
 func RefundOutcome(c neox.COLRefund) product.Outcome {
 	return Outcome(c.ApprovalStatus, c.Status, c.RefundTransID, c.Note, c.FailedReason, c.NeoResponseID)
 }
+
+// Settings are what the COL client needs (see the README's configuration).
+func (p *Product) Settings() []string {
+	return []string{"NEOX_OPENAPI_URL", "NEOX_COL_CLIENT_ID", "NEOX_COL_CLIENT_SECRET", "NEOX_COL_WEBHOOK_SECRET"}
+}

@@ -51,3 +51,15 @@ func joinStatus(approval, status string) string {
 	}
 	return approval + "/" + status
 }
+
+// HookPath: COL's REFUND events arrive at /webhooks/neox/col.
+func (p *Product) HookPath() string { return "col" }
+
+// ReadHook verifies a REFUND event with the webhook secret.
+func (p *Product) ReadHook(raw []byte, k product.HookKeys) (product.Event, error) {
+	ev, err := neox.VerifyCOLWebhook(raw, k.Secret)
+	if err != nil {
+		return product.Event{}, err
+	}
+	return RefundEvent(ev)
+}

@@ -63,3 +63,15 @@ func (p *Product) Replay(held string) (product.Event, error) {
 	}
 	return RefundEvent(ev)
 }
+
+// HookPath: GC's REFUND events arrive at /webhooks/neox/gc.
+func (p *Product) HookPath() string { return "gc" }
+
+// ReadHook verifies a REFUND event with the webhook secret.
+func (p *Product) ReadHook(raw []byte, k product.HookKeys) (product.Event, error) {
+	ev, err := neox.VerifyGCWebhook(raw, k.Secret)
+	if err != nil {
+		return product.Event{}, err
+	}
+	return RefundEvent(ev)
+}

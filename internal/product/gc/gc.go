@@ -102,3 +102,8 @@ func OrderState(status string) (string, bool) {
 	}
 	return "", false
 }
+
+// Settings are what the GC client needs (see the README's configuration).
+func (p *Product) Settings() []string {
+	return []string{"NEOX_OPENAPI_URL", "NEOX_GC_CLIENT_ID", "NEOX_GC_CLIENT_SECRET", "NEOX_GC_WEBHOOK_SECRET"}
+}

@@ -55,3 +55,15 @@ func IPNEvent(ipn neox.PGRefundIPN) product.Event {
 		Details: map[string]any{"amount": ipn.Amount, "fee": ipn.Fee, "payment_id": ipn.PaymentID,
 			"neox_refund_id": ipn.TransactionID}}
 }
+
+// HookPath: PG's refund IPNs arrive at /webhooks/neox/pg.
+func (p *Product) HookPath() string { return "pg" }
+
+// ReadHook verifies a refund IPN with the merchant code and secret key.
+func (p *Product) ReadHook(raw []byte, k product.HookKeys) (product.Event, error) {
+	ipn, err := neox.VerifyPGIPN(raw, k.Merchant, k.Secret)
+	if err != nil {
+		return product.Event{}, err
+	}
+	return IPNEvent(ipn), nil
+}

@@ -147,3 +147,8 @@ func Settled(ctx context.Context, d product.Desk, r product.Refund, pays []neox.
 	}
 	return pay.RefundedAmount >= r.RefundedBase+extra+r.Amount, nil
 }
+
+// Settings are what the PG client needs (see the README's configuration).
+func (p *Product) Settings() []string {
+	return []string{"NEOX_PG_URL", "NEOX_PG_MERCHANT_CODE", "NEOX_PG_SECRET_KEY"}
+}
