@@ -43,6 +43,7 @@ func (s *Service) dispatch(ctx context.Context, jobs map[lane]chan job, mu *sync
 	}
 	now := s.now()
 	for _, state := range dispatchStates {
+		nFresh := 0
 		due, next, err := s.db.DueRefunds(ctx, state, now, dispatchBatch)
 		if err == nil && state == SubQueued && len(due) > 1 {
 			// The refunds approved in the last moments go first, so an
@@ -52,7 +53,7 @@ func (s *Service) dispatch(ctx context.Context, jobs map[lane]chan job, mu *sync
 			// backlog does not starve.
 			var fresh []store.DueRefund
 			fresh, err = s.db.FreshDueRefunds(ctx, state, now.Add(-s.fresh), now, freshPerRound)
-			due = append(fresh, due...)
+			due, nFresh = append(fresh, due...), len(fresh)
 		}
 		if err != nil {
 			if ctx.Err() == nil {
@@ -64,13 +65,13 @@ func (s *Service) dispatch(ctx context.Context, jobs map[lane]chan job, mu *sync
 			wait = min(wait, max(next.Sub(now), time.Millisecond))
 		}
 		mu.Lock()
-		for _, c := range due {
+		for i, c := range due {
 			ch, ok := jobs[lane{API(c.API), state == SubProcessing}]
 			if !ok || busy[c.ID] {
 				continue
 			}
 			select {
-			case ch <- job{id: c.ID, sub: state}:
+			case ch <- job{id: c.ID, sub: state, fresh: i < nFresh}:
 				busy[c.ID] = true
 			default:
 				// This lane is full; a freed worker wakes the loop.

@@ -278,7 +278,7 @@ func TestPanickingProductIsAnUnknownOutcome(t *testing.T) {
 func TestUnregisteredProductIsAnError(t *testing.T) {
 	s, _, _ := newFakeService(t)
 	r := Refund{ID: "r1", API: "GONE", Attempts: 1}
-	ob, done, calls, err := s.talk(context.Background(), context.Background(), SubQueued, r, nil)
+	ob, done, calls, err := s.talk(context.Background(), context.Background(), SubQueued, r, nil, false)
 	if err == nil || done || ob.to != "" || len(calls) != 1 || calls[0].outcome != "unknown" {
 		t.Errorf("talk = %+v, %v, %+v, %v; want an unknown outcome with an error", ob, done, calls, err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/prio"
 	"github.com/neox-refund-desk/refunddesk/internal/product"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
@@ -22,9 +23,12 @@ var ErrRunning = errors.New("refunds: worker already running")
 type job struct {
 	id  string
 	sub string // state when dispatched: QUEUED/UNKNOWN → send, PROCESSING → poll
+	// fresh marks an approval made in the last moments (see dispatch): it
+	// gets the next free call slot before the backlog's refunds.
+	fresh bool
 	// calls, for a send, bounds the product's refund calls in flight
 	// (Options.Workers); nil means no bound.
-	calls chan struct{}
+	calls *prio.Sem
 }
 
 // Run is the submission worker. It blocks until ctx is done, then lets
@@ -83,7 +87,7 @@ func (s *Service) Run(ctx context.Context) error {
 		// other writers), another's call keeps the slot busy, so the
 		// product's calls run back to back and throughput stays close to
 		// Workers/latency instead of losing a commit's time per call.
-		calls := make(chan struct{}, s.opt.Workers)
+		calls := prio.New(s.opt.Workers)
 		for _, l := range []lane{{api, false}, {api, true}} {
 			n := s.opt.Workers + max(1, s.opt.Workers/4)
 			if l.poll {
@@ -193,7 +197,7 @@ func (s *Service) process(runCtx, callCtx context.Context, j job) {
 	if j.sub == SubProcessing {
 		err = s.poll(callCtx, j.id)
 	} else {
-		err = s.sendBounded(runCtx, callCtx, j.id, j.calls)
+		err = s.sendBounded(runCtx, callCtx, j.id, j.calls, j.fresh)
 	}
 	if err != nil && !errors.Is(err, ErrConflict) {
 		s.log.Error("refunds worker", "refund", j.id, "err", err)
@@ -263,13 +267,14 @@ func heldByNeoX(err error) bool {
 // attempt's outcome is unknown, sends it with its one request id, and
 // records the answer.
 func (s *Service) send(runCtx, callCtx context.Context, id string) error {
-	return s.sendBounded(runCtx, callCtx, id, nil)
+	return s.sendBounded(runCtx, callCtx, id, nil, false)
 }
 
 // sendBounded is send with the product's refund calls bounded by calls
 // (a slot is taken after the claim and given back as soon as NeoX has
-// answered, before the answer is written).
-func (s *Service) sendBounded(runCtx, callCtx context.Context, id string, calls chan struct{}) error {
+// answered, before the answer is written); a fresh approval gets the next
+// free slot first.
+func (s *Service) sendBounded(runCtx, callCtx context.Context, id string, calls *prio.Sem, fresh bool) error {
 	// 1. Claim, in its own committed transaction.
 	var r Refund
 	var prev string
@@ -298,7 +303,7 @@ func (s *Service) sendBounded(runCtx, callCtx context.Context, id string, calls 
 
 	// 2. Talk to NeoX, outside any transaction, in the maker's language
 	// (r.Lang, which the product passes on).
-	ob, done, madeCalls, callErr := s.talk(runCtx, callCtx, prev, r, calls)
+	ob, done, madeCalls, callErr := s.talk(runCtx, callCtx, prev, r, calls, fresh)
 	if errors.Is(callErr, errNotSent) {
 		return s.unclaim(r, madeCalls)
 	}
@@ -434,12 +439,12 @@ func (s *Service) recordAnswer(runCtx context.Context, claimed time.Time, id str
 // product: reconcile first when an earlier attempt's outcome is unknown,
 // then, unless NeoX already holds it, the product's preparation (a first
 // attempt) and the refund call, which waits for one of the product's call
-// slots (slots; nil means no bound). The observation is empty (to == "")
+// slots (slots, fresh approvals first; nil means no bound). The observation is empty (to == "")
 // when the outcome is unknown; callErr is then the cause, errNotSent when
 // runCtx ended before the refund call. A product that is not registered,
 // or that panics, makes the outcome unknown with an error: never a silent
 // success, never a dead worker.
-func (s *Service) talk(runCtx, ctx context.Context, prev string, r Refund, slots chan struct{}) (ob observation, done bool, calls []call, callErr error) {
+func (s *Service) talk(runCtx, ctx context.Context, prev string, r Refund, slots *prio.Sem, fresh bool) (ob observation, done bool, calls []call, callErr error) {
 	defer func() {
 		if v := recover(); v != nil {
 			callErr = fmt.Errorf("refunds: product %s panicked: %v", r.API, v)
@@ -471,12 +476,10 @@ func (s *Service) talk(runCtx, ctx context.Context, prev string, r Refund, slots
 		}
 	}
 	if slots != nil {
-		select {
-		case slots <- struct{}{}:
-			defer func() { <-slots }()
-		case <-runCtx.Done():
+		if err := slots.Acquire(runCtx, fresh); err != nil {
 			return observation{}, false, calls, errNotSent
 		}
+		defer slots.Release()
 	}
 	out, cs := p.Send(ctx, d, pr)
 	if len(cs) == 0 {

@@ -24,6 +24,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/neox-refund-desk/refunddesk/internal/prio"
 )
 
 //go:embed migrations/*.sql migrations/postgres/*.sql
@@ -41,7 +43,13 @@ type DB struct {
 	pg    bool            // PostgreSQL (postgres.go): Write and Read are one pool
 	pgCfg *pgx.ConnConfig // PostgreSQL: for connections outside the pool (wake.go's listener)
 
-	gate *writeGate // SQLite: the order in which write transactions get the writer (writegate.go)
+	// gate, on SQLite, orders the write transactions waiting for the one
+	// writer: database/sql hands a freed connection to a random waiter, so
+	// under load a write could lose that draw many times over. The gate
+	// serves them first come, first served, urgent ones (NeoX's webhook
+	// deliveries, which NeoX times out and retries) first. PostgreSQL's
+	// advisory lock queue is already first come, first served.
+	gate *prio.Sem
 
 	mu     sync.Mutex
 	damage error // what the last CheckIntegrity found; nil when fine or never run
@@ -89,7 +97,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, explain(err))
 	}
-	db := &DB{Write: w, Path: path, gate: &writeGate{}}
+	db := &DB{Write: w, Path: path, gate: prio.New(1)}
 	if err := db.Migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -227,10 +235,10 @@ func (db *DB) UrgentTxAt(ctx context.Context, now time.Time, fn func(tx *Tx) err
 
 func (db *DB) txAt(ctx context.Context, now time.Time, urgent bool, fn func(tx *Tx) error) error {
 	if db.gate != nil {
-		if err := db.gate.acquire(ctx, urgent); err != nil {
+		if err := db.gate.Acquire(ctx, urgent); err != nil {
 			return fmt.Errorf("begin transaction: %w", err)
 		}
-		defer db.gate.release()
+		defer db.gate.Release()
 	}
 	// On PostgreSQL a deadlock or serialization failure aborts the whole
 	// transaction and nothing of it is kept, so running fn again is what
