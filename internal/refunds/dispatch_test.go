@@ -13,18 +13,16 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
 )
 
-// TestFreshApprovalGoesAheadOfABacklog: with a backlog of approved refunds
-// being sent (a bulk approval), a refund approved one by one meanwhile is
-// sent as soon as a worker frees up, not after the backlog; and the
-// backlog is still sent, each refund once.
-func TestFreshApprovalGoesAheadOfABacklog(t *testing.T) {
-	db := openDB(t)
+// gatedCOL is a COL NeoX whose refund calls each wait until the test sends
+// on (or closes) gate; sentCalls lists the request ids in the order the
+// calls arrived.
+func gatedCOL() (col *fakeCOL, gate chan struct{}, sentCalls func() []string) {
 	var (
 		mu    sync.Mutex
 		order []string
 	)
-	gate := make(chan struct{})
-	col := &fakeCOL{getTxn: paidCOL(100_000_000, 0), getRefund: func(context.Context, string) (neox.COLRefund, error) {
+	gate = make(chan struct{})
+	col = &fakeCOL{getTxn: paidCOL(100_000_000, 0), getRefund: func(context.Context, string) (neox.COLRefund, error) {
 		return neox.COLRefund{}, notFoundCOL()
 	}, refund: func(ctx context.Context, r neox.COLRefundRequest) (neox.COLRefund, error) {
 		mu.Lock()
@@ -36,6 +34,16 @@ func TestFreshApprovalGoesAheadOfABacklog(t *testing.T) {
 		}
 		return neox.COLRefund{RequestID: r.RequestID, ApprovalStatus: "PENDING"}, nil
 	}}
+	return col, gate, func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(order) }
+}
+
+// TestFreshApprovalGoesAheadOfABacklog: with a backlog of approved refunds
+// being sent (a bulk approval), a refund approved one by one meanwhile is
+// sent as soon as a worker frees up, not after the backlog; and the
+// backlog is still sent, each refund once.
+func TestFreshApprovalGoesAheadOfABacklog(t *testing.T) {
+	db := openDB(t)
+	col, gate, sentCalls := gatedCOL()
 	opts := fastOpts()
 	opts.Workers = 1
 	s := newService(t, db, Gateways{COL: col}, opts)
@@ -55,7 +63,7 @@ func TestFreshApprovalGoesAheadOfABacklog(t *testing.T) {
 	}
 	fresh := mustCreate(t, s, staff, colRequest(2_000, ""))
 	runWorker(t, s)
-	sent := func() int { mu.Lock(); defer mu.Unlock(); return len(order) }
+	sent := func() int { return len(sentCalls()) }
 	waitFor(t, "the first send", func() bool { return sent() == 1 })
 	if _, err := s.Approve(ctx, manager, fresh.ID, ""); err != nil {
 		t.Fatal(err)
@@ -69,11 +77,9 @@ func TestFreshApprovalGoesAheadOfABacklog(t *testing.T) {
 		gate <- struct{}{}
 		waitFor(t, "the next send", func() bool { return sent() >= i+2 })
 	}
-	mu.Lock()
+	order := sentCalls()
 	pos := slices.Index(order, fresh.ID)
-	mu.Unlock()
 	if pos < 0 || pos > 4 {
-		mu.Lock()
 		names := make([]string, len(order))
 		for i, id := range order {
 			names[i] = "fresh"
@@ -81,17 +87,14 @@ func TestFreshApprovalGoesAheadOfABacklog(t *testing.T) {
 				names[i] = fmt.Sprintf("backlog %d", k)
 			}
 		}
-		mu.Unlock()
 		t.Fatalf("fresh approval sent as number %d of %d (%s); want among the first five", pos+1, len(names), strings.Join(names, ", "))
 	}
 	close(gate) // NeoX answers the rest at once
 	for _, id := range append(backlog, fresh.ID) {
 		waitSubmission(t, s, id, SubProcessing)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	seen := map[string]int{}
-	for _, id := range order {
+	for _, id := range sentCalls() {
 		seen[id]++
 	}
 	for _, id := range append(backlog, fresh.ID) {
@@ -107,29 +110,12 @@ func TestFreshApprovalGoesAheadOfABacklog(t *testing.T) {
 // the next run sends it, once, without waiting for its lease.
 func TestStopWhileWaitingForACallSlot(t *testing.T) {
 	db := openDB(t)
-	var (
-		mu    sync.Mutex
-		order []string
-	)
-	gate := make(chan struct{})
-	col := &fakeCOL{getTxn: paidCOL(100_000_000, 0), getRefund: func(context.Context, string) (neox.COLRefund, error) {
-		return neox.COLRefund{}, notFoundCOL()
-	}, refund: func(ctx context.Context, r neox.COLRefundRequest) (neox.COLRefund, error) {
-		mu.Lock()
-		order = append(order, r.RequestID)
-		mu.Unlock()
-		select {
-		case <-gate:
-		case <-ctx.Done():
-		}
-		return neox.COLRefund{RequestID: r.RequestID, ApprovalStatus: "PENDING"}, nil
-	}}
+	col, gate, sentCalls := gatedCOL()
 	opts := fastOpts()
 	opts.Workers = 1 // one call slot, and one more worker that claims and waits
 	s := newService(t, db, Gateways{COL: col}, opts)
 	first := approved(t, s, colRequest(1_000, ""))
 	second := approved(t, s, colRequest(2_000, ""))
-	sentCalls := func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(order) }
 
 	stop := runWorker(t, s)
 	waitFor(t, "one refund call and the other refund claimed", func() bool {

@@ -316,23 +316,7 @@ func TestOwnListTotalsReadTheIndexOnly(t *testing.T) {
 	}
 	db := openTest(t)
 	q, args := refundTotalsQuery(RefundFilter{RequestedBy: 7}, 10_000)
-	rows, err := db.Read.QueryContext(context.Background(), `EXPLAIN QUERY PLAN `+q, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	plan := queryPlan(t, db, q, args...)
 	if !slices.ContainsFunc(plan, func(s string) bool { return strings.Contains(s, "COVERING INDEX refunds_requester_totals") }) {
 		t.Errorf("own list totals plan %q: want the covering index refunds_requester_totals", plan)
 	}
