@@ -170,7 +170,7 @@ var (
 // readRefundRequest reads and checks the body's shape: JSON, at most
 // apiMaxBody, no unknown field, the amount an integer. ok is false when
 // it has answered.
-func readRefundRequest(w http.ResponseWriter, r *http.Request) (refunds.NewRequest, []byte, bool) {
+func (s *Server) readRefundRequest(w http.ResponseWriter, r *http.Request) (refunds.NewRequest, []byte, bool) {
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
 		writeProblem(w, apiProblem{Type: problemType("unsupported-media-type"), Title: "Unsupported media type",
 			Status: http.StatusUnsupportedMediaType, Detail: "Send the refund as Content-Type: application/json."})
@@ -221,12 +221,12 @@ func readRefundRequest(w http.ResponseWriter, r *http.Request) (refunds.NewReque
 		case !integerJSON.Match(raw) || err != nil:
 			// Every field's error at once, as the form does: the domain's
 			// checks that need no NeoX run on the rest.
-			errs := fieldTexts(r.Context(), prechecked(req))
+			errs := fieldTexts(r.Context(), s.prechecked(req))
 			errs["amount"] = "must be a whole number of the currency's minor units (e.g. 150000 for 150.000 ₫)"
 			invalid(w, "", errs)
 			return req, nil, false
 		case n <= 0 || n > refunds.MaxAmount:
-			errs := fieldTexts(r.Context(), prechecked(req))
+			errs := fieldTexts(r.Context(), s.prechecked(req))
 			errs["amount"] = fmt.Sprintf("must be from 1 to %d", refunds.MaxAmount)
 			invalid(w, "", errs)
 			return req, nil, false
@@ -240,9 +240,11 @@ func readRefundRequest(w http.ResponseWriter, r *http.Request) (refunds.NewReque
 	return req, canon, err == nil
 }
 
-// prechecked is what refunds.Precheck finds wrong with req, if anything.
-func prechecked(req refunds.NewRequest) fault.Fields {
-	if ve := refunds.Precheck(req, false); ve != nil {
+// prechecked is what the refund's product and the desk's rules find wrong
+// with req without NeoX, if anything (a registered product's own form
+// rules included).
+func (s *Server) prechecked(req refunds.NewRequest) fault.Fields {
+	if ve := s.refunds.Precheck(req, false); ve != nil {
 		return ve.Fields
 	}
 	return fault.Fields{}
@@ -270,7 +272,7 @@ func (s *Server) handleAPIRefundCreate(w http.ResponseWriter, r *http.Request) {
 		invalid(w, "", map[string]string{"Idempotency-Key": "1 to 64 printable ASCII characters"})
 		return
 	}
-	req, canon, ok := readRefundRequest(w, r)
+	req, canon, ok := s.readRefundRequest(w, r)
 	if !ok {
 		return
 	}

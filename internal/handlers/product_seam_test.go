@@ -13,6 +13,7 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
 	"github.com/neox-refund-desk/refunddesk/internal/fault"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
+	"github.com/neox-refund-desk/refunddesk/internal/policy"
 	"github.com/neox-refund-desk/refunddesk/internal/product"
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 )
@@ -210,5 +211,28 @@ func TestFourthProductThroughThePages(t *testing.T) {
 	}
 	if res := e.postRaw("/webhooks/neox/voucher", "R-unknown;DONE;voucher-hook", nil); res.status != http.StatusOK || res.body != "VOUCHER-OK" {
 		t.Errorf("voucher webhook for a refund the desk does not know: %d %q, want it kept and acknowledged", res.status, res.body)
+	}
+}
+
+// TestFourthProductThroughTheAPI: a JSON request for the fourth product
+// with a malformed amount is answered with that amount's error and the
+// other fields' as the product and the desk see them; the product is not
+// called unknown (the API's checks ask the service's registry, not the
+// three NeoX products), and nothing is stored.
+func TestFourthProductThroughTheAPI(t *testing.T) {
+	e := newEnv(t, withVoucher(t))
+	a := &apiEnv{env: e, admin: e.user("root", auth.RoleAdmin), logs: &syncBuffer{}}
+	k, token := a.key("erp", policy.ScopeRead|policy.ScopeCreate)
+	body := `{"api":"VOUCHER","transaction_ref":"V-1","amount":"12x","reason_code":"OTHER"}`
+	p := problemOf(t, a.call("POST", "/api/v1/refunds", token, body, map[string]string{"Idempotency-Key": "v-1"}), http.StatusBadRequest)
+	fields := fieldsOf(p)
+	if fields["amount"] == "" || fields["reason_text"] == "" {
+		t.Errorf("fields %v: want the amount's error and the other rules' (reason_text for OTHER)", fields)
+	}
+	if fields["api"] != "" {
+		t.Errorf("the registered fourth product called invalid: %q", fields["api"])
+	}
+	if n := len(a.refundsOf(k)); n != 0 {
+		t.Errorf("%d refunds stored by a refused request", n)
 	}
 }
