@@ -350,7 +350,7 @@ func TestStepUpOnLargeApprovals(t *testing.T) {
 	if r := e.post(m, "/refunds/"+first.ID+"/approve", url.Values{"note": {"ok"}}); r.status != http.StatusSeeOther || state(first.ID) != refunds.ApprovalApproved {
 		t.Fatalf("approve within the window: %d %s", r.status, state(first.ID))
 	}
-	if n := e.count(`SELECT count(*) FROM audit_events WHERE action = ? AND json_extract(details, '$.via') = 'recent_code'`, audit.ActionMFAStepUp); n != 1 {
+	if n := e.count(`SELECT count(*) FROM audit_events WHERE action = ? AND json_extract(details, '$.via') = ?`, audit.ActionMFAStepUp, "recent_code"); n != 1 {
 		t.Fatalf("%d recent step-ups audited", n)
 	}
 
@@ -397,7 +397,7 @@ func TestStepUpOnLargeApprovals(t *testing.T) {
 	if r := e.post(l, "/refunds/"+big.ID+"/approve", url.Values{}); r.status != http.StatusForbidden || !strings.Contains(r.body, `data-testid="stepup-no-factor"`) || state(big.ID) != refunds.ApprovalPending {
 		t.Fatalf("approve without a factor: %d %s", r.status, state(big.ID))
 	}
-	if n := e.count(`SELECT count(*) FROM audit_events WHERE action = ? AND json_extract(details, '$.via') = 'fresh_code' AND outcome = 'success'`, audit.ActionMFAStepUp); n != 2 {
+	if n := e.count(`SELECT count(*) FROM audit_events WHERE action = ? AND json_extract(details, '$.via') = ? AND outcome = 'success'`, audit.ActionMFAStepUp, "fresh_code"); n != 2 {
 		t.Fatalf("%d fresh step-ups audited, want 2", n)
 	}
 }

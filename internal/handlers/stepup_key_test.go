@@ -170,7 +170,7 @@ func TestStepUpWithSecurityKey(t *testing.T) {
 	if r := approve(a, ref.ID, good); r.status != http.StatusSeeOther || state(ref.ID) != refunds.ApprovalApproved {
 		t.Fatalf("approve with the key: %d %s %.300s", r.status, state(ref.ID), r.body)
 	}
-	if n := e.count(`SELECT count(*) FROM audit_events WHERE action = ? AND outcome = 'success' AND json_extract(details, '$.via') = 'security_key'`, audit.ActionMFAStepUp); n != 1 {
+	if n := e.count(`SELECT count(*) FROM audit_events WHERE action = ? AND outcome = 'success' AND json_extract(details, '$.via') = ?`, audit.ActionMFAStepUp, "security_key"); n != 1 {
 		t.Fatalf("%d step-ups with a key audited, want 1", n)
 	}
 	// Recorded as a code is: within the window the next one needs nothing.
