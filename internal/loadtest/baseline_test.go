@@ -12,6 +12,7 @@ import (
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/store"
+	"github.com/neox-refund-desk/refunddesk/internal/store/storetest"
 )
 
 // bareHandler serves a fixed page of size bytes on loopback with a plain
@@ -102,7 +103,13 @@ func rate(t testing.TB, d time.Duration, fn func(i int) error) (float64, float64
 func insertRates(t testing.TB, d time.Duration, big *audit.Log) InsertRates {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "bare.db"))
+	// A fresh database of the run's kind: a file, or a new PostgreSQL schema.
+	fresh, ddl := filepath.Join(t.TempDir(), "bare.db"), `CREATE TABLE bare (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)`
+	if onPostgres() {
+		fresh = storetest.URL(t, storetest.Postgres)
+		ddl = `CREATE TABLE bare (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, payload TEXT NOT NULL)`
+	}
+	db, err := store.OpenURL(ctx, fresh, store.PoolConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +119,7 @@ func insertRates(t testing.TB, d time.Duration, big *audit.Log) InsertRates {
 	r.prevHash, r.hash = audit.GenesisHash, audit.GenesisHash
 	payload := strings.Join([]string{r.at, r.actorName, r.actorRole, r.action, r.outcome, r.targetType, r.target, r.ip,
 		r.ua, r.requestID, r.details, r.prevHash, r.hash}, "|")
-	if _, err := db.Write.ExecContext(ctx, `CREATE TABLE bare (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)`); err != nil {
+	if _, err := db.Write.ExecContext(ctx, ddl); err != nil {
 		t.Fatal(err)
 	}
 	var out InsertRates

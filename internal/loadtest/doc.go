@@ -14,4 +14,11 @@
 // os.TempDir() (keyed by the schema migrations and the fixture version),
 // copies it for each run, and writes its results to docs/loadtest.json and
 // the latency chart to docs/latency.svg. BENCHMARKS.md holds the numbers.
+//
+// With STORE_TEST_DIALECT=postgres (and TEST_DATABASE_URL naming a server
+// whose user may create databases) the same runs go to PostgreSQL, with two
+// app instances on one database, each request to the next instance in turn,
+// both calling one sandbox. The fixture is copied once from the SQLite one
+// by store.CopyToPostgres into a template database, which every run clones;
+// the full run writes docs/loadtest-postgres.json and docs/latency-postgres.svg.
 package loadtest

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,7 +118,10 @@ func newTransport() *http.Transport {
 // world is the started application with its users, clients and the NeoX
 // transactions the virtual users refund.
 type world struct {
-	run       *apptest.Running
+	run       *apptest.Running   // the first instance: its config, database and audit log
+	runs      []*apptest.Running // every instance; requests go to each in turn
+	next      atomic.Uint64
+	sb        *sandbox.Sandbox // the NeoX every instance talks to
 	rec       *recorder
 	tr        *http.Transport
 	staff     []*http.Client // staff[i] is signed in as staffName(i)
@@ -136,14 +140,26 @@ type world struct {
 // the sandbox one PG transaction per virtual user with plenty to refund.
 func newWorld(t testing.TB, dbPath string, fxRefunds int64, users int, extra ...apptest.Option) *world {
 	t.Helper()
-	opts := []apptest.Option{apptest.WithEnv("SANDBOX_SETTLE_DELAY", "20ms"), apptest.WithEnv("LOG_LEVEL", "warn"),
-		apptest.WithRefundOptions(refunds.Options{Workers: 4, RetryBase: 200 * time.Millisecond, PollInterval: time.Second})}
+	opts := worldOptions()
 	if dbPath != "" {
 		opts = append(opts, apptest.WithEnv("DB_PATH", dbPath))
 	}
-	opts = append(opts, extra...)
-	run := apptest.Start(t, opts...)
-	w := &world{run: run, rec: newRecorder(), tr: newTransport(), fxRefunds: fxRefunds}
+	run := apptest.Start(t, append(opts, extra...)...)
+	return setUpWorld(t, []*apptest.Running{run}, run.App.Sandbox, fxRefunds, users)
+}
+
+// worldOptions are the settings every instance of a load run shares.
+func worldOptions() []apptest.Option {
+	return []apptest.Option{apptest.WithEnv("SANDBOX_SETTLE_DELAY", "20ms"), apptest.WithEnv("LOG_LEVEL", "warn"),
+		apptest.WithRefundOptions(refunds.Options{Workers: 4, RetryBase: 200 * time.Millisecond, PollInterval: time.Second})}
+}
+
+// setUpWorld creates the fixture's users through the first instance, signs
+// the virtual users in and gives sb their transactions.
+func setUpWorld(t testing.TB, runs []*apptest.Running, sb *sandbox.Sandbox, fxRefunds int64, users int) *world {
+	t.Helper()
+	run := runs[0]
+	w := &world{run: run, runs: runs, sb: sb, rec: newRecorder(), tr: newTransport(), fxRefunds: fxRefunds}
 	t.Cleanup(w.tr.CloseIdleConnections)
 	// Ids 2..fxStaff+1 are staff, then managers: what the fixture's
 	// requested_by and decided_by columns point at.
@@ -158,7 +174,7 @@ func newWorld(t testing.TB, dbPath string, fxRefunds int64, users int, extra ...
 		w.managers = append(w.managers, w.login(t, managerName(i%fxManagers)))
 		txn := sandbox.PGTransaction{ID: fmt.Sprintf("LT%04dLOADTEST", i), OrderID: fmt.Sprintf("LOAD-%04d", i),
 			Payments: []sandbox.PGPayment{{ID: strconv.Itoa(8_000_000 + i), Status: "SUCCESS", Method: "ATM", Amount: 1_000_000_000_000}}}
-		run.App.Sandbox.AddPGTransaction(txn)
+		sb.AddPGTransaction(txn)
 		w.txns = append(w.txns, txn)
 	}
 	return w
@@ -183,10 +199,15 @@ func (w *world) do(c *http.Client, method, path string, form url.Values, body []
 	case body != nil:
 		rd = strings.NewReader(string(body))
 	}
-	req, err := http.NewRequest(method, w.run.URL+path, rd)
+	// In turn over the instances, as a load balancer would; every instance
+	// is told the first one's URL as its public one (BASE_URL), so the
+	// request names that host, as a proxy passes it on.
+	base := w.runs[int(w.next.Add(1)%uint64(len(w.runs)))].URL
+	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
 		return 0, "", err
 	}
+	req.Host = strings.TrimPrefix(w.run.URL, "http://")
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
+	"github.com/neox-refund-desk/refunddesk/internal/store/storetest"
 )
 
 var (
@@ -38,6 +41,8 @@ type Results struct {
 	When       string      `json:"when"`
 	GoVersion  string      `json:"go"`
 	CPUs       int         `json:"cpus"`
+	Database   string      `json:"database"`  // "sqlite" or "postgres"
+	Instances  int         `json:"instances"` // app instances sharing the database
 	Refunds    int64       `json:"fixture_refunds"`
 	Events     int64       `json:"fixture_events"`
 	FixtureMiB int64       `json:"fixture_mib"`
@@ -54,12 +59,23 @@ type Results struct {
 func runLoad(t *testing.T, refunds, events int64, levels []int, d, drain time.Duration, bareSize int) Results {
 	res := Results{When: time.Now().UTC().Format(time.RFC3339), GoVersion: runtime.Version(), CPUs: runtime.NumCPU(),
 		Refunds: refunds, Events: events}
-	src := fixturePath(t, refunds, events)
-	if fi, err := os.Stat(src); err == nil {
-		res.FixtureMiB = fi.Size() >> 20
+	var w *world
+	if onPostgres() {
+		res.Database, res.Instances = storetest.Postgres, pgInstances
+		dsn := pgFixture(t, refunds, events)
+		w = newPGWorld(t, dsn, refunds, levels[len(levels)-1], pgInstances)
+		var size int64
+		if err := w.run.App.DB.Read.QueryRow(`SELECT pg_database_size(current_database())`).Scan(&size); err == nil {
+			res.FixtureMiB = size >> 20
+		}
+	} else {
+		res.Database, res.Instances = storetest.SQLite, 1
+		src := fixturePath(t, refunds, events)
+		if fi, err := os.Stat(src); err == nil {
+			res.FixtureMiB = fi.Size() >> 20
+		}
+		w = newWorld(t, copyFixture(t, src, t.TempDir()), refunds, levels[len(levels)-1])
 	}
-	db := copyFixture(t, src, t.TempDir())
-	w := newWorld(t, db, refunds, levels[len(levels)-1])
 	// The audit page shows whether the chain verifies; the first check is a
 	// full pass over the trail, done here before the clock starts.
 	res.Probes = append(res.Probes, w.probe("first chain check (POST /audit/verify)", "POST /audit/verify", 1)...)
@@ -150,14 +166,28 @@ func TestLoad(t *testing.T) {
 		levels = append(levels, n)
 	}
 	res := runLoad(t, refunds, events, levels, *loadFor, 2*time.Minute, 8<<10)
+	out, svg := *loadOut, *loadSVG
+	if onPostgres() { // beside the SQLite run's files, unless told otherwise
+		out, svg = pgVariant("loadtest.out", out), pgVariant("loadtest.svg", svg)
+	}
 	b, _ := json.MarshalIndent(res, "", "  ")
-	if err := os.WriteFile(*loadOut, append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(*loadSVG, latencySVG(res), 0o644); err != nil {
+	if err := os.WriteFile(svg, latencySVG(res), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("inserts: %+v; verify %.1fs", res.Inserts, res.VerifySecs)
+}
+
+// pgVariant is the flag's value, or when it is the default, the default
+// with "-postgres" before the extension (docs/loadtest-postgres.json).
+func pgVariant(name, v string) string {
+	if f := flag.Lookup(name); f == nil || v != f.DefValue {
+		return v
+	}
+	ext := filepath.Ext(v)
+	return strings.TrimSuffix(v, ext) + "-postgres" + ext
 }
 
 func envInt(k string, def int64) int64 {

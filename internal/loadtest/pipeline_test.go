@@ -74,7 +74,7 @@ func (w *world) pipeline(t testing.TB, ids []string, elapsed, drain time.Duratio
 		default:
 			ps.Lost++
 		}
-		switch calls := w.run.App.Sandbox.RefundCalls(id); {
+		switch calls := w.sb.RefundCalls(id); {
 		case calls == 0:
 			ps.Lost++
 		case calls > 1:
@@ -97,7 +97,7 @@ func (w *world) pipeline(t testing.TB, ids []string, elapsed, drain time.Duratio
 		ours[tx.Payments[0].ID] = true
 	}
 	seen := map[string]int{}
-	for _, r := range w.run.App.Sandbox.Refunds() {
+	for _, r := range w.sb.Refunds() {
 		if r.API == "PG" && ours[r.Target] {
 			seen[r.RequestID]++
 		}

@@ -78,6 +78,9 @@ func dsn(path string, readOnly bool) string {
 // Open opens (creating if needed) the database at path and applies all
 // pending migrations.
 func Open(ctx context.Context, path string) (*DB, error) {
+	if IsPostgresURL(path) { // not a file name: it would make one named "postgres:"
+		return nil, errors.New("store: Open takes a SQLite file; a postgres:// URL goes to OpenURL or OpenPostgres")
+	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return nil, fmt.Errorf("create data directory: %w", err)
