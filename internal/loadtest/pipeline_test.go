@@ -22,6 +22,9 @@ type PipelineStats struct {
 	FinalPerSecond float64 `json:"final_per_second"`
 	// Approval → worker claims the refund (attempt 1 starts).
 	ClaimP50ms, ClaimP95ms float64
+	// Approval → NeoX received the refund call (the sandbox's clock): the
+	// issue's "approval → send".
+	SentP50ms, SentP95ms, SentP99ms float64
 	// Approval → NeoX accepted the refund (attempt 1 answered).
 	SubmitP50ms, SubmitP95ms, SubmitP99ms float64
 	// Approval → final state (sandbox settles after 20ms and sends a webhook).
@@ -52,7 +55,7 @@ func (w *world) pipeline(t testing.TB, ids []string, elapsed, drain time.Duratio
 		time.Sleep(100 * time.Millisecond)
 	}
 	ps := PipelineStats{Approved: len(ids)}
-	var claim, submit, final []time.Duration
+	var claim, sent, submit, final []time.Duration
 	parse := func(s string) time.Time { tm, _ := store.ParseTime(s); return tm }
 	for _, id := range ids {
 		var decided, finalAt, sub string
@@ -81,6 +84,9 @@ func (w *world) pipeline(t testing.TB, ids []string, elapsed, drain time.Duratio
 			ps.Duplicates++
 		}
 		d := parse(decided)
+		if at := w.sb.FirstRefundCall(id); !at.IsZero() {
+			sent = append(sent, at.Sub(d))
+		}
 		if started != "" {
 			claim = append(claim, parse(started).Sub(d))
 		}
@@ -117,8 +123,9 @@ func (w *world) pipeline(t testing.TB, ids []string, elapsed, drain time.Duratio
 	if elapsed > 0 {
 		ps.FinalPerSecond = float64(ps.Succeeded+ps.Failed) / elapsed.Seconds()
 	}
-	c, s, f := summarize("", claim, 0), summarize("", submit, 0), summarize("", final, 0)
+	c, s, f, n := summarize("", claim, 0), summarize("", submit, 0), summarize("", final, 0), summarize("", sent, 0)
 	ps.ClaimP50ms, ps.ClaimP95ms = c.P50ms, c.P95ms
+	ps.SentP50ms, ps.SentP95ms, ps.SentP99ms = n.P50ms, n.P95ms, n.P99ms
 	ps.SubmitP50ms, ps.SubmitP95ms, ps.SubmitP99ms = s.P50ms, s.P95ms, s.P99ms
 	ps.FinalP50ms, ps.FinalP95ms = f.P50ms, f.P95ms
 	return ps
