@@ -146,3 +146,59 @@ func TestTypedNilGatewayIsNotConfigured(t *testing.T) {
 		t.Errorf("configured = %v", s.Configured())
 	}
 }
+
+// A lookup whose answer is the one kept moments ago is not written again
+// (the writer is what pages wait for); a changed answer, or the same one
+// after KeepUnchangedFor, is.
+func TestLookupKeepsOnlyWhatChanged(t *testing.T) {
+	db := openDB(t)
+	clk := newClock()
+	refunded := int64(500_000)
+	pg := &fakePG{queryPT: func(ctx context.Context, txn string) ([]neox.Payment, error) {
+		return paidPG(2_000_000, refunded, "CC")(ctx, txn)
+	}}
+	s := newService(t, db, Gateways{PG: pg}, Options{Now: clk.Now})
+	ctx := context.Background()
+	kept := func() time.Time {
+		t.Helper()
+		_, at, err := db.CachedLookup(ctx, "PG", "TXN1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+	lookup := func() Lookup {
+		t.Helper()
+		l, err := s.Lookup(ctx, "en", APIPG, "TXN1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	first := lookup()
+	at := kept()
+	if !at.Equal(first.FetchedAt) {
+		t.Fatalf("kept at %v, looked up at %v", at, first.FetchedAt)
+	}
+	clk.Advance(5 * time.Second)
+	if again := lookup(); !again.FetchedAt.After(first.FetchedAt) || !kept().Equal(at) {
+		t.Errorf("the same answer 5 s later was written again (kept %v, first %v)", kept(), at)
+	}
+	// Something changed here: a refund reserves part of P1.
+	mustCreate(t, s, staff, NewRequest{API: APIPG, TransactionRef: "TXN1", PaymentID: "P1", Amount: 300_000, ReasonCode: "X"})
+	changed := lookup()
+	if !kept().Equal(changed.FetchedAt) {
+		t.Errorf("an answer with a new reservation was not kept")
+	}
+	// Something changed at NeoX.
+	clk.Advance(time.Second)
+	refunded = 600_000
+	if l := lookup(); !kept().Equal(l.FetchedAt) {
+		t.Errorf("NeoX's new refunded amount was not kept")
+	}
+	// The same answer, once KeepUnchangedFor has passed.
+	clk.Advance(KeepUnchangedFor)
+	if l := lookup(); !kept().Equal(l.FetchedAt) {
+		t.Errorf("an answer older than KeepUnchangedFor was not renewed")
+	}
+}

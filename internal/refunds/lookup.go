@@ -155,6 +155,9 @@ func (s *Service) LookupSubMerchant(ctx context.Context, lang string, api API, r
 	if err != nil {
 		return Lookup{}, err
 	}
+	if s.keptMomentsAgo(ctx, l) {
+		return l, nil
+	}
 	err = s.db.TxAt(ctx, l.FetchedAt, func(tx *store.Tx) error {
 		return tx.CacheLookup(ctx, string(api), ref, string(payload), l.FetchedAt)
 	})
@@ -162,6 +165,36 @@ func (s *Service) LookupSubMerchant(ctx context.Context, lang string, api API, r
 		return Lookup{}, fmt.Errorf("refunds: cache lookup: %w", err)
 	}
 	return l, nil
+}
+
+// KeepUnchangedFor is how long a kept lookup stands for a new one whose
+// answer is the same: within it the new one is not written. The lookup,
+// its refund form and the request's re-check look one transaction up
+// within seconds, and SQLite's one writer is what pages wait for under
+// load (a lookup spent most of its time waiting for it to keep an answer
+// it had just kept). The kept time may then be this much older than the
+// last check that agreed with it, never newer.
+const KeepUnchangedFor = 15 * time.Second
+
+// keptMomentsAgo reports whether l's transaction was kept less than
+// KeepUnchangedFor before l with the same answer (the same targets and
+// figures; only the time differs).
+func (s *Service) keptMomentsAgo(ctx context.Context, l Lookup) bool {
+	prev, at, err := s.db.CachedLookup(ctx, string(l.API), l.Ref)
+	if err != nil {
+		return false
+	}
+	if age := l.FetchedAt.Sub(at); age < 0 || age >= KeepUnchangedFor {
+		return false
+	}
+	var kept Lookup
+	if json.Unmarshal([]byte(prev), &kept) != nil {
+		return false
+	}
+	kept.FetchedAt, l.FetchedAt = time.Time{}, time.Time{}
+	a, errA := json.Marshal(kept)
+	b, errB := json.Marshal(l)
+	return errA == nil && errB == nil && string(a) == string(b)
 }
 
 func lookupErr(api API, err error) error {
