@@ -189,7 +189,16 @@ func TestRefundCallsBoundedByWorkers(t *testing.T) {
 		return n
 	}
 	// Two calls held at NeoX and a third refund claimed, waiting.
-	waitFor(t, "both call slots taken and one more claim", func() bool { return inFlight.Load() == 2 && sending() == 3 })
+	var lastCalls, lastSending int
+	defer func() {
+		if t.Failed() {
+			t.Logf("last seen: %d calls in flight, %d refunds SENDING", lastCalls, lastSending)
+		}
+	}()
+	waitFor(t, "both call slots taken and one more claim", func() bool {
+		lastCalls, lastSending = int(inFlight.Load()), sending()
+		return lastCalls == 2 && lastSending == 3
+	})
 	close(gate)
 	for _, id := range ids {
 		waitSubmission(t, s, id, SubProcessing)

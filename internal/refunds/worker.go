@@ -104,6 +104,17 @@ func (s *Service) Run(ctx context.Context) error {
 			for range n {
 				wg.Go(func() {
 					for j := range ch {
+						// Taking a job frees the lane's one place: the
+						// loop puts the next due refund there for the
+						// next worker to wait on the lane. Without this a
+						// round made while workers were not yet waiting
+						// (at start, on a busy machine) handed out one
+						// refund and left the rest, and idle workers, until
+						// a call ended or the poll interval passed.
+						select {
+						case freed <- struct{}{}:
+						default:
+						}
 						if !l.poll {
 							j.calls = calls
 						}
