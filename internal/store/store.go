@@ -89,7 +89,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := checkWritable(path); err != nil {
 		return nil, err
 	}
-	w, err := sql.Open("sqlite", dsn(path, false))
+	w, err := openSQLite(dsn(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -113,7 +113,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
-	r, err := sql.Open("sqlite", dsn(path, true))
+	r, err := openSQLite(dsn(path, true))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open read pool: %w", err)
@@ -276,7 +276,8 @@ func (db *DB) TxAt(ctx context.Context, now time.Time, fn func(tx *Tx) error) er
 }
 
 // UrgentTxAt is TxAt for a transaction someone outside waits on with a
-// short timeout (NeoX's webhook deliveries): on SQLite it gets the writer
+// short timeout (NeoX's webhook deliveries), or that moves approved refunds
+// on (the worker's claim and answer): on SQLite it gets the writer
 // before the page and worker transactions waiting for it.
 func (db *DB) UrgentTxAt(ctx context.Context, now time.Time, fn func(tx *Tx) error) error {
 	return db.txAt(ctx, now, true, fn)
