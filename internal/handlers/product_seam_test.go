@@ -114,13 +114,6 @@ func (voucherTarget) Verdict(reserved int64) product.Verdict {
 // configured) and the voucher.
 func withVoucher(t *testing.T) func(*Deps) {
 	return func(d *Deps) {
-		if !d.DB.Postgres() {
-			// The SQLite schema still lists the NeoX products in CHECK
-			// constraints (see refunds' openFakeDB).
-			if _, err := d.DB.Write.Exec(`PRAGMA ignore_check_constraints = ON`); err != nil {
-				t.Fatal(err)
-			}
-		}
 		reg, err := product.NewRegistry(append(refunds.Products(refunds.Gateways{}), voucher{})...)
 		if err != nil {
 			t.Fatal(err)
