@@ -40,7 +40,7 @@ func (s *Server) handleAttention(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	d.SweepOn, d.Every = s.refunds.COLSweepEnabled()
+	d.SweepOn, d.Every = s.refunds.SweepEnabled()
 	s.render(w, r, http.StatusOK, templates.AttentionPage(s.page(r, "nav.attention", "attention"), d))
 }
 

@@ -160,7 +160,7 @@ func TestAttentionPageShowsSweep(t *testing.T) {
 	stranger := uuid.NewString()
 	e.sandbox.AddCOLRefund(sandbox.Refund{RequestID: stranger, Target: "FT24323L4AAA", ApprovalStatus: "APPROVED",
 		Status: "SUCCESS", Amount: 150000, CreatedAt: e.clock.Now().Add(-time.Hour)}) // the desk runs on a test clock
-	if _, err := e.refunds.SweepCOL(context.Background()); err != nil {
+	if _, err := e.refunds.SweepNow(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	p := e.get(mc, "/attention")

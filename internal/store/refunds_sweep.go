@@ -27,6 +27,7 @@ type FindingRecord struct {
 	ID                 int64
 	RequestID          string
 	Kind               string
+	API                string // the desk's refund's product, read now; "" when the desk has no such refund
 	DeskApproval       string
 	DeskSubmission     string
 	CollectionTransID  string
@@ -119,7 +120,7 @@ func (t *Tx) SaveFinding(ctx context.Context, sweepID int64, f FindingRecord) er
 
 // OpenFindings lists up to limit open findings, oldest first.
 func (db *DB) OpenFindings(ctx context.Context, limit int) ([]FindingRecord, error) {
-	rows, err := db.Read.QueryContext(ctx, `SELECT f.id, f.request_id, f.kind,
+	rows, err := db.Read.QueryContext(ctx, `SELECT f.id, f.request_id, f.kind, coalesce(r.api, ''),
 		CASE WHEN f.kind = 'state_differs' THEN coalesce(r.approval, '') ELSE f.desk_approval END,
 		CASE WHEN f.kind = 'state_differs' THEN coalesce(r.submission, '') ELSE f.desk_submission END,
 		f.collection_trans_id, f.refund_trans_id, f.neox_approval_status, f.neox_status, f.amount, f.note,
@@ -134,7 +135,7 @@ func (db *DB) OpenFindings(ctx context.Context, limit int) ([]FindingRecord, err
 	for rows.Next() {
 		var f FindingRecord
 		var created, first, last string
-		if err := rows.Scan(&f.ID, &f.RequestID, &f.Kind, &f.DeskApproval, &f.DeskSubmission, &f.CollectionTransID,
+		if err := rows.Scan(&f.ID, &f.RequestID, &f.Kind, &f.API, &f.DeskApproval, &f.DeskSubmission, &f.CollectionTransID,
 			&f.RefundTransID, &f.NeoXApprovalStatus, &f.NeoXStatus, &f.Amount, &f.Note, &f.FailedReason,
 			&created, &first, &last); err != nil {
 			return nil, err
