@@ -4,6 +4,7 @@ import (
 	"errors"
 	"maps"
 	"net/http"
+	"strings"
 
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/web/templates"
@@ -11,8 +12,8 @@ import (
 
 // handleAttention serves GET /attention: refunds that need a manager
 // (no final answer from NeoX in time, or an unknown outcome after every
-// retry), signed NeoX notifications kept for review, and what the COL
-// sweep found.
+// retry), signed NeoX notifications kept for review, and what the sweep of
+// NeoX's refund lists found.
 func (s *Server) handleAttention(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	d := templates.AttentionData{Now: s.now()}
@@ -41,6 +42,7 @@ func (s *Server) handleAttention(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.SweepOn, d.Every = s.refunds.SweepEnabled()
+	d.Sweepers = strings.Join(s.refunds.Sweepers(), ", ")
 	s.render(w, r, http.StatusOK, templates.AttentionPage(s.page(r, "nav.attention", "attention"), d))
 }
 

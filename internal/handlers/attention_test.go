@@ -164,7 +164,8 @@ func TestAttentionPageShowsSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := e.get(mc, "/attention")
-	for _, s := range []string{`data-testid="sweep-last"`, `data-kind="unknown_to_desk" data-id="` + stranger + `"`,
+	for _, s := range []string{"COL sweep: NeoX&#39;s refund list against the desk", `data-testid="sweep-last"`,
+		`data-kind="unknown_to_desk" data-id="` + stranger + `"`,
 		"NeoX holds a refund the desk does not know", "150.000"} {
 		if !strings.Contains(p.body, s) {
 			t.Errorf("attention page lacks %q", s)

@@ -263,6 +263,25 @@ func (s *Service) LastSweep(ctx context.Context) (Sweep, error) {
 	return Sweep(sw), nil
 }
 
+// Sweepers names the products that sweep, in the registry's order; when
+// none does, the registered products that could if configured (the page
+// says which sweep is off).
+func (s *Service) Sweepers() []string {
+	var on, could []string
+	for _, p := range s.products.All() {
+		if sp, ok := p.(product.Sweeper); ok {
+			could = append(could, p.Name())
+			if p.Configured() && sp.Sweeps() {
+				on = append(on, p.Name())
+			}
+		}
+	}
+	if len(on) > 0 {
+		return on
+	}
+	return could
+}
+
 // SweepEnabled reports whether the worker sweeps (a configured product
 // sweeps, and the interval is not off), and how often.
 func (s *Service) SweepEnabled() (bool, time.Duration) {
