@@ -4,7 +4,6 @@ import (
 	"errors"
 	"maps"
 	"net/http"
-	"strings"
 
 	"github.com/neox-refund-desk/refunddesk/internal/refunds"
 	"github.com/neox-refund-desk/refunddesk/web/templates"
@@ -42,7 +41,7 @@ func (s *Server) handleAttention(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.SweepOn, d.Every = s.refunds.SweepEnabled()
-	d.Sweepers = strings.Join(s.refunds.Sweepers(), ", ")
+	d.Sweepers = s.refunds.Sweepers()
 	s.render(w, r, http.StatusOK, templates.AttentionPage(s.page(r, "nav.attention", "attention"), d))
 }
 

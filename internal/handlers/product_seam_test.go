@@ -273,12 +273,12 @@ func TestFourthProductSweptOnTheAttentionPage(t *testing.T) {
 	}
 	p := e.get(mc, "/attention")
 	for _, s := range []string{"VOUCHER sweep: NeoX&#39;s refund list against the desk", `data-testid="sweep-last"`,
-		`data-kind="unknown_to_desk" data-id="` + stranger + `"`, "4.200", "V-7"} {
+		`data-kind="unknown_to_desk" data-id="` + stranger + `" data-api="VOUCHER"`, "4.200", "V-7"} {
 		if !strings.Contains(p.body, s) {
 			t.Errorf("attention page lacks %q", s)
 		}
 	}
-	for _, s := range []string{`data-testid="sweep-off"`, `data-testid="sweep-error"`, "COL sweep"} {
+	for _, s := range []string{`data-testid="sweep-off"`, `data-testid="sweep-error"`, "COL sweep", `data-testid="finding-api"`} {
 		if strings.Contains(p.body, s) {
 			t.Errorf("attention page shows %q", s)
 		}

@@ -63,7 +63,7 @@ type Finding struct {
 	ID                 int64
 	RequestID          string
 	Kind               string
-	API                string // the desk's refund's product; "" when the desk does not know the refund
+	API                string // the product whose NeoX list showed it
 	DeskApproval       string // "" when the desk does not know the refund
 	DeskSubmission     string
 	CollectionTransID  string // what NeoX's refund refunds (product.Swept.TargetRef)
@@ -143,9 +143,9 @@ func (s *Service) SweepNow(ctx context.Context) (Sweep, error) {
 		return Sweep{}, fmt.Errorf("refunds: record sweep: %w", err)
 	}
 	var errs []error
-	names := make([]string, len(sps))
-	for i, sp := range sps {
-		names[i] = sp.Name()
+	var names, read []string // read: the products whose whole window was read
+	for _, sp := range sps {
+		names = append(names, sp.Name())
 		pages, err := sp.Sweep(ctx, sw.From, sw.To, func(x product.Swept) error {
 			sw.Docs++
 			return s.compare(ctx, sw.ID, API(sp.Name()), sp, x)
@@ -153,6 +153,8 @@ func (s *Service) SweepNow(ctx context.Context) (Sweep, error) {
 		sw.Pages += pages
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", sp.Name(), err))
+		} else {
+			read = append(read, sp.Name())
 		}
 	}
 	runErr := errors.Join(errs...)
@@ -164,10 +166,10 @@ func (s *Service) SweepNow(ctx context.Context) (Sweep, error) {
 	dbCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	err = s.db.TxAt(dbCtx, s.now(), func(tx *store.Tx) error {
-		if runErr == nil {
-			// What the whole window no longer shows is no longer
-			// different: every product that sweeps was read in full.
-			if err := tx.ClearUnseenFindings(dbCtx, sw.ID, sw.From, sw.To); err != nil {
+		// What a product's whole window no longer shows is no longer
+		// different; a list read only in part clears nothing.
+		for _, api := range read {
+			if err := tx.ClearUnseenFindings(dbCtx, sw.ID, api, sw.From, sw.To); err != nil {
 				return err
 			}
 		}
@@ -219,7 +221,7 @@ func (s *Service) compare(ctx context.Context, sweepID int64, api API, sp produc
 		if err := tx.ClearFindings(ctx, x.RequestID, kind); err != nil || kind == "" {
 			return err
 		}
-		return tx.SaveFinding(ctx, sweepID, store.FindingRecord{RequestID: x.RequestID, Kind: kind,
+		return tx.SaveFinding(ctx, sweepID, store.FindingRecord{RequestID: x.RequestID, Kind: kind, API: string(api),
 			DeskApproval: desk.Approval, DeskSubmission: desk.Submission, CollectionTransID: x.TargetRef,
 			RefundTransID: x.NeoXRefundID, NeoXApprovalStatus: x.ApprovalStatus, NeoXStatus: x.Status,
 			Amount: x.Amount, Note: truncate(x.Note, 500), FailedReason: truncate(x.FailedReason, 500),

@@ -336,7 +336,7 @@ func TestFourthProductIsSwept(t *testing.T) {
 			f.CollectionTransID != "V-1") {
 			t.Errorf("finding = %+v", f)
 		}
-		if f.RequestID == stranger && (f.API != "" || f.RefundTransID != "FX-9" || f.Amount != 7) {
+		if f.RequestID == stranger && (f.API != fakeName || f.RefundTransID != "FX-9" || f.Amount != 7) {
 			t.Errorf("finding = %+v", f)
 		}
 	}

@@ -79,11 +79,12 @@ func insertProductRows(db interface {
 }
 
 // schemaOf is every index and trigger of the desk, and every table but
-// the three whose CHECK 0042 removes, by name.
+// the three whose CHECK 0042 removes and the one 0044 adds a column to,
+// by name.
 func schemaOf(t *testing.T, db *sql.DB) map[string]string {
 	t.Helper()
 	rows, err := db.Query(`SELECT type || ' ' || name, coalesce(sql, '') FROM sqlite_schema
-		WHERE name NOT IN ('refunds', 'transactions_cache', 'webhook_events', 'schema_migrations')`)
+		WHERE name NOT IN ('refunds', 'transactions_cache', 'webhook_events', 'schema_migrations', 'col_sweep_findings')`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,8 +121,8 @@ func checkIntact(t *testing.T, db *sql.DB) {
 	}
 }
 
-// Migration 0042 on a desk that an older release left (at 0040, with
-// rows): the rows, indexes, triggers and foreign keys are as they were,
+// Migrations 0042 and 0044 on a desk that an older release left (at
+// 0040, with rows): the rows, indexes, triggers and foreign keys are as they were,
 // the database is intact, the product column takes a fourth product's
 // name, and the other CHECKs still hold.
 func TestProductCheckMigrationOnAnOlderDesk(t *testing.T) {
@@ -136,6 +137,10 @@ func TestProductCheckMigrationOnAnOlderDesk(t *testing.T) {
 	}
 	if err := insertProductRows(raw, "VOUCHER", "v-before"); err == nil || !strings.Contains(err.Error(), "CHECK") {
 		t.Fatalf("before 0042 a fourth product's row = %v, want a CHECK failure", err)
+	}
+	if _, err := raw.Exec(`INSERT INTO col_sweep_findings (request_id, kind, first_seen_at, last_seen_at, last_sweep_id)
+		VALUES ('f-1', 'unknown_to_desk', 'x', 'x', 1)`); err != nil {
+		t.Fatal(err)
 	}
 	before := schemaOf(t, raw)
 	var makerCounts int
@@ -159,6 +164,11 @@ func TestProductCheckMigrationOnAnOlderDesk(t *testing.T) {
 		(SELECT count(*) FROM webhook_events), (SELECT count(*) FROM transactions_cache)`).Scan(&refunds, &attempts, &events, &cached)
 	if refunds != 3 || attempts != 3 || events != 3 || cached != 3 {
 		t.Errorf("rows after 0042: refunds %d, attempts %d, events %d, cache %d; want 3 each", refunds, attempts, events, cached)
+	}
+	// 0044: the findings before it were COL's list's.
+	var findingAPI string
+	if err := db.Read.QueryRow(`SELECT api FROM col_sweep_findings WHERE request_id = 'f-1'`).Scan(&findingAPI); err != nil || findingAPI != "COL" {
+		t.Errorf("an older finding's product = %q, %v; want COL", findingAPI, err)
 	}
 	checkIntact(t, db.Write)
 
