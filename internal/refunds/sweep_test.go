@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -373,5 +374,72 @@ func TestFourthProductIsSwept(t *testing.T) {
 	defer fake2.mu.Unlock()
 	if fake2.windows != 1 {
 		t.Errorf("%d sweeps of the product, want 1", fake2.windows)
+	}
+}
+
+// TestSweepClearsOnlyTheListsReadInFull: with two products that sweep, a
+// run clears what a product's whole list no longer shows, but nothing of
+// a product whose list failed; the failure names the product.
+func TestSweepClearsOnlyTheListsReadInFull(t *testing.T) {
+	db := openDB(t)
+	now := time.Now()
+	colStranger, fakeStranger := uuid.NewString(), uuid.NewString()
+	var colFails atomic.Bool
+	var colDocs atomic.Pointer[[]neox.COLRefund]
+	colDocs.Store(&[]neox.COLRefund{{RequestID: colStranger, ApprovalStatus: "APPROVED", Status: "SUCCESS", CreatedAt: now.Add(-time.Minute)}})
+	col := &listingCOL{fakeCOL: &fakeCOL{}, list: func(context.Context, neox.COLListQuery) (neox.COLRefundPage, error) {
+		if colFails.Load() {
+			return neox.COLRefundPage{}, &neox.UnknownOutcomeError{API: "COL", Op: "list_refunds", Err: errors.New("timeout")}
+		}
+		return neox.COLRefundPage{TotalPages: 1, Docs: *colDocs.Load()}, nil
+	}}
+	fake := &sweepingFake{fakeProduct: &fakeProduct{},
+		listed: []product.Swept{{RequestID: fakeStranger, Status: "DONE", CreatedAt: now.Add(-time.Minute)}}}
+	gw := Gateways{COL: col}
+	reg, err := product.NewRegistry(append(Products(gw), fake)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newService(t, db, gw, Options{Products: reg})
+	if got := s.Sweepers(); len(got) != 2 || got[1] != fakeName {
+		t.Fatalf("sweepers = %v", got)
+	}
+	ctx := context.Background()
+	sw, err := s.SweepNow(ctx)
+	want := map[string]string{colStranger: FindingUnknownToDesk, fakeStranger: FindingUnknownToDesk}
+	if got := findingKinds(t, s); err != nil || sw.Error != "" || sw.Pages != 2 || !equalMaps(got, want) {
+		t.Fatalf("first sweep %+v, %v: findings %v", sw, err, got)
+	}
+	fs, _ := s.Findings(ctx)
+	for _, f := range fs {
+		if (f.RequestID == colStranger) != (f.API == "COL") {
+			t.Errorf("finding %s from %s's list", f.RequestID, f.API)
+		}
+	}
+
+	// COL's list fails, the fake's no longer shows its refund.
+	colFails.Store(true)
+	fake.mu.Lock()
+	fake.listed = nil
+	fake.mu.Unlock()
+	sw, err = s.SweepNow(ctx)
+	if err != nil || !strings.HasPrefix(sw.Error, "COL: ") || sw.Findings != 1 {
+		t.Fatalf("second sweep = %+v, %v", sw, err)
+	}
+	if got := findingKinds(t, s); len(got) != 1 || got[colStranger] == "" {
+		t.Errorf("after a failed COL list: %v, want COL's finding kept and the fake's cleared", got)
+	}
+	if ev := auditRows(t, db, audit.ActionCOLSweep); len(ev) != 2 || ev[1].Outcome != audit.OutcomeFailure ||
+		ev[1].Details["api"] != "COL,"+fakeName {
+		t.Errorf("sweep audit = %+v", ev)
+	}
+
+	colFails.Store(false)
+	colDocs.Store(&[]neox.COLRefund{})
+	if sw, err := s.SweepNow(ctx); err != nil || sw.Error != "" || sw.Findings != 0 {
+		t.Fatalf("third sweep = %+v, %v", sw, err)
+	}
+	if got := findingKinds(t, s); len(got) != 0 {
+		t.Errorf("after both lists read in full: %v", got)
 	}
 }
