@@ -24,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -146,10 +147,7 @@ func (s *Service) SweepNow(ctx context.Context) (Sweep, error) {
 	var names, read []string // read: the products whose whole window was read
 	for _, sp := range sps {
 		names = append(names, sp.Name())
-		pages, err := sp.Sweep(ctx, sw.From, sw.To, func(x product.Swept) error {
-			sw.Docs++
-			return s.compare(ctx, sw.ID, API(sp.Name()), sp, x)
-		})
+		pages, err := s.sweepOne(ctx, sp, &sw)
 		sw.Pages += pages
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", sp.Name(), err))
@@ -194,6 +192,22 @@ func (s *Service) SweepNow(ctx context.Context) (Sweep, error) {
 		return sw, fmt.Errorf("refunds: record sweep: %w", err)
 	}
 	return sw, nil
+}
+
+// sweepOne reads sp's list for sw and compares each refund in it. A
+// product that panics has failed its sweep: the run is recorded, and the
+// worker lives on.
+func (s *Service) sweepOne(ctx context.Context, sp sweeper, sw *Sweep) (pages int, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("product panicked: %v", v)
+			s.log.Error("sweep: product panicked", "api", sp.Name(), "panic", v, "stack", string(debug.Stack()))
+		}
+	}()
+	return sp.Sweep(ctx, sw.From, sw.To, func(x product.Swept) error {
+		sw.Docs++
+		return s.compare(ctx, sw.ID, API(sp.Name()), sp, x)
+	})
 }
 
 // compare records what one refund in api's NeoX list says against the

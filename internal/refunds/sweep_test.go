@@ -443,3 +443,28 @@ func TestSweepClearsOnlyTheListsReadInFull(t *testing.T) {
 		t.Errorf("after both lists read in full: %v", got)
 	}
 }
+
+// panickingSweeper is a product whose list panics.
+type panickingSweeper struct{ *sweepingFake }
+
+func (panickingSweeper) Sweep(context.Context, time.Time, time.Time, func(product.Swept) error) (int, error) {
+	panic("list bug")
+}
+
+// A product whose sweep panics fails the run, which is recorded; the
+// caller (the worker) is not taken down.
+func TestPanickingSweeperIsAFailedSweep(t *testing.T) {
+	db := openDB(t)
+	reg, err := product.NewRegistry(append(Products(Gateways{}), panickingSweeper{&sweepingFake{fakeProduct: &fakeProduct{}}})...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newService(t, db, Gateways{}, Options{Products: reg})
+	sw, err := s.SweepNow(context.Background())
+	if err != nil || !strings.Contains(sw.Error, "list bug") || sw.Finished.IsZero() {
+		t.Fatalf("sweep = %+v, %v", sw, err)
+	}
+	if ev := auditRows(t, db, audit.ActionCOLSweep); len(ev) != 1 || ev[0].Outcome != audit.OutcomeFailure {
+		t.Errorf("sweep audit = %+v", ev)
+	}
+}
