@@ -147,14 +147,14 @@ func (a *App) StartNeoX(opts refunds.Options) error {
 	if opts.Lease == 0 {
 		opts.Lease = a.Cfg.WorkerLease
 	}
-	if opts.COLSweepEvery == 0 {
-		opts.COLSweepEvery = a.Cfg.COLSweepInterval
-		if opts.COLSweepEvery == 0 {
-			opts.COLSweepEvery = -1 // COL_SWEEP_INTERVAL=0: off
+	if opts.SweepEvery == 0 {
+		opts.SweepEvery = a.Cfg.COLSweepInterval
+		if opts.SweepEvery == 0 {
+			opts.SweepEvery = -1 // COL_SWEEP_INTERVAL=0: off
 		}
 	}
-	if opts.COLSweepWindow == 0 {
-		opts.COLSweepWindow = a.Cfg.COLSweepWindow
+	if opts.SweepWindow == 0 {
+		opts.SweepWindow = a.Cfg.COLSweepWindow
 	}
 	a.Refunds = refunds.New(a.DB, a.Outbox.Wrap(a.Audit), gateways(a.Cfg), opts)
 	return nil

@@ -11,8 +11,8 @@ import (
 
 // handleAttention serves GET /attention: refunds that need a manager
 // (no final answer from NeoX in time, or an unknown outcome after every
-// retry), signed NeoX notifications kept for review, and what the COL
-// sweep found.
+// retry), signed NeoX notifications kept for review, and what the sweep of
+// NeoX's refund lists found.
 func (s *Server) handleAttention(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	d := templates.AttentionData{Now: s.now()}
@@ -40,7 +40,8 @@ func (s *Server) handleAttention(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	d.SweepOn, d.Every = s.refunds.COLSweepEnabled()
+	d.SweepOn, d.Every = s.refunds.SweepEnabled()
+	d.Sweepers = s.refunds.Sweepers()
 	s.render(w, r, http.StatusOK, templates.AttentionPage(s.page(r, "nav.attention", "attention"), d))
 }
 

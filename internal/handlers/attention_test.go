@@ -160,11 +160,12 @@ func TestAttentionPageShowsSweep(t *testing.T) {
 	stranger := uuid.NewString()
 	e.sandbox.AddCOLRefund(sandbox.Refund{RequestID: stranger, Target: "FT24323L4AAA", ApprovalStatus: "APPROVED",
 		Status: "SUCCESS", Amount: 150000, CreatedAt: e.clock.Now().Add(-time.Hour)}) // the desk runs on a test clock
-	if _, err := e.refunds.SweepCOL(context.Background()); err != nil {
+	if _, err := e.refunds.SweepNow(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	p := e.get(mc, "/attention")
-	for _, s := range []string{`data-testid="sweep-last"`, `data-kind="unknown_to_desk" data-id="` + stranger + `"`,
+	for _, s := range []string{"COL sweep: NeoX&#39;s refund list against the desk", `data-testid="sweep-last"`,
+		`data-kind="unknown_to_desk" data-id="` + stranger + `"`,
 		"NeoX holds a refund the desk does not know", "150.000"} {
 		if !strings.Contains(p.body, s) {
 			t.Errorf("attention page lacks %q", s)

@@ -114,13 +114,6 @@ func (voucherTarget) Verdict(reserved int64) product.Verdict {
 // configured) and the voucher.
 func withVoucher(t *testing.T) func(*Deps) {
 	return func(d *Deps) {
-		if !d.DB.Postgres() {
-			// The SQLite schema still lists the NeoX products in CHECK
-			// constraints (see refunds' openFakeDB).
-			if _, err := d.DB.Write.Exec(`PRAGMA ignore_check_constraints = ON`); err != nil {
-				t.Fatal(err)
-			}
-		}
 		reg, err := product.NewRegistry(append(refunds.Products(refunds.Gateways{}), voucher{})...)
 		if err != nil {
 			t.Fatal(err)
@@ -234,5 +227,60 @@ func TestFourthProductThroughTheAPI(t *testing.T) {
 	}
 	if n := len(a.refundsOf(k)); n != 0 {
 		t.Errorf("%d refunds stored by a refused request", n)
+	}
+}
+
+// sweepingVoucher is the voucher scheme listing its refunds (one it holds
+// that the desk does not know) for the sweep.
+type sweepingVoucher struct {
+	voucher
+	listed product.Swept
+}
+
+func (sweepingVoucher) Sweeps() bool { return true }
+
+func (v sweepingVoucher) Sweep(_ context.Context, _, _ time.Time, found func(product.Swept) error) (int, error) {
+	return 1, found(v.listed)
+}
+
+func (sweepingVoucher) SweptState(_, status string) string {
+	if status == "PAID" {
+		return product.Succeeded
+	}
+	return product.Processing
+}
+
+// TestFourthProductSweptOnTheAttentionPage: a fourth product that lists
+// its refunds is swept and its sweep is on the managers' page, named
+// after it; nothing in the handlers or templates knows it.
+func TestFourthProductSweptOnTheAttentionPage(t *testing.T) {
+	stranger := "7c4f1b52-0d7e-4b7e-9a51-5f3c1f2f0c11"
+	var sv sweepingVoucher
+	var rs *refunds.Service // the desk's, not the harness's default
+	e := newEnv(t, func(d *Deps) {
+		sv.listed = product.Swept{RequestID: stranger, TargetRef: "V-7", Status: "PAID", Amount: 4_200, CreatedAt: d.Now().Add(-time.Hour)}
+		reg, err := product.NewRegistry(append(refunds.Products(refunds.Gateways{}), sv)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs = refunds.New(d.DB, d.Audit, refunds.Gateways{}, refunds.Options{Now: d.Now, Logger: d.Logger, Products: reg})
+		d.Refunds = rs
+	})
+	e.user("manager1", auth.RoleManager)
+	mc := e.login("manager1")
+	if sw, err := rs.SweepNow(context.Background()); err != nil || sw.Docs != 1 || sw.Findings != 1 || sw.Error != "" {
+		t.Fatalf("sweep = %+v, %v", sw, err)
+	}
+	p := e.get(mc, "/attention")
+	for _, s := range []string{"VOUCHER sweep: NeoX&#39;s refund list against the desk", `data-testid="sweep-last"`,
+		`data-kind="unknown_to_desk" data-id="` + stranger + `" data-api="VOUCHER"`, "4.200", "V-7"} {
+		if !strings.Contains(p.body, s) {
+			t.Errorf("attention page lacks %q", s)
+		}
+	}
+	for _, s := range []string{`data-testid="sweep-off"`, `data-testid="sweep-error"`, "COL sweep", `data-testid="finding-api"`} {
+		if strings.Contains(p.body, s) {
+			t.Errorf("attention page shows %q", s)
+		}
 	}
 }

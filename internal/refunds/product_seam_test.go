@@ -12,7 +12,6 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/fault"
 	"github.com/neox-refund-desk/refunddesk/internal/product"
-	"github.com/neox-refund-desk/refunddesk/internal/store"
 )
 
 // fakeProduct is a fourth product, known only to this test: a "voucher"
@@ -121,27 +120,9 @@ func (t fakeTarget) Verdict(reserved int64) product.Verdict {
 	return product.Verdict{Paid: true, Refundable: product.Refundable(t.amount, 0, reserved)}
 }
 
-// openFakeDB is a database that takes the fake product's name. The schema
-// still lists the NeoX products in CHECK (api IN ('PG', 'GC', 'COL')) on
-// refunds, transactions_cache and webhook_events: a real fourth product
-// needs a migration that rebuilds those tables without the list. Until
-// then the test lifts CHECK constraints on the single writer connection.
-// (The PostgreSQL schema has no such list.)
-func openFakeDB(t *testing.T) *store.DB {
-	t.Helper()
-	db := openDB(t)
-	if db.Postgres() {
-		return db // the PostgreSQL schema leaves the product to the products: no list to lift
-	}
-	if _, err := db.Write.Exec(`PRAGMA ignore_check_constraints = ON`); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
-
 func newFakeService(t *testing.T) (*Service, *fakeProduct, func() []string) {
 	t.Helper()
-	db := openFakeDB(t)
+	db := openDB(t)
 	fake := &fakeProduct{}
 	reg, err := product.NewRegistry(append(Products(Gateways{}), fake)...)
 	if err != nil {
@@ -255,7 +236,7 @@ func (p *panicky) Send(context.Context, product.Desk, product.Refund) (product.O
 // A product that panics while sending leaves the refund UNKNOWN with the
 // panic as its error, and the worker running; it never looks sent.
 func TestPanickingProductIsAnUnknownOutcome(t *testing.T) {
-	db := openFakeDB(t)
+	db := openDB(t)
 	p := &panicky{}
 	reg, err := product.NewRegistry(p)
 	if err != nil {
@@ -288,5 +269,11 @@ func TestUnregisteredProductIsAnError(t *testing.T) {
 	_, err = s.Create(context.Background(), staff, NewRequest{API: "GONE", TransactionRef: "x", Amount: 1, ReasonCode: "DUPLICATE"})
 	if v, ok := IsValidation(err); !ok || v.Fields["api"].IsZero() {
 		t.Errorf("request for an unregistered product: %v", err)
+	}
+	// The registry refuses it, not the database: SQLite's schema no
+	// longer lists the products (migration 0042), so nothing else would.
+	var n int
+	if err := s.db.Read.QueryRow(`SELECT count(*) FROM refunds`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("refunds stored after a refused request: %d, %v", n, err)
 	}
 }

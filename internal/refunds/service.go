@@ -42,11 +42,12 @@ type Options struct {
 	// UnknownAttempts is how many sends of a refund may end with an
 	// unknown outcome before it needs a person; default 10.
 	UnknownAttempts int
-	// COLSweepEvery is how often Run compares NeoX's COL refund list with
-	// the desk (default 24h; negative: never); COLSweepWindow how far back
-	// each sweep looks (default 7 days).
-	COLSweepEvery  time.Duration
-	COLSweepWindow time.Duration
+	// SweepEvery is how often Run compares the refund lists of the
+	// products that sweep (product.Sweeper: COL) with the desk (default
+	// 24h; negative: never); SweepWindow how far back each sweep looks
+	// (default 7 days).
+	SweepEvery  time.Duration
+	SweepWindow time.Duration
 	// Lease is how long a worker's claim of a refund it sends stands
 	// against other workers on the same database; a claim older than this
 	// belongs to a worker that is gone. Default 5m: well over what a claim
@@ -90,7 +91,7 @@ type Service struct {
 	// (freshWindow; tests of the order under load lengthen it).
 	fresh time.Duration
 
-	sweepMu sync.Mutex // held while a COL sweep runs: never two at once
+	sweepMu sync.Mutex // held while a sweep runs: never two at once
 }
 
 // New returns a Service. Gateways left nil (or holding a nil pointer) mark
@@ -126,11 +127,11 @@ func New(db *store.DB, rec Recorder, gw Gateways, opts Options) *Service {
 	if opts.UnknownAttempts <= 0 {
 		opts.UnknownAttempts = DefaultUnknownAttempts
 	}
-	if opts.COLSweepEvery == 0 {
-		opts.COLSweepEvery = DefaultCOLSweepEvery
+	if opts.SweepEvery == 0 {
+		opts.SweepEvery = DefaultSweepEvery
 	}
-	if opts.COLSweepWindow <= 0 {
-		opts.COLSweepWindow = DefaultCOLSweepWindow
+	if opts.SweepWindow <= 0 {
+		opts.SweepWindow = DefaultSweepWindow
 	}
 	if product.Missing(gw.PG) {
 		gw.PG = nil

@@ -140,7 +140,7 @@ func (s *Service) Run(ctx context.Context) error {
 		wg.Wait()
 	}()
 
-	if sweeps, _ := s.COLSweepEnabled(); sweeps {
+	if sweeps, _ := s.SweepEnabled(); sweeps {
 		sweepDone := make(chan struct{})
 		go func() { defer close(sweepDone); s.sweepLoop(ctx) }()
 		defer func() { <-sweepDone }()

@@ -157,8 +157,9 @@ func TestRefundSweep(t *testing.T) {
 				return err
 			}
 			for _, f := range []FindingRecord{
-				{RequestID: "x", Kind: "unknown_to_desk", Amount: 5, NeoXCreatedAt: refundT0.Add(-time.Hour)},
-				{RequestID: "y", Kind: "state_differs", NeoXStatus: "SUCCESS", NeoXCreatedAt: refundT0.Add(-2 * time.Hour)},
+				{RequestID: "x", Kind: "unknown_to_desk", API: "COL", Amount: 5, NeoXCreatedAt: refundT0.Add(-time.Hour)},
+				{RequestID: "y", Kind: "state_differs", API: "COL", NeoXStatus: "SUCCESS", NeoXCreatedAt: refundT0.Add(-2 * time.Hour)},
+				{RequestID: "v", Kind: "unknown_to_desk", API: "VOUCHER", NeoXCreatedAt: refundT0.Add(-time.Hour)},
 			} {
 				if err := tx.SaveFinding(ctx, id, f); err != nil {
 					return err
@@ -168,28 +169,30 @@ func TestRefundSweep(t *testing.T) {
 				return err
 			}
 			n, err := tx.OpenFindingCount(ctx)
-			if err != nil || n != 1 {
+			if err != nil || n != 2 {
 				t.Errorf("open findings = %d, %v", n, err)
 			}
 			return tx.FinishSweep(ctx, SweepRecord{ID: id, Finished: refundT0.Add(time.Second), Pages: 1, Docs: 2, Findings: n})
 		})
 		sw, err := db.LastSweep(ctx)
-		if err != nil || sw.ID != id || !sw.From.Equal(from) || !sw.StartedAt.Equal(refundT0) || sw.Docs != 2 || sw.Findings != 1 {
+		if err != nil || sw.ID != id || !sw.From.Equal(from) || !sw.StartedAt.Equal(refundT0) || sw.Docs != 2 || sw.Findings != 2 {
 			t.Errorf("last sweep = %+v, %v", sw, err)
 		}
 		open, err := db.OpenFindings(ctx, 10)
-		if err != nil || len(open) != 1 || open[0].RequestID != "x" || open[0].Amount != 5 || !open[0].FirstSeen.Equal(refundT0) {
+		if err != nil || len(open) != 2 || open[0].RequestID != "x" || open[0].API != "COL" || open[0].Amount != 5 ||
+			!open[0].FirstSeen.Equal(refundT0) || open[1].RequestID != "v" || open[1].API != "VOUCHER" {
 			t.Errorf("open = %+v, %v", open, err)
 		}
-		// A later full sweep that does not see x again clears it.
+		// A later full sweep of COL's list that does not see x again
+		// clears it; the other product's finding stays.
 		refundTx(t, db, refundT0.Add(time.Hour), func(tx *Tx) error {
 			next, err := tx.StartSweep(ctx, from, to)
 			if err != nil {
 				return err
 			}
-			return tx.ClearUnseenFindings(ctx, next, from, to)
+			return tx.ClearUnseenFindings(ctx, next, "COL", from, to)
 		})
-		if open, err := db.OpenFindings(ctx, 10); err != nil || len(open) != 0 {
+		if open, err := db.OpenFindings(ctx, 10); err != nil || len(open) != 1 || open[0].RequestID != "v" {
 			t.Errorf("after a sweep without x: %+v, %v", open, err)
 		}
 	})

@@ -1,7 +1,8 @@
 package store
 
-// The COL sweep's runs (col_sweeps) and the differences it found
-// (col_sweep_findings, one row per request id and kind).
+// The sweep's runs (col_sweeps: COL was the first product that swept)
+// and the differences it found (col_sweep_findings, one row per request
+// id and kind, with the product whose list showed it).
 
 import (
 	"context"
@@ -11,7 +12,7 @@ import (
 	"time"
 )
 
-// SweepRecord is one run of the COL sweep.
+// SweepRecord is one run of the sweep.
 type SweepRecord struct {
 	ID                    int64
 	StartedAt, Finished   time.Time
@@ -20,13 +21,14 @@ type SweepRecord struct {
 	Error                 string
 }
 
-// FindingRecord is one open difference between NeoX's COL refund list and
-// the desk. For state_differs the desk's states are read now, not as the
+// FindingRecord is one open difference between a product's NeoX refund
+// list and the desk. For state_differs the desk's states are read now, not as the
 // sweep saw them.
 type FindingRecord struct {
 	ID                 int64
 	RequestID          string
 	Kind               string
+	API                string // the product whose NeoX list showed it
 	DeskApproval       string
 	DeskSubmission     string
 	CollectionTransID  string
@@ -53,13 +55,13 @@ func (t *Tx) StartSweep(ctx context.Context, from, to time.Time) (int64, error) 
 	return id, nil
 }
 
-// ClearUnseenFindings clears, now, the open findings about refunds NeoX
-// created in [from, to] that sweep did not see again: the whole window no
-// longer shows them.
-func (t *Tx) ClearUnseenFindings(ctx context.Context, sweepID int64, from, to time.Time) error {
+// ClearUnseenFindings clears, now, the open findings from api's list
+// about refunds NeoX created in [from, to] that sweep did not see again:
+// the whole window of that list no longer shows them.
+func (t *Tx) ClearUnseenFindings(ctx context.Context, sweepID int64, api string, from, to time.Time) error {
 	if _, err := t.stx.ExecContext(ctx, `UPDATE col_sweep_findings SET cleared_at = ?
-		WHERE cleared_at = '' AND last_sweep_id <> ? AND neox_created_at >= ? AND neox_created_at <= ?`,
-		FormatTime(t.now), sweepID, FormatTime(from), FormatTime(to)); err != nil {
+		WHERE cleared_at = '' AND api = ? AND last_sweep_id <> ? AND neox_created_at >= ? AND neox_created_at <= ?`,
+		FormatTime(t.now), api, sweepID, FormatTime(from), FormatTime(to)); err != nil {
 		return fmt.Errorf("store: clear findings: %w", err)
 	}
 	return nil
@@ -99,9 +101,9 @@ func (t *Tx) SaveFinding(ctx context.Context, sweepID int64, f FindingRecord) er
 	now := FormatTime(t.now)
 	_, err := t.stx.ExecContext(ctx, `INSERT INTO col_sweep_findings (request_id, kind, desk_approval, desk_submission,
 		collection_trans_id, refund_trans_id, neox_approval_status, neox_status, amount, note, failed_reason,
-		neox_created_at, first_seen_at, last_seen_at, last_sweep_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (request_id, kind) DO UPDATE SET desk_approval = excluded.desk_approval,
+		neox_created_at, first_seen_at, last_seen_at, last_sweep_id, api)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (request_id, kind) DO UPDATE SET api = excluded.api, desk_approval = excluded.desk_approval,
 			desk_submission = excluded.desk_submission, collection_trans_id = excluded.collection_trans_id,
 			refund_trans_id = excluded.refund_trans_id, neox_approval_status = excluded.neox_approval_status,
 			neox_status = excluded.neox_status, amount = excluded.amount, note = excluded.note,
@@ -110,7 +112,7 @@ func (t *Tx) SaveFinding(ctx context.Context, sweepID int64, f FindingRecord) er
 			first_seen_at = CASE WHEN col_sweep_findings.cleared_at <> '' THEN excluded.first_seen_at
 				ELSE col_sweep_findings.first_seen_at END`,
 		f.RequestID, f.Kind, f.DeskApproval, f.DeskSubmission, f.CollectionTransID, f.RefundTransID, f.NeoXApprovalStatus,
-		f.NeoXStatus, f.Amount, f.Note, f.FailedReason, FormatTime(f.NeoXCreatedAt), now, now, sweepID)
+		f.NeoXStatus, f.Amount, f.Note, f.FailedReason, FormatTime(f.NeoXCreatedAt), now, now, sweepID, f.API)
 	if err != nil {
 		return fmt.Errorf("store: save finding: %w", err)
 	}
@@ -119,7 +121,7 @@ func (t *Tx) SaveFinding(ctx context.Context, sweepID int64, f FindingRecord) er
 
 // OpenFindings lists up to limit open findings, oldest first.
 func (db *DB) OpenFindings(ctx context.Context, limit int) ([]FindingRecord, error) {
-	rows, err := db.Read.QueryContext(ctx, `SELECT f.id, f.request_id, f.kind,
+	rows, err := db.Read.QueryContext(ctx, `SELECT f.id, f.request_id, f.kind, f.api,
 		CASE WHEN f.kind = 'state_differs' THEN coalesce(r.approval, '') ELSE f.desk_approval END,
 		CASE WHEN f.kind = 'state_differs' THEN coalesce(r.submission, '') ELSE f.desk_submission END,
 		f.collection_trans_id, f.refund_trans_id, f.neox_approval_status, f.neox_status, f.amount, f.note,
@@ -134,7 +136,7 @@ func (db *DB) OpenFindings(ctx context.Context, limit int) ([]FindingRecord, err
 	for rows.Next() {
 		var f FindingRecord
 		var created, first, last string
-		if err := rows.Scan(&f.ID, &f.RequestID, &f.Kind, &f.DeskApproval, &f.DeskSubmission, &f.CollectionTransID,
+		if err := rows.Scan(&f.ID, &f.RequestID, &f.Kind, &f.API, &f.DeskApproval, &f.DeskSubmission, &f.CollectionTransID,
 			&f.RefundTransID, &f.NeoXApprovalStatus, &f.NeoXStatus, &f.Amount, &f.Note, &f.FailedReason,
 			&created, &first, &last); err != nil {
 			return nil, err
@@ -152,7 +154,7 @@ func (db *DB) OpenFindings(ctx context.Context, limit int) ([]FindingRecord, err
 	return out, rows.Err()
 }
 
-// LastSweep returns the latest COL sweep, or ErrNotFound when none ran.
+// LastSweep returns the latest sweep, or ErrNotFound when none ran.
 func (db *DB) LastSweep(ctx context.Context) (SweepRecord, error) {
 	var sw SweepRecord
 	var st, fin, from, to string

@@ -404,6 +404,11 @@ func (db *DB) Migrate(ctx context.Context) error {
 			if _, err := tx.stx.ExecContext(ctx, string(body)); err != nil {
 				return err
 			}
+			if step := goStep(base); step != nil && !db.pg {
+				if err := step(ctx, tx.stx); err != nil {
+					return err
+				}
+			}
 			_, err := tx.stx.ExecContext(ctx, `INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)`,
 				base, time.Now().UTC().Format(time.RFC3339Nano))
 			return err

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"sort"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/neox-refund-desk/refunddesk/internal/audit"
 	"github.com/neox-refund-desk/refunddesk/internal/neox"
 	"github.com/neox-refund-desk/refunddesk/internal/neox/sandbox"
+	"github.com/neox-refund-desk/refunddesk/internal/product"
 )
 
 // listingCOL is a COL fake that also lists refunds.
@@ -58,7 +61,7 @@ func TestCOLSweepAgainstSandbox(t *testing.T) {
 	col := neox.NewCOL(neox.OpenAPIConfig{BaseURL: sb.URL(), ClientID: "col-client", ClientSecret: "col-secret",
 		Scope: "collection", Timeout: 2 * time.Second}, &http.Client{})
 	db := openDB(t)
-	s := newService(t, db, Gateways{COL: col}, Options{COLSweepWindow: 24 * time.Hour})
+	s := newService(t, db, Gateways{COL: col}, Options{SweepWindow: 24 * time.Hour})
 
 	deskIn := func(submission string) Refund {
 		r := approved(t, s, colRequest(1000, ""))
@@ -85,7 +88,7 @@ func TestCOLSweepAgainstSandbox(t *testing.T) {
 	neoxHolds(stranger, "APPROVED", "SUCCESS", time.Minute)
 	neoxHolds(uuid.NewString(), "APPROVED", "SUCCESS", 3*24*time.Hour) // outside the window
 
-	sw, err := s.SweepCOL(context.Background())
+	sw, err := s.SweepNow(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +123,7 @@ func TestCOLSweepAgainstSandbox(t *testing.T) {
 	if got := findingKinds(t, s); got[waiting.ID] != "" || len(got) != 3 {
 		t.Errorf("after the desk caught up, before a sweep: %v", got)
 	}
-	sw2, err := s.SweepCOL(context.Background())
+	sw2, err := s.SweepNow(context.Background())
 	if err != nil || sw2.Findings != 3 {
 		t.Fatalf("second sweep = %+v, %v", sw2, err)
 	}
@@ -175,7 +178,7 @@ func TestCOLSweepPagesAndFailures(t *testing.T) {
 			ApprovalStatus: "APPROVED", Status: "SUCCESS", Amount: 5, CreatedAt: time.Now()}}}, nil
 	}}
 	s := newService(t, db, Gateways{COL: col}, Options{})
-	sw, err := s.SweepCOL(context.Background())
+	sw, err := s.SweepNow(context.Background())
 	if err != nil || sw.Pages != 3 || sw.Findings != 3 || sw.Error != "" {
 		t.Fatalf("sweep = %+v, %v", sw, err)
 	}
@@ -184,7 +187,7 @@ func TestCOLSweepPagesAndFailures(t *testing.T) {
 		t.Errorf("pages read: %v", pages)
 	}
 	failOn.Store(2)
-	sw, err = s.SweepCOL(context.Background())
+	sw, err = s.SweepNow(context.Background())
 	if err != nil || sw.Error == "" || sw.Pages != 1 || sw.Findings != 3 {
 		t.Fatalf("failed sweep = %+v, %v", sw, err)
 	}
@@ -215,16 +218,16 @@ func TestCOLSweepNeverTwiceAtOnce(t *testing.T) {
 	}}
 	s := newService(t, db, Gateways{COL: col}, Options{})
 	done := make(chan error, 1)
-	go func() { _, err := s.SweepCOL(context.Background()); done <- err }()
+	go func() { _, err := s.SweepNow(context.Background()); done <- err }()
 	<-entered
-	if _, err := s.SweepCOL(context.Background()); !errors.Is(err, ErrSweepRunning) {
+	if _, err := s.SweepNow(context.Background()); !errors.Is(err, ErrSweepRunning) {
 		t.Errorf("second sweep: %v, want ErrSweepRunning", err)
 	}
 	close(release)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if _, err := newService(t, openDB(t), Gateways{}, Options{}).SweepCOL(context.Background()); !errors.Is(err, ErrNotConfigured) {
+	if _, err := newService(t, openDB(t), Gateways{}, Options{}).SweepNow(context.Background()); !errors.Is(err, ErrNotConfigured) {
 		t.Errorf("without COL: %v", err)
 	}
 }
@@ -247,5 +250,221 @@ func TestWorkerSweepsCOLAtStart(t *testing.T) {
 	stop()
 	if n := calls.Load(); n != 1 {
 		t.Errorf("%d list calls, want 1", n)
+	}
+}
+
+// sweepingFake is the fourth product (product_seam_test.go) listing its
+// refunds too: nothing in the sweep knows it.
+type sweepingFake struct {
+	*fakeProduct
+	mu      sync.Mutex
+	listed  []product.Swept
+	windows int
+}
+
+func (f *sweepingFake) Sweeps() bool { return true }
+
+func (f *sweepingFake) Sweep(_ context.Context, from, to time.Time, found func(product.Swept) error) (int, error) {
+	f.mu.Lock()
+	f.windows++
+	listed := append([]product.Swept(nil), f.listed...)
+	f.mu.Unlock()
+	for _, x := range listed {
+		if x.CreatedAt.Before(from) || x.CreatedAt.After(to) {
+			continue
+		}
+		if err := found(x); err != nil {
+			return 1, err
+		}
+	}
+	return 1, nil
+}
+
+func (f *sweepingFake) SweptState(_, status string) string {
+	switch status {
+	case "DONE":
+		return product.Succeeded
+	case "REFUSED":
+		return product.Failed
+	}
+	return product.Processing
+}
+
+// TestFourthProductIsSwept: a product that lists its refunds is swept by
+// the desk's own schedule, compared with the desk through the product's
+// own state mapping, recorded and audited, like COL.
+func TestFourthProductIsSwept(t *testing.T) {
+	db := openDB(t)
+	fake := &sweepingFake{fakeProduct: &fakeProduct{}}
+	reg, err := product.NewRegistry(append(Products(Gateways{}), fake)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newService(t, db, Gateways{}, Options{Products: reg, PollInterval: time.Hour, SweepWindow: 24 * time.Hour})
+	ctx := context.Background()
+	if on, every := s.SweepEnabled(); !on || every != DefaultSweepEvery {
+		t.Fatalf("sweep enabled = %v, %v", on, every)
+	}
+	req := NewRequest{API: fakeName, TransactionRef: "V-1", Amount: 1_000, ReasonCode: "DUPLICATE"}
+	neverSent := mustCreate(t, s, staff, req)
+	agreed := mustCreate(t, s, staff, req)
+	if _, err := s.Approve(ctx, manager, agreed.ID, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Write.Exec(`UPDATE refunds SET submission = 'SUCCEEDED' WHERE id = ?`, agreed.ID); err != nil {
+		t.Fatal(err)
+	}
+	stranger := uuid.NewString()
+	now := time.Now()
+	fake.listed = []product.Swept{
+		{RequestID: neverSent.ID, TargetRef: "V-1", Status: "DONE", Amount: 1_000, CreatedAt: now.Add(-time.Minute)},
+		{RequestID: agreed.ID, TargetRef: "V-1", Status: "DONE", Amount: 1_000, CreatedAt: now.Add(-time.Minute)},
+		{RequestID: stranger, TargetRef: "V-9", NeoXRefundID: "FX-9", Status: "REFUSED", Amount: 7, CreatedAt: now.Add(-time.Hour)},
+		{RequestID: uuid.NewString(), Status: "DONE", CreatedAt: now.Add(-48 * time.Hour)}, // outside the window
+	}
+
+	sw, err := s.SweepNow(ctx)
+	if err != nil || sw.Error != "" || sw.Pages != 1 || sw.Docs != 3 || sw.Findings != 2 {
+		t.Fatalf("sweep = %+v, %v", sw, err)
+	}
+	want := map[string]string{neverSent.ID: FindingStateDiffers, stranger: FindingUnknownToDesk}
+	if got := findingKinds(t, s); !equalMaps(got, want) {
+		t.Fatalf("findings = %v, want %v", got, want)
+	}
+	fs, _ := s.Findings(ctx)
+	for _, f := range fs {
+		if f.RequestID == neverSent.ID && (f.API != fakeName || f.DeskApproval != ApprovalPending || f.NeoXStatus != "DONE" ||
+			f.CollectionTransID != "V-1") {
+			t.Errorf("finding = %+v", f)
+		}
+		if f.RequestID == stranger && (f.API != fakeName || f.RefundTransID != "FX-9" || f.Amount != 7) {
+			t.Errorf("finding = %+v", f)
+		}
+	}
+	ev := auditRows(t, db, audit.ActionCOLSweep)
+	if len(ev) != 1 || ev[0].Outcome != audit.OutcomeSuccess || ev[0].Details["api"] != fakeName {
+		t.Errorf("sweep audit = %+v", ev)
+	}
+
+	// The product's mapping decides at read time too: once the desk agrees
+	// with what NeoX listed, the finding is no longer shown.
+	if _, err := db.Write.Exec(`UPDATE refunds SET approval = 'APPROVED', submission = 'SUCCEEDED' WHERE id = ?`, neverSent.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := findingKinds(t, s); len(got) != 1 || got[stranger] == "" {
+		t.Errorf("after the desk caught up: %v", got)
+	}
+
+	// The worker's schedule sweeps it too: a fresh desk sweeps at start.
+	fake2 := &sweepingFake{fakeProduct: &fakeProduct{}}
+	reg2, err := product.NewRegistry(append(Products(Gateways{}), fake2)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := fastOpts()
+	opts.Products = reg2
+	s2 := newService(t, openDB(t), Gateways{}, opts)
+	stop := runWorker(t, s2)
+	waitFor(t, "a recorded sweep", func() bool {
+		sw, err := s2.LastSweep(ctx)
+		return err == nil && !sw.Finished.IsZero()
+	})
+	stop()
+	fake2.mu.Lock()
+	defer fake2.mu.Unlock()
+	if fake2.windows != 1 {
+		t.Errorf("%d sweeps of the product, want 1", fake2.windows)
+	}
+}
+
+// TestSweepClearsOnlyTheListsReadInFull: with two products that sweep, a
+// run clears what a product's whole list no longer shows, but nothing of
+// a product whose list failed; the failure names the product.
+func TestSweepClearsOnlyTheListsReadInFull(t *testing.T) {
+	db := openDB(t)
+	now := time.Now()
+	colStranger, fakeStranger := uuid.NewString(), uuid.NewString()
+	var colFails atomic.Bool
+	var colDocs atomic.Pointer[[]neox.COLRefund]
+	colDocs.Store(&[]neox.COLRefund{{RequestID: colStranger, ApprovalStatus: "APPROVED", Status: "SUCCESS", CreatedAt: now.Add(-time.Minute)}})
+	col := &listingCOL{fakeCOL: &fakeCOL{}, list: func(context.Context, neox.COLListQuery) (neox.COLRefundPage, error) {
+		if colFails.Load() {
+			return neox.COLRefundPage{}, &neox.UnknownOutcomeError{API: "COL", Op: "list_refunds", Err: errors.New("timeout")}
+		}
+		return neox.COLRefundPage{TotalPages: 1, Docs: *colDocs.Load()}, nil
+	}}
+	fake := &sweepingFake{fakeProduct: &fakeProduct{},
+		listed: []product.Swept{{RequestID: fakeStranger, Status: "DONE", CreatedAt: now.Add(-time.Minute)}}}
+	gw := Gateways{COL: col}
+	reg, err := product.NewRegistry(append(Products(gw), fake)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newService(t, db, gw, Options{Products: reg})
+	if got := s.Sweepers(); len(got) != 2 || got[1] != fakeName {
+		t.Fatalf("sweepers = %v", got)
+	}
+	ctx := context.Background()
+	sw, err := s.SweepNow(ctx)
+	want := map[string]string{colStranger: FindingUnknownToDesk, fakeStranger: FindingUnknownToDesk}
+	if got := findingKinds(t, s); err != nil || sw.Error != "" || sw.Pages != 2 || !equalMaps(got, want) {
+		t.Fatalf("first sweep %+v, %v: findings %v", sw, err, got)
+	}
+	fs, _ := s.Findings(ctx)
+	for _, f := range fs {
+		if (f.RequestID == colStranger) != (f.API == "COL") {
+			t.Errorf("finding %s from %s's list", f.RequestID, f.API)
+		}
+	}
+
+	// COL's list fails, the fake's no longer shows its refund.
+	colFails.Store(true)
+	fake.mu.Lock()
+	fake.listed = nil
+	fake.mu.Unlock()
+	sw, err = s.SweepNow(ctx)
+	if err != nil || !strings.HasPrefix(sw.Error, "COL: ") || sw.Findings != 1 {
+		t.Fatalf("second sweep = %+v, %v", sw, err)
+	}
+	if got := findingKinds(t, s); len(got) != 1 || got[colStranger] == "" {
+		t.Errorf("after a failed COL list: %v, want COL's finding kept and the fake's cleared", got)
+	}
+	if ev := auditRows(t, db, audit.ActionCOLSweep); len(ev) != 2 || ev[1].Outcome != audit.OutcomeFailure ||
+		ev[1].Details["api"] != "COL,"+fakeName {
+		t.Errorf("sweep audit = %+v", ev)
+	}
+
+	colFails.Store(false)
+	colDocs.Store(&[]neox.COLRefund{})
+	if sw, err := s.SweepNow(ctx); err != nil || sw.Error != "" || sw.Findings != 0 {
+		t.Fatalf("third sweep = %+v, %v", sw, err)
+	}
+	if got := findingKinds(t, s); len(got) != 0 {
+		t.Errorf("after both lists read in full: %v", got)
+	}
+}
+
+// panickingSweeper is a product whose list panics.
+type panickingSweeper struct{ *sweepingFake }
+
+func (panickingSweeper) Sweep(context.Context, time.Time, time.Time, func(product.Swept) error) (int, error) {
+	panic("list bug")
+}
+
+// A product whose sweep panics fails the run, which is recorded; the
+// caller (the worker) is not taken down.
+func TestPanickingSweeperIsAFailedSweep(t *testing.T) {
+	db := openDB(t)
+	reg, err := product.NewRegistry(append(Products(Gateways{}), panickingSweeper{&sweepingFake{fakeProduct: &fakeProduct{}}})...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newService(t, db, Gateways{}, Options{Products: reg})
+	sw, err := s.SweepNow(context.Background())
+	if err != nil || !strings.Contains(sw.Error, "list bug") || sw.Finished.IsZero() {
+		t.Fatalf("sweep = %+v, %v", sw, err)
+	}
+	if ev := auditRows(t, db, audit.ActionCOLSweep); len(ev) != 1 || ev[0].Outcome != audit.OutcomeFailure {
+		t.Errorf("sweep audit = %+v", ev)
 	}
 }

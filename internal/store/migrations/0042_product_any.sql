@@ -1,0 +1,12 @@
+-- A product's name is any name the product registry (internal/product)
+-- holds: SQLite's CHECK (api IN ('PG', 'GC', 'COL')) on refunds,
+-- transactions_cache and webhook_events (0004, 0010) refused a fourth
+-- product's rows. SQLite cannot drop a CHECK with ALTER TABLE; instead of
+-- rebuilding the three tables (minutes on a desk with a million refunds,
+-- and every index, trigger and foreign key rebuilt), the step in
+-- internal/store/migrate_0042.go edits their stored CREATE TABLE text,
+-- SQLite's documented procedure for removing a CHECK constraint
+-- (https://www.sqlite.org/lang_altertable.html#otheralter): no row is
+-- read or rewritten. PostgreSQL never had the list: this file does nothing
+-- there.
+SELECT 1;
