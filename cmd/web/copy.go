@@ -81,9 +81,9 @@ func migrateToPostgresCmd(ctx context.Context, args []string, getenv func(string
 func copyProgress(w io.Writer) func(store.CopyProgress) {
 	return func(p store.CopyProgress) {
 		switch {
-		case p.Index != "" && !p.Done:
+		case p.Index != "" && !p.Done && p.Total >= 100000:
 			fmt.Fprintf(w, "index %s on %s: building\n", p.Index, p.Table)
-		case p.Index != "":
+		case p.Index != "" && p.Done:
 			fmt.Fprintf(w, "index %s on %s: built in %s\n", p.Index, p.Table, p.Elapsed.Round(100*time.Millisecond))
 		case p.Done && p.Rows > 0:
 			fmt.Fprintf(w, "%-24s %d rows copied in %s (%s rows/s)\n", p.Table, p.Rows, p.Elapsed.Round(100*time.Millisecond), copyRate(p))
