@@ -131,6 +131,29 @@ func CopyToPostgres(ctx context.Context, src, dst *DB, progress func(CopyProgres
 	return out, nil
 }
 
+// CopyFileToPostgres copies the SQLite desk at path into the empty
+// PostgreSQL database at dsn (postgres://...), as migrate-to-postgres does
+// but without its audit verify: for tests and load runs that want a big
+// desk on PostgreSQL quickly. Both are migrated to this version first, so
+// the file at path is changed when it is older: copy a file that must stay
+// as it is.
+func CopyFileToPostgres(ctx context.Context, path, dsn string, progress func(CopyProgress)) ([]CopyCount, error) {
+	if IsPostgresURL(path) || !IsPostgresURL(dsn) {
+		return nil, errors.New("store: copy goes from a SQLite file to a postgres:// URL")
+	}
+	src, err := Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	dst, err := OpenPostgres(ctx, dsn, PoolConfig{MaxConns: 2})
+	if err != nil {
+		return nil, err
+	}
+	defer dst.Close()
+	return CopyToPostgres(ctx, src, dst, progress)
+}
+
 // copyIn does CopyToPostgres's work inside tx.
 func copyIn(ctx context.Context, src *DB, tx pgx.Tx, tables []string, progress func(CopyProgress)) ([]CopyCount, error) {
 	if err := copyCheckEmpty(ctx, tx, tables); err != nil {

@@ -332,3 +332,34 @@ func TestCopyValue(t *testing.T) {
 		}
 	}
 }
+
+// CopyFileToPostgres takes a SQLite file and a URL, and refuses them the
+// other way round.
+func TestCopyFileToPostgres(t *testing.T) {
+	ctx := context.Background()
+	path, dsn := storetest.URL(t, storetest.SQLite), storetest.URL(t, storetest.Postgres)
+	src, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyFill(t, src)
+	src.Close()
+	if _, err := CopyFileToPostgres(ctx, dsn, path, nil); err == nil {
+		t.Fatal("a copy from PostgreSQL to a file was not refused")
+	}
+	counts, err := CopyFileToPostgres(ctx, path, dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts[3].Table != "audit_events" || counts[3].Rows != 2 {
+		t.Errorf("counts %v: want 2 audit events fourth", counts)
+	}
+	dst, err := OpenPostgres(ctx, dsn, PoolConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	if n, err := dst.CountRows(ctx, "refunds"); err != nil || n != 2 {
+		t.Errorf("refunds on the target: %d, %v", n, err)
+	}
+}
