@@ -81,6 +81,8 @@ func migrateToPostgresCmd(ctx context.Context, args []string, getenv func(string
 func copyProgress(w io.Writer) func(store.CopyProgress) {
 	return func(p store.CopyProgress) {
 		switch {
+		case p.Note != "":
+			fmt.Fprintf(w, "note: %s\n", p.Note)
 		case p.Index != "" && !p.Done && p.Total >= 100000:
 			fmt.Fprintf(w, "index %s on %s: building\n", p.Index, p.Table)
 		case p.Index != "" && p.Done:

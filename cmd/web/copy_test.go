@@ -78,6 +78,7 @@ func TestMigrateToPostgres(t *testing.T) {
 func TestCopyProgressLines(t *testing.T) {
 	var b strings.Builder
 	p := copyProgress(&b)
+	p(store.CopyProgress{Note: "slower"})
 	p(store.CopyProgress{Table: "audit_events", Total: 5000000})
 	p(store.CopyProgress{Table: "audit_events", Rows: 1000000, Total: 5000000, Elapsed: 10 * time.Second})
 	p(store.CopyProgress{Table: "audit_events", Rows: 5000000, Total: 5000000, Elapsed: 50 * time.Second, Done: true})
@@ -86,7 +87,8 @@ func TestCopyProgressLines(t *testing.T) {
 	p(store.CopyProgress{Table: "audit_events", Index: "audit_events_at", Total: 5000000, Elapsed: 12 * time.Second, Done: true})
 	p(store.CopyProgress{Table: "users", Index: "users_small", Total: 3})
 	p(store.CopyProgress{Table: "users", Index: "users_small", Total: 3, Elapsed: 10 * time.Millisecond, Done: true})
-	want := `audit_events             copying 5000000 rows
+	want := `note: slower
+audit_events             copying 5000000 rows
 audit_events             1000000 of 5000000 rows (20%), 100000 rows/s
 audit_events             5000000 rows copied in 50s (100000 rows/s)
 index audit_events_at on audit_events: building

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
@@ -24,8 +25,9 @@ type CopyCount struct {
 // CopyProgress tells the operator how a copy moves: a table under way
 // (Rows of Total so far), a table done (Done), or, once every row is in,
 // one index of Table being rebuilt (Index, Done when built; Total is then
-// the table's rows).
+// the table's rows). A Note, alone, is something the operator should know.
 type CopyProgress struct {
+	Note    string
 	Table   string
 	Index   string
 	Rows    int64
@@ -180,13 +182,9 @@ func copyIn(ctx context.Context, src *DB, tx pgx.Tx, tables []string, progress f
 			filled = append(filled, t)
 		}
 	}
-	indexes, err := copyDropIndexes(ctx, tx, filled)
+	indexes, triggers, err := copySetAside(ctx, tx, filled, progress)
 	if err != nil {
-		return nil, fmt.Errorf("set the target's indexes aside: %w", err)
-	}
-	triggers, err := copyDisableTriggers(ctx, tx)
-	if err != nil {
-		return nil, fmt.Errorf("set the target's per-row triggers aside: %w", err)
+		return nil, err
 	}
 	var out []CopyCount
 	for _, table := range tables {
@@ -261,6 +259,39 @@ func copyCheckEmpty(ctx context.Context, tx pgx.Tx, tables []string) error {
 		return fmt.Errorf("%w: its audit chain has begun", ErrTargetNotEmpty)
 	}
 	return nil
+}
+
+// copySetAside drops the secondary indexes of the filled tables and
+// disables the per-row triggers the copy replaces, in a savepoint: a role
+// that does not own the target's tables may not, and then the copy goes on
+// with them in place, slower, after saying so.
+func copySetAside(ctx context.Context, tx pgx.Tx, filled []string, progress func(CopyProgress)) ([]copyIndex, [][2]string, error) {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	indexes, err := copyDropIndexes(ctx, sp, filled)
+	if err != nil {
+		err = fmt.Errorf("set the target's indexes aside: %w", err)
+	}
+	var triggers [][2]string
+	if err == nil {
+		if triggers, err = copyDisableTriggers(ctx, sp); err != nil {
+			err = fmt.Errorf("set the target's per-row triggers aside: %w", err)
+		}
+	}
+	if err == nil {
+		return indexes, triggers, sp.Commit(ctx)
+	}
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "42501" { // insufficient_privilege
+		return nil, nil, err
+	}
+	if err := sp.Rollback(ctx); err != nil {
+		return nil, nil, err
+	}
+	progress(CopyProgress{Note: "the target's tables belong to another role, so their indexes and triggers stay in place: the copy is several times slower (run it as the tables' owner to avoid that)"})
+	return nil, nil, nil
 }
 
 // copyIndex is a secondary index set aside for the copy.

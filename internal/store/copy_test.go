@@ -2,13 +2,18 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/neox-refund-desk/refunddesk/internal/store/storetest"
 )
@@ -361,5 +366,84 @@ func TestCopyFileToPostgres(t *testing.T) {
 	defer dst.Close()
 	if n, err := dst.CountRows(ctx, "refunds"); err != nil || n != 2 {
 		t.Errorf("refunds on the target: %d, %v", n, err)
+	}
+}
+
+// A role that may write the target's tables but does not own them cannot
+// set their indexes and triggers aside: the copy says so and goes on with
+// them in place, and everything arrives all the same.
+func TestCopyToPostgresNotOwner(t *testing.T) {
+	ctx := context.Background()
+	dsn := storetest.URL(t, storetest.Postgres)
+	owner, err := OpenPostgres(ctx, dsn, PoolConfig{}) // migrates, as the tables' owner
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner.Close()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	role := "copy_writer_" + hex.EncodeToString(b[:])
+	admin, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var schema string
+	if err := admin.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE ROLE ` + role + ` LOGIN`,
+		`GRANT USAGE, CREATE ON SCHEMA ` + schema + ` TO ` + role,
+		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ` + schema + ` TO ` + role,
+		`GRANT ALL ON ALL SEQUENCES IN SCHEMA ` + schema + ` TO ` + role,
+	} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), dsn)
+		if err != nil {
+			t.Errorf("drop role %s: %v", role, err)
+			return
+		}
+		defer c.Close(context.Background())
+		for _, q := range []string{`DROP OWNED BY ` + role, `DROP ROLE ` + role} {
+			if _, err := c.Exec(context.Background(), q); err != nil {
+				t.Errorf("%s: %v", q, err)
+			}
+		}
+	})
+	u.User = url.User(role)
+	dst, err := OpenPostgres(ctx, u.String(), PoolConfig{})
+	if err != nil {
+		t.Fatalf("open the target as %s: %v", role, err)
+	}
+	defer dst.Close()
+	src, err := OpenURL(ctx, storetest.URL(t, storetest.SQLite), PoolConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	copyFill(t, src)
+	var notes []string
+	if _, err := CopyToPostgres(ctx, src, dst, func(p CopyProgress) {
+		if p.Note != "" {
+			notes = append(notes, p.Note)
+		}
+	}); err != nil {
+		t.Fatalf("copy as a role that does not own the tables: %v", err)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "another role") {
+		t.Errorf("notes %q; want one about the tables' owner", notes)
+	}
+	var events, counted int64
+	if err := dst.Read.QueryRow(`SELECT (SELECT count(*) FROM audit_events), (SELECT sum(n) FROM refund_maker_counts)`).Scan(&events, &counted); err != nil || events != 2 || counted != 2 {
+		t.Errorf("on the target: %d events, %d refunds counted (%v); want 2 and 2", events, counted, err)
 	}
 }
