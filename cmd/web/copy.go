@@ -46,7 +46,7 @@ func migrateToPostgresCmd(ctx context.Context, args []string, getenv func(string
 	}
 	defer dst.Close()
 	start := time.Now()
-	counts, err := store.CopyToPostgres(ctx, a.DB, dst)
+	counts, err := store.CopyToPostgres(ctx, a.DB, dst, copyProgress(stderr))
 	if errors.Is(err, store.ErrTargetNotEmpty) {
 		return &exitError{2, fmt.Errorf("%s: %w", store.RedactURL(to), err)}
 	}
@@ -74,4 +74,32 @@ func migrateToPostgresCmd(ctx context.Context, args []string, getenv func(string
 	fmt.Fprintf(stdout, "audit chain on the target OK: %d events, verified up to event %d\n", st.Count, st.VerifiedSeq)
 	fmt.Fprintf(stdout, "next: start Refund Desk with DATABASE_URL set to the target; keep %s as the backup of the desk before the move\n", a.Cfg.DBPath)
 	return nil
+}
+
+// copyProgress prints a copy's progress lines for the operator: a table
+// under way every few seconds, each table done, each index rebuilt.
+func copyProgress(w io.Writer) func(store.CopyProgress) {
+	return func(p store.CopyProgress) {
+		switch {
+		case p.Note != "":
+			fmt.Fprintf(w, "note: %s\n", p.Note)
+		case p.Index != "" && !p.Done && p.Total >= 100000:
+			fmt.Fprintf(w, "index %s on %s: building\n", p.Index, p.Table)
+		case p.Index != "" && p.Done:
+			fmt.Fprintf(w, "index %s on %s: built in %s\n", p.Index, p.Table, p.Elapsed.Round(100*time.Millisecond))
+		case p.Done && p.Rows > 0:
+			fmt.Fprintf(w, "%-24s %d rows copied in %s (%s rows/s)\n", p.Table, p.Rows, p.Elapsed.Round(100*time.Millisecond), copyRate(p))
+		case !p.Done && p.Rows > 0:
+			fmt.Fprintf(w, "%-24s %d of %d rows (%d%%), %s rows/s\n", p.Table, p.Rows, p.Total, p.Rows*100/max(p.Total, 1), copyRate(p))
+		case !p.Done && p.Total >= 100000:
+			fmt.Fprintf(w, "%-24s copying %d rows\n", p.Table, p.Total)
+		}
+	}
+}
+
+func copyRate(p store.CopyProgress) string {
+	if p.Elapsed < time.Millisecond {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f", float64(p.Rows)/p.Elapsed.Seconds())
 }

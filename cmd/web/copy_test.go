@@ -3,7 +3,9 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/neox-refund-desk/refunddesk/internal/store"
 	"github.com/neox-refund-desk/refunddesk/internal/store/storetest"
 )
 
@@ -67,5 +69,33 @@ func TestMigrateToPostgres(t *testing.T) {
 	out, errOut, code = c.run("", "audit", "verify")
 	if code != 0 || !strings.Contains(out, "audit chain OK") {
 		t.Fatalf("audit verify on the target: %d %q %q", code, out, errOut)
+	}
+}
+
+// The operator's progress lines: a big table announced, under way with
+// its share and rate, done with its time, and each index rebuilt; an
+// empty table says nothing.
+func TestCopyProgressLines(t *testing.T) {
+	var b strings.Builder
+	p := copyProgress(&b)
+	p(store.CopyProgress{Note: "slower"})
+	p(store.CopyProgress{Table: "audit_events", Total: 5000000})
+	p(store.CopyProgress{Table: "audit_events", Rows: 1000000, Total: 5000000, Elapsed: 10 * time.Second})
+	p(store.CopyProgress{Table: "audit_events", Rows: 5000000, Total: 5000000, Elapsed: 50 * time.Second, Done: true})
+	p(store.CopyProgress{Table: "sessions", Done: true})
+	p(store.CopyProgress{Table: "audit_events", Index: "audit_events_at", Total: 5000000})
+	p(store.CopyProgress{Table: "audit_events", Index: "audit_events_at", Total: 5000000, Elapsed: 12 * time.Second, Done: true})
+	p(store.CopyProgress{Table: "users", Index: "users_small", Total: 3})
+	p(store.CopyProgress{Table: "users", Index: "users_small", Total: 3, Elapsed: 10 * time.Millisecond, Done: true})
+	want := `note: slower
+audit_events             copying 5000000 rows
+audit_events             1000000 of 5000000 rows (20%), 100000 rows/s
+audit_events             5000000 rows copied in 50s (100000 rows/s)
+index audit_events_at on audit_events: building
+index audit_events_at on audit_events: built in 12s
+index users_small on users: built in 0s
+`
+	if b.String() != want {
+		t.Errorf("progress lines:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
