@@ -437,3 +437,195 @@ func smallOrBig(b *testing.B) *store.DB {
 	bulkInsert(b, db, 0, 20_000, 20_000, GenesisHash)
 	return db
 }
+
+// BenchmarkAppendBareWALPages counts the pages each side of
+// BenchmarkAppendBareInterleaved writes to the write-ahead log per event:
+// the work a commit does in write system calls and, later, in the
+// checkpoint, and a count that, unlike wall time, does not depend on what
+// else the machine is doing. Both databases are SQLite files of their own
+// with automatic checkpoints off (a checkpoint between the size readings
+// would hide frames; the benchmark checkpoints between commits instead).
+// "append-no-target-index" is a what-if, not a configuration of the
+// desk: the append with the audit_events_target index dropped, to show
+// that index's share (its entries are keyed by target, so the 100 targets
+// of a 100-event commit land on as many leaf pages).
+func BenchmarkAppendBareWALPages(b *testing.B) {
+	for _, side := range []string{"append", "append-no-target-index", "bare"} {
+		for _, cs := range commitSizes {
+			b.Run(side+"/"+cs.name, func(b *testing.B) { benchWALPages(b, side, cs.per) })
+		}
+	}
+}
+
+func benchWALPages(b *testing.B, side string, per int) {
+	ctx := context.Background()
+	path := filepath.Join(b.TempDir(), "desk.db")
+	db, err := store.Open(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	setup := []string{`PRAGMA wal_autocheckpoint = 0`}
+	switch side {
+	case "bare":
+		setup = append(setup, `CREATE TABLE bare AS SELECT * FROM audit_events WHERE 0`)
+	case "append-no-target-index":
+		setup = append(setup, `DROP INDEX audit_events_target`)
+	}
+	for _, q := range setup {
+		if _, err := db.Write.ExecContext(ctx, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var pageSize int64
+	if err := db.Write.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&pageSize); err != nil {
+		b.Fatal(err)
+	}
+	l := New(db, nil)
+	evs := make([]Event, 100)
+	rows := make([]row, 100)
+	for i := range evs {
+		evs[i] = benchEvent(int64(i + 1))
+		rows[i] = fixtureRow(int64(i+1), 1_000_000)
+		rows[i].PrevHash, rows[i].Hash = GenesisHash, GenesisHash
+	}
+	q := `INSERT INTO bare (seq, at, actor_id, actor_name, actor_role, action, outcome, target_type, target_id,
+		client_ip, user_agent, request_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	batch := func(from, to int) error {
+		if side != "bare" {
+			return db.Tx(ctx, func(tx *store.Tx) error {
+				for j := from; j < to; j++ {
+					if err := l.Record(ctx, tx, evs[j%len(evs)]); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+		return rawTx(ctx, db, func(tx *sql.Tx) error {
+			for j := from; j < to; j++ {
+				r := rows[j%len(rows)]
+				if _, err := tx.ExecContext(ctx, q, j+1, r.At, r.ActorID, r.ActorName, r.ActorRole, r.Action, r.Outcome,
+					r.TargetType, r.TargetID, r.ClientIP, r.UserAgent, r.RequestID, r.Details, r.PrevHash, r.Hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	walSize := func() int64 {
+		st, err := os.Stat(path + "-wal")
+		if err != nil {
+			b.Fatal(err)
+		}
+		return st.Size()
+	}
+	var frameBytes int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i += per {
+		before := walSize()
+		if err := batch(i, min(i+per, b.N)); err != nil {
+			b.Fatal(err)
+		}
+		frameBytes += walSize() - before
+		if walSize() > 64<<20 {
+			b.StopTimer()
+			if _, err := db.Write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+	}
+	// A frame is a 24-byte header and a page.
+	b.ReportMetric(float64(frameBytes)/float64(pageSize+24)/float64(b.N), "wal-pages/event")
+}
+
+// BenchmarkAppendCeilingInterleaved adds a third side to
+// BenchmarkAppendBareInterleaved, in the same turns: the same events'
+// rows, precomputed (hash and all), inserted into audit_events itself
+// with a statement prepared once, at increasing seq and time as the append
+// writes them, and nothing else (no head row, no hashing, no details, no
+// search index). That is the most any change to the append's own work
+// could reach while the table keeps its indexes and trigger: it reports
+// bare ÷ that insert as "bare/table" next to the issue's bare/append.
+func BenchmarkAppendCeilingInterleaved(b *testing.B) {
+	for _, cs := range commitSizes {
+		b.Run(cs.name, func(b *testing.B) {
+			ctx := context.Background()
+			adb, tdb, bdb := openDB(b), openDB(b), openDB(b)
+			if _, err := bdb.Write.ExecContext(ctx, `CREATE TABLE bare AS SELECT * FROM audit_events WHERE 0`); err != nil {
+				b.Fatal(err)
+			}
+			l := New(adb, nil)
+			evs := make([]Event, 100)
+			rows := make([]row, 100)
+			for i := range evs {
+				evs[i] = benchEvent(int64(i + 1))
+				rows[i] = fixtureRow(int64(i+1), 1_000_000)
+				rows[i].PrevHash, rows[i].Hash = GenesisHash, GenesisHash
+			}
+			cols := ` (seq, at, actor_id, actor_name, actor_role, action, outcome, target_type, target_id,
+				client_ip, user_agent, request_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+			tstmt, err := tdb.Write.PrepareContext(ctx, `INSERT INTO audit_events`+cols)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer tstmt.Close()
+			appendBatch := func(from, to int) error {
+				return adb.Tx(ctx, func(tx *store.Tx) error {
+					for j := from; j < to; j++ {
+						if err := l.Record(ctx, tx, evs[j%len(evs)]); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			}
+			tableBatch := func(from, to int) error {
+				return rawTx(ctx, tdb, func(tx *sql.Tx) error {
+					st := tx.StmtContext(ctx, tstmt)
+					for j := from; j < to; j++ {
+						r := rows[j%len(rows)]
+						at := store.FormatTime(t0.Add(time.Duration(j) * time.Millisecond))
+						if _, err := st.ExecContext(ctx, j+1, at, r.ActorID, r.ActorName, r.ActorRole, r.Action, r.Outcome,
+							r.TargetType, r.TargetID, r.ClientIP, r.UserAgent, r.RequestID, r.Details, r.PrevHash, r.Hash); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			}
+			bareBatch := func(from, to int) error {
+				return rawTx(ctx, bdb, func(tx *sql.Tx) error {
+					for j := from; j < to; j++ {
+						r := rows[j%len(rows)]
+						if _, err := tx.ExecContext(ctx, `INSERT INTO bare`+cols, j+1, r.At, r.ActorID, r.ActorName, r.ActorRole, r.Action, r.Outcome,
+							r.TargetType, r.TargetID, r.ClientIP, r.UserAgent, r.RequestID, r.Details, r.PrevHash, r.Hash); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			}
+			sides := []func(int, int) error{appendBatch, tableBatch, bareBatch}
+			var spent [3]time.Duration
+			b.ResetTimer()
+			for i, k := 0, 0; i < b.N; i, k = i+cs.per, k+1 {
+				to := min(i+cs.per, b.N)
+				for n := range sides {
+					s := (n + k) % len(sides) // each side goes first in turn
+					start := time.Now()
+					if err := sides[s](i, to); err != nil {
+						b.Fatal(err)
+					}
+					spent[s] += time.Since(start)
+				}
+			}
+			b.ReportMetric(float64(spent[0].Microseconds())/float64(b.N), "append-µs/event")
+			b.ReportMetric(float64(spent[1].Microseconds())/float64(b.N), "table-µs/event")
+			b.ReportMetric(float64(spent[2].Microseconds())/float64(b.N), "bare-µs/event")
+			b.ReportMetric(spent[2].Seconds()/spent[0].Seconds(), "bare/append")
+			b.ReportMetric(spent[2].Seconds()/spent[1].Seconds(), "bare/table")
+		})
+	}
+}
