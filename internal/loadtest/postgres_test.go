@@ -110,18 +110,13 @@ func buildPGFixture(tb testing.TB, admin, template string, refunds, events int64
 		_, err := c.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS citext; CREATE EXTENSION IF NOT EXISTS pg_trgm`)
 		return err
 	})
-	// The SQLite fixture is opened on a copy: opening migrates it.
-	src, err := store.Open(ctx, copyFixture(tb, fixturePath(tb, refunds, events), tb.TempDir()))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := store.OpenPostgres(ctx, target, store.PoolConfig{MaxConns: 2})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	counts, err := store.CopyToPostgres(ctx, src, dst)
-	dst.Close()
+	// From a copy of the SQLite fixture: the copy migrates its source.
+	src := copyFixture(tb, fixturePath(tb, refunds, events), tb.TempDir())
+	counts, err := store.CopyFileToPostgres(ctx, src, target, func(p store.CopyProgress) {
+		if p.Done && p.Index == "" && p.Rows > 0 {
+			tb.Logf("copied %s: %d rows in %s", p.Table, p.Rows, p.Elapsed.Round(time.Millisecond))
+		}
+	})
 	if err != nil {
 		tb.Fatalf("copy the fixture to PostgreSQL: %v", err)
 	}
@@ -131,7 +126,11 @@ func buildPGFixture(tb testing.TB, admin, template string, refunds, events int64
 		_, err := c.Exec(ctx, `ALTER DATABASE `+building+` RENAME TO `+template)
 		return err
 	})
-	tb.Logf("built PostgreSQL fixture %s in %s: %v", template, time.Since(start).Round(time.Second), counts)
+	var rows int64
+	for _, c := range counts {
+		rows += c.Rows
+	}
+	tb.Logf("built PostgreSQL fixture %s in %s: %d rows", template, time.Since(start).Round(time.Second), rows)
 }
 
 // pgExec runs fn on a connection of its own to u.
