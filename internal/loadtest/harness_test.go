@@ -190,6 +190,51 @@ func (w *world) login(t testing.TB, name string) *http.Client {
 	return c
 }
 
+// awaitChainChecks asks every instance for its audit chain badge until
+// none is still verifying, and returns how long each took as a probe.
+func (w *world) awaitChainChecks(t testing.TB) []Probe {
+	t.Helper()
+	var out []Probe
+	start := time.Now()
+	for i, run := range w.runs {
+		for {
+			body, err := w.get(w.managers[0], run.URL, "/audit/chain")
+			if err != nil {
+				t.Fatalf("instance %d: chain badge: %v", i+1, err)
+			}
+			if !strings.Contains(body, `aria-busy="true"`) {
+				break
+			}
+			if time.Since(start) > 10*time.Minute {
+				t.Fatalf("instance %d: the chain check did not end in 10 minutes", i+1)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		out = append(out, Probe{Name: fmt.Sprintf("first full chain check, instance %d (background)", i+1),
+			Path: "/audit/chain", Status: http.StatusOK, Ms: ms(time.Since(start))})
+	}
+	return out
+}
+
+// get fetches path from the instance at base and returns the body.
+func (w *world) get(c *http.Client, base, path string) (string, error) {
+	req, err := http.NewRequest(http.MethodGet, base+path, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Host = strings.TrimPrefix(w.run.URL, "http://")
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return string(b), err
+}
+
 // do sends one request and returns status, Location and any transport error.
 func (w *world) do(c *http.Client, method, path string, form url.Values, body []byte) (int, string, error) {
 	var rd io.Reader
