@@ -89,7 +89,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := checkWritable(path); err != nil {
 		return nil, err
 	}
-	w, err := openSQLite(dsn(path, false))
+	w, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -113,7 +113,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
-	r, err := openSQLite(dsn(path, true))
+	r, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open read pool: %w", err)
