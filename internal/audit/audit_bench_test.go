@@ -166,15 +166,8 @@ func BenchmarkAppendBareInterleaved(b *testing.B) {
 				b.Fatal(err)
 			}
 			l := New(adb, nil)
-			evs := make([]Event, 100)
-			rows := make([]row, 100)
-			for i := range evs {
-				evs[i] = benchEvent(int64(i + 1))
-				rows[i] = fixtureRow(int64(i+1), 1_000_000)
-				rows[i].PrevHash, rows[i].Hash = GenesisHash, GenesisHash
-			}
-			q := `INSERT INTO bare (seq, at, actor_id, actor_name, actor_role, action, outcome, target_type, target_id,
-				client_ip, user_agent, request_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+			evs, rows := pairedRows()
+			q := bareInsertSQL
 			appendBatch := func(from, to int) error {
 				return adb.Tx(ctx, func(tx *store.Tx) error {
 					for j := from; j < to; j++ {
@@ -482,15 +475,8 @@ func benchWALPages(b *testing.B, side string, per int) {
 		b.Fatal(err)
 	}
 	l := New(db, nil)
-	evs := make([]Event, 100)
-	rows := make([]row, 100)
-	for i := range evs {
-		evs[i] = benchEvent(int64(i + 1))
-		rows[i] = fixtureRow(int64(i+1), 1_000_000)
-		rows[i].PrevHash, rows[i].Hash = GenesisHash, GenesisHash
-	}
-	q := `INSERT INTO bare (seq, at, actor_id, actor_name, actor_role, action, outcome, target_type, target_id,
-		client_ip, user_agent, request_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	evs, rows := pairedRows()
+	q := bareInsertSQL
 	batch := func(from, to int) error {
 		if side != "bare" {
 			return db.Tx(ctx, func(tx *store.Tx) error {
@@ -557,13 +543,7 @@ func BenchmarkAppendCeilingInterleaved(b *testing.B) {
 				b.Fatal(err)
 			}
 			l := New(adb, nil)
-			evs := make([]Event, 100)
-			rows := make([]row, 100)
-			for i := range evs {
-				evs[i] = benchEvent(int64(i + 1))
-				rows[i] = fixtureRow(int64(i+1), 1_000_000)
-				rows[i].PrevHash, rows[i].Hash = GenesisHash, GenesisHash
-			}
+			evs, rows := pairedRows()
 			cols := ` (seq, at, actor_id, actor_name, actor_role, action, outcome, target_type, target_id,
 				client_ip, user_agent, request_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 			tstmt, err := tdb.Write.PrepareContext(ctx, `INSERT INTO audit_events`+cols)
@@ -629,3 +609,22 @@ func BenchmarkAppendCeilingInterleaved(b *testing.B) {
 		})
 	}
 }
+
+// pairedRows are the 100 events the paired benchmarks append and the same
+// rows, precomputed, for the bare side (the hashes are placeholders: the
+// bare table has no chain).
+func pairedRows() ([]Event, []row) {
+	evs := make([]Event, 100)
+	rows := make([]row, 100)
+	for i := range evs {
+		evs[i] = benchEvent(int64(i + 1))
+		rows[i] = fixtureRow(int64(i+1), 1_000_000)
+		rows[i].PrevHash, rows[i].Hash = GenesisHash, GenesisHash
+	}
+	return evs, rows
+}
+
+// bareInsertSQL inserts a row into the bare table (an index-less copy of
+// audit_events).
+const bareInsertSQL = `INSERT INTO bare (seq, at, actor_id, actor_name, actor_role, action, outcome, target_type, target_id,
+	client_ip, user_agent, request_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
