@@ -277,6 +277,24 @@ type chainCache struct {
 	// hold, in tests only, keeps a full pass from finishing until closed,
 	// so the page can be seen while it runs.
 	hold chan struct{}
+	// A full pass runs until the server's background work stops (stop):
+	// it must not outlive the server and read a database being closed.
+	stopping chan struct{}
+	passes   sync.WaitGroup
+	stopOnce sync.Once
+}
+
+// stop ends a full pass under way and waits for it.
+func (c *chainCache) stop() {
+	c.mu.Lock()
+	c.stopOnce.Do(func() {
+		if c.stopping == nil {
+			c.stopping = make(chan struct{})
+		}
+		close(c.stopping)
+	})
+	c.mu.Unlock()
+	c.passes.Wait()
 }
 
 // restart forgets the last result and starts a full verification.
@@ -291,17 +309,40 @@ func (c *chainCache) startLocked(l *audit.Log) {
 	if c.running {
 		return
 	}
+	if c.stopping == nil {
+		c.stopping = make(chan struct{})
+	}
+	select {
+	case <-c.stopping:
+		return // the server is stopping: no new pass
+	default:
+	}
 	c.running = true
 	c.done.Store(0)
 	c.total = 0
-	if h, err := l.Head(context.Background()); err == nil {
+	ctx, cancel := context.WithCancel(context.Background())
+	stopping := c.stopping
+	go func() {
+		select {
+		case <-stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if h, err := l.Head(ctx); err == nil {
 		c.total = h.Seq
 	}
 	hold := c.hold
+	c.passes.Add(1)
 	go func() {
-		st, err := l.VerifyProgress(context.Background(), audit.Anchor{}, c.done.Store)
+		defer c.passes.Done()
+		defer cancel()
+		st, err := l.VerifyProgress(ctx, audit.Anchor{}, c.done.Store)
 		if hold != nil {
-			<-hold
+			select {
+			case <-hold:
+			case <-ctx.Done():
+			}
 		}
 		c.mu.Lock()
 		defer c.mu.Unlock()

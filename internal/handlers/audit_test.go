@@ -73,6 +73,38 @@ func TestChainBadge(t *testing.T) {
 	}
 }
 
+// A full pass a page started ends when the server's background work
+// stops, and none starts after: it must not read a database being closed
+// (on PostgreSQL a pass still reading while a test dropped its schema
+// deadlocked the drop).
+func TestChainPassEndsWithTheServer(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if err := e.audit.RecordNow(ctx, audit.Event{ActorName: "t", Action: audit.ActionLogin, Outcome: audit.OutcomeSuccess}); err != nil {
+		t.Fatal(err)
+	}
+	c := chainCache{hold: make(chan struct{})} // never closed: the pass would wait forever
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	if b := c.badge(ctx, e.audit, now); !b.Running {
+		t.Fatalf("first look: %+v, want a pass running", b)
+	}
+	stopped := make(chan struct{})
+	go func() { c.stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(20 * time.Second):
+		t.Fatal("stop did not end the pass")
+	}
+	c.badge(ctx, e.audit, now)
+	if c.running {
+		t.Errorf("a look started a pass after stop")
+	}
+	c.restart(e.audit)
+	if c.running {
+		t.Errorf("restart started a pass after stop")
+	}
+}
+
 // The audit filter's actor list is reused for auditActorsTTL, then
 // follows the trail.
 func TestAuditActorsAreReusedBriefly(t *testing.T) {

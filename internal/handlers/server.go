@@ -148,9 +148,12 @@ func New(d Deps) *Server {
 }
 
 // RunBackground runs the server's background work until ctx is done: the
-// check of uploaded refund files (bulk.Service.Run). It returns once it
-// has stopped.
+// check of uploaded refund files (bulk.Service.Run), and ends an audit
+// chain pass a page started (chainCache.stop). It returns once both have
+// stopped.
 func (s *Server) RunBackground(ctx context.Context) error {
+	// A full audit chain pass a page started also ends with the rest.
+	defer s.chain.stop()
 	if s.bulk == nil {
 		<-ctx.Done()
 		return nil

@@ -75,6 +75,7 @@ func (s *Service) Run(ctx context.Context) error {
 
 	var (
 		wg    sync.WaitGroup
+		ready sync.WaitGroup // workers started (see the first round)
 		mu    sync.Mutex
 		busy  = map[string]bool{}
 		freed = make(chan struct{}, 1)
@@ -102,19 +103,10 @@ func (s *Service) Run(ctx context.Context) error {
 			ch := make(chan job, 1)
 			jobs[l] = ch
 			for range n {
+				ready.Add(1)
 				wg.Go(func() {
+					ready.Done()
 					for j := range ch {
-						// Taking a job frees the lane's one place: the
-						// loop puts the next due refund there for the
-						// next worker to wait on the lane. Without this a
-						// round made while workers were not yet waiting
-						// (at start, on a busy machine) handed out one
-						// refund and left the rest, and idle workers, until
-						// a call ended or the poll interval passed.
-						select {
-						case freed <- struct{}{}:
-						default:
-						}
 						if !l.poll {
 							j.calls = calls
 						}
@@ -139,6 +131,13 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		wg.Wait()
 	}()
+	// The first round waits for the workers to be waiting on their lanes:
+	// a hand-off is to a waiting worker or to the lane's one place, so a
+	// round made before (at start, on a busy machine) handed out one
+	// refund and left the rest, and the idle workers, until a call ended
+	// or the poll interval passed (TestRefundCallsBoundedByWorkers saw it
+	// at load 6–8).
+	ready.Wait()
 
 	if sweeps, _ := s.SweepEnabled(); sweeps {
 		sweepDone := make(chan struct{})

@@ -318,7 +318,9 @@ func (db *DB) txOnce(ctx context.Context, now time.Time, fn func(tx *Tx) error) 
 		// taken, and so with deadlocks. A transaction-level advisory lock
 		// taken first gives the same order to all and is released by the
 		// commit or rollback (or the connection's end, if the instance dies).
-		if _, err := stx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(727164)`); err != nil {
+		// The lock is the desk's schema's: desks (or tests) in other schemas
+		// of one database do not wait for each other.
+		if _, err := stx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(727164, hashtext(current_schema()))`); err != nil {
 			_ = stx.Rollback()
 			return fmt.Errorf("take the write lock: %w", err)
 		}
