@@ -168,16 +168,7 @@ func BenchmarkAppendBareInterleaved(b *testing.B) {
 			l := New(adb, nil)
 			evs, rows := pairedRows()
 			q := bareInsertSQL
-			appendBatch := func(from, to int) error {
-				return adb.Tx(ctx, func(tx *store.Tx) error {
-					for j := from; j < to; j++ {
-						if err := l.Record(ctx, tx, evs[j%len(evs)]); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-			}
+			appendBatch := recordBatch(ctx, adb, l, evs)
 			bareBatch := func(from, to int) error {
 				return rawTx(ctx, bdb, func(tx *sql.Tx) error {
 					for j := from; j < to; j++ {
@@ -551,16 +542,7 @@ func BenchmarkAppendCeilingInterleaved(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer tstmt.Close()
-			appendBatch := func(from, to int) error {
-				return adb.Tx(ctx, func(tx *store.Tx) error {
-					for j := from; j < to; j++ {
-						if err := l.Record(ctx, tx, evs[j%len(evs)]); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-			}
+			appendBatch := recordBatch(ctx, adb, l, evs)
 			tableBatch := func(from, to int) error {
 				return rawTx(ctx, tdb, func(tx *sql.Tx) error {
 					st := tx.StmtContext(ctx, tstmt)
@@ -628,3 +610,18 @@ func pairedRows() ([]Event, []row) {
 // audit_events).
 const bareInsertSQL = `INSERT INTO bare (seq, at, actor_id, actor_name, actor_role, action, outcome, target_type, target_id,
 	client_ip, user_agent, request_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// recordBatch appends events from to to (cycling through evs) through l,
+// in one transaction on db: the append side of the paired benchmarks.
+func recordBatch(ctx context.Context, db *store.DB, l *Log, evs []Event) func(from, to int) error {
+	return func(from, to int) error {
+		return db.Tx(ctx, func(tx *store.Tx) error {
+			for j := from; j < to; j++ {
+				if err := l.Record(ctx, tx, evs[j%len(evs)]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+}
