@@ -51,8 +51,14 @@ func accountKey(ctx context.Context, tx *store.Tx) ([]byte, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	if err := tx.InsertRefundSecret(ctx, settingAccountKey, key); err != nil {
+	// Another instance's first use may have stored its key first: the
+	// one stored is the one to use.
+	key, err = tx.InsertRefundSecret(ctx, settingAccountKey, key)
+	if err != nil {
 		return nil, fmt.Errorf("refunds: store account key: %w", err)
+	}
+	if len(key) != 32 {
+		return nil, fmt.Errorf("refunds: setting %s has %d bytes, want 32", settingAccountKey, len(key))
 	}
 	return key, nil
 }

@@ -143,39 +143,99 @@ func (s *auditStmts) close() error {
 	return errors.Join(errs...)
 }
 
-// AppendAudit appends one event to the audit chain inside t. The first
-// append of a transaction reads the head row locked (see
-// auditHeadForAppendSQL); build is called with the head for the record
-// that follows (its seq, prev_hash, time and hash are the caller's rules),
-// and the record is inserted. The transaction keeps the new head, so its
-// later appends chain on without reading the row again, and just before
-// the commit the head row is moved to the last event (and, once
-// auditSearchBatch events wait for it, the search index catches up). So
-// the events commit if and only if t does, and no other writer can append
-// between the read and the move.
+// AppendAudit appends one event to the audit chain inside t. build is
+// called with the head for the record that follows (its seq, prev_hash,
+// time and hash are the caller's rules), and the record is inserted. The
+// transaction keeps the new head, so its later appends chain on without
+// reading the head row again, and just before the commit the head row is
+// moved to the last event (on SQLite, once auditSearchBatch events wait
+// for it, the search index catches up too). So the events commit if and
+// only if t does, and no other writer can append between the read and the
+// move.
 //
-// It returns build's error as is and database errors wrapped (the
-// append-only trigger's refusal among them). At the commit,
-// ErrAuditHeadMoved means the head row changed under t (a writer that did
-// not lock it); the transaction is then rolled back.
+// On SQLite the first append reads the head at once: the immediate write
+// transaction already excludes every other writer. On PostgreSQL, where
+// writers run side by side, the head row is the one lock every appender
+// needs, so it is taken as late as possible: the builds wait in t and run
+// at its commit (or at FlushAudit), after every other lock t takes. A
+// transaction holding the head then never waits for anything else, and
+// the head is held for the inserts and the commit alone.
+//
+// It returns build's error as is (at once on SQLite; from the commit on
+// PostgreSQL) and database errors wrapped (the append-only trigger's
+// refusal among them). At the commit, ErrAuditHeadMoved means the head row
+// changed under t (a writer that did not lock it); the transaction is
+// then rolled back.
 func (t *Tx) AppendAudit(ctx context.Context, build func(head AuditHead) (AuditRecord, error)) error {
-	s, err := t.auditStmts()
-	if err != nil {
+	if _, err := t.auditStmts(); err != nil {
 		return err
 	}
 	a := &t.audit
-	if !a.locked {
-		err := t.stx.StmtContext(ctx, s.head).QueryRowContext(ctx).Scan(&a.head.Seq, &a.head.Hash, &a.head.At, &a.indexed)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return ErrAuditNoHead
-		case err != nil:
-			return fmt.Errorf("read audit chain head: %w", err)
-		}
-		a.locked, a.read = true, a.head
-		a.insert = t.stx.StmtContext(ctx, s.insert) // bound once: a transaction may append many events
+	if !a.registered {
+		a.registered = true
 		t.beforeCommit = append(t.beforeCommit, func() error { return t.auditCommit(ctx) })
 	}
+	if t.pg && !a.locked {
+		a.pending = append(a.pending, build)
+		return nil
+	}
+	if err := t.auditLockHead(ctx); err != nil {
+		return err
+	}
+	return t.auditInsert(ctx, build)
+}
+
+// auditFlush appends, now, the events t's AppendAudit calls are holding
+// for its commit (PostgreSQL), taking the chain's head for the rest of t:
+// the reads of the trail inside t (AuditNewest, AuditChain) see t's own
+// events, as on SQLite. Nothing to do on SQLite, or when t appended
+// nothing.
+func (t *Tx) auditFlush(ctx context.Context) error {
+	if len(t.audit.pending) == 0 {
+		return nil
+	}
+	return t.auditDrain(ctx)
+}
+
+// auditDrain locks the head and inserts the waiting events.
+func (t *Tx) auditDrain(ctx context.Context) error {
+	if err := t.auditLockHead(ctx); err != nil {
+		return err
+	}
+	a := &t.audit
+	for len(a.pending) > 0 {
+		build := a.pending[0]
+		a.pending = a.pending[1:]
+		if err := t.auditInsert(ctx, build); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// auditLockHead reads the head row once per transaction, locked on
+// PostgreSQL (see auditHeadForAppendSQL).
+func (t *Tx) auditLockHead(ctx context.Context) error {
+	a := &t.audit
+	if a.locked {
+		return nil
+	}
+	s := t.db.audit
+	err := t.stx.StmtContext(ctx, s.head).QueryRowContext(ctx).Scan(&a.head.Seq, &a.head.Hash, &a.head.At, &a.indexed)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return ErrAuditNoHead
+	case err != nil:
+		return fmt.Errorf("read audit chain head: %w", err)
+	}
+	a.locked, a.read = true, a.head
+	a.insert = t.stx.StmtContext(ctx, s.insert) // bound once: a transaction may append many events
+	return nil
+}
+
+// auditInsert builds the record after the transaction's head and inserts it.
+func (t *Tx) auditInsert(ctx context.Context, build func(head AuditHead) (AuditRecord, error)) error {
+	a := &t.audit
 	r, err := build(a.head)
 	if err != nil {
 		return err
@@ -193,11 +253,14 @@ func (t *Tx) AppendAudit(ctx context.Context, build func(head AuditHead) (AuditR
 // it has appended: the head row it read (and holds locked), the head it
 // has moved the chain to, and how far the search index reaches.
 type auditTxState struct {
-	locked  bool
-	read    AuditHead
-	head    AuditHead
-	indexed int64     // the search index is complete up to this seq
-	insert  *sql.Stmt // the prepared INSERT bound to the transaction
+	registered bool // auditCommit is among t's beforeCommit
+	locked     bool
+	read       AuditHead
+	head       AuditHead
+	indexed    int64     // the search index is complete up to this seq
+	insert     *sql.Stmt // the prepared INSERT bound to the transaction
+	// pending are the builds waiting for the commit (PostgreSQL).
+	pending []func(head AuditHead) (AuditRecord, error)
 }
 
 // auditCommit runs just before a transaction that appended commits: it
@@ -210,6 +273,9 @@ type auditTxState struct {
 // event. Nor at each commit: that is still a segment per commit, and the
 // merges they cause. One statement per batch makes one segment per batch.
 func (t *Tx) auditCommit(ctx context.Context) error {
+	if err := t.auditDrain(ctx); err != nil {
+		return err
+	}
 	a := &t.audit
 	s := t.db.audit
 	if s.index != nil && a.head.Seq-a.indexed >= auditSearchBatch {
@@ -243,7 +309,7 @@ func (t *Tx) auditStmts() (*auditStmts, error) {
 // took in. It checks nothing about the chain: Verify does. Call it in a
 // transaction of its own, not one that appends.
 func (t *Tx) AuditAdoptImported(ctx context.Context) (int64, error) {
-	if t.audit.locked {
+	if t.audit.registered {
 		return 0, errors.New("store: AuditAdoptImported in a transaction that appended audit events")
 	}
 	var from, indexed, newest int64
@@ -278,7 +344,12 @@ func (t *Tx) AuditAdoptImported(ctx context.Context) (int64, error) {
 // AuditNewest returns the newest event's head on t's snapshot (the zero
 // AuditHead for an empty trail). It reads the events, not the head row:
 // it is what the trail itself shows.
-func (t *Tx) AuditNewest(ctx context.Context) (AuditHead, error) { return auditNewest(ctx, t.stx) }
+func (t *Tx) AuditNewest(ctx context.Context) (AuditHead, error) {
+	if err := t.auditFlush(ctx); err != nil {
+		return AuditHead{}, err
+	}
+	return auditNewest(ctx, t.stx)
+}
 
 // AuditNewest returns the newest event's head from the read pool.
 func (db *DB) AuditNewest(ctx context.Context) (AuditHead, error) { return auditNewest(ctx, db.Read) }
@@ -318,6 +389,9 @@ func (db *DB) AuditChain(ctx context.Context, from int64, each func(*AuditRecord
 // events; after t appended, the head is the one t will leave in the head
 // row at its commit.
 func (t *Tx) AuditChain(ctx context.Context, from int64, each func(*AuditRecord) error) (head AuditHead, present bool, err error) {
+	if err := t.auditFlush(ctx); err != nil {
+		return AuditHead{}, false, err
+	}
 	head, present, err = auditChain(ctx, t.stx, from, each)
 	if err == nil && t.audit.locked {
 		head, present = t.audit.head, true

@@ -141,6 +141,10 @@ func TestAppendAuditRefusesAMovedHead(t *testing.T) {
 			if err := tx.AppendAudit(ctx, auditNext("rf-1", &seen)); err != nil {
 				return err
 			}
+			// On PostgreSQL the append waits for the commit: read the head now.
+			if err := tx.auditFlush(ctx); err != nil {
+				return err
+			}
 			// Another writer, not locking, moves the head meanwhile.
 			_, err := tx.stx.ExecContext(ctx, `UPDATE audit_head SET seq = 7`)
 			return err

@@ -136,8 +136,8 @@ func refundFmtTime(t time.Time) string {
 	return FormatTime(t)
 }
 
-func refundGet(ctx context.Context, q refundQuerier, id string) (RefundRecord, error) {
-	r, err := refundScan(q.QueryRowContext(ctx, `SELECT `+refundCols+` FROM refunds WHERE id = ?`, id))
+func refundGet(ctx context.Context, q refundQuerier, id string, lock string) (RefundRecord, error) {
+	r, err := refundScan(q.QueryRowContext(ctx, `SELECT `+refundCols+` FROM refunds WHERE id = ?`+lock, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return RefundRecord{}, ErrNotFound
 	}
@@ -178,12 +178,15 @@ func refundFirst(list []RefundRecord, err error) (RefundRecord, error) {
 
 // Refund reads one refund from the read pool, or ErrNotFound.
 func (db *DB) Refund(ctx context.Context, id string) (RefundRecord, error) {
-	return refundGet(ctx, db.Read, id)
+	return refundGet(ctx, db.Read, id, "")
 }
 
-// Refund reads one refund inside the transaction, or ErrNotFound.
+// Refund reads one refund inside the transaction, or ErrNotFound. In a
+// write transaction on PostgreSQL the row stays locked until t ends: what
+// t decides from it (approvals, state, resolution) no other writer can
+// change meanwhile (locks.go).
 func (t *Tx) Refund(ctx context.Context, id string) (RefundRecord, error) {
-	return refundGet(ctx, t.stx, id)
+	return refundGet(ctx, t.stx, id, t.forUpdate())
 }
 
 // RefundByIdempotencyKey reads the refund a form token created, or ErrNotFound.
@@ -192,15 +195,36 @@ func (db *DB) RefundByIdempotencyKey(ctx context.Context, key string) (RefundRec
 }
 
 // RefundByIdempotencyKey reads, inside the transaction, the refund a form
-// token created, or ErrNotFound.
+// token created, or ErrNotFound. On PostgreSQL it first locks the token
+// for the rest of t, so a second submission of the same form on another
+// instance waits for the first and then finds its refund.
 func (t *Tx) RefundByIdempotencyKey(ctx context.Context, key string) (RefundRecord, error) {
-	return refundFirst(refundQuery(ctx, t.stx, `WHERE idempotency_key = ?`, key))
+	if err := t.lockKey(ctx, lockFormToken, key); err != nil {
+		return RefundRecord{}, err
+	}
+	return refundFirst(refundQuery(ctx, t.stx, `WHERE idempotency_key = ?`+t.forUpdate(), key))
 }
 
 // RefundByNeoXID reads the refund NeoX knows by neoxID (a GC refund first
 // when products share an id), or ErrNotFound.
+//
+// On PostgreSQL a refund found is locked, and when none is found the id's
+// key is locked (the one HeldEvents takes) and the read repeated: the
+// webhook that found nothing keeps its event for later, and the
+// transaction recording the id on its refund looks for kept events after
+// it; the key makes one of them see the other's commit, whichever comes
+// first. (The key comes after no row lock here, and after the refund's row
+// there, so the two cannot wait for each other.)
 func (t *Tx) RefundByNeoXID(ctx context.Context, neoxID string) (RefundRecord, error) {
-	return refundFirst(refundQuery(ctx, t.stx, `WHERE neox_refund_id = ? ORDER BY api = 'GC' DESC LIMIT 1`, neoxID))
+	q := `WHERE neox_refund_id = ? ORDER BY api = 'GC' DESC LIMIT 1` + t.forUpdate()
+	r, err := refundFirst(refundQuery(ctx, t.stx, q, neoxID))
+	if !errors.Is(err, ErrNotFound) || !t.locks() {
+		return r, err
+	}
+	if err := t.lockKey(ctx, lockNeoXRefund, neoxID); err != nil {
+		return RefundRecord{}, err
+	}
+	return refundFirst(refundQuery(ctx, t.stx, q, neoxID))
 }
 
 // RefundsOfTransaction lists the refunds of one product's transaction,
@@ -446,12 +470,16 @@ func (t *Tx) RefundSecret(ctx context.Context, name string) ([]byte, error) {
 	return v, nil
 }
 
-// InsertRefundSecret stores a new secret of the refunds domain.
-func (t *Tx) InsertRefundSecret(ctx context.Context, name string, value []byte) error {
-	if _, err := t.stx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)`, name, value); err != nil {
-		return fmt.Errorf("store: store setting %s: %w", name, err)
+// InsertRefundSecret stores a new secret of the refunds domain and
+// returns the value stored: value, or the one a concurrent first use on
+// another instance stored first (its INSERT waits for that commit and
+// keeps the first value).
+func (t *Tx) InsertRefundSecret(ctx context.Context, name string, value []byte) ([]byte, error) {
+	if _, err := t.stx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`,
+		name, value); err != nil {
+		return nil, fmt.Errorf("store: store setting %s: %w", name, err)
 	}
-	return nil
+	return t.RefundSecret(ctx, name)
 }
 
 // LookupRecord is a looked-up transaction in the recent lookups.

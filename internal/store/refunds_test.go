@@ -295,8 +295,12 @@ func TestRefundSecretAndLookups(t *testing.T) {
 			if _, err := tx.RefundSecret(ctx, "k"); !errors.Is(err, ErrNotFound) {
 				t.Errorf("missing secret: %v", err)
 			}
-			if err := tx.InsertRefundSecret(ctx, "k", []byte{1, 2, 3}); err != nil {
-				return err
+			if v, err := tx.InsertRefundSecret(ctx, "k", []byte{1, 2, 3}); err != nil || string(v) != "\x01\x02\x03" {
+				t.Fatalf("insert secret = %v, %v", v, err)
+			}
+			// A second first use keeps the value stored first.
+			if v, err := tx.InsertRefundSecret(ctx, "k", []byte{4, 5, 6}); err != nil || string(v) != "\x01\x02\x03" {
+				t.Errorf("second insert = %v, %v; want the first value", v, err)
 			}
 			v, err := tx.RefundSecret(ctx, "k")
 			if err != nil || string(v) != "\x01\x02\x03" {

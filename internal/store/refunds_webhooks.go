@@ -20,7 +20,13 @@ type SeenWebhook struct {
 }
 
 // WebhookByKey reads the stored delivery with dedupeKey, or ErrNotFound.
+// On PostgreSQL it first locks the key for the rest of t, so a redelivery
+// racing the first delivery on another instance waits for it and is then
+// seen as a duplicate.
 func (t *Tx) WebhookByKey(ctx context.Context, dedupeKey string) (SeenWebhook, error) {
+	if err := t.lockKey(ctx, lockWebhookKey, dedupeKey); err != nil {
+		return SeenWebhook{}, err
+	}
 	var w SeenWebhook
 	var refundID sql.NullString
 	err := t.stx.QueryRowContext(ctx, `SELECT id, refund_id, applied, reason FROM webhook_events WHERE dedupe_key = ?`,
@@ -79,8 +85,13 @@ type HeldWebhook struct {
 }
 
 // HeldEvents lists, in arrival order, the events of product api kept as
-// unknown_refund that named neoxID.
+// unknown_refund that named neoxID. On PostgreSQL it first locks neoxID's
+// key (see RefundByNeoXID), so an event kept by a webhook racing this
+// transaction is either listed here or finds the refund itself.
 func (t *Tx) HeldEvents(ctx context.Context, api, neoxID string) ([]HeldWebhook, error) {
+	if err := t.lockKey(ctx, lockNeoXRefund, neoxID); err != nil {
+		return nil, err
+	}
 	rows, err := t.stx.QueryContext(ctx, `SELECT id, event FROM webhook_events
 		WHERE api = ? AND applied = 'unknown_refund' AND event_ref = ? AND event <> '' ORDER BY id`, api, neoxID)
 	if err != nil {

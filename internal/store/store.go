@@ -1,7 +1,8 @@
 // Package store opens the database, applies the embedded migrations and
 // runs transactions: on SQLite (the default) on a single writer connection
 // beside a read pool; on PostgreSQL (postgres.go, DATABASE_URL) on one pool,
-// write transactions one at a time under an advisory lock. All SQL of the
+// write transactions side by side, each rule that reads, decides and writes
+// holding the row or key locks it decides on (locks.go). All SQL of the
 // application lives here.
 package store
 
@@ -47,8 +48,8 @@ type DB struct {
 	// writer: database/sql hands a freed connection to a random waiter, so
 	// under load a write could lose that draw many times over. The gate
 	// serves them first come, first served, urgent ones (NeoX's webhook
-	// deliveries, which NeoX times out and retries) first. PostgreSQL's
-	// advisory lock queue is already first come, first served.
+	// deliveries, which NeoX times out and retries) first. PostgreSQL runs
+	// write transactions side by side.
 	gate *prio.Sem
 
 	mu     sync.Mutex
@@ -244,6 +245,9 @@ type Tx struct {
 	now time.Time
 	db  *DB // for the statements prepared once per DB
 	pg  bool
+	// write: a write transaction. On PostgreSQL its reads of what it
+	// decides on lock (locks.go); a View's reads never do.
+	write bool
 
 	// beforeCommit runs, in order, after fn succeeded and before the
 	// commit; an error rolls everything back. Operations use it for work
@@ -308,23 +312,10 @@ func (db *DB) txOnce(ctx context.Context, now time.Time, fn func(tx *Tx) error) 
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	tx := &Tx{stx: stx, now: now.UTC(), db: db, pg: db.pg}
-	if db.pg {
-		// One writer at a time, on every instance, as on SQLite: the domain's
-		// write transactions read, decide and write (the refundable amount,
-		// the state a transition starts from, the throttle counters), and
-		// almost every one appends to the audit chain, whose head row would
-		// serialise them anyway, in whatever order their row locks were
-		// taken, and so with deadlocks. A transaction-level advisory lock
-		// taken first gives the same order to all and is released by the
-		// commit or rollback (or the connection's end, if the instance dies).
-		// The lock is the desk's schema's: desks (or tests) in other schemas
-		// of one database do not wait for each other.
-		if _, err := stx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(727164, hashtext(current_schema()))`); err != nil {
-			_ = stx.Rollback()
-			return fmt.Errorf("take the write lock: %w", err)
-		}
-	}
+	// On PostgreSQL writers run side by side at READ COMMITTED: the rules
+	// that read, decide and write take the locks they decide on (locks.go),
+	// and the audit chain's head is taken last, at the commit (audit.go).
+	tx := &Tx{stx: stx, now: now.UTC(), db: db, pg: db.pg, write: true}
 	if err := fn(tx); err != nil {
 		_ = stx.Rollback()
 		return err
