@@ -33,12 +33,12 @@ import (
 type lockSpace int32
 
 const (
-	lockFormToken   lockSpace = 727170 + iota // a refund's idempotency key
-	lockWebhookKey                            // a webhook delivery's dedupe key
-	lockNeoXRefund                            // a NeoX refund id (held webhooks)
-	lockAPIRequest                            // an API client's idempotency key
-	lockUserRoles                             // the rules over enabled admins
-	lockSetting                               // a setting created on first use
+	lockFormToken  lockSpace = 727170 + iota // a refund's idempotency key
+	lockWebhookKey                           // a webhook delivery's dedupe key
+	lockNeoXRefund                           // a NeoX refund id (held webhooks)
+	lockAPIRequest                           // an API client's idempotency key
+	lockUserRoles                            // the rules over enabled admins
+	lockSetting                              // a setting created on first use
 )
 
 // lockKey takes, on PostgreSQL in a write transaction, a lock on key
