@@ -145,7 +145,8 @@ func ParseCheckpoint(r io.Reader, key []byte) (Checkpoint, error) {
 // verification, signs the new head (that very event, so a later truncation
 // that removes it is noticed too) and calls write with the checkpoint. If
 // write fails, nothing is recorded. write runs while the transaction holds
-// the database's write lock: it should only put the bytes somewhere (a
+// the chain's head (and, on SQLite, the database's write lock): it should
+// only put the bytes somewhere (a
 // temporary file the caller renames once WriteCheckpoint returns).
 func (l *Log) WriteCheckpoint(ctx context.Context, key []byte, details map[string]any, write func(Checkpoint) error) (Checkpoint, error) {
 	if len(key) < MinCheckpointKeyLen {

@@ -92,9 +92,10 @@ type Outbox struct {
 	NoEmail bool
 	baseURL string
 	log     *slog.Logger
-	// wrote is nudged after deliveries were written, so a dispatcher looks
-	// for them at once instead of at its next poll. Its claim waits for the
-	// writing transaction (one writer at a time), so it sees the rows.
+	// wrote is nudged once deliveries were written and committed, so a
+	// dispatcher looks for them at once instead of at its next poll (a
+	// nudge before the commit could send it looking before they are there,
+	// on PostgreSQL where writers run side by side).
 	wrote chan struct{}
 }
 
@@ -262,10 +263,12 @@ func (o *Outbox) write(ctx context.Context, tx *store.Tx, ev Event, roles []poli
 		}
 	}
 	if len(ds) > 0 {
-		select {
-		case o.wrote <- struct{}{}:
-		default:
-		}
+		tx.AfterCommit(func() {
+			select {
+			case o.wrote <- struct{}{}:
+			default:
+			}
+		})
 	}
 	return nil
 }

@@ -254,7 +254,9 @@ type Tx struct {
 	// best done once per transaction (audit.go: the chain head row and the
 	// search index).
 	beforeCommit []func() error
-	audit        auditTxState // the audit chain's head as this transaction moves it (audit.go)
+	// afterCommit runs, in order, once the commit succeeded.
+	afterCommit []func()
+	audit       auditTxState // the audit chain's head as this transaction moves it (audit.go)
 }
 
 // Now is the time the transaction acts at.
@@ -329,8 +331,16 @@ func (db *DB) txOnce(ctx context.Context, now time.Time, fn func(tx *Tx) error) 
 	if err := stx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	for _, f := range tx.afterCommit {
+		f()
+	}
 	return nil
 }
+
+// AfterCommit has f run once t has committed (never if it rolls back, or
+// for an attempt PostgreSQL made the store retry): for telling others in
+// the process about rows they can now read.
+func (t *Tx) AfterCommit(f func()) { t.afterCommit = append(t.afterCommit, f) }
 
 // View runs fn inside a read-only transaction on the read pool, so every
 // query it makes sees one snapshot. It always rolls back.

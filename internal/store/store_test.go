@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -86,6 +88,36 @@ func TestTxRollsBackOnError(t *testing.T) {
 		db.Read.QueryRowContext(ctx, "SELECT count(*) FROM settings").Scan(&n)
 		if n != 0 {
 			t.Errorf("rolled-back row is visible: %d rows", n)
+		}
+	})
+}
+
+// AfterCommit's functions run once the commit is done, never for a
+// transaction that rolls back.
+func TestAfterCommit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, _ string) {
+		db := openTest(t)
+		ctx := context.Background()
+		var ran []string
+		err := db.Tx(ctx, func(tx *Tx) error {
+			tx.AfterCommit(func() {
+				// The row is committed: another connection reads it.
+				var n int
+				db.Read.QueryRowContext(ctx, "SELECT count(*) FROM settings WHERE key = 'a'").Scan(&n)
+				ran = append(ran, fmt.Sprintf("committed %d", n))
+			})
+			_, err := tx.stx.ExecContext(ctx, "INSERT INTO settings(key, value) VALUES ('a', 'b')")
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = db.Tx(ctx, func(tx *Tx) error {
+			tx.AfterCommit(func() { ran = append(ran, "rolled back") })
+			return errors.New("boom")
+		})
+		if want := []string{"committed 1"}; !slices.Equal(ran, want) {
+			t.Errorf("after commit ran %q, want %q", ran, want)
 		}
 	})
 }
