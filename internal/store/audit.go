@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // AuditRecord is an audit_events row exactly as stored: every field is the
@@ -64,8 +65,6 @@ const (
 	// The last column is how far the search index reaches (see
 	// auditSearchIndexedSQL).
 	auditHeadForAppendSQL = `SELECT seq, hash, at, ` + auditSearchIndexedSQL + ` FROM audit_head WHERE id = 1`
-	auditInsertSQL        = `INSERT INTO audit_events (` + auditCols + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// auditSearchIndexedSQL is the seq up to which the trigram index is
 	// complete: its highest rowid. Events are indexed in seq order, in
 	// whole ranges, and a batch always indexes its last event (even with an
@@ -94,9 +93,24 @@ const (
 // scan (see auditWhere).
 const auditSearchBatch = 256
 
+// auditChunks are the row counts of the append's multi-row INSERTs,
+// largest first. The events a transaction appends go in at its commit in
+// as few statements as they fill (100 events: three of 32 and four of
+// one): one statement per row spent most of a many-event commit's time
+// stepping the statement machinery, binding and resetting, not writing
+// rows.
+var auditChunks = []int{32, 8, 1}
+
+// auditInsertSQL inserts n events.
+func auditInsertSQL(n int) string {
+	row := `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	return `INSERT INTO audit_events (` + auditCols + `) VALUES ` + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
+
 // auditStmts are the append's prepared statements.
 type auditStmts struct {
-	head, insert, index, move *sql.Stmt
+	head, index, move *sql.Stmt
+	inserts           []*sql.Stmt // one per auditChunks size
 }
 
 // prepareAudit prepares the append's statements on the writer. It runs
@@ -107,7 +121,7 @@ func (db *DB) prepareAudit(ctx context.Context) error {
 	stmts := []struct {
 		dst **sql.Stmt
 		q   string
-	}{{&s.head, auditHeadForAppendSQL}, {&s.insert, auditInsertSQL}, {&s.index, auditIndexSQL}, {&s.move, auditMoveHeadSQL}}
+	}{{&s.head, auditHeadForAppendSQL}, {&s.move, auditMoveHeadSQL}, {&s.index, auditIndexSQL}}
 	if db.pg {
 		// The row lock on the head is what makes appenders on several
 		// connections (and servers) take turns: one chain, no forks. The
@@ -116,7 +130,14 @@ func (db *DB) prepareAudit(ctx context.Context) error {
 		// The trigram index is on audit_events itself: the search index
 		// always reaches the head.
 		stmts[0].q = `SELECT seq, hash, at, seq FROM audit_head WHERE id = 1 FOR UPDATE`
-		stmts = append(stmts[:2], stmts[3])
+		stmts = stmts[:2]
+	}
+	s.inserts = make([]*sql.Stmt, len(auditChunks))
+	for i, n := range auditChunks {
+		stmts = append(stmts, struct {
+			dst **sql.Stmt
+			q   string
+		}{&s.inserts[i], auditInsertSQL(n)})
 	}
 	for _, p := range stmts {
 		st, err := db.Write.PrepareContext(ctx, p.q)
@@ -135,7 +156,7 @@ func (s *auditStmts) close() error {
 		return nil
 	}
 	var errs []error
-	for _, st := range []*sql.Stmt{s.head, s.insert, s.index, s.move} {
+	for _, st := range append([]*sql.Stmt{s.head, s.index, s.move}, s.inserts...) {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -146,26 +167,23 @@ func (s *auditStmts) close() error {
 // AppendAudit appends one event to the audit chain inside t. build is
 // called with the head for the record that follows (its seq, prev_hash,
 // time and hash are the caller's rules), and the record is inserted. The
-// transaction keeps the new head, so its later appends chain on without
-// reading the head row again, and just before the commit the head row is
-// moved to the last event (on SQLite, once auditSearchBatch events wait
-// for it, the search index catches up too). So the events commit if and
-// only if t does, and no other writer can append between the read and the
-// move.
+// events commit if and only if t does, and no other writer can append
+// between t's read of the head and its move.
 //
-// On SQLite the first append reads the head at once: the immediate write
-// transaction already excludes every other writer. On PostgreSQL, where
-// writers run side by side, the head row is the one lock every appender
-// needs, so it is taken as late as possible: the builds wait in t and run
-// at its commit (or at FlushAudit), after every other lock t takes. A
-// transaction holding the head then never waits for anything else, and
-// the head is held for the inserts and the commit alone.
+// The builds wait in t and run at its commit (or when t reads the trail
+// back: AuditNewest, AuditChain): the head row is read then, locked on
+// PostgreSQL, each build gets the head its predecessor left, the records
+// go in through multi-row INSERTs (auditChunks), and the head row is moved
+// to the last one (on SQLite, once auditSearchBatch events wait for it,
+// the search index catches up too). On PostgreSQL, where writers run side
+// by side, the head row is the one lock every appender needs: taken after
+// every other lock t takes, it is held for the inserts and the commit
+// alone, and a transaction holding it never waits for anything else.
 //
-// It returns build's error as is (at once on SQLite; from the commit on
-// PostgreSQL) and database errors wrapped (the append-only trigger's
-// refusal among them). At the commit, ErrAuditHeadMoved means the head row
-// changed under t (a writer that did not lock it); the transaction is
-// then rolled back.
+// Errors (build's as is, database errors wrapped, the append-only
+// trigger's refusal among them) come from the commit, which then rolls t
+// back. ErrAuditHeadMoved means the head row changed under t (a writer
+// that did not lock it).
 func (t *Tx) AppendAudit(ctx context.Context, build func(head AuditHead) (AuditRecord, error)) error {
 	if _, err := t.auditStmts(); err != nil {
 		return err
@@ -175,21 +193,14 @@ func (t *Tx) AppendAudit(ctx context.Context, build func(head AuditHead) (AuditR
 		a.registered = true
 		t.beforeCommit = append(t.beforeCommit, func() error { return t.auditCommit(ctx) })
 	}
-	if t.pg && !a.locked {
-		a.pending = append(a.pending, build)
-		return nil
-	}
-	if err := t.auditLockHead(ctx); err != nil {
-		return err
-	}
-	return t.auditInsert(ctx, build)
+	a.pending = append(a.pending, build)
+	return nil
 }
 
 // auditFlush appends, now, the events t's AppendAudit calls are holding
-// for its commit (PostgreSQL), taking the chain's head for the rest of t:
-// the reads of the trail inside t (AuditNewest, AuditChain) see t's own
-// events, as on SQLite. Nothing to do on SQLite, or when t appended
-// nothing.
+// for its commit, and takes the chain's head for the rest of t: the reads
+// of the trail inside t (AuditNewest, AuditChain) see t's own events.
+// Nothing to do when t appended nothing.
 func (t *Tx) auditFlush(ctx context.Context) error {
 	if len(t.audit.pending) == 0 {
 		return nil
@@ -197,18 +208,41 @@ func (t *Tx) auditFlush(ctx context.Context) error {
 	return t.auditDrain(ctx)
 }
 
-// auditDrain locks the head and inserts the waiting events.
+// auditDrain takes the head and inserts the waiting events.
 func (t *Tx) auditDrain(ctx context.Context) error {
 	if err := t.auditLockHead(ctx); err != nil {
 		return err
 	}
 	a := &t.audit
-	for len(a.pending) > 0 {
-		build := a.pending[0]
-		a.pending = a.pending[1:]
-		if err := t.auditInsert(ctx, build); err != nil {
+	recs := make([]AuditRecord, 0, len(a.pending))
+	for _, build := range a.pending {
+		r, err := build(a.head)
+		if err != nil {
 			return err
 		}
+		recs = append(recs, r)
+		a.head = AuditHead{Seq: r.Seq, Hash: r.Hash, At: r.At}
+	}
+	a.pending = a.pending[:0]
+	for len(recs) > 0 {
+		i := 0
+		for auditChunks[i] > len(recs) {
+			i++
+		}
+		n := auditChunks[i]
+		if a.inserts[i] == nil { // bound once: a transaction may append many events
+			a.inserts[i] = t.stx.StmtContext(ctx, t.db.audit.inserts[i])
+		}
+		a.args = a.args[:0]
+		for _, r := range recs[:n] {
+			a.args = append(a.args, r.Seq, r.At, r.ActorID, r.ActorName, r.ActorRole,
+				r.Action, r.Outcome, r.TargetType, r.TargetID, r.ClientIP, r.UserAgent, r.RequestID,
+				r.Details, r.PrevHash, r.Hash)
+		}
+		if _, err := a.inserts[i].ExecContext(ctx, a.args...); err != nil {
+			return fmt.Errorf("insert audit events %d to %d: %w", recs[0].Seq, recs[n-1].Seq, err)
+		}
+		recs = recs[n:]
 	}
 	return nil
 }
@@ -220,8 +254,7 @@ func (t *Tx) auditLockHead(ctx context.Context) error {
 	if a.locked {
 		return nil
 	}
-	s := t.db.audit
-	err := t.stx.StmtContext(ctx, s.head).QueryRowContext(ctx).Scan(&a.head.Seq, &a.head.Hash, &a.head.At, &a.indexed)
+	err := t.stx.StmtContext(ctx, t.db.audit.head).QueryRowContext(ctx).Scan(&a.head.Seq, &a.head.Hash, &a.head.At, &a.indexed)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return ErrAuditNoHead
@@ -229,38 +262,23 @@ func (t *Tx) auditLockHead(ctx context.Context) error {
 		return fmt.Errorf("read audit chain head: %w", err)
 	}
 	a.locked, a.read = true, a.head
-	a.insert = t.stx.StmtContext(ctx, s.insert) // bound once: a transaction may append many events
+	a.inserts = make([]*sql.Stmt, len(auditChunks))
 	return nil
 }
 
-// auditInsert builds the record after the transaction's head and inserts it.
-func (t *Tx) auditInsert(ctx context.Context, build func(head AuditHead) (AuditRecord, error)) error {
-	a := &t.audit
-	r, err := build(a.head)
-	if err != nil {
-		return err
-	}
-	if _, err := a.insert.ExecContext(ctx, r.Seq, r.At, r.ActorID, r.ActorName, r.ActorRole,
-		r.Action, r.Outcome, r.TargetType, r.TargetID, r.ClientIP, r.UserAgent, r.RequestID,
-		r.Details, r.PrevHash, r.Hash); err != nil {
-		return fmt.Errorf("insert audit event %d: %w", r.Seq, err)
-	}
-	a.head = AuditHead{Seq: r.Seq, Hash: r.Hash, At: r.At}
-	return nil
-}
-
-// auditTxState is what a write transaction knows of the audit chain once
-// it has appended: the head row it read (and holds locked), the head it
-// has moved the chain to, and how far the search index reaches.
+// auditTxState is what a write transaction knows of the audit chain: the
+// events waiting for its commit and, once it has taken the head, the head
+// row it read (and holds locked), the head it has moved the chain to, and
+// how far the search index reaches.
 type auditTxState struct {
 	registered bool // auditCommit is among t's beforeCommit
+	pending    []func(head AuditHead) (AuditRecord, error)
 	locked     bool
 	read       AuditHead
 	head       AuditHead
-	indexed    int64     // the search index is complete up to this seq
-	insert     *sql.Stmt // the prepared INSERT bound to the transaction
-	// pending are the builds waiting for the commit (PostgreSQL).
-	pending []func(head AuditHead) (AuditRecord, error)
+	indexed    int64       // the search index is complete up to this seq
+	inserts    []*sql.Stmt // the prepared INSERTs bound to the transaction, by auditChunks
+	args       []any       // reused for each INSERT's values
 }
 
 // auditCommit runs just before a transaction that appended commits: it

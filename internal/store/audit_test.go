@@ -280,7 +280,7 @@ func TestAuditStatementsArePreparedOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if db.audit != stmts || stmts == nil || stmts.insert == nil {
+		if db.audit != stmts || stmts == nil || len(stmts.inserts) != len(auditChunks) {
 			t.Error("the append's statements were not the ones prepared at Open")
 		}
 	})
@@ -349,4 +349,44 @@ func TestAuditSearchIndexedInBatches(t *testing.T) {
 		t.Errorf("after adopting: %d index rows reaching %d; want %d", rows, reach, auditSearchBatch+6)
 	}
 	search("rf-", auditSearchBatch-1+6)
+}
+
+// A transaction's events go in through multi-row INSERTs of the
+// auditChunks sizes; every count, across the chunks' edges, stores every
+// event once, chained on the one before, with the head row on the last.
+func TestAppendAuditChunks(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, _ string) {
+		db := auditOpen(t)
+		ctx := context.Background()
+		var seen []AuditHead
+		total := int64(0)
+		for _, n := range []int{1, 7, 8, 9, 31, 32, 33, 41, 100} {
+			if err := db.Tx(ctx, func(tx *Tx) error {
+				for range n {
+					if err := tx.AppendAudit(ctx, auditNext("rf", &seen)); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatalf("%d events: %v", n, err)
+			}
+			total += int64(n)
+		}
+		prev, count := "", int64(0)
+		head, present, err := db.AuditChain(ctx, 1, func(r *AuditRecord) error {
+			count++
+			if r.Seq != count || (count > 1 && r.PrevHash != prev) || r.Hash != auditTestHash(r.Seq) {
+				return fmt.Errorf("event %d (the %dth): prev %q after %q", r.Seq, count, r.PrevHash, prev)
+			}
+			prev = r.Hash
+			return nil
+		})
+		if err != nil || !present {
+			t.Fatalf("walk: %v, head present %v", err, present)
+		}
+		if count != total || head.Seq != total || head.Hash != prev {
+			t.Errorf("%d events stored, head %+v; want %d, the last", count, head, total)
+		}
+	})
 }
