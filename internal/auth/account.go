@@ -134,7 +134,12 @@ func (s *Service) EnsureAdmin(ctx context.Context) (password string, created boo
 		return "", false, err
 	}
 	err = s.tx(ctx, func(tx *store.Tx) error {
-		// Re-check inside the write transaction: another process may have won.
+		// Re-check inside the write transaction, under the user-roles lock so
+		// that of instances starting together on PostgreSQL the second waits
+		// for the first's commit and sees its account: another may have won.
+		if err := tx.LockUserRoles(ctx); err != nil {
+			return err
+		}
 		if n, err := tx.CountUsers(ctx); err != nil || n > 0 {
 			return err
 		}

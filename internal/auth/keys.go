@@ -59,23 +59,27 @@ func LoadOrCreateKeys(ctx context.Context, db *store.DB, configured string) ([][
 // replaced (that would sign everyone out and hide a corrupted database).
 func loadOrCreateSetting(ctx context.Context, tx *store.Tx, name string, size int) ([]byte, error) {
 	v, err := tx.AuthSetting(ctx, name)
-	if err == nil {
-		if len(v) != size {
-			return nil, fmt.Errorf("setting %s has %d bytes, want %d", name, len(v), size)
-		}
-		return v, nil
+	if errors.Is(err, store.ErrNotFound) {
+		v, err = createSetting(ctx, tx, name, size)
 	}
-	if !errors.Is(err, store.ErrNotFound) {
+	if err != nil {
 		return nil, err
 	}
-	v = securecookie.GenerateRandomKey(size)
+	if len(v) != size {
+		return nil, fmt.Errorf("setting %s has %d bytes, want %d", name, len(v), size)
+	}
+	return v, nil
+}
+
+// createSetting stores a new random key of size bytes as setting name and
+// returns the key stored: another instance starting at the same moment
+// may have stored its own first, and then every instance must use that one.
+func createSetting(ctx context.Context, tx *store.Tx, name string, size int) ([]byte, error) {
+	v := securecookie.GenerateRandomKey(size)
 	if v == nil {
 		return nil, errors.New("generate random key")
 	}
-	if err := tx.InsertAuthSetting(ctx, name, v); err != nil {
-		return nil, err
-	}
-	return v, nil
+	return tx.EnsureAuthSetting(ctx, name, v)
 }
 
 func parseConfiguredKeys(configured string) ([][]byte, error) {

@@ -207,7 +207,7 @@ func (s *Service) SetRole(ctx context.Context, userID int64, role Role) error {
 		return &ValidationError{Fields: fault.Fields{"role": msgChooseRole}}
 	}
 	return s.tx(ctx, func(tx *store.Tx) error {
-		u, err := userTx(ctx, tx, userID)
+		u, err := lockedUserTx(ctx, tx, userID)
 		if err != nil {
 			return err
 		}
@@ -235,7 +235,7 @@ func (s *Service) SetRole(ctx context.Context, userID int64, role Role) error {
 // Audited as user.disabled / user.enabled (not when nothing changes).
 func (s *Service) SetDisabled(ctx context.Context, userID int64, disabled bool) error {
 	return s.tx(ctx, func(tx *store.Tx) error {
-		u, err := userTx(ctx, tx, userID)
+		u, err := lockedUserTx(ctx, tx, userID)
 		if err != nil {
 			return err
 		}
@@ -280,8 +280,19 @@ func userTx(ctx context.Context, tx *store.Tx, id int64) (User, error) {
 	return userResult(tx.UserByID(ctx, id))
 }
 
+// lockedUserTx loads a user inside a write transaction after taking the
+// user-roles lock: on PostgreSQL, write transactions run side by side, and
+// two admins disabling (or demoting) each other at once would otherwise
+// both count the other as still enabled and leave no admin at all.
+func lockedUserTx(ctx context.Context, tx *store.Tx, id int64) (User, error) {
+	if err := tx.LockUserRoles(ctx); err != nil {
+		return User{}, err
+	}
+	return userTx(ctx, tx, id)
+}
+
 // ensureOtherAdmin returns ErrLastAdmin unless an enabled admin other than
-// id exists.
+// id exists. The caller holds the user-roles lock (lockedUserTx).
 func ensureOtherAdmin(ctx context.Context, tx *store.Tx, id int64) error {
 	n, err := tx.CountEnabledWithRole(ctx, string(RoleAdmin), id)
 	if err != nil {

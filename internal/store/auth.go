@@ -270,10 +270,16 @@ func (t *Tx) AuthSetting(ctx context.Context, key string) ([]byte, error) {
 	return v, nil
 }
 
-// InsertAuthSetting adds the settings row key; it fails if key exists.
-func (t *Tx) InsertAuthSetting(ctx context.Context, key string, value []byte) error {
-	if _, err := t.stx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)`, key, value); err != nil {
-		return fmt.Errorf("insert setting %s: %w", key, err)
+// EnsureAuthSetting adds the settings row key with value unless the row
+// is there, and returns the value stored: value, or the one another
+// transaction stored first. On PostgreSQL two instances starting together
+// both find no row; the second's insert waits for the first's commit and
+// then does nothing, and its read (a new statement, so a new snapshot at
+// READ COMMITTED) sees the first's value, so both use one key.
+func (t *Tx) EnsureAuthSetting(ctx context.Context, key string, value []byte) ([]byte, error) {
+	if _, err := t.stx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`,
+		key, value); err != nil {
+		return nil, fmt.Errorf("insert setting %s: %w", key, err)
 	}
-	return nil
+	return t.AuthSetting(ctx, key)
 }

@@ -215,14 +215,19 @@ func (db *DB) Throttle(ctx context.Context, key string) (ThrottleRecord, error) 
 
 // Throttle returns the login_throttle row of key as the transaction sees
 // it, or ErrNotFound.
-// On PostgreSQL it locks the row (FOR UPDATE) for the rest of t, so two
-// instances counting failures of one key take turns instead of one
-// overwriting the other's count.
+// On PostgreSQL it holds key's counter for the rest of t, so two instances
+// counting failures of one key take turns instead of one overwriting the
+// other's count: a keyed lock first, since a key's first failures find no
+// row to lock and parallel guesses would all count as the first, then the
+// row itself (FOR UPDATE) against writers that take no keyed lock.
 func (t *Tx) Throttle(ctx context.Context, key string) (ThrottleRecord, error) {
-	if t.pg {
-		return authThrottleLocked(ctx, t.stx, key)
+	if !t.pg {
+		return authThrottle(ctx, t.stx, key)
 	}
-	return authThrottle(ctx, t.stx, key)
+	if err := t.lockKey(ctx, lockThrottlePrefix+key); err != nil {
+		return ThrottleRecord{}, fmt.Errorf("read throttle %s: %w", key, err)
+	}
+	return authThrottleLocked(ctx, t.stx, key)
 }
 
 // RecordFailure stores key's counter: failures charged, the latest at the

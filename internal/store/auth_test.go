@@ -276,7 +276,13 @@ func TestAuthSettings(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, _ string) {
 		db := openTest(t)
 		ctx := context.Background()
-		authTx(t, db, authT0, func(tx *Tx) error { return tx.InsertAuthSetting(ctx, "k", []byte{1, 2, 3}) })
+		authTx(t, db, authT0, func(tx *Tx) error {
+			v, err := tx.EnsureAuthSetting(ctx, "k", []byte{1, 2, 3})
+			if err != nil || string(v) != "\x01\x02\x03" {
+				t.Errorf("first EnsureAuthSetting = %v, %v", v, err)
+			}
+			return err
+		})
 		authTx(t, db, authT0, func(tx *Tx) error {
 			v, err := tx.AuthSetting(ctx, "k")
 			if err != nil || string(v) != "\x01\x02\x03" {
@@ -284,9 +290,12 @@ func TestAuthSettings(t *testing.T) {
 			}
 			return nil
 		})
-		err := db.Tx(ctx, func(tx *Tx) error { return tx.InsertAuthSetting(ctx, "k", []byte{9}) })
-		if !IsConstraint(err) {
-			t.Errorf("second insert: %v, want a constraint error", err)
-		}
+		authTx(t, db, authT0, func(tx *Tx) error {
+			v, err := tx.EnsureAuthSetting(ctx, "k", []byte{9})
+			if err != nil || string(v) != "\x01\x02\x03" {
+				t.Errorf("second EnsureAuthSetting = %v, %v; want the first value kept", v, err)
+			}
+			return err
+		})
 	})
 }
