@@ -16,9 +16,9 @@ import (
 // instances would on PostgreSQL, where write transactions run side by
 // side. The first is held open at its decision point (its change written,
 // not committed); the second starts then, and the first commits only
-// once the second waits on a lock or has finished (storetest.WaitBlocked),
-// so a missing lock fails them every time, not by timing luck. On SQLite
-// the single writer runs them one after the other.
+// once the second waits on a lock or has finished (storetest.Race), so a
+// missing lock fails them every time, not by timing luck. On SQLite the
+// single writer runs them one after the other.
 
 // parkingRecorder records through next, except that the first event with
 // action calls hold first, inside its transaction: the change it
@@ -37,38 +37,10 @@ func (p *parkingRecorder) Record(ctx context.Context, tx *store.Tx, e audit.Even
 	return p.next.Record(ctx, tx, e)
 }
 
-// race runs first until it parks (hold is called inside its transaction at
-// the decision point and returns once the test lets it go on), then second
-// beside it; first goes on once second waits on a lock whose statement
-// contains marker ("" any) or has finished. It returns both errors.
+// race is storetest.Race on env's database.
 func race(t *testing.T, db *store.DB, marker string, first func(hold func()) error, second func() error) (error, error) {
 	t.Helper()
-	parked, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	hold := func() {
-		once.Do(func() {
-			close(parked)
-			<-release
-		})
-	}
-	firstErr := make(chan error, 1)
-	go func() { firstErr <- first(hold) }()
-	select {
-	case <-parked:
-	case err := <-firstErr:
-		t.Fatalf("first finished without reaching its decision point: %v", err)
-	}
-	done := make(chan struct{})
-	var secondErr error
-	go func() {
-		defer close(done)
-		secondErr = second()
-	}()
-	storetest.WaitBlocked(t, db.Write, db.Postgres(), marker, done)
-	close(release)
-	errA := <-firstErr
-	<-done
-	return errA, secondErr
+	return storetest.Race(t, db.Write, db.Postgres(), marker, first, second)
 }
 
 // Two admins removing each other at once: one wins, the other is told

@@ -364,8 +364,13 @@ func (s *Service) verifyAssertion(ctx context.Context, u User, origin, kind stri
 	if err != nil {
 		return fmt.Errorf("security key: %w", err)
 	}
-	return s.tx(ctx, func(tx *store.Tx) error {
+	err = s.tx(ctx, func(tx *store.Tx) error {
 		if err := tx.UseWebAuthnKey(ctx, u.ID, id, string(raw), int64(cred.Authenticator.SignCount)); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				// Another sign-in stored this count (or a higher one) since
+				// it was read: the same count twice is a cloned key's sign.
+				return errSignCountTaken
+			}
 			return err
 		}
 		if err := s.clearAttempt(ctx, tx, keys); err != nil {
@@ -381,7 +386,15 @@ func (s *Service) verifyAssertion(ctx context.Context, u User, origin, kind stri
 		k.Outcome, k.Details = audit.OutcomeSuccess, map[string]any{"key_name": name, "ceremony": strings.SplitN(kind, ":", 2)[0]}
 		return s.rec.Record(ctx, tx, k)
 	})
+	if errors.Is(err, errSignCountTaken) {
+		return refuse("sign_count_went_back")
+	}
+	return err
 }
+
+// errSignCountTaken: verifyAssertion's write found the key's sign count
+// already moved to the asserted one or past it.
+var errSignCountTaken = errors.New("auth: security key sign count already used")
 
 // RemoveKey removes one of u's own security keys. required says whether
 // u's role must keep a second factor: the last factor (no other key, no

@@ -78,11 +78,32 @@ func (t *Tx) InsertWebAuthnKey(ctx context.Context, k WebAuthnKey) error {
 }
 
 // UseWebAuthnKey records a sign-in with userID's credential: its new
-// credential JSON and sign count. Errors: ErrNotFound.
+// credential JSON and sign count, only while the stored count is below
+// signCount (or both are 0: a key that keeps no count). The condition is
+// what catches two sign-ins with one count at once, each checked against
+// the same old count (at READ COMMITTED the second's update waits for the
+// first's commit and then re-checks it): a cloned key's sign. Errors:
+// ErrNotFound (no such key), ErrConflict (the stored count is as high).
 func (t *Tx) UseWebAuthnKey(ctx context.Context, userID int64, credentialID, credential string, signCount int64) error {
-	res, err := t.stx.ExecContext(ctx, `UPDATE mfa_webauthn SET credential = ?, sign_count = ?, last_used_at = ?
-		WHERE user_id = ? AND credential_id = ?`, credential, signCount, FormatTime(t.now), userID, credentialID)
-	return authChangedOne(fmt.Sprintf("use security key of user %d", userID), res, err)
+	what := fmt.Sprintf("use security key of user %d", userID)
+	n, err := authRowsAffected(t.stx.ExecContext(ctx, `UPDATE mfa_webauthn SET credential = ?, sign_count = ?, last_used_at = ?
+		WHERE user_id = ? AND credential_id = ? AND (sign_count < ? OR (sign_count = 0 AND ? = 0))`,
+		credential, signCount, FormatTime(t.now), userID, credentialID, signCount, signCount))
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	var keys int
+	if err := t.stx.QueryRowContext(ctx, `SELECT count(*) FROM mfa_webauthn WHERE user_id = ? AND credential_id = ?`,
+		userID, credentialID).Scan(&keys); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if keys == 0 {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return fmt.Errorf("%s: sign count %d not above the stored one: %w", what, signCount, ErrConflict)
 }
 
 // DeleteWebAuthnKey removes userID's credential and returns its name.
@@ -152,8 +173,15 @@ func (t *Tx) TakeWebAuthnChallenge(ctx context.Context, challenge string, userID
 	if owner != userID || k != kind {
 		return "", fmt.Errorf("security key ceremony of another user or kind: %w", ErrNotFound)
 	}
-	if _, err := t.stx.ExecContext(ctx, `DELETE FROM mfa_webauthn_challenges WHERE challenge = ?`, challenge); err != nil {
+	// The delete decides who used the ceremony: at READ COMMITTED two
+	// transactions can both read the row above, and the second's delete
+	// then waits for the first's commit and finds nothing left to delete.
+	n, err := authRowsAffected(t.stx.ExecContext(ctx, `DELETE FROM mfa_webauthn_challenges WHERE challenge = ?`, challenge))
+	if err != nil {
 		return "", fmt.Errorf("use security key ceremony: %w", err)
+	}
+	if n == 0 {
+		return "", fmt.Errorf("security key ceremony already used: %w", ErrNotFound)
 	}
 	exp, err := ParseTime(expires)
 	if err != nil {

@@ -194,9 +194,19 @@ func (t *Tx) RemoveNotifyEndpoint(ctx context.Context, id int64) (NotifyEndpoint
 	if err != nil {
 		return e, err
 	}
-	if _, err := t.stx.ExecContext(ctx, `UPDATE notify_endpoints SET removed_at = ? WHERE id = ? AND removed_at = ''`,
-		FormatTime(t.now), id); err != nil {
+	res, err := t.stx.ExecContext(ctx, `UPDATE notify_endpoints SET removed_at = ? WHERE id = ? AND removed_at = ''`,
+		FormatTime(t.now), id)
+	if err != nil {
 		return e, fmt.Errorf("store: remove webhook endpoint: %w", err)
+	}
+	// The conditional update decides: at READ COMMITTED two removals can
+	// both read the endpoint active above; the second's update waits for
+	// the first's commit and then matches nothing, so it is not removed
+	// (and audited) twice.
+	if n, err := res.RowsAffected(); err != nil {
+		return e, fmt.Errorf("store: remove webhook endpoint: %w", err)
+	} else if n == 0 {
+		return e, fmt.Errorf("webhook endpoint %d: %w", id, ErrNotFound)
 	}
 	return e, nil
 }

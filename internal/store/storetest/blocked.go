@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"database/sql"
+	"sync"
 	"testing"
 	"time"
 )
@@ -48,4 +49,40 @@ func WaitBlocked(t testing.TB, db *sql.DB, postgres bool, marker string, done <-
 		case <-tick.C:
 		}
 	}
+}
+
+// Race runs first until it calls hold inside its transaction, at the
+// decision point of the rule under test (its change written, not yet
+// committed), then second beside it; hold returns, and first goes on to
+// commit, once second waits on a lock whose statement contains marker
+// ("" any lock) or has finished (WaitBlocked). hold may be called more
+// than once: only the first call waits. It returns both errors.
+func Race(t testing.TB, db *sql.DB, postgres bool, marker string, first func(hold func()) error, second func() error) (error, error) {
+	t.Helper()
+	parked, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	hold := func() {
+		once.Do(func() {
+			close(parked)
+			<-release
+		})
+	}
+	firstErr := make(chan error, 1)
+	go func() { firstErr <- first(hold) }()
+	select {
+	case <-parked:
+	case err := <-firstErr:
+		t.Fatalf("Race: first finished without reaching its decision point: %v", err)
+	}
+	done := make(chan struct{})
+	var secondErr error
+	go func() {
+		defer close(done)
+		secondErr = second()
+	}()
+	WaitBlocked(t, db, postgres, marker, done)
+	close(release)
+	errA := <-firstErr
+	<-done
+	return errA, secondErr
 }
