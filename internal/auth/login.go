@@ -125,13 +125,17 @@ func (s *Service) AuthenticateFrom(ctx context.Context, username, password, clie
 			if err != nil {
 				return err
 			}
-			if err := s.clearAttempt(ctx, tx, keys); err != nil {
-				return err
-			}
+			// The user row before the throttle rows, the order password
+			// changes and resets take them in: on PostgreSQL, where these
+			// transactions run side by side, the opposite order could
+			// deadlock with them.
 			if upgraded != "" {
 				if err := tx.RehashPassword(ctx, u.ID, upgraded); err != nil {
 					return err
 				}
+			}
+			if err := s.clearAttempt(ctx, tx, keys); err != nil {
+				return err
 			}
 			e := base
 			e.ActorID, e.ActorName, e.ActorRole = u.ID, u.Username, string(u.Role)

@@ -208,11 +208,12 @@ func (s *Service) EndSession(ctx context.Context, w http.ResponseWriter, r *http
 			if err != nil {
 				return err
 			}
-			if err := tx.DeleteSession(ctx, id); err != nil {
+			removed, err := tx.RemoveSession(ctx, id)
+			if err != nil {
 				return err
 			}
-			if owner.UserID == 0 {
-				return nil
+			if !removed || owner.UserID == 0 {
+				return nil // a concurrent sign-out of this session recorded it
 			}
 			return s.rec.Record(ctx, tx, audit.Event{
 				ActorID: owner.UserID, ActorName: owner.Username, ActorRole: owner.Role,

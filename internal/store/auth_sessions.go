@@ -136,10 +136,20 @@ func (t *Tx) SessionOwner(ctx context.Context, id string) (SessionOwner, error) 
 
 // DeleteSession deletes session id; deleting a missing one is no error.
 func (t *Tx) DeleteSession(ctx context.Context, id string) error {
-	if _, err := t.stx.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id); err != nil {
-		return fmt.Errorf("delete session: %w", err)
+	_, err := t.RemoveSession(ctx, id)
+	return err
+}
+
+// RemoveSession deletes session id and reports whether this transaction
+// deleted it: of two sign-outs of one session at once (which both read
+// it), the second's delete waits for the first's commit and removes
+// nothing, so the sign-out is recorded once.
+func (t *Tx) RemoveSession(ctx context.Context, id string) (bool, error) {
+	n, err := authRowsAffected(t.stx.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id))
+	if err != nil {
+		return false, fmt.Errorf("delete session: %w", err)
 	}
-	return nil
+	return n > 0, nil
 }
 
 // TouchSession sets session id's last_seen_at to the transaction's time.

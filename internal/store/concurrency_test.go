@@ -63,6 +63,15 @@ func TestConditionalWritesHaveOneWinner(t *testing.T) {
 			})
 			return func(tx *Tx) error { return tx.UseWebAuthnKey(ctx, u.ID, "cred-1", "{}", 5) }
 		}, ErrConflict},
+		{"session ended once", func(t *testing.T, db *DB, u UserRecord) func(tx *Tx) error {
+			authTx(t, db, authT0, func(tx *Tx) error { return tx.InsertSession(ctx, SessionRecord{ID: "s-1", UserID: u.ID}) })
+			return func(tx *Tx) error {
+				if ok, err := tx.RemoveSession(ctx, "s-1"); err != nil || ok {
+					return err
+				}
+				return ErrNotFound
+			}
+		}, ErrNotFound},
 		{"webhook endpoint removed once", func(t *testing.T, db *DB, u UserRecord) func(tx *Tx) error {
 			var id int64
 			authTx(t, db, authT0, func(tx *Tx) (err error) {
