@@ -95,3 +95,40 @@ func TestConditionalWritesHaveOneWinner(t *testing.T) {
 		})
 	}
 }
+
+// Two requests with one Idempotency-Key storing their answers at once:
+// the second waits for the first's commit and gets the first's answer,
+// never a unique violation.
+func TestPutIdempotencyConcurrentKeepsTheFirst(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	var keyID int64
+	authTx(t, db, authT0, func(tx *Tx) (err error) {
+		keyID, err = tx.InsertAPIKey(ctx, APIKeyRecord{Name: "erp", Prefix: "abcdefghij", SecretHash: "h", Scopes: "create",
+			CreatedBy: 7, CreatedByName: "root", ExpiresAt: authT0.Add(time.Hour)})
+		return err
+	})
+	put := func(refundID string, got *IdempotencyRecord) func(tx *Tx) error {
+		return func(tx *Tx) (err error) {
+			*got, err = tx.PutIdempotency(ctx, IdempotencyRecord{KeyID: keyID, IdempotencyKey: "k-1", RequestHash: "rh",
+				Status: 201, Response: `{"id":"` + refundID + `"}`, RefundID: refundID})
+			return err
+		}
+	}
+	var first, second IdempotencyRecord
+	errA, errB := storetest.Race(t, db.Write, db.pg, "",
+		func(hold func()) error {
+			return db.TxAt(ctx, authT0, func(tx *Tx) error {
+				err := put("r-1", &first)(tx)
+				hold()
+				return err
+			})
+		},
+		func() error { return db.TxAt(ctx, authT0, put("r-2", &second)) })
+	if errA != nil || errB != nil {
+		t.Fatalf("PutIdempotency: %v, %v", errA, errB)
+	}
+	if first.RefundID != "r-1" || second.RefundID != "r-1" || second.Response != first.Response {
+		t.Fatalf("stored answers %q and %q, want the first's (r-1) for both", first.RefundID, second.RefundID)
+	}
+}
