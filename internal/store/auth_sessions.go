@@ -234,7 +234,7 @@ func (t *Tx) Throttle(ctx context.Context, key string) (ThrottleRecord, error) {
 	if !t.pg {
 		return authThrottle(ctx, t.stx, key)
 	}
-	if err := t.lockKey(ctx, lockThrottlePrefix+key); err != nil {
+	if err := t.lockKey(ctx, lockThrottle, key); err != nil {
 		return ThrottleRecord{}, fmt.Errorf("read throttle %s: %w", key, err)
 	}
 	return authThrottleLocked(ctx, t.stx, key)

@@ -15,10 +15,13 @@ import (
 //     second writer of the same row waits for the first's commit and then
 //     reads what it committed, so "two approvals of two", "still pending"
 //     and "still under the limit" hold.
-//   - A rule about a row that may not exist yet locks its key instead
-//     (lockKey): a form token or an API idempotency key about to create a
+//   - A rule about a row that may not exist yet, or about a set of rows,
+//     locks its key instead (lockKey): a form token about to create a
 //     refund, a webhook delivery about to be stored, a NeoX refund id a
-//     webhook may arrive for before the desk knows it.
+//     webhook may arrive for before the desk knows it, a throttle key's
+//     first failure, the set of enabled admins (LockUserRoles).
+//   - A value created on first use (a session key, the account-hash key)
+//     is inserted ON CONFLICT DO NOTHING and read back: the first wins.
 //   - State changes are compare-and-set (UPDATE ... WHERE state = from),
 //     which a concurrent change makes affect no row.
 //   - The audit chain's head row is taken last, at the commit (audit.go),
@@ -36,9 +39,8 @@ const (
 	lockFormToken  lockSpace = 727170 + iota // a refund's idempotency key
 	lockWebhookKey                           // a webhook delivery's dedupe key
 	lockNeoXRefund                           // a NeoX refund id (held webhooks)
-	lockAPIRequest                           // an API client's idempotency key
-	lockUserRoles                            // the rules over enabled admins
-	lockSetting                              // a setting created on first use
+	lockUserRoles                            // the enabled admins (the last one stays) and the first account
+	lockThrottle                             // a login throttle key, row or no row yet
 )
 
 // lockKey takes, on PostgreSQL in a write transaction, a lock on key
@@ -71,4 +73,12 @@ func (t *Tx) forUpdate() string {
 		return " FOR UPDATE"
 	}
 	return ""
+}
+
+// LockUserRoles holds, for the rest of t, the right to change who is an
+// enabled admin: take it before counting the enabled admins (or the
+// users, to create the first one), so two transactions cannot both count
+// the other's admin as still there.
+func (t *Tx) LockUserRoles(ctx context.Context) error {
+	return t.lockKey(ctx, lockUserRoles, "")
 }
