@@ -131,35 +131,29 @@ type auditStmts struct {
 // preparing on the pool needs a free connection.
 func (db *DB) prepareAudit(ctx context.Context) error {
 	var s auditStmts
-	stmts := []struct {
+	type prep struct {
 		dst **sql.Stmt
 		q   string
-	}{{&s.head, auditHeadForAppendSQL}, {&s.move, auditMoveHeadSQL}, {&s.index, auditIndexSQL}}
+	}
+	stmts := []prep{{&s.head, auditHeadForAppendSQL}, {&s.move, auditMoveHeadSQL}, {&s.index, auditIndexSQL}}
 	if db.pg {
 		// The row lock on the head is what makes appenders on several
 		// connections (and servers) take turns: one chain, no forks. The
-		// trigram index is on audit_events itself, so there is no
-		// separate search table to write.
-		// The trigram index is on audit_events itself: the search index
-		// always reaches the head.
+		// trigram index is on audit_events itself, so there is no separate
+		// search table to write: the search index always reaches the head.
 		stmts[0].q = `SELECT seq, hash, at, seq FROM audit_head WHERE id = 1 FOR UPDATE`
 		stmts = stmts[:2]
 	}
-	s.inserts = make([]*sql.Stmt, len(auditChunks))
-	for i, n := range auditChunks {
-		stmts = append(stmts, struct {
-			dst **sql.Stmt
-			q   string
-		}{&s.inserts[i], auditInsertSQL(n)})
-	}
-	if db.pg && auditMoveWithInsert {
-		s.moving = make([]*sql.Stmt, len(auditChunks))
+	// One statement per chunk size: query(n) for n rows.
+	perChunk := func(dst *[]*sql.Stmt, query func(n int) string) {
+		*dst = make([]*sql.Stmt, len(auditChunks))
 		for i, n := range auditChunks {
-			stmts = append(stmts, struct {
-				dst **sql.Stmt
-				q   string
-			}{&s.moving[i], auditInsertMovingSQL(n)})
+			stmts = append(stmts, prep{&(*dst)[i], query(n)})
 		}
+	}
+	perChunk(&s.inserts, auditInsertSQL)
+	if db.pg && auditMoveWithInsert {
+		perChunk(&s.moving, auditInsertMovingSQL)
 	}
 	for _, p := range stmts {
 		st, err := db.Write.PrepareContext(ctx, p.q)
