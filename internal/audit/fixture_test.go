@@ -73,7 +73,7 @@ func bulkInsert(tb testing.TB, db *store.DB, from, to, total int64, prevHash str
 	tb.Helper()
 	const batch = 50
 	ctx := context.Background()
-	hs := newHasher()
+	hs := store.NewAuditHasher()
 	// The append-only trigger makes every insert keep a statement journal;
 	// in a temp file that is most of the fixture's time. The writer is a
 	// single connection, so these pragmas stay on it for the rest of the test.
@@ -117,7 +117,7 @@ func bulkInsert(tb testing.TB, db *store.DB, from, to, total int64, prevHash str
 		for i := from + 1; i <= to; i++ {
 			r := fixtureRow(i, total)
 			r.PrevHash = prevHash
-			r.Hash = hs.sum(&r)
+			r.Hash = hs.Sum(&r)
 			prevHash = r.Hash
 			args = append(args, r.Seq, r.At, r.ActorID, r.ActorName, r.ActorRole, r.Action, r.Outcome, r.TargetType,
 				r.TargetID, r.ClientIP, r.UserAgent, r.RequestID, r.Details, r.PrevHash, r.Hash)

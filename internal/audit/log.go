@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/fault"
@@ -23,7 +22,6 @@ type Log struct {
 	db      *store.DB
 	now     func() time.Time
 	actors  actorCache
-	hashers sync.Pool // of *hasher: Record reuses their buffers
 }
 
 // New returns a Log over db; now is its clock (nil means time.Now).
@@ -36,10 +34,12 @@ func New(db *store.DB, now func() time.Time) *Log {
 
 // Record appends e to the chain inside tx, the caller's write transaction,
 // so the event commits if and only if the change it describes commits.
-// It fills Time and the origin fields (see Event), redacts Details, and
-// links the new row to the chain's head, which the store reads locked inside
+// It fills Time and the origin fields (see Event) and redacts Details; the
+// store links the new row to the chain's head, which it reads locked inside
 // tx and moves in the same transaction, so two Records can never read the
-// same head and fork the chain.
+// same head and fork the chain. Time never decreases along the chain (a
+// clock stepping back stamps the previous event's time), so a time range is
+// a seq range; Query relies on that to page time-filtered views by seq.
 //
 // It returns ErrInvalid (wrapped) for an event without Action or Outcome,
 // and database errors as they come.
@@ -56,33 +56,13 @@ func (l *Log) Record(ctx context.Context, tx *store.Tx, e Event) error {
 		return err
 	}
 
-	r := row{
+	err = tx.AppendAudit(ctx, row{
+		At:      store.FormatTime(l.now()),
 		ActorID: e.ActorID, ActorName: e.ActorName, ActorRole: e.ActorRole,
 		Action: e.Action, Outcome: e.Outcome,
 		TargetType: e.TargetType, TargetID: e.TargetID,
 		ClientIP: e.ClientIP, UserAgent: e.UserAgent, RequestID: e.RequestID,
 		Details: details,
-	}
-	now := store.FormatTime(l.now())
-	err = tx.AppendAudit(ctx, func(head store.AuditHead) (store.AuditRecord, error) {
-		r.Seq, r.PrevHash, r.At = head.Seq+1, head.Hash, now
-		if head.Seq == 0 {
-			r.PrevHash = GenesisHash
-		}
-		// Time never decreases along the chain (a clock stepping back stamps
-		// the previous event's time), so a time range is a seq range; Query
-		// relies on that to page time-filtered views by seq. The fixed-width
-		// format makes the string comparison a time comparison.
-		if r.At < head.At {
-			r.At = head.At
-		}
-		hs, _ := l.hashers.Get().(*hasher)
-		if hs == nil {
-			hs = newHasher()
-		}
-		r.Hash = hs.sum(&r)
-		l.hashers.Put(hs)
-		return r, nil
 	})
 	if err != nil {
 		return fmt.Errorf("audit: append %s: %w", e.Action, err)

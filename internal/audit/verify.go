@@ -121,7 +121,7 @@ func verifyChain(from Anchor, src chainSource) (ChainStatus, error) {
 		wantPrev = GenesisHash
 	}
 	st := ChainStatus{VerifiedSeq: wantSeq - 1}
-	hs := newHasher()
+	hs := store.NewAuditHasher()
 	broken := func(seq int64, format string, a ...any) error {
 		st.BrokenSeq, st.Problem = seq, fmt.Sprintf(format, a...)
 		return errBroken
@@ -132,7 +132,7 @@ func verifyChain(from Anchor, src chainSource) (ChainStatus, error) {
 			return broken(wantSeq, "event %d is missing (next stored event is %d): rows deleted", wantSeq, r.Seq)
 		case r.PrevHash != wantPrev:
 			return broken(r.Seq, "prev_hash does not match the hash of event %d: rows deleted, reordered or swapped", r.Seq-1)
-		case hs.sum(r) != r.Hash:
+		case hs.Sum(r) != r.Hash:
 			return broken(r.Seq, "hash does not match the row's contents: row edited")
 		}
 		t, err := store.ParseTime(r.At)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // AuditRecord is an audit_events row exactly as stored: every field is the
@@ -107,23 +108,21 @@ func auditInsertSQL(n int) string {
 	return `INSERT INTO audit_events (` + auditCols + `) VALUES ` + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 }
 
-// auditInsertMovingSQL, on PostgreSQL, inserts n events and moves the head
-// row in one statement: the head's holder makes one round trip fewer
-// before its commit, and every other appender waits for it that much less.
-func auditInsertMovingSQL(n int) string {
-	return `WITH ins AS (` + auditInsertSQL(n) + `) ` + auditMoveHeadSQL
-}
+// auditLinkSQL, on PostgreSQL, links and inserts a transaction's events
+// and moves the head in one statement (migrations/postgres/0048).
+const auditLinkSQL = `SELECT head_seq, head_hash, head_at FROM audit_link(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-// auditMoveWithInsert has PostgreSQL's last INSERT of a commit move the
-// head (auditInsertMovingSQL); a variable so that a benchmark can measure
-// what it saves.
-var auditMoveWithInsert = true
+// auditLinkInDB has PostgreSQL link the chain itself (audit_link): the head
+// row's lock is then held for that one statement and the commit. A
+// variable so that a benchmark can measure it against linking in Go.
+var auditLinkInDB = true
 
 // auditStmts are the append's prepared statements.
 type auditStmts struct {
 	head, index, move *sql.Stmt
 	inserts           []*sql.Stmt // one per auditChunks size
-	moving            []*sql.Stmt // PostgreSQL: one per auditChunks size, moving the head too
+	link              *sql.Stmt   // PostgreSQL with auditLinkInDB: audit_link
+	hashers           sync.Pool   // of *AuditHasher, for linking in Go
 }
 
 // prepareAudit prepares the append's statements on the writer. It runs
@@ -152,8 +151,8 @@ func (db *DB) prepareAudit(ctx context.Context) error {
 		}
 	}
 	perChunk(&s.inserts, auditInsertSQL)
-	if db.pg && auditMoveWithInsert {
-		perChunk(&s.moving, auditInsertMovingSQL)
+	if db.pg && auditLinkInDB {
+		stmts = append(stmts, prep{&s.link, auditLinkSQL})
 	}
 	for _, p := range stmts {
 		st, err := db.Write.PrepareContext(ctx, p.q)
@@ -172,7 +171,7 @@ func (s *auditStmts) close() error {
 		return nil
 	}
 	var errs []error
-	for _, st := range append(append([]*sql.Stmt{s.head, s.index, s.move}, s.inserts...), s.moving...) {
+	for _, st := range append([]*sql.Stmt{s.head, s.index, s.move, s.link}, s.inserts...) {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -180,27 +179,27 @@ func (s *auditStmts) close() error {
 	return errors.Join(errs...)
 }
 
-// AppendAudit appends one event to the audit chain inside t. build is
-// called with the head for the record that follows (its seq, prev_hash,
-// time and hash are the caller's rules), and the record is inserted. The
-// events commit if and only if t does, and no other writer can append
-// between t's read of the head and its move.
+// AppendAudit appends r to the audit chain inside t. r is the event
+// without its place in the chain: the store fills Seq, PrevHash and Hash
+// (see auditLink) and keeps r.At unless it is earlier than the previous
+// event's time. The event commits if and only if t does, and no other
+// writer can append between t's read of the head and its move.
 //
-// The builds wait in t and run at its commit (or when t reads the trail
-// back: AuditNewest, AuditChain): the head row is read then, locked on
-// PostgreSQL, each build gets the head its predecessor left, the records
-// go in through multi-row INSERTs (auditChunks), and the head row is moved
-// to the last one (on SQLite, once auditSearchBatch events wait for it,
-// the search index catches up too). On PostgreSQL, where writers run side
-// by side, the head row is the one lock every appender needs: taken after
-// every other lock t takes, it is held for the inserts and the commit
-// alone, and a transaction holding it never waits for anything else.
+// The events wait in t and are linked at its commit (or when t reads the
+// trail back: AuditNewest, AuditChain), under the head row's lock (on
+// PostgreSQL, where writers run side by side, the one lock every appender
+// needs; SQLite has one writer). Taken after every other lock t takes, it
+// is held for the append and the commit alone, and a transaction holding
+// it never waits for anything else. On SQLite the store links in Go and
+// inserts through multi-row INSERTs (auditChunks), moving the head row at
+// the commit (and, once auditSearchBatch events wait for it, the search
+// index catches up); on PostgreSQL one statement (audit_link) locks the
+// head, links, inserts and moves it.
 //
-// Errors (build's as is, database errors wrapped, the append-only
-// trigger's refusal among them) come from the commit, which then rolls t
-// back. ErrAuditHeadMoved means the head row changed under t (a writer
-// that did not lock it).
-func (t *Tx) AppendAudit(ctx context.Context, build func(head AuditHead) (AuditRecord, error)) error {
+// Errors (database errors wrapped, the append-only trigger's refusal among
+// them) come from the commit, which then rolls t back. ErrAuditHeadMoved
+// means the head row changed under t (a writer that did not lock it).
+func (t *Tx) AppendAudit(ctx context.Context, r AuditRecord) error {
 	if _, err := t.auditStmts(); err != nil {
 		return err
 	}
@@ -209,7 +208,7 @@ func (t *Tx) AppendAudit(ctx context.Context, build func(head AuditHead) (AuditR
 		a.registered = true
 		t.beforeCommit = append(t.beforeCommit, func() error { return t.auditCommit(ctx) })
 	}
-	a.pending = append(a.pending, build)
+	a.pending = append(a.pending, r)
 	return nil
 }
 
@@ -221,58 +220,75 @@ func (t *Tx) auditFlush(ctx context.Context) error {
 	if len(t.audit.pending) == 0 {
 		return nil
 	}
-	return t.auditDrain(ctx, false)
+	return t.auditDrain(ctx)
 }
 
-// auditDrain takes the head and inserts the waiting events. At the commit
-// (final) on PostgreSQL the last INSERT moves the head row too.
-func (t *Tx) auditDrain(ctx context.Context, final bool) error {
+// auditDrain takes the head and appends the waiting events.
+func (t *Tx) auditDrain(ctx context.Context) error {
+	if t.db.audit.link != nil {
+		return t.auditLinkInDB(ctx)
+	}
 	if err := t.auditLockHead(ctx); err != nil {
 		return err
 	}
 	a := &t.audit
-	recs := make([]AuditRecord, 0, len(a.pending))
-	for _, build := range a.pending {
-		r, err := build(a.head)
-		if err != nil {
-			return err
-		}
-		recs = append(recs, r)
-		a.head = AuditHead{Seq: r.Seq, Hash: r.Hash, At: r.At}
+	hs, _ := t.db.audit.hashers.Get().(*AuditHasher)
+	if hs == nil {
+		hs = NewAuditHasher()
 	}
-	a.pending = a.pending[:0]
+	for i := range a.pending {
+		a.head = auditLink(hs, a.head, &a.pending[i])
+	}
+	t.db.audit.hashers.Put(hs)
+	recs := a.pending
 	for len(recs) > 0 {
 		i := 0
 		for auditChunks[i] > len(recs) {
 			i++
 		}
 		n := auditChunks[i]
-		moving := final && n == len(recs) && t.db.audit.moving != nil
-		st := t.db.audit.inserts[i]
-		if moving {
-			st = t.db.audit.moving[i]
-		}
 		a.args = a.args[:0]
 		for _, r := range recs[:n] {
 			a.args = append(a.args, r.Seq, r.At, r.ActorID, r.ActorName, r.ActorRole,
 				r.Action, r.Outcome, r.TargetType, r.TargetID, r.ClientIP, r.UserAgent, r.RequestID,
 				r.Details, r.PrevHash, r.Hash)
 		}
-		if moving {
-			a.args = append(a.args, a.head.Seq, a.head.Hash, a.head.At, a.read.Seq)
-		}
-		res, err := t.stx.StmtContext(ctx, st).ExecContext(ctx, a.args...)
-		if err != nil {
+		if _, err := t.stx.StmtContext(ctx, t.db.audit.inserts[i]).ExecContext(ctx, a.args...); err != nil {
 			return fmt.Errorf("insert audit events %d to %d: %w", recs[0].Seq, recs[n-1].Seq, err)
-		}
-		if moving {
-			if err := auditMoved(res, a.read.Seq); err != nil {
-				return err
-			}
-			a.moved = true
 		}
 		recs = recs[n:]
 	}
+	a.pending = a.pending[:0]
+	return nil
+}
+
+// auditLinkInDB hands the waiting events to audit_link, which locks the
+// head row, links them, inserts them and moves the head, in one statement.
+func (t *Tx) auditLinkInDB(ctx context.Context) error {
+	a := &t.audit
+	n := len(a.pending)
+	var (
+		ids  = make([]int64, n)
+		text = make([][]string, 11) // at, actor_name, ... details: audit_link's text arrays in order
+	)
+	for i := range text {
+		text[i] = make([]string, n)
+	}
+	for i, r := range a.pending {
+		ids[i] = r.ActorID
+		for j, v := range [...]string{r.At, r.ActorName, r.ActorRole, r.Action, r.Outcome, r.TargetType,
+			r.TargetID, r.ClientIP, r.UserAgent, r.RequestID, r.Details} {
+			text[j][i] = v
+		}
+	}
+	var head AuditHead
+	err := t.stx.StmtContext(ctx, t.db.audit.link).QueryRowContext(ctx, text[0], ids, text[1], text[2], text[3],
+		text[4], text[5], text[6], text[7], text[8], text[9], text[10]).Scan(&head.Seq, &head.Hash, &head.At)
+	if err != nil {
+		return fmt.Errorf("append %d audit events: %w", n, err)
+	}
+	a.pending = a.pending[:0]
+	a.locked, a.linkedInDB, a.head = true, true, head
 	return nil
 }
 
@@ -309,18 +325,18 @@ func (t *Tx) auditLockHead(ctx context.Context) error {
 // how far the search index reaches.
 type auditTxState struct {
 	registered bool // auditCommit is among t's beforeCommit
-	pending    []func(head AuditHead) (AuditRecord, error)
+	pending    []AuditRecord
 	locked     bool
 	read       AuditHead
 	head       AuditHead
 	indexed    int64 // the search index is complete up to this seq
-	moved      bool  // the head row is moved already (PostgreSQL: with the last INSERT)
+	linkedInDB bool  // audit_link appended and moved the head row (PostgreSQL)
 	args       []any // reused for each INSERT's values
 }
 
 // auditCommit runs just before a transaction that appended commits: it
-// moves the head row and, once auditSearchBatch events wait for the search
-// index, indexes them.
+// appends what waits and, when linking in Go, moves the head row and, once
+// auditSearchBatch events wait for the search index, indexes them.
 //
 // The index is not written at each append: an insert into audit_events
 // fires triggers, so SQLite gives it a statement savepoint, and at every
@@ -328,12 +344,12 @@ type auditTxState struct {
 // event. Nor at each commit: that is still a segment per commit, and the
 // merges they cause. One statement per batch makes one segment per batch.
 func (t *Tx) auditCommit(ctx context.Context) error {
-	if err := t.auditDrain(ctx, true); err != nil {
+	if err := t.auditFlush(ctx); err != nil {
 		return err
 	}
 	a := &t.audit
-	if a.moved {
-		return nil // PostgreSQL: no search index to write
+	if a.linkedInDB || !a.locked {
+		return nil // audit_link moved the head row (PostgreSQL: no search index to write)
 	}
 	s := t.db.audit
 	if s.index != nil && a.head.Seq-a.indexed >= auditSearchBatch {

@@ -26,16 +26,42 @@ func auditOpen(t *testing.T) *DB {
 // that differ per seq. The store does not check hashes; it keeps rows.
 func auditTestHash(seq int64) string { return fmt.Sprintf("%064x", seq*7919) }
 
-// auditNext builds the record after head, as the audit package would, and
-// remembers the head it was given.
-func auditNext(target string, seen *[]AuditHead) func(AuditHead) (AuditRecord, error) {
-	return func(head AuditHead) (AuditRecord, error) {
-		*seen = append(*seen, head)
-		seq := head.Seq + 1
-		return AuditRecord{Seq: seq, At: FormatTime(time.Date(2026, 1, 1, 0, 0, int(seq), 0, time.UTC)),
-			ActorName: "tester", Action: "test.append", Outcome: "success", TargetType: "refund", TargetID: target,
-			Details: "{}", PrevHash: head.Hash, Hash: auditTestHash(seq)}, nil
+// auditDraft is an event to append for target, stamped sec seconds into
+// 2026: what the audit package hands the store.
+func auditDraft(target string, sec int) AuditRecord {
+	return AuditRecord{At: FormatTime(time.Date(2026, 1, 1, 0, 0, sec, 0, time.UTC)),
+		ActorName: "tester", Action: "test.append", Outcome: "success", TargetType: "refund", TargetID: target,
+		Details: "{}"}
+}
+
+// auditWalk reads the whole chain and checks that each event follows the
+// one before (seq, prev_hash, a time no earlier) and carries the hash of
+// the canonical encoding; it returns the events and the head row.
+func auditWalk(t *testing.T, db *DB) ([]AuditRecord, AuditHead) {
+	t.Helper()
+	var recs []AuditRecord
+	prev := AuditHead{Hash: AuditGenesisHash}
+	hs := NewAuditHasher()
+	head, present, err := db.AuditChain(context.Background(), 1, func(r *AuditRecord) error {
+		switch {
+		case r.Seq != prev.Seq+1 || r.PrevHash != prev.Hash:
+			return fmt.Errorf("event %d links to %d/%s, want %d/%s", r.Seq, r.Seq-1, r.PrevHash, prev.Seq, prev.Hash)
+		case r.At < prev.At:
+			return fmt.Errorf("event %d at %s, before its predecessor's %s", r.Seq, r.At, prev.At)
+		case r.Hash != hs.Sum(r):
+			return fmt.Errorf("event %d has hash %s, want %s", r.Seq, r.Hash, hs.Sum(r))
+		}
+		recs = append(recs, *r)
+		prev = AuditHead{Seq: r.Seq, Hash: r.Hash, At: r.At}
+		return nil
+	})
+	if err != nil || !present {
+		t.Fatalf("walk: %v (head row present %v)", err, present)
 	}
+	if head != prev && !(prev.Seq == 0 && head.Seq == 0) {
+		t.Fatalf("head row %+v, want the last event %+v", head, prev)
+	}
+	return recs, head
 }
 
 func auditHeadRow(t *testing.T, db *DB) AuditHead {
@@ -56,25 +82,25 @@ func TestAppendAuditChainsSequentialAppends(t *testing.T) {
 		if h := auditHeadRow(t, db); h.Seq != 0 || h.Hash != strings.Repeat("0", 64) {
 			t.Fatalf("empty trail's head row = %+v", h)
 		}
-		var seen []AuditHead
-		for _, target := range []string{"rf-one", "rf-two"} {
-			if err := db.Tx(ctx, func(tx *Tx) error { return tx.AppendAudit(ctx, auditNext(target, &seen)) }); err != nil {
+		for i, target := range []string{"rf-one", "rf-two"} {
+			if err := db.Tx(ctx, func(tx *Tx) error { return tx.AppendAudit(ctx, auditDraft(target, i+1)) }); err != nil {
 				t.Fatal(err)
 			}
 		}
-		first := AuditHead{Seq: 1, Hash: auditTestHash(1), At: "2026-01-01T00:00:01.000000Z"}
-		if len(seen) != 2 || seen[0].Seq != 0 || seen[1] != first {
-			t.Fatalf("heads given to build = %+v, want the empty head then %+v", seen, first)
+		recs, head := auditWalk(t, db)
+		if len(recs) != 2 || recs[0].PrevHash != AuditGenesisHash || recs[0].TargetID != "rf-one" ||
+			recs[1].At != "2026-01-01T00:00:02.000000Z" || recs[1].TargetID != "rf-two" {
+			t.Fatalf("chain = %+v", recs)
 		}
-		second := AuditHead{Seq: 2, Hash: auditTestHash(2), At: "2026-01-01T00:00:02.000000Z"}
-		if h := auditHeadRow(t, db); h != second {
+		second := AuditHead{Seq: 2, Hash: recs[1].Hash, At: recs[1].At}
+		if h := auditHeadRow(t, db); h != second || head != second {
 			t.Errorf("head row = %+v, want %+v", h, second)
 		}
 		if h, err := db.AuditNewest(ctx); err != nil || h != second {
 			t.Errorf("AuditNewest = %+v, %v", h, err)
 		}
 		r, found, err := db.AuditGet(ctx, 2)
-		if err != nil || !found || r.PrevHash != first.Hash || r.TargetID != "rf-two" {
+		if err != nil || !found || r.PrevHash != recs[0].Hash || r.TargetID != "rf-two" {
 			t.Errorf("AuditGet(2) = %+v, %v, %v", r, found, err)
 		}
 	})
@@ -86,10 +112,9 @@ func TestAppendAuditInOneTransaction(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, _ string) {
 		db := auditOpen(t)
 		ctx := context.Background()
-		var seen []AuditHead
 		err := db.Tx(ctx, func(tx *Tx) error {
 			for i := range 3 {
-				if err := tx.AppendAudit(ctx, auditNext(fmt.Sprint("rf-", i), &seen)); err != nil {
+				if err := tx.AppendAudit(ctx, auditDraft(fmt.Sprint("rf-", i), 1)); err != nil {
 					return err
 				}
 			}
@@ -103,17 +128,12 @@ func TestAppendAuditInOneTransaction(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i, h := range seen {
-			if h.Seq != int64(i) {
-				t.Errorf("append %d was built on seq %d", i+1, h.Seq)
-			}
-		}
-		if h := auditHeadRow(t, db); h.Seq != 3 || h.Hash != auditTestHash(3) {
-			t.Errorf("head row = %+v, want event 3", h)
+		if recs, _ := auditWalk(t, db); len(recs) != 3 {
+			t.Errorf("%d events stored, want 3", len(recs))
 		}
 		boom := errors.New("boom")
 		err = db.Tx(ctx, func(tx *Tx) error {
-			if err := tx.AppendAudit(ctx, auditNext("rf-x", &seen)); err != nil {
+			if err := tx.AppendAudit(ctx, auditDraft("rf-x", 9)); err != nil {
 				return err
 			}
 			return boom
@@ -130,19 +150,30 @@ func TestAppendAuditInOneTransaction(t *testing.T) {
 	})
 }
 
-// A head row moved by a writer that did not lock it fails the commit of
-// the transaction that read it: nothing forks.
+// auditOpenLinkingInGo opens a store that links the chain in Go on both
+// databases (on PostgreSQL audit_link does it otherwise).
+func auditOpenLinkingInGo(t *testing.T) *DB {
+	t.Helper()
+	saved := auditLinkInDB
+	auditLinkInDB = false // read by Open, which prepares the statements
+	defer func() { auditLinkInDB = saved }()
+	return auditOpen(t)
+}
+
+// Linking in Go, a head row moved by a writer that did not lock it fails
+// the commit of the transaction that read it: nothing forks. (audit_link
+// reads and moves the head in one statement under its lock: there is no
+// moment between for anyone to move it.)
 func TestAppendAuditRefusesAMovedHead(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, _ string) {
 		// After the move, the transaction either appends nothing more (its
-		// commit moves the head alone) or appends again (on PostgreSQL its
-		// last INSERT moves the head): both must see the move.
+		// commit moves the head alone) or appends again: both must see the
+		// move.
 		for _, more := range []int{0, 1} {
-			db := auditOpen(t)
+			db := auditOpenLinkingInGo(t)
 			ctx := context.Background()
-			var seen []AuditHead
 			err := db.Tx(ctx, func(tx *Tx) error {
-				if err := tx.AppendAudit(ctx, auditNext("rf-1", &seen)); err != nil {
+				if err := tx.AppendAudit(ctx, auditDraft("rf-1", 1)); err != nil {
 					return err
 				}
 				// The append waits for the commit: read the head now.
@@ -154,7 +185,7 @@ func TestAppendAuditRefusesAMovedHead(t *testing.T) {
 					return err
 				}
 				for range more {
-					if err := tx.AppendAudit(ctx, auditNext("rf-1", &seen)); err != nil {
+					if err := tx.AppendAudit(ctx, auditDraft("rf-1", 2)); err != nil {
 						return err
 					}
 				}
@@ -183,9 +214,8 @@ func TestAppendAuditConcurrentWritersChain(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				var seen []AuditHead
 				for i := range each {
-					if err := db.Tx(ctx, func(tx *Tx) error { return tx.AppendAudit(ctx, auditNext(fmt.Sprint("w", w, "-", i), &seen)) }); err != nil {
+					if err := db.Tx(ctx, func(tx *Tx) error { return tx.AppendAudit(ctx, auditDraft(fmt.Sprint("w", w, "-", i), i)) }); err != nil {
 						errs <- err
 						return
 					}
@@ -197,20 +227,9 @@ func TestAppendAuditConcurrentWritersChain(t *testing.T) {
 		for err := range errs {
 			t.Fatal(err)
 		}
-		prev, n := strings.Repeat("0", 64), int64(0)
-		head, present, err := db.AuditChain(ctx, 1, func(r *AuditRecord) error {
-			n++
-			if r.Seq != n || r.PrevHash != prev {
-				return fmt.Errorf("event %d (want seq %d) links to %s, want %s", r.Seq, n, r.PrevHash, prev)
-			}
-			prev = r.Hash
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n != writers*each || !present || head.Seq != n || head.Hash != prev {
-			t.Errorf("%d events, head row %+v (present %v); want %d events and the last as head", n, head, present, writers*each)
+		// Linked and stamped in commit order, whatever time each draft had.
+		if recs, _ := auditWalk(t, db); len(recs) != writers*each {
+			t.Errorf("%d events, want %d", len(recs), writers*each)
 		}
 	})
 }
@@ -221,8 +240,7 @@ func TestAuditAdoptImported(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, _ string) {
 		db := auditOpen(t)
 		ctx := context.Background()
-		var seen []AuditHead
-		if err := db.Tx(ctx, func(tx *Tx) error { return tx.AppendAudit(ctx, auditNext("rf-appended", &seen)) }); err != nil {
+		if err := db.Tx(ctx, func(tx *Tx) error { return tx.AppendAudit(ctx, auditDraft("rf-appended", 1)) }); err != nil {
 			t.Fatal(err)
 		}
 		for seq := int64(2); seq <= 4; seq++ {
@@ -286,9 +304,8 @@ func TestAuditStatementsArePreparedOnce(t *testing.T) {
 		db := auditOpen(t)
 		ctx := context.Background()
 		stmts := db.audit
-		var seen []AuditHead
 		for range 3 {
-			if err := db.Tx(ctx, func(tx *Tx) error { return tx.AppendAudit(ctx, auditNext("rf", &seen)) }); err != nil {
+			if err := db.Tx(ctx, func(tx *Tx) error { return tx.AppendAudit(ctx, auditDraft("rf", 1)) }); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -315,10 +332,9 @@ func TestAuditSearchIndexedInBatches(t *testing.T) {
 		}
 		return rows, reach
 	}
-	var seen []AuditHead
 	appendOne := func(target string) {
 		t.Helper()
-		if err := db.Tx(ctx, func(tx *Tx) error { return tx.AppendAudit(ctx, auditNext(target, &seen)) }); err != nil {
+		if err := db.Tx(ctx, func(tx *Tx) error { return tx.AppendAudit(ctx, auditDraft(target, 1)) }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -351,7 +367,7 @@ func TestAuditSearchIndexedInBatches(t *testing.T) {
 	// Adopting takes every event the index does not reach into it.
 	if _, err := db.Write.Exec(`INSERT INTO audit_events (seq, at, action, outcome, target_id, prev_hash, hash)
 		VALUES (?, '2026-01-02T00:00:00.000000Z', 'imported', 'success', 'rf-imported', ?, ?)`,
-		auditSearchBatch+6, auditTestHash(auditSearchBatch+5), auditTestHash(auditSearchBatch+6)); err != nil {
+		auditSearchBatch+6, auditHeadRow(t, db).Hash, auditTestHash(auditSearchBatch+6)); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Tx(ctx, func(tx *Tx) error { _, err := tx.AuditAdoptImported(ctx); return err }); err != nil {
@@ -364,41 +380,92 @@ func TestAuditSearchIndexedInBatches(t *testing.T) {
 }
 
 // A transaction's events go in through multi-row INSERTs of the
-// auditChunks sizes; every count, across the chunks' edges, stores every
-// event once, chained on the one before, with the head row on the last.
+// auditChunks sizes (in Go) or through audit_link's arrays (PostgreSQL);
+// every count, across the chunks' edges, stores every event once, chained
+// on the one before, with the head row on the last. Appends after a read
+// of the trail inside the transaction continue from it.
 func TestAppendAuditChunks(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, _ string) {
+		for _, inGo := range []bool{false, true} {
+			db := auditOpen(t)
+			if inGo {
+				db = auditOpenLinkingInGo(t)
+			}
+			ctx := context.Background()
+			total := 0
+			for _, n := range []int{1, 7, 8, 9, 31, 32, 33, 41, 100} {
+				if err := db.Tx(ctx, func(tx *Tx) error {
+					for i := range n {
+						if i == n/2 {
+							if _, err := tx.AuditNewest(ctx); err != nil {
+								return err
+							}
+						}
+						if err := tx.AppendAudit(ctx, auditDraft(fmt.Sprint("rf-", i), i)); err != nil {
+							return err
+						}
+					}
+					return nil
+				}); err != nil {
+					t.Fatalf("%d events: %v", n, err)
+				}
+				total += n
+			}
+			if recs, head := auditWalk(t, db); len(recs) != total || head.Seq != int64(total) {
+				t.Errorf("linking in Go %v: %d events stored, head %+v; want %d, the last", inGo, len(recs), head, total)
+			}
+		}
+	})
+}
+
+// Whoever links (Go on SQLite, audit_link inside PostgreSQL), the stored
+// chain is the one auditLink and AuditHasher make from the same drafts:
+// the same seq, prev_hash, time and hash, for text that an encoder could
+// get wrong (multi-byte UTF-8, quotes, braces and commas that a text array
+// escapes, the word NULL, empty strings, a long JSON), for extreme actor
+// ids, and for a clock that steps back.
+func TestAuditLinkConformance(t *testing.T) {
+	long := `{"note":"` + strings.Repeat("Hoàn tiền ", 20_000) + `"}`
+	drafts := []AuditRecord{
+		{At: "2026-03-01T10:00:00.000000Z", ActorID: 7, ActorName: "Nguyễn Văn Á", ActorRole: "manager",
+			Action: "refund.approve", Outcome: "success", TargetType: "refund", TargetID: "rf-1",
+			ClientIP: "2001:db8::1", UserAgent: "Mozilla/5.0 💸", RequestID: "req-1", Details: `{"amount":125000}`},
+		{At: "2026-03-01T09:59:59.999999Z", ActorName: "system", Action: "webhook.received", Outcome: "failure",
+			TargetID: `a,b{c}"d\e`, Details: `{"why":"clock stepped back"}`},
+		{At: "2026-03-01T10:00:00.000000Z", ActorID: -1, ActorName: "NULL", ActorRole: "", Action: "x", Outcome: "y",
+			TargetType: "NULL", TargetID: "", Details: "{}"},
+		{At: "2026-03-02T00:00:00.000001Z", ActorID: 1<<63 - 1, ActorName: "tab\tnew\nline", Action: "big", Outcome: "success",
+			UserAgent: "", RequestID: " leading and trailing ", Details: long},
+	}
 	storetest.Each(t, func(t *testing.T, _ string) {
 		db := auditOpen(t)
 		ctx := context.Background()
-		var seen []AuditHead
-		total := int64(0)
-		for _, n := range []int{1, 7, 8, 9, 31, 32, 33, 41, 100} {
+		// The first alone, then the other three in one transaction.
+		for _, batch := range [][]AuditRecord{drafts[:1], drafts[1:]} {
 			if err := db.Tx(ctx, func(tx *Tx) error {
-				for range n {
-					if err := tx.AppendAudit(ctx, auditNext("rf", &seen)); err != nil {
+				for _, d := range batch {
+					if err := tx.AppendAudit(ctx, d); err != nil {
 						return err
 					}
 				}
 				return nil
 			}); err != nil {
-				t.Fatalf("%d events: %v", n, err)
+				t.Fatal(err)
 			}
-			total += int64(n)
 		}
-		prev, count := "", int64(0)
-		head, present, err := db.AuditChain(ctx, 1, func(r *AuditRecord) error {
-			count++
-			if r.Seq != count || (count > 1 && r.PrevHash != prev) || r.Hash != auditTestHash(r.Seq) {
-				return fmt.Errorf("event %d (the %dth): prev %q after %q", r.Seq, count, r.PrevHash, prev)
+		got, head := auditWalk(t, db)
+		hs, want := NewAuditHasher(), AuditHead{}
+		for i, d := range drafts {
+			want = auditLink(hs, want, &d)
+			if i >= len(got) || got[i] != d {
+				t.Errorf("event %d:\n got %+v\nwant %+v", i+1, got[min(i, len(got)-1)], d)
 			}
-			prev = r.Hash
-			return nil
-		})
-		if err != nil || !present {
-			t.Fatalf("walk: %v, head present %v", err, present)
 		}
-		if count != total || head.Seq != total || head.Hash != prev {
-			t.Errorf("%d events stored, head %+v; want %d, the last", count, head, total)
+		if head != want {
+			t.Errorf("head row %+v, want %+v", head, want)
+		}
+		if got[1].At != drafts[0].At {
+			t.Errorf("the clock stepped back: event 2 at %s, want the previous event's %s", got[1].At, drafts[0].At)
 		}
 	})
 }

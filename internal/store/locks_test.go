@@ -326,12 +326,11 @@ func TestPostgresWritersRunSideBySide(t *testing.T) {
 	ctx := context.Background()
 	refundInsert(t, db, refundNew("a", 100, refundT0), "")
 	refundInsert(t, db, refundNew("b", 100, refundT0), "")
-	var seen []AuditHead
 	first := holdTx(t, db, func(tx *Tx) error {
 		if _, err := tx.Refund(ctx, "a"); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, auditNext("a", &seen))
+		return tx.AppendAudit(ctx, auditDraft("a", 1))
 	}, func(tx *Tx) error {
 		_, err := tx.ApproveRefund(ctx, "a", Decision{By: 2})
 		return err
@@ -345,7 +344,7 @@ func TestPostgresWritersRunSideBySide(t *testing.T) {
 			if _, err := tx.ApproveRefund(ctx, "b", Decision{By: 2}); err != nil {
 				return err
 			}
-			return tx.AppendAudit(ctx, auditNext("b", &seen))
+			return tx.AppendAudit(ctx, auditDraft("b", 2))
 		})
 	}()
 	select {
