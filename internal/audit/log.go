@@ -19,9 +19,9 @@ var ErrInvalid = errors.New("audit: invalid event")
 
 // Log records events into, and reads them back from, the audit_events table.
 type Log struct {
-	db      *store.DB
-	now     func() time.Time
-	actors  actorCache
+	db     *store.DB
+	now    func() time.Time
+	actors actorCache
 }
 
 // New returns a Log over db; now is its clock (nil means time.Now).
