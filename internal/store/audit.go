@@ -108,19 +108,32 @@ func auditInsertSQL(n int) string {
 	return `INSERT INTO audit_events (` + auditCols + `) VALUES ` + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 }
 
-// auditLinkSQL, on PostgreSQL, links and inserts a transaction's events
-// and moves the head in one statement (migrations/postgres/0048).
-const auditLinkSQL = `SELECT head_seq, head_hash, head_at FROM audit_link(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+// On PostgreSQL the database links the chain (migrations/postgres/0048): a
+// transaction's events go into audit_pending unlinked, and its COMMIT
+// links them. auditLinkSQL links them at once instead, for a transaction
+// that reads the trail back before its commit.
+const (
+	auditPendingCols = `at, actor_id, actor_name, actor_role, action, outcome, target_type, target_id,
+	client_ip, user_agent, request_id, details`
+	auditLinkSQL = `SELECT head_seq, head_hash, head_at FROM audit_link()`
+)
 
-// auditLinkInDB has PostgreSQL link the chain itself (audit_link): the head
-// row's lock is then held for that one statement and the commit. A
-// variable so that a benchmark can measure it against linking in Go.
+// auditLinkInDB has PostgreSQL link the chain itself, at the commit: the
+// head row's lock is then held by the COMMIT alone, with no round trip to
+// this process. A variable so that a benchmark can measure it against
+// linking in Go.
 var auditLinkInDB = true
+
+// auditPendingSQL inserts n unlinked events into audit_pending.
+func auditPendingSQL(n int) string {
+	row := `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	return `INSERT INTO audit_pending (` + auditPendingCols + `) VALUES ` + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
 
 // auditStmts are the append's prepared statements.
 type auditStmts struct {
 	head, index, move *sql.Stmt
-	inserts           []*sql.Stmt // one per auditChunks size
+	inserts           []*sql.Stmt // one per auditChunks size: linked events into audit_events, or unlinked ones into audit_pending
 	link              *sql.Stmt   // PostgreSQL with auditLinkInDB: audit_link
 	hashers           sync.Pool   // of *AuditHasher, for linking in Go
 }
@@ -150,9 +163,11 @@ func (db *DB) prepareAudit(ctx context.Context) error {
 			stmts = append(stmts, prep{&(*dst)[i], query(n)})
 		}
 	}
-	perChunk(&s.inserts, auditInsertSQL)
 	if db.pg && auditLinkInDB {
-		stmts = append(stmts, prep{&s.link, auditLinkSQL})
+		stmts = append(stmts[:0], prep{&s.link, auditLinkSQL})
+		perChunk(&s.inserts, auditPendingSQL)
+	} else {
+		perChunk(&s.inserts, auditInsertSQL)
 	}
 	for _, p := range stmts {
 		st, err := db.Write.PrepareContext(ctx, p.q)
@@ -220,26 +235,41 @@ func (t *Tx) auditFlush(ctx context.Context) error {
 	if len(t.audit.pending) == 0 {
 		return nil
 	}
-	return t.auditDrain(ctx)
-}
-
-// auditDrain takes the head and appends the waiting events.
-func (t *Tx) auditDrain(ctx context.Context) error {
-	if t.db.audit.link != nil {
-		return t.auditLinkInDB(ctx)
-	}
-	if err := t.auditLockHead(ctx); err != nil {
+	if err := t.auditDrain(ctx); err != nil {
 		return err
 	}
+	if t.db.audit.link == nil {
+		return nil
+	}
+	// PostgreSQL: link what was just put in audit_pending now, not at the
+	// commit.
 	a := &t.audit
-	hs, _ := t.db.audit.hashers.Get().(*AuditHasher)
-	if hs == nil {
-		hs = NewAuditHasher()
+	if err := t.stx.StmtContext(ctx, t.db.audit.link).QueryRowContext(ctx).Scan(&a.head.Seq, &a.head.Hash, &a.head.At); err != nil {
+		return fmt.Errorf("link audit events: %w", err)
 	}
-	for i := range a.pending {
-		a.head = auditLink(hs, a.head, &a.pending[i])
+	a.locked = true
+	return nil
+}
+
+// auditDrain inserts the waiting events: linked in Go after the head,
+// which it takes; or, when PostgreSQL links them, into audit_pending.
+func (t *Tx) auditDrain(ctx context.Context) error {
+	a := &t.audit
+	s := t.db.audit
+	inDB := s.link != nil
+	if !inDB {
+		if err := t.auditLockHead(ctx); err != nil {
+			return err
+		}
+		hs, _ := s.hashers.Get().(*AuditHasher)
+		if hs == nil {
+			hs = NewAuditHasher()
+		}
+		for i := range a.pending {
+			a.head = auditLink(hs, a.head, &a.pending[i])
+		}
+		s.hashers.Put(hs)
 	}
-	t.db.audit.hashers.Put(hs)
 	recs := a.pending
 	for len(recs) > 0 {
 		i := 0
@@ -249,46 +279,21 @@ func (t *Tx) auditDrain(ctx context.Context) error {
 		n := auditChunks[i]
 		a.args = a.args[:0]
 		for _, r := range recs[:n] {
-			a.args = append(a.args, r.Seq, r.At, r.ActorID, r.ActorName, r.ActorRole,
-				r.Action, r.Outcome, r.TargetType, r.TargetID, r.ClientIP, r.UserAgent, r.RequestID,
-				r.Details, r.PrevHash, r.Hash)
+			if !inDB {
+				a.args = append(a.args, r.Seq)
+			}
+			a.args = append(a.args, r.At, r.ActorID, r.ActorName, r.ActorRole,
+				r.Action, r.Outcome, r.TargetType, r.TargetID, r.ClientIP, r.UserAgent, r.RequestID, r.Details)
+			if !inDB {
+				a.args = append(a.args, r.PrevHash, r.Hash)
+			}
 		}
-		if _, err := t.stx.StmtContext(ctx, t.db.audit.inserts[i]).ExecContext(ctx, a.args...); err != nil {
-			return fmt.Errorf("insert audit events %d to %d: %w", recs[0].Seq, recs[n-1].Seq, err)
+		if _, err := t.stx.StmtContext(ctx, s.inserts[i]).ExecContext(ctx, a.args...); err != nil {
+			return fmt.Errorf("insert %d audit events: %w", n, err)
 		}
 		recs = recs[n:]
 	}
 	a.pending = a.pending[:0]
-	return nil
-}
-
-// auditLinkInDB hands the waiting events to audit_link, which locks the
-// head row, links them, inserts them and moves the head, in one statement.
-func (t *Tx) auditLinkInDB(ctx context.Context) error {
-	a := &t.audit
-	n := len(a.pending)
-	var (
-		ids  = make([]int64, n)
-		text = make([][]string, 11) // at, actor_name, ... details: audit_link's text arrays in order
-	)
-	for i := range text {
-		text[i] = make([]string, n)
-	}
-	for i, r := range a.pending {
-		ids[i] = r.ActorID
-		for j, v := range [...]string{r.At, r.ActorName, r.ActorRole, r.Action, r.Outcome, r.TargetType,
-			r.TargetID, r.ClientIP, r.UserAgent, r.RequestID, r.Details} {
-			text[j][i] = v
-		}
-	}
-	var head AuditHead
-	err := t.stx.StmtContext(ctx, t.db.audit.link).QueryRowContext(ctx, text[0], ids, text[1], text[2], text[3],
-		text[4], text[5], text[6], text[7], text[8], text[9], text[10]).Scan(&head.Seq, &head.Hash, &head.At)
-	if err != nil {
-		return fmt.Errorf("append %d audit events: %w", n, err)
-	}
-	a.pending = a.pending[:0]
-	a.locked, a.linkedInDB, a.head = true, true, head
 	return nil
 }
 
@@ -330,7 +335,6 @@ type auditTxState struct {
 	read       AuditHead
 	head       AuditHead
 	indexed    int64 // the search index is complete up to this seq
-	linkedInDB bool  // audit_link appended and moved the head row (PostgreSQL)
 	args       []any // reused for each INSERT's values
 }
 
@@ -344,14 +348,13 @@ type auditTxState struct {
 // event. Nor at each commit: that is still a segment per commit, and the
 // merges they cause. One statement per batch makes one segment per batch.
 func (t *Tx) auditCommit(ctx context.Context) error {
-	if err := t.auditFlush(ctx); err != nil {
+	if err := t.auditDrain(ctx); err != nil {
 		return err
 	}
-	a := &t.audit
-	if a.linkedInDB || !a.locked {
-		return nil // audit_link moved the head row (PostgreSQL: no search index to write)
+	a, s := &t.audit, t.db.audit
+	if s.link != nil || !a.locked {
+		return nil // PostgreSQL: the COMMIT links the events and moves the head row
 	}
-	s := t.db.audit
 	if s.index != nil && a.head.Seq-a.indexed >= auditSearchBatch {
 		if _, err := t.stx.StmtContext(ctx, s.index).ExecContext(ctx, a.indexed, a.head.Seq, a.head.Seq); err != nil {
 			return fmt.Errorf("index audit events %d to %d for search: %w", a.indexed+1, a.head.Seq, err)
