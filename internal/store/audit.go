@@ -108,24 +108,34 @@ func auditInsertSQL(n int) string {
 	return `INSERT INTO audit_events (` + auditCols + `) VALUES ` + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 }
 
-// auditInsertMovingSQL, on PostgreSQL, inserts n events and moves the head
-// row in one statement: the head's holder makes one round trip fewer
-// before its commit, and every other appender waits for it that much less.
-func auditInsertMovingSQL(n int) string {
-	return `WITH ins AS (` + auditInsertSQL(n) + `) ` + auditMoveHeadSQL
-}
+// On PostgreSQL the database links the chain (migrations/postgres/0048): a
+// transaction's events go into audit_pending unlinked, and its COMMIT
+// links them. auditLinkSQL links them at once instead, for a transaction
+// that reads the trail back before its commit.
+const (
+	auditPendingCols = `at, actor_id, actor_name, actor_role, action, outcome, target_type, target_id,
+	client_ip, user_agent, request_id, details`
+	auditLinkSQL = `SELECT head_seq, head_hash, head_at FROM audit_link()`
+)
 
-// auditMoveWithInsert has PostgreSQL's last INSERT of a commit move the
-// head (auditInsertMovingSQL); a variable so that a benchmark can measure
-// what it saves.
-var auditMoveWithInsert = true
+// auditLinkInDB has PostgreSQL link the chain itself, at the commit: the
+// head row's lock is then held by the COMMIT alone, with no round trip to
+// this process. A variable so that a benchmark can measure it against
+// linking in Go.
+var auditLinkInDB = true
+
+// auditPendingSQL inserts n unlinked events into audit_pending.
+func auditPendingSQL(n int) string {
+	row := `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	return `INSERT INTO audit_pending (` + auditPendingCols + `) VALUES ` + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
 
 // auditStmts are the append's prepared statements.
 type auditStmts struct {
 	head, index, move *sql.Stmt
-	inserts           []*sql.Stmt // one per auditChunks size
-	moving            []*sql.Stmt // PostgreSQL: one per auditChunks size, moving the head too
-	hashers           sync.Pool   // of *AuditHasher
+	inserts           []*sql.Stmt // one per auditChunks size: linked events into audit_events, or unlinked ones into audit_pending
+	link              *sql.Stmt   // PostgreSQL with auditLinkInDB: audit_link
+	hashers           sync.Pool   // of *AuditHasher, for linking in Go
 }
 
 // prepareAudit prepares the append's statements on the writer. It runs
@@ -153,9 +163,11 @@ func (db *DB) prepareAudit(ctx context.Context) error {
 			stmts = append(stmts, prep{&(*dst)[i], query(n)})
 		}
 	}
-	perChunk(&s.inserts, auditInsertSQL)
-	if db.pg && auditMoveWithInsert {
-		perChunk(&s.moving, auditInsertMovingSQL)
+	if db.pg && auditLinkInDB {
+		stmts = append(stmts[:0], prep{&s.link, auditLinkSQL})
+		perChunk(&s.inserts, auditPendingSQL)
+	} else {
+		perChunk(&s.inserts, auditInsertSQL)
 	}
 	for _, p := range stmts {
 		st, err := db.Write.PrepareContext(ctx, p.q)
@@ -174,7 +186,7 @@ func (s *auditStmts) close() error {
 		return nil
 	}
 	var errs []error
-	for _, st := range append(append([]*sql.Stmt{s.head, s.index, s.move}, s.inserts...), s.moving...) {
+	for _, st := range append([]*sql.Stmt{s.head, s.index, s.move, s.link}, s.inserts...) {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -184,19 +196,20 @@ func (s *auditStmts) close() error {
 
 // AppendAudit appends r to the audit chain inside t. r is the event
 // without its place in the chain: the store fills Seq, PrevHash and Hash
-// (auditLink) and keeps r.At unless it is earlier than the previous
+// (see auditLink) and keeps r.At unless it is earlier than the previous
 // event's time. The event commits if and only if t does, and no other
 // writer can append between t's read of the head and its move.
 //
 // The events wait in t and are linked at its commit (or when t reads the
-// trail back: AuditNewest, AuditChain): the head row is read then, locked
-// on PostgreSQL, each event is linked to the one before, they go in
-// through multi-row INSERTs (auditChunks), and the head row is moved to
-// the last one (on SQLite, once auditSearchBatch events wait for it, the
-// search index catches up too). On PostgreSQL, where writers run side by
-// side, the head row is the one lock every appender needs: taken after
-// every other lock t takes, it is held for the inserts and the commit
-// alone, and a transaction holding it never waits for anything else.
+// trail back: AuditNewest, AuditChain), under the head row's lock (on
+// PostgreSQL, where writers run side by side, the one lock every appender
+// needs; SQLite has one writer). Taken after every other lock t takes, it
+// is held for the append and the commit alone, and a transaction holding
+// it never waits for anything else. On SQLite the store links in Go and
+// inserts through multi-row INSERTs (auditChunks), moving the head row at
+// the commit (and, once auditSearchBatch events wait for it, the search
+// index catches up); on PostgreSQL one statement (audit_link) locks the
+// head, links, inserts and moves it.
 //
 // Errors (database errors wrapped, the append-only trigger's refusal among
 // them) come from the commit, which then rolls t back. ErrAuditHeadMoved
@@ -222,24 +235,41 @@ func (t *Tx) auditFlush(ctx context.Context) error {
 	if len(t.audit.pending) == 0 {
 		return nil
 	}
-	return t.auditDrain(ctx, false)
-}
-
-// auditDrain takes the head and inserts the waiting events. At the commit
-// (final) on PostgreSQL the last INSERT moves the head row too.
-func (t *Tx) auditDrain(ctx context.Context, final bool) error {
-	if err := t.auditLockHead(ctx); err != nil {
+	if err := t.auditDrain(ctx); err != nil {
 		return err
 	}
+	if t.db.audit.link == nil {
+		return nil
+	}
+	// PostgreSQL: link what was just put in audit_pending now, not at the
+	// commit.
 	a := &t.audit
-	hs, _ := t.db.audit.hashers.Get().(*AuditHasher)
-	if hs == nil {
-		hs = NewAuditHasher()
+	if err := t.stx.StmtContext(ctx, t.db.audit.link).QueryRowContext(ctx).Scan(&a.head.Seq, &a.head.Hash, &a.head.At); err != nil {
+		return fmt.Errorf("link audit events: %w", err)
 	}
-	for i := range a.pending {
-		a.head = auditLink(hs, a.head, &a.pending[i])
+	a.locked = true
+	return nil
+}
+
+// auditDrain inserts the waiting events: linked in Go after the head,
+// which it takes; or, when PostgreSQL links them, into audit_pending.
+func (t *Tx) auditDrain(ctx context.Context) error {
+	a := &t.audit
+	s := t.db.audit
+	inDB := s.link != nil
+	if !inDB {
+		if err := t.auditLockHead(ctx); err != nil {
+			return err
+		}
+		hs, _ := s.hashers.Get().(*AuditHasher)
+		if hs == nil {
+			hs = NewAuditHasher()
+		}
+		for i := range a.pending {
+			a.head = auditLink(hs, a.head, &a.pending[i])
+		}
+		s.hashers.Put(hs)
 	}
-	t.db.audit.hashers.Put(hs)
 	recs := a.pending
 	for len(recs) > 0 {
 		i := 0
@@ -247,29 +277,19 @@ func (t *Tx) auditDrain(ctx context.Context, final bool) error {
 			i++
 		}
 		n := auditChunks[i]
-		moving := final && n == len(recs) && t.db.audit.moving != nil
-		st := t.db.audit.inserts[i]
-		if moving {
-			st = t.db.audit.moving[i]
-		}
 		a.args = a.args[:0]
 		for _, r := range recs[:n] {
-			a.args = append(a.args, r.Seq, r.At, r.ActorID, r.ActorName, r.ActorRole,
-				r.Action, r.Outcome, r.TargetType, r.TargetID, r.ClientIP, r.UserAgent, r.RequestID,
-				r.Details, r.PrevHash, r.Hash)
-		}
-		if moving {
-			a.args = append(a.args, a.head.Seq, a.head.Hash, a.head.At, a.read.Seq)
-		}
-		res, err := t.stx.StmtContext(ctx, st).ExecContext(ctx, a.args...)
-		if err != nil {
-			return fmt.Errorf("insert audit events %d to %d: %w", recs[0].Seq, recs[n-1].Seq, err)
-		}
-		if moving {
-			if err := auditMoved(res, a.read.Seq); err != nil {
-				return err
+			if !inDB {
+				a.args = append(a.args, r.Seq)
 			}
-			a.moved = true
+			a.args = append(a.args, r.At, r.ActorID, r.ActorName, r.ActorRole,
+				r.Action, r.Outcome, r.TargetType, r.TargetID, r.ClientIP, r.UserAgent, r.RequestID, r.Details)
+			if !inDB {
+				a.args = append(a.args, r.PrevHash, r.Hash)
+			}
+		}
+		if _, err := t.stx.StmtContext(ctx, s.inserts[i]).ExecContext(ctx, a.args...); err != nil {
+			return fmt.Errorf("insert %d audit events: %w", n, err)
 		}
 		recs = recs[n:]
 	}
@@ -315,13 +335,12 @@ type auditTxState struct {
 	read       AuditHead
 	head       AuditHead
 	indexed    int64 // the search index is complete up to this seq
-	moved      bool  // the head row is moved already (PostgreSQL: with the last INSERT)
 	args       []any // reused for each INSERT's values
 }
 
 // auditCommit runs just before a transaction that appended commits: it
-// moves the head row and, once auditSearchBatch events wait for the search
-// index, indexes them.
+// appends what waits and, when linking in Go, moves the head row and, once
+// auditSearchBatch events wait for the search index, indexes them.
 //
 // The index is not written at each append: an insert into audit_events
 // fires triggers, so SQLite gives it a statement savepoint, and at every
@@ -329,14 +348,13 @@ type auditTxState struct {
 // event. Nor at each commit: that is still a segment per commit, and the
 // merges they cause. One statement per batch makes one segment per batch.
 func (t *Tx) auditCommit(ctx context.Context) error {
-	if err := t.auditDrain(ctx, true); err != nil {
+	if err := t.auditDrain(ctx); err != nil {
 		return err
 	}
-	a := &t.audit
-	if a.moved {
-		return nil // PostgreSQL: no search index to write
+	a, s := &t.audit, t.db.audit
+	if s.link != nil || !a.locked {
+		return nil // PostgreSQL: the COMMIT links the events and moves the head row
 	}
-	s := t.db.audit
 	if s.index != nil && a.head.Seq-a.indexed >= auditSearchBatch {
 		if _, err := t.stx.StmtContext(ctx, s.index).ExecContext(ctx, a.indexed, a.head.Seq, a.head.Seq); err != nil {
 			return fmt.Errorf("index audit events %d to %d for search: %w", a.indexed+1, a.head.Seq, err)

@@ -14,24 +14,27 @@ import (
 // receipt and the state change it makes, a NeoX call and its outcome),
 // from 16 goroutines per core. On PostgreSQL every appender waits for the
 // chain's head row, which its holder keeps until it has committed, so
-// what counts is how few round trips the holder makes. "row-by-row"
-// inserts each event with its own statement and then moves the head, as
-// the append did before; "chunked" inserts the two events in one
-// statement (auditChunks); "chunked-moving" also moves the head in that
-// statement (auditMoveWithInsert, PostgreSQL only; the same as "chunked"
-// on SQLite). Run on both databases (STORE_TEST_DIALECT=postgres for
-// PostgreSQL) and compare the sub-benchmarks' tx/s of one run.
+// what counts is how few round trips the holder makes. "go-row-by-row"
+// links in Go and inserts each event with its own statement, then moves
+// the head; "go-chunked" inserts the two events in one statement
+// (auditChunks); "db-linked" (PostgreSQL only) has audit_link lock, link,
+// insert and move in one statement (auditLinkInDB). Run on both databases
+// (STORE_TEST_DIALECT=postgres for PostgreSQL) and compare the
+// sub-benchmarks' tx/s of one run.
 func BenchmarkAuditAppendContended(b *testing.B) {
 	for _, mode := range []struct {
 		name   string
 		chunks []int
-		moving bool
-	}{{"row-by-row", []int{1}, false}, {"chunked", auditChunks, false}, {"chunked-moving", auditChunks, true}} {
+		inDB   bool
+	}{{"go-row-by-row", []int{1}, false}, {"go-chunked", auditChunks, false}, {"db-linked", auditChunks, true}} {
 		b.Run(mode.name, func(b *testing.B) {
-			saved, savedMoving := auditChunks, auditMoveWithInsert
+			if mode.inDB && storetest.DialectOf(b) != storetest.Postgres {
+				b.Skip("SQLite links in Go")
+			}
+			saved, savedInDB := auditChunks, auditLinkInDB
 			// Before Open, which prepares the statements.
-			auditChunks, auditMoveWithInsert = mode.chunks, mode.moving
-			defer func() { auditChunks, auditMoveWithInsert = saved, savedMoving }()
+			auditChunks, auditLinkInDB = mode.chunks, mode.inDB
+			defer func() { auditChunks, auditLinkInDB = saved, savedInDB }()
 			db, err := OpenURL(context.Background(), storetest.URL(b, ""), PoolConfig{})
 			if err != nil {
 				b.Fatal(err)

@@ -9,10 +9,10 @@ import (
 )
 
 // The chain's encoding (documented in the audit package, "Canonical
-// encoding") lives here because the store links appended events: they wait
-// in the transaction and are linked at its commit, under the head row's
-// lock (see Tx.AppendAudit). The audit package verifies with the same
-// hasher.
+// encoding") lives here because the store links appended events: in Go on
+// SQLite, and on PostgreSQL inside the database, in one statement under the
+// head row's lock (audit_link, migrations/postgres/0048_audit_link.sql),
+// which TestAuditLinkConformance holds to AuditHasher.
 
 // AuditGenesisHash is the prev_hash of the first event of the chain.
 const AuditGenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
@@ -71,7 +71,7 @@ func (hs *AuditHasher) Sum(r *AuditRecord) string {
 // (a clock stepping back stamps the previous event's time, so a time range
 // is a seq range, which the audit queries rely on; the fixed-width
 // TimeFormat makes the string comparison a time comparison), and the hash.
-// It returns the new head.
+// It returns the new head. audit_link does the same in PostgreSQL.
 func auditLink(hs *AuditHasher, head AuditHead, r *AuditRecord) AuditHead {
 	r.Seq, r.PrevHash = head.Seq+1, head.Hash
 	if head.Seq == 0 {

@@ -150,15 +150,27 @@ func TestAppendAuditInOneTransaction(t *testing.T) {
 	})
 }
 
-// A head row moved by a writer that did not lock it fails the commit of
-// the transaction that read it: nothing forks.
+// auditOpenLinkingInGo opens a store that links the chain in Go on both
+// databases (on PostgreSQL audit_link does it otherwise).
+func auditOpenLinkingInGo(t *testing.T) *DB {
+	t.Helper()
+	saved := auditLinkInDB
+	auditLinkInDB = false // read by Open, which prepares the statements
+	defer func() { auditLinkInDB = saved }()
+	return auditOpen(t)
+}
+
+// Linking in Go, a head row moved by a writer that did not lock it fails
+// the commit of the transaction that read it: nothing forks. (audit_link
+// reads and moves the head in one statement under its lock: there is no
+// moment between for anyone to move it.)
 func TestAppendAuditRefusesAMovedHead(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, _ string) {
 		// After the move, the transaction either appends nothing more (its
-		// commit moves the head alone) or appends again (on PostgreSQL its
-		// last INSERT moves the head): both must see the move.
+		// commit moves the head alone) or appends again: both must see the
+		// move.
 		for _, more := range []int{0, 1} {
-			db := auditOpen(t)
+			db := auditOpenLinkingInGo(t)
 			ctx := context.Background()
 			err := db.Tx(ctx, func(tx *Tx) error {
 				if err := tx.AppendAudit(ctx, auditDraft("rf-1", 1)); err != nil {
@@ -368,14 +380,17 @@ func TestAuditSearchIndexedInBatches(t *testing.T) {
 }
 
 // A transaction's events go in through multi-row INSERTs of the
-// auditChunks sizes; every count, across the chunks' edges, stores every
-// event once, chained on the one before, with the head row on the last.
-// Appends after a read of the trail inside the transaction continue from
-// it.
+// auditChunks sizes (in Go) or through audit_link's arrays (PostgreSQL);
+// every count, across the chunks' edges, stores every event once, chained
+// on the one before, with the head row on the last. Appends after a read
+// of the trail inside the transaction continue from it.
 func TestAppendAuditChunks(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, _ string) {
-		{
+		for _, inGo := range []bool{false, true} {
 			db := auditOpen(t)
+			if inGo {
+				db = auditOpenLinkingInGo(t)
+			}
 			ctx := context.Background()
 			total := 0
 			for _, n := range []int{1, 7, 8, 9, 31, 32, 33, 41, 100} {
@@ -397,18 +412,19 @@ func TestAppendAuditChunks(t *testing.T) {
 				total += n
 			}
 			if recs, head := auditWalk(t, db); len(recs) != total || head.Seq != int64(total) {
-				t.Errorf("%d events stored, head %+v; want %d, the last", len(recs), head, total)
+				t.Errorf("linking in Go %v: %d events stored, head %+v; want %d, the last", inGo, len(recs), head, total)
 			}
 		}
 	})
 }
 
-// On both databases the stored chain is the one auditLink and AuditHasher
-// make from the drafts, byte for byte: text a driver or a column type could
-// alter (multi-byte UTF-8, quotes, braces, commas, the word NULL, tabs and
-// newlines, empty strings, a long JSON), extreme actor ids, and a clock
-// that steps back.
-func TestAppendAuditStoresDraftsExactly(t *testing.T) {
+// Whoever links (Go on SQLite, audit_link inside PostgreSQL), the stored
+// chain is the one auditLink and AuditHasher make from the same drafts:
+// the same seq, prev_hash, time and hash, for text that an encoder could
+// get wrong (multi-byte UTF-8, quotes, braces and commas that a text array
+// escapes, the word NULL, empty strings, a long JSON), for extreme actor
+// ids, and for a clock that steps back.
+func TestAuditLinkConformance(t *testing.T) {
 	long := `{"note":"` + strings.Repeat("Hoàn tiền ", 20_000) + `"}`
 	drafts := []AuditRecord{
 		{At: "2026-03-01T10:00:00.000000Z", ActorID: 7, ActorName: "Nguyễn Văn Á", ActorRole: "manager",
