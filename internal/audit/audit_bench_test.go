@@ -118,7 +118,7 @@ func benchBareInsert(b *testing.B, table string, per int) {
 	db := openDB(b)
 	ctx := context.Background()
 	if table == "bare" {
-		if _, err := db.Write.ExecContext(ctx, `CREATE TABLE bare AS SELECT * FROM audit_events WHERE 0`); err != nil {
+		if _, err := db.Write.ExecContext(ctx, `CREATE TABLE bare AS SELECT * FROM audit_events WHERE 1 = 0`); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -162,7 +162,7 @@ func BenchmarkAppendBareInterleaved(b *testing.B) {
 		b.Run(cs.name, func(b *testing.B) {
 			ctx := context.Background()
 			adb, bdb := openDB(b), openDB(b)
-			if _, err := bdb.Write.ExecContext(ctx, `CREATE TABLE bare AS SELECT * FROM audit_events WHERE 0`); err != nil {
+			if _, err := bdb.Write.ExecContext(ctx, `CREATE TABLE bare AS SELECT * FROM audit_events WHERE 1 = 0`); err != nil {
 				b.Fatal(err)
 			}
 			l := New(adb, nil)
@@ -452,7 +452,7 @@ func benchWALPages(b *testing.B, side string, per int) {
 	setup := []string{`PRAGMA wal_autocheckpoint = 0`}
 	switch side {
 	case "bare":
-		setup = append(setup, `CREATE TABLE bare AS SELECT * FROM audit_events WHERE 0`)
+		setup = append(setup, `CREATE TABLE bare AS SELECT * FROM audit_events WHERE 1 = 0`)
 	case "append-no-target-index":
 		setup = append(setup, `DROP INDEX audit_events_target`)
 	}
@@ -530,7 +530,7 @@ func BenchmarkAppendCeilingInterleaved(b *testing.B) {
 		b.Run(cs.name, func(b *testing.B) {
 			ctx := context.Background()
 			adb, tdb, bdb := openDB(b), openDB(b), openDB(b)
-			if _, err := bdb.Write.ExecContext(ctx, `CREATE TABLE bare AS SELECT * FROM audit_events WHERE 0`); err != nil {
+			if _, err := bdb.Write.ExecContext(ctx, `CREATE TABLE bare AS SELECT * FROM audit_events WHERE 1 = 0`); err != nil {
 				b.Fatal(err)
 			}
 			l := New(adb, nil)

@@ -11,11 +11,23 @@
 -- encoding"); TestAuditLinkConformance compares them. SQLite has one writer
 -- and links in Go.
 
--- audit_field is one length-prefixed field of the canonical encoding: the
--- UTF-8 byte length as a 4-byte big-endian integer, then the bytes.
-CREATE FUNCTION audit_field(s text) RETURNS bytea
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$ SELECT int4send(octet_length(convert_to(s, 'UTF8'))) || convert_to(s, 'UTF8') $$;
+-- audit_hash is the hash of the canonical encoding of fields: each one's
+-- UTF-8 byte length as a 4-byte big-endian integer, then its bytes; the
+-- SHA-256 of them all in lowercase hex.
+CREATE FUNCTION audit_hash(fields text[]) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+	f text;
+	b bytea;
+	buf bytea := '';
+BEGIN
+	FOREACH f IN ARRAY fields LOOP
+		b := convert_to(f, 'UTF8');
+		buf := buf || int4send(length(b)) || b;
+	END LOOP;
+	RETURN encode(sha256(buf), 'hex');
+END
+$$;
 
 -- audit_pending holds a transaction's events until its commit moves them
 -- into audit_events. A row never outlives its transaction (inserted and
@@ -60,14 +72,9 @@ BEGIN
 		head_at := r.at;
 	END IF;
 	head_seq := head_seq + 1;
-	head_hash := encode(sha256(
-		audit_field(prev) || audit_field('refunddesk.audit.v1') ||
-		audit_field(head_seq::text) || audit_field(head_at) || audit_field(r.actor_id::text) ||
-		audit_field(r.actor_name) || audit_field(r.actor_role) ||
-		audit_field(r.action) || audit_field(r.outcome) ||
-		audit_field(r.target_type) || audit_field(r.target_id) ||
-		audit_field(r.client_ip) || audit_field(r.user_agent) ||
-		audit_field(r.request_id) || audit_field(r.details)), 'hex');
+	head_hash := audit_hash(ARRAY[prev, 'refunddesk.audit.v1', head_seq::text, head_at, r.actor_id::text,
+		r.actor_name, r.actor_role, r.action, r.outcome, r.target_type, r.target_id,
+		r.client_ip, r.user_agent, r.request_id, r.details]);
 	INSERT INTO audit_events (seq, at, actor_id, actor_name, actor_role, action, outcome, target_type,
 		target_id, client_ip, user_agent, request_id, details, prev_hash, hash)
 	VALUES (head_seq, head_at, r.actor_id, r.actor_name, r.actor_role, r.action, r.outcome,
