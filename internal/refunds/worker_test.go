@@ -403,8 +403,11 @@ func TestRunStopsOnCancel(t *testing.T) {
 
 func TestShutdownGraceCutsAHungCall(t *testing.T) {
 	db := openDB(t)
+	inCall := make(chan struct{})
+	var once sync.Once
 	col := &fakeCOL{getTxn: paidCOL(1_000_000, 0),
 		refund: func(ctx context.Context, r neox.COLRefundRequest) (neox.COLRefund, error) {
+			once.Do(func() { close(inCall) })
 			<-ctx.Done()
 			return neox.COLRefund{}, unknownErr("refund")
 		}}
@@ -413,7 +416,9 @@ func TestShutdownGraceCutsAHungCall(t *testing.T) {
 	s := newService(t, db, Gateways{COL: col}, opts)
 	stop := runWorker(t, s)
 	r := approved(t, s, colRequest(100_000, ""))
-	waitSubmission(t, s, r.ID, SubSending)
+	// The call is in flight: SENDING alone is the claim, which commits
+	// before the call starts, and a stop in between leaves nothing to cut.
+	<-inCall
 	start := time.Now()
 	stop()
 	if d := time.Since(start); d > 2*time.Second {

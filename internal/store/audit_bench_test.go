@@ -17,10 +17,10 @@ import (
 // what counts is how few round trips the holder makes. "go-row-by-row"
 // links in Go and inserts each event with its own statement, then moves
 // the head; "go-chunked" inserts the two events in one statement
-// (auditChunks); "db-linked" (PostgreSQL only) has audit_link lock, link,
-// insert and move in one statement (auditLinkInDB). Run on both databases
-// (STORE_TEST_DIALECT=postgres for PostgreSQL) and compare the
-// sub-benchmarks' tx/s of one run.
+// (auditChunks); "db-linked" (PostgreSQL only, what the store does there)
+// puts them in audit_pending and the COMMIT links them (auditLinkInDB).
+// Run on both databases (STORE_TEST_DIALECT=postgres for PostgreSQL) and
+// compare the sub-benchmarks' tx/s of one run.
 func BenchmarkAuditAppendContended(b *testing.B) {
 	for _, mode := range []struct {
 		name   string

@@ -10,9 +10,9 @@ import (
 
 // The chain's encoding (documented in the audit package, "Canonical
 // encoding") lives here because the store links appended events: in Go on
-// SQLite, and on PostgreSQL inside the database, in one statement under the
-// head row's lock (audit_link, migrations/postgres/0048_audit_link.sql),
-// which TestAuditLinkConformance holds to AuditHasher.
+// SQLite, and on PostgreSQL inside the database, at the COMMIT
+// (migrations/postgres/0048_audit_link.sql), which TestAuditLinkConformance
+// holds to AuditHasher and auditLink.
 
 // AuditGenesisHash is the prev_hash of the first event of the chain.
 const AuditGenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"

@@ -469,3 +469,82 @@ func TestAuditLinkConformance(t *testing.T) {
 		}
 	})
 }
+
+// On PostgreSQL an appended event waits in audit_pending only until its
+// transaction ends: linked by the COMMIT, dropped by a rollback, and never
+// seen by another transaction meanwhile (it would link it as its own). A
+// head row gone makes the COMMIT fail, and nothing it wrote is kept.
+func TestAuditPendingNeverOutlivesItsTransaction(t *testing.T) {
+	if storetest.DialectOf(t) != storetest.Postgres {
+		t.Skip("audit_pending is PostgreSQL's; set STORE_TEST_DIALECT=postgres")
+	}
+	db := auditOpen(t)
+	ctx := context.Background()
+	pending := func() int {
+		t.Helper()
+		var n int
+		if err := db.Read.QueryRow(`SELECT count(*) FROM audit_pending`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Another transaction looks while the first has appended and not
+	// committed: it sees nothing pending.
+	err := db.Tx(ctx, func(tx *Tx) error {
+		for i := range 3 {
+			if err := tx.AppendAudit(ctx, auditDraft("rf-commit", i)); err != nil {
+				return err
+			}
+		}
+		if err := tx.auditDrain(ctx); err != nil { // into audit_pending now, as the commit would
+			return err
+		}
+		var mine int
+		if err := tx.stx.QueryRowContext(ctx, `SELECT count(*) FROM audit_pending`).Scan(&mine); err != nil || mine != 3 {
+			return fmt.Errorf("the transaction sees %d pending events (%v), want its 3", mine, err)
+		}
+		if n := pending(); n != 0 {
+			return fmt.Errorf("another transaction sees %d pending events", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs, _ := auditWalk(t, db); len(recs) != 3 || pending() != 0 {
+		t.Fatalf("after the commit: %d events linked, %d pending; want 3 and none", len(recs), pending())
+	}
+	boom := errors.New("boom")
+	err = db.Tx(ctx, func(tx *Tx) error {
+		if err := tx.AppendAudit(ctx, auditDraft("rf-rollback", 9)); err != nil {
+			return err
+		}
+		if err := tx.auditDrain(ctx); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) || pending() != 0 {
+		t.Fatalf("rollback: err %v, %d pending", err, pending())
+	}
+	if _, err := db.Write.Exec(`DELETE FROM audit_head`); err != nil {
+		t.Fatal(err)
+	}
+	err = db.Tx(ctx, func(tx *Tx) error {
+		if _, err := tx.stx.ExecContext(ctx, `INSERT INTO users (username, display_name, role, password_hash, created_at, updated_at)
+			VALUES ('kept-only-with-its-event', 'x', 'staff', 'x', '', '')`); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, auditDraft("rf-no-head", 10))
+	})
+	if err == nil || !strings.Contains(err.Error(), "head row is missing") {
+		t.Fatalf("commit without a head row: err = %v, want the missing head named", err)
+	}
+	var users int
+	if err := db.Read.QueryRow(`SELECT count(*) FROM users WHERE username = 'kept-only-with-its-event'`).Scan(&users); err != nil || users != 0 {
+		t.Errorf("the change of the failed commit was kept (%d rows, %v)", users, err)
+	}
+	if recs, _ := db.AuditList(ctx, AuditFilter{}, false, 10); len(recs) != 3 {
+		t.Errorf("%d events after the failed commit, want 3", len(recs))
+	}
+}

@@ -1,15 +1,15 @@
 -- PostgreSQL only: the audit chain is linked inside the database, at the
 -- commit. Every appender needs the head row's lock and holds it until its
 -- commit ends. Linked in Go, the holder made three round trips under it
--- (read the head, insert, commit), each a wait for a client process that,
--- on a busy machine, may not be running. Now a transaction inserts its
--- events, unlinked, into audit_pending; at its COMMIT a deferred trigger
--- locks the head, links them into audit_events and moves the head, and the
--- lock is held for that work and the commit's WAL flush alone, with no
--- client in between. The rules are those of store.auditLink and the
--- encoding that of store.AuditHasher (the audit package's "Canonical
--- encoding"); TestAuditLinkConformance compares them. SQLite has one writer
--- and links in Go.
+-- (read the head, insert and move it, commit), each a wait for a client
+-- process that, on a busy machine, may not be running. Now a transaction
+-- inserts its events, unlinked, into audit_pending; at its COMMIT a
+-- deferred trigger per event locks the head, links the event into
+-- audit_events and moves the head, and the lock is held for that work and
+-- the commit's WAL flush alone, with no client in between. The rules are
+-- those of store.auditLink and the encoding that of store.AuditHasher (the
+-- audit package's "Canonical encoding"); TestAuditLinkConformance compares
+-- them. SQLite has one writer and links in Go.
 
 -- audit_hash is the hash of the canonical encoding of fields: each one's
 -- UTF-8 byte length as a 4-byte big-endian integer, then its bytes; the
