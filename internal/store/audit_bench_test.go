@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/neox-refund-desk/refunddesk/internal/store/storetest"
 )
@@ -20,8 +22,18 @@ import (
 // (auditChunks); "db-linked" (PostgreSQL only, what the store does there)
 // puts them in audit_pending and the COMMIT links them (auditLinkInDB).
 // Run on both databases (STORE_TEST_DIALECT=postgres for PostgreSQL) and
-// compare the sub-benchmarks' tx/s of one run.
+// compare the sub-benchmarks' tx/s of one run. AUDIT_BENCH_RTT (say
+// 500us) puts PostgreSQL that much further away per round trip, through a
+// delaying proxy on loopback (storetest.Delayed), as a managed database a
+// network away would be.
 func BenchmarkAuditAppendContended(b *testing.B) {
+	var rtt time.Duration
+	if v := os.Getenv("AUDIT_BENCH_RTT"); v != "" {
+		var err error
+		if rtt, err = time.ParseDuration(v); err != nil || rtt < 0 {
+			b.Fatalf("AUDIT_BENCH_RTT=%q: want a duration such as 500us", v)
+		}
+	}
 	for _, mode := range []struct {
 		name   string
 		chunks []int
@@ -35,12 +47,24 @@ func BenchmarkAuditAppendContended(b *testing.B) {
 			// Before Open, which prepares the statements.
 			auditChunks, auditLinkInDB = mode.chunks, mode.inDB
 			defer func() { auditChunks, auditLinkInDB = saved, savedInDB }()
-			db, err := OpenURL(context.Background(), storetest.URL(b, ""), PoolConfig{})
+			u := storetest.URL(b, "")
+			if rtt > 0 && storetest.DialectOf(b) == storetest.Postgres {
+				u = storetest.Delayed(b, u, rtt/2)
+			}
+			db, err := OpenURL(context.Background(), u, PoolConfig{})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer db.Close()
 			ctx := context.Background()
+			// The round trip as measured: a proxy's sleeps overshoot.
+			start := time.Now()
+			for range 20 {
+				if _, err := db.Read.ExecContext(ctx, `SELECT 1`); err != nil {
+					b.Fatal(err)
+				}
+			}
+			roundTrip := time.Since(start) / 20
 			var seen atomic.Int64
 			b.SetParallelism(16)
 			b.ResetTimer()
@@ -62,6 +86,7 @@ func BenchmarkAuditAppendContended(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tx/s")
+			b.ReportMetric(float64(roundTrip.Microseconds()), "rtt-µs")
 		})
 	}
 }
