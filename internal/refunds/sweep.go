@@ -46,7 +46,9 @@ const (
 	FindingStateDiffers  = "state_differs"
 )
 
-// ErrSweepRunning is returned by SweepNow while another sweep runs.
+// ErrSweepRunning is returned by SweepNow while another sweep runs, on this
+// instance or another (and by the schedule when another instance started
+// the sweep it was waiting for).
 var ErrSweepRunning = errors.New("refunds: a sweep is already running")
 
 // Sweep is one run of the sweep, over every product that sweeps.
@@ -123,7 +125,12 @@ func (s *Service) sweeperOf(api API) (product.Sweeper, bool) {
 // product that sweeps. It returns the recorded run; a NeoX or database
 // failure is recorded in it too. Errors: ErrNotConfigured (no product
 // sweeps), ErrSweepRunning.
-func (s *Service) SweepNow(ctx context.Context) (Sweep, error) {
+func (s *Service) SweepNow(ctx context.Context) (Sweep, error) { return s.sweepNow(ctx, store.SweepAny) }
+
+// sweepNow is SweepNow for a schedule based on run after (its id, 0 for
+// none): when another instance has started a sweep since, it returns
+// ErrSweepRunning and does not sweep.
+func (s *Service) sweepNow(ctx context.Context, after int64) (Sweep, error) {
 	sps := s.sweepers()
 	if len(sps) == 0 {
 		return Sweep{}, ErrNotConfigured
@@ -137,9 +144,12 @@ func (s *Service) SweepNow(ctx context.Context) (Sweep, error) {
 	sw := Sweep{StartedAt: now, From: now.Add(-s.opt.SweepWindow), To: now}
 	err := s.db.TxAt(ctx, now, func(tx *store.Tx) error {
 		var err error
-		sw.ID, err = tx.StartSweep(ctx, sw.From, sw.To)
+		sw.ID, err = tx.StartSweep(ctx, sw.From, sw.To, after, sweepRetry)
 		return err
 	})
+	if errors.Is(err, store.ErrSweepStarted) {
+		return Sweep{}, ErrSweepRunning
+	}
 	if err != nil {
 		return Sweep{}, fmt.Errorf("refunds: record sweep: %w", err)
 	}
@@ -318,9 +328,10 @@ func (s *Service) nextSweep(last Sweep) time.Time {
 func (s *Service) sweepLoop(ctx context.Context) {
 	for {
 		due := s.now()
+		var after int64 // the run the schedule is based on: another instance's start since makes this one's stand down
 		switch last, err := s.LastSweep(ctx); {
 		case err == nil:
-			due = s.nextSweep(last)
+			due, after = s.nextSweep(last), last.ID
 		case !errors.Is(err, ErrNotFound):
 			if ctx.Err() != nil {
 				return
@@ -340,7 +351,7 @@ func (s *Service) sweepLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if _, err := s.SweepNow(ctx); err != nil && !errors.Is(err, ErrSweepRunning) && ctx.Err() == nil {
+		if _, err := s.sweepNow(ctx, after); err != nil && !errors.Is(err, ErrSweepRunning) && ctx.Err() == nil {
 			s.log.Error("sweep", "err", err)
 			// Not even recorded: wait before trying again.
 			t := time.NewTimer(sweepRetry)

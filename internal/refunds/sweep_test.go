@@ -207,7 +207,8 @@ func TestCOLSweepPagesAndFailures(t *testing.T) {
 	}
 }
 
-// TestCOLSweepNeverTwiceAtOnce: a sweep asked for while one runs is refused.
+// TestCOLSweepNeverTwiceAtOnce: a sweep asked for while one runs, on this
+// instance or another, is refused.
 func TestCOLSweepNeverTwiceAtOnce(t *testing.T) {
 	db := openDB(t)
 	entered, release := make(chan struct{}), make(chan struct{})
@@ -222,6 +223,18 @@ func TestCOLSweepNeverTwiceAtOnce(t *testing.T) {
 	<-entered
 	if _, err := s.SweepNow(context.Background()); !errors.Is(err, ErrSweepRunning) {
 		t.Errorf("second sweep: %v, want ErrSweepRunning", err)
+	}
+	// Another instance on the same database: neither a sweep asked for
+	// there nor its schedule (based on no run yet) starts a second one.
+	other := newService(t, db, Gateways{COL: &listingCOL{fakeCOL: &fakeCOL{}, list: func(context.Context, neox.COLListQuery) (neox.COLRefundPage, error) {
+		t.Error("the other instance swept too")
+		return neox.COLRefundPage{TotalPages: 1}, nil
+	}}}, Options{})
+	if _, err := other.SweepNow(context.Background()); !errors.Is(err, ErrSweepRunning) {
+		t.Errorf("a sweep asked for on another instance: %v, want ErrSweepRunning", err)
+	}
+	if _, err := other.sweepNow(context.Background(), 0); !errors.Is(err, ErrSweepRunning) {
+		t.Errorf("another instance's schedule: %v, want ErrSweepRunning", err)
 	}
 	close(release)
 	if err := <-done; err != nil {

@@ -41,6 +41,7 @@ const (
 	lockNeoXRefund                           // a NeoX refund id (held webhooks)
 	lockUserRoles                            // the enabled admins (the last one stays) and the first account
 	lockThrottle                             // a login throttle key, row or no row yet
+	lockSweep                                // the start of a sweep (one at a time across instances)
 )
 
 // lockKey takes, on PostgreSQL in a write transaction, a lock on key

@@ -369,3 +369,25 @@ func TestPostgresWritersRunSideBySide(t *testing.T) {
 		t.Errorf("head row = %+v, want event 2", h)
 	}
 }
+
+// Two instances starting the scheduled sweep at once take turns: the
+// second waits for the first's start and then refuses.
+func TestPostgresSweepStartsOnce(t *testing.T) {
+	db := pgOpen(t)
+	ctx := context.Background()
+	from, to := refundT0.Add(-24*time.Hour), refundT0
+	first := holdTx(t, db, func(tx *Tx) error {
+		_, err := tx.StartSweep(ctx, from, to, 0, time.Hour)
+		return err
+	}, func(tx *Tx) error { return nil })
+	second := blockedTx(t, db, func(tx *Tx) error {
+		_, err := tx.StartSweep(ctx, from, to, 0, time.Hour)
+		return err
+	})
+	if err := first.release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(t, second); !errors.Is(err, ErrSweepStarted) {
+		t.Errorf("the second start: %v, want ErrSweepStarted", err)
+	}
+}

@@ -153,7 +153,7 @@ func TestRefundSweep(t *testing.T) {
 		var id int64
 		refundTx(t, db, refundT0, func(tx *Tx) error {
 			var err error
-			if id, err = tx.StartSweep(ctx, from, to); err != nil {
+			if id, err = tx.StartSweep(ctx, from, to, 0, time.Hour); err != nil {
 				return err
 			}
 			for _, f := range []FindingRecord{
@@ -186,7 +186,7 @@ func TestRefundSweep(t *testing.T) {
 		// A later full sweep of COL's list that does not see x again
 		// clears it; the other product's finding stays.
 		refundTx(t, db, refundT0.Add(time.Hour), func(tx *Tx) error {
-			next, err := tx.StartSweep(ctx, from, to)
+			next, err := tx.StartSweep(ctx, from, to, id, time.Hour)
 			if err != nil {
 				return err
 			}
@@ -396,4 +396,55 @@ func TestNewIndexOnAnalyzedDatabase(t *testing.T) {
 	}) {
 		t.Errorf("own list totals plan %q: want the covering index", totals)
 	}
+}
+
+// Instances that each schedule the sweep start it once: a start based on
+// an older run, or while a run is going and not yet taken for dead, is
+// refused; a sweep asked for now needs only that none is going.
+func TestStartSweepOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, _ string) {
+		db := openTest(t)
+		ctx := context.Background()
+		from, to := refundT0.Add(-24*time.Hour), refundT0
+		start := func(at time.Time, after int64) (int64, error) {
+			var id int64
+			err := db.TxAt(ctx, at, func(tx *Tx) error {
+				var err error
+				id, err = tx.StartSweep(ctx, from, to, after, time.Hour)
+				return err
+			})
+			return id, err
+		}
+		first, err := start(refundT0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name  string
+			at    time.Time
+			after int64
+		}{
+			{"a second instance on the same schedule", refundT0, 0},
+			{"asked for now while it runs", refundT0.Add(59 * time.Minute), SweepAny},
+			{"a schedule based on it while it runs", refundT0.Add(59 * time.Minute), first},
+		} {
+			if id, err := start(tc.at, tc.after); !errors.Is(err, ErrSweepStarted) {
+				t.Errorf("%s: id %d, err %v; want ErrSweepStarted", tc.name, id, err)
+			}
+		}
+		// Unfinished for an hour: its instance is taken for dead.
+		second, err := start(refundT0.Add(time.Hour), first)
+		if err != nil {
+			t.Fatalf("after the running one was taken for dead: %v", err)
+		}
+		refundTx(t, db, refundT0.Add(time.Hour+time.Minute), func(tx *Tx) error {
+			return tx.FinishSweep(ctx, SweepRecord{ID: second, Finished: refundT0.Add(time.Hour + time.Minute)})
+		})
+		if _, err := start(refundT0.Add(2*time.Hour), first); !errors.Is(err, ErrSweepStarted) {
+			t.Errorf("a schedule based on the run before the newest: %v, want ErrSweepStarted", err)
+		}
+		if _, err := start(refundT0.Add(2*time.Hour), SweepAny); err != nil {
+			t.Errorf("asked for now with none running: %v", err)
+		}
+	})
 }

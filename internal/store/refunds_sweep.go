@@ -43,11 +43,47 @@ type FindingRecord struct {
 	LastSeen           time.Time
 }
 
+// ErrSweepStarted is StartSweep's refusal: another sweep has started
+// since the one the caller saw, or is still running.
+var ErrSweepStarted = errors.New("store: another sweep has started")
+
+// SweepAny is StartSweep's after for a sweep asked for now, whatever ran
+// before.
+const SweepAny = -1
+
 // StartSweep records the start of a sweep over [from, to], now, and
-// returns its id.
-func (t *Tx) StartSweep(ctx context.Context, from, to time.Time) (int64, error) {
+// returns its id. Instances that each schedule the sweep start it once:
+// it refuses with ErrSweepStarted when the newest run is not after (the
+// id of the newest run the caller based its schedule on, 0 for none; or
+// SweepAny), or when the newest run is unfinished and started less than
+// running ago (one that old is taken for dead: its instance stopped).
+// On PostgreSQL the check and the insert hold a lock of their own until t
+// ends, so two instances starting at once take turns and the second sees
+// the first's run.
+func (t *Tx) StartSweep(ctx context.Context, from, to time.Time, after int64, running time.Duration) (int64, error) {
+	if err := t.lockKey(ctx, lockSweep, ""); err != nil {
+		return 0, err
+	}
+	var (
+		newest        int64
+		started, fini string
+	)
+	err := t.stx.QueryRowContext(ctx, `SELECT id, started_at, finished_at FROM col_sweeps ORDER BY id DESC LIMIT 1`).
+		Scan(&newest, &started, &fini)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		newest = 0
+	case err != nil:
+		return 0, fmt.Errorf("store: read the newest sweep: %w", err)
+	}
+	if after != SweepAny && newest != after {
+		return 0, fmt.Errorf("%w: run %d, not after %d", ErrSweepStarted, newest, after)
+	}
+	if newest != 0 && fini == "" && started > FormatTime(t.now.Add(-running)) {
+		return 0, fmt.Errorf("%w: run %d since %s", ErrSweepStarted, newest, started)
+	}
 	var id int64
-	err := t.stx.QueryRowContext(ctx, `INSERT INTO col_sweeps (started_at, window_from, window_to) VALUES (?, ?, ?) RETURNING id`,
+	err = t.stx.QueryRowContext(ctx, `INSERT INTO col_sweeps (started_at, window_from, window_to) VALUES (?, ?, ?) RETURNING id`,
 		FormatTime(t.now), FormatTime(from), FormatTime(to)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("store: record sweep: %w", err)
