@@ -125,7 +125,9 @@ func (s *Service) sweeperOf(api API) (product.Sweeper, bool) {
 // product that sweeps. It returns the recorded run; a NeoX or database
 // failure is recorded in it too. Errors: ErrNotConfigured (no product
 // sweeps), ErrSweepRunning.
-func (s *Service) SweepNow(ctx context.Context) (Sweep, error) { return s.sweepNow(ctx, store.SweepAny) }
+func (s *Service) SweepNow(ctx context.Context) (Sweep, error) {
+	return s.sweepNow(ctx, store.SweepAny)
+}
 
 // sweepNow is SweepNow for a schedule based on run after (its id, 0 for
 // none): when another instance has started a sweep since, it returns
