@@ -684,13 +684,18 @@ func (s *Service) SecondFactorRoles(ctx context.Context) ([]Role, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseRoles(v), nil
+}
+
+// parseRoles reads the stored list of roles, skipping what is not one.
+func parseRoles(v []byte) []Role {
 	var out []Role
 	for _, name := range strings.Split(string(v), ",") {
 		if r, err := policy.ParseRole(name); err == nil {
 			out = append(out, r)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // SetSecondFactorRoles stores the roles that must sign in with a second
@@ -705,19 +710,22 @@ func (s *Service) SetSecondFactorRoles(ctx context.Context, roles []Role) error 
 	}
 	slices.Sort(names)
 	names = slices.Compact(names)
-	before, err := s.SecondFactorRoles(ctx)
-	if err != nil {
-		return err
-	}
-	var from []string
-	for _, r := range before {
-		from = append(from, string(r))
-	}
-	slices.Sort(from)
-	if slices.Equal(from, names) {
-		return nil
-	}
+	// What is replaced is read in the transaction that replaces it, locked:
+	// two admins changing the policy at once take turns, and each event's
+	// "from" is what its change replaced.
 	return s.tx(ctx, func(tx *store.Tx) error {
+		v, err := tx.SettingForUpdate(ctx, settingMFARoles)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		var from []string
+		for _, r := range parseRoles(v) {
+			from = append(from, string(r))
+		}
+		slices.Sort(from)
+		if slices.Equal(from, names) {
+			return nil
+		}
 		if err := tx.PutSetting(ctx, settingMFARoles, []byte(strings.Join(names, ","))); err != nil {
 			return err
 		}

@@ -248,6 +248,17 @@ func (db *DB) Setting(ctx context.Context, key string) ([]byte, error) {
 	return v, nil
 }
 
+// SettingForUpdate returns the settings row key inside t, or ErrNotFound,
+// for a change decided on it: on PostgreSQL it holds a lock on key until t
+// ends, so a second writer of key reads what the first wrote (and an audit
+// event's "from" is what was really replaced).
+func (t *Tx) SettingForUpdate(ctx context.Context, key string) ([]byte, error) {
+	if err := t.lockKey(ctx, lockSetting, key); err != nil {
+		return nil, err
+	}
+	return t.AuthSetting(ctx, key)
+}
+
 // PutSetting inserts or replaces the settings row key.
 func (t *Tx) PutSetting(ctx context.Context, key string, value []byte) error {
 	if _, err := t.stx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)

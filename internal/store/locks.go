@@ -42,6 +42,7 @@ const (
 	lockUserRoles                            // the enabled admins (the last one stays) and the first account
 	lockThrottle                             // a login throttle key, row or no row yet
 	lockSweep                                // the start of a sweep (one at a time across instances)
+	lockSetting                              // a settings row read to be changed, row or no row yet
 )
 
 // lockKey takes, on PostgreSQL in a write transaction, a lock on key

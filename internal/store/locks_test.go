@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -389,5 +390,31 @@ func TestPostgresSweepStartsOnce(t *testing.T) {
 	}
 	if err := wait(t, second); !errors.Is(err, ErrSweepStarted) {
 		t.Errorf("the second start: %v, want ErrSweepStarted", err)
+	}
+}
+
+// A setting read to be changed is locked, row or no row yet: the second
+// writer reads what the first wrote.
+func TestPostgresSettingForUpdate(t *testing.T) {
+	db := pgOpen(t)
+	ctx := context.Background()
+	first := holdTx(t, db, func(tx *Tx) error {
+		_, err := tx.SettingForUpdate(ctx, "policy")
+		if !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("no row yet: %v", err)
+		}
+		return nil
+	}, func(tx *Tx) error { return tx.PutSetting(ctx, "policy", []byte("first")) })
+	var seen []byte
+	second := blockedTx(t, db, func(tx *Tx) error {
+		var err error
+		seen, err = tx.SettingForUpdate(ctx, "policy")
+		return err
+	})
+	if err := first.release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(t, second); err != nil || string(seen) != "first" {
+		t.Errorf("the second read %q, %v; want what the first wrote", seen, err)
 	}
 }
