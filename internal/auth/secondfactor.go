@@ -252,18 +252,25 @@ func (s *Service) BeginTOTP(ctx context.Context, u User) error {
 // PendingTOTP returns the key of the enrolment waiting for its first code
 // (for the QR code and the secret as text). Errors: ErrNoPendingEnrolment.
 func (s *Service) PendingTOTP(ctx context.Context, u User) (*otp.Key, error) {
+	key, _, err := s.pendingTOTP(ctx, u)
+	return key, err
+}
+
+// pendingTOTP is PendingTOTP, with the secret as stored (sealed).
+func (s *Service) pendingTOTP(ctx context.Context, u User) (*otp.Key, string, error) {
 	rec, err := s.db.TOTP(ctx, u.ID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && rec.Confirmed) {
-		return nil, ErrNoPendingEnrolment
+		return nil, "", ErrNoPendingEnrolment
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	secret, err := s.unseal(u.ID, rec.Secret)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return otp.NewKeyFromURL(keyURL(u, secret))
+	key, err := otp.NewKeyFromURL(keyURL(u, secret))
+	return key, rec.Secret, err
 }
 
 // matchStep returns the time step (previous, current or next) whose code
@@ -361,7 +368,7 @@ func actorEvent(u User, action string) audit.Event {
 func (s *Service) ConfirmTOTP(ctx context.Context, u User, code string) ([]string, error) {
 	ev := actorEvent(u, audit.ActionMFAEnrolled)
 	ev.Details = map[string]any{"method": string(MethodTOTP)}
-	key, err := s.PendingTOTP(ctx, u)
+	key, sealed, err := s.pendingTOTP(ctx, u)
 	if err != nil {
 		return nil, err
 	}
@@ -384,7 +391,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, u User, code string) ([]strin
 		hashes[i] = hashRecovery(codes[i])
 	}
 	err = s.tx(ctx, func(tx *store.Tx) error {
-		if err := notFoundAs(tx.ConfirmTOTP(ctx, u.ID, step), ErrNoPendingEnrolment); err != nil {
+		// Only the secret the code was checked against: an enrolment begun
+		// again meanwhile (another tab) is not turned on by this code.
+		if err := notFoundAs(tx.ConfirmTOTP(ctx, u.ID, step, sealed), ErrNoPendingEnrolment); err != nil {
 			return err
 		}
 		if err := tx.ReplaceRecoveryCodes(ctx, u.ID, hashes); err != nil {

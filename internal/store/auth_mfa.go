@@ -78,11 +78,14 @@ func (t *Tx) PutPendingTOTP(ctx context.Context, userID int64, sealed string) er
 }
 
 // ConfirmTOTP marks userID's pending authenticator confirmed, with step
-// the time step of the code that confirmed it. Errors: ErrNotFound when
-// there is no pending authenticator.
-func (t *Tx) ConfirmTOTP(ctx context.Context, userID, step int64) error {
+// the time step of the code that confirmed it, if its secret is still
+// sealed, the one the code was checked against. Errors: ErrNotFound when
+// there is no pending authenticator or it has another secret (an
+// enrolment started again meanwhile, in another tab: confirming that one
+// would turn on a secret the person never scanned).
+func (t *Tx) ConfirmTOTP(ctx context.Context, userID, step int64, sealed string) error {
 	res, err := t.stx.ExecContext(ctx, `UPDATE mfa_totp SET confirmed_at = ?, last_step = ?
-		WHERE user_id = ? AND confirmed_at = ''`, FormatTime(t.now), step, userID)
+		WHERE user_id = ? AND confirmed_at = '' AND secret = ?`, FormatTime(t.now), step, userID, sealed)
 	return authChangedOne(fmt.Sprintf("confirm authenticator of user %d", userID), res, err)
 }
 

@@ -299,3 +299,27 @@ func TestAuthSettings(t *testing.T) {
 		})
 	})
 }
+
+// An authenticator is confirmed only with the secret its code was checked
+// against: an enrolment begun again meanwhile (another tab) is not turned
+// on by the first tab's code.
+func TestConfirmTOTPOnlyTheSecretChecked(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, _ string) {
+		db := openTest(t)
+		ctx := context.Background()
+		u := authAddUser(t, db, authT0, "lan", "staff")
+		authTx(t, db, authT0, func(tx *Tx) error { return tx.PutPendingTOTP(ctx, u.ID, "sealed-first") })
+		authTx(t, db, authT0, func(tx *Tx) error { return tx.PutPendingTOTP(ctx, u.ID, "sealed-again") })
+		err := db.TxAt(ctx, authT0, func(tx *Tx) error { return tx.ConfirmTOTP(ctx, u.ID, 42, "sealed-first") })
+		if !errors.Is(err, ErrNotFound) {
+			t.Fatalf("confirming the replaced secret: %v, want ErrNotFound", err)
+		}
+		if rec, err := db.TOTP(ctx, u.ID); err != nil || rec.Confirmed || rec.Secret != "sealed-again" {
+			t.Fatalf("after the refused confirmation: %+v, %v; want the new secret, pending", rec, err)
+		}
+		authTx(t, db, authT0, func(tx *Tx) error { return tx.ConfirmTOTP(ctx, u.ID, 42, "sealed-again") })
+		if rec, err := db.TOTP(ctx, u.ID); err != nil || !rec.Confirmed || rec.LastStep != 42 {
+			t.Errorf("after confirming the current secret: %+v, %v", rec, err)
+		}
+	})
+}
