@@ -171,22 +171,48 @@ func (row sessionRow) session() (Session, error) {
 		ClientIP: row.clientIP, UserAgent: row.userAgent, Values: sv}, nil
 }
 
-// SaveValues replaces the values of session sessID (a Session.ID). Errors:
-// ErrNoSession when the row is gone.
-func (s *Service) SaveValues(ctx context.Context, sessID string, values map[string]any) error {
-	m := make(map[any]any, len(values))
-	for k, v := range values {
-		m[k] = v
-	}
-	data, err := encodeValues(m)
-	if err != nil {
+// UpdateValues changes the values of session sessID: set's keys are set
+// and del's removed, on the values as stored, read and written in one
+// transaction (the row locked on PostgreSQL), so what another request on
+// the same session changed meanwhile is kept. It returns the values as
+// they were before, so that a value can be taken once: of two requests
+// taking it, the second finds it gone. Errors: ErrNoSession.
+func (s *Service) UpdateValues(ctx context.Context, sessID string, set map[string]any, del ...string) (map[string]any, error) {
+	before := map[string]any{}
+	err := s.tx(ctx, func(tx *store.Tx) error {
+		data, err := tx.SessionDataForUpdate(ctx, sessID)
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrNoSession
+		}
+		if err != nil {
+			return err
+		}
+		values, err := decodeValues(data)
+		if err != nil {
+			return err
+		}
+		clear(before)
+		for k, v := range values {
+			if k, ok := k.(string); ok {
+				before[k] = v
+			}
+		}
+		for k, v := range set {
+			values[k] = v
+		}
+		for _, k := range del {
+			delete(values, k)
+		}
+		if data, err = encodeValues(values); err != nil {
+			return err
+		}
+		_, err = tx.SetSessionData(ctx, sessID, data)
 		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	ok, err := s.updateSessionData(ctx, sessID, data)
-	if err == nil && !ok {
-		err = ErrNoSession
-	}
-	return err
+	return before, nil
 }
 
 // EndSession logs the request's session out: it deletes the row (so a copy

@@ -468,21 +468,36 @@ func TestTamperedOrForeignCookie(t *testing.T) {
 	}
 }
 
-func TestSaveValues(t *testing.T) {
+func TestUpdateValues(t *testing.T) {
 	env, _ := sessionEnv(t, CookieOptions{})
 	ctx := context.Background()
 	u := env.mustCreate(t, "sam", RoleStaff)
 	_, c := login(t, env, u, nil)
 	sess := mustCurrent(t, env, c, u)
-	if err := env.svc.SaveValues(ctx, sess.ID, map[string]any{"flash": "Refund approved", "n": 3}); err != nil {
+	if _, err := env.svc.UpdateValues(ctx, sess.ID, map[string]any{"flash": "Refund approved", "n": 3}); err != nil {
+		t.Fatal(err)
+	}
+	// Two requests on the one session, each changing its own key from the
+	// values it loaded: neither loses the other's.
+	if _, err := env.svc.UpdateValues(ctx, sess.ID, map[string]any{"a": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.svc.UpdateValues(ctx, sess.ID, map[string]any{"b": "2"}, "n"); err != nil {
 		t.Fatal(err)
 	}
 	sess = mustCurrent(t, env, c, u)
-	if sess.Values["flash"] != "Refund approved" || sess.Values["n"] != 3 {
+	if sess.Values["flash"] != "Refund approved" || sess.Values["a"] != "1" || sess.Values["b"] != "2" || sess.Values["n"] != nil {
 		t.Fatalf("values = %#v", sess.Values)
 	}
-	if err := env.svc.SaveValues(ctx, "nope", nil); !errors.Is(err, ErrNoSession) {
-		t.Fatalf("SaveValues on a missing session: %v", err)
+	// A value taken twice is there for the first taker only.
+	for i, want := range []any{"Refund approved", nil} {
+		before, err := env.svc.UpdateValues(ctx, sess.ID, nil, "flash")
+		if err != nil || before["flash"] != want {
+			t.Errorf("take %d: %#v, %v; want %v", i+1, before["flash"], err, want)
+		}
+	}
+	if _, err := env.svc.UpdateValues(ctx, "nope", nil); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("UpdateValues on a missing session: %v", err)
 	}
 }
 

@@ -98,14 +98,14 @@ func (s *Server) takeKept(r *http.Request) url.Values {
 	if kept == "" || path != r.URL.Path {
 		return nil
 	}
-	rest := map[string]any{}
-	for k, v := range sess.Values {
-		if k != keptValues && k != keptFor {
-			rest[k] = v
-		}
-	}
-	if err := s.auth.SaveValues(r.Context(), sess.ID, rest); err != nil {
+	before, err := s.auth.UpdateValues(r.Context(), sess.ID, nil, keptValues, keptFor)
+	if err != nil {
 		s.log.WarnContext(r.Context(), "kept form values not cleared", "err", err)
+		return nil
+	}
+	// As stored: another request may have taken them, or kept others.
+	kept, _ = before[keptValues].(string)
+	if path, _ := before[keptFor].(string); kept == "" || path != r.URL.Path {
 		return nil
 	}
 	v, err := url.ParseQuery(kept)

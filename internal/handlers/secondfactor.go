@@ -45,14 +45,8 @@ func (s *Server) saveSessionValues(r *http.Request, add map[string]any) error {
 	if !ok {
 		return auth.ErrNoSession
 	}
-	values := make(map[string]any, len(sess.Values)+len(add))
-	for k, v := range sess.Values {
-		values[k] = v
-	}
-	for k, v := range add {
-		values[k] = v
-	}
-	return s.auth.SaveValues(r.Context(), sess.ID, values)
+	_, err := s.auth.UpdateValues(r.Context(), sess.ID, add)
+	return err
 }
 
 // secondFactorRequired says whether u's role must have a second factor

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"maps"
 	"net/http"
 
 	"github.com/neox-refund-desk/refunddesk/internal/auth"
@@ -18,12 +17,8 @@ func (s *Server) stash(r *http.Request, key, v string) error {
 	if !ok {
 		return auth.ErrNoSession
 	}
-	values := maps.Clone(sess.Values)
-	if values == nil {
-		values = map[string]any{}
-	}
-	values[key] = v
-	return s.auth.SaveValues(r.Context(), sess.ID, values)
+	_, err := s.auth.UpdateValues(r.Context(), sess.ID, map[string]any{key: v})
+	return err
 }
 
 // unstash takes the value kept under key, once.
@@ -32,16 +27,17 @@ func (s *Server) unstash(r *http.Request, key string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	v, ok := sess.Values[key].(string)
-	if !ok {
-		return "", false
+	if _, ok := sess.Values[key].(string); !ok {
+		return "", false // nothing kept: no write
 	}
-	rest := maps.Clone(sess.Values)
-	delete(rest, key)
-	if err := s.auth.SaveValues(r.Context(), sess.ID, rest); err != nil {
+	// Taken from the stored values, not the request's copy: of two
+	// requests landing at once, one shows it.
+	before, err := s.auth.UpdateValues(r.Context(), sess.ID, nil, key)
+	if err != nil {
 		// Not taken out: better not to show it than to show it twice.
 		s.log.WarnContext(r.Context(), "stashed value not cleared", "key", key, "err", err)
 		return "", false
 	}
-	return v, true
+	v, ok := before[key].(string)
+	return v, ok
 }

@@ -160,6 +160,22 @@ func (t *Tx) TouchSession(ctx context.Context, id string) error {
 	return nil
 }
 
+// SessionDataForUpdate returns session id's values inside t, for a change
+// made on them: on PostgreSQL the row stays locked until t ends, so two
+// requests changing one session's values take turns and neither loses the
+// other's change. ErrNotFound when the session is gone.
+func (t *Tx) SessionDataForUpdate(ctx context.Context, id string) ([]byte, error) {
+	var data []byte
+	err := t.stx.QueryRowContext(ctx, `SELECT data FROM sessions WHERE id = ?`+t.forUpdate(), id).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("session: %w", ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read session values: %w", err)
+	}
+	return data, nil
+}
+
 // SetSessionData replaces session id's values and reports whether the
 // session still existed.
 func (t *Tx) SetSessionData(ctx context.Context, id string, data []byte) (bool, error) {

@@ -418,3 +418,33 @@ func TestPostgresSettingForUpdate(t *testing.T) {
 		t.Errorf("the second read %q, %v; want what the first wrote", seen, err)
 	}
 }
+
+// A session's values read to be changed are locked: a second request on
+// the session reads what the first wrote, so neither loses the other's
+// change.
+func TestPostgresSessionDataForUpdate(t *testing.T) {
+	db := pgOpen(t)
+	ctx := context.Background()
+	if err := db.Tx(ctx, func(tx *Tx) error { return tx.InsertSession(ctx, SessionRecord{ID: "s1", Data: []byte("loaded")}) }); err != nil {
+		t.Fatal(err)
+	}
+	first := holdTx(t, db, func(tx *Tx) error {
+		_, err := tx.SessionDataForUpdate(ctx, "s1")
+		return err
+	}, func(tx *Tx) error {
+		_, err := tx.SetSessionData(ctx, "s1", []byte("first"))
+		return err
+	})
+	var seen []byte
+	second := blockedTx(t, db, func(tx *Tx) error {
+		var err error
+		seen, err = tx.SessionDataForUpdate(ctx, "s1")
+		return err
+	})
+	if err := first.release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(t, second); err != nil || string(seen) != "first" {
+		t.Errorf("the second read %q, %v; want what the first wrote", seen, err)
+	}
+}
