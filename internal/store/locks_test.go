@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -393,58 +392,51 @@ func TestPostgresSweepStartsOnce(t *testing.T) {
 	}
 }
 
-// A setting read to be changed is locked, row or no row yet: the second
-// writer reads what the first wrote.
-func TestPostgresSettingForUpdate(t *testing.T) {
-	db := pgOpen(t)
+// A value read to be changed is locked until the change commits: a
+// second writer reads what the first wrote, so neither loses the other's
+// change. A setting is locked row or no row yet; a session's values are
+// the row's.
+func TestPostgresReadsForUpdate(t *testing.T) {
 	ctx := context.Background()
-	first := holdTx(t, db, func(tx *Tx) error {
-		_, err := tx.SettingForUpdate(ctx, "policy")
-		if !errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("no row yet: %v", err)
-		}
-		return nil
-	}, func(tx *Tx) error { return tx.PutSetting(ctx, "policy", []byte("first")) })
-	var seen []byte
-	second := blockedTx(t, db, func(tx *Tx) error {
-		var err error
-		seen, err = tx.SettingForUpdate(ctx, "policy")
-		return err
-	})
-	if err := first.release(); err != nil {
-		t.Fatal(err)
-	}
-	if err := wait(t, second); err != nil || string(seen) != "first" {
-		t.Errorf("the second read %q, %v; want what the first wrote", seen, err)
-	}
-}
-
-// A session's values read to be changed are locked: a second request on
-// the session reads what the first wrote, so neither loses the other's
-// change.
-func TestPostgresSessionDataForUpdate(t *testing.T) {
-	db := pgOpen(t)
-	ctx := context.Background()
-	if err := db.Tx(ctx, func(tx *Tx) error { return tx.InsertSession(ctx, SessionRecord{ID: "s1", Data: []byte("loaded")}) }); err != nil {
-		t.Fatal(err)
-	}
-	first := holdTx(t, db, func(tx *Tx) error {
-		_, err := tx.SessionDataForUpdate(ctx, "s1")
-		return err
-	}, func(tx *Tx) error {
-		_, err := tx.SetSessionData(ctx, "s1", []byte("first"))
-		return err
-	})
-	var seen []byte
-	second := blockedTx(t, db, func(tx *Tx) error {
-		var err error
-		seen, err = tx.SessionDataForUpdate(ctx, "s1")
-		return err
-	})
-	if err := first.release(); err != nil {
-		t.Fatal(err)
-	}
-	if err := wait(t, second); err != nil || string(seen) != "first" {
-		t.Errorf("the second read %q, %v; want what the first wrote", seen, err)
+	for _, tc := range []struct {
+		name  string
+		setup func(tx *Tx) error
+		read  func(tx *Tx) ([]byte, error)
+		write func(tx *Tx) error
+	}{
+		{"setting, no row yet", nil,
+			func(tx *Tx) ([]byte, error) { return tx.SettingForUpdate(ctx, "policy") },
+			func(tx *Tx) error { return tx.PutSetting(ctx, "policy", []byte("first")) }},
+		{"session values",
+			func(tx *Tx) error { return tx.InsertSession(ctx, SessionRecord{ID: "s1", Data: []byte("loaded")}) },
+			func(tx *Tx) ([]byte, error) { return tx.SessionDataForUpdate(ctx, "s1") },
+			func(tx *Tx) error { _, err := tx.SetSessionData(ctx, "s1", []byte("first")); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := pgOpen(t)
+			if tc.setup != nil {
+				if err := db.Tx(ctx, tc.setup); err != nil {
+					t.Fatal(err)
+				}
+			}
+			first := holdTx(t, db, func(tx *Tx) error {
+				if _, err := tc.read(tx); err != nil && !errors.Is(err, ErrNotFound) {
+					return err
+				}
+				return nil
+			}, tc.write)
+			var seen []byte
+			second := blockedTx(t, db, func(tx *Tx) error {
+				var err error
+				seen, err = tc.read(tx)
+				return err
+			})
+			if err := first.release(); err != nil {
+				t.Fatal(err)
+			}
+			if err := wait(t, second); err != nil || string(seen) != "first" {
+				t.Errorf("the second read %q, %v; want what the first wrote", seen, err)
+			}
+		})
 	}
 }
