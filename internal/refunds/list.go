@@ -83,20 +83,56 @@ const TotalsCap = 10_000
 
 // Totals counts and sums the refunds f matches, per currency; capped
 // (and no totals) when more than TotalsCap match.
+//
+// A filter on what a refund never changes (who asked, the product, the
+// currency) matches only more refunds over time, since refunds are never
+// deleted: once it matches more than the cap it always will, and later
+// calls answer capped without reading the capped count again (10,001
+// index entries, 5–8 ms of the database's time on PostgreSQL, on every
+// view of the all-refunds and own lists of a large desk).
 func (s *Service) Totals(ctx context.Context, f ListFilter) (totals []AmountTotal, capped bool, err error) {
 	q, err := s.storeFilter(f)
 	if err != nil {
 		return nil, false, err
 	}
-	t, capped, err := s.db.RefundTotals(ctx, q, TotalsCap)
+	key, growing := growingFilterKey(q)
+	if growing {
+		if _, ok := s.cappedTotals.Load(key); ok {
+			s.cappedHits.Add(1)
+			return nil, true, nil
+		}
+	}
+	limit := s.totalsCap
+	if limit == 0 {
+		limit = TotalsCap
+	}
+	t, capped, err := s.db.RefundTotals(ctx, q, limit)
 	if err != nil {
 		return nil, false, fmt.Errorf("refunds: totals: %w", err)
+	}
+	if capped && growing {
+		s.cappedTotals.Store(key, struct{}{})
 	}
 	out := make([]AmountTotal, len(t))
 	for i, x := range t {
 		out[i] = AmountTotal{Currency: x.Currency, Count: x.Count, Amount: x.Amount}
 	}
 	return out, capped, nil
+}
+
+// growingFilterKey names q when it filters only on what a refund never
+// changes (requested_by, api, currency), so that its matches only grow;
+// the keys are few (people × products × currencies).
+func growingFilterKey(q store.RefundFilter) (string, bool) {
+	rest := q
+	rest.RequestedBy, rest.API, rest.Currency = 0, "", ""
+	// The order and the page are not what matches; any other field, a new
+	// one too, may match fewer refunds later.
+	rest.ByAmount, rest.Desc, rest.After, rest.Limit = false, false, nil, 0
+	if rest != (store.RefundFilter{}) {
+		return "", false
+	}
+	return fmt.Sprintf("%d/%s/%s", q.RequestedBy, q.API, q.Currency), true
 }
 
 // Cursor is an opaque keyset position returned by List.

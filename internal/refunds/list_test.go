@@ -202,3 +202,52 @@ func TestLookupKeepsOnlyWhatChanged(t *testing.T) {
 		t.Errorf("an answer older than KeepUnchangedFor was not renewed")
 	}
 }
+
+// Totals past the cap: a filter on what a refund never changes stays
+// capped without counting again (refunds only grow); one on a state does
+// not, since its matches can fall under the cap.
+func TestTotalsCappedStaysCappedOnlyWhenMatchesOnlyGrow(t *testing.T) {
+	db := openDB(t)
+	s := newService(t, db, Gateways{COL: &fakeCOL{getTxn: paidCOL(100_000_000, 0)}}, Options{})
+	s.totalsCap = 3
+	ctx := context.Background()
+	var ids []string
+	for range 4 {
+		ids = append(ids, mustCreate(t, s, staff, colRequest(1000, "")).ID)
+	}
+	totals := func(f ListFilter) ([]AmountTotal, bool) {
+		t.Helper()
+		tot, capped, err := s.Totals(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tot, capped
+	}
+	for _, f := range []ListFilter{{}, {RequestedBy: staff.ID}, {RequestedBy: staff.ID, API: APICOL, Currency: "VND"}} {
+		hits := s.cappedHits.Load()
+		for range 2 {
+			if _, capped := totals(f); !capped {
+				t.Fatalf("%+v: 4 refunds over a cap of 3, not capped", f)
+			}
+		}
+		if s.cappedHits.Load() != hits+1 {
+			t.Errorf("%+v: the second call counted again", f)
+		}
+	}
+	// Pending: 4, capped; after two are rejected, 2 and their totals.
+	pending := ListFilter{Approval: ApprovalPending}
+	if _, capped := totals(pending); !capped {
+		t.Fatal("4 pending over a cap of 3, not capped")
+	}
+	for _, id := range ids[:2] {
+		if _, err := s.Reject(ctx, manager, id, "no"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tot, capped := totals(pending); capped || len(tot) != 1 || tot[0].Count != 2 || tot[0].Amount != 2000 {
+		t.Errorf("2 pending: %+v capped %v; want their totals", tot, capped)
+	}
+	if _, capped := totals(ListFilter{RequestedBy: staff2.ID}); capped {
+		t.Error("another requester's empty list capped")
+	}
+}

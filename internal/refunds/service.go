@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -92,6 +93,10 @@ type Service struct {
 	fresh time.Duration
 
 	sweepMu sync.Mutex // held while a sweep runs: never two at once
+
+	totalsCap    int      // TotalsCap; a test lowers it
+	cappedTotals sync.Map // growingFilterKey → struct{}: filters known to match more than totalsCap (see Totals)
+	cappedHits   atomic.Int64
 }
 
 // New returns a Service. Gateways left nil (or holding a nil pointer) mark
